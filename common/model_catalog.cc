@@ -1,0 +1,256 @@
+#include "common/model_catalog.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace galvatron {
+namespace {
+
+// Optimizer settings as published for each model's pre-training run (where the
+// model was trained with something the enum lacks, the nearest AdamW setting
+// and the reason are noted at the call).
+struct AdamWSettings {
+  double learning_rate;
+  double weight_decay;
+  double beta1;
+  double beta2;
+  double epsilon;
+  double grad_clip_norm;
+  int64_t warmup_steps;
+};
+
+v1::OptimizerSpec AdamW(const AdamWSettings& s) {
+  v1::OptimizerSpec o;
+  o.set_kind(v1::OPTIMIZER_KIND_ADAMW);
+  o.set_learning_rate(s.learning_rate);
+  o.set_weight_decay(s.weight_decay);
+  o.set_beta1(s.beta1);
+  o.set_beta2(s.beta2);
+  o.set_epsilon(s.epsilon);
+  o.set_grad_clip_norm(s.grad_clip_norm);
+  o.set_warmup_steps(s.warmup_steps);
+  return o;
+}
+
+// The sizes of one uniform stack of blocks.
+struct Stack {
+  int layers;
+  int hidden;
+  int heads;
+  int ffn_hidden;
+  int kv_heads = 0;  // 0: = heads
+  int head_dim = 0;  // 0: hidden / heads
+};
+
+v1::LayerGroup Group(v1::LayerKind kind, const Stack& s, bool bias) {
+  v1::LayerGroup g;
+  g.set_kind(kind);
+  g.set_count(s.layers);
+  g.set_hidden(s.hidden);
+  g.set_ffn_hidden(s.ffn_hidden);
+  g.set_heads(s.heads);
+  g.set_kv_heads(s.kv_heads);
+  g.set_head_dim(s.head_dim);
+  g.set_bias(bias);
+  return g;
+}
+
+v1::ModelSpec Base(const std::string& name, const std::string& description,
+                   v1::ModelFamily family, int vocab_size, int seq_len,
+                   v1::Precision precision, bool tie_embeddings,
+                   const v1::OptimizerSpec& optimizer) {
+  v1::ModelSpec m;
+  m.set_name(name);
+  m.set_description(description);
+  m.set_family(family);
+  m.set_vocab_size(vocab_size);
+  m.set_seq_len(seq_len);
+  m.set_precision(precision);
+  m.set_tie_embeddings(tie_embeddings);
+  *m.mutable_optimizer() = optimizer;
+  return m;
+}
+
+// GPT-2 (Radford et al. 2019; Hugging Face configs gpt2*): pre-LN decoder,
+// ffn = 4h, vocabulary 50257, 1024 learned positions, tied embeddings, biases.
+// GPT-2's optimizer settings were not published; these are GPT-3's (Brown et
+// al. 2020, Table 2.1 and App. B) for the nearest model size, with a 2000-step
+// warm-up standing in for GPT-3's 375M warm-up tokens.
+v1::ModelSpec Gpt2(const std::string& name, const std::string& description,
+                   const Stack& stack, double learning_rate, int vocab_size = 50257,
+                   int seq_len = 1024) {
+  v1::ModelSpec m =
+      Base(name, description, v1::MODEL_FAMILY_GPT, vocab_size, seq_len,
+           v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/true,
+           AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-8, 1.0, 2000}));
+  *m.add_layers() = Group(v1::LAYER_KIND_GPT_DECODER, stack, /*bias=*/true);
+  return m;
+}
+
+// Llama 2 (Touvron et al. 2023, Sec. 2.2 and Table 1) and Llama 3 (Meta 2024,
+// model card and HF configs): RMSNorm, RoPE, SwiGLU, no biases, untied head.
+// AdamW beta1 0.9, beta2 0.95, eps 1e-5, weight decay 0.1, clip 1.0, 2000
+// warm-up steps.
+v1::ModelSpec Llama(const std::string& name, const std::string& description,
+                    const Stack& stack, int vocab_size, int seq_len,
+                    double learning_rate) {
+  v1::ModelSpec m =
+      Base(name, description, v1::MODEL_FAMILY_LLAMA, vocab_size, seq_len,
+           v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/false,
+           AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-5, 1.0, 2000}));
+  *m.add_layers() = Group(v1::LAYER_KIND_LLAMA_DECODER, stack, /*bias=*/false);
+  return m;
+}
+
+// BERT (Devlin et al. 2019, Sec. 3 and App. A.2): post-LN encoder, ffn = 4h,
+// WordPiece vocabulary 30522 (uncased), 512 positions, MLM head tied to the
+// word embeddings. Adam with decoupled weight decay 0.01, lr 1e-4, beta2
+// 0.999, eps 1e-6 (reference code), 10k warm-up steps.
+v1::ModelSpec Bert(const std::string& name, const std::string& description,
+                   const Stack& stack) {
+  v1::ModelSpec m =
+      Base(name, description, v1::MODEL_FAMILY_BERT, 30522, 512, v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/true, AdamW({1e-4, 0.01, 0.9, 0.999, 1e-6, 1.0, 10000}));
+  *m.add_layers() = Group(v1::LAYER_KIND_BERT_ENCODER, stack, /*bias=*/true);
+  return m;
+}
+
+// T5 v1.0 (Raffel et al. 2020, Sec. 3.7; HF configs t5-*): encoder stack then
+// decoder stack, no biases, head_dim = d_kv, SentencePiece vocabulary 32128
+// (32000 + 100 sentinels, padded), 512 input tokens, tied embeddings. T5 was
+// trained with Adafactor, which OptimizerKind lacks; the AdamW setting is the
+// usual one for T5 fine-tuning (lr 1e-4, no weight decay).
+v1::ModelSpec T5(const std::string& name, const std::string& description,
+                 const Stack& stack) {
+  v1::ModelSpec m =
+      Base(name, description, v1::MODEL_FAMILY_T5, 32128, 512, v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/true, AdamW({1e-4, 0.0, 0.9, 0.999, 1e-8, 1.0, 10000}));
+  *m.add_layers() = Group(v1::LAYER_KIND_T5_ENCODER, stack, /*bias=*/false);
+  *m.add_layers() = Group(v1::LAYER_KIND_T5_DECODER, stack, /*bias=*/false);
+  return m;
+}
+
+// ViT (Dosovitskiy et al. 2021, Table 1): pre-LN encoder over patches of a
+// 224x224 RGB image, plus a class token, 1000-class (ImageNet-1k) head:
+// seq_len = (224 / patch)^2 + 1. Adam with weight decay 0.1, beta2 0.999,
+// clip 1.0, 10k warm-up steps, lr from Table 3 (JFT-300M pre-training).
+v1::ModelSpec Vit(const std::string& name, const std::string& description,
+                  const Stack& stack, int patch_size, double learning_rate) {
+  constexpr int kImageSize = 224;
+  const int side = kImageSize / patch_size;
+  v1::ModelSpec m = Base(name, description, v1::MODEL_FAMILY_VIT, /*vocab_size=*/0,
+                         side * side + 1, v1::PRECISION_BF16_MIXED,
+                         /*tie_embeddings=*/false,
+                         AdamW({learning_rate, 0.1, 0.9, 0.999, 1e-8, 1.0, 10000}));
+  *m.add_layers() = Group(v1::LAYER_KIND_VIT_ENCODER, stack, /*bias=*/true);
+  v1::VisionSpec* vision = m.mutable_vision();
+  vision->set_image_size(kImageSize);
+  vision->set_patch_size(patch_size);
+  vision->set_channels(3);
+  vision->set_class_token(true);
+  vision->set_num_classes(1000);
+  return m;
+}
+
+// Tiny models for tests and CPU demos train in fp32 with AdamW at lr 1e-3 and
+// no warm-up, so a few CPU steps visibly lower the loss.
+v1::ModelSpec Tiny(v1::ModelSpec m) {
+  m.set_precision(v1::PRECISION_FP32);
+  *m.mutable_optimizer() = AdamW({1e-3, 0.01, 0.9, 0.999, 1e-8, 1.0, 0});
+  return m;
+}
+
+std::map<std::string, v1::ModelSpec> BuildCatalog() {
+  std::vector<v1::ModelSpec> models = {
+      Gpt2("gpt2-small", "GPT-2 124M (Radford et al. 2019; HF config gpt2)",
+           {12, 768, 12, 3072}, 6e-4),
+      Gpt2("gpt2-medium", "GPT-2 355M (Radford et al. 2019; HF config gpt2-medium)",
+           {24, 1024, 16, 4096}, 3e-4),
+      Gpt2("gpt2-large", "GPT-2 774M (Radford et al. 2019; HF config gpt2-large)",
+           {36, 1280, 20, 5120}, 2.5e-4),
+      Gpt2("gpt2-xl", "GPT-2 1.5B (Radford et al. 2019; HF config gpt2-xl)",
+           {48, 1600, 25, 6400}, 2e-4),
+
+      Llama("llama2-7b",
+            "Llama 2 7B (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-7b-hf)",
+            {32, 4096, 32, 11008, /*kv_heads=*/32}, 32000, 4096, 3e-4),
+      Llama("llama2-13b",
+            "Llama 2 13B (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-13b-hf)",
+            {40, 5120, 40, 13824, /*kv_heads=*/40}, 32000, 4096, 3e-4),
+      Llama("llama2-70b",
+            "Llama 2 70B, GQA (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-70b-hf)",
+            {80, 8192, 64, 28672, /*kv_heads=*/8}, 32000, 4096, 1.5e-4),
+      Llama("llama3-8b",
+            "Llama 3 8B (Meta 2024, Llama 3 model card; HF meta-llama/Meta-Llama-3-8B)",
+            {32, 4096, 32, 14336, /*kv_heads=*/8}, 128256, 8192, 3e-4),
+      Llama("llama3-70b",
+            "Llama 3 70B (Meta 2024, Llama 3 model card; HF meta-llama/Meta-Llama-3-70B)",
+            {80, 8192, 64, 28672, /*kv_heads=*/8}, 128256, 8192, 1.5e-4),
+
+      Bert("bert-base", "BERT-Base, uncased, 110M (Devlin et al. 2019, Sec. 3)",
+           {12, 768, 12, 3072}),
+      Bert("bert-large", "BERT-Large, uncased, 340M (Devlin et al. 2019, Sec. 3)",
+           {24, 1024, 16, 4096}),
+
+      T5("t5-base", "T5-Base 220M (Raffel et al. 2020, Sec. 3.7; HF config t5-base)",
+         {12, 768, 12, 3072, /*kv_heads=*/0, /*head_dim=*/64}),
+      T5("t5-large", "T5-Large 770M (Raffel et al. 2020, Sec. 3.7; HF config t5-large)",
+         {24, 1024, 16, 4096, /*kv_heads=*/0, /*head_dim=*/64}),
+      T5("t5-3b", "T5-3B (Raffel et al. 2020, Sec. 3.7; HF config t5-3b)",
+         {24, 1024, 32, 16384, /*kv_heads=*/0, /*head_dim=*/128}),
+
+      Vit("vit-base", "ViT-B/16, 86M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
+          {12, 768, 12, 3072}, 16, 8e-4),
+      Vit("vit-large", "ViT-L/16, 307M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
+          {24, 1024, 16, 4096}, 16, 4e-4),
+      Vit("vit-huge", "ViT-H/14, 632M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
+          {32, 1280, 16, 5120}, 14, 3e-4),
+
+      // Tiny GPT: GPT-2 shape at width 64 (ffn = 4h).
+      Tiny(Gpt2("gpt-tiny",
+                "Tiny GPT-2-style decoder for tests and CPU demos (not a published model)",
+                {4, 64, 4, 256}, 1e-3, /*vocab_size=*/512, /*seq_len=*/64)),
+      // Tiny Llama: ffn = 8h/3 = 170.7 rounded up to a multiple of 4 = 172 (Llama's
+      // SwiGLU sizing rule with multiple_of 4); 2 KV heads so GQA paths are exercised.
+      Tiny(Llama("llama-tiny",
+                 "Tiny Llama-style decoder with GQA for tests and CPU demos (not a published "
+                 "model)",
+                 {4, 64, 4, 172, /*kv_heads=*/2}, /*vocab_size=*/512, /*seq_len=*/64, 1e-3)),
+  };
+  std::map<std::string, v1::ModelSpec> catalog;
+  for (v1::ModelSpec& m : models) {
+    std::string name = m.name();
+    catalog.emplace(std::move(name), std::move(m));
+  }
+  return catalog;
+}
+
+const std::map<std::string, v1::ModelSpec>& Catalog() {
+  static const auto* catalog = new std::map<std::string, v1::ModelSpec>(BuildCatalog());
+  return *catalog;
+}
+
+}  // namespace
+
+std::vector<std::string> CatalogModelNames() {
+  std::vector<std::string> names;
+  for (const auto& entry : Catalog()) names.push_back(entry.first);  // std::map: sorted
+  return names;
+}
+
+std::optional<v1::ModelSpec> CatalogModel(const std::string& name) {
+  const auto& catalog = Catalog();
+  auto it = catalog.find(name);
+  if (it == catalog.end()) return std::nullopt;
+  v1::ModelSpec spec = it->second;
+  spec.set_builtin(true);
+  spec.set_version(0);
+  return spec;
+}
+
+}  // namespace galvatron

@@ -1,0 +1,245 @@
+#include "dashboard/cli_commands.h"
+
+#include <chrono>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/json_file.h"
+#include "common/rpc_status.h"
+#include "common/status_macros.h"
+#include "dashboard/cli_format.h"
+#include "google/protobuf/struct.pb.h"
+#include "grpcpp/create_channel.h"
+
+namespace galvatron::cli {
+
+PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
+    : options_(options), out_(out) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  auto channel = grpc::CreateCustomChannel(options.planner,
+                                           grpc::InsecureChannelCredentials(), args);
+  models_ = v1::ModelService::NewStub(channel);
+  hardware_ = v1::HardwareProfileService::NewStub(channel);
+  compute_ = v1::ComputeProfileService::NewStub(channel);
+  plans_ = v1::PlanService::NewStub(channel);
+}
+
+std::unique_ptr<grpc::ClientContext> PlannerClient::Context() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(
+                            static_cast<int64_t>(options_.timeout_seconds * 1000)));
+  return context;
+}
+
+absl::Status PlannerClient::Check(const grpc::Status& status) const {
+  absl::Status result = FromGrpcStatus(status);
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+       absl::StrContains(status.error_message(), "connect"))) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reach the planner at ", options_.planner, " (", status.error_message(),
+        "); is galvatron-planner running? Use --planner HOST:PORT or GALVATRON_PLANNER"));
+  }
+  return result;
+}
+
+absl::Status PlannerClient::ModelsSubmit(const std::string& file) {
+  v1::SubmitModelRequest request;
+  RETURN_IF_ERROR(ReadJsonFile(file, request.mutable_spec()));
+  v1::ModelSpec response;
+  RETURN_IF_ERROR(Check(models_->SubmitModel(Context().get(), request, &response)));
+  if (options_.json) {
+    *out_ << MessageToJson(response) << "\n";
+  } else {
+    *out_ << "model " << response.name() << " version " << response.version()
+          << " stored\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ModelsList(bool include_builtin) {
+  v1::ListModelsRequest request;
+  request.set_include_builtin(include_builtin);
+  request.set_page_size(1000);
+  v1::ListModelsResponse all;
+  do {
+    v1::ListModelsResponse page;
+    RETURN_IF_ERROR(Check(models_->ListModels(Context().get(), request, &page)));
+    for (auto& m : *page.mutable_models()) *all.add_models() = std::move(m);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (options_.json) {
+    *out_ << MessageToJson(all) << "\n";
+  } else {
+    *out_ << ModelListTable({all.models().begin(), all.models().end()});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ModelsShow(const std::string& name, int64_t version) {
+  v1::GetModelRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  v1::ModelSpec response;
+  RETURN_IF_ERROR(Check(models_->GetModel(Context().get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response) + "\n" : ModelDetails(response));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ModelsDelete(const std::string& name) {
+  v1::DeleteModelRequest request;
+  request.set_name(name);
+  v1::DeleteModelResponse response;
+  RETURN_IF_ERROR(Check(models_->DeleteModel(Context().get(), request, &response)));
+  if (options_.json) {
+    *out_ << MessageToJson(response) << "\n";
+  } else {
+    *out_ << "model " << name << " deleted (" << response.versions_deleted()
+          << " versions)\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ProfilesImport(const std::string& file) {
+  ASSIGN_OR_RETURN(std::string text, ReadTextFile(file));
+  google::protobuf::Struct fields;
+  RETURN_IF_ERROR(JsonToMessage(text, file, &fields));
+  const bool compute = fields.fields().count("layerType") > 0 ||
+                       fields.fields().count("layer_type") > 0;
+  if (compute) {
+    v1::PutComputeProfileRequest request;
+    RETURN_IF_ERROR(JsonToMessage(text, file, request.mutable_profile()));
+    v1::ComputeProfile response;
+    RETURN_IF_ERROR(Check(compute_->PutComputeProfile(Context().get(), request, &response)));
+    if (options_.json) {
+      *out_ << MessageToJson(response) << "\n";
+    } else {
+      *out_ << "compute profile " << response.id() << " stored (" << response.layer_type()
+            << " on " << response.cluster() << ")\n";
+    }
+    return absl::OkStatus();
+  }
+  if (fields.fields().count("cluster") == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file, ": neither a hardware profile (needs \"cluster\") nor a compute profile "
+              "(needs \"layerType\")"));
+  }
+  v1::PutHardwareProfileRequest request;
+  RETURN_IF_ERROR(JsonToMessage(text, file, request.mutable_profile()));
+  v1::HardwareProfile response;
+  RETURN_IF_ERROR(Check(hardware_->PutHardwareProfile(Context().get(), request, &response)));
+  if (options_.json) {
+    *out_ << MessageToJson(response) << "\n";
+  } else {
+    *out_ << "hardware profile " << response.id() << " stored (cluster "
+          << response.cluster() << ", version " << response.version() << ")\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ProfilesList(const std::string& kind, const std::string& cluster) {
+  if (kind != "all" && kind != "hardware" && kind != "compute") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kind: \"", kind, "\", expected all, hardware or compute"));
+  }
+  std::vector<v1::HardwareProfile> hardware;
+  std::vector<v1::ComputeProfile> compute;
+  if (kind != "compute") {
+    v1::ListHardwareProfilesRequest request;
+    request.set_cluster(cluster);
+    request.set_page_size(1000);
+    do {
+      v1::ListHardwareProfilesResponse page;
+      RETURN_IF_ERROR(Check(hardware_->ListHardwareProfiles(Context().get(), request, &page)));
+      hardware.insert(hardware.end(), page.profiles().begin(), page.profiles().end());
+      request.set_page_token(page.next_page_token());
+    } while (!request.page_token().empty());
+  }
+  if (kind != "hardware") {
+    v1::ListComputeProfilesRequest request;
+    request.set_cluster(cluster);
+    request.set_page_size(1000);
+    do {
+      v1::ListComputeProfilesResponse page;
+      RETURN_IF_ERROR(Check(compute_->ListComputeProfiles(Context().get(), request, &page)));
+      compute.insert(compute.end(), page.profiles().begin(), page.profiles().end());
+      request.set_page_token(page.next_page_token());
+    } while (!request.page_token().empty());
+  }
+  if (options_.json) {
+    v1::ListHardwareProfilesResponse hw;
+    for (auto& p : hardware) *hw.add_profiles() = p;
+    v1::ListComputeProfilesResponse cp;
+    for (auto& p : compute) *cp.add_profiles() = p;
+    *out_ << "{\n\"hardwareProfiles\": " << MessageToJson(hw) << ",\n\"computeProfiles\": "
+          << MessageToJson(cp) << "\n}\n";
+    return absl::OkStatus();
+  }
+  TextTable table({"ID", "KIND", "CLUSTER", "VERSION", "DETAIL", "SOURCE", "STORED"});
+  for (const auto& p : hardware) {
+    table.AddRow({p.id(), "hardware", p.cluster(), absl::StrCat(p.version()),
+                  absl::StrCat(p.num_nodes(), "x", p.devices_per_node(), " ",
+                               p.device().name().empty() ? "devices" : p.device().name()),
+                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
+                  FormatTimestamp(p.created_at())});
+  }
+  for (const auto& p : compute) {
+    table.AddRow({p.id(), "compute", p.cluster(), absl::StrCat(p.version()), p.layer_type(),
+                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
+                  FormatTimestamp(p.created_at())});
+  }
+  *out_ << (table.empty() ? std::string("no profiles\n") : table.Render());
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ProfilesShow(const std::string& id) {
+  if (absl::StartsWith(id, "hw-")) {
+    v1::GetHardwareProfileRequest request;
+    request.set_id(id);
+    v1::HardwareProfile response;
+    RETURN_IF_ERROR(Check(hardware_->GetHardwareProfile(Context().get(), request, &response)));
+    *out_ << (options_.json ? MessageToJson(response) + "\n" : HardwareProfileDetails(response));
+    return absl::OkStatus();
+  }
+  if (absl::StartsWith(id, "cp-")) {
+    v1::GetComputeProfileRequest request;
+    request.set_id(id);
+    v1::ComputeProfile response;
+    RETURN_IF_ERROR(Check(compute_->GetComputeProfile(Context().get(), request, &response)));
+    *out_ << (options_.json ? MessageToJson(response) + "\n" : ComputeProfileDetails(response));
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "ID: \"", id, "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
+}
+
+absl::Status PlannerClient::PlansList(const std::string& model, const std::string& cluster) {
+  v1::ListPlansRequest request;
+  request.set_model(model);
+  request.set_cluster(cluster);
+  request.set_page_size(1000);
+  v1::ListPlansResponse all;
+  do {
+    v1::ListPlansResponse page;
+    RETURN_IF_ERROR(Check(plans_->ListPlans(Context().get(), request, &page)));
+    for (auto& p : *page.mutable_plans()) *all.add_plans() = std::move(p);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  *out_ << (options_.json ? MessageToJson(all) + "\n"
+                          : PlanListTable({all.plans().begin(), all.plans().end()}));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::PlansShow(const std::string& id) {
+  v1::GetPlanRequest request;
+  request.set_id(id);
+  v1::Plan response;
+  RETURN_IF_ERROR(Check(plans_->GetPlan(Context().get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  return absl::OkStatus();
+}
+
+}  // namespace galvatron::cli

@@ -1,0 +1,55 @@
+// The `galvatron` CLI's commands: each talks to the planner over the public
+// gRPC API and writes its result to `out` (tables, or JSON with --json).
+// Not thread-safe; one command per process.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "galvatron/v1/service.grpc.pb.h"
+
+namespace galvatron::cli {
+
+struct ClientOptions {
+  std::string planner = "127.0.0.1:50051";
+  bool json = false;
+  double timeout_seconds = 30;
+};
+
+class PlannerClient {
+ public:
+  PlannerClient(const ClientOptions& options, std::ostream* out);
+
+  absl::Status ModelsSubmit(const std::string& file);
+  absl::Status ModelsList(bool include_builtin);
+  absl::Status ModelsShow(const std::string& name, int64_t version);
+  absl::Status ModelsDelete(const std::string& name);
+
+  // Imports our HardwareProfile or ComputeProfile JSON (told apart by their
+  // fields).
+  absl::Status ProfilesImport(const std::string& file);
+  // kind: "all", "hardware" or "compute".
+  absl::Status ProfilesList(const std::string& kind, const std::string& cluster);
+  absl::Status ProfilesShow(const std::string& id);
+
+  absl::Status PlansList(const std::string& model, const std::string& cluster);
+  absl::Status PlansShow(const std::string& id);
+
+ private:
+  // A context with the configured deadline.
+  std::unique_ptr<grpc::ClientContext> Context() const;
+  // The call's status, with "cannot reach the planner" added when it is down.
+  absl::Status Check(const grpc::Status& status) const;
+
+  ClientOptions options_;
+  std::ostream* out_;
+  std::unique_ptr<v1::ModelService::Stub> models_;
+  std::unique_ptr<v1::HardwareProfileService::Stub> hardware_;
+  std::unique_ptr<v1::ComputeProfileService::Stub> compute_;
+  std::unique_ptr<v1::PlanService::Stub> plans_;
+};
+
+}  // namespace galvatron::cli

@@ -1,0 +1,271 @@
+#include "dashboard/cli_format.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/units.h"
+
+namespace galvatron::cli {
+
+std::string TextTable::Render() const {
+  std::vector<size_t> width(headers_.size(), 0);
+  for (size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();
+  for (const auto& row : rows_) {
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < width.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      if (c + 1 == width.size()) {
+        out += cell;
+      } else {
+        out += cell + std::string(width[c] - cell.size() + 2, ' ');
+      }
+    }
+    return out + "\n";
+  };
+  std::string out = line(headers_);
+  for (const auto& row : rows_) out += line(row);
+  return out;
+}
+
+std::string ShortEnumName(const std::string& full_name, const std::string& prefix) {
+  std::string name = full_name;
+  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+  return absl::AsciiStrToLower(name);
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  absl::Time t = absl::FromUnixSeconds(time.seconds()) + absl::Nanoseconds(time.nanos());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
+}
+
+namespace {
+
+std::string Family(v1::ModelFamily f) {
+  return ShortEnumName(v1::ModelFamily_Name(f), "MODEL_FAMILY_");
+}
+std::string Kind(v1::LayerKind k) { return ShortEnumName(v1::LayerKind_Name(k), "LAYER_KIND_"); }
+std::string PrecisionName(v1::Precision p) {
+  return ShortEnumName(v1::Precision_Name(p), "PRECISION_");
+}
+std::string SourceName(v1::ProfileSource s) {
+  return ShortEnumName(v1::ProfileSource_Name(s), "PROFILE_SOURCE_");
+}
+int TotalLayers(const v1::ModelSpec& m) {
+  int total = 0;
+  for (const auto& g : m.layers()) total += g.count();
+  return total;
+}
+
+std::string Seconds(double s) {
+  if (s <= 0) return "-";
+  if (s < 1e-3) return absl::StrFormat("%.1f us", s * 1e6);
+  if (s < 1) return absl::StrFormat("%.3f ms", s * 1e3);
+  return absl::StrFormat("%.3f s", s);
+}
+
+}  // namespace
+
+std::string ModelListTable(const std::vector<v1::ModelSpec>& models) {
+  TextTable table({"NAME", "VERSION", "FAMILY", "LAYERS", "HIDDEN", "HEADS", "VOCAB", "SEQ",
+                   "PRECISION", "SOURCE"});
+  for (const auto& m : models) {
+    const auto* first = m.layers_size() > 0 ? &m.layers(0) : nullptr;
+    table.AddRow({m.name(), m.builtin() ? "-" : absl::StrCat(m.version()), Family(m.family()),
+                  absl::StrCat(TotalLayers(m)), first ? absl::StrCat(first->hidden()) : "-",
+                  first ? absl::StrCat(first->heads()) : "-", absl::StrCat(m.vocab_size()),
+                  absl::StrCat(m.seq_len()), PrecisionName(m.precision()),
+                  m.builtin() ? "builtin" : "stored"});
+  }
+  if (table.empty()) return "no models\n";
+  return table.Render();
+}
+
+std::string ModelDetails(const v1::ModelSpec& m) {
+  std::string out;
+  absl::StrAppend(&out, "name:        ", m.name(), "\n");
+  absl::StrAppend(&out, "version:     ", m.builtin() ? "built-in catalog" : absl::StrCat(m.version()),
+                  "\n");
+  if (!m.description().empty()) absl::StrAppend(&out, "description: ", m.description(), "\n");
+  absl::StrAppend(&out, "family:      ", Family(m.family()), "\n");
+  absl::StrAppend(&out, "layers:      ", TotalLayers(m), "\n");
+  absl::StrAppend(&out, "vocab:       ", m.vocab_size(), m.tie_embeddings() ? " (tied)" : "", "\n");
+  absl::StrAppend(&out, "seq_len:     ", m.seq_len(), "\n");
+  absl::StrAppend(&out, "precision:   ", PrecisionName(m.precision()), "\n");
+  if (m.has_vision()) {
+    absl::StrAppend(&out, "vision:      image ", m.vision().image_size(), ", patch ",
+                    m.vision().patch_size(), ", classes ", m.vision().num_classes(), "\n");
+  }
+  if (!m.builtin()) absl::StrAppend(&out, "created:     ", FormatTimestamp(m.created_at()), "\n");
+  TextTable table({"GROUP", "KIND", "COUNT", "HIDDEN", "FFN", "HEADS", "KV_HEADS", "HEAD_DIM",
+                   "SEQ", "BIAS"});
+  for (int i = 0; i < m.layers_size(); ++i) {
+    const auto& g = m.layers(i);
+    table.AddRow({absl::StrCat(i), Kind(g.kind()), absl::StrCat(g.count()),
+                  absl::StrCat(g.hidden()), absl::StrCat(g.ffn_hidden()),
+                  absl::StrCat(g.heads()), g.kv_heads() ? absl::StrCat(g.kv_heads()) : "=heads",
+                  g.head_dim() ? absl::StrCat(g.head_dim()) : "auto",
+                  g.seq_len() ? absl::StrCat(g.seq_len()) : "model", g.bias() ? "yes" : "no"});
+  }
+  return out + "\n" + table.Render();
+}
+
+std::string HardwareProfileDetails(const v1::HardwareProfile& p) {
+  std::string out;
+  absl::StrAppend(&out, "id:          ", p.id(), "\n");
+  absl::StrAppend(&out, "cluster:     ", p.cluster(), " (version ", p.version(), ")\n");
+  absl::StrAppend(&out, "topology:    ", p.num_nodes(), " nodes x ", p.devices_per_node(),
+                  " devices\n");
+  absl::StrAppend(&out, "device:      ", p.device().name().empty() ? "-" : p.device().name(),
+                  ", ", FormatBytes(p.device().memory_bytes()));
+  if (p.device().peak_flops() > 0) {
+    absl::StrAppend(&out, absl::StrFormat(", %.1f TFLOP/s peak", p.device().peak_flops() / 1e12));
+  }
+  absl::StrAppend(&out, "\n");
+  absl::StrAppend(&out, "overlap:     ",
+                  p.overlap_coefficient() > 0 ? absl::StrFormat("%.4f", p.overlap_coefficient())
+                                              : "unknown",
+                  "\n");
+  absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
+  absl::StrAppend(&out, "measured:    ", FormatTimestamp(p.measured_at()),
+                  p.measured_by().empty() ? "" : " by " + p.measured_by(), "\n");
+  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
+  TextTable table({"COLLECTIVE", "GROUP", "LAYOUT", "SAMPLES", "BUS_BW", "ALPHA", "BETA"});
+  for (const auto& c : p.collectives()) {
+    table.AddRow(
+        {ShortEnumName(v1::Collective_Name(c.collective()), "COLLECTIVE_"),
+         absl::StrCat(c.group_size()),
+         c.layout() == v1::GROUP_LAYOUT_UNSPECIFIED
+             ? "-"
+             : ShortEnumName(v1::GroupLayout_Name(c.layout()), "GROUP_LAYOUT_"),
+         absl::StrCat(c.samples_size()),
+         c.bus_bandwidth_bytes_per_second() > 0
+             ? absl::StrFormat("%.1f GB/s", c.bus_bandwidth_bytes_per_second() / 1e9)
+             : "-",
+         Seconds(c.fit().alpha_seconds()),
+         c.fit().beta_seconds_per_byte() > 0
+             ? absl::StrFormat("%.1f GB/s", 1e-9 / c.fit().beta_seconds_per_byte())
+             : "-"});
+  }
+  if (table.empty()) return out + "no collective tables\n";
+  return out + table.Render();
+}
+
+std::string ComputeProfileDetails(const v1::ComputeProfile& p) {
+  std::string out;
+  absl::StrAppend(&out, "id:          ", p.id(), "\n");
+  absl::StrAppend(&out, "layer type:  ", p.layer_type(), "\n");
+  absl::StrAppend(&out, "cluster:     ", p.cluster(), " (version ", p.version(), ")\n");
+  if (!p.model().empty()) absl::StrAppend(&out, "model:       ", p.model(), "\n");
+  absl::StrAppend(&out, "precision:   ", PrecisionName(p.precision()), "\n");
+  absl::StrAppend(&out, "parameters:  ", p.parameter_count(), " (",
+                  FormatBytes(p.parameter_bytes()), ")\n");
+  const auto& f = p.forward_fit();
+  absl::StrAppend(&out,
+                  absl::StrFormat("forward fit: b*(%.3g*s^2 + %.3g*s + %.3g) + %.3g seconds\n",
+                                  f.per_sample_s2(), f.per_sample_s1(), f.per_sample_s0(),
+                                  f.constant()));
+  absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
+  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
+  TextTable times({"MICRO_BATCH", "SEQ", "FORWARD", "BACKWARD"});
+  for (const auto& s : p.time_samples()) {
+    times.AddRow({absl::StrCat(s.micro_batch()), absl::StrCat(s.seq_len()),
+                  Seconds(s.forward_seconds()), Seconds(s.backward_seconds())});
+  }
+  if (!times.empty()) out += times.Render() + "\n";
+  TextTable acts({"TP", "SP", "SEQ", "ACT/SAMPLE", "CKPT ACT/SAMPLE"});
+  for (const auto& a : p.activations()) {
+    acts.AddRow({absl::StrCat(a.tp_degree()),
+                 ShortEnumName(v1::SequenceParallel_Name(a.sp()), "SEQUENCE_PARALLEL_"),
+                 absl::StrCat(a.seq_len()), FormatBytes(a.bytes_per_sample()),
+                 FormatBytes(a.checkpoint_bytes_per_sample())});
+  }
+  if (!acts.empty()) out += acts.Render();
+  return out;
+}
+
+std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan) {
+  auto describe = [](const v1::LayerStrategy& s) {
+    std::string text = absl::StrCat("tp", s.tp(), " dp", s.dp());
+    if (s.sp() != v1::SEQUENCE_PARALLEL_NONE) {
+      absl::StrAppend(&text, " sp-", ShortEnumName(v1::SequenceParallel_Name(s.sp()),
+                                                   "SEQUENCE_PARALLEL_"));
+    }
+    if (s.dp() > 1 && s.dp_type() != v1::DATA_PARALLEL_TYPE_UNSPECIFIED) {
+      absl::StrAppend(&text, " ", ShortEnumName(v1::DataParallelType_Name(s.dp_type()),
+                                                "DATA_PARALLEL_TYPE_"));
+    }
+    if (s.checkpoint()) absl::StrAppend(&text, " ckpt");
+    return text;
+  };
+  std::vector<std::string> lines;
+  int start = 0;
+  for (int i = 1; i <= plan.layers_size(); ++i) {
+    if (i < plan.layers_size() && describe(plan.layers(i)) == describe(plan.layers(start))) {
+      continue;
+    }
+    std::string range = i - 1 == start ? absl::StrCat(start) : absl::StrCat(start, "-", i - 1);
+    lines.push_back(absl::StrFormat("layers %-7s %s", range, describe(plan.layers(start))));
+    start = i;
+  }
+  return lines;
+}
+
+std::string PlanListTable(const std::vector<v1::Plan>& plans) {
+  TextTable table({"ID", "MODEL", "CLUSTER", "WORLD", "PP", "GLOBAL_BATCH", "SAMPLES/S",
+                   "CREATED"});
+  for (const auto& p : plans) {
+    table.AddRow({p.id(), p.model(), p.cluster(), absl::StrCat(p.world_size()),
+                  absl::StrCat(p.pp()), absl::StrCat(p.global_batch()),
+                  absl::StrFormat("%.2f", p.prediction().samples_per_second()),
+                  FormatTimestamp(p.created_at())});
+  }
+  if (table.empty()) return "no plans\n";
+  return table.Render();
+}
+
+std::string PlanDetails(const v1::Plan& p) {
+  std::string out;
+  absl::StrAppend(&out, "plan:         ", p.id(), "\n");
+  absl::StrAppend(&out, "model:        ", p.model(), " (version ", p.model_version(), ")\n");
+  absl::StrAppend(&out, "cluster:      ", p.cluster(), ", ", p.world_size(), " devices\n");
+  absl::StrAppend(&out, "global batch: ", p.global_batch(), " in ", p.micro_batches(),
+                  " micro-batches, seq ", p.seq_len(), "\n");
+  absl::StrAppend(&out, "pipeline:     pp", p.pp(), " ",
+                  ShortEnumName(v1::PipelineSchedule_Name(p.schedule()), "PIPELINE_SCHEDULE_"),
+                  ", layers per stage [", absl::StrJoin(p.pp_division(), ", "), "]\n");
+  const auto& e = p.embedding();
+  absl::StrAppend(&out, "embedding:    vocab tp", e.vocab_tp(),
+                  e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3 ? " zero3" : "", "\n");
+  for (const std::string& line : CompressLayerStrategies(p)) out += "  " + line + "\n";
+  const auto& pred = p.prediction();
+  absl::StrAppend(&out, absl::StrFormat(
+                            "prediction:   %.3f s/iteration, %.2f samples/s, %.0f tokens/s%s\n",
+                            pred.iteration_seconds(), pred.samples_per_second(),
+                            pred.tokens_per_second(),
+                            pred.analytic_estimate() ? " (analytic estimate)" : ""));
+  for (const auto& m : pred.stage_memory()) {
+    double frac = m.budget_bytes() > 0
+                      ? static_cast<double>(m.total_bytes()) / static_cast<double>(m.budget_bytes())
+                      : 0;
+    int bar = static_cast<int>(std::min(1.0, frac) * 30 + 0.5);
+    absl::StrAppend(&out, absl::StrFormat("  stage %-2d [%s%s] %s / %s\n", m.stage(),
+                                          std::string(bar, '#'), std::string(30 - bar, '.'),
+                                          FormatBytes(m.total_bytes()),
+                                          FormatBytes(m.budget_bytes())));
+  }
+  absl::StrAppend(&out, "created:      ", FormatTimestamp(p.created_at()), "\n");
+  return out;
+}
+
+}  // namespace galvatron::cli

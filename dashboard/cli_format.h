@@ -1,0 +1,44 @@
+// Human-readable output of the `galvatron` CLI: aligned tables and summaries
+// of API messages. Thread-compatible: pure functions and a value type.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
+
+namespace galvatron::cli {
+
+// Columns padded to their widest cell, two spaces apart.
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  bool empty() const { return rows_.empty(); }
+  std::string Render() const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// "MODEL_FAMILY_LLAMA" → "llama" (the enum prefix dropped, lower case).
+std::string ShortEnumName(const std::string& full_name, const std::string& prefix);
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& time);
+
+std::string ModelListTable(const std::vector<v1::ModelSpec>& models);
+std::string ModelDetails(const v1::ModelSpec& model);
+
+std::string HardwareProfileDetails(const v1::HardwareProfile& profile);
+std::string ComputeProfileDetails(const v1::ComputeProfile& profile);
+
+// "layers 0-19  tp1 dp8 zero3 ckpt" lines: runs of equal strategies merged.
+std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan);
+std::string PlanListTable(const std::vector<v1::Plan>& plans);
+std::string PlanDetails(const v1::Plan& plan);
+
+}  // namespace galvatron::cli

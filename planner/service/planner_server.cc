@@ -1,0 +1,78 @@
+#include "planner/service/planner_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "planner/store/sqlite_store.h"
+#include "spdlog/spdlog.h"
+
+namespace galvatron::planner {
+
+absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
+    const PlannerConfig& config) {
+  store::SqliteStoreOptions options;
+  options.path = config.db_path;
+  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
+                   store::SqliteStore::Open(options));
+  spdlog::info("store {} open (schema version {})", config.db_path,
+               store::SqliteStore::LatestSchemaVersion());
+  return Start(config, std::move(store));
+}
+
+absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
+    const PlannerConfig& config, std::unique_ptr<store::Store> store) {
+  std::unique_ptr<PlannerServer> server(new PlannerServer());
+  server->store_ = std::move(store);
+  server->models_ = std::make_unique<ModelManager>(server->store_.get());
+  server->hardware_ = std::make_unique<HardwareProfileManager>(server->store_.get());
+  server->compute_ = std::make_unique<ComputeProfileManager>(server->store_.get(),
+                                                             server->models_.get());
+  server->plans_ = std::make_unique<PlanManager>(server->store_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  builder.RegisterService(server->models_.get());
+  builder.RegisterService(server->hardware_.get());
+  builder.RegisterService(server->compute_.get());
+  builder.RegisterService(server->plans_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.listen,
+        ": the address is invalid or in use (--listen HOST:PORT)"));
+  }
+  std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  server->address_ = absl::StrCat(host, ":", port);
+  auto* health = server->server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(true);
+  }
+  spdlog::info("galvatron-planner serving on {}", server->address_);
+  return server;
+}
+
+PlannerServer::~PlannerServer() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+}
+
+void PlannerServer::Shutdown(absl::Duration grace) {
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+void PlannerServer::Wait() { server_->Wait(); }
+
+}  // namespace galvatron::planner

@@ -1,0 +1,64 @@
+// The planner's composition root: open the store (migrating it), build one
+// manager per resource, then open the port. Health checking and server
+// reflection are on.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "planner/service/compute_profile_manager.h"
+#include "planner/service/hardware_profile_manager.h"
+#include "planner/service/model_manager.h"
+#include "planner/service/plan_manager.h"
+#include "planner/store/store.h"
+
+namespace galvatron::planner {
+
+struct PlannerConfig {
+  std::string db_path = "./galvatron-planner.db";
+  // host:port; port 0 picks a free port (see PlannerServer::address()).
+  std::string listen = "127.0.0.1:50051";
+  // Largest request or response accepted.
+  int max_message_bytes = 16 * 1024 * 1024;
+};
+
+// Thread-safe after Start(): Shutdown() may be called from any thread.
+class PlannerServer {
+ public:
+  // Opens `config.db_path` and serves on `config.listen`.
+  static absl::StatusOr<std::unique_ptr<PlannerServer>> Start(const PlannerConfig& config);
+  // Serves an already opened store (tests inject a MemoryStore).
+  static absl::StatusOr<std::unique_ptr<PlannerServer>> Start(
+      const PlannerConfig& config, std::unique_ptr<store::Store> store);
+
+  ~PlannerServer();
+
+  // The address clients can dial, with the actual port.
+  const std::string& address() const { return address_; }
+
+  // Stops accepting calls and waits up to `grace` for calls in flight.
+  void Shutdown(absl::Duration grace);
+  // Blocks until the server has shut down.
+  void Wait();
+
+  ModelManager& models() { return *models_; }
+  HardwareProfileManager& hardware_profiles() { return *hardware_; }
+  ComputeProfileManager& compute_profiles() { return *compute_; }
+  PlanManager& plans() { return *plans_; }
+
+ private:
+  PlannerServer() = default;
+
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<ModelManager> models_;
+  std::unique_ptr<HardwareProfileManager> hardware_;
+  std::unique_ptr<ComputeProfileManager> compute_;
+  std::unique_ptr<PlanManager> plans_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+}  // namespace galvatron::planner

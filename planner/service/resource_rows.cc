@@ -1,0 +1,94 @@
+#include "planner/service/resource_rows.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace galvatron::planner {
+
+absl::StatusOr<int> ResolvePageSize(int32_t requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: ", requested, ", must be between 0 (default ",
+        kDefaultPageSize, ") and ", kMaxPageSize));
+  }
+  return requested;
+}
+
+std::string EncodePageToken(const std::string& key, int64_t version) {
+  return absl::WebSafeBase64Escape(absl::StrCat(key, "\n", version));
+}
+
+absl::Status DecodePageToken(const std::string& token, std::string* key,
+                             int64_t* version) {
+  key->clear();
+  *version = 0;
+  if (token.empty()) return absl::OkStatus();
+  std::string raw;
+  auto bad = [&token] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: \"", token,
+        "\", must be a next_page_token returned by the previous call"));
+  };
+  if (!absl::WebSafeBase64Unescape(token, &raw)) return bad();
+  size_t nl = raw.rfind('\n');
+  if (nl == std::string::npos) return bad();
+  if (!absl::SimpleAtoi(raw.substr(nl + 1), version) || *version < 0) return bad();
+  *key = raw.substr(0, nl);
+  return absl::OkStatus();
+}
+
+std::string StableHashHex(absl::string_view text, int hex_chars) {
+  uint64_t hash = 14695981039346656037ULL;  // FNV-1a offset basis
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;  // FNV prime
+  }
+  std::string hex = absl::StrFormat("%016x", hash);
+  return hex.substr(0, static_cast<size_t>(std::min(16, std::max(1, hex_chars))));
+}
+
+google::protobuf::Timestamp MicrosToTimestamp(int64_t unix_micros) {
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(unix_micros);
+}
+
+std::string EncodePayload(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    // The streams hand back their unused buffer when destroyed.
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+void FillRowFields(const store::Row& row, v1::ModelSpec* message) {
+  message->set_version(row.version);
+  *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
+  message->set_builtin(false);
+}
+
+void FillRowFields(const store::Row& row, v1::HardwareProfile* message) {
+  message->set_id(row.id);
+  message->set_version(row.version);
+  *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
+}
+
+void FillRowFields(const store::Row& row, v1::ComputeProfile* message) {
+  message->set_id(row.id);
+  message->set_version(row.version);
+  *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
+}
+
+void FillRowFields(const store::Row& row, v1::Plan* message) {
+  message->set_id(row.key);
+  *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
+}
+
+}  // namespace galvatron::planner

@@ -1,0 +1,100 @@
+// Shared plumbing of the resource managers: protobuf rows in and out of the
+// store, list paging and stable ids. Thread-safe: pure functions (ListPage
+// calls the thread-safe Store).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
+#include "planner/store/store.h"
+
+namespace galvatron::planner {
+
+inline constexpr int kDefaultPageSize = 100;
+inline constexpr int kMaxPageSize = 1000;
+
+// 0 → the default; otherwise 1..kMaxPageSize.
+absl::StatusOr<int> ResolvePageSize(int32_t requested);
+
+// Opaque paging position (key, version); "" for the first page.
+std::string EncodePageToken(const std::string& key, int64_t version);
+absl::Status DecodePageToken(const std::string& token, std::string* key,
+                             int64_t* version);
+
+// 64-bit FNV-1a of `text` as hex, the first `hex_chars` (<= 16) digits. Stable
+// across builds and machines, unlike std::hash.
+std::string StableHashHex(absl::string_view text, int hex_chars);
+
+google::protobuf::Timestamp MicrosToTimestamp(int64_t unix_micros);
+
+// Serialises deterministically (same message → same bytes).
+std::string EncodePayload(const google::protobuf::Message& message);
+
+// Copies the row's output-only fields (version, id, created time) into the
+// message read from it.
+void FillRowFields(const store::Row& row, v1::ModelSpec* message);
+void FillRowFields(const store::Row& row, v1::HardwareProfile* message);
+void FillRowFields(const store::Row& row, v1::ComputeProfile* message);
+void FillRowFields(const store::Row& row, v1::Plan* message);
+
+// The message stored in `row`, with its output-only fields filled in.
+// DATA_LOSS if the payload does not parse.
+template <typename Message>
+absl::StatusOr<Message> DecodeRow(store::Table table, const store::Row& row) {
+  Message message;
+  if (!message.ParseFromString(row.payload)) {
+    return absl::DataLossError(absl::StrCat(
+        "stored ", store::TableName(table), " row '", row.id,
+        "' is corrupt: cannot parse ", Message::descriptor()->name()));
+  }
+  FillRowFields(row, &message);
+  return message;
+}
+
+// One page of a list: rows of `table` that pass `options` (key/tag filters,
+// latest_only) and `keep`, in key order, starting after `page_token`. Sets
+// `next_page_token` to "" when nothing more passes.
+template <typename Message, typename Keep>
+absl::StatusOr<std::vector<Message>> ListPage(
+    store::Store* store, store::Table table, store::ListOptions options,
+    const std::string& page_token, int32_t page_size, Keep keep,
+    std::string* next_page_token) {
+  ASSIGN_OR_RETURN(int size, ResolvePageSize(page_size));
+  RETURN_IF_ERROR(DecodePageToken(page_token, &options.after_key,
+                                  &options.after_version));
+  next_page_token->clear();
+  std::vector<Message> out;
+  std::string last_key;
+  int64_t last_version = 0;
+  options.limit = size + 1;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<store::Row> rows, store->List(table, options));
+    for (const store::Row& row : rows) {
+      options.after_key = row.key;
+      options.after_version = row.version;
+      ASSIGN_OR_RETURN(Message message, DecodeRow<Message>(table, row));
+      if (!keep(message)) continue;
+      if (static_cast<int>(out.size()) == size) {
+        // One more item passes: the page is full and another follows.
+        *next_page_token = EncodePageToken(last_key, last_version);
+        return out;
+      }
+      out.push_back(std::move(message));
+      last_key = row.key;
+      last_version = row.version;
+    }
+    if (static_cast<int>(rows.size()) < options.limit) return out;
+  }
+}
+
+}  // namespace galvatron::planner

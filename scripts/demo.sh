@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The main demo: install dependencies, build, start a planner on a scratch
+# database and walk through the CLI (catalog, model submission, hardware
+# profile import, listing). The search engine, agents and training join this
+# walk-through as they land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+bin="$PWD/${GALVATRON_BUILD_DIR:-build}/bin"
+
+work=$(mktemp -d /tmp/galvatron-demo-XXXXXX)
+planner_pid=""
+cleanup() {
+  if [[ -n $planner_pid ]] && kill -0 "$planner_pid" 2>/dev/null; then
+    kill -TERM "$planner_pid"
+    wait "$planner_pid" || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+step "Start the planner on a scratch database (port chosen by the OS)"
+"$bin/galvatron-planner" --db "$work/planner.db" --listen 127.0.0.1:0 \
+  --ready-file "$work/ready" --log-level warn &
+planner_pid=$!
+for _ in $(seq 1 200); do [[ -s $work/ready ]] && break; sleep 0.1; done
+[[ -s $work/ready ]] || { echo "planner did not start"; exit 1; }
+export GALVATRON_PLANNER=$(cat "$work/ready")
+echo "planner at $GALVATRON_PLANNER"
+g="$bin/galvatron"
+
+step "The built-in model catalog"
+run "$g" models list
+step "One catalog model in detail"
+run "$g" models show llama2-7b
+step "Submit a custom model (examples/gpt-small-wide.json), twice: versions 1 and 2"
+run "$g" models submit examples/gpt-small-wide.json
+run "$g" models submit examples/gpt-small-wide.json
+run "$g" models list --stored-only
+step "Bad input is refused with the field, the value and what was expected"
+sed 's/"heads": 12/"heads": 7/' examples/gpt-small-wide.json > "$work/bad.json"
+run "$g" models submit "$work/bad.json" || true
+step "Import a hardware profile and look at it"
+run "$g" profiles import examples/a100x8.hardware.json
+run "$g" profiles list
+run "$g" profiles show hw-a100x8-1
+step "Machine-readable output"
+run "$g" --json models show gpt-tiny | head -20
+step "Restart the planner: the data is still there"
+kill -TERM "$planner_pid"; wait "$planner_pid" || true
+rm -f "$work/ready"
+"$bin/galvatron-planner" --db "$work/planner.db" --listen 127.0.0.1:0 \
+  --ready-file "$work/ready" --log-level warn &
+planner_pid=$!
+for _ in $(seq 1 200); do [[ -s $work/ready ]] && break; sleep 0.1; done
+export GALVATRON_PLANNER=$(cat "$work/ready")
+run "$g" models list --stored-only
+run "$g" plans list
+echo
+echo "Demo done. Plans (galvatron-planner search), agents and training are not built yet."

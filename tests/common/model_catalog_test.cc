@@ -1,0 +1,167 @@
+#include "common/model_catalog.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/model_validation.h"
+
+namespace galvatron {
+namespace {
+
+// Published hyper-parameters of one uniform stack (per group for T5).
+struct Expected {
+  std::string name;
+  v1::ModelFamily family;
+  int groups;
+  int layers_per_group;
+  int hidden;
+  int heads;
+  int kv_heads;  // 0: = heads
+  int head_dim;  // 0: hidden / heads
+  int ffn_hidden;
+  int vocab_size;
+  int seq_len;
+  bool tied;
+  bool bias;
+  v1::Precision precision;
+};
+
+const std::vector<Expected>& ExpectedModels() {
+  constexpr auto kBf16 = v1::PRECISION_BF16_MIXED;
+  constexpr auto kFp32 = v1::PRECISION_FP32;
+  static const std::vector<Expected> models = {
+      {"bert-base", v1::MODEL_FAMILY_BERT, 1, 12, 768, 12, 0, 0, 3072, 30522, 512, true, true, kBf16},
+      {"bert-large", v1::MODEL_FAMILY_BERT, 1, 24, 1024, 16, 0, 0, 4096, 30522, 512, true, true, kBf16},
+      {"gpt-tiny", v1::MODEL_FAMILY_GPT, 1, 4, 64, 4, 0, 0, 256, 512, 64, true, true, kFp32},
+      {"gpt2-large", v1::MODEL_FAMILY_GPT, 1, 36, 1280, 20, 0, 0, 5120, 50257, 1024, true, true, kBf16},
+      {"gpt2-medium", v1::MODEL_FAMILY_GPT, 1, 24, 1024, 16, 0, 0, 4096, 50257, 1024, true, true, kBf16},
+      {"gpt2-small", v1::MODEL_FAMILY_GPT, 1, 12, 768, 12, 0, 0, 3072, 50257, 1024, true, true, kBf16},
+      {"gpt2-xl", v1::MODEL_FAMILY_GPT, 1, 48, 1600, 25, 0, 0, 6400, 50257, 1024, true, true, kBf16},
+      {"llama-tiny", v1::MODEL_FAMILY_LLAMA, 1, 4, 64, 4, 2, 0, 172, 512, 64, false, false, kFp32},
+      {"llama2-13b", v1::MODEL_FAMILY_LLAMA, 1, 40, 5120, 40, 40, 0, 13824, 32000, 4096, false, false, kBf16},
+      {"llama2-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 32000, 4096, false, false, kBf16},
+      {"llama2-7b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 32, 0, 11008, 32000, 4096, false, false, kBf16},
+      {"llama3-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 128256, 8192, false, false, kBf16},
+      {"llama3-8b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 8, 0, 14336, 128256, 8192, false, false, kBf16},
+      {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false, kBf16},
+      {"t5-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 3072, 32128, 512, true, false, kBf16},
+      {"t5-large", v1::MODEL_FAMILY_T5, 2, 24, 1024, 16, 0, 64, 4096, 32128, 512, true, false, kBf16},
+      {"vit-base", v1::MODEL_FAMILY_VIT, 1, 12, 768, 12, 0, 0, 3072, 0, 197, false, true, kBf16},
+      {"vit-huge", v1::MODEL_FAMILY_VIT, 1, 32, 1280, 16, 0, 0, 5120, 0, 257, false, true, kBf16},
+      {"vit-large", v1::MODEL_FAMILY_VIT, 1, 24, 1024, 16, 0, 0, 4096, 0, 197, false, true, kBf16},
+  };
+  return models;
+}
+
+TEST_CASE("catalog names are the expected lower-case names, sorted") {
+  std::vector<std::string> expected;
+  for (const Expected& e : ExpectedModels()) expected.push_back(e.name);
+  CHECK(CatalogModelNames() == expected);  // ExpectedModels() is in sorted order
+}
+
+TEST_CASE("every catalog model validates and is marked builtin") {
+  for (const std::string& name : CatalogModelNames()) {
+    INFO(name);
+    auto spec = CatalogModel(name);
+    REQUIRE(spec.has_value());
+    CHECK(ValidateModelSpec(*spec).ok());
+    CHECK(ValidateModelSpec(*spec).message() == "");
+    CHECK(spec->name() == name);
+    CHECK(spec->builtin());
+    CHECK(spec->version() == 0);
+    CHECK(!spec->description().empty());
+    CHECK(spec->description().find('\n') == std::string::npos);
+    CHECK(spec->optimizer().kind() == v1::OPTIMIZER_KIND_ADAMW);
+    CHECK(spec->optimizer().learning_rate() > 0);
+    CHECK(spec->optimizer().beta1() == 0.9);
+    CHECK(spec->optimizer().grad_clip_norm() == 1.0);
+  }
+}
+
+TEST_CASE("catalog models carry their published hyper-parameters") {
+  for (const Expected& e : ExpectedModels()) {
+    INFO(e.name);
+    auto spec = CatalogModel(e.name);
+    REQUIRE(spec.has_value());
+    CHECK(spec->family() == e.family);
+    CHECK(spec->vocab_size() == e.vocab_size);
+    CHECK(spec->seq_len() == e.seq_len);
+    CHECK(spec->tie_embeddings() == e.tied);
+    CHECK(spec->precision() == e.precision);
+    REQUIRE(spec->layers_size() == e.groups);
+    for (const v1::LayerGroup& g : spec->layers()) {
+      CHECK(g.count() == e.layers_per_group);
+      CHECK(g.hidden() == e.hidden);
+      CHECK(g.heads() == e.heads);
+      CHECK(g.kv_heads() == e.kv_heads);
+      CHECK(g.head_dim() == e.head_dim);
+      CHECK(g.ffn_hidden() == e.ffn_hidden);
+      CHECK(g.bias() == e.bias);
+      CHECK(g.seq_len() == 0);  // the model's
+    }
+  }
+}
+
+TEST_CASE("catalog layer kinds follow the family") {
+  CHECK(CatalogModel("gpt2-xl")->layers(0).kind() == v1::LAYER_KIND_GPT_DECODER);
+  CHECK(CatalogModel("llama3-8b")->layers(0).kind() == v1::LAYER_KIND_LLAMA_DECODER);
+  CHECK(CatalogModel("bert-large")->layers(0).kind() == v1::LAYER_KIND_BERT_ENCODER);
+  CHECK(CatalogModel("vit-huge")->layers(0).kind() == v1::LAYER_KIND_VIT_ENCODER);
+  auto t5 = CatalogModel("t5-large");
+  CHECK(t5->layers(0).kind() == v1::LAYER_KIND_T5_ENCODER);
+  CHECK(t5->layers(1).kind() == v1::LAYER_KIND_T5_DECODER);
+}
+
+TEST_CASE("catalog head dimensions") {
+  // GPT-2 XL: 1600 / 25 = 64; Llama 2 70B: 8192 / 64 = 128 with 8 KV heads;
+  // T5-3B: 32 heads of 128 over d_model 1024 (inner width 4096).
+  auto xl = CatalogModel("gpt2-xl");
+  CHECK(xl->layers(0).hidden() / xl->layers(0).heads() == 64);
+  auto l70 = CatalogModel("llama2-70b");
+  CHECK(l70->layers(0).hidden() / l70->layers(0).heads() == 128);
+  auto t5 = CatalogModel("t5-3b");
+  CHECK(t5->layers(0).heads() * t5->layers(0).head_dim() == 4096);
+}
+
+TEST_CASE("catalog vision models: 224x224 images, class token, 1000 classes") {
+  for (const char* name : {"vit-base", "vit-large", "vit-huge"}) {
+    INFO(name);
+    auto spec = CatalogModel(name);
+    REQUIRE(spec.has_value());
+    const v1::VisionSpec& v = spec->vision();
+    CHECK(v.image_size() == 224);
+    CHECK(v.channels() == 3);
+    CHECK(v.class_token());
+    CHECK(v.num_classes() == 1000);
+    const int side = v.image_size() / v.patch_size();
+    CHECK(spec->seq_len() == side * side + 1);
+  }
+  CHECK(CatalogModel("vit-base")->vision().patch_size() == 16);
+  CHECK(CatalogModel("vit-large")->vision().patch_size() == 16);
+  CHECK(CatalogModel("vit-huge")->vision().patch_size() == 14);
+}
+
+TEST_CASE("catalog text models have no vision spec") {
+  for (const char* name : {"gpt2-small", "llama2-7b", "bert-base", "t5-base"}) {
+    INFO(name);
+    CHECK(!CatalogModel(name)->has_vision());
+  }
+}
+
+TEST_CASE("unknown or differently-cased names are not in the catalog") {
+  CHECK(!CatalogModel("gpt3").has_value());
+  CHECK(!CatalogModel("GPT2-SMALL").has_value());
+  CHECK(!CatalogModel("").has_value());
+  CHECK(!CatalogModel("gpt2-small ").has_value());
+}
+
+TEST_CASE("CatalogModel returns an independent copy") {
+  auto a = CatalogModel("gpt2-small");
+  a->set_vocab_size(1);
+  CHECK(CatalogModel("gpt2-small")->vocab_size() == 50257);
+}
+
+}  // namespace
+}  // namespace galvatron
