@@ -56,8 +56,8 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   }
 }
 
-std::string BinDir() { return EnvOr("GALVATRON_BIN_DIR", "build/bin"); }
-std::string SourceDir() { return EnvOr("GALVATRON_SOURCE_DIR", "."); }
+std::string BinDir() { return EnvOr("GALVATRON_BIN_DIR", GALVATRON_DEFAULT_BIN_DIR); }
+std::string SourceDir() { return EnvOr("GALVATRON_SOURCE_DIR", GALVATRON_DEFAULT_SOURCE_DIR); }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_path) {
   std::vector<char*> args;
