@@ -1,5 +1,6 @@
 #include "dashboard/cli_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -8,11 +9,21 @@
 #include "common/json_file.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
-#include "dashboard/cli_format.h"
+#include "common/message_text.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
 
 namespace galvatron::cli {
+
+using text::ComputeProfileDetails;
+using text::FormatTimestamp;
+using text::HardwareProfileDetails;
+using text::ModelDetails;
+using text::ModelListTable;
+using text::PlanDetails;
+using text::PlanListTable;
+using text::ShortEnumName;
+using text::TextTable;
 
 PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
     : options_(options), out_(out) {
@@ -26,11 +37,11 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
   plans_ = v1::PlanService::NewStub(channel);
 }
 
-std::unique_ptr<grpc::ClientContext> PlannerClient::Context() const {
+std::unique_ptr<grpc::ClientContext> PlannerClient::Context(double seconds) const {
   auto context = std::make_unique<grpc::ClientContext>();
+  if (seconds <= 0) seconds = options_.timeout_seconds;
   context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(
-                            static_cast<int64_t>(options_.timeout_seconds * 1000)));
+                        std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   return context;
 }
 
@@ -214,6 +225,17 @@ absl::Status PlannerClient::ProfilesShow(const std::string& id) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "ID: \"", id, "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
+}
+
+absl::Status PlannerClient::Plan(const v1::PlanRequest& request) {
+  v1::Plan response;
+  // A search may take minutes; the request's own time limit bounds it.
+  const double wait = std::max(options_.timeout_seconds,
+                               (request.time_limit_seconds() > 0 ? request.time_limit_seconds()
+                                                                 : 120.0) + 60.0);
+  RETURN_IF_ERROR(Check(plans_->RequestPlan(Context(wait).get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  return absl::OkStatus();
 }
 
 absl::Status PlannerClient::PlansList(const std::string& model, const std::string& cluster) {

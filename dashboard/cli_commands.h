@@ -35,12 +35,15 @@ class PlannerClient {
   absl::Status ProfilesList(const std::string& kind, const std::string& cluster);
   absl::Status ProfilesShow(const std::string& id);
 
+  // Asks the planner for the best plan (searching unless it has one for the
+  // same inputs) and prints it.
+  absl::Status Plan(const v1::PlanRequest& request);
   absl::Status PlansList(const std::string& model, const std::string& cluster);
   absl::Status PlansShow(const std::string& id);
 
  private:
-  // A context with the configured deadline.
-  std::unique_ptr<grpc::ClientContext> Context() const;
+  // A context with the configured deadline (or `seconds` when > 0).
+  std::unique_ptr<grpc::ClientContext> Context(double seconds = 0) const;
   // The call's status, with "cannot reach the planner" added when it is down.
   absl::Status Check(const grpc::Status& status) const;
 

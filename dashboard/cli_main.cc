@@ -8,6 +8,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/plan_request_flags.h"
 #include "common/rpc_status.h"
 #include "dashboard/cli_commands.h"
 
@@ -88,6 +89,45 @@ int main(int argc, char** argv) {
   auto* plans_show = plans->add_subcommand("show", "show one plan");
   plans_show->add_option("ID", plan_id, "plan id")->required();
   plans_show->callback([&] { command = [&](PlannerClient& c) { return c.PlansShow(plan_id); }; });
+
+  // galvatron plan: ask the planner for the best plan of a model on a cluster.
+  auto* plan = app.add_subcommand("plan", "find (or fetch) the best plan of a model on a cluster");
+  std::string plan_memory, plan_batch = "8", plan_mode = "default", plan_disable, plan_pipeline;
+  galvatron::v1::PlanRequest plan_request;
+  int plan_seq = 0, plan_max_tp = 0, plan_max_pp = 0, plan_micro = 0;
+  double plan_time_limit = 0;
+  std::string plan_model_name, plan_cluster;
+  plan->add_option("--model", plan_model_name, "stored or built-in model name")->required();
+  plan->add_option("--cluster", plan_cluster, "cluster with a hardware profile")->required();
+  plan->add_option("--memory", plan_memory, "memory budget per device, e.g. 40GiB")->required();
+  plan->add_option("--global-batch", plan_batch, "N or MIN..MAX[:STEP]")->capture_default_str();
+  plan->add_option("--micro-batches", plan_micro, "fix the micro-batch count (0 = search)");
+  plan->add_option("--seq", plan_seq, "sequence length (0 = the model's)");
+  plan->add_option("--mode", plan_mode, "default or galvatron")->capture_default_str();
+  plan->add_option("--disable", plan_disable, "dimensions to leave out, comma-separated");
+  plan->add_option("--max-tp", plan_max_tp, "largest tensor/sequence-parallel degree");
+  plan->add_option("--max-pp", plan_max_pp, "largest pipeline degree");
+  plan->add_option("--pipeline", plan_pipeline, "gpipe, 1f1b or gpipe,1f1b");
+  plan->add_option("--time-limit", plan_time_limit, "search seconds (0 = the planner's default)");
+  plan->callback([&] {
+    command = [&](PlannerClient& c) -> absl::Status {
+      plan_request.set_model(plan_model_name);
+      plan_request.set_cluster(plan_cluster);
+      for (auto status : {galvatron::ParseMemoryFlag(plan_memory, &plan_request),
+                          galvatron::ParseGlobalBatchFlag(plan_batch, &plan_request),
+                          galvatron::ParseModeFlag(plan_mode, &plan_request),
+                          galvatron::ParseDisableFlag(plan_disable, &plan_request),
+                          galvatron::ParsePipelineFlag(plan_pipeline, &plan_request)}) {
+        if (!status.ok()) return status;
+      }
+      plan_request.set_seq_len(plan_seq);
+      plan_request.set_max_tp(plan_max_tp);
+      plan_request.set_max_pp(plan_max_pp);
+      plan_request.set_micro_batches(plan_micro);
+      plan_request.set_time_limit_seconds(plan_time_limit);
+      return c.Plan(plan_request);
+    };
+  });
 
   CLI11_PARSE(app, argc, argv);
   if (!command) {

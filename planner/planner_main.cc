@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "planner/search_command.h"
 #include "planner/service/planner_server.h"
 #include "spdlog/spdlog.h"
 
@@ -81,7 +82,60 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4096, 1 << 30));
   app.add_option("--ready-file", ready_file,
                  "once serving, write the address (with the actual port) to this file");
+  app.add_option("--search-threads", config.search_threads,
+                 "threads of each plan search (0 = all cores)")
+      ->capture_default_str();
+
+  // `galvatron-planner search ...`: the offline search, no daemon.
+  galvatron::planner::SearchCommandConfig search;
+  auto* cmd = app.add_subcommand(
+      "search", "search the best plan from files and print it (no daemon, no database)");
+  cmd->add_option("--model", search.model, "ModelSpec JSON file or built-in model name")
+      ->required();
+  cmd->add_option("--hardware", search.hardware,
+                  "HardwareProfile JSON file, or Galvatron's hardware_configs folder")
+      ->required();
+  cmd->add_option("--compute", search.compute,
+                  "ComputeProfile JSON file(s), comma-separated, or a folder with Galvatron's "
+                  "computation_profiling_*.json and memory_profiling_*.json (default: analytic "
+                  "estimate)");
+  cmd->add_option("--memory", search.memory, "memory budget per device, e.g. 36GiB")->required();
+  cmd->add_option("--global-batch", search.global_batch, "N or MIN..MAX[:STEP]")
+      ->capture_default_str();
+  cmd->add_option("--micro-batches", search.micro_batches,
+                  "fix the number of micro-batches (0 = search it)");
+  cmd->add_option("--seq", search.seq, "sequence length (0 = the model's)");
+  cmd->add_option("--mode", search.mode,
+                  "cost model: default (our formulas) or galvatron (Galvatron's, quirks included)")
+      ->capture_default_str();
+  cmd->add_option("--disable", search.disable,
+                  "dimensions to leave out, comma-separated: tp, sp, megatron_sp, pp, dp, sdp, "
+                  "zero1, zero2, ckpt, embedding_tp, embedding_sp");
+  cmd->add_option("--max-tp", search.max_tp, "largest tensor/sequence-parallel degree");
+  cmd->add_option("--max-pp", search.max_pp, "largest pipeline degree");
+  cmd->add_option("--pipeline", search.pipeline,
+                  "gpipe, 1f1b or gpipe,1f1b (default: gpipe in galvatron mode, both otherwise)");
+  cmd->add_option("--threads", search.threads, "search threads (0 = all cores)");
+  cmd->add_option("--time-limit", search.time_limit,
+                  "seconds; return the best plan found by then (0 = none)");
+  cmd->add_option("--top-k", search.top_k, "runners-up to report")->capture_default_str();
+  cmd->add_option("--cluster", search.cluster,
+                  "cluster name for profiles read from Galvatron folders")
+      ->capture_default_str();
+  cmd->add_option("--num-nodes", search.num_nodes,
+                  "Galvatron hardware folder: nodes (0 = from the file names)");
+  cmd->add_option("--gpus-per-node", search.gpus_per_node,
+                  "Galvatron hardware folder: GPUs per node (0 = from the file names)");
+  cmd->add_option("--time-profile-mode", search.time_profile_mode,
+                  "Galvatron compute profiles: static, batch or sequence")
+      ->capture_default_str();
+  cmd->add_flag("--json", search.json, "print the plan as JSON (protobuf's JSON mapping)");
+  cmd->add_option("--galvatron-config-out", search.galvatron_config_out,
+                  "also write the plan as Galvatron's strategy JSON (galvatron_config_*.json)");
+  cmd->add_flag("--quiet", search.quiet, "no progress on stderr");
   CLI11_PARSE(app, argc, argv);
+
+  if (cmd->parsed()) return galvatron::planner::RunSearchCommand(search);
 
   if (auto status = galvatron::InitLogging(logging); !status.ok()) {
     std::fprintf(stderr, "galvatron-planner: %s\n", std::string(status.message()).c_str());

@@ -3,7 +3,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/layer_type.h"
 #include "common/model_validation.h"
+#include "common/profile_validation.h"
+#include "planner/search/plan_builder.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
 #include "planner/service/resource_rows.h"
@@ -44,6 +47,72 @@ absl::StatusOr<std::pair<v1::Plan, bool>> PlanManager::Store(v1::Plan plan) {
   return std::make_pair(std::move(result), stored.second);
 }
 
+absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
+  search::PlanInputs inputs;
+  inputs.request = request;
+  if (request.has_model_spec()) {
+    if (!request.model().empty()) {
+      return absl::InvalidArgumentError(
+          "model: given together with model_spec, expected one or the other");
+    }
+    RETURN_IF_ERROR(ValidateModelSpec(request.model_spec()));
+    inputs.model = request.model_spec();
+  } else if (!request.model().empty()) {
+    ASSIGN_OR_RETURN(inputs.model, models_->Get(request.model(), request.model_version()));
+  } else {
+    return absl::InvalidArgumentError(
+        "model: empty, expected a model name (stored or built-in) or a model_spec");
+  }
+  if (request.has_hardware()) {
+    RETURN_IF_ERROR(ValidateHardwareProfile(request.hardware()));
+    inputs.hardware = request.hardware();
+  } else if (!request.cluster().empty()) {
+    v1::GetHardwareProfileRequest get;
+    get.set_cluster(request.cluster());
+    auto hardware = hardware_->Get(get);
+    if (absl::IsNotFound(hardware.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "cluster \"", request.cluster(),
+          "\" has no hardware profile: import one (galvatron profiles import) or probe it"));
+    }
+    if (!hardware.ok()) return hardware.status();
+    inputs.hardware = std::move(*hardware);
+  } else {
+    return absl::InvalidArgumentError(
+        "cluster: empty, expected a cluster with a hardware profile or an inline hardware profile");
+  }
+  // The cluster's latest profile of every layer type of the model; a type
+  // without one is estimated analytically (and the plan says so).
+  for (const std::string& key : ModelLayerTypeKeys(inputs.model)) {
+    v1::GetComputeProfileRequest get;
+    get.set_layer_type(key);
+    get.set_cluster(inputs.hardware.cluster());
+    auto profile = compute_->Get(get);
+    if (profile.ok()) {
+      inputs.compute.push_back(std::move(*profile));
+    } else if (!absl::IsNotFound(profile.status())) {
+      return profile.status();
+    }
+  }
+  const std::string id = search::PlanId(inputs);
+  ASSIGN_OR_RETURN(auto existing, store_->Get(Table::kPlans, id, 0));
+  if (existing) return DecodeRow<v1::Plan>(Table::kPlans, *existing);
+
+  search::PlanBuildOptions build;
+  build.threads = options_.search_threads;
+  if (inputs.request.time_limit_seconds() == 0) {
+    inputs.request.set_time_limit_seconds(options_.default_time_limit_seconds);
+  }
+  spdlog::info("searching a plan for {} on {} ({} compute profiles)", inputs.model.name(),
+               inputs.hardware.cluster(), inputs.compute.size());
+  ASSIGN_OR_RETURN(v1::Plan plan, search::BuildPlan(inputs, build));
+  plan.set_id(id);  // the id of the request as given (time limit default aside)
+  spdlog::info("plan {}: {:.3f} samples/s, search {:.2f} s", id,
+               plan.prediction().samples_per_second(), plan.search().wall_seconds());
+  ASSIGN_OR_RETURN(auto stored, Store(std::move(plan)));
+  return std::move(stored.first);
+}
+
 absl::StatusOr<v1::Plan> PlanManager::Get(const std::string& id) {
   RETURN_IF_ERROR(ValidatePlanId(id));
   ASSIGN_OR_RETURN(auto row, store_->Get(Table::kPlans, id, 0));
@@ -70,6 +139,11 @@ absl::StatusOr<v1::ListPlansResponse> PlanManager::List(
   for (auto& p : plans) *response.add_plans() = std::move(p);
   response.set_next_page_token(next);
   return response;
+}
+
+grpc::Status PlanManager::RequestPlan(grpc::ServerContext*, const v1::PlanRequest* request,
+                                      v1::Plan* response) {
+  return Reply(Request(*request), response);
 }
 
 grpc::Status PlanManager::GetPlan(grpc::ServerContext*, const v1::GetPlanRequest* request,

@@ -8,14 +8,30 @@
 
 #include "absl/status/statusor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "planner/service/compute_profile_manager.h"
+#include "planner/service/hardware_profile_manager.h"
+#include "planner/service/model_manager.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
 
-// Thread-safe: no state of its own beyond the thread-safe store.
+struct PlanManagerOptions {
+  int search_threads = 0;                 // 0 = hardware concurrency
+  double default_time_limit_seconds = 120;  // when the request sets none
+};
+
+// Thread-safe: no state of its own beyond the thread-safe store and the
+// thread-safe managers it reads (models, hardware and compute profiles).
 class PlanManager final : public v1::PlanService::Service {
  public:
-  explicit PlanManager(store::Store* store) : store_(store) {}
+  PlanManager(store::Store* store, ModelManager* models, HardwareProfileManager* hardware,
+              ComputeProfileManager* compute, PlanManagerOptions options = {})
+      : store_(store), models_(models), hardware_(hardware), compute_(compute),
+        options_(options) {}
+
+  // Resolves the request's inputs, returns the stored plan for them or
+  // searches, stores and returns a new one.
+  absl::StatusOr<v1::Plan> Request(const v1::PlanRequest& request);
 
   // Stores `plan` under plan.id() unless a plan with that id exists; returns
   // the stored plan and whether it was new.
@@ -23,6 +39,8 @@ class PlanManager final : public v1::PlanService::Service {
   absl::StatusOr<v1::Plan> Get(const std::string& id);
   absl::StatusOr<v1::ListPlansResponse> List(const v1::ListPlansRequest& request);
 
+  grpc::Status RequestPlan(grpc::ServerContext* context, const v1::PlanRequest* request,
+                           v1::Plan* response) override;
   grpc::Status GetPlan(grpc::ServerContext* context, const v1::GetPlanRequest* request,
                        v1::Plan* response) override;
   grpc::Status ListPlans(grpc::ServerContext* context,
@@ -31,6 +49,10 @@ class PlanManager final : public v1::PlanService::Service {
 
  private:
   store::Store* const store_;
+  ModelManager* const models_;
+  HardwareProfileManager* const hardware_;
+  ComputeProfileManager* const compute_;
+  const PlanManagerOptions options_;
 };
 
 }  // namespace galvatron::planner

@@ -31,7 +31,11 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   server->hardware_ = std::make_unique<HardwareProfileManager>(server->store_.get());
   server->compute_ = std::make_unique<ComputeProfileManager>(server->store_.get(),
                                                              server->models_.get());
-  server->plans_ = std::make_unique<PlanManager>(server->store_.get());
+  PlanManagerOptions plan_options;
+  plan_options.search_threads = config.search_threads;
+  server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
+                                                 server->hardware_.get(), server->compute_.get(),
+                                                 plan_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -23,6 +23,8 @@ struct PlannerConfig {
   std::string listen = "127.0.0.1:50051";
   // Largest request or response accepted.
   int max_message_bytes = 16 * 1024 * 1024;
+  // Threads of each plan search (RequestPlan); 0 = hardware concurrency.
+  int search_threads = 0;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.

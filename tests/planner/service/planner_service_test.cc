@@ -14,6 +14,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "planner/service/planner_server.h"
+#include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -453,6 +454,86 @@ TEST_CASE("gRPC health checking reports SERVING") {
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   // HealthCheckResponse{status: SERVING (1)} = field 1, varint 1.
   CHECK(bytes == std::string("\x08\x01", 2));
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+
+TEST_CASE("PlanService: RequestPlan searches once and returns the stored plan after") {
+  PlannerFixture f;
+  v1::PutHardwareProfileRequest put;
+  *put.mutable_profile() = testing::SyntheticCluster("synthetic", 1, 8);
+  v1::HardwareProfile stored;
+  REQUIRE(f.hardware->PutHardwareProfile(f.Context().get(), put, &stored).ok());
+
+  v1::PlanRequest request;
+  request.set_model("gpt-tiny");
+  request.set_cluster("synthetic");
+  request.set_memory_budget_bytes(int64_t{4} << 30);
+  request.set_global_batch(8);
+  v1::Plan first, second;
+  grpc::Status status = f.plans->RequestPlan(f.Context().get(), request, &first);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  CHECK_THAT(first.id(), Catch::StartsWith("plan-"));
+  CHECK(first.layers_size() == 4);
+  CHECK(first.prediction().samples_per_second() > 0);
+  CHECK(first.prediction().analytic_estimate());  // no compute profiles stored
+  CHECK(first.hardware_profile_id() == "hw-synthetic-1");
+  REQUIRE(f.plans->RequestPlan(f.Context().get(), request, &second).ok());
+  CHECK(second.id() == first.id());
+  CHECK(second.created_at().seconds() == first.created_at().seconds());
+  CHECK(second.created_at().nanos() == first.created_at().nanos());
+
+  v1::ListPlansRequest list;
+  v1::ListPlansResponse listed;
+  REQUIRE(f.plans->ListPlans(f.Context().get(), list, &listed).ok());
+  CHECK(listed.plans_size() == 1);
+
+  // A new hardware profile version is a different input: a new plan.
+  put.mutable_profile()->set_overlap_coefficient(1.3);
+  REQUIRE(f.hardware->PutHardwareProfile(f.Context().get(), put, &stored).ok());
+  v1::Plan third;
+  REQUIRE(f.plans->RequestPlan(f.Context().get(), request, &third).ok());
+  CHECK(third.id() != first.id());
+}
+
+TEST_CASE("PlanService: RequestPlan errors name the field or the reason") {
+  PlannerFixture f;
+  v1::PutHardwareProfileRequest put;
+  *put.mutable_profile() = testing::SyntheticCluster("synthetic", 1, 8);
+  v1::HardwareProfile stored;
+  REQUIRE(f.hardware->PutHardwareProfile(f.Context().get(), put, &stored).ok());
+  v1::Plan plan;
+
+  v1::PlanRequest request;
+  request.set_model("gpt-tiny");
+  request.set_cluster("nowhere");
+  request.set_memory_budget_bytes(int64_t{4} << 30);
+  request.set_global_batch(8);
+  auto status = f.plans->RequestPlan(f.Context().get(), request, &plan);
+  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK_THAT(status.error_message(), Catch::Contains("nowhere"));
+
+  request.set_cluster("synthetic");
+  request.set_memory_budget_bytes(0);
+  status = f.plans->RequestPlan(f.Context().get(), request, &plan);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("memory_budget_bytes: 0"));
+
+  request.set_memory_budget_bytes(int64_t{4} << 30);
+  request.clear_global_batch();
+  status = f.plans->RequestPlan(f.Context().get(), request, &plan);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("global_batch"));
+
+  request.set_model("llama2-70b");
+  request.set_global_batch(8);
+  request.set_memory_budget_bytes(int64_t{2} << 30);
+  status = f.plans->RequestPlan(f.Context().get(), request, &plan);
+  CHECK(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK_THAT(status.error_message(), Catch::Contains("no plan fits"));
 }
 
 }  // namespace galvatron

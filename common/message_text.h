@@ -1,5 +1,5 @@
-// Human-readable output of the `galvatron` CLI: aligned tables and summaries
-// of API messages. Thread-compatible: pure functions and a value type.
+// Human-readable views of API messages (aligned tables and summaries), shared
+// by the `galvatron` CLI and `galvatron-planner search`. Thread-compatible: pure functions and a value type.
 #pragma once
 
 #include <string>
@@ -10,7 +10,7 @@
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
 
-namespace galvatron::cli {
+namespace galvatron::text {
 
 // Columns padded to their widest cell, two spaces apart.
 class TextTable {
@@ -41,4 +41,4 @@ std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan);
 std::string PlanListTable(const std::vector<v1::Plan>& plans);
 std::string PlanDetails(const v1::Plan& plan);
 
-}  // namespace galvatron::cli
+}  // namespace galvatron::text

@@ -1,4 +1,4 @@
-#include "dashboard/cli_format.h"
+#include "common/message_text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "common/units.h"
 
-namespace galvatron::cli {
+namespace galvatron::text {
 
 std::string TextTable::Render() const {
   std::vector<size_t> width(headers_.size(), 0);
@@ -268,4 +268,4 @@ std::string PlanDetails(const v1::Plan& p) {
   return out;
 }
 
-}  // namespace galvatron::cli
+}  // namespace galvatron::text

@@ -1,0 +1,140 @@
+// The time, memory and communication model of one (model, cluster) pair
+// (DESIGN §6, GALVATRON_FORMATS.md §4). Built once from the API's messages;
+// answers per-layer, embedding, layer-switch and pipeline questions for the
+// search. Two sets of formulas:
+//   - kGalvatron reproduces Galvatron 3.0's cost model, quirks included, so a
+//     user migrating with Galvatron's profiles gets the same numbers;
+//   - kDefault applies the deliberate fixes of DESIGN §6.
+// Thread-safe after Create(): every query is const and allocation-light; the
+// search calls it from many threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
+#include "planner/cost/strategy.h"
+
+namespace galvatron::cost {
+
+enum class Mode { kDefault, kGalvatron };
+
+struct CostOptions {
+  Mode mode = Mode::kDefault;
+  Schedule schedule = Schedule::k1F1B;
+  int seq_len = 0;  // 0 = the model's
+  // Galvatron's options (GALVATRON_FORMATS.md §5), with its defaults.
+  bool async_grad_reduce = true;
+  bool sequence_parallel = true;     // Megatron TP runs with Megatron-SP
+  bool global_memory_buffer = true;
+  double costmodel_coe = 1.0;
+  double bct_fct_coe = 2.0;          // backward = 2 x forward unless profiled
+  DpType default_dp_type = DpType::kDdp;  // kDdp or kZero2 for dp > 1 layers
+  double pytorch_context_mb = 1024;  // fallback when the hardware profile has none
+  // Analytic mode (no compute profile): achieved fraction of peak FLOP/s.
+  double analytic_efficiency = 0.45;
+};
+
+// One layer of one micro-batch on one device.
+struct LayerCost {
+  double seconds = 0;          // forward + backward, gradient sync included
+  double seconds_no_sync = 0;  // the same without gradient sync
+  double compute_seconds = 0;  // forward + backward (+ recompute) alone
+  double memory_mb = 0;        // model states + activations on stage `stage`
+};
+
+// Embedding + LM head for every pipeline stage (index = stage).
+struct EmbeddingCost {
+  std::vector<double> seconds;
+  std::vector<double> seconds_no_sync;
+  std::vector<double> memory_mb;  // includes the runtime context (every stage)
+};
+
+// Sizes of the model as the cost model sees them, per layer type.
+struct LayerTypeInfo {
+  std::string key;  // common/layer_type.h
+  int hidden = 0;
+  int seq_len = 0;
+  double parameter_mb = 0;  // fp32 MB of one layer's parameters
+  bool measured = false;    // false: analytic estimate
+};
+
+class CostModel {
+ public:
+  // `compute` holds the profiles of the model's layer types and embedding on
+  // this cluster (extra ones are ignored), matched by LayerTypeKey /
+  // EmbeddingTypeKey, or by the key without its sequence-length tokens when
+  // measured at another length. A layer type without a profile is estimated
+  // analytically (and analytic() says so); that needs
+  // hardware.device.peak_flops, else INVALID_ARGUMENT. Missing pieces fall
+  // back rather than fail: an unmeasured tp degree scales the nearest one by
+  // d0/d, a missing collective table uses the nearest group size or the bus
+  // bandwidth (planner/cost/hardware_tables.h). INVALID_ARGUMENT also for an
+  // empty model, num_nodes or devices_per_node < 1, and a multi-device
+  // cluster without any ALL_REDUCE table.
+  //
+  // Units: seconds and MB (2^20 bytes). Layer() is one layer for one
+  // micro-batch and includes its share of the pipeline p2p (as Galvatron's
+  // TimeCostModelBase); memory_mb is not rounded (Galvatron's DP takes
+  // ceil() of each layer's memory). Embedding() includes the vocab-tp
+  // communication and the runtime context on every stage.
+  static absl::StatusOr<std::unique_ptr<CostModel>> Create(
+      const v1::ModelSpec& model, const v1::HardwareProfile& hardware,
+      const std::vector<v1::ComputeProfile>& compute, const CostOptions& options);
+  virtual ~CostModel() = default;
+
+  virtual const CostOptions& options() const = 0;
+  virtual int world_size() const = 0;
+  virtual int devices_per_node() const = 0;
+  virtual int num_layers() const = 0;
+  // Index into layer_types() of each layer, in model order.
+  virtual const std::vector<int>& layer_type_of() const = 0;
+  virtual const std::vector<LayerTypeInfo>& layer_types() const = 0;
+  virtual bool analytic() const = 0;
+  virtual int seq_len() const = 0;
+
+  // Device memory in MB usable by the search for a budget of `budget_mb`
+  // (Galvatron reserves 20% of budgets above 20 GB).
+  virtual double UsableMemoryMb(double budget_mb) const = 0;
+
+  // One layer of type `layer_type` with strategy `s` (s.pp = pipeline degree)
+  // on pipeline stage `stage`, global batch split into `chunks` micro-batches.
+  virtual LayerCost Layer(int layer_type, const LayerStrategy& s, int global_batch,
+                          int chunks, int stage) const = 0;
+
+  // Cost of switching between consecutive layers' strategies (activation
+  // redistribution), seconds; `layer_type` is the type of the layer switched
+  // to. kGalvatron: its inter-layer cost, 1e-7 factor and tie-break biases
+  // (1e-10 .. 3e-9) included; kDefault: the transfer time, 0 for equal tp_sp.
+  // The first layer of the model (Galvatron: of every stage DP) pays none.
+  virtual double Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
+                        int global_batch, int chunks) const = 0;
+
+  // Embedding and LM head under strategy `e` with pp = e.pp stages.
+  virtual EmbeddingCost Embedding(const EmbeddingStrategy& e, int global_batch,
+                                  int chunks) const = 0;
+
+  // Memory every device of every stage needs beside its layers and the
+  // embedding (Galvatron's global memory buffer), MB; 0 without
+  // sequence_parallel or global_memory_buffer. Galvatron adds none for its
+  // sp_only tasks: the caller skips the call there. Galvatron's DP adds
+  // int() of it to ceil() of the embedding memory.
+  virtual double GlobalBufferMb(int global_batch, int chunks, int pp,
+                                int global_buffer_tp) const = 0;
+
+  // Iteration time from per-stage times of one micro-batch without gradient
+  // sync (`stage_no_sync`) and with it (`stage_with_sync`), Galvatron's
+  // pipeline formula (GALVATRON_FORMATS.md §4). As in pipeline_costmodel,
+  // stage_no_sync[i] = Σ layer seconds_no_sync + embedding seconds_no_sync[i]
+  // and stage_with_sync[i] = Σ layer seconds (without the embedding).
+  virtual double PipelineSeconds(const std::vector<double>& stage_no_sync,
+                                 const std::vector<double>& stage_with_sync,
+                                 int chunks) const = 0;
+};
+
+}  // namespace galvatron::cost

@@ -1,0 +1,229 @@
+#include "planner/search/plan_builder.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "planner/cost/cost_model.h"
+
+namespace galvatron::search {
+
+namespace {
+
+// Bumped whenever the search or the cost model changes results, so stored
+// plans of an older engine are not returned for the same inputs.
+constexpr char kEngineVersion[] = "galvatron-cpp-search/1";
+
+std::string Deterministic(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+// Two independent 64-bit FNV-1a streams (different offset bases) = 128 bits.
+class Hasher {
+ public:
+  void Add(const std::string& bytes) {
+    AddLength(bytes.size());
+    for (unsigned char c : bytes) Mix(c);
+  }
+
+ private:
+  void AddLength(size_t n) {
+    for (int i = 0; i < 8; ++i) Mix(static_cast<unsigned char>(n >> (8 * i)));
+  }
+  void Mix(unsigned char c) {
+    a_ = (a_ ^ c) * 1099511628211ULL;
+    b_ = (b_ ^ c) * 1099511628211ULL;
+  }
+
+ public:
+  std::string Hex() const { return absl::StrFormat("%016x%016x", a_, b_); }
+
+ private:
+  uint64_t a_ = 14695981039346656037ULL;
+  uint64_t b_ = 0x84222325cbf29ce4ULL;
+};
+
+absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
+  if (r.memory_budget_bytes() <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory_budget_bytes: ", r.memory_budget_bytes(), ", must be > 0"));
+  }
+  if (r.memory_budget_bytes() > (int64_t{1} << 50)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory_budget_bytes: ", r.memory_budget_bytes(), ", must be <= 1 PiB"));
+  }
+  o->memory_budget_mb = static_cast<double>(r.memory_budget_bytes()) / (1024.0 * 1024.0);
+  switch (r.batch_case()) {
+    case v1::PlanRequest::kGlobalBatch:
+      if (r.global_batch() < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("global_batch: ", r.global_batch(), ", must be >= 1"));
+      }
+      o->global_batch_min = o->global_batch_max = r.global_batch();
+      o->global_batch_step = 1;
+      break;
+    case v1::PlanRequest::kGlobalBatchRange: {
+      const auto& g = r.global_batch_range();
+      if (g.min() < 1 || g.max() < g.min() || g.step() < 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "global_batch_range: ", g.min(), "..", g.max(), ":", g.step(),
+            ", expected 1 <= min <= max and step >= 1"));
+      }
+      if ((g.max() - g.min()) / g.step() > 4096) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "global_batch_range: ", g.min(), "..", g.max(), ":", g.step(),
+            ", at most 4096 batch sizes per search"));
+      }
+      o->global_batch_min = g.min();
+      o->global_batch_max = g.max();
+      o->global_batch_step = g.step();
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "global_batch: not set, expected global_batch or global_batch_range");
+  }
+  for (int i = 0; i < r.disable_size(); ++i) {
+    if (DisableNames().count(r.disable(i)) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "disable[", i, "]: \"", r.disable(i), "\", expected one of tp, sp, megatron_sp, pp, "
+          "dp, sdp, zero1, zero2, ckpt, embedding_tp, embedding_sp"));
+    }
+    o->disabled.insert(r.disable(i));
+  }
+  if (r.max_tp() < 0 || r.max_pp() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        r.max_tp() < 0 ? "max_tp: " : "max_pp: ", r.max_tp() < 0 ? r.max_tp() : r.max_pp(),
+        ", must be >= 0 (0 = no limit)"));
+  }
+  o->max_tp = r.max_tp();
+  o->max_pp = r.max_pp();
+  if (r.time_limit_seconds() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "time_limit_seconds: ", r.time_limit_seconds(), ", must be >= 0 (0 = none)"));
+  }
+  o->time_limit_seconds = r.time_limit_seconds();
+  if (r.top_k() < 0 || r.top_k() > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_k: ", r.top_k(), ", must be between 0 (default 5) and 100"));
+  }
+  o->top_k = r.top_k() == 0 ? 5 : r.top_k();
+  if (r.micro_batches() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "micro_batches: ", r.micro_batches(), ", must be >= 0 (0 = search it)"));
+  }
+  o->fixed_chunks = r.micro_batches();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string PlanId(const PlanInputs& inputs) {
+  Hasher h;
+  h.Add(kEngineVersion);
+  v1::ModelSpec model = inputs.model;
+  model.clear_version();
+  model.clear_created_at();
+  model.clear_builtin();
+  h.Add(Deterministic(model));
+  v1::HardwareProfile hardware = inputs.hardware;
+  hardware.clear_id();
+  hardware.clear_version();
+  hardware.clear_created_at();
+  h.Add(Deterministic(hardware));
+  std::vector<std::string> compute;
+  for (v1::ComputeProfile p : inputs.compute) {
+    p.clear_id();
+    p.clear_version();
+    p.clear_created_at();
+    compute.push_back(Deterministic(p));
+  }
+  std::sort(compute.begin(), compute.end());
+  for (const auto& c : compute) h.Add(c);
+  v1::PlanRequest request = inputs.request;
+  // What names the inputs does not change the plan: the resolved inputs do.
+  request.clear_model();
+  request.clear_model_version();
+  request.clear_model_spec();
+  request.clear_cluster();
+  request.clear_hardware();
+  h.Add(Deterministic(request));
+  return absl::StrCat("plan-", h.Hex());
+}
+
+absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& build) {
+  const v1::PlanRequest& request = inputs.request;
+  SearchOptions options;
+  RETURN_IF_ERROR(ToSearchOptions(request, &options));
+  options.threads = build.threads;
+  options.progress = build.progress;
+
+  cost::CostOptions cost_options;
+  cost_options.mode = request.mode() == v1::COST_MODEL_MODE_GALVATRON ? cost::Mode::kGalvatron
+                                                                      : cost::Mode::kDefault;
+  if (request.seq_len() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seq_len: ", request.seq_len(), ", must be >= 0 (0 = the model's)"));
+  }
+  cost_options.seq_len = request.seq_len();
+  std::vector<cost::Schedule> schedules;
+  for (int i = 0; i < request.schedules_size(); ++i) {
+    switch (request.schedules(i)) {
+      case v1::PIPELINE_SCHEDULE_GPIPE: schedules.push_back(cost::Schedule::kGpipe); break;
+      case v1::PIPELINE_SCHEDULE_1F1B: schedules.push_back(cost::Schedule::k1F1B); break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(
+            "schedules[", i, "]: ", v1::PipelineSchedule_Name(request.schedules(i)),
+            ", expected PIPELINE_SCHEDULE_GPIPE or PIPELINE_SCHEDULE_1F1B"));
+    }
+  }
+  if (schedules.empty()) {
+    // Galvatron's default is GPipe; ours tries both.
+    if (cost_options.mode == cost::Mode::kGalvatron) {
+      schedules = {cost::Schedule::kGpipe};
+    } else {
+      schedules = {cost::Schedule::k1F1B, cost::Schedule::kGpipe};
+    }
+  }
+  std::sort(schedules.begin(), schedules.end());
+  schedules.erase(std::unique(schedules.begin(), schedules.end()), schedules.end());
+
+  std::vector<std::unique_ptr<cost::CostModel>> models;
+  std::vector<const cost::CostModel*> model_ptrs;
+  for (cost::Schedule s : schedules) {
+    cost::CostOptions o = cost_options;
+    o.schedule = s;
+    ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> m,
+                     cost::CostModel::Create(inputs.model, inputs.hardware, inputs.compute, o));
+    model_ptrs.push_back(m.get());
+    models.push_back(std::move(m));
+  }
+  ASSIGN_OR_RETURN(SearchResult result, Search(model_ptrs, options));
+  if (!result.found) {
+    return absl::ResourceExhaustedError(result.infeasible_reason);
+  }
+  v1::Plan plan = std::move(result.plan);
+  plan.set_id(PlanId(inputs));
+  *plan.mutable_request() = request;
+  plan.set_model(inputs.model.name());
+  plan.set_model_version(inputs.model.version());
+  plan.set_cluster(inputs.hardware.cluster());
+  plan.set_hardware_profile_id(inputs.hardware.id());
+  for (const auto& p : inputs.compute) {
+    if (!p.id().empty()) plan.add_compute_profile_ids(p.id());
+  }
+  return plan;
+}
+
+}  // namespace galvatron::search

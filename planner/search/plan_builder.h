@@ -1,0 +1,42 @@
+// From a PlanRequest and its resolved inputs (model spec, hardware profile,
+// compute profiles) to a stored-ready Plan: validates the request, builds the
+// cost models, runs the search, and names the plan by the hash of its inputs.
+// Used by the offline `galvatron-planner search` and by RequestPlan.
+// Thread-safe: pure function of its inputs (the search runs its own pool).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
+#include "planner/search/search.h"
+
+namespace galvatron::search {
+
+struct PlanInputs {
+  v1::ModelSpec model;  // resolved: the request's model or inline spec
+  v1::HardwareProfile hardware;
+  std::vector<v1::ComputeProfile> compute;
+  v1::PlanRequest request;
+};
+
+struct PlanBuildOptions {
+  int threads = 0;  // 0 = hardware concurrency
+  std::function<void(const SearchProgress&)> progress;
+};
+
+// The content address of a plan: "plan-" + 32 hex digits of a hash over the
+// inputs (output-only fields excluded) and the engine version. Equal inputs
+// give equal ids.
+std::string PlanId(const PlanInputs& inputs);
+
+// INVALID_ARGUMENT for a bad request (naming the field), RESOURCE_EXHAUSTED
+// with the reason when no plan fits.
+absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& options);
+
+}  // namespace galvatron::search

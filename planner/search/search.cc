@@ -1,0 +1,611 @@
+#include "planner/search/search.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/units.h"
+#include "planner/search/candidates.h"
+#include "planner/search/partition.h"
+#include "planner/search/stage_dp.h"
+#include "planner/search/thread_pool.h"
+
+namespace galvatron::search {
+
+using cost::CostModel;
+using cost::EmbeddingStrategy;
+using cost::LayerStrategy;
+using cost::Schedule;
+
+const std::set<std::string>& DisableNames() {
+  static const std::set<std::string> names = {
+      "tp", "sp", "megatron_sp", "pp", "dp", "sdp", "zero1", "zero2", "ckpt",
+      "embedding_tp", "embedding_sp"};
+  return names;
+}
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Galvatron's tp/sp modes of a task: which tensor/sequence parallelism the
+// task's layers may use.
+enum class TpSpMode { kTpOnly, kSpOnly, kTpWithSp };
+
+const char* ModeName(TpSpMode m) {
+  switch (m) {
+    case TpSpMode::kTpOnly: return "tp_only";
+    case TpSpMode::kSpOnly: return "sp_only";
+    case TpSpMode::kTpWithSp: return "tp_with_sp";
+  }
+  return "";
+}
+
+struct Task {
+  int global_batch = 0;
+  int chunks = 0;
+  int pp = 0;
+  TpSpMode mode = TpSpMode::kTpOnly;
+  int buffer_tp = 1;  // the largest tp/sp degree of the task (global buffer)
+  Schedule schedule = Schedule::k1F1B;
+};
+
+struct TaskResult {
+  bool feasible = false;
+  double seconds = kInf;
+  std::vector<LayerStrategy> layers;
+  EmbeddingStrategy embedding;
+  std::vector<int> division;
+  v1::PartitionMethod partition = v1::PARTITION_METHOD_EVEN;
+  std::vector<double> stage_memory_mb;  // layers + embedding + buffer
+  std::vector<double> stage_other_mb;   // embedding + buffer
+  std::vector<double> stage_no_sync;    // C_i
+  std::vector<double> stage_compute;    // compute alone per micro-batch
+  int64_t states = 0;
+  // For the infeasibility report: the least memory per device a stage of this
+  // task needs beyond what fitted (MB), +inf if unknown.
+  double least_needed_mb = kInf;
+  absl::Status error;  // an internal error of the cost model or the DP
+  double samples_per_second() const { return feasible ? task_batch / seconds : 0; }
+  int task_batch = 0;
+};
+
+bool Disabled(const SearchOptions& o, const char* name) { return o.disabled.count(name) > 0; }
+
+bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+std::vector<int> GlobalBatches(const SearchOptions& o) {
+  std::vector<int> out;
+  if (o.global_batch_min == o.global_batch_max) return {o.global_batch_min};
+  // Galvatron: range(max(min_bsz, bsz_scale), max_bsz + 1, bsz_scale).
+  for (int b = std::max(o.global_batch_min, o.global_batch_step); b <= o.global_batch_max;
+       b += o.global_batch_step) {
+    out.push_back(b);
+  }
+  return out;
+}
+
+template <typename Strategy>
+bool FitsTask(const Strategy& s, const Task& t, int max_dp, bool divisible_batches) {
+  if (s.pp != t.pp || s.tp_sp() > t.buffer_tp || s.dp > max_dp) return false;
+  if (t.mode == TpSpMode::kTpOnly && s.sp != 1) return false;
+  if (t.mode == TpSpMode::kSpOnly && s.tp != 1) return false;
+  // Our runtime needs whole micro-batches on every data-parallel rank.
+  if (divisible_batches && (t.global_batch / t.chunks) % s.dp != 0) return false;
+  return true;
+}
+
+// Everything one task needs from the search's shared state.
+struct SearchContext {
+  const CostModel* model = nullptr;
+  const SearchOptions* options = nullptr;
+  std::vector<LayerStrategy> layer_candidates;
+  std::vector<EmbeddingStrategy> embedding_candidates;
+  // The candidates with no dimension disabled: the balanced partitions are
+  // computed from these, so that disabling a dimension only removes plans
+  // from the space and never moves a partition.
+  std::vector<LayerStrategy> reference_layers;
+  std::vector<EmbeddingStrategy> reference_embeddings;
+  double usable_mb = 0;
+  bool galvatron = false;
+};
+
+// Runs the stage DPs of one partition for every embedding strategy and keeps
+// the fastest pipeline.
+void SolvePartition(const SearchContext& ctx, const Task& task,
+                    const std::vector<LayerStrategy>& layers,
+                    const std::vector<EmbeddingStrategy>& embeddings,
+                    const std::vector<int>& division, v1::PartitionMethod method,
+                    double global_buffer_mb, TaskResult* best) {
+  const CostModel& model = *ctx.model;
+  const int pp = task.pp;
+  const int S = static_cast<int>(layers.size());
+  const auto& type_of = model.layer_type_of();
+
+  // Per stage: the DP problem without its budget, and per-layer costs for
+  // the pipeline formula.
+  struct StageTables {
+    StageDpProblem problem;
+    std::vector<cost::LayerCost> costs;  // [l * S + s]
+    std::map<int64_t, StageDpSolution> solutions;  // by budget
+  };
+  std::vector<StageTables> stages(pp);
+  int start = 0;
+  for (int stage = 0; stage < pp; ++stage) {
+    const int n = division[stage];
+    StageTables& t = stages[stage];
+    t.problem.num_layers = n;
+    t.problem.num_strategies = S;
+    t.problem.time.resize(static_cast<size_t>(n) * S);
+    t.problem.memory.resize(static_cast<size_t>(n) * S);
+    t.costs.resize(static_cast<size_t>(n) * S);
+    bool any_switch = false;
+    std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
+    for (int l = 0; l < n; ++l) {
+      const int type = type_of[start + l];
+      for (int s = 0; s < S; ++s) {
+        cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
+        t.costs[l * S + s] = c;
+        t.problem.time[l * S + s] = c.seconds;
+        t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
+      }
+      if (l == 0) continue;  // the first layer of a stage switches from nothing
+      for (int a = 0; a < S; ++a) {
+        for (int b = 0; b < S; ++b) {
+          if (a == b) continue;
+          double sw = model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
+          inter[(static_cast<size_t>(l) * S + a) * S + b] = sw;
+          any_switch = any_switch || sw != 0;
+        }
+      }
+    }
+    if (any_switch) t.problem.switch_cost = std::move(inter);
+    start += n;
+  }
+
+  for (const EmbeddingStrategy& e : embeddings) {
+    cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
+    std::vector<std::vector<int>> choice(pp);
+    std::vector<double> stage_no_sync(pp), stage_sync(pp), stage_mem(pp), stage_other(pp),
+        stage_compute(pp);
+    bool feasible = true;
+    for (int stage = 0; stage < pp && feasible; ++stage) {
+      const double other = std::ceil(ec.memory_mb[stage] - 1e-9) + std::floor(global_buffer_mb);
+      StageDpProblem& problem = stages[stage].problem;
+      const int64_t budget = static_cast<int64_t>(std::floor(ctx.usable_mb - other));
+      if (budget < 0) {
+        feasible = false;
+        best->least_needed_mb = std::min(best->least_needed_mb, other - ctx.usable_mb);
+        break;
+      }
+      // Embedding strategies that leave a stage the same budget share its
+      // solution (every middle stage holds only the runtime context).
+      auto cached = stages[stage].solutions.find(budget);
+      if (cached == stages[stage].solutions.end()) {
+        problem.budget = budget;
+        absl::StatusOr<StageDpSolution> solved = SolveStageDp(problem);
+        if (!solved.ok()) {
+          // The tables come from the cost model; a NaN there is a bug, not a plan.
+          feasible = false;
+          best->error = solved.status();
+          break;
+        }
+        best->states += solved->states_explored;
+        cached = stages[stage].solutions.emplace(budget, std::move(*solved)).first;
+      }
+      const StageDpSolution& sol = cached->second;
+      if (!sol.feasible) {
+        feasible = false;
+        best->least_needed_mb = std::min(
+            best->least_needed_mb, static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
+        break;
+      }
+      choice[stage] = sol.strategy;
+      double c = ec.seconds_no_sync[stage], r = 0, compute = 0, mem = other;
+      for (int l = 0; l < problem.num_layers; ++l) {
+        const cost::LayerCost& lc = stages[stage].costs[l * S + sol.strategy[l]];
+        c += lc.seconds_no_sync;
+        r += lc.seconds;
+        compute += lc.compute_seconds;
+        mem += static_cast<double>(problem.memory[l * S + sol.strategy[l]]);
+      }
+      stage_no_sync[stage] = c;
+      stage_sync[stage] = r;
+      stage_mem[stage] = mem;
+      stage_other[stage] = other;
+      stage_compute[stage] = compute;
+    }
+    if (!feasible) continue;
+    const double seconds = model.PipelineSeconds(stage_no_sync, stage_sync, task.chunks);
+    if (seconds < best->seconds) {
+      best->feasible = true;
+      best->seconds = seconds;
+      best->embedding = e;
+      best->division = division;
+      best->partition = method;
+      best->layers.clear();
+      for (int stage = 0; stage < pp; ++stage) {
+        for (int idx : choice[stage]) best->layers.push_back(layers[idx]);
+      }
+      best->stage_memory_mb = stage_mem;
+      best->stage_other_mb = stage_other;
+      best->stage_no_sync = stage_no_sync;
+      best->stage_compute = stage_compute;
+    }
+  }
+}
+
+TaskResult RunTask(const SearchContext& ctx, const Task& task) {
+  TaskResult result;
+  result.task_batch = task.global_batch;
+  const CostModel& model = *ctx.model;
+  const int W = model.world_size();
+  const int max_dp = std::max(std::min(task.global_batch / task.chunks, W / task.pp), 1);
+  std::vector<LayerStrategy> layers;
+  for (LayerStrategy s : ctx.layer_candidates) {
+    if (!FitsTask(s, task, max_dp, !ctx.galvatron)) continue;
+    layers.push_back(s);
+  }
+  std::vector<EmbeddingStrategy> embeddings;
+  for (const EmbeddingStrategy& e : ctx.embedding_candidates) {
+    if (FitsTask(e, task, max_dp, !ctx.galvatron)) embeddings.push_back(e);
+  }
+  if (layers.empty() || embeddings.empty()) return result;
+  const double buffer_mb = task.mode == TpSpMode::kSpOnly
+                               ? 0
+                               : model.GlobalBufferMb(task.global_batch, task.chunks, task.pp,
+                                                      task.buffer_tp);
+
+  std::vector<std::pair<std::vector<int>, v1::PartitionMethod>> partitions;
+  partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
+  std::vector<LayerStrategy> reference_layers;
+  for (const LayerStrategy& s : ctx.reference_layers) {
+    if (FitsTask(s, task, max_dp, !ctx.galvatron)) reference_layers.push_back(s);
+  }
+  const EmbeddingStrategy* reference_embedding = nullptr;
+  for (const EmbeddingStrategy& e : ctx.reference_embeddings) {
+    if (FitsTask(e, task, max_dp, !ctx.galvatron)) {
+      reference_embedding = &e;
+      break;
+    }
+  }
+  if (!ctx.galvatron && task.pp > 1 && !reference_layers.empty() && reference_embedding) {
+    auto add = [&](std::vector<int> d, v1::PartitionMethod m) {
+      for (const auto& p : partitions) {
+        if (p.first == d) return;
+      }
+      partitions.emplace_back(std::move(d), m);
+    };
+    add(MemoryBalancedPartition(model, reference_layers, *reference_embedding,
+                                task.global_batch, task.chunks, task.pp),
+        v1::PARTITION_METHOD_MEMORY_BALANCED);
+    add(TimeBalancedPartition(model, reference_layers, *reference_embedding, task.global_batch,
+                              task.chunks, task.pp),
+        v1::PARTITION_METHOD_TIME_BALANCED);
+  }
+  for (const auto& [division, method] : partitions) {
+    SolvePartition(ctx, task, layers, embeddings, division, method, buffer_mb, &result);
+  }
+  return result;
+}
+
+std::string DescribeTask(const Task& t) {
+  return absl::StrFormat("gbsz %d, %d micro-batches, pp%d, %s, buffer tp%d", t.global_batch,
+                         t.chunks, t.pp, ModeName(t.mode), t.buffer_tp);
+}
+
+// "pp2 | layers 0-15 tp2 dp4 zero3 | ..." for runners-up.
+std::string DescribeLayers(const std::vector<LayerStrategy>& layers) {
+  std::vector<std::string> runs;
+  size_t start = 0;
+  for (size_t i = 1; i <= layers.size(); ++i) {
+    if (i < layers.size() && layers[i] == layers[start]) continue;
+    runs.push_back(absl::StrCat("layers ", start, i - 1 > start ? absl::StrCat("-", i - 1) : "",
+                                " ", layers[start].ShortName()));
+    start = i;
+  }
+  return absl::StrJoin(runs, " | ");
+}
+
+v1::Prediction MakePrediction(const CostModel& model, const Task& task, const TaskResult& r,
+                              double budget_mb) {
+  v1::Prediction p;
+  p.set_iteration_seconds(r.seconds);
+  p.set_samples_per_second(task.global_batch / r.seconds);
+  p.set_tokens_per_second(task.global_batch / r.seconds * model.seq_len());
+  p.set_analytic_estimate(model.analytic());
+  constexpr double kMiB = 1024.0 * 1024.0;
+  for (int stage = 0; stage < task.pp; ++stage) {
+    auto* m = p.add_stage_memory();
+    m->set_stage(stage);
+    m->set_other_bytes(static_cast<int64_t>(r.stage_other_mb[stage] * kMiB));
+    m->set_total_bytes(static_cast<int64_t>(r.stage_memory_mb[stage] * kMiB));
+    m->set_budget_bytes(static_cast<int64_t>(budget_mb * kMiB));
+  }
+  // The slowest stage bounds the pipeline: it computes `chunks` micro-batches,
+  // and the others' warm-up/drain is the bubble (pp-1 micro-batch slots).
+  double slowest = 0, slowest_compute = 0;
+  for (int stage = 0; stage < task.pp; ++stage) {
+    if (r.stage_no_sync[stage] > slowest) {
+      slowest = r.stage_no_sync[stage];
+      slowest_compute = r.stage_compute[stage];
+    }
+  }
+  auto* b = p.mutable_breakdown();
+  b->set_compute_seconds(std::min(r.seconds, slowest_compute * task.chunks));
+  b->set_bubble_seconds(std::min(r.seconds - b->compute_seconds(), slowest * (task.pp - 1)));
+  b->set_exposed_communication_seconds(
+      std::max(0.0, r.seconds - b->compute_seconds() - b->bubble_seconds()));
+  if (model.analytic()) {
+    p.set_note("no measured compute profile for some layer types: times are FLOP estimates");
+  }
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
+                                    const SearchOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (models.empty() || models.front() == nullptr) {
+    return absl::InvalidArgumentError("models: empty, expected a cost model per schedule");
+  }
+  const CostModel& model = *models.front();
+  std::map<int, const CostModel*> schedule_models;
+  for (const CostModel* m : models) {
+    schedule_models[static_cast<int>(m->options().schedule)] = m;
+  }
+  if (!(options.memory_budget_mb > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory: ", options.memory_budget_mb, " MB, must be > 0"));
+  }
+  if (options.global_batch_min < 1 || options.global_batch_max < options.global_batch_min ||
+      (options.global_batch_max > options.global_batch_min && options.global_batch_step < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "global_batch: ", options.global_batch_min, "..", options.global_batch_max, ":",
+        options.global_batch_step, ", expected 1 <= min <= max and step >= 1"));
+  }
+  if (options.global_batch_max > 1 << 20) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "global_batch: ", options.global_batch_max, ", must be <= ", 1 << 20));
+  }
+  for (const std::string& name : options.disabled) {
+    if (DisableNames().count(name) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "disable: \"", name, "\", expected any of ", absl::StrJoin(DisableNames(), ", ")));
+    }
+  }
+  const int W = model.world_size();
+  if (!IsPowerOfTwo(W)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "world size: ", W, " devices, the search needs a power of two"));
+  }
+
+  SearchContext ctx;
+  ctx.model = &model;
+  ctx.options = &options;
+  ctx.galvatron = model.options().mode == cost::Mode::kGalvatron;
+  ctx.usable_mb = model.UsableMemoryMb(options.memory_budget_mb);
+
+  CandidateOptions copts;
+  copts.world_size = W;
+  copts.num_layers = model.num_layers();
+  copts.devices_per_node = model.devices_per_node();
+  // Galvatron's max degrees default to 8; ours to the world, with tensor and
+  // sequence parallelism kept inside a node.
+  const int default_max = ctx.galvatron ? 8 : 0;
+  copts.max_tp = options.max_tp > 0 ? options.max_tp : default_max;
+  copts.max_sp = copts.max_tp;
+  copts.max_pp = options.max_pp > 0 ? options.max_pp : default_max;
+  copts.galvatron_compatible = ctx.galvatron;
+  copts.default_dp_type = model.options().default_dp_type;
+  copts.megatron_sp = Disabled(options, "megatron_sp") ? MegatronSpChoice::kWithout
+                                                       : MegatronSpChoice::kBoth;
+  copts.offer_zero1 = !Disabled(options, "zero1");
+  copts.offer_zero2 = !Disabled(options, "zero2");
+  copts.disable_pp = Disabled(options, "pp");
+  copts.disable_tp = Disabled(options, "tp");
+  copts.disable_sp = Disabled(options, "sp");
+  copts.disable_dp = Disabled(options, "dp");
+  copts.disable_ckpt = Disabled(options, "ckpt");
+  copts.disable_fsdp = Disabled(options, "sdp");
+  copts.disable_embedding_lmhead_tp = Disabled(options, "embedding_tp");
+  copts.disable_embedding_lmhead_sp = Disabled(options, "embedding_sp");
+  ctx.layer_candidates = GenerateLayerStrategies(copts);
+  ctx.embedding_candidates = GenerateEmbeddingStrategies(copts);
+  CandidateOptions reference = copts;
+  reference.disable_pp = reference.disable_tp = reference.disable_sp = false;
+  reference.disable_dp = reference.disable_ckpt = reference.disable_fsdp = false;
+  reference.disable_embedding_lmhead_tp = reference.disable_embedding_lmhead_sp = false;
+  reference.offer_zero1 = reference.offer_zero2 = true;
+  reference.megatron_sp = MegatronSpChoice::kBoth;
+  ctx.reference_layers = GenerateLayerStrategies(reference);
+  ctx.reference_embeddings = GenerateEmbeddingStrategies(reference);
+
+  std::set<int> pp_range;
+  for (const auto& e : ctx.embedding_candidates) pp_range.insert(e.pp);
+  std::map<int, int> max_candidate_tp;  // by pp
+  for (const auto& s : ctx.layer_candidates) {
+    max_candidate_tp[s.pp] = std::max(max_candidate_tp[s.pp], s.tp_sp());
+  }
+
+  // Galvatron's task list (GALVATRON_FORMATS.md §4), for each schedule.
+  std::vector<Task> tasks;
+  for (const auto& [schedule_index, unused] : schedule_models) {
+    const Schedule schedule = static_cast<Schedule>(schedule_index);
+    for (int gbsz : GlobalBatches(options)) {
+      for (int chunks = 1; chunks <= gbsz; ++chunks) {
+        if (gbsz % chunks != 0) continue;
+        if (options.fixed_chunks > 0 && chunks != options.fixed_chunks) continue;
+        for (int pp : pp_range) {
+          if (pp > chunks || pp > model.num_layers()) continue;
+          int max_tp = std::max(W / pp, 1);
+          if (copts.max_tp > 0) max_tp = std::min(max_tp, copts.max_tp);
+          // A buffer larger than any candidate's degree only adds buffer
+          // memory to the same candidates (e.g. tp kept inside a node).
+          max_tp = std::min(max_tp, std::max(1, max_candidate_tp[pp]));
+          const int max_dp = std::max(std::min(gbsz / chunks, W / pp), 1);
+          const int min_tp = std::max(W / pp / max_dp, 1);
+          for (TpSpMode mode : {TpSpMode::kTpOnly, TpSpMode::kSpOnly, TpSpMode::kTpWithSp}) {
+            // A tp_only task has a subset of the candidates of the tp_with_sp
+            // task with the same buffer and the same buffer memory, so it can
+            // never win; Galvatron runs it anyway (kept in galvatron mode).
+            if (mode == TpSpMode::kTpOnly && !ctx.galvatron && !copts.disable_sp) continue;
+            std::vector<int> buffers;
+            if (mode == TpSpMode::kSpOnly) {
+              buffers.push_back(max_tp);
+            } else {
+              for (int t = min_tp; t <= max_tp; ++t) {
+                if (IsPowerOfTwo(t) && t * pp <= W) buffers.push_back(t);
+              }
+            }
+            for (int b : buffers) tasks.push_back({gbsz, chunks, pp, mode, b, schedule});
+          }
+        }
+      }
+    }
+  }
+
+  std::vector<TaskResult> results(tasks.size());
+  std::atomic<bool> time_limit_hit{false};
+  std::mutex progress_mu;
+  SearchProgress progress;
+  progress.tasks_total = static_cast<int64_t>(tasks.size());
+  const auto deadline =
+      options.time_limit_seconds > 0
+          ? started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          std::chrono::duration<double>(options.time_limit_seconds))
+          : std::chrono::steady_clock::time_point::max();
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  {
+    ThreadPool pool(threads);
+    std::vector<std::future<void>> done;
+    done.reserve(tasks.size());
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      done.push_back(pool.Submit([&, i] {
+        if (std::chrono::steady_clock::now() > deadline) {
+          time_limit_hit = true;
+          return;
+        }
+        SearchContext task_ctx = ctx;
+        task_ctx.model = schedule_models.at(static_cast<int>(tasks[i].schedule));
+        results[i] = RunTask(task_ctx, tasks[i]);
+        std::lock_guard<std::mutex> lock(progress_mu);
+        ++progress.tasks_done;
+        if (results[i].feasible && results[i].samples_per_second() > progress.best_samples_per_second) {
+          progress.best_samples_per_second = results[i].samples_per_second();
+          progress.best_description = DescribeTask(tasks[i]);
+        }
+        if (options.progress) options.progress(progress);
+      }));
+    }
+    for (auto& f : done) f.get();
+  }
+
+  // The best task; ties go to the earliest task (deterministic).
+  std::vector<size_t> order;
+  int64_t states = 0;
+  double least_needed = kInf;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (!results[i].error.ok()) return results[i].error;
+    states += results[i].states;
+    least_needed = std::min(least_needed, results[i].least_needed_mb);
+    if (results[i].feasible) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return results[a].samples_per_second() > results[b].samples_per_second();
+  });
+
+  SearchResult out;
+  v1::Plan& plan = out.plan;
+  auto* stats = plan.mutable_search();
+  stats->set_tasks_total(static_cast<int64_t>(tasks.size()));
+  stats->set_tasks_done(progress.tasks_done);
+  stats->set_states_explored(states);
+  stats->set_time_limit_hit(time_limit_hit);
+  stats->set_threads(threads);
+  plan.set_world_size(W);
+  plan.set_seq_len(model.seq_len());
+  plan.set_mode(ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON : v1::COST_MODEL_MODE_DEFAULT);
+  if (order.empty()) {
+    if (std::isfinite(least_needed)) {
+      out.infeasible_reason = absl::StrCat(
+          "no plan fits ", FormatBytes(static_cast<int64_t>(options.memory_budget_mb * 1048576)),
+          " per device (", absl::StrFormat("%.0f", ctx.usable_mb),
+          " MB usable): the closest plan needs ",
+          FormatBytes(static_cast<int64_t>(least_needed * 1048576)),
+          " more on one of its pipeline stages");
+    } else if (tasks.empty()) {
+      out.infeasible_reason =
+          "no candidate strategies: the disabled dimensions and limits leave nothing to search";
+    } else {
+      out.infeasible_reason = "no plan fits the memory budget";
+    }
+    if (time_limit_hit) absl::StrAppend(&out.infeasible_reason, " (the time limit stopped the search early)");
+    stats->set_wall_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return out;
+  }
+
+  const Task& task = tasks[order[0]];
+  const TaskResult& r = results[order[0]];
+  const CostModel& winner_model = *schedule_models.at(static_cast<int>(task.schedule));
+  out.found = true;
+  plan.set_pp(task.pp);
+  plan.set_schedule(task.schedule == Schedule::kGpipe ? v1::PIPELINE_SCHEDULE_GPIPE
+                                                      : v1::PIPELINE_SCHEDULE_1F1B);
+  plan.set_partition_method(r.partition);
+  for (int d : r.division) plan.add_pp_division(d);
+  plan.set_micro_batches(task.chunks);
+  plan.set_global_batch(task.global_batch);
+  for (const LayerStrategy& s : r.layers) *plan.add_layers() = cost::ToProto(s);
+  *plan.mutable_embedding() = cost::ToProto(r.embedding);
+  const int per_stage = W / task.pp;
+  for (int stage = 0; stage < task.pp; ++stage) {
+    auto* layout = plan.add_stages();
+    layout->set_stage(stage);
+    for (int rank = stage * per_stage; rank < (stage + 1) * per_stage; ++rank) layout->add_ranks(rank);
+  }
+  *plan.mutable_prediction() = MakePrediction(winner_model, task, r, options.memory_budget_mb);
+  // Runners-up: the next best distinct plans (tasks that differ only in their
+  // tp/sp mode or buffer often find the same plan).
+  auto plan_key = [&](size_t i) {
+    const TaskResult& x = results[i];
+    return absl::StrCat(tasks[i].global_batch, "/", tasks[i].chunks, "/",
+                        static_cast<int>(tasks[i].schedule), "/", absl::StrJoin(x.division, ","),
+                        "/", x.embedding.ShortName(), x.embedding.megatron_sp, "/",
+                        DescribeLayers(x.layers));
+  };
+  std::set<std::string> listed = {plan_key(order[0])};
+  for (size_t k = 1; k < order.size() && plan.runners_up_size() < options.top_k; ++k) {
+    if (!listed.insert(plan_key(order[k])).second) continue;
+    const Task& t = tasks[order[k]];
+    const TaskResult& rr = results[order[k]];
+    auto* summary = plan.add_runners_up();
+    summary->set_pp(t.pp);
+    summary->set_micro_batches(t.chunks);
+    summary->set_global_batch(t.global_batch);
+    summary->set_schedule(t.schedule == Schedule::kGpipe ? v1::PIPELINE_SCHEDULE_GPIPE
+                                                         : v1::PIPELINE_SCHEDULE_1F1B);
+    summary->set_description(absl::StrCat("pp", t.pp, " ", DescribeTask(t), " | ",
+                                          DescribeLayers(rr.layers)));
+    const CostModel& m = *schedule_models.at(static_cast<int>(t.schedule));
+    *summary->mutable_prediction() = MakePrediction(m, t, rr, options.memory_budget_mb);
+  }
+  stats->set_wall_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return out;
+}
+
+}  // namespace galvatron::search

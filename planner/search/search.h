@@ -1,0 +1,65 @@
+// The outer search (DESIGN §7, GALVATRON_FORMATS.md §4 "Outer search loop"):
+// over global batch, micro-batch count, pipeline degree, tp/sp mode and
+// global-buffer tp (Galvatron's tasks), pipeline partition and embedding
+// strategy, it runs the per-stage DP (stage_dp.h) on the cost model and keeps
+// the plan with the highest predicted throughput.
+// Thread-safe: Search() may run concurrently; it uses its own thread pool.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "galvatron/v1/plan.pb.h"
+#include "planner/cost/cost_model.h"
+
+namespace galvatron::search {
+
+struct SearchProgress {
+  int64_t tasks_done = 0;
+  int64_t tasks_total = 0;
+  double best_samples_per_second = 0;  // 0 while nothing fits
+  std::string best_description;
+};
+
+struct SearchOptions {
+  // Global batch sizes: min..max step `step` (Galvatron's min_bsz/max_bsz/
+  // bsz_scale); min == max for one.
+  int global_batch_min = 8;
+  int global_batch_max = 8;
+  int global_batch_step = 1;
+  int fixed_chunks = 0;  // > 0: only this micro-batch count (settle_chunk)
+  double memory_budget_mb = 0;  // per device, before any reserve
+  // Dimensions switched off: tp, sp (Ulysses), megatron_sp, pp, dp, sdp
+  // (= zero3, Galvatron's fsdp), zero1, zero2, ckpt, embedding_tp, embedding_sp.
+  std::set<std::string> disabled;
+  int max_tp = 0;  // 0 = no limit beyond the world
+  int max_pp = 0;
+  int threads = 0;                // 0 = hardware concurrency
+  double time_limit_seconds = 0;  // 0 = none
+  int top_k = 5;                  // runners-up kept
+  // Called from worker threads (serialised) as tasks finish.
+  std::function<void(const SearchProgress&)> progress;
+};
+
+// The names `disabled` accepts.
+const std::set<std::string>& DisableNames();
+
+struct SearchResult {
+  v1::Plan plan;  // id, model, cluster, request are left to the caller
+  bool found = false;
+  // Without a plan: why (e.g. the least memory any plan needs per device).
+  std::string infeasible_reason;
+};
+
+// Searches the plan space of one model on one cluster. `models` holds one
+// cost model per pipeline schedule to try (built from the same inputs, their
+// options differing only in the schedule); the first is the reference for
+// world size, layers and mode. Returns INVALID_ARGUMENT for bad options; a
+// SearchResult with found=false when nothing fits.
+absl::StatusOr<SearchResult> Search(const std::vector<const cost::CostModel*>& models,
+                                    const SearchOptions& options);
+
+}  // namespace galvatron::search

@@ -1,0 +1,128 @@
+// `galvatron-planner search` end to end on Galvatron's own profile files
+// (LLaMA-2-7B, 8 x A100, bf16, seq 2048) and `galvatron plan` against a live
+// planner.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <string>
+
+#include "common/json_file.h"
+#include "galvatron/v1/plan.pb.h"
+#include "planner/interop/galvatron_config.h"
+#include "tests/support/synthetic_cluster.h"
+#include "tests/support/test_support.h"
+
+namespace galvatron {
+namespace {
+
+std::string Fixtures() { return testing::SourceDir() + "/tests/data/galvatron"; }
+
+std::vector<std::string> SearchArgs(const std::string& mode) {
+  return {testing::BinDir() + "/galvatron-planner",
+          "search",
+          "--model", "llama2-7b",
+          "--hardware", Fixtures(),
+          "--num-nodes", "1",
+          "--gpus-per-node", "8",
+          "--compute", Fixtures(),
+          "--time-profile-mode", "batch",
+          "--memory", "36GiB",
+          "--global-batch", "16..32:16",
+          "--seq", "2048",
+          "--mode", mode,
+          "--quiet"};
+}
+
+}  // namespace
+
+TEST_CASE("galvatron-planner search on Galvatron's LLaMA-2-7B profiles") {
+  testing::TempDir dir;
+  for (const std::string mode : {"galvatron", "default"}) {
+    std::vector<std::string> args = SearchArgs(mode);
+    args.push_back("--json");
+    args.push_back("--galvatron-config-out");
+    args.push_back(dir.File("config-" + mode + ".json"));
+    testing::CommandResult r = testing::RunCommand(args, std::chrono::seconds(300));
+    INFO(mode << " stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    v1::Plan plan;
+    REQUIRE(JsonToMessage(r.out, "search output", &plan).ok());
+    CHECK(plan.prediction().samples_per_second() > 0);
+    CHECK(plan.prediction().iteration_seconds() > 0);
+    CHECK(plan.search().wall_seconds() > 0);
+    CHECK(plan.layers_size() == 32);
+    CHECK(plan.world_size() == 8);
+    CHECK_FALSE(plan.prediction().analytic_estimate());
+    CHECK((plan.global_batch() == 16 || plan.global_batch() == 32));
+    for (const auto& m : plan.prediction().stage_memory()) {
+      CHECK(m.total_bytes() <= m.budget_bytes());
+    }
+    // The Galvatron strategy file reads back as the same layer strategies.
+    auto text = ReadTextFile(dir.File("config-" + mode + ".json"));
+    REQUIRE(text.ok());
+    auto back = interop::ReadGalvatronConfig(*text, "config");
+    INFO(*text);
+    REQUIRE(back.ok());
+    CHECK(back->pp() == plan.pp());
+    CHECK(back->global_batch() == plan.global_batch());
+    CHECK(back->micro_batches() == plan.micro_batches());
+    REQUIRE(back->layers_size() == plan.layers_size());
+    for (int i = 0; i < plan.layers_size(); ++i) {
+      CHECK(back->layers(i).tp() == plan.layers(i).tp());
+      CHECK(back->layers(i).checkpoint() == plan.layers(i).checkpoint());
+    }
+  }
+}
+
+TEST_CASE("galvatron-planner search: readable output, and a budget nothing fits") {
+  testing::CommandResult r = testing::RunCommand(SearchArgs("default"), std::chrono::seconds(300));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("layers 0") && Catch::Contains("samples/s") &&
+                        Catch::Contains("stage 0"));
+  std::vector<std::string> args = SearchArgs("default");
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--memory") args[i + 1] = "2GiB";
+  }
+  r = testing::RunCommand(args, std::chrono::seconds(300));
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.err, Catch::Contains("no plan fits"));
+  args = SearchArgs("default");
+  args.push_back("--disable");
+  args.push_back("warp");
+  r = testing::RunCommand(args, std::chrono::seconds(60));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("disable"));
+}
+
+TEST_CASE("galvatron plan against a live planner") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
+  REQUIRE(WriteTextFile(dir.File("hw.json"),
+                        MessageToJson(testing::SyntheticCluster("synthetic", 1, 8)))
+              .ok());
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {testing::BinDir() + "/galvatron", "--planner",
+                                     planner.address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, std::chrono::seconds(300));
+  };
+  testing::CommandResult r = cli({"profiles", "import", dir.File("hw.json")});
+  REQUIRE(r.exit_code == 0);
+  r = cli({"plan", "--model", "gpt2-small", "--cluster", "synthetic", "--memory", "8GiB",
+           "--global-batch", "16"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("plan:         plan-") && Catch::Contains("layers 0"));
+  CHECK_THAT(r.out, Catch::Contains("(analytic estimate)"));
+  r = cli({"plans", "list"});
+  CHECK_THAT(r.out, Catch::Contains("gpt2-small"));
+  r = cli({"plan", "--model", "gpt2-small", "--cluster", "synthetic", "--memory", "8GiB",
+           "--global-batch", "0"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--global-batch"));
+  planner.process().Signal(SIGTERM);
+  CHECK(planner.process().Wait(std::chrono::seconds(20)) == 0);
+}
+
+}  // namespace galvatron

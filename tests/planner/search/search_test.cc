@@ -1,0 +1,147 @@
+// Properties of the whole search on the default cost model (analytic times
+// for gpt2-small on a synthetic 8-device cluster): more memory never lowers
+// the predicted throughput, disabling a dimension never raises it, results
+// are deterministic, and an impossible budget says why.
+#include "planner/search/search.h"
+
+#include <catch2/catch.hpp>
+
+#include "common/model_catalog.h"
+#include "planner/search/plan_builder.h"
+#include "tests/support/synthetic_cluster.h"
+
+namespace galvatron::search {
+namespace {
+
+std::unique_ptr<cost::CostModel> Model(const std::string& name, cost::Schedule schedule,
+                                       cost::Mode mode = cost::Mode::kDefault) {
+  cost::CostOptions options;
+  options.mode = mode;
+  options.schedule = schedule;
+  auto model = cost::CostModel::Create(*CatalogModel(name),
+                                       testing::SyntheticCluster("synthetic", 1, 8), {}, options);
+  REQUIRE(model.ok());
+  return std::move(*model);
+}
+
+double Throughput(const std::vector<const cost::CostModel*>& models, SearchOptions options) {
+  options.threads = 2;
+  auto result = Search(models, options);
+  REQUIRE(result.ok());
+  return result->found ? result->plan.prediction().samples_per_second() : 0.0;
+}
+
+}  // namespace
+
+TEST_CASE("more memory never lowers the predicted throughput") {
+  auto model = Model("gpt2-small", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.global_batch_min = options.global_batch_max = 16;
+  double previous = 0;
+  for (double gib : {1.5, 2.0, 3.0, 4.0, 8.0, 16.0, 64.0}) {
+    options.memory_budget_mb = gib * 1024;
+    const double t = Throughput({model.get()}, options);
+    INFO("budget " << gib << " GiB: " << t << " samples/s, previous " << previous);
+    CHECK(t >= previous * (1 - 1e-12));
+    previous = t;
+  }
+  CHECK(previous > 0);
+}
+
+TEST_CASE("disabling a dimension never raises the predicted throughput") {
+  auto a = Model("gpt2-small", cost::Schedule::k1F1B);
+  auto b = Model("gpt2-small", cost::Schedule::kGpipe);
+  std::vector<const cost::CostModel*> models = {a.get(), b.get()};
+  SearchOptions options;
+  options.global_batch_min = 8;
+  options.global_batch_max = 16;
+  options.global_batch_step = 8;
+  options.memory_budget_mb = 3 * 1024;
+  const double full = Throughput(models, options);
+  REQUIRE(full > 0);
+  for (const std::string& name : DisableNames()) {
+    SearchOptions restricted = options;
+    restricted.disabled = {name};
+    const double t = Throughput(models, restricted);
+    INFO("disable " << name << ": " << t << " vs " << full);
+    CHECK(t <= full * (1 + 1e-12));
+  }
+}
+
+TEST_CASE("the search is deterministic and reports its work") {
+  auto model = Model("llama-tiny", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.global_batch_min = options.global_batch_max = 8;
+  options.memory_budget_mb = 2048;
+  options.threads = 2;
+  auto first = Search({model.get()}, options);
+  auto second = Search({model.get()}, options);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok());
+  REQUIRE(first->found);
+  first->plan.mutable_search()->clear_wall_seconds();
+  second->plan.mutable_search()->clear_wall_seconds();
+  CHECK(first->plan.SerializeAsString() == second->plan.SerializeAsString());
+  const v1::Plan& plan = first->plan;
+  CHECK(plan.layers_size() == 4);
+  CHECK(plan.search().tasks_done() == plan.search().tasks_total());
+  CHECK(plan.search().states_explored() > 0);
+  int sum = 0;
+  for (int d : plan.pp_division()) sum += d;
+  CHECK(sum == 4);
+  CHECK(plan.prediction().iteration_seconds() > 0);
+  CHECK(plan.prediction().analytic_estimate());
+  for (const auto& m : plan.prediction().stage_memory()) CHECK(m.total_bytes() <= m.budget_bytes());
+}
+
+TEST_CASE("an impossible budget is infeasible with the reason") {
+  auto model = Model("llama2-7b", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.global_batch_min = options.global_batch_max = 8;
+  options.memory_budget_mb = 2048;  // 7B parameters in 2 GiB x 8: never
+  auto result = Search({model.get()}, options);
+  REQUIRE(result.ok());
+  CHECK_FALSE(result->found);
+  CHECK_THAT(result->infeasible_reason, Catch::Contains("no plan fits"));
+}
+
+TEST_CASE("bad options are refused with the field") {
+  auto model = Model("gpt-tiny", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.memory_budget_mb = 0;
+  auto result = Search({model.get()}, options);
+  CHECK(result.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(result.status().message()), Catch::StartsWith("memory"));
+  options.memory_budget_mb = 1024;
+  options.disabled = {"warp-drive"};
+  result = Search({model.get()}, options);
+  CHECK_THAT(std::string(result.status().message()), Catch::StartsWith("disable"));
+}
+
+TEST_CASE("plan ids are content addresses") {
+  PlanInputs inputs;
+  inputs.model = *CatalogModel("gpt-tiny");
+  inputs.hardware = testing::SyntheticCluster("synthetic", 1, 8);
+  inputs.request.set_memory_budget_bytes(int64_t{4} << 30);
+  inputs.request.set_global_batch(8);
+  const std::string id = PlanId(inputs);
+  CHECK(id.size() == 5 + 32);
+  CHECK(PlanId(inputs) == id);
+  PlanInputs renamed = inputs;
+  renamed.hardware.set_id("hw-synthetic-7");  // output-only: same inputs
+  renamed.request.set_cluster("synthetic");
+  CHECK(PlanId(renamed) == id);
+  PlanInputs other = inputs;
+  other.request.set_global_batch(16);
+  CHECK(PlanId(other) != id);
+
+  auto plan = BuildPlan(inputs, {});
+  REQUIRE(plan.ok());
+  CHECK(plan->id() == id);
+  CHECK(plan->global_batch() == 8);
+  inputs.request.set_memory_budget_bytes(1 << 20);
+  auto none = BuildPlan(inputs, {});
+  CHECK(none.status().code() == absl::StatusCode::kResourceExhausted);
+}
+
+}  // namespace galvatron::search
