@@ -127,11 +127,11 @@ int main(int argc, char** argv) {
   if (quick) return 0;
 
   // 3. Scaling.
-  std::printf("\n== scaling with layers (synthetic 8 GPUs, analytic, gbsz 64, default mode)\n");
+  std::printf("\n== scaling with layers (LLaMA-7B-sized layers, 4 x 8 synthetic GPUs, analytic, gbsz 64, default mode)\n");
   for (int layers : {8, 16, 32, 64, 128}) {
     search::PlanInputs in;
     in.model = LlamaWithLayers(layers);
-    in.hardware = testing::SyntheticCluster("s8", 1, 8);
+    in.hardware = testing::SyntheticCluster("s32", 4, 8);
     in.request.set_memory_budget_bytes(int64_t{40} << 30);
     in.request.set_global_batch(64);
     Print(absl::StrFormat("%d layers", layers).c_str(), Time(in));
