@@ -268,4 +268,32 @@ std::string PlanDetails(const v1::Plan& p) {
   return out;
 }
 
+std::string DeviceSummary(const v1::Node& node) {
+  if (node.devices_size() == 0) return "-";
+  const v1::Device& first = node.devices(0);
+  for (const v1::Device& d : node.devices()) {
+    if (d.kind() != first.kind() || d.name() != first.name()) {
+      return absl::StrCat(node.devices_size(), " devices");
+    }
+  }
+  std::string text = absl::StrCat(node.devices_size(), "x ",
+                                  ShortEnumName(v1::DeviceKind_Name(first.kind()), "DEVICE_KIND_"));
+  if (first.kind() == v1::DEVICE_KIND_CUDA && !first.name().empty()) {
+    absl::StrAppend(&text, " ", first.name());
+  }
+  return text;
+}
+
+std::string NodeListTable(const std::vector<v1::Node>& nodes) {
+  TextTable table({"NAME", "CLUSTER", "STATE", "HOST", "CORES", "MEMORY", "DEVICES",
+                   "LAST_HEARTBEAT"});
+  for (const auto& n : nodes) {
+    table.AddRow({n.name(), n.cluster(), ShortEnumName(v1::NodeState_Name(n.state()), "NODE_STATE_"),
+                  n.host(), absl::StrCat(n.cpu_cores()), FormatBytes(n.memory_bytes()),
+                  DeviceSummary(n), FormatTimestamp(n.last_heartbeat())});
+  }
+  if (table.empty()) return "no nodes\n";
+  return table.Render();
+}
+
 }  // namespace galvatron::text

@@ -41,4 +41,9 @@ std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan);
 std::string PlanListTable(const std::vector<v1::Plan>& plans);
 std::string PlanDetails(const v1::Plan& plan);
 
+// "2x cpu", "8x cuda NVIDIA H100 80GB HBM3", or "3 devices" when they differ.
+std::string DeviceSummary(const v1::Node& node);
+// NAME CLUSTER STATE HOST CORES MEMORY DEVICES LAST_HEARTBEAT.
+std::string NodeListTable(const std::vector<v1::Node>& nodes);
+
 }  // namespace galvatron::text

@@ -20,6 +20,7 @@ using text::FormatTimestamp;
 using text::HardwareProfileDetails;
 using text::ModelDetails;
 using text::ModelListTable;
+using text::NodeListTable;
 using text::PlanDetails;
 using text::PlanListTable;
 using text::ShortEnumName;
@@ -35,6 +36,7 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
   hardware_ = v1::HardwareProfileService::NewStub(channel);
   compute_ = v1::ComputeProfileService::NewStub(channel);
   plans_ = v1::PlanService::NewStub(channel);
+  nodes_ = v1::NodeService::NewStub(channel);
 }
 
 std::unique_ptr<grpc::ClientContext> PlannerClient::Context(double seconds) const {
@@ -261,6 +263,22 @@ absl::Status PlannerClient::PlansShow(const std::string& id) {
   v1::Plan response;
   RETURN_IF_ERROR(Check(plans_->GetPlan(Context().get(), request, &response)));
   *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::NodesList(const std::string& cluster) {
+  v1::ListNodesRequest request;
+  request.set_cluster(cluster);
+  request.set_page_size(1000);
+  v1::ListNodesResponse all;
+  do {
+    v1::ListNodesResponse page;
+    RETURN_IF_ERROR(Check(nodes_->ListNodes(Context().get(), request, &page)));
+    for (auto& n : *page.mutable_nodes()) *all.add_nodes() = std::move(n);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  *out_ << (options_.json ? MessageToJson(all) + "\n"
+                          : NodeListTable({all.nodes().begin(), all.nodes().end()}));
   return absl::OkStatus();
 }
 

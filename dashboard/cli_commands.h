@@ -41,6 +41,9 @@ class PlannerClient {
   absl::Status PlansList(const std::string& model, const std::string& cluster);
   absl::Status PlansShow(const std::string& id);
 
+  // Every registered node (of `cluster`, or all) with its state.
+  absl::Status NodesList(const std::string& cluster);
+
  private:
   // A context with the configured deadline (or `seconds` when > 0).
   std::unique_ptr<grpc::ClientContext> Context(double seconds = 0) const;
@@ -53,6 +56,7 @@ class PlannerClient {
   std::unique_ptr<v1::HardwareProfileService::Stub> hardware_;
   std::unique_ptr<v1::ComputeProfileService::Stub> compute_;
   std::unique_ptr<v1::PlanService::Stub> plans_;
+  std::unique_ptr<v1::NodeService::Stub> nodes_;
 };
 
 }  // namespace galvatron::cli

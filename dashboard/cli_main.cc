@@ -90,6 +90,14 @@ int main(int argc, char** argv) {
   plans_show->add_option("ID", plan_id, "plan id")->required();
   plans_show->callback([&] { command = [&](PlannerClient& c) { return c.PlansShow(plan_id); }; });
 
+  auto* nodes = app.add_subcommand("nodes", "nodes registered by galvatron-agent");
+  nodes->require_subcommand(1);
+  auto* nodes_list =
+      nodes->add_subcommand("list", "list nodes with their state (alive/lost) and devices");
+  nodes_list->add_option("--cluster", cluster, "only nodes of this cluster");
+  nodes_list->add_flag("--json", options.json, "machine-readable JSON output");
+  nodes_list->callback([&] { command = [&](PlannerClient& c) { return c.NodesList(cluster); }; });
+
   // galvatron plan: ask the planner for the best plan of a model on a cluster.
   auto* plan = app.add_subcommand("plan", "find (or fetch) the best plan of a model on a cluster");
   std::string plan_memory, plan_batch = "8", plan_mode = "default", plan_disable, plan_pipeline;

@@ -85,6 +85,14 @@ int main(int argc, char** argv) {
   app.add_option("--search-threads", config.search_threads,
                  "threads of each plan search (0 = all cores)")
       ->capture_default_str();
+  app.add_option("--heartbeat-interval-ms", config.heartbeat_interval_ms,
+                 "milliseconds between agent heartbeats (told to agents when they register)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}));
+  app.add_option("--node-timeout-ms", config.node_timeout_ms,
+                 "milliseconds without a heartbeat after which a node is LOST")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{50}, int64_t{86400000}));
 
   // `galvatron-planner search ...`: the offline search, no daemon.
   galvatron::planner::SearchCommandConfig search;
@@ -115,6 +123,10 @@ int main(int argc, char** argv) {
   cmd->add_option("--max-pp", search.max_pp, "largest pipeline degree");
   cmd->add_option("--pipeline", search.pipeline,
                   "gpipe, 1f1b or gpipe,1f1b (default: gpipe in galvatron mode, both otherwise)");
+  cmd->add_option("--default-dp-type", search.default_dp_type,
+                  "galvatron mode: the data-parallel type beside ZeRO-3, ddp or zero2 "
+                  "(Galvatron's default_dp_type)")
+      ->capture_default_str();
   cmd->add_option("--threads", search.threads, "search threads (0 = all cores)");
   cmd->add_option("--time-limit", search.time_limit,
                   "seconds; return the best plan found by then (0 = none)");

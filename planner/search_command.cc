@@ -147,6 +147,14 @@ absl::StatusOr<v1::PlanRequest> MakeRequest(const SearchCommandConfig& c) {
   request.set_time_limit_seconds(c.time_limit);
   request.set_top_k(c.top_k);
   request.set_micro_batches(c.micro_batches);
+  if (c.default_dp_type == "zero2") {
+    request.set_default_dp_type(v1::DATA_PARALLEL_TYPE_ZERO2);
+  } else if (c.default_dp_type == "ddp") {
+    request.set_default_dp_type(v1::DATA_PARALLEL_TYPE_DDP);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--default-dp-type: \"", c.default_dp_type, "\", expected ddp or zero2"));
+  }
   return request;
 }
 
@@ -213,6 +221,7 @@ int RunSearchCommand(const SearchCommandConfig& config) {
   }
   if (!config.galvatron_config_out.empty()) {
     interop::GalvatronConfigOptions options;
+    if (config.mode == "galvatron") options.default_dp_type = config.default_dp_type;
     auto json = interop::WriteGalvatronConfig(*plan, options);
     absl::Status written = json.ok() ? WriteTextFile(config.galvatron_config_out, *json)
                                      : json.status();

@@ -177,6 +177,15 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
         absl::StrCat("seq_len: ", request.seq_len(), ", must be >= 0 (0 = the model's)"));
   }
   cost_options.seq_len = request.seq_len();
+  switch (request.default_dp_type()) {
+    case v1::DATA_PARALLEL_TYPE_UNSPECIFIED:
+    case v1::DATA_PARALLEL_TYPE_DDP: cost_options.default_dp_type = cost::DpType::kDdp; break;
+    case v1::DATA_PARALLEL_TYPE_ZERO2: cost_options.default_dp_type = cost::DpType::kZero2; break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
+          ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
+  }
   std::vector<cost::Schedule> schedules;
   for (int i = 0; i < request.schedules_size(); ++i) {
     switch (request.schedules(i)) {

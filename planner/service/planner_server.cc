@@ -25,6 +25,11 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
 
 absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
     const PlannerConfig& config, std::unique_ptr<store::Store> store) {
+  if (config.heartbeat_interval_ms <= 0 || config.node_timeout_ms <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "heartbeat_interval_ms: ", config.heartbeat_interval_ms, ", node_timeout_ms: ",
+        config.node_timeout_ms, ", expected both > 0"));
+  }
   std::unique_ptr<PlannerServer> server(new PlannerServer());
   server->store_ = std::move(store);
   server->models_ = std::make_unique<ModelManager>(server->store_.get());
@@ -36,6 +41,10 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
                                                  server->hardware_.get(), server->compute_.get(),
                                                  plan_options);
+  NodeManagerOptions node_options;
+  node_options.heartbeat_interval = absl::Milliseconds(config.heartbeat_interval_ms);
+  node_options.node_timeout = absl::Milliseconds(config.node_timeout_ms);
+  server->nodes_ = std::make_unique<NodeManager>(server->store_.get(), node_options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -48,6 +57,7 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   builder.RegisterService(server->hardware_.get());
   builder.RegisterService(server->compute_.get());
   builder.RegisterService(server->plans_.get());
+  builder.RegisterService(server->nodes_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError(absl::StrCat(

@@ -3,6 +3,7 @@
 // reflection are on.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/model_manager.h"
+#include "planner/service/node_manager.h"
 #include "planner/service/plan_manager.h"
 #include "planner/store/store.h"
 
@@ -25,6 +27,10 @@ struct PlannerConfig {
   int max_message_bytes = 16 * 1024 * 1024;
   // Threads of each plan search (RequestPlan); 0 = hardware concurrency.
   int search_threads = 0;
+  // Agents heartbeat this often (sent to them when they register).
+  int64_t heartbeat_interval_ms = 2000;
+  // A node whose last heartbeat is older than this is LOST.
+  int64_t node_timeout_ms = 10000;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.
@@ -50,6 +56,7 @@ class PlannerServer {
   HardwareProfileManager& hardware_profiles() { return *hardware_; }
   ComputeProfileManager& compute_profiles() { return *compute_; }
   PlanManager& plans() { return *plans_; }
+  NodeManager& nodes() { return *nodes_; }
 
  private:
   PlannerServer() = default;
@@ -59,6 +66,7 @@ class PlannerServer {
   std::unique_ptr<HardwareProfileManager> hardware_;
   std::unique_ptr<ComputeProfileManager> compute_;
   std::unique_ptr<PlanManager> plans_;
+  std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -91,4 +91,8 @@ void FillRowFields(const store::Row& row, v1::Plan* message) {
   *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
 }
 
+void FillRowFields(const store::Row& row, v1::Node* message) {
+  *message->mutable_registered_at() = MicrosToTimestamp(row.created_unix_micros);
+}
+
 }  // namespace galvatron::planner

@@ -46,6 +46,8 @@ void FillRowFields(const store::Row& row, v1::ModelSpec* message);
 void FillRowFields(const store::Row& row, v1::HardwareProfile* message);
 void FillRowFields(const store::Row& row, v1::ComputeProfile* message);
 void FillRowFields(const store::Row& row, v1::Plan* message);
+// registered_at = when this description of the node was first stored.
+void FillRowFields(const store::Row& row, v1::Node* message);
 
 // The message stored in `row`, with its output-only fields filled in.
 // DATA_LOSS if the payload does not parse.

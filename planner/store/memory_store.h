@@ -53,7 +53,9 @@ class MemoryStore final : public Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
-  std::array<TableRows, 4> tables_ ABSL_GUARDED_BY(mu_);
+  // One per Table enumerator, indexed by its value.
+  std::array<TableRows, static_cast<size_t>(Table::kNodes) + 1> tables_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace galvatron::store

@@ -57,6 +57,19 @@ CREATE TABLE plans (
 );
 CREATE INDEX plans_tag ON plans (tag);
 )sql"},
+    {"v2: create the nodes table",
+     R"sql(
+CREATE TABLE nodes (
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (key, version)
+);
+CREATE INDEX nodes_tag ON nodes (tag);
+)sql"},
 };
 
 }  // namespace

@@ -16,6 +16,8 @@ const char* TableName(Table table) {
       return "compute_profiles";
     case Table::kPlans:
       return "plans";
+    case Table::kNodes:
+      return "nodes";
   }
   return "unknown_table";
 }
@@ -26,6 +28,7 @@ absl::Status ValidateTable(Table table) {
     case Table::kHardwareProfiles:
     case Table::kComputeProfiles:
     case Table::kPlans:
+    case Table::kNodes:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError(

@@ -21,6 +21,7 @@ enum class Table {
   kHardwareProfiles,  // key: cluster
   kComputeProfiles,   // key: cluster + "/" + layer type; tag: cluster
   kPlans,             // key: plan id (content hash)
+  kNodes,             // key: cluster + "/" + node name; tag: cluster
 };
 
 // The SQL table name (also used in error messages).

@@ -6,6 +6,8 @@
 #include <csignal>
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "common/json_file.h"
 #include "galvatron/v1/plan.pb.h"
 #include "planner/interop/galvatron_config.h"
@@ -123,6 +125,49 @@ TEST_CASE("galvatron plan against a live planner") {
   CHECK_THAT(r.err, Catch::Contains("--global-batch"));
   planner.process().Signal(SIGTERM);
   CHECK(planner.process().Wait(std::chrono::seconds(20)) == 0);
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+
+// Galvatron ships the strategy its search found for LLaMA-2-7B on this very
+// cluster (36 GB, global batch 16, pipedream_flush, default_dp_type zero2).
+// Galvatron mode on the same profiles must find the same strategy.
+TEST_CASE("galvatron mode reproduces Galvatron's shipped LLaMA-2-7B strategy") {
+  testing::TempDir dir;
+  std::vector<std::string> args = {testing::BinDir() + "/galvatron-planner",
+                                   "search",
+                                   "--model", "llama2-7b",
+                                   "--hardware", Fixtures(),
+                                   "--num-nodes", "1",
+                                   "--gpus-per-node", "8",
+                                   "--compute", Fixtures(),
+                                   "--time-profile-mode", "batch",
+                                   "--memory", "36GiB",
+                                   "--global-batch", "16",
+                                   "--seq", "2048",
+                                   "--mode", "galvatron",
+                                   "--pipeline", "1f1b",
+                                   "--default-dp-type", "zero2",
+                                   "--quiet",
+                                   "--galvatron-config-out", dir.File("ours.json")};
+  testing::CommandResult r = testing::RunCommand(args, std::chrono::seconds(300));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto ours = ReadTextFile(dir.File("ours.json"));
+  auto theirs =
+      ReadTextFile(Fixtures() + "/galvatron_config_llama2-7b_1nodes_8gpus_per_node_36GB_bf16.json");
+  REQUIRE(ours.ok());
+  REQUIRE(theirs.ok());
+  // Galvatron 3.0 does not write world_size into this file; we do.
+  std::string without_world;
+  for (absl::string_view line : absl::StrSplit(*ours, '\n')) {
+    if (absl::StrContains(line, "\"world_size\"")) continue;
+    if (!without_world.empty()) without_world += "\n";
+    without_world += std::string(line);
+  }
+  CHECK(without_world == *theirs);
 }
 
 }  // namespace galvatron

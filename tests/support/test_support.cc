@@ -144,16 +144,21 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
-PlannerProcess::PlannerProcess(const std::string& db_path, const std::string& work_dir) {
+PlannerProcess::PlannerProcess(const std::string& db_path, const std::string& work_dir)
+    : PlannerProcess(db_path, work_dir, {}) {}
+
+PlannerProcess::PlannerProcess(const std::string& db_path, const std::string& work_dir,
+                               const std::vector<std::string>& extra_args,
+                               const std::string& listen) {
   static std::atomic<int> counter{0};
   const int n = counter++;
   const std::string ready = work_dir + "/planner-ready-" + std::to_string(n);
   log_path_ = work_dir + "/planner-" + std::to_string(n) + ".log";
   ::unlink(ready.c_str());
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{BinDir() + "/galvatron-planner", "--db", db_path, "--listen",
-                               "127.0.0.1:0", "--ready-file", ready},
-      log_path_);
+  std::vector<std::string> argv = {BinDir() + "/galvatron-planner", "--db", db_path,
+                                   "--listen", listen, "--ready-file", ready};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<ChildProcess>(argv, log_path_);
   bool up = WaitFor(
       [&] { return ::access(ready.c_str(), F_OK) == 0 || !process_->running(); },
       std::chrono::seconds(20));

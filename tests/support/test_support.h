@@ -74,6 +74,11 @@ class PlannerProcess {
  public:
   // Starts the planner on `db_path`; waits up to 20 s for it to serve.
   PlannerProcess(const std::string& db_path, const std::string& work_dir);
+  // Same, serving on `listen` (e.g. the address of a planner that was
+  // stopped, to restart it) with `extra_args` added to its command line.
+  PlannerProcess(const std::string& db_path, const std::string& work_dir,
+                 const std::vector<std::string>& extra_args,
+                 const std::string& listen = "127.0.0.1:0");
   const std::string& address() const { return address_; }
   ChildProcess& process() { return *process_; }
   std::string Log() const;

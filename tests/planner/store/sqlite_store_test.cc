@@ -134,9 +134,9 @@ TEST_CASE("Open creates, migrates and stamps a new file", "[store][sqlite]") {
   CHECK(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' "
                   "ORDER BY name") ==
         std::vector<std::string>{"compute_profiles", "hardware_profiles",
-                                 "models", "plans"});
+                                 "models", "nodes", "plans"});
   for (Table table : {Table::kModels, Table::kHardwareProfiles,
-                      Table::kComputeProfiles, Table::kPlans}) {
+                      Table::kComputeProfiles, Table::kPlans, Table::kNodes}) {
     const std::string name = TableName(table);
     CAPTURE(name);
     CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name +
@@ -385,10 +385,18 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
   CHECK(
       ValueOrFail(store->Append(Table::kModels, MakeRow("gpt2", "model-gpt2-")))
           .version == 3);
+  // Migration 2 added the nodes table, empty and usable.
+  ListOptions all;
+  CHECK(ValueOrFail(store->List(Table::kNodes, all)).empty());
+  Row node = ValueOrFail(
+      store->Append(Table::kNodes, MakeRow("test/n1", "node-test-n1-", "payload", "test")));
+  CHECK(node.version == 1);
+  CHECK(ValueOrFail(store->Get(Table::kNodes, "test/n1", 0)).has_value());
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA user_version") ==
         SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == 2);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
 }
 

@@ -256,6 +256,20 @@ STORE_CONTRACT_TEST("Get reads the latest or a given version") {
              Catch::Contains("version"));
 }
 
+STORE_CONTRACT_TEST("Every table stores and lists its own rows") {
+  TestType under_test;
+  Store& store = under_test.store();
+  for (Table table : {Table::kModels, Table::kHardwareProfiles,
+                      Table::kComputeProfiles, Table::kPlans, Table::kNodes}) {
+    INFO(TableName(table));
+    Row row = ValueOrFail(store.Append(table, MakeRow("c1/n1", "t-", "c1")));
+    CHECK(row.version == 1);
+    ListOptions by_tag;
+    by_tag.tag = "c1";
+    CHECK(ValueOrFail(store.List(table, by_tag)).size() == 1);
+  }
+}
+
 STORE_CONTRACT_TEST("GetById finds a row by its id in its table only") {
   TestType under_test;
   Store& store = under_test.store();

@@ -1,0 +1,148 @@
+#include "agent/daemon/agent_daemon.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/json_file.h"
+#include "common/rpc_status.h"
+#include "grpcpp/create_channel.h"
+#include "spdlog/spdlog.h"
+
+namespace galvatron::agent {
+namespace {
+
+absl::Duration IntervalOr(int64_t override_ms, int64_t planner_ms) {
+  if (override_ms > 0) return absl::Milliseconds(override_ms);
+  if (planner_ms > 0) return absl::Milliseconds(planner_ms);
+  return absl::Seconds(2);
+}
+
+std::shared_ptr<grpc::Channel> PlannerChannel(const AgentConfig& config) {
+  grpc::ChannelArguments args;
+  // gRPC's own reconnect backoff (1 s growing to 120 s by default) would
+  // otherwise hide a restarted planner from us for minutes; match ours.
+  const int initial_ms = static_cast<int>(absl::ToInt64Milliseconds(config.backoff.initial));
+  const int max_ms = static_cast<int>(absl::ToInt64Milliseconds(config.backoff.max));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial_ms);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial_ms);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
+  return grpc::CreateCustomChannel(config.planner, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+AgentDaemon::AgentDaemon(const AgentConfig& config, const v1::Node& node)
+    : config_(config),
+      node_(node),
+      node_key_(absl::StrCat(node.cluster(), "/", node.name())),
+      stub_(v1::NodeService::NewStub(PlannerChannel(config))),
+      backoff_(config.backoff),
+      interval_(IntervalOr(config.heartbeat_interval_ms, 0)) {}
+
+void AgentDaemon::Stop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  if (call_) call_->TryCancel();
+}
+
+bool AgentDaemon::WaitForStop(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
+  return stopping_;
+}
+
+std::shared_ptr<grpc::ClientContext> AgentDaemon::BeginCall() {
+  auto context = std::make_shared<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + config_.rpc_timeout));
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return nullptr;
+  call_ = context;
+  return context;
+}
+
+void AgentDaemon::EndCall() {
+  absl::MutexLock lock(&mu_);
+  call_.reset();
+}
+
+absl::Status AgentDaemon::Register() {
+  std::shared_ptr<grpc::ClientContext> context = BeginCall();
+  if (!context) return absl::CancelledError("stopping");
+  v1::RegisterNodeRequest request;
+  *request.mutable_node() = node_;
+  v1::RegisterNodeResponse response;
+  grpc::Status status = stub_->RegisterNode(context.get(), request, &response);
+  EndCall();
+  if (!status.ok()) return FromGrpcStatus(status);
+  session_id_ = response.session_id();
+  interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
+  spdlog::info("registered {} with the planner at {} ({} devices; heartbeat every {})",
+               node_key_, config_.planner, node_.devices_size(), absl::FormatDuration(interval_));
+  if (!ready_written_ && !config_.ready_file.empty()) {
+    absl::Status written = WriteTextFile(
+        config_.ready_file, absl::StrCat("registered ", node_key_, " at ", config_.planner, "\n"));
+    if (!written.ok()) {
+      spdlog::warn("--ready-file: {}", std::string(written.message()));
+    }
+  }
+  ready_written_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status AgentDaemon::Heartbeat() {
+  std::shared_ptr<grpc::ClientContext> context = BeginCall();
+  if (!context) return absl::CancelledError("stopping");
+  v1::HeartbeatRequest request;
+  request.set_cluster(node_.cluster());
+  request.set_node(node_.name());
+  request.set_session_id(session_id_);
+  v1::HeartbeatResponse response;
+  grpc::Status status = stub_->Heartbeat(context.get(), request, &response);
+  EndCall();
+  if (!status.ok()) return FromGrpcStatus(status);
+  interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
+  return absl::OkStatus();
+}
+
+absl::Status AgentDaemon::Run() {
+  absl::Duration delay = absl::ZeroDuration();
+  bool reachable = true;  // log the first failure of a run of them as a warning
+  while (!WaitForStop(delay)) {
+    const bool registering = session_id_.empty();
+    absl::Status status = registering ? Register() : Heartbeat();
+    if (status.ok()) {
+      if (!reachable) spdlog::info("planner at {} reachable again", config_.planner);
+      reachable = true;
+      backoff_.Reset();
+      delay = interval_;
+      continue;
+    }
+    if (WaitForStop(absl::ZeroDuration())) break;
+    if (registering && status.code() == absl::StatusCode::kInvalidArgument) {
+      spdlog::error("the planner rejected the registration of {}: {}", node_key_,
+                    std::string(status.message()));
+      return status;
+    }
+    if (!registering && status.code() == absl::StatusCode::kNotFound) {
+      spdlog::info("the planner does not know this session of {}; registering again",
+                   node_key_);
+      session_id_.clear();
+      delay = absl::ZeroDuration();
+      continue;
+    }
+    delay = backoff_.Next();
+    const std::string message = absl::StrCat(
+        registering ? "registration" : "heartbeat", " failed: ", StatusCodeName(status.code()),
+        ": ", status.message(), "; retrying in ", absl::FormatDuration(delay));
+    if (reachable) {
+      spdlog::warn("{}", message);
+    } else {
+      spdlog::debug("{}", message);
+    }
+    reachable = false;
+  }
+  spdlog::info("agent of {} stopping", node_key_);
+  return absl::OkStatus();
+}
+
+}  // namespace galvatron::agent

@@ -1,0 +1,122 @@
+// galvatron-agent: one per node. Flags → the node's description (host facts
+// and devices) and AgentConfig → register with the planner and heartbeat
+// until SIGTERM or SIGINT. No LibTorch here (DESIGN §2).
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "agent/daemon/agent_daemon.h"
+#include "agent/daemon/devices.h"
+#include "common/logging.h"
+#include "common/model_validation.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+constexpr char kAgentVersion[] = "0.1.0";
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "galvatron-agent: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "galvatron-agent: the Galvatron-C++ node agent. It registers this node (host, CPU "
+      "cores, RAM and devices) with galvatron-planner, sends heartbeats so the planner can "
+      "tell alive nodes from lost ones, and registers again with backoff when the planner "
+      "restarts. SIGTERM or SIGINT stops it."};
+  app.set_version_flag("--version", std::string("galvatron-agent ") + kAgentVersion);
+  galvatron::agent::AgentConfig config;
+  galvatron::LoggingOptions logging;
+  std::string cluster, node_name, devices_flag = "auto", work_dir = "./galvatron-agent";
+  app.add_option("--planner", config.planner, "planner address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--cluster", cluster, "cluster this node belongs to")->required();
+  app.add_option("--node-name", node_name, "name of this node (default: the host name)");
+  app.add_option("--devices", devices_flag,
+                 "devices to offer: auto (every CUDA device the driver reports, else one CPU "
+                 "device), cpu:N, cuda:all or cuda:I,J,...")
+      ->capture_default_str();
+  app.add_option("--work-dir", work_dir, "directory for the agent's files (created if missing)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval-ms", config.heartbeat_interval_ms,
+                 "milliseconds between heartbeats (0 = what the planner asks for)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+  app.add_option("--ready-file", config.ready_file,
+                 "once first registered, write a line saying so to this file");
+  app.add_option("--log-level", logging.level,
+                 "trace, debug, info, warn, error, critical or off")
+      ->capture_default_str();
+  app.add_option("--log-format", logging.format, "text or json (one object per line)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto status = galvatron::InitLogging(logging); !status.ok()) {
+    std::fprintf(stderr, "galvatron-agent: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  // Signals are handled by one thread with sigwait; every other thread
+  // (gRPC's included, created later) inherits this mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const galvatron::agent::HostFacts host = galvatron::agent::ReadHostFacts();
+  if (node_name.empty()) node_name = host.host_name.substr(0, host.host_name.find('.'));
+  for (auto status : {galvatron::ValidateName("--cluster", cluster),
+                      galvatron::ValidateName("--node-name", node_name)}) {
+    if (!status.ok()) return Fail(std::string(status.message()));
+  }
+  auto spec = galvatron::agent::ParseDeviceSpec(devices_flag);
+  if (!spec.ok()) return Fail(std::string(spec.status().message()));
+  auto devices = galvatron::agent::DiscoverDevices(*spec, host);
+  if (!devices.ok()) return Fail(std::string(devices.status().message()));
+  std::error_code error;
+  std::filesystem::create_directories(work_dir, error);
+  if (error) return Fail("--work-dir " + work_dir + ": " + error.message());
+
+  galvatron::v1::Node node;
+  node.set_name(node_name);
+  node.set_cluster(cluster);
+  node.set_host(host.host_name);
+  node.set_cpu_cores(host.cpu_cores);
+  node.set_memory_bytes(host.memory_bytes);
+  node.set_agent_version(kAgentVersion);
+  for (auto& device : *devices) *node.add_devices() = std::move(device);
+  spdlog::info("galvatron-agent {} for {}/{} on {}: {} cores, {} bytes RAM, {} {} device(s); "
+               "work dir {}",
+               kAgentVersion, cluster, node_name, host.host_name, host.cpu_cores,
+               host.memory_bytes, node.devices_size(),
+               node.devices_size() > 0 && node.devices(0).kind() == galvatron::v1::DEVICE_KIND_CUDA
+                   ? "CUDA"
+                   : "CPU",
+               work_dir);
+
+  galvatron::agent::AgentDaemon daemon(config, node);
+  std::thread signal_waiter([&signals, &daemon] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    spdlog::info("received {}, stopping", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    daemon.Stop();
+  });
+  absl::Status status = daemon.Run();
+  // Run() also ends on a fatal error: wake the signal thread so it can be joined.
+  if (!status.ok()) kill(getpid(), SIGTERM);
+  signal_waiter.join();
+  if (!status.ok()) return Fail(std::string(status.message()));
+  spdlog::info("galvatron-agent stopped");
+  return 0;
+}

@@ -1,0 +1,204 @@
+#include "planner/service/node_manager.h"
+
+#include <optional>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/field_checks.h"
+#include "common/model_validation.h"
+#include "common/rpc_status.h"
+#include "common/status_macros.h"
+#include "planner/service/resource_rows.h"
+#include "spdlog/spdlog.h"
+
+namespace galvatron::planner {
+
+using field_checks::CheckCount;
+using field_checks::CheckEnum;
+using field_checks::CheckNonNegativeFinite;
+using field_checks::CheckRange;
+using field_checks::Invalid;
+using field_checks::Quoted;
+using store::Table;
+
+namespace {
+
+std::string NodeKey(const std::string& cluster, const std::string& name) {
+  return absl::StrCat(cluster, "/", name);
+}
+
+// 128 random bits as hex: unguessable enough that a stale agent never
+// heartbeats into another agent's session by accident.
+std::string NewSessionId() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) absl::StrAppendFormat(&id, "%08x", random());
+  return id;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  return MicrosToTimestamp(absl::ToUnixMicros(time));
+}
+
+int64_t ToMillis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+}  // namespace
+
+absl::Status ValidateNodeRegistration(const v1::Node& node) {
+  RETURN_IF_ERROR(ValidateName("node.name", node.name()));
+  RETURN_IF_ERROR(ValidateName("node.cluster", node.cluster()));
+  if (node.host().empty()) {
+    return Invalid("node.host", "\"\"", "expected the agent's host name");
+  }
+  if (node.host().size() > static_cast<size_t>(kMaxNodeHostBytes)) {
+    return Invalid("node.host", absl::StrCat(node.host().size(), " bytes"),
+                   absl::StrCat("must be <= ", kMaxNodeHostBytes, " bytes"));
+  }
+  if (node.agent_version().size() > static_cast<size_t>(kMaxAgentVersionBytes)) {
+    return Invalid("node.agent_version", absl::StrCat(node.agent_version().size(), " bytes"),
+                   absl::StrCat("must be <= ", kMaxAgentVersionBytes, " bytes"));
+  }
+  RETURN_IF_ERROR(CheckRange("node.cpu_cores", node.cpu_cores(), 0, 1 << 20));
+  RETURN_IF_ERROR(CheckRange("node.memory_bytes", node.memory_bytes(), 0, int64_t{1} << 60));
+  RETURN_IF_ERROR(CheckCount("node.devices", node.devices_size(), kMaxNodeDevices, "devices"));
+  for (int i = 0; i < node.devices_size(); ++i) {
+    const v1::Device& device = node.devices(i);
+    const std::string path = absl::StrCat("node.devices[", i, "]");
+    RETURN_IF_ERROR(CheckEnum(path + ".kind", v1::DeviceKind_descriptor(), device.kind(), true));
+    RETURN_IF_ERROR(CheckRange(path + ".index", device.index(), 0, kMaxNodeDevices));
+    if (device.name().size() > static_cast<size_t>(kMaxNodeHostBytes)) {
+      return Invalid(path + ".name", Quoted(device.name()),
+                     absl::StrCat("must be <= ", kMaxNodeHostBytes, " bytes"));
+    }
+    RETURN_IF_ERROR(
+        CheckRange(path + ".memory_bytes", device.memory_bytes(), 0, int64_t{1} << 50));
+    RETURN_IF_ERROR(CheckNonNegativeFinite(path + ".peak_flops", device.peak_flops()));
+  }
+  return absl::OkStatus();
+}
+
+NodeManager::NodeManager(store::Store* store, const NodeManagerOptions& options)
+    : store_(store), options_(options) {}
+
+absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
+    const v1::RegisterNodeRequest& request) {
+  RETURN_IF_ERROR(ValidateNodeRegistration(request.node()));
+  v1::Node node = request.node();
+  node.clear_state();
+  node.clear_registered_at();
+  node.clear_last_heartbeat();
+  const std::string key = NodeKey(node.cluster(), node.name());
+  const std::string payload = EncodePayload(node);
+
+  store::Row stored;
+  {
+    absl::MutexLock lock(&register_mu_);
+    ASSIGN_OR_RETURN(std::optional<store::Row> latest, store_->Get(Table::kNodes, key, 0));
+    if (latest.has_value() && latest->payload == payload) {
+      stored = std::move(*latest);
+    } else {
+      store::NewRow row;
+      row.key = key;
+      row.id_prefix = absl::StrCat("node-", node.cluster(), "-", node.name(), "-");
+      row.tag = node.cluster();
+      row.payload = payload;
+      ASSIGN_OR_RETURN(stored, store_->Append(Table::kNodes, row));
+    }
+  }
+
+  const absl::Time now = absl::Now();
+  Session session{NewSessionId(), now, now};
+  {
+    absl::MutexLock lock(&mu_);
+    sessions_[key] = session;
+  }
+  spdlog::info("node {} registered from {} ({} devices, row {})", key, node.host(),
+               node.devices_size(), stored.id);
+
+  v1::RegisterNodeResponse response;
+  *response.mutable_node() = std::move(node);
+  response.mutable_node()->set_state(v1::NODE_STATE_ALIVE);
+  *response.mutable_node()->mutable_registered_at() = ToTimestamp(now);
+  *response.mutable_node()->mutable_last_heartbeat() = ToTimestamp(now);
+  response.set_session_id(session.id);
+  response.set_heartbeat_interval_ms(ToMillis(options_.heartbeat_interval));
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> NodeManager::Beat(const v1::HeartbeatRequest& request) {
+  RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
+  RETURN_IF_ERROR(ValidateName("node", request.node()));
+  if (request.session_id().empty()) {
+    return Invalid("session_id", "\"\"", "expected the id RegisterNode returned");
+  }
+  const std::string key = NodeKey(request.cluster(), request.node());
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(key);
+    if (it == sessions_.end() || it->second.id != request.session_id()) {
+      return absl::NotFoundError(absl::StrCat(
+          "session_id: ", Quoted(request.session_id()), " is not the current session of node ",
+          key, "; register the node again"));
+    }
+    it->second.last_heartbeat = absl::Now();
+  }
+  v1::HeartbeatResponse response;
+  response.set_heartbeat_interval_ms(ToMillis(options_.heartbeat_interval));
+  return response;
+}
+
+void NodeManager::FillLiveness(v1::Node* node, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(NodeKey(node->cluster(), node->name()));
+  if (it == sessions_.end()) {
+    node->set_state(v1::NODE_STATE_LOST);
+    return;
+  }
+  const Session& session = it->second;
+  *node->mutable_registered_at() = ToTimestamp(session.registered_at);
+  *node->mutable_last_heartbeat() = ToTimestamp(session.last_heartbeat);
+  node->set_state(now - session.last_heartbeat < options_.node_timeout ? v1::NODE_STATE_ALIVE
+                                                                       : v1::NODE_STATE_LOST);
+}
+
+absl::StatusOr<v1::ListNodesResponse> NodeManager::List(const v1::ListNodesRequest& request) {
+  store::ListOptions options;
+  if (!request.cluster().empty()) {
+    RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
+    options.tag = request.cluster();
+  }
+  std::string next;
+  ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
+                   ListPage<v1::Node>(
+                       store_, Table::kNodes, options, request.page_token(),
+                       request.page_size(), [](const v1::Node&) { return true; }, &next));
+  const absl::Time now = absl::Now();
+  v1::ListNodesResponse response;
+  for (auto& node : nodes) {
+    FillLiveness(&node, now);
+    *response.add_nodes() = std::move(node);
+  }
+  response.set_next_page_token(next);
+  return response;
+}
+
+grpc::Status NodeManager::RegisterNode(grpc::ServerContext*,
+                                       const v1::RegisterNodeRequest* request,
+                                       v1::RegisterNodeResponse* response) {
+  return Reply(Register(*request), response);
+}
+
+grpc::Status NodeManager::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                                    v1::HeartbeatResponse* response) {
+  return Reply(Beat(*request), response);
+}
+
+grpc::Status NodeManager::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* request,
+                                    v1::ListNodesResponse* response) {
+  return Reply(List(*request), response);
+}
+
+}  // namespace galvatron::planner

@@ -1,0 +1,280 @@
+// NodeService over real gRPC on a loopback ephemeral port (register,
+// heartbeat, list, liveness after the timeout, invalid input), and
+// NodeManager directly on a MemoryStore (stored versions, a planner restart).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "galvatron/v1/service.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "planner/service/node_manager.h"
+#include "planner/service/planner_server.h"
+#include "planner/store/memory_store.h"
+#include "tests/support/test_support.h"
+
+namespace galvatron {
+namespace {
+
+using planner::NodeManager;
+using planner::NodeManagerOptions;
+using planner::PlannerConfig;
+using planner::PlannerServer;
+
+constexpr int64_t kHeartbeatIntervalMs = 50;
+constexpr int64_t kNodeTimeoutMs = 300;
+
+v1::Node MakeNode(const std::string& name, const std::string& cluster = "test", int devices = 2) {
+  v1::Node node;
+  node.set_name(name);
+  node.set_cluster(cluster);
+  node.set_host("host-" + name);
+  node.set_cpu_cores(8);
+  node.set_memory_bytes(int64_t{16} << 30);
+  node.set_agent_version("0.1.0");
+  for (int i = 0; i < devices; ++i) {
+    v1::Device* device = node.add_devices();
+    device->set_kind(v1::DEVICE_KIND_CPU);
+    device->set_index(i);
+    device->set_name("cpu");
+    device->set_memory_bytes(int64_t{8} << 30);
+  }
+  return node;
+}
+
+class NodeFixture {
+ public:
+  NodeFixture() {
+    PlannerConfig config;
+    config.db_path = dir_.File("planner.db");
+    config.listen = "127.0.0.1:0";
+    config.heartbeat_interval_ms = kHeartbeatIntervalMs;
+    config.node_timeout_ms = kNodeTimeoutMs;
+    auto server = PlannerServer::Start(config);
+    REQUIRE(server.ok());
+    server_ = std::move(*server);
+    nodes = v1::NodeService::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return context;
+  }
+
+  grpc::Status Register(const v1::Node& node, v1::RegisterNodeResponse* response) {
+    v1::RegisterNodeRequest request;
+    *request.mutable_node() = node;
+    return nodes->RegisterNode(Context().get(), request, response);
+  }
+
+  grpc::Status Beat(const std::string& name, const std::string& session) {
+    v1::HeartbeatRequest request;
+    request.set_cluster("test");
+    request.set_node(name);
+    request.set_session_id(session);
+    v1::HeartbeatResponse response;
+    return nodes->Heartbeat(Context().get(), request, &response);
+  }
+
+  v1::ListNodesResponse List(const std::string& cluster = "") {
+    v1::ListNodesRequest request;
+    request.set_cluster(cluster);
+    v1::ListNodesResponse response;
+    grpc::Status status = nodes->ListNodes(Context().get(), request, &response);
+    REQUIRE(status.ok());
+    return response;
+  }
+
+  v1::NodeState StateOf(const std::string& name) {
+    const v1::ListNodesResponse list = List();
+    for (const v1::Node& node : list.nodes()) {
+      if (node.name() == name) return node.state();
+    }
+    return v1::NODE_STATE_UNSPECIFIED;
+  }
+
+  std::unique_ptr<v1::NodeService::Stub> nodes;
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<PlannerServer> server_;
+};
+
+}  // namespace
+
+TEST_CASE("NodeService: register, heartbeat, list, lost after the timeout", "[service][nodes]") {
+  NodeFixture planner;
+  v1::RegisterNodeResponse registered;
+  grpc::Status status = planner.Register(MakeNode("n1"), &registered);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  CHECK_FALSE(registered.session_id().empty());
+  CHECK(registered.heartbeat_interval_ms() == kHeartbeatIntervalMs);
+  CHECK(registered.node().state() == v1::NODE_STATE_ALIVE);
+  CHECK(registered.node().last_heartbeat().seconds() > 0);
+
+  REQUIRE(planner.Beat("n1", registered.session_id()).ok());
+  v1::ListNodesResponse list = planner.List();
+  REQUIRE(list.nodes_size() == 1);
+  const v1::Node& node = list.nodes(0);
+  CHECK(node.name() == "n1");
+  CHECK(node.cluster() == "test");
+  CHECK(node.host() == "host-n1");
+  CHECK(node.cpu_cores() == 8);
+  CHECK(node.devices_size() == 2);
+  CHECK(node.state() == v1::NODE_STATE_ALIVE);
+  CHECK(node.last_heartbeat().seconds() > 0);
+
+  // No more heartbeats: LOST once the timeout has passed.
+  CHECK(testing::WaitFor([&] { return planner.StateOf("n1") == v1::NODE_STATE_LOST; },
+                         std::chrono::seconds(10)));
+  // A late heartbeat of the same session makes it ALIVE again.
+  REQUIRE(planner.Beat("n1", registered.session_id()).ok());
+  CHECK(planner.StateOf("n1") == v1::NODE_STATE_ALIVE);
+}
+
+TEST_CASE("NodeService: heartbeats keep a node alive past the timeout", "[service][nodes]") {
+  NodeFixture planner;
+  v1::RegisterNodeResponse registered;
+  REQUIRE(planner.Register(MakeNode("n1"), &registered).ok());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3 * kNodeTimeoutMs);
+  bool always_alive = true;
+  // Heartbeats every ~10 ms for three timeouts; the node must never read LOST.
+  testing::WaitFor(
+      [&] {
+        REQUIRE(planner.Beat("n1", registered.session_id()).ok());
+        always_alive = always_alive && planner.StateOf("n1") == v1::NODE_STATE_ALIVE;
+        return std::chrono::steady_clock::now() >= until;
+      },
+      std::chrono::seconds(30));
+  CHECK(always_alive);
+}
+
+TEST_CASE("NodeService: unknown or replaced sessions are NOT_FOUND", "[service][nodes]") {
+  NodeFixture planner;
+  grpc::Status unknown = planner.Beat("n1", "no-such-session");
+  CHECK(unknown.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK_THAT(unknown.error_message(), Catch::Contains("register"));
+
+  v1::RegisterNodeResponse first, second;
+  REQUIRE(planner.Register(MakeNode("n1"), &first).ok());
+  REQUIRE(planner.Register(MakeNode("n1"), &second).ok());
+  CHECK(first.session_id() != second.session_id());
+  CHECK(planner.Beat("n1", first.session_id()).error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(planner.Beat("n1", second.session_id()).ok());
+  CHECK(planner.Beat("n2", second.session_id()).error_code() == grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_CASE("NodeService: invalid registrations name the field", "[service][nodes]") {
+  NodeFixture planner;
+  auto expect_invalid = [&](const v1::Node& node, const std::string& field) {
+    v1::RegisterNodeResponse response;
+    grpc::Status status = planner.Register(node, &response);
+    INFO(field << ": " << status.error_message());
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK_THAT(status.error_message(), Catch::StartsWith(field + ":"));
+  };
+  v1::Node node = MakeNode("Bad Name");
+  expect_invalid(node, "node.name");
+  node = MakeNode("n1", "");
+  expect_invalid(node, "node.cluster");
+  node = MakeNode("n1");
+  node.clear_host();
+  expect_invalid(node, "node.host");
+  node = MakeNode("n1", "test", planner::kMaxNodeDevices + 1);
+  expect_invalid(node, "node.devices");
+  node = MakeNode("n1");
+  node.mutable_devices(1)->set_kind(v1::DEVICE_KIND_UNSPECIFIED);
+  expect_invalid(node, "node.devices[1].kind");
+  node = MakeNode("n1");
+  node.mutable_devices(0)->set_memory_bytes(-1);
+  expect_invalid(node, "node.devices[0].memory_bytes");
+  CHECK(planner.List().nodes_size() == 0);
+
+  v1::ListNodesRequest request;
+  request.set_cluster("Bad Cluster");
+  v1::ListNodesResponse response;
+  grpc::Status status = planner.nodes->ListNodes(planner.Context().get(), request, &response);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("cluster:"));
+
+  v1::HeartbeatResponse beat;
+  v1::HeartbeatRequest empty_session;
+  empty_session.set_cluster("test");
+  empty_session.set_node("n1");
+  status = planner.nodes->Heartbeat(planner.Context().get(), empty_session, &beat);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::StartsWith("session_id:"));
+}
+
+TEST_CASE("NodeService: list filters by cluster", "[service][nodes]") {
+  NodeFixture planner;
+  v1::RegisterNodeResponse response;
+  REQUIRE(planner.Register(MakeNode("n1", "a"), &response).ok());
+  REQUIRE(planner.Register(MakeNode("n2", "a"), &response).ok());
+  REQUIRE(planner.Register(MakeNode("n1", "b"), &response).ok());
+  CHECK(planner.List().nodes_size() == 3);
+  v1::ListNodesResponse a = planner.List("a");
+  REQUIRE(a.nodes_size() == 2);
+  CHECK(a.nodes(0).name() == "n1");
+  CHECK(a.nodes(1).name() == "n2");
+  CHECK(planner.List("c").nodes_size() == 0);
+}
+
+TEST_CASE("NodeManager stores a new version only when the node changes", "[service][nodes]") {
+  store::MemoryStore store;
+  NodeManagerOptions options;
+  NodeManager nodes(&store, options);
+  v1::RegisterNodeRequest request;
+  *request.mutable_node() = MakeNode("n1");
+  REQUIRE(nodes.Register(request).ok());
+  REQUIRE(nodes.Register(request).ok());
+  store::ListOptions every_version;
+  every_version.latest_only = false;
+  CHECK(store.List(store::Table::kNodes, every_version)->size() == 1);
+
+  *request.mutable_node() = MakeNode("n1", "test", 4);
+  REQUIRE(nodes.Register(request).ok());
+  auto rows = store.List(store::Table::kNodes, every_version);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[1].key == "test/n1");
+  CHECK((*rows)[1].tag == "test");
+  CHECK((*rows)[1].version == 2);
+  auto listed = nodes.List(v1::ListNodesRequest());
+  REQUIRE(listed.ok());
+  REQUIRE(listed->nodes_size() == 1);
+  CHECK(listed->nodes(0).devices_size() == 4);
+}
+
+TEST_CASE("After a planner restart stored nodes read LOST until they register",
+          "[service][nodes]") {
+  store::MemoryStore store;
+  NodeManagerOptions options;
+  v1::RegisterNodeRequest request;
+  *request.mutable_node() = MakeNode("n1");
+  std::string session;
+  {
+    NodeManager before(&store, options);
+    auto registered = before.Register(request);
+    REQUIRE(registered.ok());
+    session = registered->session_id();
+  }
+  NodeManager after(&store, options);
+  auto listed = after.List(v1::ListNodesRequest());
+  REQUIRE(listed.ok());
+  REQUIRE(listed->nodes_size() == 1);
+  CHECK(listed->nodes(0).state() == v1::NODE_STATE_LOST);
+  CHECK(listed->nodes(0).registered_at().seconds() > 0);
+  v1::HeartbeatRequest beat;
+  beat.set_cluster("test");
+  beat.set_node("n1");
+  beat.set_session_id(session);
+  CHECK(after.Beat(beat).status().code() == absl::StatusCode::kNotFound);
+  REQUIRE(after.Register(request).ok());
+  CHECK(after.List(v1::ListNodesRequest())->nodes(0).state() == v1::NODE_STATE_ALIVE);
+}
+
+}  // namespace galvatron
