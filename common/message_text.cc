@@ -296,4 +296,49 @@ std::string NodeListTable(const std::vector<v1::Node>& nodes) {
   return table.Render();
 }
 
+std::string TaskWhat(const v1::Task& task) {
+  if (task.kind() == v1::TASK_KIND_PROFILE) return "profile " + task.profile().model().name();
+  return ShortEnumName(v1::TaskKind_Name(task.kind()), "TASK_KIND_");
+}
+
+std::string TaskListTable(const std::vector<v1::Task>& tasks) {
+  TextTable table({"ID", "CLUSTER", "WHAT", "STATE", "PROGRESS", "NODES", "CREATED", "MESSAGE"});
+  for (const auto& t : tasks) {
+    std::string message = t.message();
+    if (const size_t newline = message.find('\n'); newline != std::string::npos) {
+      message = message.substr(0, newline) + " ...";
+    }
+    table.AddRow({t.id(), t.cluster(), TaskWhat(t),
+                  ShortEnumName(v1::TaskState_Name(t.state()), "TASK_STATE_"),
+                  absl::StrFormat("%.0f%%", 100 * t.progress()), absl::StrCat(t.nodes_size()),
+                  FormatTimestamp(t.created_at()), message});
+  }
+  if (table.empty()) return "no tasks\n";
+  return table.Render();
+}
+
+std::string TaskDetails(const v1::Task& t) {
+  std::string text = absl::StrCat(
+      "task ", t.id(), ": ", TaskWhat(t), " on cluster ", t.cluster(), "\n",
+      "  state     ", ShortEnumName(v1::TaskState_Name(t.state()), "TASK_STATE_"),
+      absl::StrFormat(" (%.0f%%)", 100 * t.progress()), "\n",
+      "  reason    ", t.reason(), "\n",
+      "  created   ", FormatTimestamp(t.created_at()), "\n");
+  if (t.has_started_at()) absl::StrAppend(&text, "  started   ", FormatTimestamp(t.started_at()), "\n");
+  if (t.has_finished_at()) {
+    absl::StrAppend(&text, "  finished  ", FormatTimestamp(t.finished_at()), "\n");
+  }
+  if (!t.progress_message().empty()) absl::StrAppend(&text, "  progress  ", t.progress_message(), "\n");
+  if (!t.store_address().empty()) absl::StrAppend(&text, "  store     ", t.store_address(), "\n");
+  absl::StrAppend(&text, "  ranks     ", t.world_size(), "\n");
+  for (const v1::TaskNode& node : t.nodes()) {
+    absl::StrAppend(&text, "    ", node.node(), ": ranks ", node.first_rank(), "..",
+                    node.first_rank() + node.num_ranks() - 1, ", ",
+                    ShortEnumName(v1::TaskState_Name(node.state()), "TASK_STATE_"), "\n");
+  }
+  for (const std::string& id : t.result_ids()) absl::StrAppend(&text, "  result    ", id, "\n");
+  if (!t.message().empty()) absl::StrAppend(&text, "  message   ", t.message(), "\n");
+  return text;
+}
+
 }  // namespace galvatron::text

@@ -9,6 +9,7 @@
 #include "galvatron/v1/hardware.pb.h"
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
+#include "galvatron/v1/task.pb.h"
 
 namespace galvatron::text {
 
@@ -45,5 +46,11 @@ std::string PlanDetails(const v1::Plan& plan);
 std::string DeviceSummary(const v1::Node& node);
 // NAME CLUSTER STATE HOST CORES MEMORY DEVICES LAST_HEARTBEAT.
 std::string NodeListTable(const std::vector<v1::Node>& nodes);
+
+// Tasks of the agents: one line each; every field of one.
+std::string TaskListTable(const std::vector<v1::Task>& tasks);
+std::string TaskDetails(const v1::Task& task);
+// "probe", "profile gpt-tiny".
+std::string TaskWhat(const v1::Task& task);
 
 }  // namespace galvatron::text

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/json_file.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
 #include "common/message_text.h"
+#include "planner/interop/galvatron_hardware.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
 
@@ -24,6 +28,9 @@ using text::NodeListTable;
 using text::PlanDetails;
 using text::PlanListTable;
 using text::ShortEnumName;
+using text::TaskDetails;
+using text::TaskListTable;
+using text::TaskWhat;
 using text::TextTable;
 
 PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
@@ -37,6 +44,7 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
   compute_ = v1::ComputeProfileService::NewStub(channel);
   plans_ = v1::PlanService::NewStub(channel);
   nodes_ = v1::NodeService::NewStub(channel);
+  tasks_ = v1::TaskService::NewStub(channel);
 }
 
 std::unique_ptr<grpc::ClientContext> PlannerClient::Context(double seconds) const {
@@ -229,7 +237,141 @@ absl::Status PlannerClient::ProfilesShow(const std::string& id) {
       "ID: \"", id, "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
 }
 
-absl::Status PlannerClient::Plan(const v1::PlanRequest& request) {
+absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
+  v1::GetTaskRequest request;
+  request.set_id(id);
+  request.set_wait_ms(20000);
+  std::string last_line;
+  while (true) {
+    v1::GetTaskResponse response;
+    RETURN_IF_ERROR(Check(tasks_->GetTask(Context(60).get(), request, &response)));
+    const v1::Task& task = response.task();
+    const std::string line = absl::StrFormat(
+        "%s %s: %s %3.0f%% %s", task.id(), TaskWhat(task),
+        ShortEnumName(v1::TaskState_Name(task.state()), "TASK_STATE_"), 100 * task.progress(),
+        task.progress_message());
+    if (line != last_line) {
+      std::cerr << line << std::endl;
+      last_line = line;
+    }
+    if (response.revision() < 0) return task;  // finished
+    request.set_known_revision(response.revision());
+  }
+}
+
+namespace {
+
+absl::Status TaskOutcome(const v1::Task& task) {
+  switch (task.state()) {
+    case v1::TASK_STATE_SUCCEEDED:
+      return absl::OkStatus();
+    case v1::TASK_STATE_CANCELLED:
+      return absl::CancelledError(absl::StrCat(task.id(), " was cancelled: ", task.message()));
+    default:
+      return absl::AbortedError(absl::StrCat(task.id(), " failed: ", task.message()));
+  }
+}
+
+}  // namespace
+
+absl::Status PlannerClient::ProfilesProbe(const v1::CreateTaskRequest& request, bool wait,
+                                          const std::string& galvatron_out) {
+  v1::Task task;
+  RETURN_IF_ERROR(Check(tasks_->CreateTask(Context().get(), request, &task)));
+  if (!wait) {
+    *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
+    return absl::OkStatus();
+  }
+  std::cerr << task.id() << " started: probing " << task.world_size() << " rank(s) on "
+            << task.nodes_size() << " node(s) of " << task.cluster() << std::endl;
+  ASSIGN_OR_RETURN(task, Follow(task.id()));
+  RETURN_IF_ERROR(TaskOutcome(task));
+  if (task.result_ids_size() == 0) {
+    return absl::InternalError(absl::StrCat(task.id(), " succeeded without a result"));
+  }
+  v1::GetHardwareProfileRequest get;
+  get.set_id(task.result_ids(0));
+  v1::HardwareProfile profile;
+  RETURN_IF_ERROR(Check(hardware_->GetHardwareProfile(Context().get(), get, &profile)));
+  if (!galvatron_out.empty()) {
+    RETURN_IF_ERROR(interop::WriteGalvatronHardware(profile, galvatron_out));
+    std::cerr << "Galvatron hardware-profile files written to " << galvatron_out << std::endl;
+  }
+  *out_ << (options_.json ? MessageToJson(profile) + "\n" : HardwareProfileDetails(profile));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::ProfilesMeasure(const v1::CreateTaskRequest& request, bool wait) {
+  v1::Task task;
+  RETURN_IF_ERROR(Check(tasks_->CreateTask(Context().get(), request, &task)));
+  if (!wait) {
+    *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
+    return absl::OkStatus();
+  }
+  std::cerr << task.id() << " started: profiling " << request.model() << " on node "
+            << task.nodes(0).node() << std::endl;
+  ASSIGN_OR_RETURN(task, Follow(task.id()));
+  RETURN_IF_ERROR(TaskOutcome(task));
+  *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::TasksList(const std::string& cluster) {
+  v1::ListTasksRequest request;
+  request.set_cluster(cluster);
+  request.set_page_size(1000);
+  v1::ListTasksResponse all;
+  do {
+    v1::ListTasksResponse page;
+    RETURN_IF_ERROR(Check(tasks_->ListTasks(Context().get(), request, &page)));
+    for (auto& t : *page.mutable_tasks()) *all.add_tasks() = std::move(t);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  *out_ << (options_.json ? MessageToJson(all) + "\n"
+                          : TaskListTable({all.tasks().begin(), all.tasks().end()}));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::TasksShow(const std::string& id) {
+  v1::GetTaskRequest request;
+  request.set_id(id);
+  v1::GetTaskResponse response;
+  RETURN_IF_ERROR(Check(tasks_->GetTask(Context().get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response.task()) + "\n" : TaskDetails(response.task()));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::TasksWait(const std::string& id) {
+  ASSIGN_OR_RETURN(v1::Task task, Follow(id));
+  *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
+  return TaskOutcome(task);
+}
+
+absl::Status PlannerClient::TasksCancel(const std::string& id) {
+  v1::CancelTaskRequest request;
+  request.set_id(id);
+  v1::Task task;
+  RETURN_IF_ERROR(Check(tasks_->CancelTask(Context().get(), request, &task)));
+  *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::Plan(const v1::PlanRequest& request, bool measure) {
+  if (measure && !request.has_hardware() && !request.cluster().empty() &&
+      !request.estimate_missing() && !request.model().empty()) {
+    v1::MeasureMissingRequest missing;
+    missing.set_model(request.model());
+    missing.set_model_version(request.model_version());
+    missing.set_cluster(request.cluster());
+    v1::MeasureMissingResponse measuring;
+    RETURN_IF_ERROR(Check(tasks_->MeasureMissing(Context().get(), missing, &measuring)));
+    for (const v1::Task& task : measuring.tasks()) {
+      std::cerr << "measuring first: " << task.id() << " (" << TaskWhat(task) << ", "
+                << task.reason() << ")" << std::endl;
+      ASSIGN_OR_RETURN(v1::Task done, Follow(task.id()));
+      RETURN_IF_ERROR(TaskOutcome(done));
+    }
+  }
   v1::Plan response;
   // A search may take minutes; the request's own time limit bounds it.
   const double wait = std::max(options_.timeout_seconds,

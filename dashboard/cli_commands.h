@@ -9,7 +9,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "galvatron/v1/task.grpc.pb.h"
 
 namespace galvatron::cli {
 
@@ -35,9 +37,25 @@ class PlannerClient {
   absl::Status ProfilesList(const std::string& kind, const std::string& cluster);
   absl::Status ProfilesShow(const std::string& id);
 
+  // Asks the agents of the cluster to measure its interconnect (a probe
+  // task); with `wait`, follows it to the end (progress on stderr), prints
+  // the stored hardware profile and, with `galvatron_out`, writes Galvatron's
+  // hardware-profile JSON files there.
+  absl::Status ProfilesProbe(const v1::CreateTaskRequest& request, bool wait,
+                             const std::string& galvatron_out);
+  // Asks an agent to measure the model's layer types (a profile task).
+  absl::Status ProfilesMeasure(const v1::CreateTaskRequest& request, bool wait);
+
+  absl::Status TasksList(const std::string& cluster);
+  absl::Status TasksShow(const std::string& id);
+  // Follows the task to its end; an error unless it succeeded.
+  absl::Status TasksWait(const std::string& id);
+  absl::Status TasksCancel(const std::string& id);
+
   // Asks the planner for the best plan (searching unless it has one for the
-  // same inputs) and prints it.
-  absl::Status Plan(const v1::PlanRequest& request);
+  // same inputs) and prints it. With `measure`, first has the cluster's
+  // agents measure what the plan lacks and waits for them.
+  absl::Status Plan(const v1::PlanRequest& request, bool measure = true);
   absl::Status PlansList(const std::string& model, const std::string& cluster);
   absl::Status PlansShow(const std::string& id);
 
@@ -45,6 +63,8 @@ class PlannerClient {
   absl::Status NodesList(const std::string& cluster);
 
  private:
+  // Follows a task until it ends, showing progress on stderr; the final task.
+  absl::StatusOr<v1::Task> Follow(const std::string& id);
   // A context with the configured deadline (or `seconds` when > 0).
   std::unique_ptr<grpc::ClientContext> Context(double seconds = 0) const;
   // The call's status, with "cannot reach the planner" added when it is down.
@@ -57,6 +77,7 @@ class PlannerClient {
   std::unique_ptr<v1::ComputeProfileService::Stub> compute_;
   std::unique_ptr<v1::PlanService::Stub> plans_;
   std::unique_ptr<v1::NodeService::Stub> nodes_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
 };
 
 }  // namespace galvatron::cli

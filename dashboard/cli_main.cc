@@ -6,8 +6,12 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/plan_request_flags.h"
 #include "common/rpc_status.h"
 #include "dashboard/cli_commands.h"
@@ -78,6 +82,101 @@ int main(int argc, char** argv) {
   profiles_show->callback(
       [&] { command = [&](PlannerClient& c) { return c.ProfilesShow(profile_id); }; });
 
+  galvatron::v1::CreateTaskRequest task_request;
+  std::string task_nodes, galvatron_out, task_micro, task_seqs;
+  bool no_wait = false;
+  auto* probe = profiles->add_subcommand(
+      "probe",
+      "have the cluster's agents measure its interconnect (every collective, group size and "
+      "layout) and store the hardware profile; waits for it, showing progress");
+  probe->add_option("--cluster", cluster, "cluster whose alive nodes take part")->required();
+  probe->add_option("--nodes", task_nodes, "only these nodes, comma-separated (default: all alive)");
+  int64_t probe_min = 0, probe_max = 0;
+  int probe_warmup = 0, probe_repeats = 0;
+  std::string probe_backend;
+  double probe_timeout = 0;
+  probe->add_option("--min-bytes", probe_min, "smallest message (default: the backend's)");
+  probe->add_option("--max-bytes", probe_max, "largest message (default: the backend's)");
+  probe->add_option("--warmup", probe_warmup, "untimed runs per size (default: the backend's)");
+  probe->add_option("--repeats", probe_repeats, "timed runs per size (default: the backend's)");
+  probe->add_option("--backend", probe_backend, "gloo, nccl or auto (default auto)");
+  probe->add_option("--probe-timeout", probe_timeout,
+                    "seconds the workers wait for each other (default 300)");
+  probe->add_option("--galvatron-out", galvatron_out,
+                    "also write Galvatron's hardware-profile JSON files to this directory");
+  probe->add_flag("--no-wait", no_wait, "print the task and return at once");
+  probe->callback([&] {
+    task_request.set_kind(galvatron::v1::TASK_KIND_PROBE);
+    task_request.set_cluster(cluster);
+    task_request.set_reason("galvatron profiles probe");
+    auto* spec = task_request.mutable_probe();
+    spec->set_min_bytes(probe_min);
+    spec->set_max_bytes(probe_max);
+    spec->set_warmup(probe_warmup);
+    spec->set_repeats(probe_repeats);
+    spec->set_backend(probe_backend);
+    spec->set_timeout_seconds(probe_timeout);
+    command = [&](PlannerClient& c) {
+      for (absl::string_view node : absl::StrSplit(task_nodes, ',', absl::SkipEmpty())) task_request.add_nodes(std::string(node));
+      return c.ProfilesProbe(task_request, !no_wait, galvatron_out);
+    };
+  });
+  auto* measure = profiles->add_subcommand(
+      "measure",
+      "have an agent of the cluster measure a model's layer types (forward/backward time, "
+      "parameter and activation memory) and store the compute profiles; waits for it");
+  std::string measure_model, measure_node;
+  double measure_budget = 0;
+  measure->add_option("--model", measure_model, "stored or built-in model name")->required();
+  measure->add_option("--cluster", cluster, "cluster whose node measures it")->required();
+  measure->add_option("--node", measure_node, "this node (default: the least busy alive one)");
+  measure->add_option("--micro-batches", task_micro, "micro-batch sizes, e.g. 1,2,4");
+  measure->add_option("--seq-lens", task_seqs, "sequence lengths (default: the model's)");
+  measure->add_option("--time-budget", measure_budget, "seconds the worker may take");
+  measure->add_flag("--no-wait", no_wait, "print the task and return at once");
+  measure->callback([&] {
+    command = [&](PlannerClient& c) -> absl::Status {
+      task_request.set_kind(galvatron::v1::TASK_KIND_PROFILE);
+      task_request.set_cluster(cluster);
+      task_request.set_model(measure_model);
+      task_request.set_reason("galvatron profiles measure");
+      if (!measure_node.empty()) task_request.add_nodes(measure_node);
+      auto* spec = task_request.mutable_profile();
+      spec->set_time_budget_seconds(measure_budget);
+      for (const auto& [flag, text, list] :
+           {std::make_tuple("--micro-batches", &task_micro, spec->mutable_micro_batches()),
+            std::make_tuple("--seq-lens", &task_seqs, spec->mutable_seq_lens())}) {
+        for (absl::string_view item : absl::StrSplit(*text, ',', absl::SkipEmpty())) {
+          int value = 0;
+          if (!absl::SimpleAtoi(item, &value) || value <= 0) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                flag, ": \"", item, "\" in \"", *text, "\", expected positive integers"));
+          }
+          list->Add(value);
+        }
+      }
+      return c.ProfilesMeasure(task_request, !no_wait);
+    };
+  });
+
+  auto* tasks = app.add_subcommand("tasks", "work of the agents: probes and profiling");
+  tasks->require_subcommand(1);
+  std::string task_id;
+  auto* tasks_list = tasks->add_subcommand("list", "list tasks, newest first");
+  tasks_list->add_option("--cluster", cluster, "only tasks of this cluster");
+  tasks_list->callback([&] { command = [&](PlannerClient& c) { return c.TasksList(cluster); }; });
+  auto* tasks_show = tasks->add_subcommand("show", "show one task");
+  tasks_show->add_option("ID", task_id, "task id")->required();
+  tasks_show->callback([&] { command = [&](PlannerClient& c) { return c.TasksShow(task_id); }; });
+  auto* tasks_wait = tasks->add_subcommand(
+      "wait", "follow a task to its end (progress on stderr); exit 1 unless it succeeded");
+  tasks_wait->add_option("ID", task_id, "task id")->required();
+  tasks_wait->callback([&] { command = [&](PlannerClient& c) { return c.TasksWait(task_id); }; });
+  auto* tasks_cancel = tasks->add_subcommand("cancel", "cancel a task; its workers are stopped");
+  tasks_cancel->add_option("ID", task_id, "task id")->required();
+  tasks_cancel->callback(
+      [&] { command = [&](PlannerClient& c) { return c.TasksCancel(task_id); }; });
+
   auto* plans = app.add_subcommand("plans", "stored plans");
   plans->require_subcommand(1);
   std::string plan_id, plan_model;
@@ -117,6 +216,10 @@ int main(int argc, char** argv) {
   plan->add_option("--max-pp", plan_max_pp, "largest pipeline degree");
   plan->add_option("--pipeline", plan_pipeline, "gpipe, 1f1b or gpipe,1f1b");
   plan->add_option("--time-limit", plan_time_limit, "search seconds (0 = the planner's default)");
+  bool plan_estimate = false;
+  plan->add_flag("--estimate-missing", plan_estimate,
+                 "estimate compute profiles the cluster lacks instead of having its agents "
+                 "measure them first");
   plan->callback([&] {
     command = [&](PlannerClient& c) -> absl::Status {
       plan_request.set_model(plan_model_name);
@@ -133,6 +236,7 @@ int main(int argc, char** argv) {
       plan_request.set_max_pp(plan_max_pp);
       plan_request.set_micro_batches(plan_micro);
       plan_request.set_time_limit_seconds(plan_time_limit);
+      plan_request.set_estimate_missing(plan_estimate);
       return c.Plan(plan_request);
     };
   });

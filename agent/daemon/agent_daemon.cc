@@ -1,5 +1,6 @@
 #include "agent/daemon/agent_daemon.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,14 +36,29 @@ AgentDaemon::AgentDaemon(const AgentConfig& config, const v1::Node& node)
     : config_(config),
       node_(node),
       node_key_(absl::StrCat(node.cluster(), "/", node.name())),
-      stub_(v1::NodeService::NewStub(PlannerChannel(config))),
+      channel_(PlannerChannel(config)),
+      stub_(v1::NodeService::NewStub(channel_)),
+      tasks_(v1::TaskService::NewStub(channel_)),
       backoff_(config.backoff),
+      executor_(config.executor, node),
       interval_(IntervalOr(config.heartbeat_interval_ms, 0)) {}
 
 void AgentDaemon::Stop() {
   absl::MutexLock lock(&mu_);
   stopping_ = true;
-  if (call_) call_->TryCancel();
+  for (auto& call : calls_) {
+    if (call) call->TryCancel();
+  }
+}
+
+bool AgentDaemon::stopping() {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+std::string AgentDaemon::session() {
+  absl::MutexLock lock(&mu_);
+  return session_;
 }
 
 bool AgentDaemon::WaitForStop(absl::Duration delay) {
@@ -51,30 +67,34 @@ bool AgentDaemon::WaitForStop(absl::Duration delay) {
   return stopping_;
 }
 
-std::shared_ptr<grpc::ClientContext> AgentDaemon::BeginCall() {
+std::shared_ptr<grpc::ClientContext> AgentDaemon::BeginCall(int slot, absl::Duration timeout) {
   auto context = std::make_shared<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + config_.rpc_timeout));
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   absl::MutexLock lock(&mu_);
-  if (stopping_) return nullptr;
-  call_ = context;
+  if (stopping_ && slot != 2) return nullptr;  // a final report still goes out
+  calls_[slot] = context;
   return context;
 }
 
-void AgentDaemon::EndCall() {
+void AgentDaemon::EndCall(int slot) {
   absl::MutexLock lock(&mu_);
-  call_.reset();
+  calls_[slot].reset();
 }
 
 absl::Status AgentDaemon::Register() {
-  std::shared_ptr<grpc::ClientContext> context = BeginCall();
+  std::shared_ptr<grpc::ClientContext> context = BeginCall(0, config_.rpc_timeout);
   if (!context) return absl::CancelledError("stopping");
   v1::RegisterNodeRequest request;
   *request.mutable_node() = node_;
   v1::RegisterNodeResponse response;
   grpc::Status status = stub_->RegisterNode(context.get(), request, &response);
-  EndCall();
+  EndCall(0);
   if (!status.ok()) return FromGrpcStatus(status);
   session_id_ = response.session_id();
+  {
+    absl::MutexLock lock(&mu_);
+    session_ = session_id_;
+  }
   interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
   spdlog::info("registered {} with the planner at {} ({} devices; heartbeat every {})",
                node_key_, config_.planner, node_.devices_size(), absl::FormatDuration(interval_));
@@ -90,7 +110,7 @@ absl::Status AgentDaemon::Register() {
 }
 
 absl::Status AgentDaemon::Heartbeat() {
-  std::shared_ptr<grpc::ClientContext> context = BeginCall();
+  std::shared_ptr<grpc::ClientContext> context = BeginCall(0, config_.rpc_timeout);
   if (!context) return absl::CancelledError("stopping");
   v1::HeartbeatRequest request;
   request.set_cluster(node_.cluster());
@@ -98,13 +118,74 @@ absl::Status AgentDaemon::Heartbeat() {
   request.set_session_id(session_id_);
   v1::HeartbeatResponse response;
   grpc::Status status = stub_->Heartbeat(context.get(), request, &response);
-  EndCall();
+  EndCall(0);
   if (!status.ok()) return FromGrpcStatus(status);
   interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::ReportTaskResponse> AgentDaemon::SendReport(v1::ReportTaskRequest request) {
+  request.set_cluster(node_.cluster());
+  request.set_node(node_.name());
+  request.set_session_id(session());
+  std::shared_ptr<grpc::ClientContext> context = BeginCall(2, config_.rpc_timeout);
+  if (!context) return absl::CancelledError("stopping");
+  v1::ReportTaskResponse response;
+  grpc::Status status = tasks_->ReportTask(context.get(), request, &response);
+  EndCall(2);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+void AgentDaemon::TaskLoop() {
+  ExponentialBackoff backoff(config_.backoff);
+  const ReportFn report = [this](v1::ReportTaskRequest request) {
+    return SendReport(std::move(request));
+  };
+  const std::function<bool()> is_stopping = [this] { return stopping(); };
+  absl::Duration delay = absl::ZeroDuration();
+  while (!WaitForStop(delay)) {
+    const std::string session_id = session();
+    if (session_id.empty()) {  // not registered (yet, or again)
+      delay = absl::Milliseconds(100);
+      continue;
+    }
+    std::shared_ptr<grpc::ClientContext> context =
+        BeginCall(1, config_.poll_wait + config_.rpc_timeout);
+    if (!context) break;
+    v1::PollTaskRequest request;
+    request.set_cluster(node_.cluster());
+    request.set_node(node_.name());
+    request.set_session_id(session_id);
+    request.set_wait_ms(absl::ToInt64Milliseconds(config_.poll_wait));
+    v1::PollTaskResponse response;
+    grpc::Status status = tasks_->PollTask(context.get(), request, &response);
+    EndCall(1);
+    if (!status.ok()) {
+      if (stopping()) break;
+      delay = status.error_code() == grpc::StatusCode::NOT_FOUND
+                  ? absl::Milliseconds(200)  // the heartbeat loop registers again
+                  : backoff.Next();
+      spdlog::debug("task poll failed: {}; retrying in {}", status.error_message(),
+                    absl::FormatDuration(delay));
+      continue;
+    }
+    backoff.Reset();
+    delay = absl::ZeroDuration();
+    if (!response.has_task()) continue;
+    executor_.Run(response.task(), response.node_index(), report, is_stopping);
+  }
+}
+
 absl::Status AgentDaemon::Run() {
+  std::thread task_thread([this] { TaskLoop(); });
+  absl::Status status = RunHeartbeats();
+  Stop();
+  task_thread.join();
+  return status;
+}
+
+absl::Status AgentDaemon::RunHeartbeats() {
   absl::Duration delay = absl::ZeroDuration();
   bool reachable = true;  // log the first failure of a run of them as a warning
   while (!WaitForStop(delay)) {
@@ -127,6 +208,10 @@ absl::Status AgentDaemon::Run() {
       spdlog::info("the planner does not know this session of {}; registering again",
                    node_key_);
       session_id_.clear();
+      {
+        absl::MutexLock lock(&mu_);
+        session_.clear();
+      }
       delay = absl::ZeroDuration();
       continue;
     }

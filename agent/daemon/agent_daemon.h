@@ -1,9 +1,11 @@
-// The agent's control loop: register the node with the planner, heartbeat at
-// the interval the planner asks for, and on any failure retry with
-// exponential backoff. A heartbeat answered NOT_FOUND (the planner restarted
-// or the node registered again elsewhere) makes it register again. Stop()
-// ends the loop promptly: waits are on a condition, and the RPC in flight is
-// cancelled.
+// The agent's control loops. One thread registers the node with the planner,
+// heartbeats at the interval the planner asks for, and on any failure retries
+// with exponential backoff; a heartbeat answered NOT_FOUND (the planner
+// restarted or the node registered again elsewhere) makes it register again.
+// A second thread long-polls the planner for tasks while registered and runs
+// each with the TaskExecutor (one at a time: a task uses every device of the
+// node). Stop() ends both promptly: waits are on a condition, RPCs in flight
+// are cancelled, and the workers of a running task are stopped.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/daemon/backoff.h"
+#include "agent/daemon/task_executor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "galvatron/v1/task.grpc.pb.h"
 
 namespace galvatron::agent {
 
@@ -28,6 +32,9 @@ struct AgentConfig {
   BackoffOptions backoff;
   // Written (atomically) after the first successful registration; "" = none.
   std::string ready_file;
+  // How long one PollTask waits for a task on the planner.
+  absl::Duration poll_wait = absl::Seconds(20);
+  ExecutorConfig executor;
 };
 
 // Thread-safe: Run() on one thread, Stop() from any thread; the loop's own
@@ -38,34 +45,44 @@ class AgentDaemon {
   AgentDaemon(const AgentConfig& config, const v1::Node& node);
 
   // Blocks until Stop() (OK) or until the planner rejects the registration
-  // as invalid, which retrying cannot fix (that error).
+  // as invalid, which retrying cannot fix (that error). Runs the task loop on
+  // a thread of its own meanwhile.
   absl::Status Run();
   void Stop();
 
  private:
   // Waits up to `delay`; true when stopping.
   bool WaitForStop(absl::Duration delay);
+  absl::Status RunHeartbeats();
   absl::Status Register();
   absl::Status Heartbeat();
   // A context with the RPC deadline, published so that Stop() can cancel it;
-  // nullptr once stopping.
-  std::shared_ptr<grpc::ClientContext> BeginCall();
-  void EndCall();
+  // nullptr once stopping. Each loop has its own slot.
+  std::shared_ptr<grpc::ClientContext> BeginCall(int slot, absl::Duration timeout);
+  void EndCall(int slot);
+  bool stopping();
+  std::string session();
+  void TaskLoop();
+  absl::StatusOr<v1::ReportTaskResponse> SendReport(v1::ReportTaskRequest request);
 
   const AgentConfig config_;
   const v1::Node node_;
   const std::string node_key_;  // cluster/name, for logs
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::NodeService::Stub> stub_;
+  std::unique_ptr<v1::TaskService::Stub> tasks_;
   ExponentialBackoff backoff_;
+  TaskExecutor executor_;
 
-  // Run() thread only.
+  // Run() thread only (session_ also under mu_ for the task loop).
   std::string session_id_;
   absl::Duration interval_ = absl::Seconds(2);
   bool ready_written_ = false;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::shared_ptr<grpc::ClientContext> call_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<grpc::ClientContext> calls_[3] ABSL_GUARDED_BY(mu_);  // heartbeat, poll, report
+  std::string session_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace galvatron::agent

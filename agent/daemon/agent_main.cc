@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -27,6 +29,28 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// galvatron-worker beside this binary, else the first in $PATH, else the
+// name beside this binary (the warning names it).
+std::string FindWorker() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  const std::string beside =
+      error ? "galvatron-worker" : (self.parent_path() / "galvatron-worker").string();
+  if (access(beside.c_str(), X_OK) == 0) return beside;
+  if (const char* path = std::getenv("PATH"); path != nullptr) {
+    std::string dirs = path;
+    size_t start = 0;
+    while (start <= dirs.size()) {
+      const size_t end = std::min(dirs.find(':', start), dirs.size());
+      const std::string candidate =
+          (std::filesystem::path(dirs.substr(start, end - start)) / "galvatron-worker").string();
+      if (end > start && access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+  }
+  return beside;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -34,7 +58,9 @@ int main(int argc, char** argv) {
       "galvatron-agent: the Galvatron-C++ node agent. It registers this node (host, CPU "
       "cores, RAM and devices) with galvatron-planner, sends heartbeats so the planner can "
       "tell alive nodes from lost ones, and registers again with backoff when the planner "
-      "restarts. SIGTERM or SIGINT stops it."};
+      "restarts. It runs the tasks the planner gives it (interconnect probes, compute "
+      "profiling) with one galvatron-worker per device and reports their progress and "
+      "results. SIGTERM or SIGINT stops it and its workers."};
   app.set_version_flag("--version", std::string("galvatron-agent ") + kAgentVersion);
   galvatron::agent::AgentConfig config;
   galvatron::LoggingOptions logging;
@@ -53,6 +79,16 @@ int main(int argc, char** argv) {
                  "milliseconds between heartbeats (0 = what the planner asks for)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
+  std::string worker_path, advertise_host;
+  app.add_option("--worker", worker_path,
+                 "the galvatron-worker binary that runs tasks (default: the one beside this "
+                 "binary, else the first in $PATH)");
+  app.add_option("--advertise-host", advertise_host,
+                 "host name or address other nodes use to reach this node's rank-0 store "
+                 "(default: the host name)");
+  app.add_option("--worker-log-level", config.executor.worker_log_level,
+                 "log level of the workers (their logs are in the work dir)")
+      ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "once first registered, write a line saying so to this file");
   app.add_option("--log-level", logging.level,
@@ -87,6 +123,14 @@ int main(int argc, char** argv) {
   std::error_code error;
   std::filesystem::create_directories(work_dir, error);
   if (error) return Fail("--work-dir " + work_dir + ": " + error.message());
+
+  config.executor.work_dir = work_dir;
+  config.executor.advertise_host = advertise_host.empty() ? host.host_name : advertise_host;
+  config.executor.worker_path = worker_path.empty() ? FindWorker() : worker_path;
+  if (access(config.executor.worker_path.c_str(), X_OK) != 0) {
+    spdlog::warn("worker binary {} is not executable: tasks will fail until it is installed "
+                 "(--worker PATH)", config.executor.worker_path);
+  }
 
   galvatron::v1::Node node;
   node.set_name(node_name);

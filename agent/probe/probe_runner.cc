@@ -15,6 +15,7 @@
 #include "common/json_file.h"
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
+#include "common/progress_file.h"
 #include "spdlog/spdlog.h"
 #ifdef GALVATRON_WITH_NCCL
 #include "agent/probe/nccl_backend.h"
@@ -102,6 +103,22 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
   timing.warmup = o.warmup;
   timing.repeats = o.repeats;
   v1::HardwareProfile local;
+  // Progress: one step per table, one for the overlap.
+  int total_steps = 1;
+  for (const ProbeGroup& group : groups) {
+    total_steps += static_cast<int>(std::size(kGroupCollectives));
+    if (group.layout == v1::GROUP_LAYOUT_STRIDED || group.size == o.world_size) ++total_steps;
+  }
+  int steps_done = 0;
+  auto progress = [&](const std::string& message) {
+    Progress p;
+    p.fraction = static_cast<double>(steps_done) / total_steps;
+    p.message = message;
+    if (absl::Status written = WriteProgressFile(o.progress_file, p); !written.ok()) {
+      spdlog::warn("--progress-file: {}", std::string(written.message()));
+    }
+  };
+  progress("starting");
   auto measure = [&](v1::Collective collective, const ProbeGroup& group,
                      v1::GroupLayout layout) -> absl::Status {
     std::vector<v1::TimeSample> samples;
@@ -114,6 +131,9 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
       samples.push_back(sample);
     }
     *local.add_collectives() = MakeCollectiveTable(collective, group.size, layout, samples);
+    ++steps_done;
+    progress(absl::StrCat(v1::Collective_Name(collective), " group_size ", group.size, " ",
+                          v1::GroupLayout_Name(layout)));
     if (o.rank == 0) {
       spdlog::info("probe: {} group_size {} {}: {} sizes, {:.3g} s at {} bytes",
                    v1::Collective_Name(collective), group.size, v1::GroupLayout_Name(layout),
@@ -135,6 +155,8 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
   ASSIGN_OR_RETURN(const OverlapTimes overlap,
                    backend.MeasureOverlap(groups.back(), sizes.back()));
   local.set_overlap_coefficient(OverlapCoefficient(overlap));
+  ++steps_done;
+  progress("overlap coefficient");
   if (o.rank == 0) {
     spdlog::info(
         "probe: overlap: matmul {:.3g} s alone, {:.3g} s overlapped; all-reduce {:.3g} s "

@@ -29,6 +29,7 @@ struct ProbeOptions {
   int threads = 0;   // torch intra-op threads; 0: cores / ranks of the node
   std::string cluster = "local";
   std::string out;   // rank 0 writes the profile JSON here (none when empty)
+  std::string progress_file;  // common/progress_file.h; none when empty
   double timeout_seconds = 300;
 };
 

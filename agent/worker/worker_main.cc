@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
                   "torch intra-op threads (default cores / ranks per node, at least 1)");
   cmd->add_option("--cluster", probe.cluster, "cluster name of the profile")->capture_default_str();
   cmd->add_option("--out", probe.out, "rank 0: write the HardwareProfile JSON here");
+  cmd->add_option("--progress-file", probe.progress_file,
+                  "rewrite this JSON file with the fraction done after every table");
   cmd->add_option("--timeout-seconds", probe.timeout_seconds,
                   "give up when a peer does not show up or answer within this time")
       ->capture_default_str();

@@ -402,16 +402,41 @@ absl::StatusOr<GalvatronHardwareJson> FormatGalvatronHardware(const v1::Hardware
     const bool sp_table = consecutive && (t.collective() == v1::COLLECTIVE_ALL_REDUCE ||
                                           t.collective() == v1::COLLECTIVE_ALL_TO_ALL);
     if (!sp_table) continue;
+    // Galvatron keys sp_time by whole MB: samples of whole MB are written as
+    // measured; a table without any (a CPU probe of small messages) is
+    // written from its alpha-beta fit at 1 MB and at each power of two up to
+    // its largest message, so the file still carries what was measured.
+    std::map<int64_t, double> times;
+    int64_t largest = 0;
     for (const v1::TimeSample& s : t.samples()) {
-      if (s.bytes() <= 0 || s.bytes() % (int64_t{1} << 20) != 0) {
+      largest = std::max(largest, s.bytes());
+      if (s.bytes() <= 0 || s.bytes() % (int64_t{1} << 20) != 0) continue;
+      times[s.bytes() >> 20] =
+          internal::UnitInverse(s.seconds(), s.seconds() * kMsPerSecond, MsToSeconds);
+    }
+    if (times.empty() && t.samples_size() > 0) {
+      // The largest message's time scaled by size when the fit is not
+      // usable (noise can make a CPU fit's slope zero or negative).
+      double largest_seconds = 0;
+      for (const v1::TimeSample& s : t.samples()) {
+        if (s.bytes() == largest) largest_seconds = s.seconds();
+      }
+      if (largest <= 0 || largest_seconds <= 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             "collective table ", v1::Collective_Name(t.collective()), " group_size ",
-            t.group_size(), ": sample of ", s.bytes(),
-            " bytes is not a whole number of MB, which Galvatron's sp_time keys need"));
+            t.group_size(), ": no positive sample, which Galvatron's sp_time keys need"));
       }
-      sp_time[t.collective() == v1::COLLECTIVE_ALL_REDUCE ? 0 : 1][t.group_size()]
-             [s.bytes() >> 20] =
-                 internal::UnitInverse(s.seconds(), s.seconds() * kMsPerSecond, MsToSeconds);
+      const bool fit_usable = t.fit().beta_seconds_per_byte() > 0 && t.fit().alpha_seconds() >= 0;
+      for (int64_t mb = 1; mb == 1 || (mb << 20) <= largest; mb *= 2) {
+        const double bytes = static_cast<double>(mb << 20);
+        const double seconds =
+            fit_usable ? t.fit().alpha_seconds() + t.fit().beta_seconds_per_byte() * bytes
+                       : largest_seconds * bytes / static_cast<double>(largest);
+        times[mb] = seconds * kMsPerSecond;
+      }
+    }
+    if (!times.empty()) {
+      sp_time[t.collective() == v1::COLLECTIVE_ALL_REDUCE ? 0 : 1][t.group_size()] = times;
     }
   }
 

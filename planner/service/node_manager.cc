@@ -150,6 +150,36 @@ absl::StatusOr<v1::HeartbeatResponse> NodeManager::Beat(const v1::HeartbeatReque
   return response;
 }
 
+absl::Status NodeManager::CheckSession(const std::string& cluster, const std::string& node,
+                                       const std::string& session_id) {
+  v1::HeartbeatRequest beat;
+  beat.set_cluster(cluster);
+  beat.set_node(node);
+  beat.set_session_id(session_id);
+  return Beat(beat).status();
+}
+
+bool NodeManager::IsAlive(const std::string& cluster, const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(NodeKey(cluster, node));
+  return it != sessions_.end() && absl::Now() - it->second.last_heartbeat < options_.node_timeout;
+}
+
+absl::StatusOr<std::vector<v1::Node>> NodeManager::AliveNodes(const std::string& cluster) {
+  std::vector<v1::Node> alive;
+  v1::ListNodesRequest request;
+  request.set_cluster(cluster);
+  request.set_page_size(kMaxPageSize);
+  do {
+    ASSIGN_OR_RETURN(v1::ListNodesResponse page, List(request));
+    for (v1::Node& node : *page.mutable_nodes()) {
+      if (node.state() == v1::NODE_STATE_ALIVE) alive.push_back(std::move(node));
+    }
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return alive;
+}
+
 void NodeManager::FillLiveness(v1::Node* node, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(NodeKey(node->cluster(), node->name()));

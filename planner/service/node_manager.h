@@ -13,6 +13,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -49,6 +50,15 @@ class NodeManager final : public v1::NodeService::Service {
   absl::StatusOr<v1::RegisterNodeResponse> Register(const v1::RegisterNodeRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Beat(const v1::HeartbeatRequest& request);
   absl::StatusOr<v1::ListNodesResponse> List(const v1::ListNodesRequest& request);
+
+  // OK when `session_id` is the current session of the node; NOT_FOUND (the
+  // agent must register again) otherwise. Counts as a heartbeat.
+  absl::Status CheckSession(const std::string& cluster, const std::string& node,
+                            const std::string& session_id);
+  // The ALIVE nodes of `cluster`, by name.
+  absl::StatusOr<std::vector<v1::Node>> AliveNodes(const std::string& cluster);
+  // Whether the node is ALIVE now.
+  bool IsAlive(const std::string& cluster, const std::string& node);
 
   grpc::Status RegisterNode(grpc::ServerContext* context,
                             const v1::RegisterNodeRequest* request,

@@ -31,6 +31,24 @@ absl::Status ValidatePlanId(const std::string& id) {
   return absl::OkStatus();
 }
 
+// FAILED_PRECONDITION naming the tasks that measure what the plan lacks.
+absl::Status MeasuringError(const v1::MeasureMissingResponse& measuring) {
+  std::string what;
+  if (measuring.hardware_missing()) what = "its hardware profile";
+  if (measuring.missing_layer_types_size() > 0) {
+    absl::StrAppend(&what, what.empty() ? "" : " and ", measuring.missing_layer_types_size(),
+                    " compute profile(s)");
+  }
+  std::string tasks;
+  for (const v1::Task& task : measuring.tasks()) {
+    absl::StrAppend(&tasks, tasks.empty() ? "" : ", ", task.id());
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the cluster lacks ", what, "; being measured by ", tasks, " (galvatron tasks wait ",
+      measuring.tasks(0).id(), "); ask again when finished, or set estimate_missing "
+      "(galvatron plan --estimate-missing) to estimate compute profiles"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::pair<v1::Plan, bool>> PlanManager::Store(v1::Plan plan) {
@@ -70,10 +88,17 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
     v1::GetHardwareProfileRequest get;
     get.set_cluster(request.cluster());
     auto hardware = hardware_->Get(get);
+    if (absl::IsNotFound(hardware.status()) && tasks_ != nullptr) {
+      ASSIGN_OR_RETURN(v1::MeasureMissingResponse measuring,
+                       tasks_->MeasureMissing(inputs.model, request.cluster(),
+                                              "a plan was requested"));
+      if (measuring.tasks_size() > 0) return MeasuringError(measuring);
+    }
     if (absl::IsNotFound(hardware.status())) {
       return absl::NotFoundError(absl::StrCat(
           "cluster \"", request.cluster(),
-          "\" has no hardware profile: import one (galvatron profiles import) or probe it"));
+          "\" has no hardware profile and no alive node to probe it: import one (galvatron "
+          "profiles import) or start galvatron-agent on its nodes"));
     }
     if (!hardware.ok()) return hardware.status();
     inputs.hardware = std::move(*hardware);
@@ -93,6 +118,13 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
     } else if (!absl::IsNotFound(profile.status())) {
       return profile.status();
     }
+  }
+  if (tasks_ != nullptr && !request.has_hardware() && !request.estimate_missing() &&
+      inputs.compute.size() < ModelLayerTypeKeys(inputs.model).size()) {
+    ASSIGN_OR_RETURN(v1::MeasureMissingResponse measuring,
+                     tasks_->MeasureMissing(inputs.model, inputs.hardware.cluster(),
+                                            "a plan was requested"));
+    if (measuring.tasks_size() > 0) return MeasuringError(measuring);
   }
   const std::string id = search::PlanId(inputs);
   ASSIGN_OR_RETURN(auto existing, store_->Get(Table::kPlans, id, 0));

@@ -11,6 +11,7 @@
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/model_manager.h"
+#include "planner/service/task_manager.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
@@ -21,13 +22,15 @@ struct PlanManagerOptions {
 };
 
 // Thread-safe: no state of its own beyond the thread-safe store and the
-// thread-safe managers it reads (models, hardware and compute profiles).
+// thread-safe managers it reads (models, hardware and compute profiles) and
+// the task manager it asks to measure what a plan lacks.
 class PlanManager final : public v1::PlanService::Service {
  public:
   PlanManager(store::Store* store, ModelManager* models, HardwareProfileManager* hardware,
-              ComputeProfileManager* compute, PlanManagerOptions options = {})
+              ComputeProfileManager* compute, PlanManagerOptions options = {},
+              TaskManager* tasks = nullptr)
       : store_(store), models_(models), hardware_(hardware), compute_(compute),
-        options_(options) {}
+        options_(options), tasks_(tasks) {}
 
   // Resolves the request's inputs, returns the stored plan for them or
   // searches, stores and returns a new one.
@@ -53,6 +56,7 @@ class PlanManager final : public v1::PlanService::Service {
   HardwareProfileManager* const hardware_;
   ComputeProfileManager* const compute_;
   const PlanManagerOptions options_;
+  TaskManager* const tasks_;  // null: never measure, estimate
 };
 
 }  // namespace galvatron::planner

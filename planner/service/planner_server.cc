@@ -36,15 +36,19 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   server->hardware_ = std::make_unique<HardwareProfileManager>(server->store_.get());
   server->compute_ = std::make_unique<ComputeProfileManager>(server->store_.get(),
                                                              server->models_.get());
-  PlanManagerOptions plan_options;
-  plan_options.search_threads = config.search_threads;
-  server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
-                                                 server->hardware_.get(), server->compute_.get(),
-                                                 plan_options);
   NodeManagerOptions node_options;
   node_options.heartbeat_interval = absl::Milliseconds(config.heartbeat_interval_ms);
   node_options.node_timeout = absl::Milliseconds(config.node_timeout_ms);
   server->nodes_ = std::make_unique<NodeManager>(server->store_.get(), node_options);
+  server->tasks_ = std::make_unique<TaskManager>(server->store_.get(), server->nodes_.get(),
+                                                 server->models_.get(), server->hardware_.get(),
+                                                 server->compute_.get());
+  RETURN_IF_ERROR(server->tasks_->Start());
+  PlanManagerOptions plan_options;
+  plan_options.search_threads = config.search_threads;
+  server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
+                                                 server->hardware_.get(), server->compute_.get(),
+                                                 plan_options, server->tasks_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -58,6 +62,7 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   builder.RegisterService(server->compute_.get());
   builder.RegisterService(server->plans_.get());
   builder.RegisterService(server->nodes_.get());
+  builder.RegisterService(server->tasks_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -76,6 +81,7 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
 }
 
 PlannerServer::~PlannerServer() {
+  if (tasks_) tasks_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now());
     server_->Wait();
@@ -83,6 +89,7 @@ PlannerServer::~PlannerServer() {
 }
 
 void PlannerServer::Shutdown(absl::Duration grace) {
+  tasks_->Shutdown();  // long polls answer now instead of holding the shutdown
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }

@@ -15,6 +15,7 @@
 #include "planner/service/model_manager.h"
 #include "planner/service/node_manager.h"
 #include "planner/service/plan_manager.h"
+#include "planner/service/task_manager.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
@@ -57,6 +58,7 @@ class PlannerServer {
   ComputeProfileManager& compute_profiles() { return *compute_; }
   PlanManager& plans() { return *plans_; }
   NodeManager& nodes() { return *nodes_; }
+  TaskManager& tasks() { return *tasks_; }
 
  private:
   PlannerServer() = default;
@@ -67,6 +69,7 @@ class PlannerServer {
   std::unique_ptr<ComputeProfileManager> compute_;
   std::unique_ptr<PlanManager> plans_;
   std::unique_ptr<NodeManager> nodes_;
+  std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -16,6 +16,7 @@
 #include "galvatron/v1/hardware.pb.h"
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
+#include "galvatron/v1/task.pb.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
@@ -48,6 +49,8 @@ void FillRowFields(const store::Row& row, v1::ComputeProfile* message);
 void FillRowFields(const store::Row& row, v1::Plan* message);
 // registered_at = when this description of the node was first stored.
 void FillRowFields(const store::Row& row, v1::Node* message);
+// Tasks carry their own times; nothing to fill.
+inline void FillRowFields(const store::Row&, v1::Task*) {}
 
 // The message stored in `row`, with its output-only fields filled in.
 // DATA_LOSS if the payload does not parse.

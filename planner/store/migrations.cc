@@ -70,6 +70,19 @@ CREATE TABLE nodes (
 );
 CREATE INDEX nodes_tag ON nodes (tag);
 )sql"},
+    {"v3: create the tasks table",
+     R"sql(
+CREATE TABLE tasks (
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (key, version)
+);
+CREATE INDEX tasks_tag ON tasks (tag);
+)sql"},
 };
 
 }  // namespace

@@ -18,6 +18,8 @@ const char* TableName(Table table) {
       return "plans";
     case Table::kNodes:
       return "nodes";
+    case Table::kTasks:
+      return "tasks";
   }
   return "unknown_table";
 }
@@ -29,6 +31,7 @@ absl::Status ValidateTable(Table table) {
     case Table::kComputeProfiles:
     case Table::kPlans:
     case Table::kNodes:
+    case Table::kTasks:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError(

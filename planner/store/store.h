@@ -22,6 +22,7 @@ enum class Table {
   kComputeProfiles,   // key: cluster + "/" + layer type; tag: cluster
   kPlans,             // key: plan id (content hash)
   kNodes,             // key: cluster + "/" + node name; tag: cluster
+  kTasks,             // key: task id; tag: cluster; a version per state change
 };
 
 // The SQL table name (also used in error messages).

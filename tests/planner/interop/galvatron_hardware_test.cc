@@ -346,4 +346,33 @@ TEST_CASE("ReadGalvatronHardware names the file and key of bad input", "[interop
 }
 
 }  // namespace
+
+TEST_CASE("A CPU probe of messages under 1 MB still yields Galvatron's sp_time keys",
+          "[interop]") {
+  v1::HardwareProfile p;
+  p.set_cluster("cpu");
+  p.set_num_nodes(1);
+  p.set_devices_per_node(2);
+  p.set_overlap_coefficient(1.1);
+  v1::CollectiveTable* ar = p.add_collectives();
+  ar->set_collective(v1::COLLECTIVE_ALL_REDUCE);
+  ar->set_group_size(2);
+  ar->set_layout(v1::GROUP_LAYOUT_CONSECUTIVE);
+  for (int64_t bytes : {4096, 65536}) {
+    v1::TimeSample* s = ar->add_samples();
+    s->set_bytes(bytes);
+    s->set_seconds(1e-4 * static_cast<double>(bytes) / 65536);
+  }
+  // A noisy fit (negative slope) is not used: the largest sample is scaled.
+  ar->mutable_fit()->set_alpha_seconds(2e-4);
+  ar->mutable_fit()->set_beta_seconds_per_byte(-1e-12);
+  ar->set_bus_bandwidth_bytes_per_second(1e9);
+  auto json = FormatGalvatronHardware(p);
+  INFO(json.status().message());
+  REQUIRE(json.ok());
+  const auto sp_time = nlohmann::json::parse(json->sp_time);
+  // 1 MB = 16 × 64 KiB → 16 × 0.1 ms.
+  CHECK(sp_time["allreduce_size_2_1MB_time"].get<double>() == Approx(1.6).epsilon(1e-9));
+}
+
 }  // namespace galvatron::interop

@@ -134,9 +134,9 @@ TEST_CASE("Open creates, migrates and stamps a new file", "[store][sqlite]") {
   CHECK(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' "
                   "ORDER BY name") ==
         std::vector<std::string>{"compute_profiles", "hardware_profiles",
-                                 "models", "nodes", "plans"});
+                                 "models", "nodes", "plans", "tasks"});
   for (Table table : {Table::kModels, Table::kHardwareProfiles,
-                      Table::kComputeProfiles, Table::kPlans, Table::kNodes}) {
+                      Table::kComputeProfiles, Table::kPlans, Table::kNodes, Table::kTasks}) {
     const std::string name = TableName(table);
     CAPTURE(name);
     CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name +
@@ -396,8 +396,38 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA user_version") ==
         SqliteStore::LatestSchemaVersion());
-  CHECK(raw.QueryInt("PRAGMA user_version") == 2);
+  CHECK(raw.QueryInt("PRAGMA user_version") == 3);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
+}
+
+// tests/data/store/schema_v2.sqlite was written by galvatron-planner at schema
+// 2 (see tests/data/store/README.md): a model and a registered node.
+TEST_CASE("The schema 2 golden file opens and reads", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("schema_v2.sqlite");
+  std::filesystem::copy_file(
+      std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v2.sqlite", path);
+  std::unique_ptr<SqliteStore> store = OpenStore(path);
+
+  std::optional<Row> model = ValueOrFail(store->Get(Table::kModels, "golden-v2", 0));
+  REQUIRE(model.has_value());
+  CHECK(model->id == "golden-v2@1");
+  CHECK(model->created_unix_micros == 1700000000000001);
+  std::optional<Row> node = ValueOrFail(store->GetById(Table::kNodes, "node-gold-n1-1"));
+  REQUIRE(node.has_value());
+  CHECK(node->key == "gold/n1");
+  CHECK(node->tag == "gold");
+  CHECK(!node->payload.empty());
+  // Migration 3 added the tasks table, empty and usable.
+  ListOptions all;
+  CHECK(ValueOrFail(store->List(Table::kTasks, all)).empty());
+  Row task = ValueOrFail(
+      store->Append(Table::kTasks, MakeRow("task-1", "task-1@", "payload", "gold")));
+  CHECK(task.id == "task-1@1");
+
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == 3);
 }
 
 TEST_CASE("Reads see committed data while another connection writes",
