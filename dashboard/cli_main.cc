@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/plan_request_flags.h"
+#include "common/units.h"
 #include "common/rpc_status.h"
 #include "dashboard/cli_commands.h"
 
@@ -91,12 +92,13 @@ int main(int argc, char** argv) {
       "layout) and store the hardware profile; waits for it, showing progress");
   probe->add_option("--cluster", cluster, "cluster whose alive nodes take part")->required();
   probe->add_option("--nodes", task_nodes, "only these nodes, comma-separated (default: all alive)");
-  int64_t probe_min = 0, probe_max = 0;
+  std::string probe_min, probe_max;
   int probe_warmup = 0, probe_repeats = 0;
   std::string probe_backend;
   double probe_timeout = 0;
-  probe->add_option("--min-bytes", probe_min, "smallest message (default: the backend's)");
-  probe->add_option("--max-bytes", probe_max, "largest message (default: the backend's)");
+  probe->add_option("--min-bytes", probe_min,
+                    "smallest message, e.g. 4KiB or 1048576 (default: the backend's)");
+  probe->add_option("--max-bytes", probe_max, "largest message, e.g. 64MiB (default: the backend's)");
   probe->add_option("--warmup", probe_warmup, "untimed runs per size (default: the backend's)");
   probe->add_option("--repeats", probe_repeats, "timed runs per size (default: the backend's)");
   probe->add_option("--backend", probe_backend, "gloo, nccl or auto (default auto)");
@@ -110,13 +112,22 @@ int main(int argc, char** argv) {
     task_request.set_cluster(cluster);
     task_request.set_reason("galvatron profiles probe");
     auto* spec = task_request.mutable_probe();
-    spec->set_min_bytes(probe_min);
-    spec->set_max_bytes(probe_max);
     spec->set_warmup(probe_warmup);
     spec->set_repeats(probe_repeats);
     spec->set_backend(probe_backend);
     spec->set_timeout_seconds(probe_timeout);
-    command = [&](PlannerClient& c) {
+    command = [&](PlannerClient& c) -> absl::Status {
+      auto* spec = task_request.mutable_probe();
+      for (const auto& [flag, text, setter] :
+           {std::make_tuple("--min-bytes", &probe_min, &galvatron::v1::ProbeTaskSpec::set_min_bytes),
+            std::make_tuple("--max-bytes", &probe_max, &galvatron::v1::ProbeTaskSpec::set_max_bytes)}) {
+        if (text->empty()) continue;
+        auto bytes = galvatron::ParseBytes(*text);
+        if (!bytes.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat(flag, ": ", bytes.status().message()));
+        }
+        (spec->*setter)(*bytes);
+      }
       for (absl::string_view node : absl::StrSplit(task_nodes, ',', absl::SkipEmpty())) task_request.add_nodes(std::string(node));
       return c.ProfilesProbe(task_request, !no_wait, galvatron_out);
     };
