@@ -1,13 +1,22 @@
 // galvatron-worker: one process per device, spawned by the node agent.
 // `galvatron-worker probe` measures the interconnect (flags → ProbeOptions →
-// RunProbe); profiling and training commands come later.
+// RunProbe); `galvatron-worker profile` measures a model's layers (flags →
+// ProfilerOptions → ProfileModel). Training comes later.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "agent/compute_profile/profiler.h"
 #include "agent/probe/probe_runner.h"
+#include "common/json_file.h"
+#include "common/model_catalog.h"
+#include "common/model_validation.h"
+#include "common/profile_validation.h"
+#include "common/progress_file.h"
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
 
@@ -90,7 +99,92 @@ int main(int argc, char** argv) {
   cmd->add_option("--timeout-seconds", probe.timeout_seconds,
                   "give up when a peer does not show up or answer within this time")
       ->capture_default_str();
+  // galvatron-worker profile: layer timing and memory of a model.
+  galvatron::profiler::ProfilerOptions profiling;
+  std::string profile_model, profile_out, profile_progress, micro_batches = "1,2,4", seq_lens,
+                                                             tp_degrees = "1,2,4";
+  auto* profile_cmd = app.add_subcommand(
+      "profile",
+      "measure each layer type of a model (forward/backward time over micro-batch sizes and "
+      "sequence lengths, parameters, activation memory per tensor-parallel degree with and "
+      "without checkpointing) and its embedding/head; writes a ComputeProfileList JSON");
+  profile_cmd->add_option("--model", profile_model, "ModelSpec JSON file or catalog name")
+      ->required();
+  profile_cmd->add_option("--out", profile_out, "write the ComputeProfileList JSON here")
+      ->required();
+  profile_cmd->add_option("--cluster", profiling.cluster, "cluster name of the profiles")
+      ->capture_default_str();
+  profile_cmd->add_option("--micro-batches", micro_batches, "micro-batch sizes, comma-separated")
+      ->capture_default_str();
+  profile_cmd->add_option("--seq-lens", seq_lens,
+                          "sequence lengths, comma-separated (default: the model's)");
+  profile_cmd->add_option("--tp-degrees", tp_degrees,
+                          "tensor-parallel degrees whose activation memory is measured (those "
+                          "that divide a layer's heads)")
+      ->capture_default_str();
+  profile_cmd->add_option("--warmup", profiling.warmup, "untimed runs per size")->capture_default_str();
+  profile_cmd->add_option("--repeats", profiling.repeats, "timed runs per size; the median is kept")
+      ->capture_default_str();
+  profile_cmd->add_option("--time-budget-seconds", profiling.time_budget_seconds,
+                          "give up (exit 1, naming what was being measured) after this long")
+      ->capture_default_str();
+  profile_cmd->add_option("--threads", profiling.threads, "torch intra-op threads (0 = all cores)")
+      ->capture_default_str();
+  profile_cmd->add_option("--device", profiling.device, "cpu, cuda or auto")->capture_default_str();
+  profile_cmd->add_option("--progress-file", profile_progress,
+                          "rewrite this JSON file with the fraction done after every item");
   CLI11_PARSE(app, argc, argv);
+  if (profile_cmd->parsed()) {
+    if (auto status = galvatron::InitLogging(logging); !status.ok()) {
+      return Fail(std::string(status.message()));
+    }
+    for (auto [flag, text, list] : {std::make_tuple("--micro-batches", &micro_batches, &profiling.micro_batches),
+                                    std::make_tuple("--seq-lens", &seq_lens, &profiling.seq_lens),
+                                    std::make_tuple("--tp-degrees", &tp_degrees, &profiling.tp_degrees)}) {
+      list->clear();
+      for (absl::string_view item : absl::StrSplit(*text, ',', absl::SkipEmpty())) {
+        int value = 0;
+        if (!absl::SimpleAtoi(item, &value) || value < 1) {
+          return Fail(std::string("profile: ") + flag + ": \"" + *text +
+                      "\", expected positive integers separated by commas");
+        }
+        list->push_back(value);
+      }
+    }
+    galvatron::v1::ModelSpec model;
+    if (auto catalog = galvatron::CatalogModel(profile_model)) {
+      model = *catalog;
+    } else if (auto read = galvatron::ReadJsonFile(profile_model, &model); !read.ok()) {
+      return Fail("profile: --model: \"" + profile_model +
+                  "\" is neither a catalog model nor a readable ModelSpec file: " +
+                  std::string(read.message()));
+    }
+    if (auto valid = galvatron::ValidateModelSpec(model); !valid.ok()) {
+      return Fail("profile: --model " + profile_model + ": " + std::string(valid.message()));
+    }
+    profiling.progress = [&](double fraction, const std::string& what) {
+      spdlog::info("profile: {:3.0f}% {}", 100 * fraction, what);
+      galvatron::Progress p{fraction, what};
+      if (auto written = galvatron::WriteProgressFile(profile_progress, p); !written.ok()) {
+        spdlog::warn("--progress-file: {}", std::string(written.message()));
+      }
+    };
+    auto profiles = galvatron::profiler::ProfileModel(model, profiling);
+    if (!profiles.ok()) return Fail("profile: " + std::string(profiles.status().message()));
+    for (const auto& p : profiles->profiles()) {
+      if (auto valid = galvatron::ValidateComputeProfile(p); !valid.ok()) {
+        return Fail("profile: the measured profile of " + p.layer_type() +
+                    " is invalid: " + std::string(valid.message()));
+      }
+    }
+    if (auto written = galvatron::WriteTextFile(profile_out, galvatron::MessageToJson(*profiles));
+        !written.ok()) {
+      return Fail("profile: --out: " + std::string(written.message()));
+    }
+    spdlog::info("profile: {} profiles of {} written to {}", profiles->profiles_size(),
+                 model.name(), profile_out);
+    return 0;
+  }
 
   if (auto status = galvatron::InitLogging(logging); !status.ok()) {
     return Fail(std::string(status.message()));

@@ -216,4 +216,50 @@ TEST_CASE("Cancelling a task and stopping an agent stop their workers", "[e2e][t
   CHECK_THAT(ReadLog(dir.File("agent-n1.log")), Catch::Contains("galvatron-agent stopped"));
 }
 
+TEST_CASE("galvatron plan has the agents measure what is missing, then plans from it alone",
+          "[e2e][tasks]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200"});
+  const std::string address = planner.address();
+  auto agent = StartAgent(dir, address, "n1", 2);
+  REQUIRE(testing::WaitFor([&] { return AliveNodes(address) == 1; }, kDeadline));
+
+  // A profile task that cannot finish in its time budget fails with the
+  // reason; the agent keeps serving.
+  CommandResult bad = Cli(address, {"profiles", "measure", "--model", "llama-tiny", "--cluster",
+                                    "test", "--time-budget", "0.001"});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("task-1 failed") && Catch::Contains("budget"));
+
+  // No hardware profile and no compute profile: a probe and a profile task
+  // run first (progress on stderr), then the search uses what they measured.
+  CommandResult r = Cli(address,
+                        {"--json", "plan", "--model", "llama-tiny", "--cluster", "test",
+                         "--memory", "4GiB", "--global-batch", "8"},
+                        std::chrono::seconds(300));
+  INFO(r.err);
+  INFO(ReadLog(dir.File("agent-n1.log")));
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("measuring first: task-2 (probe") &&
+                        Catch::Contains("measuring first: task-3 (profile llama-tiny") &&
+                        Catch::Contains("task-3 profile llama-tiny: succeeded"));
+  v1::Plan plan;
+  REQUIRE(JsonToMessage(r.out, "plan", &plan).ok());
+  CHECK_FALSE(plan.hardware_profile_id().empty());
+  const std::optional<v1::ModelSpec> model = CatalogModel("llama-tiny");
+  REQUIRE(model.has_value());
+  CHECK(plan.compute_profile_ids_size() ==
+        static_cast<int>(ModelLayerTypeKeys(*model).size()));
+  CHECK_FALSE(plan.prediction().analytic_estimate());
+  CHECK(plan.prediction().samples_per_second() > 0);
+
+  std::optional<v1::Task> profile = ShowTask(address, "task-3");
+  REQUIRE(profile.has_value());
+  CHECK(profile->state() == v1::TASK_STATE_SUCCEEDED);
+  CHECK(profile->result_ids_size() == plan.compute_profile_ids_size());
+  agent->Signal(SIGTERM);
+  CHECK(agent->Wait(std::chrono::seconds(20)) == 0);
+}
+
 }  // namespace galvatron

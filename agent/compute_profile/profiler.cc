@@ -1,0 +1,466 @@
+#include "agent/compute_profile/profiler.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#ifdef GALVATRON_TORCH_HAS_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/runtime/blocks/blocks.h"
+#include "common/layer_type.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "planner/interop/least_squares.h"
+
+namespace galvatron::profiler {
+namespace {
+
+using runtime::BlockOptions;
+using runtime::BlockShape;
+using runtime::EmbeddingHead;
+using runtime::HeadPart;
+using runtime::TransformerBlock;
+
+// Bytes per parameter of the model states the planner assumes for the
+// embedding/head (fp32 parameter, gradient, Adam's m and v; Galvatron's 4×).
+constexpr int64_t kModelStateBytesPerParameter = 16;
+
+// A CPU allocator that allocates as LibTorch's default one does
+// (c10::alloc_cpu / free_cpu) and counts the bytes handed out and not yet
+// freed. Installed once per process with a higher priority than the default,
+// so every CPU tensor allocated afterwards goes through it. The pointer is
+// its own deleter context (LibTorch's raw_allocate requires it), so sizes are
+// kept in a map.
+class CountingCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t bytes) const override {
+    void* data = c10::alloc_cpu(bytes);
+    {
+      std::lock_guard<std::mutex> lock(Mu());
+      Sizes()[data] = bytes;
+    }
+    Live() += static_cast<int64_t>(bytes);
+    return c10::DataPtr(data, data, &Free, c10::Device(c10::DeviceType::CPU));
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &Free; }
+  static int64_t live() { return Live().load(); }
+
+ private:
+  static void Free(void* data) {
+    if (data == nullptr) return;
+    size_t bytes = 0;
+    {
+      std::lock_guard<std::mutex> lock(Mu());
+      auto it = Sizes().find(data);
+      if (it != Sizes().end()) {
+        bytes = it->second;
+        Sizes().erase(it);
+      }
+    }
+    Live() -= static_cast<int64_t>(bytes);
+    c10::free_cpu(data);
+  }
+  static std::mutex& Mu() {
+    static auto* mu = new std::mutex;
+    return *mu;
+  }
+  static std::unordered_map<void*, size_t>& Sizes() {
+    static auto* sizes = new std::unordered_map<void*, size_t>;
+    return *sizes;
+  }
+  static std::atomic<int64_t>& Live() {
+    static auto* live = new std::atomic<int64_t>(0);
+    return *live;
+  }
+};
+
+CountingCpuAllocator* CpuCounter() {
+  static CountingCpuAllocator* counter = [] {
+    auto* allocator = new CountingCpuAllocator();
+    c10::SetCPUAllocator(allocator, /*priority=*/100);
+    return allocator;
+  }();
+  return counter;
+}
+
+struct Context {
+  const ProfilerOptions& options;
+  torch::Device device;
+  torch::Dtype dtype;
+  std::chrono::steady_clock::time_point deadline;
+  int total_steps = 0;
+  int done_steps = 0;
+
+  bool cuda() const { return device.is_cuda(); }
+  void Sync() const {
+    if (cuda()) torch::cuda::synchronize();
+  }
+  int64_t LiveBytes() const {
+#ifdef GALVATRON_TORCH_HAS_CUDA
+    if (cuda()) {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+      return stats.allocated_bytes[0].current;
+    }
+#endif
+    return CpuCounter()->live();
+  }
+  absl::Status Step(const std::string& what) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the time budget of ", options.time_budget_seconds, " s ran out while measuring ",
+          what, "; raise --time-budget-seconds or measure fewer sizes"));
+    }
+    return absl::OkStatus();
+  }
+  void Done(const std::string& what) {
+    ++done_steps;
+    if (options.progress) {
+      options.progress(static_cast<double>(done_steps) / std::max(1, total_steps), what);
+    }
+  }
+};
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Forward and backward medians of `run` (which returns the output to
+// back-propagate a gradient of ones through).
+template <typename Run>
+std::pair<double, double> TimeForwardBackward(const Context& ctx, const Run& run) {
+  std::vector<double> forward, backward;
+  for (int i = 0; i < ctx.options.warmup + ctx.options.repeats; ++i) {
+    ctx.Sync();
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::Tensor out = run();
+    ctx.Sync();
+    const auto t1 = std::chrono::steady_clock::now();
+    out.backward(torch::ones_like(out));
+    ctx.Sync();
+    const auto t2 = std::chrono::steady_clock::now();
+    if (i >= ctx.options.warmup) {
+      forward.push_back(Seconds(t0, t1));
+      backward.push_back(Seconds(t1, t2));
+    }
+  }
+  return {Median(forward), Median(backward)};
+}
+
+// Live bytes `run` leaves allocated, per sample: measured at micro-batches 1
+// and 2 so that what does not grow with the batch cancels.
+template <typename Run>
+int64_t BytesPerSample(const Context& ctx, const Run& run) {
+  int64_t at[3] = {0, 0, 0};
+  for (int b : {1, 2}) {
+    const int64_t before = ctx.LiveBytes();
+    torch::Tensor kept = run(b);
+    ctx.Sync();
+    at[b] = ctx.LiveBytes() - before;
+  }
+  return std::max<int64_t>(0, at[2] - at[1]);
+}
+
+// Fills forward_fit / backward_fit from the samples: per sequence length a
+// least-squares line over the micro-batch (per-sample time and constant);
+// the per-sample times fitted over sequence length (quadratic with three or
+// more lengths); the constant averaged. A fit with a per-sample time that is
+// not positive at some measured length is left empty, so that the planner
+// uses the samples instead.
+void Fit(v1::ComputeProfile* profile, bool backward) {
+  std::map<int, std::vector<interop::FitPoint>> by_seq;
+  for (const v1::LayerTimeSample& s : profile->time_samples()) {
+    by_seq[s.seq_len()].push_back(
+        {static_cast<double>(s.micro_batch()), backward ? s.backward_seconds() : s.forward_seconds()});
+  }
+  std::vector<interop::FitPoint> per_sample;
+  double constant = 0;
+  for (const auto& [seq, points] : by_seq) {
+    const interop::AlphaBetaFit line = interop::FitAlphaBeta(points);
+    per_sample.push_back({static_cast<double>(seq), line.beta});
+    constant += line.alpha;
+  }
+  if (per_sample.empty()) return;
+  constant /= static_cast<double>(per_sample.size());
+  v1::LayerTimeFit fit;
+  if (per_sample.size() == 1) {
+    fit.set_per_sample_s0(per_sample[0].y);
+  } else {
+    const interop::QuadraticFit q = interop::FitQuadratic(per_sample);
+    fit.set_per_sample_s2(q.a);
+    fit.set_per_sample_s1(q.b);
+    fit.set_per_sample_s0(q.c);
+  }
+  fit.set_constant(std::max(0.0, constant));
+  for (const auto& [seq, unused] : by_seq) {
+    const double s = seq;
+    if (!(fit.per_sample_s2() * s * s + fit.per_sample_s1() * s + fit.per_sample_s0() > 0)) return;
+  }
+  *(backward ? profile->mutable_backward_fit() : profile->mutable_forward_fit()) = fit;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model,
+                              const Context& ctx) {
+  v1::ComputeProfile profile;
+  profile.set_layer_type(key);
+  profile.set_cluster(ctx.options.cluster);
+  profile.set_model(model.name());
+  // What the times were measured in: the model's precision on CUDA; fp32 on
+  // CPU (LibTorch's CPU bf16 is emulated and would mislead).
+  profile.set_precision(ctx.cuda() ? model.precision()
+                                   : (model.precision() == v1::PRECISION_FP64
+                                          ? v1::PRECISION_FP64
+                                          : v1::PRECISION_FP32));
+  profile.set_source(v1::PROFILE_SOURCE_MEASURED);
+  profile.set_measured_by(absl::StrCat(HostName(), " (", ctx.cuda() ? "cuda" : "cpu", ", ",
+                                       torch::get_num_threads(), " threads, galvatron-worker)"));
+  *profile.mutable_measured_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  return profile;
+}
+
+absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::string& key,
+                              const std::vector<int>& seqs, Context* ctx,
+                              v1::ComputeProfile* profile) {
+  BlockOptions block_options;
+  block_options.device = ctx->device;
+  block_options.dtype = ctx->dtype;
+  ASSIGN_OR_RETURN(BlockShape full, runtime::ResolveBlockShape(model, group, 1));
+  TransformerBlock block(full, block_options);
+  const int64_t parameters = runtime::ParameterCount(*block);
+  profile->set_parameter_count(parameters);
+  profile->set_parameter_bytes(parameters * 4);  // fp32 master weights, as Galvatron counts
+  const auto options = torch::TensorOptions().dtype(ctx->dtype).device(ctx->device);
+
+  for (int s : seqs) {
+    for (int b : ctx->options.micro_batches) {
+      const std::string what = absl::StrCat(key, ": forward/backward b=", b, " s=", s);
+      RETURN_IF_ERROR(ctx->Step(what));
+      torch::Tensor x = torch::randn({b, s, full.hidden}, options).requires_grad_(true);
+      const auto [forward, backward] = TimeForwardBackward(*ctx, [&] { return block->forward(x); });
+      v1::LayerTimeSample* sample = profile->add_time_samples();
+      sample->set_micro_batch(b);
+      sample->set_seq_len(s);
+      sample->set_forward_seconds(forward);
+      sample->set_backward_seconds(backward);
+      ctx->Done(what);
+    }
+  }
+  Fit(profile, false);
+  Fit(profile, true);
+
+  const int s = seqs.back();
+  for (int tp : ctx->options.tp_degrees) {
+    auto shard = runtime::ResolveBlockShape(model, group, tp);
+    if (!shard.ok()) continue;  // tp does not divide this layer
+    const std::string what = absl::StrCat(key, ": activation memory tp=", tp, " s=", s);
+    RETURN_IF_ERROR(ctx->Step(what));
+    TransformerBlock sharded(*shard, block_options);
+    const int64_t saved = BytesPerSample(*ctx, [&](int b) {
+      torch::Tensor x = torch::randn({b, s, shard->hidden}, options).requires_grad_(true);
+      return sharded->forward(x);  // the graph (and what it saved) lives with the output
+    });
+    // Checkpointed: the forward runs without a graph; only the output (the
+    // next layer's saved input) stays.
+    const int64_t checkpointed = BytesPerSample(*ctx, [&](int b) {
+      torch::NoGradGuard no_grad;
+      torch::Tensor x = torch::randn({b, s, shard->hidden}, options);
+      return sharded->forward(x);
+    });
+    v1::ActivationMemory* memory = profile->add_activations();
+    memory->set_tp_degree(tp);
+    memory->set_sp(v1::SEQUENCE_PARALLEL_NONE);
+    memory->set_seq_len(s);
+    memory->set_bytes_per_sample(saved);
+    memory->set_checkpoint_bytes_per_sample(checkpointed);
+    ctx->Done(what);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<int>& seqs,
+                                  Context* ctx, v1::ComputeProfile* profile) {
+  BlockOptions block_options;
+  block_options.device = ctx->device;
+  block_options.dtype = ctx->dtype;
+  const std::string key = profile->layer_type();
+  const auto token_options = torch::TensorOptions().dtype(torch::kInt64).device(ctx->device);
+  auto tokens = [&](int b, int s) { return torch::randint(model.vocab_size(), {b, s}, token_options); };
+  {
+    EmbeddingHead all(model, HeadPart::kAll, block_options);
+    const int64_t parameters = runtime::ParameterCount(*all);
+    profile->set_parameter_count(parameters);
+    profile->set_parameter_bytes(parameters * 4);
+    for (int s : seqs) {
+      for (int b : ctx->options.micro_batches) {
+        const std::string what = absl::StrCat(key, ": forward/backward b=", b, " s=", s);
+        RETURN_IF_ERROR(ctx->Step(what));
+        torch::Tensor ids = tokens(b, s), labels = tokens(b, s);
+        const auto [forward, backward] =
+            TimeForwardBackward(*ctx, [&] { return all->Loss(all->Embed(ids), labels); });
+        v1::LayerTimeSample* sample = profile->add_time_samples();
+        sample->set_micro_batch(b);
+        sample->set_seq_len(s);
+        sample->set_forward_seconds(forward);
+        sample->set_backward_seconds(backward);
+        ctx->Done(what);
+      }
+    }
+    Fit(profile, false);
+    Fit(profile, true);
+  }
+  const int s = seqs.back();
+  const int64_t hidden = model.layers(0).hidden();
+  for (int vtp : ctx->options.tp_degrees) {
+    if (model.vocab_size() % vtp != 0) continue;
+    block_options.tp = vtp;
+    const std::string what = absl::StrCat(key, ": memory vocab_tp=", vtp, " s=", s);
+    RETURN_IF_ERROR(ctx->Step(what));
+    EmbeddingHead first(model, HeadPart::kEmbedding, block_options);
+    EmbeddingHead last(model, HeadPart::kHead, block_options);
+    const int64_t embed_bytes = BytesPerSample(*ctx, [&](int b) { return first->Embed(tokens(b, s)); });
+    const int64_t head_bytes = BytesPerSample(*ctx, [&](int b) {
+      torch::Tensor h = torch::randn({b, s, hidden}, torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
+                            .requires_grad_(true);
+      return last->Loss(h, tokens(b, s));
+    });
+    const int64_t first_states = runtime::ParameterCount(*first) * kModelStateBytesPerParameter;
+    const int64_t last_states = runtime::ParameterCount(*last) * kModelStateBytesPerParameter;
+    // Tied weights: with pp = 1 the one embedding matrix serves both.
+    const int64_t shared = model.tie_embeddings()
+                               ? model.vocab_size() / vtp * hidden * kModelStateBytesPerParameter
+                               : 0;
+    const struct {
+      v1::PipelinePosition position;
+      int64_t states, activation;
+    } rows[] = {{v1::PIPELINE_POSITION_OFF, first_states + last_states - shared, embed_bytes + head_bytes},
+                {v1::PIPELINE_POSITION_FIRST, first_states, embed_bytes},
+                {v1::PIPELINE_POSITION_LAST, last_states, head_bytes}};
+    for (const auto& row : rows) {
+      v1::OtherLayersMemory* m = profile->add_other_memory();
+      m->set_position(row.position);
+      m->set_vocab_tp_degree(vtp);
+      m->set_seq_len(s);
+      m->set_model_state_bytes(row.states);
+      m->set_activation_bytes_per_sample(row.activation);
+    }
+    ctx->Done(what);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSizes(const std::string& flag, const std::vector<int>& values, int max) {
+  for (int v : values) {
+    if (v < 1 || v > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": ", v, " in {", absl::StrJoin(values, ","), "}, expected 1..", max));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateProfilerOptions(const ProfilerOptions& o) {
+  if (o.micro_batches.empty()) {
+    return absl::InvalidArgumentError("--micro-batches: empty, expected at least one size");
+  }
+  RETURN_IF_ERROR(CheckSizes("--micro-batches", o.micro_batches, 4096));
+  RETURN_IF_ERROR(CheckSizes("--seq-lens", o.seq_lens, 1 << 20));
+  RETURN_IF_ERROR(CheckSizes("--tp-degrees", o.tp_degrees, 1024));
+  if (o.warmup < 0 || o.repeats < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--warmup ", o.warmup, " / --repeats ",
+                                                   o.repeats, ": expected >= 0 / >= 1"));
+  }
+  if (!(o.time_budget_seconds > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--time-budget-seconds: ", o.time_budget_seconds, ", expected > 0"));
+  }
+  if (o.device != "cpu" && o.device != "cuda" && o.device != "auto") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device: \"", o.device, "\", expected cpu, cuda or auto"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
+                                                    const ProfilerOptions& options) {
+  RETURN_IF_ERROR(ValidateProfilerOptions(options));
+  if (model.layers_size() == 0 || model.vocab_size() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model ", model.name(), ": expected layers and a vocabulary"));
+  }
+  const bool have_cuda = torch::cuda::is_available();
+  if (options.device == "cuda" && !have_cuda) {
+    return absl::UnavailableError("--device cuda: no CUDA device (or LibTorch built without CUDA)");
+  }
+  const bool cuda = have_cuda && options.device != "cpu";
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  torch::manual_seed(0);
+  if (!cuda) CpuCounter();  // before the first tensor
+
+  Context ctx{options,
+              cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU),
+              torch::kFloat32,
+              std::chrono::steady_clock::now() +
+                  std::chrono::microseconds(static_cast<int64_t>(options.time_budget_seconds * 1e6))};
+  if (cuda && model.precision() == v1::PRECISION_BF16_MIXED) ctx.dtype = torch::kBFloat16;
+  if (cuda && model.precision() == v1::PRECISION_FP16_MIXED) ctx.dtype = torch::kFloat16;
+  if (model.precision() == v1::PRECISION_FP64) ctx.dtype = torch::kFloat64;
+
+  std::vector<int> seqs = options.seq_lens;
+  if (seqs.empty()) seqs.push_back(model.seq_len());
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+
+  // Distinct layer types, each measured once (its first group).
+  std::vector<std::pair<std::string, int>> types;
+  std::set<std::string> seen;
+  for (int g = 0; g < model.layers_size(); ++g) {
+    const std::string key = LayerTypeKey(model, g);
+    if (seen.insert(key).second) types.emplace_back(key, g);
+  }
+  const int timings = static_cast<int>(seqs.size() * options.micro_batches.size());
+  ctx.total_steps = static_cast<int>(types.size() + 1) *
+                    (timings + static_cast<int>(options.tp_degrees.size()));
+
+  v1::ComputeProfileList list;
+  torch::AutoGradMode grad(true);
+  for (const auto& [key, group] : types) {
+    v1::ComputeProfile* profile = list.add_profiles();
+    *profile = NewProfile(key, model, ctx);
+    RETURN_IF_ERROR(ProfileLayerType(model, group, key, seqs, &ctx, profile));
+  }
+  v1::ComputeProfile* head = list.add_profiles();
+  *head = NewProfile(EmbeddingTypeKey(model), model, ctx);
+  RETURN_IF_ERROR(ProfileEmbeddingHead(model, seqs, &ctx, head));
+  ctx.done_steps = ctx.total_steps - 1;
+  ctx.Done("done");
+  return list;
+}
+
+}  // namespace galvatron::profiler

@@ -1,0 +1,205 @@
+// The compute profiler on CPU with the catalog's tiny GPT and LLaMA:
+// parameter counts equal the counts computed here from the specs, times grow
+// with the micro-batch, checkpointing keeps less than the full graph,
+// activation memory shrinks with the tensor-parallel degree, the profiles
+// pass validation, and the planner's search runs from them alone (no
+// analytic estimate). Then `galvatron-worker profile` as a process.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "agent/compute_profile/profiler.h"
+#include "common/json_file.h"
+#include "common/layer_type.h"
+#include "common/model_catalog.h"
+#include "common/profile_validation.h"
+#include "common/progress_file.h"
+#include "planner/search/plan_builder.h"
+#include "tests/support/synthetic_cluster.h"
+#include "tests/support/test_support.h"
+
+namespace galvatron::profiler {
+namespace {
+
+v1::ModelSpec Model(const std::string& name) {
+  std::optional<v1::ModelSpec> model = CatalogModel(name);
+  REQUIRE(model.has_value());
+  return *model;
+}
+
+// Exact parameter counts from the spec (one block; the embedding/head).
+int64_t BlockParameters(const v1::ModelSpec& m) {
+  const v1::LayerGroup& g = m.layers(0);
+  const int64_t h = g.hidden(), f = g.ffn_hidden(), n = g.heads();
+  const int64_t kv = g.kv_heads() > 0 ? g.kv_heads() : n;
+  const int64_t d = g.head_dim() > 0 ? g.head_dim() : h / n;
+  const int64_t b = g.bias() ? 1 : 0;
+  if (g.kind() == v1::LAYER_KIND_LLAMA_DECODER) {
+    return 2 * h                              // two RMSNorm weights
+           + h * n * d + 2 * h * kv * d + n * d * h  // q, k, v, o
+           + 3 * h * f                        // gate, up, down
+           + b * (n * d + 2 * kv * d + h + 2 * f + h);
+  }
+  return 2 * 2 * h                            // two LayerNorms
+         + h * 3 * n * d + 3 * n * d * b      // q, k, v
+         + n * d * h + h * b                  // output projection
+         + h * f + f * b + f * h + h * b;     // MLP
+}
+
+int64_t EmbeddingHeadParameters(const v1::ModelSpec& m) {
+  const int64_t h = m.layers(0).hidden(), v = m.vocab_size(), s = m.seq_len();
+  if (m.family() == v1::MODEL_FAMILY_LLAMA) return v * h + h + (m.tie_embeddings() ? 0 : v * h);
+  return v * h + s * h + 2 * h + (m.tie_embeddings() ? 0 : v * h);
+}
+
+ProfilerOptions Quick() {
+  ProfilerOptions options;
+  options.micro_batches = {1, 8};
+  options.warmup = 1;
+  options.repeats = 5;
+  options.threads = 1;
+  options.device = "cpu";
+  options.cluster = "cpu-test";
+  return options;
+}
+
+const v1::ComputeProfile& Find(const v1::ComputeProfileList& list, const std::string& key) {
+  for (const v1::ComputeProfile& p : list.profiles()) {
+    if (p.layer_type() == key) return p;
+  }
+  FAIL("no profile for " << key);
+  return list.profiles(0);
+}
+
+}  // namespace
+
+TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
+  for (const std::string name : {"gpt-tiny", "llama-tiny"}) {
+    DYNAMIC_SECTION(name) {
+      const v1::ModelSpec model = Model(name);
+      double last_progress = -1;
+      ProfilerOptions options = Quick();
+      options.progress = [&](double fraction, const std::string&) {
+        CHECK(fraction >= last_progress);
+        last_progress = fraction;
+      };
+      auto list = ProfileModel(model, options);
+      INFO(list.status().message());
+      REQUIRE(list.ok());
+      CHECK(last_progress == 1.0);
+      REQUIRE(list->profiles_size() == 2);  // one block type + embedding/head
+      for (const v1::ComputeProfile& p : list->profiles()) {
+        INFO(p.layer_type());
+        CHECK(ValidateComputeProfile(p).ok());
+        CHECK(p.cluster() == "cpu-test");
+        CHECK(p.source() == v1::PROFILE_SOURCE_MEASURED);
+      }
+      const v1::ComputeProfile& block = Find(*list, LayerTypeKey(model, 0));
+      CHECK(block.parameter_count() == BlockParameters(model));
+      CHECK(block.parameter_bytes() == 4 * BlockParameters(model));
+      CHECK(Find(*list, EmbeddingTypeKey(model)).parameter_count() ==
+            EmbeddingHeadParameters(model));
+
+      // Times grow with the micro-batch (1 vs 8 samples, medians of 5).
+      std::map<int, double> forward, backward;
+      for (const auto& s : block.time_samples()) {
+        forward[s.micro_batch()] = s.forward_seconds();
+        backward[s.micro_batch()] = s.backward_seconds();
+      }
+      CHECK(forward.at(8) > forward.at(1));
+      CHECK(backward.at(8) > backward.at(1));
+      CHECK(block.forward_fit().per_sample_s0() > 0);
+
+      // Memory: degrees that divide the heads (4) and the KV heads' rule.
+      std::map<int, const v1::ActivationMemory*> by_tp;
+      for (const auto& a : block.activations()) by_tp[a.tp_degree()] = &a;
+      REQUIRE(by_tp.size() == 3);
+      for (const auto& [tp, a] : by_tp) {
+        INFO("tp " << tp);
+        CHECK(a->bytes_per_sample() > 0);
+        CHECK(a->checkpoint_bytes_per_sample() > 0);
+        CHECK(a->checkpoint_bytes_per_sample() < a->bytes_per_sample());
+        // Checkpointed, a layer keeps its output: seq × hidden fp32 values.
+        CHECK(a->checkpoint_bytes_per_sample() ==
+              int64_t{model.seq_len()} * model.layers(0).hidden() * 4);
+      }
+      CHECK(by_tp[2]->bytes_per_sample() < by_tp[1]->bytes_per_sample());
+      CHECK(by_tp[4]->bytes_per_sample() < by_tp[2]->bytes_per_sample());
+
+      // The embedding/head: model states shrink with the vocabulary split.
+      std::map<int, int64_t> off_states;
+      for (const auto& m : Find(*list, EmbeddingTypeKey(model)).other_memory()) {
+        if (m.position() == v1::PIPELINE_POSITION_OFF) off_states[m.vocab_tp_degree()] = m.model_state_bytes();
+        CHECK(m.activation_bytes_per_sample() > 0);
+      }
+      REQUIRE(off_states.size() == 3);
+      CHECK(off_states[2] < off_states[1]);
+
+      // The planner plans from these profiles alone.
+      search::PlanInputs inputs;
+      inputs.model = model;
+      inputs.hardware = testing::SyntheticCluster("cpu-test", 1, 4, int64_t{8} << 30);
+      inputs.compute.assign(list->profiles().begin(), list->profiles().end());
+      inputs.request.set_memory_budget_bytes(int64_t{4} << 30);
+      inputs.request.set_global_batch(8);
+      search::PlanBuildOptions build;
+      build.threads = 1;
+      auto plan = search::BuildPlan(inputs, build);
+      INFO(plan.status().message());
+      REQUIRE(plan.ok());
+      CHECK_FALSE(plan->prediction().analytic_estimate());
+      CHECK(plan->prediction().samples_per_second() > 0);
+    }
+  }
+}
+
+TEST_CASE("Profiler options and budgets are checked", "[profiler]") {
+  const v1::ModelSpec model = Model("gpt-tiny");
+  ProfilerOptions options = Quick();
+  options.micro_batches = {1, 0};
+  auto bad = ProfileModel(model, options);
+  REQUIRE(absl::IsInvalidArgument(bad.status()));
+  CHECK_THAT(std::string(bad.status().message()), Catch::Contains("--micro-batches: 0"));
+
+  options = Quick();
+  options.time_budget_seconds = 1e-6;
+  auto late = ProfileModel(model, options);
+  REQUIRE(absl::IsDeadlineExceeded(late.status()));
+  CHECK_THAT(std::string(late.status().message()),
+             Catch::Contains("time budget") && Catch::Contains("gpt_decoder"));
+
+  v1::ModelSpec t5 = model;
+  t5.mutable_layers(0)->set_kind(v1::LAYER_KIND_T5_ENCODER);
+  CHECK(absl::IsUnimplemented(ProfileModel(t5, Quick()).status()));
+}
+
+TEST_CASE("galvatron-worker profile writes validated profiles and its progress", "[profiler]") {
+  testing::TempDir dir;
+  testing::CommandResult r = testing::RunCommand(
+      {testing::BinDir() + "/galvatron-worker", "--log-level", "warn", "profile", "--model",
+       "llama-tiny", "--cluster", "lab", "--out", dir.File("out.json"), "--progress-file",
+       dir.File("progress.json"), "--threads", "1", "--repeats", "2", "--device", "cpu"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  v1::ComputeProfileList list;
+  REQUIRE(ReadJsonFile(dir.File("out.json"), &list).ok());
+  REQUIRE(list.profiles_size() == 2);
+  for (const auto& p : list.profiles()) CHECK(ValidateComputeProfile(p).ok());
+  CHECK(list.profiles(0).cluster() == "lab");
+  auto progress = ReadProgressFile(dir.File("progress.json"));
+  REQUIRE(progress.ok());
+  CHECK(progress->fraction == 1.0);
+
+  r = testing::RunCommand({testing::BinDir() + "/galvatron-worker", "profile", "--model",
+                           "no-such-model", "--out", dir.File("x.json")});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--model: \"no-such-model\""));
+  r = testing::RunCommand({testing::BinDir() + "/galvatron-worker", "profile", "--model",
+                           "gpt-tiny", "--out", dir.File("x.json"), "--seq-lens", "64,x"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--seq-lens"));
+}
+
+}  // namespace galvatron::profiler
