@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -144,26 +145,36 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Forward and backward medians of `run` (which returns the output to
-// back-propagate a gradient of ones through).
+// Forward and backward medians of each of `runs` (each returns the output to
+// back-propagate a gradient of ones through). The runs take turns, one
+// repetition of each at a time, so that a slow spell of the machine (other
+// processes, frequency changes) hits every size alike instead of making one
+// size look slower than a larger one.
 template <typename Run>
-std::pair<double, double> TimeForwardBackward(const Context& ctx, const Run& run) {
-  std::vector<double> forward, backward;
+std::vector<std::pair<double, double>> TimeForwardBackward(const Context& ctx,
+                                                           const std::vector<Run>& runs) {
+  std::vector<std::vector<double>> forward(runs.size()), backward(runs.size());
   for (int i = 0; i < ctx.options.warmup + ctx.options.repeats; ++i) {
-    ctx.Sync();
-    const auto t0 = std::chrono::steady_clock::now();
-    torch::Tensor out = run();
-    ctx.Sync();
-    const auto t1 = std::chrono::steady_clock::now();
-    out.backward(torch::ones_like(out));
-    ctx.Sync();
-    const auto t2 = std::chrono::steady_clock::now();
-    if (i >= ctx.options.warmup) {
-      forward.push_back(Seconds(t0, t1));
-      backward.push_back(Seconds(t1, t2));
+    for (size_t r = 0; r < runs.size(); ++r) {
+      ctx.Sync();
+      const auto t0 = std::chrono::steady_clock::now();
+      torch::Tensor out = runs[r]();
+      ctx.Sync();
+      const auto t1 = std::chrono::steady_clock::now();
+      out.backward(torch::ones_like(out));
+      ctx.Sync();
+      const auto t2 = std::chrono::steady_clock::now();
+      if (i >= ctx.options.warmup) {
+        forward[r].push_back(Seconds(t0, t1));
+        backward[r].push_back(Seconds(t1, t2));
+      }
     }
   }
-  return {Median(forward), Median(backward)};
+  std::vector<std::pair<double, double>> medians;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    medians.emplace_back(Median(forward[r]), Median(backward[r]));
+  }
+  return medians;
 }
 
 // Live bytes `run` leaves allocated, per sample: measured at micro-batches 1
@@ -257,18 +268,23 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
   const auto options = torch::TensorOptions().dtype(ctx->dtype).device(ctx->device);
 
   for (int s : seqs) {
+    const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
+                                          absl::StrJoin(ctx->options.micro_batches, ","));
+    RETURN_IF_ERROR(ctx->Step(what));
+    std::vector<std::function<torch::Tensor()>> runs;
     for (int b : ctx->options.micro_batches) {
-      const std::string what = absl::StrCat(key, ": forward/backward b=", b, " s=", s);
-      RETURN_IF_ERROR(ctx->Step(what));
       torch::Tensor x = torch::randn({b, s, full.hidden}, options).requires_grad_(true);
-      const auto [forward, backward] = TimeForwardBackward(*ctx, [&] { return block->forward(x); });
-      v1::LayerTimeSample* sample = profile->add_time_samples();
-      sample->set_micro_batch(b);
-      sample->set_seq_len(s);
-      sample->set_forward_seconds(forward);
-      sample->set_backward_seconds(backward);
-      ctx->Done(what);
+      runs.push_back([&block, x] { return block->forward(x); });
     }
+    const auto times = TimeForwardBackward(*ctx, runs);
+    for (size_t i = 0; i < times.size(); ++i) {
+      v1::LayerTimeSample* sample = profile->add_time_samples();
+      sample->set_micro_batch(ctx->options.micro_batches[i]);
+      sample->set_seq_len(s);
+      sample->set_forward_seconds(times[i].first);
+      sample->set_backward_seconds(times[i].second);
+    }
+    ctx->Done(what);
   }
   Fit(profile, false);
   Fit(profile, true);
@@ -316,19 +332,23 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     profile->set_parameter_count(parameters);
     profile->set_parameter_bytes(parameters * 4);
     for (int s : seqs) {
+      const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
+                                            absl::StrJoin(ctx->options.micro_batches, ","));
+      RETURN_IF_ERROR(ctx->Step(what));
+      std::vector<std::function<torch::Tensor()>> runs;
       for (int b : ctx->options.micro_batches) {
-        const std::string what = absl::StrCat(key, ": forward/backward b=", b, " s=", s);
-        RETURN_IF_ERROR(ctx->Step(what));
         torch::Tensor ids = tokens(b, s), labels = tokens(b, s);
-        const auto [forward, backward] =
-            TimeForwardBackward(*ctx, [&] { return all->Loss(all->Embed(ids), labels); });
-        v1::LayerTimeSample* sample = profile->add_time_samples();
-        sample->set_micro_batch(b);
-        sample->set_seq_len(s);
-        sample->set_forward_seconds(forward);
-        sample->set_backward_seconds(backward);
-        ctx->Done(what);
+        runs.push_back([&all, ids, labels] { return all->Loss(all->Embed(ids), labels); });
       }
+      const auto times = TimeForwardBackward(*ctx, runs);
+      for (size_t i = 0; i < times.size(); ++i) {
+        v1::LayerTimeSample* sample = profile->add_time_samples();
+        sample->set_micro_batch(ctx->options.micro_batches[i]);
+        sample->set_seq_len(s);
+        sample->set_forward_seconds(times[i].first);
+        sample->set_backward_seconds(times[i].second);
+      }
+      ctx->Done(what);
     }
     Fit(profile, false);
     Fit(profile, true);
@@ -444,7 +464,7 @@ absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
     const std::string key = LayerTypeKey(model, g);
     if (seen.insert(key).second) types.emplace_back(key, g);
   }
-  const int timings = static_cast<int>(seqs.size() * options.micro_batches.size());
+  const int timings = static_cast<int>(seqs.size());
   ctx.total_steps = static_cast<int>(types.size() + 1) *
                     (timings + static_cast<int>(options.tp_degrees.size()));
 

@@ -56,9 +56,9 @@ int64_t EmbeddingHeadParameters(const v1::ModelSpec& m) {
 
 ProfilerOptions Quick() {
   ProfilerOptions options;
-  options.micro_batches = {1, 8};
+  options.micro_batches = {1, 16};
   options.warmup = 1;
-  options.repeats = 5;
+  options.repeats = 7;
   options.threads = 1;
   options.device = "cpu";
   options.cluster = "cpu-test";
@@ -102,14 +102,14 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
       CHECK(Find(*list, EmbeddingTypeKey(model)).parameter_count() ==
             EmbeddingHeadParameters(model));
 
-      // Times grow with the micro-batch (1 vs 8 samples, medians of 5).
+      // Times grow with the micro-batch (1 vs 16 samples, medians of 7).
       std::map<int, double> forward, backward;
       for (const auto& s : block.time_samples()) {
         forward[s.micro_batch()] = s.forward_seconds();
         backward[s.micro_batch()] = s.backward_seconds();
       }
-      CHECK(forward.at(8) > forward.at(1));
-      CHECK(backward.at(8) > backward.at(1));
+      CHECK(forward.at(16) > forward.at(1));
+      CHECK(backward.at(16) > backward.at(1));
       CHECK(block.forward_fit().per_sample_s0() > 0);
 
       // Memory: degrees that divide the heads (4) and the KV heads' rule.
