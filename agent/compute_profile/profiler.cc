@@ -4,7 +4,6 @@
 #include <c10/core/impl/alloc_cpu.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #ifdef GALVATRON_TORCH_HAS_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -22,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/runtime/blocks/blocks.h"
+#include "common/host_facts.h"
 #include "common/layer_type.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
@@ -229,12 +229,6 @@ void Fit(v1::ComputeProfile* profile, bool backward) {
   *(backward ? profile->mutable_backward_fit() : profile->mutable_forward_fit()) = fit;
 }
 
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
-  return name;
-}
-
 v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model,
                               const Context& ctx) {
   v1::ComputeProfile profile;
@@ -248,7 +242,7 @@ v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model
                                           ? v1::PRECISION_FP64
                                           : v1::PRECISION_FP32));
   profile.set_source(v1::PROFILE_SOURCE_MEASURED);
-  profile.set_measured_by(absl::StrCat(HostName(), " (", ctx.cuda() ? "cuda" : "cpu", ", ",
+  profile.set_measured_by(absl::StrCat(ReadHostFacts().host_name, " (", ctx.cuda() ? "cuda" : "cpu", ", ",
                                        torch::get_num_threads(), " threads, galvatron-worker)"));
   *profile.mutable_measured_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   return profile;

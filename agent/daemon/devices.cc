@@ -150,49 +150,11 @@ absl::StatusOr<std::vector<CudaDeviceInfo>> ProbeCudaDevices() {
   return devices;
 }
 
-HostFacts ReadHostFacts() {
-  HostFacts facts;
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) == 0) facts.host_name = name;
-  if (facts.host_name.empty()) facts.host_name = "localhost";
-  facts.cpu_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);) {
-    absl::string_view rest = line;
-    int64_t kib = 0;
-    if (absl::ConsumePrefix(&rest, "MemTotal:") &&
-        absl::SimpleAtoi(absl::StripSuffix(absl::StripAsciiWhitespace(rest), " kB"), &kib)) {
-      facts.memory_bytes = kib * 1024;
-      break;
-    }
-  }
-  if (facts.memory_bytes == 0) {
-    facts.memory_bytes =
-        static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
-  }
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (absl::StartsWith(line, "model name")) {
-      std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(':', 1));
-      if (parts.size() == 2) facts.cpu_model = std::string(absl::StripAsciiWhitespace(parts[1]));
-      break;
-    }
-  }
-  return facts;
-}
-
 namespace {
 
 std::vector<v1::Device> CpuDevices(int count, const HostFacts& host) {
   std::vector<v1::Device> devices;
-  for (int i = 0; i < count; ++i) {
-    v1::Device device;
-    device.set_kind(v1::DEVICE_KIND_CPU);
-    device.set_index(i);
-    device.set_name(host.cpu_model.empty() ? "cpu" : host.cpu_model);
-    device.set_memory_bytes(host.memory_bytes / count);
-    devices.push_back(std::move(device));
-  }
+  for (int i = 0; i < count; ++i) devices.push_back(CpuDevice(host, count, i));
   return devices;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/host_facts.h"
 #include "galvatron/v1/hardware.pb.h"
 
 namespace galvatron::agent {
@@ -53,14 +54,8 @@ double PeakFlopsOf(const std::string& name, int capability_major, int capability
 // device.
 absl::StatusOr<std::vector<CudaDeviceInfo>> ProbeCudaDevices();
 
-struct HostFacts {
-  std::string host_name;     // gethostname
-  int cpu_cores = 0;         // online processors
-  int64_t memory_bytes = 0;  // MemTotal of /proc/meminfo
-  std::string cpu_model;     // "model name" of /proc/cpuinfo; may be empty
-};
-
-HostFacts ReadHostFacts();
+using ::galvatron::HostFacts;
+using ::galvatron::ReadHostFacts;
 
 // The devices to register for `spec`. `auto` falls back to one CPU device
 // (with a log line saying why) when no CUDA device is found; an explicit

@@ -22,7 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/probe/c10d_store.h"
 #include "agent/probe/collective_backend.h"
-#include "agent/probe/host_info.h"
+#include "common/host_facts.h"
 
 namespace galvatron::probe {
 namespace {
@@ -226,7 +226,7 @@ class GlooBackend final : public CollectiveBackend {
   }
 
   v1::Device DescribeDevice() const override {
-    return CpuDevice(options_.local_ranks, options_.local_rank);
+    return galvatron::CpuDevice(ReadHostFacts(), options_.local_ranks, options_.local_rank);
   }
 
  private:

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/probe/host_info.h"
+#include "common/host_facts.h"
 
 namespace galvatron::probe {
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/probe/collective_backend.h"
-#include "agent/probe/host_info.h"
+#include "common/host_facts.h"
 #include "agent/probe/probe_plan.h"
 #include "agent/probe/rendezvous.h"
 #include "common/json_file.h"
@@ -43,7 +43,7 @@ ProbeOptions Resolved(ProbeOptions o, const std::string& backend) {
   if (o.max_bytes == 0) o.max_bytes = std::max(o.min_bytes, gpu ? 1 * GiB : 4 * MiB);
   if (o.warmup < 0) o.warmup = gpu ? 5 : 2;
   if (o.repeats == 0) o.repeats = gpu ? 20 : 5;
-  if (o.threads == 0) o.threads = std::max(1, CpuCores() / o.devices_per_node);
+  if (o.threads == 0) o.threads = std::max(1, ReadHostFacts().cpu_cores / o.devices_per_node);
   return o;
 }
 
@@ -164,7 +164,7 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
         overlap.compute_alone, overlap.compute_overlapped, overlap.comm_alone,
         overlap.comm_overlapped, local.overlap_coefficient());
   }
-  local.set_measured_by(HostName());
+  local.set_measured_by(ReadHostFacts().host_name);
   return local;
 }
 
