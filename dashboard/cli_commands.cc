@@ -128,6 +128,32 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
   ASSIGN_OR_RETURN(std::string text, ReadTextFile(file));
   google::protobuf::Struct fields;
   RETURN_IF_ERROR(JsonToMessage(text, file, &fields));
+  if (fields.fields().count("profiles") > 0) {  // a ComputeProfileList (galvatron-worker profile)
+    v1::ComputeProfileList list;
+    RETURN_IF_ERROR(JsonToMessage(text, file, &list));
+    if (list.profiles_size() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": profiles: empty"));
+    }
+    v1::ComputeProfileList stored;
+    for (int i = 0; i < list.profiles_size(); ++i) {
+      v1::PutComputeProfileRequest request;
+      *request.mutable_profile() = list.profiles(i);
+      v1::ComputeProfile response;
+      absl::Status put = Check(compute_->PutComputeProfile(Context().get(), request, &response));
+      if (!put.ok()) {
+        return absl::Status(put.code(), absl::StrCat("profiles[", i, "] (", list.profiles(i).layer_type(),
+                                                     "): ", put.message(), "; ", i,
+                                                     " before it were stored"));
+      }
+      if (!options_.json) {
+        *out_ << "compute profile " << response.id() << " stored (" << response.layer_type()
+              << " on " << response.cluster() << ")\n";
+      }
+      *stored.add_profiles() = std::move(response);
+    }
+    if (options_.json) *out_ << MessageToJson(stored) << "\n";
+    return absl::OkStatus();
+  }
   const bool compute = fields.fields().count("layerType") > 0 ||
                        fields.fields().count("layer_type") > 0;
   if (compute) {
@@ -146,7 +172,7 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
   if (fields.fields().count("cluster") == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         file, ": neither a hardware profile (needs \"cluster\") nor a compute profile "
-              "(needs \"layerType\")"));
+              "(needs \"layerType\") nor a list of compute profiles (needs \"profiles\")"));
   }
   v1::PutHardwareProfileRequest request;
   RETURN_IF_ERROR(JsonToMessage(text, file, request.mutable_profile()));
@@ -249,7 +275,8 @@ absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
     const std::string line = absl::StrFormat(
         "%s %s: %s %3.0f%% %s", task.id(), TaskWhat(task),
         ShortEnumName(v1::TaskState_Name(task.state()), "TASK_STATE_"), 100 * task.progress(),
-        task.progress_message());
+        response.revision() < 0 ? task.message().substr(0, task.message().find('\n'))
+                                : task.progress_message());
     if (line != last_line) {
       std::cerr << line << std::endl;
       last_line = line;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main demo: install dependencies, build, start a planner on a scratch
 # database and walk through the CLI (catalog, model submission, hardware
-# profile import, listing). The search engine, agents and training join this
-# walk-through as they land.
+# profile import, listing, plan search), then an agent that probes this
+# machine and profiles a model's layers for a plan. Training joins this
+# walk-through when it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -25,7 +26,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "Start the planner on a scratch database (port chosen by the OS)"
 "$bin/galvatron-planner" --db "$work/planner.db" --listen 127.0.0.1:0 \
-  --ready-file "$work/ready" --log-level warn &
+  --ready-file "$work/ready" --log-level error &
 planner_pid=$!
 for _ in $(seq 1 200); do [[ -s $work/ready ]] && break; sleep 0.1; done
 [[ -s $work/ready ]] || { echo "planner did not start"; exit 1; }
@@ -63,10 +64,20 @@ run "$g" plan --model gpt2-medium --cluster a100x8 --memory 40GiB --global-batch
 run "$g" plans list
 step "An agent registers this machine as a node with 2 CPU devices"
 "$bin/galvatron-agent" --planner "$GALVATRON_PLANNER" --cluster demo --devices cpu:2 \
-  --ready-file "$work/agent-ready" --log-level warn &
+  --advertise-host 127.0.0.1 --work-dir "$work/agent" \
+  --ready-file "$work/agent-ready" --log-level critical &
 agent_pid=$!
 for _ in $(seq 1 100); do [[ -s $work/agent-ready ]] && break; sleep 0.1; done
 run "$g" nodes list
+step "The agent probes the interconnect: one galvatron-worker per device, Gloo (progress on stderr)"
+run "$g" profiles probe --cluster demo --galvatron-out "$work/galvatron-hardware"
+ls "$work/galvatron-hardware"
+step "Plan llama-tiny on the node: the agent profiles its layers first, then the search uses only what was measured"
+run "$g" plan --model llama-tiny --cluster demo --memory 4GiB --global-batch 8
+run "$g" tasks list
+run "$g" profiles list --cluster demo
+step "A task that cannot finish in its time budget fails with the reason; the agent keeps serving"
+run "$g" profiles measure --model gpt-tiny --cluster demo --time-budget 0.001 || true
 kill -TERM "$agent_pid"; wait "$agent_pid" || true
 step "Machine-readable output"
 run "$g" --json models show gpt-tiny | head -20
@@ -74,11 +85,11 @@ step "Restart the planner: the data is still there"
 kill -TERM "$planner_pid"; wait "$planner_pid" || true
 rm -f "$work/ready"
 "$bin/galvatron-planner" --db "$work/planner.db" --listen 127.0.0.1:0 \
-  --ready-file "$work/ready" --log-level warn &
+  --ready-file "$work/ready" --log-level error &
 planner_pid=$!
 for _ in $(seq 1 200); do [[ -s $work/ready ]] && break; sleep 0.1; done
 export GALVATRON_PLANNER=$(cat "$work/ready")
 run "$g" models list --stored-only
 run "$g" plans list
 echo
-echo "Demo done. Not built yet: probe and profile tasks run by agents, and training."
+echo "Demo done. Not built yet: the training runtime and the web dashboard."

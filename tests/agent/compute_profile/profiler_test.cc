@@ -192,6 +192,16 @@ TEST_CASE("galvatron-worker profile writes validated profiles and its progress",
   REQUIRE(progress.ok());
   CHECK(progress->fraction == 1.0);
 
+  // The file imports as it is.
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
+  testing::CommandResult imported =
+      testing::RunCommand({testing::BinDir() + "/galvatron", "--planner", planner.address(),
+                           "profiles", "import", dir.File("out.json")});
+  INFO(imported.err);
+  CHECK(imported.exit_code == 0);
+  CHECK_THAT(imported.out, Catch::Contains("llama_decoder") && Catch::Contains("embedding_head") &&
+                               Catch::Contains("on lab"));
+
   r = testing::RunCommand({testing::BinDir() + "/galvatron-worker", "profile", "--model",
                            "no-such-model", "--out", dir.File("x.json")});
   CHECK(r.exit_code == 1);
