@@ -285,29 +285,41 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
 
   const int s = seqs.back();
   for (int tp : ctx->options.tp_degrees) {
-    auto shard = runtime::ResolveBlockShape(model, group, tp);
-    if (!shard.ok()) continue;  // tp does not divide this layer
-    const std::string what = absl::StrCat(key, ": activation memory tp=", tp, " s=", s);
-    RETURN_IF_ERROR(ctx->Step(what));
-    TransformerBlock sharded(*shard, block_options);
-    const int64_t saved = BytesPerSample(*ctx, [&](int b) {
-      torch::Tensor x = torch::randn({b, s, shard->hidden}, options).requires_grad_(true);
-      return sharded->forward(x);  // the graph (and what it saved) lives with the output
-    });
-    // Checkpointed: the forward runs without a graph; only the output (the
-    // next layer's saved input) stays.
-    const int64_t checkpointed = BytesPerSample(*ctx, [&](int b) {
-      torch::NoGradGuard no_grad;
-      torch::Tensor x = torch::randn({b, s, shard->hidden}, options);
-      return sharded->forward(x);
-    });
-    v1::ActivationMemory* memory = profile->add_activations();
-    memory->set_tp_degree(tp);
-    memory->set_sp(v1::SEQUENCE_PARALLEL_NONE);
-    memory->set_seq_len(s);
-    memory->set_bytes_per_sample(saved);
-    memory->set_checkpoint_bytes_per_sample(checkpointed);
-    ctx->Done(what);
+    for (v1::SequenceParallel sp : {v1::SEQUENCE_PARALLEL_NONE, v1::SEQUENCE_PARALLEL_MEGATRON,
+                                    v1::SEQUENCE_PARALLEL_ULYSSES}) {
+      const bool ulysses = sp == v1::SEQUENCE_PARALLEL_ULYSSES;
+      // Ulysses keeps the full weights and splits the heads after the all-to-all.
+      auto shard = runtime::ResolveBlockShape(model, group, ulysses ? 1 : tp);
+      if (!shard.ok() || (ulysses && full.heads % tp != 0)) continue;  // tp does not divide it
+      const bool sequence_sharded = sp != v1::SEQUENCE_PARALLEL_NONE;
+      if (sequence_sharded && s % tp != 0) continue;
+      const int local_seq = sequence_sharded ? s / tp : s;
+      const std::string what = absl::StrCat(key, ": activation memory ", v1::SequenceParallel_Name(sp),
+                                            " degree ", tp, " s=", s);
+      RETURN_IF_ERROR(ctx->Step(what));
+      BlockOptions sharded_options = block_options;
+      sharded_options.sp = sp;
+      if (tp > 1) sharded_options.comm = std::make_shared<runtime::ShapeOnlyComm>(tp);
+      TransformerBlock sharded(*shard, sharded_options);
+      const int64_t saved = BytesPerSample(*ctx, [&](int b) {
+        torch::Tensor x = torch::randn({b, local_seq, shard->hidden}, options).requires_grad_(true);
+        return sharded->forward(x);  // the graph (and what it saved) lives with the output
+      });
+      // Checkpointed: the forward runs without a graph; only the output (the
+      // next layer's saved input) stays.
+      const int64_t checkpointed = BytesPerSample(*ctx, [&](int b) {
+        torch::NoGradGuard no_grad;
+        torch::Tensor x = torch::randn({b, local_seq, shard->hidden}, options);
+        return sharded->forward(x);
+      });
+      v1::ActivationMemory* memory = profile->add_activations();
+      memory->set_tp_degree(tp);
+      memory->set_sp(sp);
+      memory->set_seq_len(s);
+      memory->set_bytes_per_sample(saved);
+      memory->set_checkpoint_bytes_per_sample(checkpointed);
+      ctx->Done(what);
+    }
   }
   return absl::OkStatus();
 }
@@ -460,7 +472,7 @@ absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
   }
   const int timings = static_cast<int>(seqs.size());
   ctx.total_steps = static_cast<int>(types.size() + 1) *
-                    (timings + static_cast<int>(options.tp_degrees.size()));
+                    (timings + 3 * static_cast<int>(options.tp_degrees.size()));
 
   v1::ComputeProfileList list;
   torch::AutoGradMode grad(true);

@@ -62,8 +62,25 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   return shape;
 }
 
+torch::Tensor ShapeOnlyComm::GatherSequence(const torch::Tensor& x) {
+  return torch::cat(std::vector<torch::Tensor>(static_cast<size_t>(size_), x), 1);
+}
+
+torch::Tensor ShapeOnlyComm::ReduceScatterSequence(const torch::Tensor& x) {
+  return x.narrow(1, 0, x.size(1) / size_).clone();
+}
+
+torch::Tensor ShapeOnlyComm::SequenceToHeads(const torch::Tensor& x) {
+  return GatherSequence(x).narrow(2, 0, x.size(2) / size_).clone();
+}
+
+torch::Tensor ShapeOnlyComm::HeadsToSequence(const torch::Tensor& x) {
+  torch::Tensor local = x.narrow(1, 0, x.size(1) / size_);
+  return torch::cat(std::vector<torch::Tensor>(static_cast<size_t>(size_), local), 2);
+}
+
 TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockOptions& options)
-    : shape_(shape) {
+    : shape_(shape), sp_(options.sp), comm_(options.comm) {
   const int64_t h = shape.hidden, d = shape.head_dim;
   const bool llama = shape.kind == v1::LAYER_KIND_LLAMA_DECODER;
   if (llama) {
@@ -88,38 +105,70 @@ torch::Tensor TransformerBlockImpl::Norm(int which, const torch::Tensor& x) {
   return which == 1 ? ln1_(x) : ln2_(x);
 }
 
-torch::Tensor TransformerBlockImpl::Attention(const torch::Tensor& x) {
-  const int64_t b = x.size(0), s = x.size(1), d = shape_.head_dim;
-  auto heads = [&](const torch::Tensor& t, int64_t n) {
-    return t.view({b, s, n, d}).transpose(1, 2);  // [b, n, s, d]
-  };
-  torch::Tensor q = heads(q_(x), shape_.heads);
-  torch::Tensor k = heads(k_(x), shape_.kv_heads);
-  torch::Tensor v = heads(v_(x), shape_.kv_heads);
+torch::Tensor TransformerBlockImpl::Attention(const torch::Tensor& input) {
+  const bool megatron = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON && comm_;
+  const bool ulysses = sp_ == v1::SEQUENCE_PARALLEL_ULYSSES && comm_;
+  const torch::Tensor x = megatron ? comm_->GatherSequence(input) : input;
+  const int64_t b = x.size(0), s_local = x.size(1), d = shape_.head_dim;
+  auto split = [&](const torch::Tensor& t, int64_t n) { return t.view({b, s_local, n, d}); };
+  torch::Tensor q = split(q_(x), shape_.heads);
+  torch::Tensor k = split(k_(x), shape_.kv_heads);
+  torch::Tensor v = split(v_(x), shape_.kv_heads);
+  int64_t heads = shape_.heads, kv_heads = shape_.kv_heads;
+  if (ulysses) {
+    const int n = comm_->size();
+    if (kv_heads % n != 0) {  // fewer KV heads than ranks: share them out as query heads
+      k = k.repeat_interleave(heads / kv_heads, 2);
+      v = v.repeat_interleave(heads / kv_heads, 2);
+      kv_heads = heads;
+    }
+    q = comm_->SequenceToHeads(q);
+    k = comm_->SequenceToHeads(k);
+    v = comm_->SequenceToHeads(v);
+    heads /= n;
+    kv_heads /= n;
+  }
+  q = q.transpose(1, 2);  // [b, heads, s, d]
+  k = k.transpose(1, 2);
+  v = v.transpose(1, 2);
+  const int64_t s = q.size(2);
   if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
     q = Rope(q);
     k = Rope(k);
   }
-  if (shape_.kv_heads != shape_.heads) {  // grouped-query attention
-    const int64_t groups = shape_.heads / shape_.kv_heads;
-    k = k.repeat_interleave(groups, 1);
-    v = v.repeat_interleave(groups, 1);
+  if (kv_heads != heads) {  // grouped-query attention
+    k = k.repeat_interleave(heads / kv_heads, 1);
+    v = v.repeat_interleave(heads / kv_heads, 1);
   }
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
   if (shape_.causal) {
-    torch::Tensor mask = torch::ones({s, s}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
-                             .triu(1);
+    torch::Tensor mask =
+        torch::ones({s, s}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
     scores = scores.masked_fill(mask, -std::numeric_limits<double>::infinity());
   }
-  torch::Tensor context = torch::matmul(torch::softmax(scores, -1), v);  // [b, n, s, d]
-  return o_(context.transpose(1, 2).reshape({b, s, shape_.heads * d}));
+  torch::Tensor context = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2);  // [b, s, heads, d]
+  if (ulysses) {
+    context = comm_->HeadsToSequence(context);
+    heads *= comm_->size();
+  }
+  torch::Tensor out = o_(context.reshape({b, context.size(1), heads * d}));
+  return RowParallelOutput(out);
 }
 
-torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& x) {
+torch::Tensor TransformerBlockImpl::RowParallelOutput(const torch::Tensor& partial) {
+  if (!comm_ || sp_ == v1::SEQUENCE_PARALLEL_ULYSSES) return partial;
+  if (sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) return comm_->ReduceScatterSequence(partial);
+  return comm_->AllReduce(partial);
+}
+
+torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& input) {
+  const torch::Tensor x = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON && comm_
+                              ? comm_->GatherSequence(input)
+                              : input;
   if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
-    return down_(torch::silu(gate_(x)) * up_(x));  // SwiGLU
+    return RowParallelOutput(down_(torch::silu(gate_(x)) * up_(x)));  // SwiGLU
   }
-  return down_(torch::gelu(up_(x)));
+  return RowParallelOutput(down_(torch::gelu(up_(x))));
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {

@@ -13,15 +13,59 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
 
 namespace galvatron::runtime {
 
+// The collectives a block needs inside a tensor/sequence-parallel group,
+// called in Megatron's places. The training runtime implements them with
+// c10d; the profiler with ShapeOnlyComm, which returns tensors of the shapes
+// the collectives would (so memory and compute are those of one rank) without
+// any communication.
+class BlockComm {
+ public:
+  virtual ~BlockComm() = default;
+  virtual int size() const = 0;
+  // Megatron-SP: [b, s/n, h] → [b, s, h] before the column-parallel linears.
+  virtual torch::Tensor GatherSequence(const torch::Tensor& x) = 0;
+  // Megatron-SP: partial sums [b, s, h] → [b, s/n, h] after the row-parallel linears.
+  virtual torch::Tensor ReduceScatterSequence(const torch::Tensor& x) = 0;
+  // Megatron TP without SP: partial sums → their sum after the row-parallel linears.
+  virtual torch::Tensor AllReduce(const torch::Tensor& x) = 0;
+  // Ulysses: [b, s/n, heads, d] → [b, s, heads/n, d] and back.
+  virtual torch::Tensor SequenceToHeads(const torch::Tensor& x) = 0;
+  virtual torch::Tensor HeadsToSequence(const torch::Tensor& x) = 0;
+};
+
+// Shapes without communication (see BlockComm): gathers repeat the local
+// shard n times, scatters keep the first 1/n (copied, so that the full tensor
+// is not kept alive by a view), the all-reduce is the identity.
+class ShapeOnlyComm final : public BlockComm {
+ public:
+  explicit ShapeOnlyComm(int size) : size_(size) {}
+  int size() const override { return size_; }
+  torch::Tensor GatherSequence(const torch::Tensor& x) override;
+  torch::Tensor ReduceScatterSequence(const torch::Tensor& x) override;
+  torch::Tensor AllReduce(const torch::Tensor& x) override { return x; }
+  torch::Tensor SequenceToHeads(const torch::Tensor& x) override;
+  torch::Tensor HeadsToSequence(const torch::Tensor& x) override;
+
+ private:
+  int size_;
+};
+
 struct BlockOptions {
-  int tp = 1;  // tensor-parallel degree of the shard
+  int tp = 1;  // tensor-parallel degree of the shard (BlockShape carries it for blocks)
+  // NONE: Megatron TP (tp > 1) or none. MEGATRON: TP with the sequence
+  // sharded outside attention and MLP. ULYSSES: full weights, the sequence
+  // sharded and attention heads exchanged by all-to-all.
+  v1::SequenceParallel sp = v1::SEQUENCE_PARALLEL_NONE;
+  std::shared_ptr<BlockComm> comm;  // required when tp > 1 or sp is set
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
 };
@@ -46,7 +90,8 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   TransformerBlockImpl(const BlockShape& shape, const BlockOptions& options);
-  // x: [batch, seq, hidden] → [batch, seq, hidden].
+  // x: [batch, seq, hidden] → [batch, seq, hidden]; with sequence
+  // parallelism both are this rank's [batch, seq/n, hidden].
   torch::Tensor forward(const torch::Tensor& x);
   const BlockShape& shape() const { return shape_; }
 
@@ -54,8 +99,12 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::Tensor Norm(int which, const torch::Tensor& x);
   torch::Tensor Attention(const torch::Tensor& x);
   torch::Tensor Mlp(const torch::Tensor& x);
+  // A row-parallel linear's partial output, combined as the mode needs.
+  torch::Tensor RowParallelOutput(const torch::Tensor& partial);
 
   BlockShape shape_;
+  v1::SequenceParallel sp_ = v1::SEQUENCE_PARALLEL_NONE;
+  std::shared_ptr<BlockComm> comm_;
   // Norms: LayerNorm (GPT, BERT) or RMSNorm weights (LLaMA).
   torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
   torch::Tensor rms1_, rms2_;

@@ -112,21 +112,32 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
       CHECK(backward.at(16) > backward.at(1));
       CHECK(block.forward_fit().per_sample_s0() > 0);
 
-      // Memory: degrees that divide the heads (4) and the KV heads' rule.
-      std::map<int, const v1::ActivationMemory*> by_tp;
-      for (const auto& a : block.activations()) by_tp[a.tp_degree()] = &a;
-      REQUIRE(by_tp.size() == 3);
-      for (const auto& [tp, a] : by_tp) {
-        INFO("tp " << tp);
+      // Memory: every degree dividing the 4 heads, for plain TP, Megatron-SP
+      // and Ulysses (each built with its sharded shapes).
+      std::map<std::pair<int, int>, const v1::ActivationMemory*> table;  // (sp, tp)
+      for (const auto& a : block.activations()) table[{a.sp(), a.tp_degree()}] = &a;
+      REQUIRE(table.size() == 9);
+      for (const auto& [key, a] : table) {
+        INFO("sp " << key.first << " tp " << key.second);
         CHECK(a->bytes_per_sample() > 0);
         CHECK(a->checkpoint_bytes_per_sample() > 0);
         CHECK(a->checkpoint_bytes_per_sample() < a->bytes_per_sample());
-        // Checkpointed, a layer keeps its output: seq × hidden fp32 values.
-        CHECK(a->checkpoint_bytes_per_sample() ==
-              int64_t{model.seq_len()} * model.layers(0).hidden() * 4);
+        // Checkpointed, a layer keeps its output: this rank's seq × hidden
+        // fp32 values (the sequence is sharded under SP).
+        const int64_t local_seq =
+            key.first == v1::SEQUENCE_PARALLEL_NONE ? model.seq_len() : model.seq_len() / key.second;
+        CHECK(a->checkpoint_bytes_per_sample() == local_seq * model.layers(0).hidden() * 4);
       }
-      CHECK(by_tp[2]->bytes_per_sample() < by_tp[1]->bytes_per_sample());
-      CHECK(by_tp[4]->bytes_per_sample() < by_tp[2]->bytes_per_sample());
+      const auto none = v1::SEQUENCE_PARALLEL_NONE, megatron = v1::SEQUENCE_PARALLEL_MEGATRON,
+                 ulysses = v1::SEQUENCE_PARALLEL_ULYSSES;
+      CHECK(table[{none, 1}]->bytes_per_sample() == table[{megatron, 1}]->bytes_per_sample());
+      for (auto sp : {none, megatron, ulysses}) {
+        CHECK(table[{sp, 2}]->bytes_per_sample() < table[{sp, 1}]->bytes_per_sample());
+        CHECK(table[{sp, 4}]->bytes_per_sample() < table[{sp, 2}]->bytes_per_sample());
+      }
+      // Sequence parallelism also shards what plain TP replicates.
+      CHECK(table[{megatron, 4}]->bytes_per_sample() < table[{none, 4}]->bytes_per_sample());
+      CHECK(table[{ulysses, 4}]->bytes_per_sample() < table[{none, 4}]->bytes_per_sample());
 
       // The embedding/head: model states shrink with the vocabulary split.
       std::map<int, int64_t> off_states;
