@@ -1,9 +1,12 @@
 // galvatron-worker: one process per device, spawned by the node agent.
 // `galvatron-worker probe` measures the interconnect (flags → ProbeOptions →
 // RunProbe); `galvatron-worker profile` measures a model's layers (flags →
-// ProfilerOptions → ProfileModel). Training comes later.
+// ProfilerOptions → ProfileModel); `train` runs one rank of a training run and
+// `launch` starts N local ranks of it.
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <tuple>
 
@@ -12,6 +15,9 @@
 #include "absl/strings/str_split.h"
 #include "agent/compute_profile/profiler.h"
 #include "agent/probe/probe_runner.h"
+#include "agent/runtime/trainer/trainer.h"
+#include "agent/worker/launch.h"
+#include "common/host_facts.h"
 #include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
       "LibTorch + c10d (NCCL on GPU, Gloo on CPU)."};
   app.set_version_flag("--version", "galvatron-worker 0.1.0");
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level and --log-format also after the subcommand
   galvatron::LoggingOptions logging;
   app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
@@ -133,7 +140,101 @@ int main(int argc, char** argv) {
   profile_cmd->add_option("--device", profiling.device, "cpu, cuda or auto")->capture_default_str();
   profile_cmd->add_option("--progress-file", profile_progress,
                           "rewrite this JSON file with the fraction done after every item");
-  CLI11_PARSE(app, argc, argv);
+  // galvatron-worker train: one rank of a training run.
+  galvatron::runtime::TrainOptions train;
+  std::string train_store;
+  auto* train_cmd = app.add_subcommand(
+      "train",
+      "train a model with a plan, as one rank (rank, world and store from flags or $RANK, "
+      "$WORLD_SIZE, $MASTER_ADDR:$MASTER_PORT); runs data parallelism with DDP/ZeRO-1/ZeRO-2 "
+      "per layer and activation checkpointing so far");
+  train_cmd->add_option("--plan", train.plan, "our Plan JSON or a Galvatron strategy JSON")
+      ->required();
+  train_cmd->add_option("--model", train.model, "ModelSpec JSON file or catalog name")->required();
+  train_cmd->add_option("--steps", train.steps, "optimizer steps")->capture_default_str();
+  train_cmd->add_option("--seed", train.seed, "initial weights and data order")->capture_default_str();
+  train_cmd->add_option("--dtype", train.dtype, "float32 or float64 (CPU exactness checks)")
+      ->capture_default_str();
+  train_cmd->add_option("--data", train.data,
+                        "synthetic, or a file of little-endian uint16 token ids")
+      ->capture_default_str();
+  train_cmd->add_option("--metrics-out", train.metrics_out,
+                        "rank 0: append one JSON object per step (step, loss, stepSeconds, ...)");
+  train_cmd->add_option("--checkpoint-dir", train.checkpoint_dir,
+                        "write sharded checkpoints here (step-N/rank-R.pt, latest)");
+  train_cmd->add_option("--checkpoint-every", train.checkpoint_every,
+                        "steps between checkpoints (0: at the end only)")
+      ->capture_default_str();
+  train_cmd->add_flag("--resume", train.resume, "continue from the latest checkpoint");
+  train_cmd->add_option("--stop-after", train.stop_after,
+                        "checkpoint and stop after this step; the schedule still spans --steps");
+  train_cmd->add_option("--lr", train.learning_rate, "peak learning rate (default: the spec's)");
+  train_cmd->add_option("--warmup-steps", train.warmup_steps, "warm-up steps (default: the spec's)");
+  train_cmd->add_option("--grad-clip", train.grad_clip, "gradient norm clip (0 = none; default: the spec's)");
+  train_cmd->add_option("--threads", train.threads, "torch intra-op threads (0: cores / local ranks)");
+  auto* train_rank = train_cmd->add_option("--rank", train.rank, "this rank (default $RANK, else 0)");
+  auto* train_world = train_cmd->add_option("--world-size", train.world_size,
+                                            "number of ranks (default $WORLD_SIZE, else 1)");
+  train_cmd->add_option("--store", train_store,
+                        "HOST:PORT of rank 0's c10d TCPStore (default $MASTER_ADDR:$MASTER_PORT)");
+  train_cmd->add_option("--port-file", train.port_file, "rank 0: write the store's port here");
+  train_cmd->add_option("--timeout-seconds", train.timeout_seconds, "rendezvous and collective timeout")
+      ->capture_default_str();
+  train_cmd->add_option("--dump-parameters", train.dump_parameters,
+                        "rank 0: write the final parameters as text (name, count, values)");
+
+  // galvatron-worker launch: N local ranks of a command.
+  int nproc = 1;
+  double launch_timeout = 300;
+  auto* launch_cmd = app.add_subcommand(
+      "launch", "start N local ranks of a command, as torchrun --standalone does: "
+                "galvatron-worker launch --nproc 4 -- train --plan p.json --model gpt-tiny");
+  launch_cmd->add_option("--nproc", nproc, "ranks to start")->required()->check(CLI::Range(1, 1024));
+  launch_cmd->add_option("--timeout-seconds", launch_timeout, "wait this long for rank 0's store")
+      ->capture_default_str();
+  // What follows "--" is the launched command, kept away from CLI11 (its
+  // words would otherwise match this binary's own subcommands).
+  std::vector<std::string> launched;
+  int parsed_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      parsed_argc = i;
+      launched.assign(argv + i + 1, argv + argc);
+      break;
+    }
+  }
+  CLI11_PARSE(app, parsed_argc, argv);
+  if (launch_cmd->parsed()) {
+    std::error_code error;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", error).string();
+    if (error) return Fail("launch: cannot find this binary: " + error.message());
+    if (launched.empty()) return Fail("launch: the command to start goes after \"--\"");
+    return galvatron::worker::Launch(self, nproc, launched, launch_timeout);
+  }
+  if (train_cmd->parsed()) {
+    if (auto status = galvatron::InitLogging(logging); !status.ok()) {
+      return Fail(std::string(status.message()));
+    }
+    if (train_rank->count() == 0) EnvInt("RANK", &train.rank);
+    if (train_world->count() == 0) EnvInt("WORLD_SIZE", &train.world_size);
+    if (!train_store.empty()) {
+      if (!SplitHostPort(train_store, &train.store_host, &train.store_port)) {
+        return Fail("train: --store: \"" + train_store + "\", expected HOST:PORT");
+      }
+    } else if (const char* host = std::getenv("MASTER_ADDR"); host != nullptr && *host != '\0') {
+      train.store_host = host;
+      EnvInt("MASTER_PORT", &train.store_port);
+    }
+    int local_world = 0;
+    if (train.threads == 0 && EnvInt("LOCAL_WORLD_SIZE", &local_world) && local_world > 0) {
+      train.threads = std::max(1, galvatron::ReadHostFacts().cpu_cores / local_world);
+    }
+    if (auto status = galvatron::runtime::RunTraining(train); !status.ok()) {
+      spdlog::error("train failed on rank {}: {}", train.rank, std::string(status.message()));
+      return Fail("train: " + std::string(status.message()));
+    }
+    return 0;
+  }
   if (profile_cmd->parsed()) {
     if (auto status = galvatron::InitLogging(logging); !status.ok()) {
       return Fail(std::string(status.message()));

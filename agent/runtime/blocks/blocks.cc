@@ -245,7 +245,11 @@ torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::
   torch::Tensor logits =
       tied_ ? torch::matmul(h, tokens_->weight.t()) : head_(h);
   if (head_bias_.defined()) logits = logits + head_bias_;
-  return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab_shard_}).to(torch::kFloat32),
+  // Half-precision logits are upcast for the softmax; fp32/fp64 stay as they are.
+  if (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf) {
+    logits = logits.to(torch::kFloat32);
+  }
+  return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab_shard_}),
                                               labels.reshape({-1}).remainder(vocab_shard_));
 }
 

@@ -1,0 +1,94 @@
+#include "agent/runtime/trainer/language_model.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace galvatron::runtime {
+namespace {
+
+// Runs the block without a graph in forward and keeps only its input; in
+// backward re-runs it with a graph and back-propagates through that, which
+// also accumulates the block's parameter gradients. The block is kept as its
+// address: the model outlives every graph built from it.
+struct Checkpoint : public torch::autograd::Function<Checkpoint> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x,
+                               int64_t block_address) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["block"] = block_address;
+    torch::NoGradGuard no_grad;
+    return Block(block_address)->forward(x);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    torch::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    torch::Tensor y;
+    {
+      torch::AutoGradMode grad(true);
+      y = Block(ctx->saved_data["block"].toInt())->forward(x);
+    }
+    torch::autograd::backward({y}, {grads[0]});
+    return {x.grad(), torch::Tensor()};
+  }
+
+  static TransformerBlockImpl* Block(int64_t address) {
+    return reinterpret_cast<TransformerBlockImpl*>(static_cast<intptr_t>(address));
+  }
+};
+
+}  // namespace
+
+absl::Status CheckModelIsTrainable(const v1::ModelSpec& model) {
+  for (int g = 0; g < model.layers_size(); ++g) {
+    RETURN_IF_ERROR(ResolveBlockShape(model, g, 1).status());
+  }
+  if (model.vocab_size() < 1) {
+    return absl::UnimplementedError("vocab_size: 0; only language models can be trained so far");
+  }
+  return absl::OkStatus();
+}
+
+torch::Tensor CheckpointedForward(TransformerBlock block, const torch::Tensor& x) {
+  return Checkpoint::apply(x, static_cast<int64_t>(reinterpret_cast<intptr_t>(block.get())));
+}
+
+LanguageModelImpl::LanguageModelImpl(const v1::ModelSpec& model,
+                                     const std::vector<bool>& checkpoint,
+                                     const BlockOptions& options)
+    : checkpoint_(checkpoint) {
+  embedding_ = register_module("embedding", EmbeddingHead(model, HeadPart::kAll, options));
+  int index = 0;
+  for (int g = 0; g < model.layers_size(); ++g) {
+    const BlockShape shape = *ResolveBlockShape(model, g, options.tp);
+    for (int i = 0; i < model.layers(g).count(); ++i) {
+      blocks_.push_back(
+          register_module(absl::StrCat("layer", index++), TransformerBlock(shape, options)));
+    }
+  }
+  checkpoint_.resize(blocks_.size(), false);
+  // GPT-2's initialisation: matrices (linear and embedding weights) from
+  // N(0, 0.02), biases zero, norm weights one (as built). Drawn from the
+  // global generator in declaration order, so a seed fixes every weight.
+  torch::NoGradGuard no_grad;
+  for (auto& item : named_parameters()) {
+    torch::Tensor& p = item.value();
+    if (p.dim() >= 2) {
+      p.normal_(0.0, 0.02);
+    } else if (absl::EndsWith(item.key(), "bias")) {
+      p.zero_();
+    }
+  }
+}
+
+torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& labels) {
+  torch::Tensor x = embedding_->Embed(tokens);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    x = checkpoint_[i] && is_training() && torch::GradMode::is_enabled()
+            ? CheckpointedForward(blocks_[i], x)
+            : blocks_[i]->forward(x);
+  }
+  return embedding_->Loss(x, labels);
+}
+
+}  // namespace galvatron::runtime
