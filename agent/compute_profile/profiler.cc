@@ -248,6 +248,33 @@ v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model
   return profile;
 }
 
+// Times every micro-batch size at each sequence length (`make_run(b, s)`
+// builds the run of one size), records the samples and fits them.
+absl::Status TimeAndFit(
+    const std::string& key, const std::vector<int>& seqs, Context* ctx,
+    const std::function<std::function<torch::Tensor()>(int b, int s)>& make_run,
+    v1::ComputeProfile* profile) {
+  for (int s : seqs) {
+    const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
+                                          absl::StrJoin(ctx->options.micro_batches, ","));
+    RETURN_IF_ERROR(ctx->Step(what));
+    std::vector<std::function<torch::Tensor()>> runs;
+    for (int b : ctx->options.micro_batches) runs.push_back(make_run(b, s));
+    const auto times = TimeForwardBackward(*ctx, runs);
+    for (size_t i = 0; i < times.size(); ++i) {
+      v1::LayerTimeSample* sample = profile->add_time_samples();
+      sample->set_micro_batch(ctx->options.micro_batches[i]);
+      sample->set_seq_len(s);
+      sample->set_forward_seconds(times[i].first);
+      sample->set_backward_seconds(times[i].second);
+    }
+    ctx->Done(what);
+  }
+  Fit(profile, false);
+  Fit(profile, true);
+  return absl::OkStatus();
+}
+
 absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::string& key,
                               const std::vector<int>& seqs, Context* ctx,
                               v1::ComputeProfile* profile) {
@@ -261,27 +288,13 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
   profile->set_parameter_bytes(parameters * 4);  // fp32 master weights, as Galvatron counts
   const auto options = torch::TensorOptions().dtype(ctx->dtype).device(ctx->device);
 
-  for (int s : seqs) {
-    const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
-                                          absl::StrJoin(ctx->options.micro_batches, ","));
-    RETURN_IF_ERROR(ctx->Step(what));
-    std::vector<std::function<torch::Tensor()>> runs;
-    for (int b : ctx->options.micro_batches) {
-      torch::Tensor x = torch::randn({b, s, full.hidden}, options).requires_grad_(true);
-      runs.push_back([&block, x] { return block->forward(x); });
-    }
-    const auto times = TimeForwardBackward(*ctx, runs);
-    for (size_t i = 0; i < times.size(); ++i) {
-      v1::LayerTimeSample* sample = profile->add_time_samples();
-      sample->set_micro_batch(ctx->options.micro_batches[i]);
-      sample->set_seq_len(s);
-      sample->set_forward_seconds(times[i].first);
-      sample->set_backward_seconds(times[i].second);
-    }
-    ctx->Done(what);
-  }
-  Fit(profile, false);
-  Fit(profile, true);
+  RETURN_IF_ERROR(TimeAndFit(
+      key, seqs, ctx,
+      [&](int b, int s) -> std::function<torch::Tensor()> {
+        torch::Tensor x = torch::randn({b, s, full.hidden}, options).requires_grad_(true);
+        return [&block, x] { return block->forward(x); };
+      },
+      profile));
 
   const int s = seqs.back();
   for (int tp : ctx->options.tp_degrees) {
@@ -337,27 +350,13 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     const int64_t parameters = runtime::ParameterCount(*all);
     profile->set_parameter_count(parameters);
     profile->set_parameter_bytes(parameters * 4);
-    for (int s : seqs) {
-      const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
-                                            absl::StrJoin(ctx->options.micro_batches, ","));
-      RETURN_IF_ERROR(ctx->Step(what));
-      std::vector<std::function<torch::Tensor()>> runs;
-      for (int b : ctx->options.micro_batches) {
-        torch::Tensor ids = tokens(b, s), labels = tokens(b, s);
-        runs.push_back([&all, ids, labels] { return all->Loss(all->Embed(ids), labels); });
-      }
-      const auto times = TimeForwardBackward(*ctx, runs);
-      for (size_t i = 0; i < times.size(); ++i) {
-        v1::LayerTimeSample* sample = profile->add_time_samples();
-        sample->set_micro_batch(ctx->options.micro_batches[i]);
-        sample->set_seq_len(s);
-        sample->set_forward_seconds(times[i].first);
-        sample->set_backward_seconds(times[i].second);
-      }
-      ctx->Done(what);
-    }
-    Fit(profile, false);
-    Fit(profile, true);
+    RETURN_IF_ERROR(TimeAndFit(
+        key, seqs, ctx,
+        [&](int b, int s) -> std::function<torch::Tensor()> {
+          torch::Tensor ids = tokens(b, s), labels = tokens(b, s);
+          return [&all, ids, labels] { return all->Loss(all->Embed(ids), labels); };
+        },
+        profile));
   }
   const int s = seqs.back();
   const int64_t hidden = model.layers(0).hidden();
