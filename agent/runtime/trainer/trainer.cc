@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -88,6 +89,12 @@ class Comm {
     std::vector<torch::Tensor> tensors{t};
     group_->allreduce(tensors)->wait();
   }
+  // Starts a sum all-reduce; null without a group (nothing to wait for).
+  c10::intrusive_ptr<c10d::Work> StartAllReduceSum(torch::Tensor& t) {
+    if (!group_) return {};
+    std::vector<torch::Tensor> tensors{t};
+    return group_->allreduce(tensors);
+  }
   void ReduceSumTo(torch::Tensor& t, int root) {
     if (!group_) return;
     std::vector<torch::Tensor> tensors{t};
@@ -129,6 +136,121 @@ void Flat(const std::vector<torch::Tensor>& tensors, const Op& op) {
     at += t.numel();
   }
 }
+
+// DDP's gradient reducer: the all-reduced parameters in buckets of about
+// kBucketBytes, in the order backward produces their gradients (reverse
+// registration order). During the last micro-batch's backward a hook after
+// each parameter's gradient accumulation counts the bucket down; a bucket
+// whose gradients are all final starts its all-reduce at once, overlapping
+// the rest of backward. Buckets start strictly in order (every rank must
+// issue the same collectives in the same order); Finish() starts what is left
+// (parameters that got no gradient), waits, and writes the averages back.
+class GradientReducer {
+ public:
+  GradientReducer(std::vector<torch::Tensor> params, Comm* comm) : comm_(comm) {
+    std::vector<torch::Tensor> current;
+    int64_t bytes = 0;
+    for (auto it = params.rbegin(); it != params.rend(); ++it) {
+      current.push_back(*it);
+      bytes += it->numel() * it->element_size();
+      if (bytes >= kBucketBytes) {
+        AddBucket(std::move(current));
+        current.clear();
+        bytes = 0;
+      }
+    }
+    if (!current.empty()) AddBucket(std::move(current));
+    for (size_t b = 0; b < buckets_.size(); ++b) {
+      for (const torch::Tensor& p : buckets_[b].params) {
+        std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
+        accumulator->add_post_hook(std::make_unique<Hook>(this, b));
+        accumulators_.push_back(std::move(accumulator));  // hooks live as long as their node
+      }
+    }
+  }
+
+  // Arms the hooks for the backward that follows (the last micro-batch's).
+  void Arm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = true;
+    next_ = 0;
+    for (Bucket& b : buckets_) {
+      b.pending = static_cast<int>(b.params.size());
+      b.work.reset();
+    }
+  }
+
+  // Starts every bucket not started yet, waits for all, averages.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Bucket& b : buckets_) b.pending = 0;
+      StartReady();
+      armed_ = false;
+    }
+    for (Bucket& b : buckets_) {
+      if (b.work) b.work->wait();
+      b.flat.div_(comm_->world());
+      int64_t at = 0;
+      for (torch::Tensor& p : b.params) {
+        p.mutable_grad().copy_(b.flat.narrow(0, at, p.numel()).view_as(p));
+        at += p.numel();
+      }
+    }
+  }
+
+ private:
+  struct Bucket {
+    std::vector<torch::Tensor> params;
+    int pending = 0;
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+
+  struct Hook : torch::autograd::FunctionPostHook {
+    Hook(GradientReducer* reducer, size_t bucket) : reducer(reducer), bucket(bucket) {}
+    torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                              const torch::autograd::variable_list&) override {
+      reducer->Ready(bucket);
+      return outputs;
+    }
+    GradientReducer* reducer;
+    size_t bucket;
+  };
+
+  void AddBucket(std::vector<torch::Tensor> params) {
+    Bucket bucket;
+    bucket.params = std::move(params);
+    buckets_.push_back(std::move(bucket));
+  }
+
+  void Ready(size_t bucket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!armed_) return;
+    if (--buckets_[bucket].pending == 0) StartReady();
+  }
+
+  // Starts the buckets whose gradients are final, in order. Under mu_.
+  void StartReady() {
+    while (next_ < buckets_.size() && buckets_[next_].pending <= 0) {
+      Bucket& b = buckets_[next_++];
+      std::vector<torch::Tensor> parts;
+      for (torch::Tensor& p : b.params) {
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+        parts.push_back(p.grad().reshape({-1}));
+      }
+      b.flat = torch::cat(parts);
+      b.work = comm_->StartAllReduceSum(b.flat);
+    }
+  }
+
+  Comm* comm_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  std::mutex mu_;
+  bool armed_ = false;
+  size_t next_ = 0;
+};
 
 absl::StatusOr<v1::ModelSpec> LoadModel(const std::string& name_or_file) {
   v1::ModelSpec model;
@@ -389,6 +511,12 @@ absl::Status RunTraining(const TrainOptions& o) {
   const auto dtype = block_options.dtype;
   std::vector<int64_t> window(static_cast<size_t>(seq) + 1);
 
+  std::vector<torch::Tensor> all_reduced;  // DDP and ZeRO-1 gradients
+  for (const Param& p : params) {
+    if (p.sync != Sync::kZero2) all_reduced.push_back(p.tensor);
+  }
+  GradientReducer reducer(all_reduced, &comm);
+
   for (int64_t step = start; step < o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     model->zero_grad();
@@ -401,31 +529,16 @@ absl::Status RunTraining(const TrainOptions& o) {
         std::copy(window.begin(), window.end(), batch[i].data_ptr<int64_t>());
       }
       torch::Tensor loss = model->forward(batch.narrow(1, 0, seq), batch.narrow(1, 1, seq));
+      if (c == chunks - 1) reducer.Arm();  // the last backward overlaps the all-reduces
       (loss / chunks).backward();
       loss_sum += loss.item<double>();
     }
     for (Param& p : params) {
       if (!p.tensor.grad().defined()) p.tensor.mutable_grad() = torch::zeros_like(p.tensor);
     }
-    // Gradients: DDP and ZeRO-1 all-reduced in buckets, ZeRO-2 reduced to
-    // the owner; averaged over the data-parallel ranks.
-    std::vector<torch::Tensor> bucket;
-    int64_t bucket_bytes = 0;
-    auto flush = [&] {
-      Flat(bucket, [&](torch::Tensor& flat) {
-        comm.AllReduceSum(flat);
-        flat.div_(world);
-      });
-      bucket.clear();
-      bucket_bytes = 0;
-    };
-    for (auto it = params.rbegin(); it != params.rend(); ++it) {  // backward's order
-      if (it->sync == Sync::kZero2) continue;
-      bucket.push_back(it->tensor.grad());
-      bucket_bytes += it->tensor.grad().numel() * it->tensor.grad().element_size();
-      if (bucket_bytes >= kBucketBytes) flush();
-    }
-    flush();
+    // Gradients: DDP and ZeRO-1 all-reduced in buckets (started during the
+    // last backward), ZeRO-2 reduced to the owner; averaged over the ranks.
+    reducer.Finish();
     for (Param& p : params) {
       if (p.sync != Sync::kZero2) continue;
       torch::Tensor& grad = p.tensor.mutable_grad();

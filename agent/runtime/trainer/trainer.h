@@ -1,6 +1,7 @@
 // `galvatron-worker train`: one rank of a training run of a plan. What runs
 // so far: data parallelism over every layer with each layer's (and the
-// embedding's) data-parallel type — DDP (gradients all-reduced in buckets),
+// embedding's) data-parallel type — DDP (gradients all-reduced in buckets, overlapped
+// with the last micro-batch's backward),
 // ZeRO-1 (optimizer states sharded: each parameter is owned by one rank that
 // updates it and broadcasts it) and ZeRO-2 (gradients also reduced only to
 // their owner) — with activation checkpointing per layer, micro-batches
