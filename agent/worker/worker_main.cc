@@ -146,8 +146,9 @@ int main(int argc, char** argv) {
   auto* train_cmd = app.add_subcommand(
       "train",
       "train a model with a plan, as one rank (rank, world and store from flags or $RANK, "
-      "$WORLD_SIZE, $MASTER_ADDR:$MASTER_PORT); runs data parallelism with DDP/ZeRO-1/ZeRO-2 "
-      "per layer and activation checkpointing so far");
+      "$WORLD_SIZE, $MASTER_ADDR:$MASTER_PORT); any plan: tensor, sequence (Megatron-SP, "
+      "Ulysses), pipeline (GPipe, 1F1B) and data parallelism (DDP, ZeRO-1/2/3) and checkpointing, "
+      "per layer");
   train_cmd->add_option("--plan", train.plan, "our Plan JSON or a Galvatron strategy JSON")
       ->required();
   train_cmd->add_option("--model", train.model, "ModelSpec JSON file or catalog name")->required();
@@ -181,7 +182,9 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--timeout-seconds", train.timeout_seconds, "rendezvous and collective timeout")
       ->capture_default_str();
   train_cmd->add_option("--dump-parameters", train.dump_parameters,
-                        "rank 0: write the final parameters as text (name, count, values)");
+                        "write each rank's final parameters as text, one tensor per line: name, full "
+                        "shape, the slice held (dim, start; dim -1 = whole), count, values; PATH "
+                        "for one rank, PATH.rank-R for more");
 
   // galvatron-worker launch: N local ranks of a command.
   int nproc = 1;

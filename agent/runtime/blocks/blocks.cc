@@ -70,6 +70,14 @@ torch::Tensor ShapeOnlyComm::ReduceScatterSequence(const torch::Tensor& x) {
   return x.narrow(1, 0, x.size(1) / size_).clone();
 }
 
+torch::Tensor ShapeOnlyComm::VocabCrossEntropy(const torch::Tensor& logits,
+                                               const torch::Tensor& labels) {
+  const int64_t vocab = logits.size(-1);
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, vocab}), labels.reshape({-1}).remainder(vocab),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+}
+
 torch::Tensor ShapeOnlyComm::SequenceToHeads(const torch::Tensor& x) {
   return GatherSequence(x).narrow(2, 0, x.size(2) / size_).clone();
 }
@@ -80,7 +88,8 @@ torch::Tensor ShapeOnlyComm::HeadsToSequence(const torch::Tensor& x) {
 }
 
 TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockOptions& options)
-    : shape_(shape), sp_(options.sp), comm_(options.comm) {
+    : shape_(shape), sp_(options.sp), comm_(options.comm), tp_(std::max(1, options.tp)),
+      tp_rank_(options.tp_rank) {
   const int64_t h = shape.hidden, d = shape.head_dim;
   const bool llama = shape.kind == v1::LAYER_KIND_LLAMA_DECODER;
   if (llama) {
@@ -93,11 +102,70 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockO
   q_ = register_module("q", MakeLinear(h, shape.heads * d, shape.bias));
   k_ = register_module("k", MakeLinear(h, shape.kv_heads * d, shape.bias));
   v_ = register_module("v", MakeLinear(h, shape.kv_heads * d, shape.bias));
-  o_ = register_module("o", MakeLinear(shape.heads * d, h, shape.bias));
+  o_ = register_module("o", MakeLinear(shape.heads * d, h, false));
+  if (shape.bias) o_bias_ = register_parameter("o_bias", torch::zeros({h}));
   up_ = register_module("up", MakeLinear(h, shape.ffn, shape.bias));
   if (llama) gate_ = register_module("gate", MakeLinear(h, shape.ffn, shape.bias));
-  down_ = register_module("down", MakeLinear(shape.ffn, h, shape.bias));
+  down_ = register_module("down", MakeLinear(shape.ffn, h, false));
+  if (shape.bias) down_bias_ = register_parameter("down_bias", torch::zeros({h}));
   to(options.device, options.dtype);
+}
+
+std::vector<ParamShard> TransformerBlockImpl::Shards() const {
+  const int64_t h = shape_.hidden, d = shape_.head_dim;
+  const bool split = tp_ > 1;  // Megatron TP (Ulysses keeps whole weights: tp_ is 1)
+  const bool sequence = comm_ && sp_ != v1::SEQUENCE_PARALLEL_NONE;
+  // What whole tensors are to the group: the same on every member; their
+  // gradients partial when each member saw a slice of the sequence.
+  const ParamShard::Grad whole = sequence ? ParamShard::Grad::kPartial
+                                 : split  ? ParamShard::Grad::kReplicated
+                                          : ParamShard::Grad::kOwn;
+  std::vector<ParamShard> shards;
+  auto add_whole = [&](const std::string& name, std::vector<int64_t> shape) {
+    shards.push_back({name, std::move(shape), -1, 0, whole});
+  };
+  // A tensor split along `dim` into tp_ slices of `local` rows/columns.
+  auto add_split = [&](const std::string& name, std::vector<int64_t> shape, int dim, int64_t local) {
+    if (!split) return add_whole(name, std::move(shape));
+    shape[static_cast<size_t>(dim)] = local * tp_;
+    shards.push_back({name, std::move(shape), dim, local * tp_rank_,
+                      sequence ? ParamShard::Grad::kPartial : ParamShard::Grad::kOwn});
+  };
+  // Under Megatron-SP the split weights see the whole (gathered) sequence:
+  // their gradients are complete.
+  auto fix_split = [&] {
+    for (ParamShard& s : shards) {
+      if (s.dim >= 0) s.grad = ParamShard::Grad::kOwn;
+    }
+  };
+  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
+    add_whole("rms1", {h});
+    add_whole("rms2", {h});
+  } else {
+    for (const char* ln : {"ln1", "ln2"}) {
+      add_whole(absl::StrCat(ln, ".weight"), {h});
+      add_whole(absl::StrCat(ln, ".bias"), {h});
+    }
+  }
+  const int64_t q = shape_.heads * d, kv = shape_.kv_heads * d;
+  add_split("q.weight", {q, h}, 0, q);
+  add_split("k.weight", {kv, h}, 0, kv);
+  add_split("v.weight", {kv, h}, 0, kv);
+  add_split("o.weight", {h, q}, 1, q);
+  add_split("up.weight", {shape_.ffn, h}, 0, shape_.ffn);
+  if (gate_) add_split("gate.weight", {shape_.ffn, h}, 0, shape_.ffn);
+  add_split("down.weight", {h, shape_.ffn}, 1, shape_.ffn);
+  if (shape_.bias) {
+    add_split("q.bias", {q}, 0, q);
+    add_split("k.bias", {kv}, 0, kv);
+    add_split("v.bias", {kv}, 0, kv);
+    add_split("up.bias", {shape_.ffn}, 0, shape_.ffn);
+    if (gate_) add_split("gate.bias", {shape_.ffn}, 0, shape_.ffn);
+    add_whole("o_bias", {h});
+    add_whole("down_bias", {h});
+  }
+  if (sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) fix_split();
+  return shards;
 }
 
 torch::Tensor TransformerBlockImpl::Norm(int which, const torch::Tensor& x) {
@@ -108,7 +176,10 @@ torch::Tensor TransformerBlockImpl::Norm(int which, const torch::Tensor& x) {
 torch::Tensor TransformerBlockImpl::Attention(const torch::Tensor& input) {
   const bool megatron = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON && comm_;
   const bool ulysses = sp_ == v1::SEQUENCE_PARALLEL_ULYSSES && comm_;
-  const torch::Tensor x = megatron ? comm_->GatherSequence(input) : input;
+  const bool tensor = !megatron && !ulysses && comm_ && tp_ > 1;
+  const torch::Tensor x = megatron ? comm_->GatherSequence(input)
+                          : tensor ? comm_->CopyToGroup(input)
+                                   : input;
   const int64_t b = x.size(0), s_local = x.size(1), d = shape_.head_dim;
   auto split = [&](const torch::Tensor& t, int64_t n) { return t.view({b, s_local, n, d}); };
   torch::Tensor q = split(q_(x), shape_.heads);
@@ -151,8 +222,8 @@ torch::Tensor TransformerBlockImpl::Attention(const torch::Tensor& input) {
     context = comm_->HeadsToSequence(context);
     heads *= comm_->size();
   }
-  torch::Tensor out = o_(context.reshape({b, context.size(1), heads * d}));
-  return RowParallelOutput(out);
+  torch::Tensor out = RowParallelOutput(o_(context.reshape({b, context.size(1), heads * d})));
+  return o_bias_.defined() ? out + o_bias_ : out;
 }
 
 torch::Tensor TransformerBlockImpl::RowParallelOutput(const torch::Tensor& partial) {
@@ -162,13 +233,17 @@ torch::Tensor TransformerBlockImpl::RowParallelOutput(const torch::Tensor& parti
 }
 
 torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& input) {
-  const torch::Tensor x = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON && comm_
-                              ? comm_->GatherSequence(input)
-                              : input;
-  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
-    return RowParallelOutput(down_(torch::silu(gate_(x)) * up_(x)));  // SwiGLU
+  torch::Tensor x = input;
+  if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) {
+    x = comm_->GatherSequence(input);
+  } else if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_NONE && tp_ > 1) {
+    x = comm_->CopyToGroup(input);
   }
-  return RowParallelOutput(down_(torch::gelu(up_(x))));
+  torch::Tensor inner = shape_.kind == v1::LAYER_KIND_LLAMA_DECODER
+                            ? torch::silu(gate_(x)) * up_(x)  // SwiGLU
+                            : torch::gelu(up_(x));
+  torch::Tensor out = RowParallelOutput(down_(inner));
+  return down_bias_.defined() ? out + down_bias_ : out;
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
@@ -182,11 +257,17 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
 
 EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
                                      const BlockOptions& options)
-    : family_(model.family()), part_(part) {
+    : family_(model.family()),
+      part_(part),
+      sp_(options.sp),
+      comm_(options.comm),
+      tp_(std::max(1, options.tp)),
+      tp_rank_(options.tp_rank),
+      vocab_(model.vocab_size()) {
   hidden_ = model.layers_size() > 0 ? model.layers(0).hidden() : 0;
   const int64_t last_hidden = model.layers_size() > 0 ? model.layers(model.layers_size() - 1).hidden() : 0;
-  const int tp = std::max(1, options.tp);
-  vocab_shard_ = model.vocab_size() / tp;
+  // Ulysses keeps whole tables; vocab tp splits them into contiguous slices.
+  vocab_shard_ = sp_ == v1::SEQUENCE_PARALLEL_ULYSSES ? vocab_ : vocab_ / tp_;
   tied_ = model.tie_embeddings();
   const bool llama = family_ == v1::MODEL_FAMILY_LLAMA;
   const bool bert = family_ == v1::MODEL_FAMILY_BERT;
@@ -218,14 +299,16 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   to(options.device, options.dtype);
 }
 
+torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length, const torch::Tensor& like) {
+  return positions_(torch::arange(offset, offset + length, like.options())).unsqueeze(0);
+}
+
 torch::Tensor EmbeddingHeadImpl::Embed(const torch::Tensor& tokens) {
   // The vocab-parallel lookup of rank 0: ids outside its slice read row 0
   // (masked to zero before the all-reduce in the runtime).
   torch::Tensor ids = tokens.remainder(vocab_shard_);
   torch::Tensor x = tokens_(ids);
-  if (positions_) {
-    x = x + positions_(torch::arange(tokens.size(1), tokens.options())).unsqueeze(0);
-  }
+  if (positions_) x = x + Positions(0, tokens.size(1), tokens);
   if (segments_) {
     x = x + segments_(torch::zeros_like(tokens));
     x = embed_ln_(x);
@@ -233,24 +316,109 @@ torch::Tensor EmbeddingHeadImpl::Embed(const torch::Tensor& tokens) {
   return x;
 }
 
-torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::Tensor& labels) {
-  torch::Tensor h = hidden;
-  if (final_rms_.defined()) {
-    h = RmsNorm(h, final_rms_);
-  } else if (mlm_dense_) {
-    h = final_ln_(torch::gelu(mlm_dense_(h)));
+torch::Tensor EmbeddingHeadImpl::EmbedParallel(const torch::Tensor& tokens) {
+  const int64_t s = tokens.size(1);
+  int64_t offset = 0, length = s;
+  torch::Tensor x;
+  if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES) {
+    length = s / tp_;
+    offset = tp_rank_ * length;
+    x = tokens_(tokens.narrow(1, offset, length));
+  } else if (comm_ && tp_ > 1) {
+    // Each rank looks up the ids of its slice (others read zeros); the sum
+    // over the group finds every id once.
+    const int64_t start = tp_rank_ * vocab_shard_;
+    torch::Tensor outside = (tokens < start).logical_or(tokens >= start + vocab_shard_);
+    torch::Tensor local = (tokens - start).masked_fill(outside, 0);
+    x = tokens_(local).masked_fill(outside.unsqueeze(-1), 0.0);
+    if (sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) {
+      x = comm_->ReduceScatterSequence(x);
+      length = s / tp_;
+      offset = tp_rank_ * length;
+    } else {
+      x = comm_->AllReduce(x);
+    }
   } else {
-    h = final_ln_(h);
+    x = tokens_(tokens);
   }
-  torch::Tensor logits =
-      tied_ ? torch::matmul(h, tokens_->weight.t()) : head_(h);
-  if (head_bias_.defined()) logits = logits + head_bias_;
+  if (positions_) x = x + Positions(offset, length, tokens);
+  if (segments_) {
+    x = x + segments_(torch::zeros({tokens.size(0), length}, tokens.options()));
+    x = embed_ln_(x);
+  }
+  return x;
+}
+
+torch::Tensor EmbeddingHeadImpl::FinalNorm(const torch::Tensor& hidden) {
+  if (final_rms_.defined()) return RmsNorm(hidden, final_rms_);
+  if (mlm_dense_) return final_ln_(torch::gelu(mlm_dense_(hidden)));
+  return final_ln_(hidden);
+}
+
+namespace {
+
+torch::Tensor Logits(const torch::Tensor& h, torch::nn::Embedding& tokens, torch::nn::Linear& head, const torch::Tensor& bias) {
+  torch::Tensor logits = head ? head(h) : torch::matmul(h, tokens->weight.t());
+  if (bias.defined()) logits = logits + bias;
   // Half-precision logits are upcast for the softmax; fp32/fp64 stay as they are.
   if (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf) {
     logits = logits.to(torch::kFloat32);
   }
+  return logits;
+}
+
+}  // namespace
+
+torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::Tensor& labels) {
+  torch::Tensor logits = Logits(FinalNorm(hidden), tokens_, head_, head_bias_);
   return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab_shard_}),
                                               labels.reshape({-1}).remainder(vocab_shard_));
+}
+
+torch::Tensor EmbeddingHeadImpl::LossSumParallel(const torch::Tensor& hidden,
+                                                 const torch::Tensor& labels) {
+  torch::Tensor h = FinalNorm(hidden);
+  torch::Tensor targets = labels;
+  const bool vocab_split = comm_ && tp_ > 1 && sp_ != v1::SEQUENCE_PARALLEL_ULYSSES;
+  if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES) {
+    const int64_t length = labels.size(1) / tp_;
+    targets = labels.narrow(1, tp_rank_ * length, length);
+  } else if (vocab_split) {
+    h = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON ? comm_->GatherSequence(h) : comm_->CopyToGroup(h);
+  }
+  torch::Tensor logits = Logits(h, tokens_, head_, head_bias_);
+  if (vocab_split) return comm_->VocabCrossEntropy(logits, targets).sum();
+  return torch::nn::functional::cross_entropy(
+      logits.reshape({-1, vocab_shard_}), targets.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+}
+
+std::vector<ParamShard> EmbeddingHeadImpl::Shards() const {
+  const bool ulysses = comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES;
+  const bool split = comm_ && tp_ > 1 && !ulysses;
+  const ParamShard::Grad whole =
+      ulysses || (split && sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) ? ParamShard::Grad::kPartial
+      : split                                                     ? ParamShard::Grad::kReplicated
+                                                                  : ParamShard::Grad::kOwn;
+  std::vector<ParamShard> shards;
+  for (const auto& item : named_parameters()) {
+    ParamShard shard;
+    shard.name = item.key();
+    const torch::Tensor& p = item.value();
+    shard.full_shape.assign(p.sizes().begin(), p.sizes().end());
+    const bool vocab_rows =
+        shard.name == "tokens.weight" || shard.name == "head.weight" || shard.name == "head_bias";
+    if (vocab_rows && split) {
+      shard.full_shape[0] = vocab_;
+      shard.dim = 0;
+      shard.start = tp_rank_ * vocab_shard_;
+      shard.grad = ParamShard::Grad::kOwn;
+    } else {
+      shard.grad = whole;
+    }
+    shards.push_back(std::move(shard));
+  }
+  return shards;
 }
 
 int64_t ParameterCount(torch::nn::Module& module) {

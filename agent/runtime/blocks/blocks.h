@@ -37,6 +37,12 @@ class BlockComm {
   virtual torch::Tensor ReduceScatterSequence(const torch::Tensor& x) = 0;
   // Megatron TP without SP: partial sums → their sum after the row-parallel linears.
   virtual torch::Tensor AllReduce(const torch::Tensor& x) = 0;
+  // Megatron TP without SP, before the column-parallel linears: the identity,
+  // whose backward sums the input gradients (each rank's is partial).
+  virtual torch::Tensor CopyToGroup(const torch::Tensor& x) = 0;
+  // Per-token cross-entropy of logits split along the vocabulary over the
+  // group (this rank's contiguous slice), against full-vocabulary labels.
+  virtual torch::Tensor VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) = 0;
   // Ulysses: [b, s/n, heads, d] → [b, s, heads/n, d] and back.
   virtual torch::Tensor SequenceToHeads(const torch::Tensor& x) = 0;
   virtual torch::Tensor HeadsToSequence(const torch::Tensor& x) = 0;
@@ -52,6 +58,9 @@ class ShapeOnlyComm final : public BlockComm {
   torch::Tensor GatherSequence(const torch::Tensor& x) override;
   torch::Tensor ReduceScatterSequence(const torch::Tensor& x) override;
   torch::Tensor AllReduce(const torch::Tensor& x) override { return x; }
+  torch::Tensor CopyToGroup(const torch::Tensor& x) override { return x; }
+  // Rank 0's slice: labels outside it are folded in (shapes and work only).
+  torch::Tensor VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) override;
   torch::Tensor SequenceToHeads(const torch::Tensor& x) override;
   torch::Tensor HeadsToSequence(const torch::Tensor& x) override;
 
@@ -61,6 +70,7 @@ class ShapeOnlyComm final : public BlockComm {
 
 struct BlockOptions {
   int tp = 1;  // tensor-parallel degree of the shard (BlockShape carries it for blocks)
+  int tp_rank = 0;  // which shard (the slice of the full weights this rank holds)
   // NONE: Megatron TP (tp > 1) or none. MEGATRON: TP with the sequence
   // sharded outside attention and MLP. ULYSSES: full weights, the sequence
   // sharded and attention heads exchanged by all-to-all.
@@ -83,6 +93,23 @@ struct BlockShape {
   bool causal = true;
 };
 
+// How one parameter of a sharded module relates to the full model's and to
+// the module's group (BlockOptions::comm): the slice of the full tensor it
+// holds (dim -1: all of it) and what its gradient is after backward.
+struct ParamShard {
+  enum class Grad {
+    kOwn,         // this rank's slice (or a module without a group): complete
+    kReplicated,  // the same full tensor and the same complete gradient on every member
+    kPartial,     // the same full tensor, but each member's gradient covers only its
+                  // part of the sequence: the gradients add up over the group
+  };
+  std::string name;  // as named_parameters() names it
+  std::vector<int64_t> full_shape;
+  int dim = -1;
+  int64_t start = 0;
+  Grad grad = Grad::kOwn;
+};
+
 // INVALID_ARGUMENT when the kind is not a GPT, LLaMA or BERT block, or tp
 // does not divide the heads or the MLP width.
 absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int group_index, int tp);
@@ -94,6 +121,8 @@ class TransformerBlockImpl : public torch::nn::Module {
   // parallelism both are this rank's [batch, seq/n, hidden].
   torch::Tensor forward(const torch::Tensor& x);
   const BlockShape& shape() const { return shape_; }
+  // Every parameter's place in the full layer (see ParamShard).
+  std::vector<ParamShard> Shards() const;
 
  private:
   torch::Tensor Norm(int which, const torch::Tensor& x);
@@ -105,6 +134,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   BlockShape shape_;
   v1::SequenceParallel sp_ = v1::SEQUENCE_PARALLEL_NONE;
   std::shared_ptr<BlockComm> comm_;
+  int tp_ = 1, tp_rank_ = 0;
   // Norms: LayerNorm (GPT, BERT) or RMSNorm weights (LLaMA).
   torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
   torch::Tensor rms1_, rms2_;
@@ -112,7 +142,8 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::nn::Linear q_{nullptr}, k_{nullptr}, v_{nullptr}, o_{nullptr};
   // MLP: column-parallel up (and gate for SwiGLU); row-parallel down.
   torch::nn::Linear up_{nullptr}, gate_{nullptr}, down_{nullptr};
-  torch::Tensor rope_cos_, rope_sin_;  // [seq, head_dim / 2] (LLaMA)
+  // The row-parallel linears' biases, added once after their partial sums are combined.
+  torch::Tensor o_bias_, down_bias_;
 };
 TORCH_MODULE(TransformerBlock);
 
@@ -133,9 +164,28 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   torch::Tensor Loss(const torch::Tensor& hidden, const torch::Tensor& labels);
   int64_t hidden() const { return hidden_; }
 
+  // The training runtime's forms, with `options.comm` over the group of
+  // `options.tp` ranks (vocab-parallel; Megatron-SP: the embedding's output
+  // and the head's input are this rank's slice of the sequence; Ulysses: full
+  // tables, this rank's slice of the sequence throughout):
+  // tokens [b, s] (the whole sequence) → this rank's activations;
+  torch::Tensor EmbedParallel(const torch::Tensor& tokens);
+  // this rank's activations and labels [b, s] (the whole sequence) → the sum
+  // of the per-token losses this rank computes (with vocab tp and without
+  // Ulysses, every member computes the same sum).
+  torch::Tensor LossSumParallel(const torch::Tensor& hidden, const torch::Tensor& labels);
+  std::vector<ParamShard> Shards() const;
+
  private:
+  torch::Tensor Positions(int64_t offset, int64_t length, const torch::Tensor& like);
+  torch::Tensor FinalNorm(const torch::Tensor& hidden);
+
   v1::ModelFamily family_;
   HeadPart part_;
+  v1::SequenceParallel sp_ = v1::SEQUENCE_PARALLEL_NONE;
+  std::shared_ptr<BlockComm> comm_;
+  int tp_ = 1, tp_rank_ = 0;
+  int64_t vocab_ = 0;
   int64_t hidden_ = 0;
   int64_t vocab_shard_ = 0;
   bool tied_ = false;

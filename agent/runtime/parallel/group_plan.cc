@@ -78,6 +78,7 @@ std::vector<std::vector<int>> CreationOrder(const GroupPlan& plan, int world) {
   };
   for (const LayerGroupRanks& g : plan.layers) add(g);
   if (plan.embedding) add(*plan.embedding);
+  for (const std::vector<int>& g : plan.extra_groups) distinct.insert(g);
   std::vector<std::vector<int>> order;
   for (const std::vector<int>& group : distinct) {
     if (group.size() > 1) order.push_back(group);
@@ -114,6 +115,16 @@ absl::StatusOr<GroupPlan> PlanGroups(const ParallelLayout& layout) {
   }
   ASSIGN_OR_RETURN(LayerGroupRanks embedding, GroupsFor(layout, layout.embedding, "embedding"));
   if (plan.stage == 0 || plan.stage == layout.pp - 1) plan.embedding = std::move(embedding);
+  for (size_t i = 0; i < layout.extra_groups.size(); ++i) {
+    const std::vector<int>& g = layout.extra_groups[i];
+    const bool sorted = std::is_sorted(g.begin(), g.end()) &&
+                        std::adjacent_find(g.begin(), g.end()) == g.end();
+    if (g.empty() || !sorted || g.front() < 0 || g.back() >= layout.world) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "extra_groups[", i, "]: expected distinct ascending ranks in [0, ", layout.world, ")"));
+    }
+    if (std::binary_search(g.begin(), g.end(), layout.rank)) plan.extra_groups.push_back(g);
+  }
   plan.creation_order = CreationOrder(plan, layout.world);
   return plan;
 }

@@ -48,6 +48,9 @@ struct ParallelLayout {
   std::vector<int> layers_per_stage;
   // The vocab-parallel embedding (first stage) and head (last stage).
   LayerParallelism embedding;
+  // Further groups (ascending global ranks) to create, each by its members:
+  // e.g. the first and last stage's ranks that share tied embedding weights.
+  std::vector<std::vector<int>> extra_groups;
 };
 
 // The groups of one layer as global rank lists.
@@ -68,6 +71,8 @@ struct GroupPlan {
   std::vector<LayerGroupRanks> layers;
   // Present on the first stage (embedding) and the last (head).
   std::optional<LayerGroupRanks> embedding;
+  // The layout's extra groups this rank belongs to.
+  std::vector<std::vector<int>> extra_groups;
   // Every distinct group of this rank with more than one member — the world
   // and its stage included — in the order to create them.
   std::vector<std::vector<int>> creation_order;

@@ -97,6 +97,11 @@ LayerGroups ParallelContext::Resolve(const LayerGroupRanks& ranks) {
   return groups;
 }
 
+const CommGroup* ParallelContext::Group(const std::vector<int>& ranks) const {
+  auto it = groups_.find(ranks);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
 absl::StatusOr<const LayerGroups*> ParallelContext::Layer(int index) const {
   const int end = plan_.first_layer + layer_count();
   if (index < plan_.first_layer || index >= end) {

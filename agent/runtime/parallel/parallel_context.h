@@ -81,6 +81,10 @@ class ParallelContext {
   // FAILED_PRECONDITION on a middle stage, which holds neither.
   absl::StatusOr<const LayerGroups*> Embedding() const;
 
+  // The group with exactly these ranks (ascending) if this rank created it
+  // (any layer's, the stage's, the world's or an extra group); null if not.
+  const CommGroup* Group(const std::vector<int>& ranks) const;
+
   // How many c10d process groups this rank created (groups of one need
   // none): what the cache by rank list saved shows here.
   int process_group_count() const { return process_group_count_; }

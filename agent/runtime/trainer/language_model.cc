@@ -53,42 +53,4 @@ torch::Tensor CheckpointedForward(TransformerBlock block, const torch::Tensor& x
   return Checkpoint::apply(x, static_cast<int64_t>(reinterpret_cast<intptr_t>(block.get())));
 }
 
-LanguageModelImpl::LanguageModelImpl(const v1::ModelSpec& model,
-                                     const std::vector<bool>& checkpoint,
-                                     const BlockOptions& options)
-    : checkpoint_(checkpoint) {
-  embedding_ = register_module("embedding", EmbeddingHead(model, HeadPart::kAll, options));
-  int index = 0;
-  for (int g = 0; g < model.layers_size(); ++g) {
-    const BlockShape shape = *ResolveBlockShape(model, g, options.tp);
-    for (int i = 0; i < model.layers(g).count(); ++i) {
-      blocks_.push_back(
-          register_module(absl::StrCat("layer", index++), TransformerBlock(shape, options)));
-    }
-  }
-  checkpoint_.resize(blocks_.size(), false);
-  // GPT-2's initialisation: matrices (linear and embedding weights) from
-  // N(0, 0.02), biases zero, norm weights one (as built). Drawn from the
-  // global generator in declaration order, so a seed fixes every weight.
-  torch::NoGradGuard no_grad;
-  for (auto& item : named_parameters()) {
-    torch::Tensor& p = item.value();
-    if (p.dim() >= 2) {
-      p.normal_(0.0, 0.02);
-    } else if (absl::EndsWith(item.key(), "bias")) {
-      p.zero_();
-    }
-  }
-}
-
-torch::Tensor LanguageModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& labels) {
-  torch::Tensor x = embedding_->Embed(tokens);
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    x = checkpoint_[i] && is_training() && torch::GradMode::is_enabled()
-            ? CheckpointedForward(blocks_[i], x)
-            : blocks_[i]->forward(x);
-  }
-  return embedding_->Loss(x, labels);
-}
-
 }  // namespace galvatron::runtime

@@ -1,8 +1,7 @@
 #include "agent/runtime/trainer/trainer.h"
 
 #include <sys/resource.h>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -10,10 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -22,10 +23,17 @@
 #include "absl/strings/strip.h"
 #include "agent/probe/c10d_store.h"
 #include "agent/probe/rendezvous.h"
-#include "agent/runtime/trainer/language_model.h"
+#include "agent/runtime/blocks/blocks.h"
+#include "agent/runtime/comm/collectives.h"
+#include "agent/runtime/layers/init.h"
+#include "agent/runtime/parallel/parallel_context.h"
 #include "agent/runtime/train/lr_schedule.h"
 #include "agent/runtime/train/plan_input.h"
 #include "agent/runtime/train/token_data.h"
+#include "agent/runtime/trainer/language_model.h"
+#include "agent/runtime/trainer/pipeline_schedule.h"
+#include "agent/runtime/trainer/stage_comm.h"
+#include "agent/runtime/trainer/zero3.h"
 #include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
@@ -40,126 +48,131 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kBucketBytes = 25 << 20;  // gradient all-reduce buckets (DDP's default)
 
-enum class Sync { kDdp, kZero1, kZero2 };
+enum class Sync { kDdp, kZero1, kZero2, kZero3 };
 
+// One parameter tensor of this rank's stage.
 struct Param {
-  std::string name;
+  std::string name;  // global: "embedding.tokens.weight", "layer3.q.weight"
   torch::Tensor tensor;
+  ParamShard shard;
   Sync sync = Sync::kDdp;
-  int owner = -1;  // ZeRO: the rank holding its optimizer state
+  // Where its gradient is summed (the layer's dp group; the stage when each
+  // rank saw only part of the sequence). Null: nowhere (a group of one).
+  const CommGroup* sum_group = nullptr;
+  // Megatron-SP's partial gradients of whole tensors under ZeRO-3 are first
+  // summed over the tp group (the shard group is dp).
+  const CommGroup* pre_sum = nullptr;
+  // How many ranks end up with this same final gradient, beyond the owner
+  // (ZeRO) or the sum group (DDP): tp for tensors replicated over tp, 2 for
+  // the embedding tied across the pipeline's ends.
+  int extra_replicas = 1;
+  bool tied = false;  // summed with the other end of the pipeline as well
+  int owner = -1;     // ZeRO-1/2: the index in sum_group of the rank that updates it
+  int unit = -1;      // ZeRO-3: its unit
 };
 
-// Everything communication needs; a world of one has no group.
+int GroupSize(const CommGroup* g) { return g == nullptr ? 1 : g->size(); }
+
+// The rendezvous and the two contexts: one for the model's collectives
+// (tensor/sequence parallelism, redistribution, pipeline messages), one for
+// gradient synchronisation, so that gradient buckets started from backward
+// hooks never interleave with the model's collectives on one process group.
 class Comm {
  public:
-  static absl::StatusOr<Comm> Connect(const TrainOptions& o) {
-    Comm comm;
-    comm.rank_ = o.rank;
-    comm.world_ = o.world_size;
-    if (o.world_size == 1) return comm;
-    probe::RendezvousOptions rendezvous;
-    rendezvous.host = o.store_host;
-    rendezvous.port = o.store_port;
-    rendezvous.rank = o.rank;
-    rendezvous.world_size = o.world_size;
-    rendezvous.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
-    if (o.rank == 0 && !o.port_file.empty()) {
-      const std::string port_file = o.port_file;
-      rendezvous.on_serving = [port_file](int port) {
-        return WriteTextFile(port_file, absl::StrCat(port, "\n"));
-      };
+  static absl::StatusOr<std::unique_ptr<Comm>> Connect(const TrainOptions& o,
+                                                       const ParallelLayout& layout) {
+    auto comm = std::make_unique<Comm>();
+    c10::intrusive_ptr<c10d::Store> store;
+    ParallelContextOptions options;
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
+    if (o.world_size > 1) {
+      probe::RendezvousOptions rendezvous;
+      rendezvous.host = o.store_host;
+      rendezvous.port = o.store_port;
+      rendezvous.rank = o.rank;
+      rendezvous.world_size = o.world_size;
+      rendezvous.timeout = options.timeout;
+      if (o.rank == 0 && !o.port_file.empty()) {
+        const std::string port_file = o.port_file;
+        rendezvous.on_serving = [port_file](int port) {
+          return WriteTextFile(port_file, absl::StrCat(port, "\n"));
+        };
+      }
+      ASSIGN_OR_RETURN(comm->rendezvous_, probe::TcpRendezvous::Connect(rendezvous));
+      store = comm->rendezvous_->c10d().store;
+      const bool loopback = o.store_host == "127.0.0.1" || o.store_host == "localhost";
+      options.gloo_host = loopback ? "127.0.0.1" : "";
     }
-    ASSIGN_OR_RETURN(comm.rendezvous_, probe::TcpRendezvous::Connect(rendezvous));
-    auto options = c10d::ProcessGroupGloo::Options::create(rendezvous.timeout);
-    const bool loopback = o.store_host == "127.0.0.1" || o.store_host == "localhost";
-    options->devices.push_back(loopback
-                                   ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                   : c10d::ProcessGroupGloo::createDefaultDevice());
-    auto store = c10::make_intrusive<c10d::PrefixStore>("galvatron/train",
-                                                        comm.rendezvous_->c10d().store);
-    comm.group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, o.rank, o.world_size, options);
+    options.store_prefix = "galvatron/train/model";
+    ASSIGN_OR_RETURN(comm->model_, ParallelContext::Create(layout, store, options));
+    options.store_prefix = "galvatron/train/grads";
+    ASSIGN_OR_RETURN(comm->grads_, ParallelContext::Create(layout, store, options));
     return comm;
   }
 
-  int rank() const { return rank_; }
-  int world() const { return world_; }
+  ParallelContext& model() { return *model_; }
+  ParallelContext& grads() { return *grads_; }
+  int rank() const { return model_->rank(); }
+  int world() const { return model_->world(); }
 
-  void AllReduceSum(torch::Tensor& t) {
-    if (!group_) return;
-    std::vector<torch::Tensor> tensors{t};
-    group_->allreduce(tensors)->wait();
-  }
-  // Starts a sum all-reduce; null without a group (nothing to wait for).
-  c10::intrusive_ptr<c10d::Work> StartAllReduceSum(torch::Tensor& t) {
-    if (!group_) return {};
-    std::vector<torch::Tensor> tensors{t};
-    return group_->allreduce(tensors);
-  }
-  void ReduceSumTo(torch::Tensor& t, int root) {
-    if (!group_) return;
-    std::vector<torch::Tensor> tensors{t};
-    c10d::ReduceOptions options;
-    options.rootRank = root;
-    group_->reduce(tensors, options)->wait();
-  }
-  void Broadcast(torch::Tensor& t, int root) {
-    if (!group_) return;
-    std::vector<torch::Tensor> tensors{t};
-    c10d::BroadcastOptions options;
-    options.rootRank = root;
-    group_->broadcast(tensors, options)->wait();
+  // Sum over the world (blocking); a world of one does nothing.
+  void WorldSum(torch::Tensor& t) {
+    if (world() == 1) return;
+    t.copy_(AllReduce(t, grads_->world_group()));
   }
   void Barrier() {
-    if (!group_) return;
     torch::Tensor one = torch::ones({1});
-    AllReduceSum(one);
+    WorldSum(one);
+  }
+  // Point-to-point over the model context's world group.
+  void Send(const torch::Tensor& t, int to, int tag) {
+    std::vector<torch::Tensor> tensors{t.contiguous()};
+    sends_.emplace_back(model_->world_group().process_group->send(tensors, to, tag), tensors[0]);
+  }
+  torch::Tensor Receive(at::IntArrayRef shape, const torch::TensorOptions& options, int from,
+                        int tag) {
+    std::vector<torch::Tensor> tensors{torch::empty(shape, options)};
+    model_->world_group().process_group->recv(tensors, from, tag)->wait();
+    return tensors[0];
+  }
+  // Waits for every send of the step (their buffers stay alive until then).
+  void FinishSends() {
+    for (auto& [work, tensor] : sends_) work->wait();
+    sends_.clear();
   }
 
  private:
-  int rank_ = 0;
-  int world_ = 1;
   std::unique_ptr<probe::TcpRendezvous> rendezvous_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  std::unique_ptr<ParallelContext> model_, grads_;
+  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, torch::Tensor>> sends_;
 };
 
-// Flattens the tensors, runs `op` on the flat buffer, copies the result back.
-template <typename Op>
-void Flat(const std::vector<torch::Tensor>& tensors, const Op& op) {
-  if (tensors.empty()) return;
-  std::vector<torch::Tensor> flat_parts;
-  for (const torch::Tensor& t : tensors) flat_parts.push_back(t.reshape({-1}));
-  torch::Tensor flat = torch::cat(flat_parts);
-  op(flat);
-  int64_t at = 0;
-  for (const torch::Tensor& t : tensors) {
-    t.copy_(flat.narrow(0, at, t.numel()).view_as(t));
-    at += t.numel();
-  }
-}
-
-// DDP's gradient reducer: the all-reduced parameters in buckets of about
-// kBucketBytes, in the order backward produces their gradients (reverse
-// registration order). During the last micro-batch's backward a hook after
-// each parameter's gradient accumulation counts the bucket down; a bucket
-// whose gradients are all final starts its all-reduce at once, overlapping
-// the rest of backward. Buckets start strictly in order (every rank must
-// issue the same collectives in the same order); Finish() starts what is left
-// (parameters that got no gradient), waits, and writes the averages back.
+// DDP's gradient reducer: the summed parameters in buckets of about
+// kBucketBytes (one group per bucket), in the order backward produces their
+// gradients (reverse registration order). During the last micro-batch's
+// backward a hook after each parameter's gradient accumulation counts the
+// bucket down; a bucket whose gradients are all final starts its all-reduce
+// at once, overlapping the rest of backward. Buckets start strictly in order
+// (every member of a group must issue the same collectives in the same
+// order); Finish() starts what is left (parameters that got no gradient),
+// waits, and writes the sums back.
 class GradientReducer {
  public:
-  GradientReducer(std::vector<torch::Tensor> params, Comm* comm) : comm_(comm) {
-    std::vector<torch::Tensor> current;
+  explicit GradientReducer(const std::vector<Param*>& params) {
+    Bucket current;
     int64_t bytes = 0;
     for (auto it = params.rbegin(); it != params.rend(); ++it) {
-      current.push_back(*it);
-      bytes += it->numel() * it->element_size();
-      if (bytes >= kBucketBytes) {
-        AddBucket(std::move(current));
-        current.clear();
+      const Param& p = **it;
+      if (!current.params.empty() && (p.sum_group != current.group || bytes >= kBucketBytes)) {
+        buckets_.push_back(std::move(current));
+        current = Bucket();
         bytes = 0;
       }
+      current.group = p.sum_group;
+      current.params.push_back(p.tensor);
+      bytes += p.tensor.numel() * p.tensor.element_size();
     }
-    if (!current.empty()) AddBucket(std::move(current));
+    if (!current.params.empty()) buckets_.push_back(std::move(current));
     for (size_t b = 0; b < buckets_.size(); ++b) {
       for (const torch::Tensor& p : buckets_[b].params) {
         std::shared_ptr<torch::autograd::Node> accumulator = torch::autograd::impl::grad_accumulator(p);
@@ -180,7 +193,6 @@ class GradientReducer {
     }
   }
 
-  // Starts every bucket not started yet, waits for all, averages.
   void Finish() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -189,8 +201,8 @@ class GradientReducer {
       armed_ = false;
     }
     for (Bucket& b : buckets_) {
-      if (b.work) b.work->wait();
-      b.flat.div_(comm_->world());
+      if (!b.work) continue;
+      b.work->wait();
       int64_t at = 0;
       for (torch::Tensor& p : b.params) {
         p.mutable_grad().copy_(b.flat.narrow(0, at, p.numel()).view_as(p));
@@ -201,6 +213,7 @@ class GradientReducer {
 
  private:
   struct Bucket {
+    const CommGroup* group = nullptr;
     std::vector<torch::Tensor> params;
     int pending = 0;
     torch::Tensor flat;
@@ -218,12 +231,6 @@ class GradientReducer {
     size_t bucket;
   };
 
-  void AddBucket(std::vector<torch::Tensor> params) {
-    Bucket bucket;
-    bucket.params = std::move(params);
-    buckets_.push_back(std::move(bucket));
-  }
-
   void Ready(size_t bucket) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!armed_) return;
@@ -234,17 +241,18 @@ class GradientReducer {
   void StartReady() {
     while (next_ < buckets_.size() && buckets_[next_].pending <= 0) {
       Bucket& b = buckets_[next_++];
+      if (GroupSize(b.group) == 1) continue;
       std::vector<torch::Tensor> parts;
       for (torch::Tensor& p : b.params) {
         if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
         parts.push_back(p.grad().reshape({-1}));
       }
       b.flat = torch::cat(parts);
-      b.work = comm_->StartAllReduceSum(b.flat);
+      std::vector<torch::Tensor> tensors{b.flat};
+      b.work = b.group->process_group->allreduce(tensors);
     }
   }
 
-  Comm* comm_;
   std::vector<Bucket> buckets_;
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
   std::mutex mu_;
@@ -267,32 +275,21 @@ absl::StatusOr<v1::ModelSpec> LoadModel(const std::string& name_or_file) {
   return model;
 }
 
-// What this runtime executes so far: UNIMPLEMENTED naming the rest.
-absl::Status CheckSupported(const v1::Plan& plan) {
-  if (plan.pp() > 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "pp: ", plan.pp(), "; pipeline parallelism is not implemented in the runtime yet"));
-  }
-  for (int i = 0; i < plan.layers_size(); ++i) {
-    const v1::LayerStrategy& s = plan.layers(i);
-    if (s.tp() > 1) {
+// What this runtime cannot execute yet: UNIMPLEMENTED naming it.
+absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
+  for (int g = 1; g < model.layers_size(); ++g) {
+    if (model.layers(g).hidden() != model.layers(0).hidden()) {
       return absl::UnimplementedError(absl::StrCat(
-          "layers[", i, "].tp: ", s.tp(), " (", v1::SequenceParallel_Name(s.sp()),
-          "); tensor and sequence parallelism are not implemented in the runtime yet"));
-    }
-    if (s.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3) {
-      return absl::UnimplementedError(absl::StrCat(
-          "layers[", i, "].dp_type: ZERO3 is not implemented in the runtime yet (DDP, ZeRO-1 "
-          "and ZeRO-2 are)"));
+          "layers[", g, "].hidden: ", model.layers(g).hidden(), " differs from layers[0]'s (",
+          model.layers(0).hidden(), "); the runtime needs one hidden size throughout"));
     }
   }
-  if (plan.embedding().vocab_tp() > 1) {
-    return absl::UnimplementedError(absl::StrCat(
-        "embedding.vocab_tp: ", plan.embedding().vocab_tp(),
-        "; vocabulary parallelism is not implemented in the runtime yet"));
-  }
-  if (plan.embedding().dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3) {
-    return absl::UnimplementedError("embedding.dp_type: ZERO3 is not implemented in the runtime yet");
+  const v1::EmbeddingStrategy& e = plan.embedding();
+  if (model.tie_embeddings() && plan.pp() > 1 && e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3) {
+    // The tied table is kept whole on both ends; the rest of the embedding is
+    // sharded as asked.
+    spdlog::info("embedding.dp_type ZERO3 with tied embeddings across {} stages: the shared "
+                 "table is kept whole (summed across the ends), the rest is sharded", plan.pp());
   }
   return absl::OkStatus();
 }
@@ -303,43 +300,217 @@ Sync SyncOf(v1::DataParallelType type) {
       return Sync::kZero1;
     case v1::DATA_PARALLEL_TYPE_ZERO2:
       return Sync::kZero2;
+    case v1::DATA_PARALLEL_TYPE_ZERO3:
+      return Sync::kZero3;
     default:
       return Sync::kDdp;
   }
 }
 
-// Each parameter with the data-parallel type of its layer; ZeRO parameters
-// get owners, the largest first to the least loaded rank (deterministic, the
-// same on every rank).
-std::vector<Param> AssignParameters(LanguageModel& model, const v1::Plan& plan, int world) {
+uint64_t SeedOf(uint64_t seed, const std::string& name) {
+  uint64_t h = 1469598103934665603ULL ^ seed;  // FNV-1a over the name, from the run's seed
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// This rank's stage of the model.
+struct Stage {
+  int position = 0;  // in the stage
+  int stage_size = 1;
+  bool first = true, last = true;
+  EmbeddingHead embedding{nullptr};
+  ActivationLayout embedding_layout;
+  bool loss_replicated = false;  // every vocab-tp rank computes the same loss sum
+  int embedding_unit = -1;
+  std::vector<int> layer_index;  // global index of each block
+  std::vector<TransformerBlock> blocks;
+  std::vector<ActivationLayout> layouts;
+  std::vector<bool> checkpoint;
+  std::vector<int> block_unit;
+  ActivationLayout previous_layout;  // the previous stage's last layer's
+  std::vector<std::unique_ptr<Zero3Unit>> units;
   std::vector<Param> params;
-  for (const auto& item : model->named_parameters()) {
-    Param p;
-    p.name = item.key();
-    p.tensor = item.value();
-    int layer = -1;
-    if (absl::StartsWith(p.name, "layer")) {
-      absl::SimpleAtoi(p.name.substr(5, p.name.find('.') - 5), &layer);
+};
+
+ActivationLayout LayoutOf(int tp, int dp, v1::SequenceParallel sp) {
+  return {tp, dp, tp > 1 && sp != v1::SEQUENCE_PARALLEL_NONE};
+}
+
+// The global layer index → its LayerGroup index.
+std::vector<int> GroupOfLayers(const v1::ModelSpec& model) {
+  std::vector<int> groups;
+  for (int g = 0; g < model.layers_size(); ++g) {
+    for (int i = 0; i < model.layers(g).count(); ++i) groups.push_back(g);
+  }
+  return groups;
+}
+
+// Sets a module's parameters to the slices of the full model's: matrices
+// from N(0, 0.02) seeded by (seed, global name), biases zero, norm weights
+// one — whatever the layout, so every plan starts from the single-process
+// weights.
+void InitParameters(torch::nn::Module& module, const std::vector<ParamShard>& shards,
+                    const std::string& prefix, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto named = module.named_parameters();
+  for (const ParamShard& shard : shards) {
+    torch::Tensor& p = named[shard.name];
+    if (shard.full_shape.size() >= 2) {
+      torch::Tensor full =
+          SeededNormal(shard.full_shape, SeedOf(seed, prefix + shard.name), 0.02, p.scalar_type());
+      p.copy_(shard.dim >= 0 ? full.narrow(shard.dim, shard.start, p.size(shard.dim)) : full);
+    } else if (absl::EndsWith(shard.name, "bias")) {
+      p.zero_();
+    } else {
+      p.fill_(1.0);
     }
-    const v1::DataParallelType type =
-        layer >= 0 ? plan.layers(layer).dp_type() : plan.embedding().dp_type();
-    p.sync = world > 1 ? SyncOf(type) : Sync::kDdp;
-    params.push_back(std::move(p));
   }
-  std::vector<size_t> zero;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (params[i].sync != Sync::kDdp) zero.push_back(i);
+}
+
+absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan& plan,
+                                 Comm& comm, torch::Dtype dtype, uint64_t seed) {
+  ParallelContext& ctx = comm.model();
+  ParallelContext& grads = comm.grads();
+  Stage st;
+  st.position = ctx.stage_group().rank;
+  st.stage_size = ctx.stage_group().size();
+  st.first = ctx.first_stage();
+  st.last = ctx.last_stage();
+  const int pp = ctx.pp();
+  const bool tied_across = model_spec.tie_embeddings() && pp > 1;
+
+  auto add_params = [&](torch::nn::Module& module, const std::vector<ParamShard>& shards,
+                        const std::string& prefix, const LayerGroups& mg, const LayerGroups& gg,
+                        v1::DataParallelType type, bool ulysses, int tp) {
+    auto named = module.named_parameters();
+    std::vector<Zero3Unit::Member> members;
+    std::vector<size_t> member_params;
+    for (const ParamShard& shard : shards) {
+      Param p;
+      p.name = prefix + shard.name;
+      p.tensor = named[shard.name];
+      p.shard = shard;
+      p.tied = tied_across && p.name == "embedding.tokens.weight";
+      const bool partial = shard.grad == ParamShard::Grad::kPartial;
+      // Ulysses: gradients add up over dp × sp (its grad_sync group);
+      // Megatron-SP's whole tensors: over the stage; the rest over dp.
+      const CommGroup* sum = partial && !ulysses ? &grads.stage_group() : gg.grad_sync;
+      p.sum_group = GroupSize(sum) > 1 ? sum : nullptr;
+      p.extra_replicas = (shard.grad == ParamShard::Grad::kReplicated ? tp : 1) * (p.tied ? 2 : 1);
+      p.sync = p.tied ? Sync::kDdp : SyncOf(type);
+      if (p.sync == Sync::kZero3) {
+        // Sharded over grad_sync; Megatron-SP partial tensors summed over tp first.
+        Zero3Unit::Member m;
+        m.param = p.tensor;
+        m.pre_sum = partial && !ulysses && GroupSize(gg.tp) > 1 ? gg.tp : nullptr;
+        m.norm_weight = (shard.grad == ParamShard::Grad::kReplicated || (partial && !ulysses))
+                            ? 1.0 / tp
+                            : 1.0;
+        if (GroupSize(gg.grad_sync) > 1) {
+          members.push_back(m);
+          member_params.push_back(st.params.size());
+        } else {
+          p.sync = Sync::kDdp;
+        }
+      } else if (p.sync != Sync::kDdp && p.sum_group == nullptr) {
+        p.sync = Sync::kDdp;  // nothing to shard over
+      }
+      st.params.push_back(std::move(p));
+    }
+    (void)mg;
+    if (members.empty()) return -1;
+    const int unit = static_cast<int>(st.units.size());
+    for (size_t i : member_params) st.params[i].unit = unit;
+    st.units.push_back(std::make_unique<Zero3Unit>(prefix, std::move(members), gg.grad_sync));
+    return unit;
+  };
+
+  // Embedding and head.
+  const v1::EmbeddingStrategy& e = plan.embedding();
+  const int vtp = std::max(1, e.vocab_tp());
+  st.embedding_layout = LayoutOf(vtp, st.stage_size / vtp, e.sp());
+  st.loss_replicated = vtp > 1 && e.sp() != v1::SEQUENCE_PARALLEL_ULYSSES;
+  if (st.first || st.last) {
+    ASSIGN_OR_RETURN(const LayerGroups* mg, ctx.Embedding());
+    ASSIGN_OR_RETURN(const LayerGroups* gg, grads.Embedding());
+    BlockOptions options;
+    options.dtype = dtype;
+    options.tp = vtp;
+    options.tp_rank = st.position % vtp;
+    options.sp = vtp > 1 ? e.sp() : v1::SEQUENCE_PARALLEL_NONE;
+    if (vtp > 1) options.comm = std::make_shared<GroupComm>(mg->tp);
+    const HeadPart part = pp == 1 ? HeadPart::kAll : st.first ? HeadPart::kEmbedding : HeadPart::kHead;
+    st.embedding = EmbeddingHead(model_spec, part, options);
+    const std::vector<ParamShard> shards = st.embedding->Shards();
+    InitParameters(*st.embedding, shards, "embedding.", seed);
+    st.embedding_unit = add_params(*st.embedding, shards, "embedding.", *mg, *gg, e.dp_type(),
+                                   options.sp == v1::SEQUENCE_PARALLEL_ULYSSES, vtp);
   }
-  std::stable_sort(zero.begin(), zero.end(), [&](size_t a, size_t b) {
-    return params[a].tensor.numel() > params[b].tensor.numel();
-  });
-  std::vector<int64_t> load(static_cast<size_t>(world), 0);
-  for (size_t i : zero) {
-    const int owner = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
-    params[i].owner = owner;
-    load[static_cast<size_t>(owner)] += params[i].tensor.numel();
+
+  // This stage's blocks.
+  const std::vector<int> group_of = GroupOfLayers(model_spec);
+  for (int l = ctx.first_layer(); l < ctx.first_layer() + ctx.layer_count(); ++l) {
+    const v1::LayerStrategy& s = plan.layers(l);
+    ASSIGN_OR_RETURN(const LayerGroups* mg, ctx.Layer(l));
+    ASSIGN_OR_RETURN(const LayerGroups* gg, grads.Layer(l));
+    const int tp = std::max(1, s.tp());
+    const bool ulysses = tp > 1 && s.sp() == v1::SEQUENCE_PARALLEL_ULYSSES;
+    ASSIGN_OR_RETURN(BlockShape shape, ResolveBlockShape(model_spec, group_of[static_cast<size_t>(l)],
+                                                         ulysses ? 1 : tp));
+    BlockOptions options;
+    options.dtype = dtype;
+    options.tp = ulysses ? 1 : tp;
+    options.tp_rank = ulysses ? 0 : st.position % tp;
+    options.sp = tp > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE;
+    if (tp > 1) options.comm = std::make_shared<GroupComm>(mg->tp);
+    TransformerBlock block(shape, options);
+    const std::string prefix = absl::StrCat("layer", l, ".");
+    const std::vector<ParamShard> shards = block->Shards();
+    InitParameters(*block, shards, prefix, seed);
+    st.block_unit.push_back(add_params(*block, shards, prefix, *mg, *gg, s.dp_type(), ulysses, tp));
+    st.layer_index.push_back(l);
+    st.blocks.push_back(block);
+    st.layouts.push_back(LayoutOf(tp, st.stage_size / tp, s.sp()));
+    st.checkpoint.push_back(s.checkpoint());
   }
-  return params;
+  if (!st.first) {
+    const v1::LayerStrategy& s = plan.layers(ctx.first_layer() - 1);
+    st.previous_layout = LayoutOf(std::max(1, s.tp()), st.stage_size / std::max(1, s.tp()), s.sp());
+  }
+
+  // ZeRO-1/2 owners: per sum group, the largest tensors first to the least
+  // loaded member (the same on every member: they hold the same tensors).
+  std::map<const CommGroup*, std::vector<size_t>> by_group;
+  for (size_t i = 0; i < st.params.size(); ++i) {
+    const Param& p = st.params[i];
+    if (p.sync == Sync::kZero1 || p.sync == Sync::kZero2) by_group[p.sum_group].push_back(i);
+  }
+  for (auto& [group, indices] : by_group) {
+    std::stable_sort(indices.begin(), indices.end(), [&](size_t a, size_t b) {
+      return st.params[a].tensor.numel() > st.params[b].tensor.numel();
+    });
+    std::vector<int64_t> load(static_cast<size_t>(group->size()), 0);
+    for (size_t i : indices) {
+      const int owner = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+      st.params[i].owner = owner;
+      load[static_cast<size_t>(owner)] += st.params[i].tensor.numel();
+    }
+  }
+  return st;
+}
+
+bool Updates(const Param& p) {
+  switch (p.sync) {
+    case Sync::kDdp:
+      return true;
+    case Sync::kZero3:
+      return false;  // its unit's shard is updated instead
+    default:
+      return p.owner == p.sum_group->rank;
+  }
 }
 
 int64_t PeakMemoryBytes() {
@@ -352,15 +523,26 @@ std::string StepDir(const std::string& root, int64_t step) {
   return (fs::path(root) / absl::StrCat("step-", step)).string();
 }
 
-absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Comm& comm,
-                            LanguageModel& model, torch::optim::AdamW& optimizer) {
+// What a checkpoint holds of this rank: every tensor it keeps (ZeRO-3
+// layers as their shards).
+std::vector<std::pair<std::string, torch::Tensor>> CheckpointTensors(Stage& st) {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const Param& p : st.params) {
+    if (p.sync != Sync::kZero3) tensors.emplace_back(p.name, p.tensor);
+  }
+  for (auto& unit : st.units) tensors.emplace_back("zero3." + unit->name(), unit->shard());
+  return tensors;
+}
+
+absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Comm& comm, Stage& st,
+                            torch::optim::AdamW& optimizer) {
   const std::string dir = StepDir(root, step);
   std::error_code error;
   fs::create_directories(dir, error);
   if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message()));
   try {
     torch::serialize::OutputArchive params;
-    model->save(params);
+    for (auto& [name, tensor] : CheckpointTensors(st)) params.write(name, tensor.detach());
     params.save_to(absl::StrCat(dir, "/rank-", rank, ".pt"));
     torch::serialize::OutputArchive states;
     optimizer.save(states);
@@ -377,7 +559,7 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Com
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, LanguageModel& model,
+absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, Stage& st,
                                        torch::optim::AdamW& optimizer) {
   ASSIGN_OR_RETURN(std::string latest, ReadTextFile((fs::path(root) / "latest").string()));
   int64_t step = 0;
@@ -388,7 +570,17 @@ absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, Langua
   try {
     torch::serialize::InputArchive params;
     params.load_from(absl::StrCat(dir, "/rank-", rank, ".pt"));
-    model->load(params);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : CheckpointTensors(st)) {
+      torch::Tensor saved;
+      params.read(name, saved);
+      if (!saved.defined() || saved.sizes() != tensor.sizes()) {
+        return absl::DataLossError(absl::StrCat(dir, "/rank-", rank, ".pt: ", name,
+                                                " is missing or has another shape (was the "
+                                                "checkpoint written with another plan?)"));
+      }
+      tensor.copy_(saved);
+    }
     torch::serialize::InputArchive states;
     states.load_from(absl::StrCat(dir, "/rank-", rank, ".optim.pt"));
     optimizer.load(states);
@@ -399,11 +591,17 @@ absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, Langua
   return step;
 }
 
-absl::Status DumpParameters(const std::string& path, const std::vector<Param>& params) {
+// One line per parameter tensor this rank holds, with its place in the full
+// tensor: "name ndim d0 d1 .. dim start count v0 v1 ..." (dim -1: whole).
+// ZeRO-3 units are gathered for it (a collective over their shard groups).
+absl::Status DumpParameters(const std::string& path, Stage& st) {
   std::ofstream out(path, std::ios::trunc);
-  for (const Param& p : params) {
+  for (auto& unit : st.units) unit->Materialize();
+  for (const Param& p : st.params) {
     torch::Tensor flat = p.tensor.detach().to(torch::kFloat64).reshape({-1}).contiguous();
-    out << p.name << ' ' << flat.numel();
+    out << p.name << ' ' << p.shard.full_shape.size();
+    for (int64_t d : p.shard.full_shape) out << ' ' << d;
+    out << ' ' << p.shard.dim << ' ' << p.shard.start << ' ' << flat.numel();
     const double* v = flat.data_ptr<double>();
     char buffer[32];
     for (int64_t i = 0; i < flat.numel(); ++i) {
@@ -412,8 +610,46 @@ absl::Status DumpParameters(const std::string& path, const std::vector<Param>& p
     }
     out << '\n';
   }
+  for (auto& unit : st.units) unit->Release();
   if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
+}
+
+// Bytes of parameters, gradients and optimizer states this rank holds.
+int64_t ModelStateBytes(Stage& st, torch::optim::AdamW& optimizer) {
+  int64_t bytes = 0;
+  auto size = [](const torch::Tensor& t) { return t.defined() ? t.numel() * t.element_size() : 0; };
+  for (const Param& p : st.params) {
+    if (p.sync == Sync::kZero3) continue;
+    bytes += size(p.tensor) + size(p.tensor.grad());
+  }
+  for (auto& unit : st.units) bytes += unit->ResidentBytes();
+  for (const auto& [key, state] : optimizer.state()) {
+    const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*state);
+    bytes += size(adam.exp_avg()) + size(adam.exp_avg_sq()) + size(adam.max_exp_avg_sq());
+  }
+  return bytes;
+}
+
+ParallelLayout LayoutOfPlan(const v1::Plan& plan, const v1::ModelSpec& model, int rank) {
+  ParallelLayout layout;
+  layout.world = plan.world_size();
+  layout.rank = rank;
+  layout.pp = std::max(1, plan.pp());
+  for (const v1::LayerStrategy& s : plan.layers()) {
+    layout.layers.push_back({std::max(1, s.tp()), s.tp() > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE, 0});
+  }
+  layout.layers_per_stage.assign(plan.pp_division().begin(), plan.pp_division().end());
+  const int vtp = std::max(1, plan.embedding().vocab_tp());
+  layout.embedding = {vtp, vtp > 1 ? plan.embedding().sp() : v1::SEQUENCE_PARALLEL_NONE, 0};
+  if (model.tie_embeddings() && layout.pp > 1) {
+    // The first and last stage's ranks at one position share the tied table.
+    const int per_stage = layout.world / layout.pp;
+    for (int i = 0; i < per_stage; ++i) {
+      layout.extra_groups.push_back({i, (layout.pp - 1) * per_stage + i});
+    }
+  }
+  return layout;
 }
 
 }  // namespace
@@ -438,21 +674,17 @@ absl::Status RunTraining(const TrainOptions& o) {
   const v1::Plan& plan = loaded.plan;
   for (const std::string& note : loaded.notes) spdlog::warn("--plan: {}", note);
   RETURN_IF_ERROR(CheckPlanForModel(plan, model_spec, o.world_size));
-  RETURN_IF_ERROR(CheckSupported(plan));
+  RETURN_IF_ERROR(CheckSupported(plan, model_spec));
 
   if (o.threads > 0) torch::set_num_threads(o.threads);
-  ASSIGN_OR_RETURN(Comm comm, Comm::Connect(o));
+  ASSIGN_OR_RETURN(std::unique_ptr<Comm> comm_owner,
+                   Comm::Connect(o, LayoutOfPlan(plan, model_spec, o.rank)));
+  Comm& comm = *comm_owner;
+  ParallelContext& ctx = comm.model();
   const int world = comm.world(), rank = comm.rank();
-
-  // The same initial weights on every rank (and in a single process).
-  torch::manual_seed(static_cast<uint64_t>(o.seed));
-  BlockOptions block_options;
-  block_options.dtype = o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
-  std::vector<bool> checkpoint;
-  for (const v1::LayerStrategy& s : plan.layers()) checkpoint.push_back(s.checkpoint());
-  LanguageModel model(model_spec, checkpoint, block_options);
-  model->train();
-  std::vector<Param> params = AssignParameters(model, plan, world);
+  const auto dtype = o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+  ASSIGN_OR_RETURN(Stage st, BuildStage(model_spec, plan, comm, dtype, static_cast<uint64_t>(o.seed)));
+  const int pp = ctx.pp();
 
   const v1::OptimizerSpec& spec = model_spec.optimizer();
   const double peak = o.learning_rate > 0 ? o.learning_rate
@@ -467,9 +699,10 @@ absl::Status RunTraining(const TrainOptions& o) {
   const double clip = o.grad_clip >= 0 ? o.grad_clip : spec.grad_clip_norm();
 
   std::vector<torch::Tensor> updated;  // what this rank's optimizer steps
-  for (const Param& p : params) {
-    if (p.sync == Sync::kDdp || p.owner == rank) updated.push_back(p.tensor);
+  for (const Param& p : st.params) {
+    if (Updates(p)) updated.push_back(p.tensor);
   }
+  for (auto& unit : st.units) updated.push_back(unit->shard());
   torch::optim::AdamWOptions adam(peak);
   adam.betas({spec.beta1() > 0 ? spec.beta1() : 0.9, spec.beta2() > 0 ? spec.beta2() : 0.999});
   adam.eps(spec.epsilon() > 0 ? spec.epsilon() : 1e-8);
@@ -478,22 +711,19 @@ absl::Status RunTraining(const TrainOptions& o) {
 
   int64_t start = 0;
   if (o.resume) {
-    ASSIGN_OR_RETURN(start, LoadCheckpoint(o.checkpoint_dir, rank, model, optimizer));
+    ASSIGN_OR_RETURN(start, LoadCheckpoint(o.checkpoint_dir, rank, st, optimizer));
     spdlog::info("rank {}: resumed from step {}", rank, start);
   }
 
   // Data: the order of samples depends only on (seed, step), so every rank
-  // and a resumed run read the same ones.
+  // and a resumed run read the same ones. Micro-batch c of a step is samples
+  // [c·m, (c+1)·m) of the step's global batch; each layer splits it over its
+  // dp ranks.
   const int seq = plan.seq_len() > 0 ? plan.seq_len() : model_spec.seq_len();
   const int global_batch = plan.global_batch();
   const int chunks = std::max(1, plan.micro_batches());
-  const int local_batch = global_batch / world;
-  const int micro = local_batch / chunks;
-  if (micro < 1 || micro * chunks * world != global_batch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "global_batch: ", global_batch, " does not split into ", chunks, " micro-batches on ",
-        world, " data-parallel ranks"));
-  }
+  const int64_t m = global_batch / chunks;
+  const int64_t hidden = model_spec.layers(0).hidden();
   std::unique_ptr<TokenSource> data;
   if (o.data == "synthetic") {
     data = SyntheticTokens(std::max<int64_t>(4096, o.steps * global_batch), seq,
@@ -502,120 +732,232 @@ absl::Status RunTraining(const TrainOptions& o) {
     ASSIGN_OR_RETURN(data, OpenTokenFile(o.data, TokenType::kUint16, seq, model_spec.vocab_size()));
   }
   SampleOrder order(data->num_samples(), static_cast<uint64_t>(o.seed));
+  // The token windows [samples, seq + 1] of this rank's embedding/head slice.
+  const int64_t slice = m / st.embedding_layout.dp;
+  const int64_t slice_start = (st.position / st.embedding_layout.tp) * slice;
+  std::vector<int64_t> window(static_cast<size_t>(seq) + 1);
+  auto windows = [&](int64_t step, int c) -> absl::StatusOr<torch::Tensor> {
+    torch::Tensor batch = torch::empty({slice, seq + 1}, torch::kInt64);
+    for (int64_t i = 0; i < slice; ++i) {
+      const int64_t position = c * m + slice_start + i;
+      RETURN_IF_ERROR(data->Sample(order.At(step, global_batch, position), window.data()));
+      std::copy(window.begin(), window.end(), batch[i].data_ptr<int64_t>());
+    }
+    return batch;
+  };
+  const double loss_scale = 1.0 / (static_cast<double>(global_batch) * seq);
 
   std::ofstream metrics;
   if (rank == 0 && !o.metrics_out.empty()) {
     metrics.open(o.metrics_out, o.resume ? std::ios::app : std::ios::trunc);
     if (!metrics) return absl::UnavailableError(absl::StrCat("--metrics-out: cannot open ", o.metrics_out));
   }
-  const auto dtype = block_options.dtype;
-  std::vector<int64_t> window(static_cast<size_t>(seq) + 1);
 
-  std::vector<torch::Tensor> all_reduced;  // DDP and ZeRO-1 gradients
-  for (const Param& p : params) {
-    if (p.sync != Sync::kZero2) all_reduced.push_back(p.tensor);
+  std::vector<Param*> summed;  // DDP and ZeRO-1 gradients, all-reduced in buckets
+  for (Param& p : st.params) {
+    if (p.sync == Sync::kDdp || p.sync == Sync::kZero1) summed.push_back(&p);
   }
-  GradientReducer reducer(all_reduced, &comm);
+  GradientReducer reducer(summed);
+  const std::vector<PipelineAction> actions = StageSchedule(plan.schedule(), pp, ctx.stage(), chunks);
+  const CommGroup& stage_group = ctx.stage_group();
+  const auto act_options = torch::TensorOptions().dtype(dtype);
+  auto run_unit = [&](int unit, const std::function<torch::Tensor()>& forward) {
+    return unit >= 0 ? st.units[static_cast<size_t>(unit)]->Run(forward) : forward();
+  };
 
   for (int64_t step = start; step < o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    model->zero_grad();
+    for (Param& p : st.params) p.tensor.mutable_grad() = torch::Tensor();
+    for (auto& unit : st.units) unit->shard().mutable_grad() = torch::Tensor();
     double loss_sum = 0;
-    for (int c = 0; c < chunks; ++c) {
-      torch::Tensor batch = torch::empty({micro, seq + 1}, torch::kInt64);
-      for (int i = 0; i < micro; ++i) {
-        const int64_t position = static_cast<int64_t>(rank) * local_batch + c * micro + i;
-        RETURN_IF_ERROR(data->Sample(order.At(step, global_batch, position), window.data()));
-        std::copy(window.begin(), window.end(), batch[i].data_ptr<int64_t>());
+    std::vector<torch::Tensor> inputs(static_cast<size_t>(chunks)), outputs(static_cast<size_t>(chunks));
+    for (const PipelineAction& action : actions) {
+      const int c = action.micro_batch;
+      if (action.forward) {
+        torch::Tensor x;
+        ActivationLayout layout;
+        if (st.first) {
+          ASSIGN_OR_RETURN(torch::Tensor batch, windows(step, c));
+          torch::Tensor tokens = batch.narrow(1, 0, seq);
+          x = run_unit(st.embedding_unit, [&] { return st.embedding->EmbedParallel(tokens); });
+          layout = st.embedding_layout;
+        } else {
+          x = comm.Receive(st.previous_layout.LocalShape(m, seq, hidden), act_options,
+                           ctx.prev_stage_rank(), 2 * c);
+          x.requires_grad_(true);
+          inputs[static_cast<size_t>(c)] = x;
+          layout = st.previous_layout;
+        }
+        for (size_t i = 0; i < st.blocks.size(); ++i) {
+          x = Redistribute(x, layout, st.layouts[i], stage_group, m, seq);
+          layout = st.layouts[i];
+          TransformerBlock block = st.blocks[i];
+          const bool checkpointed = st.checkpoint[i];
+          torch::Tensor in = x;
+          x = run_unit(st.block_unit[i], [&] {
+            return checkpointed ? CheckpointedForward(block, in) : block->forward(in);
+          });
+        }
+        if (st.last) {
+          x = Redistribute(x, layout, st.embedding_layout, stage_group, m, seq);
+          ASSIGN_OR_RETURN(torch::Tensor batch, windows(step, c));
+          torch::Tensor labels = batch.narrow(1, 1, seq);
+          torch::Tensor h = x;
+          torch::Tensor loss = run_unit(st.embedding_unit, [&] {
+            return st.embedding->LossSumParallel(h, labels);
+          });
+          if (!st.loss_replicated || st.position % st.embedding_layout.tp == 0) {
+            loss_sum += loss.item<double>();
+          }
+          outputs[static_cast<size_t>(c)] = loss * loss_scale;
+        } else {
+          outputs[static_cast<size_t>(c)] = x;
+          comm.Send(x.detach(), ctx.next_stage_rank(), 2 * c);
+        }
+      } else {
+        if (c == chunks - 1) reducer.Arm();  // the last backward overlaps the all-reduces
+        torch::Tensor& out = outputs[static_cast<size_t>(c)];
+        if (st.last) {
+          out.backward();
+        } else {
+          torch::Tensor grad = comm.Receive(out.sizes(), act_options, ctx.next_stage_rank(), 2 * c + 1);
+          out.backward(grad);
+        }
+        if (!st.first) {
+          torch::Tensor& in = inputs[static_cast<size_t>(c)];
+          comm.Send(in.grad().defined() ? in.grad() : torch::zeros_like(in), ctx.prev_stage_rank(),
+                    2 * c + 1);
+          in = torch::Tensor();
+        }
+        out = torch::Tensor();
       }
-      torch::Tensor loss = model->forward(batch.narrow(1, 0, seq), batch.narrow(1, 1, seq));
-      if (c == chunks - 1) reducer.Arm();  // the last backward overlaps the all-reduces
-      (loss / chunks).backward();
-      loss_sum += loss.item<double>();
     }
-    for (Param& p : params) {
-      if (!p.tensor.grad().defined()) p.tensor.mutable_grad() = torch::zeros_like(p.tensor);
+    for (auto& unit : st.units) unit->Flush();
+    for (Param& p : st.params) {
+      if (p.sync != Sync::kZero3 && !p.tensor.grad().defined()) {
+        p.tensor.mutable_grad() = torch::zeros_like(p.tensor);
+      }
     }
-    // Gradients: DDP and ZeRO-1 all-reduced in buckets (started during the
-    // last backward), ZeRO-2 reduced to the owner; averaged over the ranks.
+    // Gradients: DDP and ZeRO-1 summed in buckets (started during the last
+    // backward), ZeRO-2 reduced to the owner, ZeRO-3 reduce-scattered as
+    // each unit's backward finished; the tied table summed across the ends.
     reducer.Finish();
-    for (Param& p : params) {
+    for (Param& p : st.params) {
       if (p.sync != Sync::kZero2) continue;
-      torch::Tensor& grad = p.tensor.mutable_grad();
-      comm.ReduceSumTo(grad, p.owner);
-      grad.div_(world);
+      std::vector<torch::Tensor> tensors{p.tensor.mutable_grad()};
+      c10d::ReduceOptions options;
+      options.rootRank = p.owner;
+      p.sum_group->process_group->reduce(tensors, options)->wait();
+      if (p.owner != p.sum_group->rank) p.tensor.mutable_grad() = torch::Tensor();  // not ours to keep
     }
-    // The global gradient norm: replicated gradients counted once, owned
-    // ones summed over the ranks.
-    double replicated = 0;
-    torch::Tensor owned = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat64));
-    for (const Param& p : params) {
+    for (Param& p : st.params) {
+      if (!p.tied) continue;
+      const int pos = st.position;
+      const CommGroup* tied = comm.grads().Group({pos, (pp - 1) * st.stage_size + pos});
+      if (tied == nullptr) return absl::InternalError("the tied-embedding group is missing");
+      p.tensor.mutable_grad().copy_(AllReduce(p.tensor.grad(), *tied));
+    }
+    comm.FinishSends();
+    // The global gradient norm: each final gradient counted once over the world.
+    double local = 0;
+    for (const Param& p : st.params) {
+      if (p.sync == Sync::kZero3 || !Updates(p)) continue;
       const double sq = p.tensor.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-      if (p.sync == Sync::kDdp) {
-        replicated += sq;
-      } else if (p.owner == rank) {
-        owned += sq;
-      }
+      const int holders = (p.sync == Sync::kDdp ? GroupSize(p.sum_group) : 1) * p.extra_replicas;
+      local += sq / holders;
     }
-    comm.AllReduceSum(owned);
-    const double grad_norm = std::sqrt(replicated + owned.item<double>());
+    for (auto& unit : st.units) local += unit->GradSquareSum();
+    torch::Tensor norm_sq = torch::full({1}, local, torch::TensorOptions().dtype(torch::kFloat64));
+    comm.WorldSum(norm_sq);
+    const double grad_norm = std::sqrt(norm_sq.item<double>());
     if (clip > 0 && grad_norm > clip) {
       const double scale = clip / (grad_norm + 1e-6);
-      for (Param& p : params) p.tensor.mutable_grad().mul_(scale);
+      torch::NoGradGuard no_grad;
+      for (torch::Tensor& t : updated) {
+        if (t.grad().defined()) t.mutable_grad().mul_(scale);
+      }
     }
     const double lr = schedule.At(step + 1);
     for (auto& group : optimizer.param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     }
     optimizer.step();
-    // ZeRO: every owner sends its updated parameters to the others.
-    for (int owner = 0; owner < world; ++owner) {
-      std::vector<torch::Tensor> mine;
-      for (const Param& p : params) {
-        if (p.sync != Sync::kDdp && p.owner == owner) mine.push_back(p.tensor);
-      }
+    // ZeRO-1/2: every owner sends its updated tensors to its group.
+    {
       torch::NoGradGuard no_grad;
-      Flat(mine, [&](torch::Tensor& flat) { comm.Broadcast(flat, owner); });
+      std::vector<const CommGroup*> groups;
+      for (const Param& p : st.params) {
+        if ((p.sync == Sync::kZero1 || p.sync == Sync::kZero2) &&
+            std::find(groups.begin(), groups.end(), p.sum_group) == groups.end()) {
+          groups.push_back(p.sum_group);
+        }
+      }
+      for (const CommGroup* group : groups) {
+        for (int owner = 0; owner < group->size(); ++owner) {
+          std::vector<torch::Tensor> mine;
+          for (const Param& p : st.params) {
+            if ((p.sync == Sync::kZero1 || p.sync == Sync::kZero2) && p.sum_group == group &&
+                p.owner == owner) {
+              mine.push_back(p.tensor);
+            }
+          }
+          if (mine.empty()) continue;
+          std::vector<torch::Tensor> parts;
+          for (const torch::Tensor& t : mine) parts.push_back(t.reshape({-1}));
+          std::vector<torch::Tensor> flat{torch::cat(parts)};
+          c10d::BroadcastOptions options;
+          options.rootRank = owner;
+          group->process_group->broadcast(flat, options)->wait();
+          int64_t at = 0;
+          for (torch::Tensor& t : mine) {
+            t.copy_(flat[0].narrow(0, at, t.numel()).view_as(t));
+            at += t.numel();
+          }
+        }
+      }
     }
+    const int64_t model_state_bytes = ModelStateBytes(st, optimizer);
     torch::Tensor total_loss = torch::full({1}, loss_sum, torch::TensorOptions().dtype(torch::kFloat64));
-    comm.AllReduceSum(total_loss);
-    const double loss = total_loss.item<double>() / (chunks * world);
+    comm.WorldSum(total_loss);
+    const double loss = total_loss.item<double>() * loss_scale;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!std::isfinite(loss)) {
       return absl::InternalError(absl::StrCat("step ", step + 1, ": the loss is ", loss));
     }
     if (rank == 0) {
-      v1::StepMetrics m;
-      m.set_step(step + 1);
-      m.set_loss(loss);
-      m.set_step_seconds(seconds);
-      m.set_samples_per_second(global_batch / seconds);
-      m.set_tokens_per_second(static_cast<double>(global_batch) * seq / seconds);
-      m.set_peak_memory_bytes(PeakMemoryBytes());
-      m.set_learning_rate(lr);
-      m.set_grad_norm(grad_norm);
+      v1::StepMetrics metric;
+      metric.set_step(step + 1);
+      metric.set_loss(loss);
+      metric.set_step_seconds(seconds);
+      metric.set_samples_per_second(global_batch / seconds);
+      metric.set_tokens_per_second(static_cast<double>(global_batch) * seq / seconds);
+      metric.set_peak_memory_bytes(PeakMemoryBytes());
+      metric.set_model_state_bytes(model_state_bytes);
+      metric.set_learning_rate(lr);
+      metric.set_grad_norm(grad_norm);
       JsonPrintOptions compact;
       compact.pretty = false;
       compact.always_print_defaults = true;
-      if (metrics.is_open()) metrics << MessageToJson(m, compact) << std::endl;
+      if (metrics.is_open()) metrics << MessageToJson(metric, compact) << std::endl;
       spdlog::info("step {}: loss {:.6f}, {:.3f} s, {:.0f} tokens/s, lr {:.3g}, grad norm {:.4f}",
-                   step + 1, loss, seconds, m.tokens_per_second(), lr, grad_norm);
+                   step + 1, loss, seconds, metric.tokens_per_second(), lr, grad_norm);
     }
     const bool stopping = o.stop_after > 0 && step + 1 == o.stop_after;
     const bool last = step + 1 == o.steps || stopping;
     if (!o.checkpoint_dir.empty() &&
         (last || (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0))) {
-      RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, rank, comm, model, optimizer));
+      RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, rank, comm, st, optimizer));
     }
     if (stopping) {
       spdlog::info("rank {}: stopped after step {} as asked (--stop-after)", rank, step + 1);
       break;
     }
   }
-  (void)dtype;
-  if (rank == 0 && !o.dump_parameters.empty()) {
-    RETURN_IF_ERROR(DumpParameters(o.dump_parameters, params));
+  if (!o.dump_parameters.empty()) {
+    const std::string path =
+        world == 1 ? o.dump_parameters : absl::StrCat(o.dump_parameters, ".rank-", rank);
+    RETURN_IF_ERROR(DumpParameters(path, st));
   }
   comm.Barrier();
   return absl::OkStatus();

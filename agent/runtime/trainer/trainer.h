@@ -1,16 +1,27 @@
-// `galvatron-worker train`: one rank of a training run of a plan. What runs
-// so far: data parallelism over every layer with each layer's (and the
-// embedding's) data-parallel type — DDP (gradients all-reduced in buckets, overlapped
-// with the last micro-batch's backward),
-// ZeRO-1 (optimizer states sharded: each parameter is owned by one rank that
-// updates it and broadcasts it) and ZeRO-2 (gradients also reduced only to
-// their owner) — with activation checkpointing per layer, micro-batches
-// (gradient accumulation), AdamW, gradient clipping, warm-up + cosine LR,
+// `galvatron-worker train`: one rank of a training run of a plan (DESIGN §8).
+// The rank builds its pipeline stage: the embedding (first stage) and head
+// with its loss (last stage), vocab-parallel over embedding.vocab_tp with
+// Megatron-SP or Ulysses as the plan says, and its layers, each with its own
+// tensor parallelism (Megatron), sequence parallelism (Megatron-SP or
+// Ulysses), data-parallel degree, data-parallel type and checkpointing.
+// Between adjacent layers of different layouts the activations are
+// redistributed inside the stage; between stages they are sent to the rank
+// at the same position of the next stage, under GPipe or 1F1B.
+//
+// Gradients: DDP all-reduces in buckets overlapped with the last
+// micro-batch's backward; ZeRO-1 shards the optimizer states (each tensor
+// owned by one rank of its group, which updates and broadcasts it); ZeRO-2
+// also reduces gradients only to their owner; ZeRO-3 keeps each layer as a
+// flat 1/n slice, gathering the parameters for each forward and backward and
+// reduce-scattering the gradients as the layer's backward finishes. Every
+// parameter starts as the slice of the single-process model's (seeded by its
+// name), so any plan trains exactly as one process would, up to rounding.
+//
+// Also: micro-batches, AdamW, global-norm clipping, warm-up + cosine LR,
 // repeatable synthetic or memory-mapped token data, sharded checkpoints that
-// resume exactly, and per-step metrics as JSON lines. Plans with tensor,
-// sequence or pipeline parallelism or ZeRO-3 are refused with UNIMPLEMENTED
-// naming the layer and the dimension. Ranks meet through a c10d TCPStore at
-// rank 0 and talk over Gloo (CPU).
+// resume exactly, per-step metrics as JSON lines. Ranks meet through a c10d
+// TCPStore at rank 0 and talk over Gloo (CPU); NCCL and half precision on
+// GPUs are not wired yet (--dtype takes float32 or float64).
 #pragma once
 
 #include <cstdint>
@@ -44,7 +55,9 @@ struct TrainOptions {
   int store_port = 29500;  // rank 0 may use 0 with port_file
   std::string port_file;
   double timeout_seconds = 300;
-  std::string dump_parameters;  // rank 0: write the final full parameters here (tests)
+  // Write each rank's final parameters with their place in the full tensors
+  // (tests): this path for a world of one, else PATH.rank-R per rank.
+  std::string dump_parameters;
 };
 
 // Runs the training; errors name the option or the plan field at fault.
