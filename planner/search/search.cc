@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/rank_layout.h"
 #include "common/units.h"
 #include "planner/search/candidates.h"
 #include "planner/search/partition.h"
@@ -571,11 +572,9 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
   plan.set_global_batch(task.global_batch);
   for (const LayerStrategy& s : r.layers) *plan.add_layers() = cost::ToProto(s);
   *plan.mutable_embedding() = cost::ToProto(r.embedding);
-  const int per_stage = W / task.pp;
-  for (int stage = 0; stage < task.pp; ++stage) {
-    auto* layout = plan.add_stages();
-    layout->set_stage(stage);
-    for (int rank = stage * per_stage; rank < (stage + 1) * per_stage; ++rank) layout->add_ranks(rank);
+  // The ranks of each stage, by the layout the runtime builds its groups from.
+  if (auto stages = StageLayouts(W, task.pp); stages.ok()) {
+    for (v1::StageLayout& layout : *stages) *plan.add_stages() = std::move(layout);
   }
   *plan.mutable_prediction() = MakePrediction(winner_model, task, r, options.memory_budget_mb);
   // Runners-up: the next best distinct plans (tasks that differ only in their
