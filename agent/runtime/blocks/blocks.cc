@@ -376,21 +376,26 @@ torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::
 }
 
 torch::Tensor EmbeddingHeadImpl::LossSumParallel(const torch::Tensor& hidden,
-                                                 const torch::Tensor& labels) {
+                                                 const torch::Tensor& labels,
+                                                 const torch::Tensor& weights) {
   torch::Tensor h = FinalNorm(hidden);
-  torch::Tensor targets = labels;
+  torch::Tensor targets = labels, w = weights;
   const bool vocab_split = comm_ && tp_ > 1 && sp_ != v1::SEQUENCE_PARALLEL_ULYSSES;
   if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES) {
     const int64_t length = labels.size(1) / tp_;
     targets = labels.narrow(1, tp_rank_ * length, length);
+    if (w.defined()) w = w.narrow(1, tp_rank_ * length, length);
   } else if (vocab_split) {
     h = sp_ == v1::SEQUENCE_PARALLEL_MEGATRON ? comm_->GatherSequence(h) : comm_->CopyToGroup(h);
   }
   torch::Tensor logits = Logits(h, tokens_, head_, head_bias_);
-  if (vocab_split) return comm_->VocabCrossEntropy(logits, targets).sum();
-  return torch::nn::functional::cross_entropy(
-      logits.reshape({-1, vocab_shard_}), targets.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  torch::Tensor per_token =
+      vocab_split ? comm_->VocabCrossEntropy(logits, targets).reshape({-1})
+                  : torch::nn::functional::cross_entropy(
+                        logits.reshape({-1, vocab_shard_}), targets.reshape({-1}),
+                        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  if (w.defined()) per_token = per_token * w.reshape({-1}).to(per_token.scalar_type());
+  return per_token.sum();
 }
 
 std::vector<ParamShard> EmbeddingHeadImpl::Shards() const {

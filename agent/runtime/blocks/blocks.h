@@ -172,8 +172,10 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   torch::Tensor EmbedParallel(const torch::Tensor& tokens);
   // this rank's activations and labels [b, s] (the whole sequence) → the sum
   // of the per-token losses this rank computes (with vocab tp and without
-  // Ulysses, every member computes the same sum).
-  torch::Tensor LossSumParallel(const torch::Tensor& hidden, const torch::Tensor& labels);
+  // Ulysses, every member computes the same sum), each multiplied by its
+  // entry of `weights` [b, s] when given (BERT: 1 where a token was masked).
+  torch::Tensor LossSumParallel(const torch::Tensor& hidden, const torch::Tensor& labels,
+                                const torch::Tensor& weights = {});
   std::vector<ParamShard> Shards() const;
 
  private:

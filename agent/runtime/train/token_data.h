@@ -60,4 +60,16 @@ class SampleOrder {
   std::vector<int64_t> order_;
 };
 
+// BERT's masked-language-model corruption of one sample (Devlin et al. 2019,
+// §3.1): each position is chosen with probability 15 %; a chosen position's
+// input becomes the mask id (vocab_size − 1, our convention: synthetic and
+// raw token files have no special tokens) 80 % of the time, a random token
+// 10 %, and stays 10 %. The draws come from a hash of (seed, step, the
+// sample's position in the global batch, the token's position), so every
+// rank computes the same masks for any sample without communicating.
+// `tokens` (seq_len) is changed in place; `chosen` (seq_len) gets 1 where the
+// loss counts. Returns how many positions were chosen.
+int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size,
+                   int seq_len, int64_t* tokens, uint8_t* chosen);
+
 }  // namespace galvatron::runtime

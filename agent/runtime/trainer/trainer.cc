@@ -736,16 +736,51 @@ absl::Status RunTraining(const TrainOptions& o) {
   const int64_t slice = m / st.embedding_layout.dp;
   const int64_t slice_start = (st.position / st.embedding_layout.tp) * slice;
   std::vector<int64_t> window(static_cast<size_t>(seq) + 1);
-  auto windows = [&](int64_t step, int c) -> absl::StatusOr<torch::Tensor> {
-    torch::Tensor batch = torch::empty({slice, seq + 1}, torch::kInt64);
+  // A micro-batch's inputs and labels [samples, seq] for this rank's slice;
+  // BERT's inputs are masked (MaskForMlm) and its labels are the original
+  // tokens, counted where `weights` is 1; the others predict the next token.
+  const bool mlm = model_spec.family() == v1::MODEL_FAMILY_BERT;
+  struct MicroBatch {
+    torch::Tensor inputs, labels, weights;
+  };
+  std::vector<uint8_t> chosen(static_cast<size_t>(seq));
+  auto micro_batch = [&](int64_t step, int c) -> absl::StatusOr<MicroBatch> {
+    MicroBatch mb;
+    mb.inputs = torch::empty({slice, seq}, torch::kInt64);
+    mb.labels = torch::empty({slice, seq}, torch::kInt64);
+    if (mlm) mb.weights = torch::zeros({slice, seq}, torch::TensorOptions().dtype(dtype));
     for (int64_t i = 0; i < slice; ++i) {
       const int64_t position = c * m + slice_start + i;
       RETURN_IF_ERROR(data->Sample(order.At(step, global_batch, position), window.data()));
-      std::copy(window.begin(), window.end(), batch[i].data_ptr<int64_t>());
+      int64_t* in = mb.inputs[i].data_ptr<int64_t>();
+      int64_t* labels = mb.labels[i].data_ptr<int64_t>();
+      if (mlm) {
+        std::copy(window.begin(), window.begin() + seq, labels);
+        std::copy(window.begin(), window.begin() + seq, in);
+        MaskForMlm(static_cast<uint64_t>(o.seed), step, position, model_spec.vocab_size(), seq, in,
+                   chosen.data());
+        for (int t = 0; t < seq; ++t) {
+          if (chosen[static_cast<size_t>(t)]) mb.weights[i][t] = 1.0;
+        }
+      } else {
+        std::copy(window.begin(), window.begin() + seq, in);
+        std::copy(window.begin() + 1, window.end(), labels);
+      }
     }
-    return batch;
+    return mb;
   };
-  const double loss_scale = 1.0 / (static_cast<double>(global_batch) * seq);
+  // The loss is the mean over the global batch's counted tokens: all of
+  // them, or BERT's masked ones (every rank counts them for the whole batch).
+  auto counted_tokens = [&](int64_t step) -> absl::StatusOr<double> {
+    if (!mlm) return static_cast<double>(global_batch) * seq;
+    int64_t count = 0;
+    for (int64_t position = 0; position < global_batch; ++position) {
+      RETURN_IF_ERROR(data->Sample(order.At(step, global_batch, position), window.data()));
+      count += MaskForMlm(static_cast<uint64_t>(o.seed), step, position, model_spec.vocab_size(),
+                          seq, window.data(), chosen.data());
+    }
+    return static_cast<double>(std::max<int64_t>(count, 1));
+  };
 
   std::ofstream metrics;
   if (rank == 0 && !o.metrics_out.empty()) {
@@ -770,6 +805,8 @@ absl::Status RunTraining(const TrainOptions& o) {
     for (Param& p : st.params) p.tensor.mutable_grad() = torch::Tensor();
     for (auto& unit : st.units) unit->shard().mutable_grad() = torch::Tensor();
     double loss_sum = 0;
+    ASSIGN_OR_RETURN(const double tokens_counted, counted_tokens(step));
+    const double loss_scale = 1.0 / tokens_counted;
     std::vector<torch::Tensor> inputs(static_cast<size_t>(chunks)), outputs(static_cast<size_t>(chunks));
     for (const PipelineAction& action : actions) {
       const int c = action.micro_batch;
@@ -777,8 +814,8 @@ absl::Status RunTraining(const TrainOptions& o) {
         torch::Tensor x;
         ActivationLayout layout;
         if (st.first) {
-          ASSIGN_OR_RETURN(torch::Tensor batch, windows(step, c));
-          torch::Tensor tokens = batch.narrow(1, 0, seq);
+          ASSIGN_OR_RETURN(MicroBatch batch, micro_batch(step, c));
+          torch::Tensor tokens = batch.inputs;
           x = run_unit(st.embedding_unit, [&] { return st.embedding->EmbedParallel(tokens); });
           layout = st.embedding_layout;
         } else {
@@ -800,11 +837,10 @@ absl::Status RunTraining(const TrainOptions& o) {
         }
         if (st.last) {
           x = Redistribute(x, layout, st.embedding_layout, stage_group, m, seq);
-          ASSIGN_OR_RETURN(torch::Tensor batch, windows(step, c));
-          torch::Tensor labels = batch.narrow(1, 1, seq);
+          ASSIGN_OR_RETURN(MicroBatch batch, micro_batch(step, c));
           torch::Tensor h = x;
           torch::Tensor loss = run_unit(st.embedding_unit, [&] {
-            return st.embedding->LossSumParallel(h, labels);
+            return st.embedding->LossSumParallel(h, batch.labels, batch.weights);
           });
           if (!st.loss_replicated || st.position % st.embedding_layout.tp == 0) {
             loss_sum += loss.item<double>();

@@ -78,3 +78,54 @@ TEST_CASE("Synthetic tokens and epoch orders are repeatable", "[runtime]") {
 }
 
 }  // namespace galvatron::runtime
+
+namespace galvatron::runtime {
+namespace {
+
+TEST_CASE("MLM masks are BERT's 15 % / 80-10-10 and repeatable", "[runtime]") {
+  constexpr int kSeq = 512;
+  constexpr int64_t kVocab = 1000;
+  int64_t chosen_total = 0, masked = 0, kept = 0, randomised = 0;
+  for (int64_t sample = 0; sample < 200; ++sample) {
+    std::vector<int64_t> tokens(kSeq), original(kSeq);
+    for (int i = 0; i < kSeq; ++i) tokens[i] = original[i] = (sample * 7 + i) % (kVocab - 1);
+    std::vector<uint8_t> chosen(kSeq);
+    const int64_t count = MaskForMlm(42, 3, sample, kVocab, kSeq, tokens.data(), chosen.data());
+    int64_t counted = 0;
+    for (int i = 0; i < kSeq; ++i) {
+      if (!chosen[i]) {
+        CHECK(tokens[i] == original[i]);  // unchosen inputs are untouched
+        continue;
+      }
+      ++counted;
+      if (tokens[i] == kVocab - 1) {
+        ++masked;
+      } else if (tokens[i] == original[i]) {
+        ++kept;
+      } else {
+        ++randomised;
+      }
+    }
+    CHECK(count == counted);
+    chosen_total += count;
+    // The same (seed, step, position) gives the same masks.
+    std::vector<int64_t> again(original);
+    std::vector<uint8_t> chosen_again(kSeq);
+    MaskForMlm(42, 3, sample, kVocab, kSeq, again.data(), chosen_again.data());
+    CHECK(again == tokens);
+    CHECK(chosen_again == chosen);
+  }
+  const double n = 200.0 * kSeq;
+  CHECK(chosen_total / n == Approx(0.15).margin(0.01));
+  CHECK(static_cast<double>(masked) / chosen_total == Approx(0.8).margin(0.02));
+  CHECK(static_cast<double>(kept + randomised) / chosen_total == Approx(0.2).margin(0.02));
+  // Another step masks other positions.
+  std::vector<int64_t> a(kSeq, 5), b(kSeq, 5);
+  std::vector<uint8_t> ca(kSeq), cb(kSeq);
+  MaskForMlm(42, 3, 0, kVocab, kSeq, a.data(), ca.data());
+  MaskForMlm(42, 4, 0, kVocab, kSeq, b.data(), cb.data());
+  CHECK(ca != cb);
+}
+
+}  // namespace
+}  // namespace galvatron::runtime

@@ -310,6 +310,28 @@ TEST_CASE("A mixed plan equals single-process training", "[runtime][train]") {
   }
 }
 
+TEST_CASE("BERT's masked-LM training equals single-process training", "[runtime][train]") {
+  // A tiny post-LN encoder with a tied MLM head; 15 % of the inputs masked.
+  testing::TempDir dir;
+  const std::string spec = dir.File("bert-tiny.json");
+  REQUIRE(WriteTextFile(spec, R"({"name": "bert-tiny", "family": "MODEL_FAMILY_BERT",
+    "layers": [{"kind": "LAYER_KIND_BERT_ENCODER", "count": 4, "hidden": 64, "ffnHidden": 256,
+                "heads": 4, "bias": true}],
+    "vocabSize": 512, "seqLen": 64, "precision": "PRECISION_FP32", "tieEmbeddings": true,
+    "optimizer": {"kind": "OPTIMIZER_KIND_ADAMW", "learningRate": 0.001, "gradClipNorm": 1.0}})")
+              .ok());
+  const Run single = Train(dir, "single", 1, WritePlan(dir, "single.json", PlanShape()), spec);
+  // Only masked tokens count, and the encoder cannot see them: the loss starts near log(vocab).
+  CHECK(std::abs(single.losses[0] - std::log(512.0)) < 0.1);
+  PlanShape s;
+  s.world = 4;
+  s.pp = 2;
+  s.layers = {{2, kMegatron, kZero3, true}, {2, kUlysses, kZero1, false},
+              {1, kNone, kZero2, true}, {2, kNone, kDdp, false}};
+  s.embedding = {2, kUlysses, kZero2, false};
+  CheckSame(single, Train(dir, "hybrid", 4, WritePlan(dir, "hybrid.json", s), spec));
+}
+
 TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
           "[runtime][train][search]") {
   testing::TempDir dir;
