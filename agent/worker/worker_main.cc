@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--model", train.model, "ModelSpec JSON file or catalog name")->required();
   train_cmd->add_option("--steps", train.steps, "optimizer steps")->capture_default_str();
   train_cmd->add_option("--seed", train.seed, "initial weights and data order")->capture_default_str();
-  train_cmd->add_option("--dtype", train.dtype, "float32 or float64 (CPU exactness checks)")
+  train_cmd->add_option("--dtype", train.dtype, "float32, float64 (exactness checks) or bfloat16 (bf16 compute, float32 master weights)")
       ->capture_default_str();
   train_cmd->add_option("--data", train.data,
                         "synthetic, or a file of little-endian uint16 token ids")

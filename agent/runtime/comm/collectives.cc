@@ -34,6 +34,13 @@ bool HasReduceScatter(const CommGroup& group) {
   return group.process_group->getBackendName() != "gloo";
 }
 
+// Gloo in LibTorch 1.13 has no bfloat16 kernels: such tensors travel as
+// float32 (exact: every bf16 value is a float32; sums round once, on the way
+// back) and come back as bfloat16.
+bool Widen(const at::Tensor& x, const CommGroup& group) {
+  return x.scalar_type() == at::kBFloat16 && group.process_group->getBackendName() == "gloo";
+}
+
 }  // namespace
 
 std::string CommGroup::Describe() const {
@@ -42,6 +49,7 @@ std::string CommGroup::Describe() const {
 
 at::Tensor AllReduce(const at::Tensor& x, const CommGroup& group, c10d::ReduceOp op) {
   if (group.size() == 1) return x;
+  if (Widen(x, group)) return AllReduce(x.to(at::kFloat), group, op).to(at::kBFloat16);
   std::vector<at::Tensor> tensors{x.clone(at::MemoryFormat::Contiguous)};
   c10d::AllreduceOptions options;
   options.reduceOp = op;
@@ -51,6 +59,7 @@ at::Tensor AllReduce(const at::Tensor& x, const CommGroup& group, c10d::ReduceOp
 
 at::Tensor AllGather(const at::Tensor& x, const CommGroup& group, int64_t dim) {
   if (group.size() == 1) return x;
+  if (Widen(x, group)) return AllGather(x.to(at::kFloat), group, dim).to(at::kBFloat16);
   dim = WrapDim(dim, x);
   std::vector<at::Tensor> inputs{x.contiguous()};
   std::vector<std::vector<at::Tensor>> outputs(1);
@@ -89,6 +98,9 @@ at::Tensor AllToAll(const at::Tensor& x, const CommGroup& group, int64_t scatter
   scatter_dim = WrapDim(scatter_dim, x);
   gather_dim = WrapDim(gather_dim, x);
   const int64_t part = PartSize(x, group, scatter_dim);
+  if (Widen(x, group)) {
+    return AllToAll(x.to(at::kFloat), group, scatter_dim, gather_dim).to(at::kBFloat16);
+  }
   // c10d's all-to-all splits dimension 0 evenly: stack the parts there.
   std::vector<at::Tensor> parts;
   for (int i = 0; i < group.size(); ++i) parts.push_back(x.narrow(scatter_dim, i * part, part));

@@ -2,7 +2,8 @@
 // building blocks of the autograd mappings (mappings.h) and of gradient
 // synchronisation. Each returns a new tensor and leaves its input alone,
 // except that a group of one returns the input itself (nothing to talk to).
-// Float32 and float64 (and the other dtypes Gloo/NCCL reduce) work alike.
+// Float32 and float64 (and the other dtypes Gloo/NCCL reduce) work alike;
+// bfloat16 travels as float32 over Gloo, which has no bf16 kernels.
 //
 // Backends differ in what they offer: Gloo in LibTorch 1.13 has no
 // reduce-scatter, so ReduceScatter emulates it there (an all-reduce of the

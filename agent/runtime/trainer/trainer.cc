@@ -69,6 +69,9 @@ struct Param {
   bool tied = false;  // summed with the other end of the pipeline as well
   int owner = -1;     // ZeRO-1/2: the index in sum_group of the rank that updates it
   int unit = -1;      // ZeRO-3: its unit
+  // bf16 mixed precision: the float32 copy the optimizer updates (on the
+  // ranks that update the tensor), cast into `tensor` after each step.
+  torch::Tensor master;
 };
 
 int GroupSize(const CommGroup* g) { return g == nullptr ? 1 : g->size(); }
@@ -248,6 +251,8 @@ class GradientReducer {
         parts.push_back(p.grad().reshape({-1}));
       }
       b.flat = torch::cat(parts);
+      // Gloo has no bf16 kernels: bf16 gradients are summed as float32.
+      if (b.flat.scalar_type() == torch::kBFloat16) b.flat = b.flat.to(torch::kFloat32);
       std::vector<torch::Tensor> tensors{b.flat};
       b.work = b.group->process_group->allreduce(tensors);
     }
@@ -371,7 +376,8 @@ void InitParameters(torch::nn::Module& module, const std::vector<ParamShard>& sh
 }
 
 absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan& plan,
-                                 Comm& comm, torch::Dtype dtype, uint64_t seed) {
+                                 Comm& comm, torch::Dtype dtype, torch::Dtype master_dtype,
+                                 uint64_t seed) {
   ParallelContext& ctx = comm.model();
   ParallelContext& grads = comm.grads();
   Stage st;
@@ -424,7 +430,8 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     if (members.empty()) return -1;
     const int unit = static_cast<int>(st.units.size());
     for (size_t i : member_params) st.params[i].unit = unit;
-    st.units.push_back(std::make_unique<Zero3Unit>(prefix, std::move(members), gg.grad_sync));
+    st.units.push_back(
+        std::make_unique<Zero3Unit>(prefix, std::move(members), gg.grad_sync, master_dtype));
     return unit;
   };
 
@@ -529,6 +536,7 @@ std::vector<std::pair<std::string, torch::Tensor>> CheckpointTensors(Stage& st) 
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const Param& p : st.params) {
     if (p.sync != Sync::kZero3) tensors.emplace_back(p.name, p.tensor);
+    if (p.master.defined()) tensors.emplace_back("master." + p.name, p.master);
   }
   for (auto& unit : st.units) tensors.emplace_back("zero3." + unit->name(), unit->shard());
   return tensors;
@@ -621,7 +629,8 @@ int64_t ModelStateBytes(Stage& st, torch::optim::AdamW& optimizer) {
   auto size = [](const torch::Tensor& t) { return t.defined() ? t.numel() * t.element_size() : 0; };
   for (const Param& p : st.params) {
     if (p.sync == Sync::kZero3) continue;
-    bytes += size(p.tensor) + size(p.tensor.grad());
+    bytes += size(p.tensor) + size(p.tensor.grad()) + size(p.master) +
+             (p.master.defined() ? size(p.master.grad()) : 0);
   }
   for (auto& unit : st.units) bytes += unit->ResidentBytes();
   for (const auto& [key, state] : optimizer.state()) {
@@ -660,8 +669,14 @@ absl::Status RunTraining(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("--rank ", o.rank, " / --world-size ",
                                                    o.world_size, ": expected 0 <= rank < world"));
   }
-  if (o.dtype != "float32" && o.dtype != "float64") {
-    return absl::InvalidArgumentError(absl::StrCat("--dtype: \"", o.dtype, "\", expected float32 or float64"));
+  if (o.dtype == "float16") {
+    return absl::UnimplementedError(
+        "--dtype: float16 needs dynamic loss scaling, which the runtime does not have yet; use "
+        "bfloat16 (mixed precision with float32 master weights)");
+  }
+  if (o.dtype != "float32" && o.dtype != "float64" && o.dtype != "bfloat16") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dtype: \"", o.dtype, "\", expected float32, float64 or bfloat16"));
   }
   if (o.stop_after > 0 && o.checkpoint_dir.empty()) {
     return absl::InvalidArgumentError("--stop-after needs --checkpoint-dir (to resume from)");
@@ -682,8 +697,16 @@ absl::Status RunTraining(const TrainOptions& o) {
   Comm& comm = *comm_owner;
   ParallelContext& ctx = comm.model();
   const int world = comm.world(), rank = comm.rank();
-  const auto dtype = o.dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
-  ASSIGN_OR_RETURN(Stage st, BuildStage(model_spec, plan, comm, dtype, static_cast<uint64_t>(o.seed)));
+  // bfloat16: the model computes in bf16, the optimizer updates float32
+  // master copies (Megatron's mixed precision; no loss scaling needed).
+  const auto dtype = o.dtype == "float64"    ? torch::kFloat64
+                     : o.dtype == "bfloat16" ? torch::kBFloat16
+                                             : torch::kFloat32;
+  const bool mixed = dtype == torch::kBFloat16;
+  const auto master_dtype = mixed ? torch::kFloat32 : dtype;
+  const auto wire = mixed ? torch::kFloat32 : dtype;  // Gloo has no bf16 kernels
+  ASSIGN_OR_RETURN(Stage st, BuildStage(model_spec, plan, comm, dtype, master_dtype,
+                                        static_cast<uint64_t>(o.seed)));
   const int pp = ctx.pp();
 
   const v1::OptimizerSpec& spec = model_spec.optimizer();
@@ -699,8 +722,10 @@ absl::Status RunTraining(const TrainOptions& o) {
   const double clip = o.grad_clip >= 0 ? o.grad_clip : spec.grad_clip_norm();
 
   std::vector<torch::Tensor> updated;  // what this rank's optimizer steps
-  for (const Param& p : st.params) {
-    if (Updates(p)) updated.push_back(p.tensor);
+  for (Param& p : st.params) {
+    if (!Updates(p)) continue;
+    if (mixed) p.master = p.tensor.detach().to(master_dtype).clone().requires_grad_(true);
+    updated.push_back(mixed ? p.master : p.tensor);
   }
   for (auto& unit : st.units) updated.push_back(unit->shard());
   torch::optim::AdamWOptions adam(peak);
@@ -748,7 +773,7 @@ absl::Status RunTraining(const TrainOptions& o) {
     MicroBatch mb;
     mb.inputs = torch::empty({slice, seq}, torch::kInt64);
     mb.labels = torch::empty({slice, seq}, torch::kInt64);
-    if (mlm) mb.weights = torch::zeros({slice, seq}, torch::TensorOptions().dtype(dtype));
+    if (mlm) mb.weights = torch::zeros({slice, seq}, torch::TensorOptions().dtype(master_dtype));
     for (int64_t i = 0; i < slice; ++i) {
       const int64_t position = c * m + slice_start + i;
       RETURN_IF_ERROR(data->Sample(order.At(step, global_batch, position), window.data()));
@@ -795,14 +820,17 @@ absl::Status RunTraining(const TrainOptions& o) {
   GradientReducer reducer(summed);
   const std::vector<PipelineAction> actions = StageSchedule(plan.schedule(), pp, ctx.stage(), chunks);
   const CommGroup& stage_group = ctx.stage_group();
-  const auto act_options = torch::TensorOptions().dtype(dtype);
+  const auto act_options = torch::TensorOptions().dtype(wire);  // pipeline messages
   auto run_unit = [&](int unit, const std::function<torch::Tensor()>& forward) {
     return unit >= 0 ? st.units[static_cast<size_t>(unit)]->Run(forward) : forward();
   };
 
   for (int64_t step = start; step < o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (Param& p : st.params) p.tensor.mutable_grad() = torch::Tensor();
+    for (Param& p : st.params) {
+      p.tensor.mutable_grad() = torch::Tensor();
+      if (p.master.defined()) p.master.mutable_grad() = torch::Tensor();
+    }
     for (auto& unit : st.units) unit->shard().mutable_grad() = torch::Tensor();
     double loss_sum = 0;
     ASSIGN_OR_RETURN(const double tokens_counted, counted_tokens(step));
@@ -820,7 +848,8 @@ absl::Status RunTraining(const TrainOptions& o) {
           layout = st.embedding_layout;
         } else {
           x = comm.Receive(st.previous_layout.LocalShape(m, seq, hidden), act_options,
-                           ctx.prev_stage_rank(), 2 * c);
+                           ctx.prev_stage_rank(), 2 * c)
+                  .to(dtype);
           x.requires_grad_(true);
           inputs[static_cast<size_t>(c)] = x;
           layout = st.previous_layout;
@@ -848,7 +877,7 @@ absl::Status RunTraining(const TrainOptions& o) {
           outputs[static_cast<size_t>(c)] = loss * loss_scale;
         } else {
           outputs[static_cast<size_t>(c)] = x;
-          comm.Send(x.detach(), ctx.next_stage_rank(), 2 * c);
+          comm.Send(x.detach().to(wire), ctx.next_stage_rank(), 2 * c);
         }
       } else {
         if (c == chunks - 1) reducer.Arm();  // the last backward overlaps the all-reduces
@@ -857,12 +886,12 @@ absl::Status RunTraining(const TrainOptions& o) {
           out.backward();
         } else {
           torch::Tensor grad = comm.Receive(out.sizes(), act_options, ctx.next_stage_rank(), 2 * c + 1);
-          out.backward(grad);
+          out.backward(grad.to(dtype));
         }
         if (!st.first) {
           torch::Tensor& in = inputs[static_cast<size_t>(c)];
-          comm.Send(in.grad().defined() ? in.grad() : torch::zeros_like(in), ctx.prev_stage_rank(),
-                    2 * c + 1);
+          comm.Send((in.grad().defined() ? in.grad() : torch::zeros_like(in)).to(wire),
+                    ctx.prev_stage_rank(), 2 * c + 1);
           in = torch::Tensor();
         }
         out = torch::Tensor();
@@ -880,10 +909,11 @@ absl::Status RunTraining(const TrainOptions& o) {
     reducer.Finish();
     for (Param& p : st.params) {
       if (p.sync != Sync::kZero2) continue;
-      std::vector<torch::Tensor> tensors{p.tensor.mutable_grad()};
+      std::vector<torch::Tensor> tensors{p.tensor.grad().to(wire)};
       c10d::ReduceOptions options;
       options.rootRank = p.owner;
       p.sum_group->process_group->reduce(tensors, options)->wait();
+      p.tensor.mutable_grad().copy_(tensors[0]);
       if (p.owner != p.sum_group->rank) p.tensor.mutable_grad() = torch::Tensor();  // not ours to keep
     }
     for (Param& p : st.params) {
@@ -894,6 +924,11 @@ absl::Status RunTraining(const TrainOptions& o) {
       p.tensor.mutable_grad().copy_(AllReduce(p.tensor.grad(), *tied));
     }
     comm.FinishSends();
+    if (mixed) {  // the reduced bf16 gradients become the masters' float32 ones
+      for (Param& p : st.params) {
+        if (p.master.defined()) p.master.mutable_grad() = p.tensor.grad().to(master_dtype);
+      }
+    }
     // The global gradient norm: each final gradient counted once over the world.
     double local = 0;
     for (const Param& p : st.params) {
@@ -921,6 +956,9 @@ absl::Status RunTraining(const TrainOptions& o) {
     // ZeRO-1/2: every owner sends its updated tensors to its group.
     {
       torch::NoGradGuard no_grad;
+      for (Param& p : st.params) {
+        if (p.master.defined()) p.tensor.copy_(p.master);
+      }
       std::vector<const CommGroup*> groups;
       for (const Param& p : st.params) {
         if ((p.sync == Sync::kZero1 || p.sync == Sync::kZero2) &&
@@ -940,7 +978,7 @@ absl::Status RunTraining(const TrainOptions& o) {
           if (mine.empty()) continue;
           std::vector<torch::Tensor> parts;
           for (const torch::Tensor& t : mine) parts.push_back(t.reshape({-1}));
-          std::vector<torch::Tensor> flat{torch::cat(parts)};
+          std::vector<torch::Tensor> flat{torch::cat(parts).to(wire)};
           c10d::BroadcastOptions options;
           options.rootRank = owner;
           group->process_group->broadcast(flat, options)->wait();

@@ -20,8 +20,9 @@
 // Also: micro-batches, AdamW, global-norm clipping, warm-up + cosine LR,
 // repeatable synthetic or memory-mapped token data, sharded checkpoints that
 // resume exactly, per-step metrics as JSON lines. Ranks meet through a c10d
-// TCPStore at rank 0 and talk over Gloo (CPU); NCCL and half precision on
-// GPUs are not wired yet (--dtype takes float32 or float64).
+// TCPStore at rank 0 and talk over Gloo (CPU); NCCL for GPUs is not wired
+// yet. --dtype bfloat16 is mixed precision (bf16 compute, float32 masters);
+// float16 (which needs loss scaling) is refused.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +37,7 @@ struct TrainOptions {
   std::string model;  // ModelSpec JSON file or catalog name
   int64_t steps = 10;
   int64_t seed = 1234;
-  std::string dtype = "float32";  // float32 or float64 (exactness checks)
+  std::string dtype = "float32";  // float32, float64 (exactness checks) or bfloat16 (mixed)
   std::string data = "synthetic";  // "synthetic" or a token file (uint16 ids)
   std::string metrics_out;         // rank 0: one JSON object per step
   std::string checkpoint_dir;      // sharded checkpoints: step-N/rank-R.pt

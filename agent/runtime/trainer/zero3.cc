@@ -23,7 +23,8 @@ c10::StorageImpl* StorageOf(const torch::Tensor& t) {
 
 }  // namespace
 
-Zero3Unit::Zero3Unit(std::string name, std::vector<Member> members, const CommGroup* shard_group)
+Zero3Unit::Zero3Unit(std::string name, std::vector<Member> members, const CommGroup* shard_group,
+                     torch::Dtype master_dtype)
     : name_(std::move(name)), group_(shard_group) {
   std::vector<torch::Tensor> flat_parts;
   for (Member& m : members) {
@@ -37,7 +38,7 @@ Zero3Unit::Zero3Unit(std::string name, std::vector<Member> members, const CommGr
   }
   const int n = group_->size();
   padded_ = (numel_ + n - 1) / n * n;
-  torch::Tensor flat = torch::cat(flat_parts);
+  torch::Tensor flat = torch::cat(flat_parts).to(master_dtype);
   flat = torch::nn::functional::pad(flat, torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
   shard_ = flat.narrow(0, group_->rank * (padded_ / n), padded_ / n).clone().requires_grad_(true);
   for (size_t i = 0; i < slots_.size(); ++i) {
@@ -104,12 +105,14 @@ void Zero3Unit::ReduceGradients() {
   std::vector<torch::Tensor> parts;
   for (Slot& slot : slots_) {
     torch::Tensor& grad = slot.member.param.mutable_grad();
-    torch::Tensor g = grad.defined() ? grad.reshape({-1}) : torch::zeros({slot.member.param.numel()}, shard_.options());
+    torch::Tensor g = grad.defined() ? grad.reshape({-1})
+                                     : torch::zeros({slot.member.param.numel()},
+                                                    slot.member.param.options());
     if (slot.member.pre_sum != nullptr) g = AllReduce(g, *slot.member.pre_sum);
     parts.push_back(g);
     grad = torch::Tensor();
   }
-  torch::Tensor flat = torch::cat(parts);
+  torch::Tensor flat = torch::cat(parts).to(shard_.scalar_type());  // reduced in the master's type
   flat = torch::nn::functional::pad(flat, torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
   torch::Tensor mine = ReduceScatter(flat, *group_, 0);
   if (shard_.grad().defined()) {

@@ -40,8 +40,11 @@ class Zero3Unit {
     double norm_weight = 1;           // 1 / the ranks holding this gradient after reduction
   };
   // Takes the parameters' current (initial) values as the full vector and
-  // keeps this rank's slice; then releases the parameters.
-  Zero3Unit(std::string name, std::vector<Member> members, const CommGroup* shard_group);
+  // keeps this rank's slice in `master_dtype` (float32 under bf16 mixed
+  // precision: the slice is the master copy, cast into the parameters when
+  // they are gathered); then releases the parameters.
+  Zero3Unit(std::string name, std::vector<Member> members, const CommGroup* shard_group,
+            torch::Dtype master_dtype);
   ~Zero3Unit();
   Zero3Unit(const Zero3Unit&) = delete;
   Zero3Unit& operator=(const Zero3Unit&) = delete;

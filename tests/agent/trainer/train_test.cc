@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -112,11 +113,12 @@ void ReadDump(const std::string& path, Run* run) {
 
 // Trains 5 float64 steps on `nproc` local ranks (1: no launcher).
 Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const std::string& plan,
-          const std::string& model, std::vector<std::string> extra = {}) {
+          const std::string& model, std::vector<std::string> extra = {},
+          const std::string& dtype = "float64") {
   std::vector<std::string> argv = {Worker()};
   if (nproc > 1) argv.insert(argv.end(), {"launch", "--nproc", std::to_string(nproc), "--"});
   argv.insert(argv.end(), {"train", "--plan", plan, "--model", model, "--steps", "5", "--dtype",
-                           "float64", "--threads", "1", "--log-level", "warn", "--metrics-out",
+                           dtype, "--threads", "1", "--log-level", "warn", "--metrics-out",
                            dir.File(tag + ".jsonl"), "--dump-parameters", dir.File(tag + ".txt")});
   argv.insert(argv.end(), extra.begin(), extra.end());
   CommandResult r = RunCommand(argv, std::chrono::seconds(180));
@@ -371,6 +373,37 @@ TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
   REQUIRE(WriteTextFile(dir.File("one.json"), MessageToJson(one)).ok());
   CheckSame(Train(dir, "one", 1, dir.File("one.json"), "gpt-tiny"),
             Train(dir, "picked", 4, dir.File("plan.json"), "gpt-tiny"));
+}
+
+TEST_CASE("bf16 mixed precision tracks float32 training", "[runtime][train]") {
+  // The model computes in bf16, the optimizer updates float32 masters. bf16
+  // rounds differently under every layout, so the check is closeness to the
+  // float32 run, not equality.
+  testing::TempDir dir;
+  const std::string one = WritePlan(dir, "one.json", PlanShape());
+  const Run fp32 = Train(dir, "fp32", 1, one, "gpt-tiny", {}, "float32");
+  const Run bf16 = Train(dir, "bf16", 1, one, "gpt-tiny", {}, "bfloat16");
+  PlanShape s;
+  s.world = 4;
+  s.pp = 2;
+  s.layers = {{2, kMegatron, kZero3, true}, {1, kNone, kZero1, false},
+              {2, kNone, kZero2, false}, {2, kUlysses, kDdp, true}};
+  s.embedding = {2, kNone, kZero3, false};
+  const Run hybrid = Train(dir, "bf16-hybrid", 4, WritePlan(dir, "hybrid.json", s), "gpt-tiny", {},
+                           "bfloat16");
+  for (size_t i = 0; i < 5; ++i) {
+    INFO("step " << i + 1 << ": fp32 " << fp32.losses[i] << ", bf16 " << bf16.losses[i]
+                 << ", bf16 hybrid " << hybrid.losses[i]);
+    CHECK(std::abs(bf16.losses[i] - fp32.losses[i]) <= 0.01 * fp32.losses[i]);
+    CHECK(std::abs(hybrid.losses[i] - fp32.losses[i]) <= 0.01 * fp32.losses[i]);
+  }
+  // The parameters are bf16 (their values are bf16-representable): the
+  // first one of the table, whatever rank holds it.
+  const Piece& table = bf16.pieces.find("embedding.tokens.weight")->second;
+  const float first = static_cast<float>(table.values[0]);
+  uint32_t bits = 0;
+  std::memcpy(&bits, &first, sizeof(bits));
+  CHECK((bits & 0xFFFF) == 0);
 }
 
 TEST_CASE("A run stopped at a checkpoint and resumed equals an uninterrupted one",
