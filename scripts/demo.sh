@@ -2,8 +2,8 @@
 # The main demo: install dependencies, build, start a planner on a scratch
 # database and walk through the CLI (catalog, model submission, hardware
 # profile import, listing, plan search), then an agent that probes this
-# machine and profiles a model's layers for a plan. Training joins this
-# walk-through when it lands.
+# machine and profiles a model's layers for a plan, and finally training: the
+# plan the search picked, then a hand-written hybrid plan, on CPU ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -79,6 +79,23 @@ run "$g" profiles list --cluster demo
 step "A task that cannot finish in its time budget fails with the reason; the agent keeps serving"
 run "$g" profiles measure --model gpt-tiny --cluster demo --time-budget 0.001 || true
 kill -TERM "$agent_pid"; wait "$agent_pid" || true
+step "Train llama-tiny with the plan the search picked: 2 ranks on Gloo, 20 steps, metrics as JSON lines"
+"$g" --json plan --model llama-tiny --cluster demo --memory 4GiB --global-batch 8 > "$work/plan.json"
+run "$bin/galvatron-worker" launch --nproc 2 -- train --plan "$work/plan.json" --model llama-tiny \
+  --steps 20 --metrics-out "$work/metrics.jsonl" --checkpoint-dir "$work/ckpt"
+tail -2 "$work/metrics.jsonl"
+step "A hybrid plan on 4 ranks: 2 pipeline stages (1F1B); per layer Megatron TP + SP with ZeRO-3 and checkpointing, Ulysses, ZeRO-1/2; vocab-parallel head"
+cat > "$work/hybrid.json" <<'JSON'
+{"worldSize": 4, "pp": 2, "schedule": "PIPELINE_SCHEDULE_1F1B", "microBatches": 4, "globalBatch": 8,
+ "layers": [
+  {"tp": 2, "sp": "SEQUENCE_PARALLEL_MEGATRON", "dp": 1, "dpType": "DATA_PARALLEL_TYPE_ZERO3", "checkpoint": true},
+  {"tp": 1, "dp": 2, "dpType": "DATA_PARALLEL_TYPE_ZERO1"},
+  {"tp": 2, "sp": "SEQUENCE_PARALLEL_ULYSSES", "dp": 1, "dpType": "DATA_PARALLEL_TYPE_DDP"},
+  {"tp": 1, "dp": 2, "dpType": "DATA_PARALLEL_TYPE_ZERO2", "checkpoint": true}],
+ "embedding": {"vocabTp": 2, "dpType": "DATA_PARALLEL_TYPE_ZERO3"}}
+JSON
+run "$bin/galvatron-worker" launch --nproc 4 -- train --plan "$work/hybrid.json" --model gpt-tiny \
+  --steps 20
 step "Machine-readable output"
 run "$g" --json models show gpt-tiny | head -20
 step "Restart the planner: the data is still there"
@@ -92,4 +109,4 @@ export GALVATRON_PLANNER=$(cat "$work/ready")
 run "$g" models list --stored-only
 run "$g" plans list
 echo
-echo "Demo done. Not built yet: the training runtime and the web dashboard."
+echo "Demo done. Not built yet: NCCL training on GPUs, jobs run by agents, and the web dashboard."
