@@ -165,24 +165,13 @@ int64_t SampleOrder::At(int64_t step, int64_t global_batch, int64_t position) {
   return order_[static_cast<size_t>(global % num_samples_)];
 }
 
-namespace {
-
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size,
                    int seq_len, int64_t* tokens, uint8_t* chosen) {
-  const uint64_t base = SplitMix(SplitMix(SplitMix(seed) ^ static_cast<uint64_t>(step)) ^
+  const uint64_t base = Mix(Mix(Mix(seed) ^ static_cast<uint64_t>(step)) ^
                                  static_cast<uint64_t>(position));
   int64_t count = 0;
   for (int i = 0; i < seq_len; ++i) {
-    const uint64_t r = SplitMix(base ^ static_cast<uint64_t>(i));
+    const uint64_t r = Mix(base ^ static_cast<uint64_t>(i));
     // Three independent draws from one 64-bit value: choose, how, which token.
     const double u = static_cast<double>(r & 0xFFFFF) / 0x100000;
     const double v = static_cast<double>((r >> 20) & 0xFFFFF) / 0x100000;

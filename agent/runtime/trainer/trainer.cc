@@ -30,7 +30,7 @@
 #include "agent/runtime/train/lr_schedule.h"
 #include "agent/runtime/train/plan_input.h"
 #include "agent/runtime/train/token_data.h"
-#include "agent/runtime/trainer/language_model.h"
+#include "agent/runtime/trainer/model_support.h"
 #include "agent/runtime/trainer/pipeline_schedule.h"
 #include "agent/runtime/trainer/stage_comm.h"
 #include "agent/runtime/trainer/zero3.h"
@@ -389,7 +389,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   const bool tied_across = model_spec.tie_embeddings() && pp > 1;
 
   auto add_params = [&](torch::nn::Module& module, const std::vector<ParamShard>& shards,
-                        const std::string& prefix, const LayerGroups& mg, const LayerGroups& gg,
+                        const std::string& prefix, const LayerGroups& gg,
                         v1::DataParallelType type, bool ulysses, int tp) {
     auto named = module.named_parameters();
     std::vector<Zero3Unit::Member> members;
@@ -426,7 +426,6 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
       }
       st.params.push_back(std::move(p));
     }
-    (void)mg;
     if (members.empty()) return -1;
     const int unit = static_cast<int>(st.units.size());
     for (size_t i : member_params) st.params[i].unit = unit;
@@ -453,7 +452,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     st.embedding = EmbeddingHead(model_spec, part, options);
     const std::vector<ParamShard> shards = st.embedding->Shards();
     InitParameters(*st.embedding, shards, "embedding.", seed);
-    st.embedding_unit = add_params(*st.embedding, shards, "embedding.", *mg, *gg, e.dp_type(),
+    st.embedding_unit = add_params(*st.embedding, shards, "embedding.", *gg, e.dp_type(),
                                    options.sp == v1::SEQUENCE_PARALLEL_ULYSSES, vtp);
   }
 
@@ -477,7 +476,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     const std::string prefix = absl::StrCat("layer", l, ".");
     const std::vector<ParamShard> shards = block->Shards();
     InitParameters(*block, shards, prefix, seed);
-    st.block_unit.push_back(add_params(*block, shards, prefix, *mg, *gg, s.dp_type(), ulysses, tp));
+    st.block_unit.push_back(add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
     st.layer_index.push_back(l);
     st.blocks.push_back(block);
     st.layouts.push_back(LayoutOf(tp, st.stage_size / tp, s.sp()));

@@ -1,4 +1,4 @@
-#include "agent/runtime/trainer/language_model.h"
+#include "agent/runtime/trainer/model_support.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
