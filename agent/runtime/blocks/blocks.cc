@@ -55,6 +55,7 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   shape.ffn = g.ffn_hidden() / tp;
   shape.heads = heads / tp;
   shape.kv_heads = std::max(1, kv / tp);  // Megatron replicates KV heads beyond their count
+  shape.total_kv_heads = kv;
   shape.head_dim = g.head_dim() > 0 ? g.head_dim() : g.hidden() / heads;
   shape.seq_len = g.seq_len() > 0 ? g.seq_len() : model.seq_len();
   shape.bias = g.bias();
@@ -149,16 +150,26 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
   }
   const int64_t q = shape_.heads * d, kv = shape_.kv_heads * d;
   add_split("q.weight", {q, h}, 0, q);
-  add_split("k.weight", {kv, h}, 0, kv);
-  add_split("v.weight", {kv, h}, 0, kv);
+  // With more tp ranks than KV heads, rank t holds head t·kv/tp (the one its
+  // query heads use), shared by tp/kv ranks.
+  const bool shared_kv = split && shape_.kv_heads * tp_ > shape_.total_kv_heads;
+  auto add_kv = [&](const std::string& name, std::vector<int64_t> shape) {
+    if (!shared_kv) return add_split(name, std::move(shape), 0, kv);
+    shape[0] = shape_.total_kv_heads * d;
+    const int shared_by = static_cast<int>(tp_ / shape_.total_kv_heads);
+    shards.push_back({name, std::move(shape), 0, (tp_rank_ / shared_by) * d,
+                      ParamShard::Grad::kOwn, shared_by});
+  };
+  add_kv("k.weight", {kv, h});
+  add_kv("v.weight", {kv, h});
   add_split("o.weight", {h, q}, 1, q);
   add_split("up.weight", {shape_.ffn, h}, 0, shape_.ffn);
   if (gate_) add_split("gate.weight", {shape_.ffn, h}, 0, shape_.ffn);
   add_split("down.weight", {h, shape_.ffn}, 1, shape_.ffn);
   if (shape_.bias) {
     add_split("q.bias", {q}, 0, q);
-    add_split("k.bias", {kv}, 0, kv);
-    add_split("v.bias", {kv}, 0, kv);
+    add_kv("k.bias", {kv});
+    add_kv("v.bias", {kv});
     add_split("up.bias", {shape_.ffn}, 0, shape_.ffn);
     if (gate_) add_split("gate.bias", {shape_.ffn}, 0, shape_.ffn);
     add_whole("o_bias", {h});

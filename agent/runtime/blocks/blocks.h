@@ -87,6 +87,7 @@ struct BlockShape {
   int64_t ffn = 0;        // this shard's MLP width
   int64_t heads = 0;      // this shard's query heads
   int64_t kv_heads = 0;   // this shard's key/value heads
+  int64_t total_kv_heads = 0;  // the layer's (more than one shard's worth when tp > them)
   int64_t head_dim = 0;
   int64_t seq_len = 0;
   bool bias = false;
@@ -108,6 +109,9 @@ struct ParamShard {
   int dim = -1;
   int64_t start = 0;
   Grad grad = Grad::kOwn;
+  // More tp ranks than KV heads: this many consecutive tp ranks hold the
+  // same KV head (Megatron's replication); their gradients add up.
+  int shared_by = 1;
 };
 
 // INVALID_ARGUMENT when the kind is not a GPT, LLaMA or BERT block, or tp

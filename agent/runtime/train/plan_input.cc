@@ -72,8 +72,12 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
     if (heads % s.tp() != 0) {
       return Bad(at + ".tp", s.tp(), absl::StrCat("a divisor of the heads (", heads, ")"));
     }
-    if (s.sp() != v1::SEQUENCE_PARALLEL_ULYSSES && kv_heads % s.tp() != 0) {
-      return Bad(at + ".tp", s.tp(), absl::StrCat("a divisor of the KV heads (", kv_heads, ")"));
+    // Megatron TP splits the KV heads, or (more ranks than heads) replicates
+    // each over tp/kv consecutive ranks.
+    if (s.sp() != v1::SEQUENCE_PARALLEL_ULYSSES && kv_heads % s.tp() != 0 &&
+        s.tp() % kv_heads != 0) {
+      return Bad(at + ".tp", s.tp(),
+                 absl::StrCat("a divisor or a multiple of the KV heads (", kv_heads, ")"));
     }
     const int seq = plan.seq_len() > 0 ? plan.seq_len()
                     : group.seq_len() > 0 ? group.seq_len()

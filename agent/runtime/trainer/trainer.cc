@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <vector>
@@ -67,6 +68,8 @@ struct Param {
   // the embedding tied across the pipeline's ends.
   int extra_replicas = 1;
   bool tied = false;  // summed with the other end of the pipeline as well
+  // A KV head replicated over tp ranks: its gradient is summed there too.
+  const CommGroup* share = nullptr;
   int owner = -1;     // ZeRO-1/2: the index in sum_group of the rank that updates it
   int unit = -1;      // ZeRO-3: its unit
   // bf16 mixed precision: the float32 copy the optimizer updates (on the
@@ -375,6 +378,14 @@ void InitParameters(torch::nn::Module& module, const std::vector<ParamShard>& sh
   }
 }
 
+// The ranks holding the same replicated KV head as the rank at `position` of
+// a stage: `shared_by` consecutive ranks of its tp group.
+std::vector<int> SharedKvGroup(const std::vector<int>& stage_ranks, int position, int tp,
+                               int shared_by) {
+  const int first = (position / tp) * tp + (position % tp) / shared_by * shared_by;
+  return std::vector<int>(stage_ranks.begin() + first, stage_ranks.begin() + first + shared_by);
+}
+
 absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan& plan,
                                  Comm& comm, torch::Dtype dtype, torch::Dtype master_dtype,
                                  uint64_t seed) {
@@ -390,7 +401,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
 
   auto add_params = [&](torch::nn::Module& module, const std::vector<ParamShard>& shards,
                         const std::string& prefix, const LayerGroups& gg,
-                        v1::DataParallelType type, bool ulysses, int tp) {
+                        v1::DataParallelType type, bool ulysses, int tp) -> absl::StatusOr<int> {
     auto named = module.named_parameters();
     std::vector<Zero3Unit::Member> members;
     std::vector<size_t> member_params;
@@ -405,13 +416,18 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
       // Megatron-SP's whole tensors: over the stage; the rest over dp.
       const CommGroup* sum = partial && !ulysses ? &grads.stage_group() : gg.grad_sync;
       p.sum_group = GroupSize(sum) > 1 ? sum : nullptr;
-      p.extra_replicas = (shard.grad == ParamShard::Grad::kReplicated ? tp : 1) * (p.tied ? 2 : 1);
+      p.extra_replicas = (shard.grad == ParamShard::Grad::kReplicated ? tp : 1) * (p.tied ? 2 : 1) *
+                         shard.shared_by;
+      if (shard.shared_by > 1) {
+        p.share = grads.Group(SharedKvGroup(ctx.stage_group().ranks, st.position, tp, shard.shared_by));
+        if (p.share == nullptr) return absl::InternalError(absl::StrCat(p.name, ": no KV share group"));
+      }
       p.sync = p.tied ? Sync::kDdp : SyncOf(type);
       if (p.sync == Sync::kZero3) {
         // Sharded over grad_sync; Megatron-SP partial tensors summed over tp first.
         Zero3Unit::Member m;
         m.param = p.tensor;
-        m.pre_sum = partial && !ulysses && GroupSize(gg.tp) > 1 ? gg.tp : nullptr;
+        m.pre_sum = partial && !ulysses && GroupSize(gg.tp) > 1 ? gg.tp : p.share;
         m.norm_weight = (shard.grad == ParamShard::Grad::kReplicated || (partial && !ulysses))
                             ? 1.0 / tp
                             : 1.0;
@@ -452,8 +468,9 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     st.embedding = EmbeddingHead(model_spec, part, options);
     const std::vector<ParamShard> shards = st.embedding->Shards();
     InitParameters(*st.embedding, shards, "embedding.", seed);
-    st.embedding_unit = add_params(*st.embedding, shards, "embedding.", *gg, e.dp_type(),
-                                   options.sp == v1::SEQUENCE_PARALLEL_ULYSSES, vtp);
+    ASSIGN_OR_RETURN(st.embedding_unit,
+                     add_params(*st.embedding, shards, "embedding.", *gg, e.dp_type(),
+                                options.sp == v1::SEQUENCE_PARALLEL_ULYSSES, vtp));
   }
 
   // This stage's blocks.
@@ -476,7 +493,8 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     const std::string prefix = absl::StrCat("layer", l, ".");
     const std::vector<ParamShard> shards = block->Shards();
     InitParameters(*block, shards, prefix, seed);
-    st.block_unit.push_back(add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
+    ASSIGN_OR_RETURN(const int unit, add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
+    st.block_unit.push_back(unit);
     st.layer_index.push_back(l);
     st.blocks.push_back(block);
     st.layouts.push_back(LayoutOf(tp, st.stage_size / tp, s.sp()));
@@ -650,6 +668,22 @@ ParallelLayout LayoutOfPlan(const v1::Plan& plan, const v1::ModelSpec& model, in
   layout.layers_per_stage.assign(plan.pp_division().begin(), plan.pp_division().end());
   const int vtp = std::max(1, plan.embedding().vocab_tp());
   layout.embedding = {vtp, vtp > 1 ? plan.embedding().sp() : v1::SEQUENCE_PARALLEL_NONE, 0};
+  // Replicated KV heads (tp > KV heads, Megatron TP): groups of tp/kv
+  // consecutive ranks in every tp group of every stage.
+  std::set<std::vector<int>> shares;
+  const std::vector<int> group_of = GroupOfLayers(model);
+  for (int l = 0; l < plan.layers_size(); ++l) {
+    const v1::LayerStrategy& s = plan.layers(l);
+    const v1::LayerGroup& g = model.layers(group_of[static_cast<size_t>(l)]);
+    const int kv = g.kv_heads() > 0 ? g.kv_heads() : g.heads();
+    if (s.tp() <= kv || s.sp() == v1::SEQUENCE_PARALLEL_ULYSSES) continue;
+    for (int first = 0; first < layout.world; first += s.tp() / kv) {
+      std::vector<int> ranks(static_cast<size_t>(s.tp() / kv));
+      std::iota(ranks.begin(), ranks.end(), first);
+      shares.insert(ranks);
+    }
+  }
+  layout.extra_groups.assign(shares.begin(), shares.end());
   if (model.tie_embeddings() && layout.pp > 1) {
     // The first and last stage's ranks at one position share the tied table.
     const int per_stage = layout.world / layout.pp;
@@ -906,6 +940,11 @@ absl::Status RunTraining(const TrainOptions& o) {
     // backward), ZeRO-2 reduced to the owner, ZeRO-3 reduce-scattered as
     // each unit's backward finished; the tied table summed across the ends.
     reducer.Finish();
+    for (Param& p : st.params) {  // replicated KV heads (sums commute: before or after dp)
+      if (p.share != nullptr && p.sync != Sync::kZero3) {
+        p.tensor.mutable_grad().copy_(AllReduce(p.tensor.grad(), *p.share));
+      }
+    }
     for (Param& p : st.params) {
       if (p.sync != Sync::kZero2) continue;
       std::vector<torch::Tensor> tensors{p.tensor.grad().to(wire)};

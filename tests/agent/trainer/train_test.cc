@@ -258,6 +258,12 @@ TEST_CASE("Tensor and sequence parallelism equal single-process training", "[run
     s.embedding = {4, kNone, kDdp, false};
     Check("gpt-tiny", "tp4", s);
   }
+  SECTION("tp4 on 2 KV heads (each replicated over 2 ranks), with SP and ZeRO") {
+    s.world = 4;
+    s.layers = {{4, kNone, kDdp, false}, {4, kMegatron, kZero3, true},
+                {4, kNone, kZero2, false}, {4, kMegatron, kZero1, false}};
+    Check("llama-tiny", "tp4-gqa", s);
+  }
   SECTION("tp2 + Megatron-SP, embedding too") {
     s.world = 2;
     s.layers = All({2, kMegatron, kDdp, false});
@@ -443,18 +449,22 @@ TEST_CASE("A run stopped at a checkpoint and resumed equals an uninterrupted one
 TEST_CASE("Plans that do not fit the model are refused plainly", "[runtime][train]") {
   testing::TempDir dir;
   PlanShape s;
-  s.world = 4;
-  s.layers = All({4, kNone, kDdp, false});  // llama-tiny has 2 KV heads
-  const std::string plan = WritePlan(dir, "tp4.json", s);
-  CommandResult r = RunCommand({Worker(), "launch", "--nproc", "4", "--", "train", "--plan", plan,
+  s.world = 3;
+  s.layers = All({3, kNone, kDdp, false});  // the tiny models have 4 heads
+  const std::string plan = WritePlan(dir, "tp3.json", s);
+  CommandResult r = RunCommand({Worker(), "launch", "--nproc", "3", "--", "train", "--plan", plan,
                                 "--model", "llama-tiny", "--steps", "1"},
                                std::chrono::seconds(60));
   CHECK(r.exit_code != 0);
-  CHECK_THAT(r.err, Catch::Contains("layers[0].tp: 4") && Catch::Contains("KV heads"));
+  CHECK_THAT(r.err, Catch::Contains("layers[0].tp: 3") && Catch::Contains("heads (4)"));
 
   r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--steps", "1"});
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("world_size: 4"));  // the plan is for 4 ranks
+  CHECK_THAT(r.err, Catch::Contains("world_size: 3"));  // the plan is for 3 ranks
+
+  r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--dtype", "float16"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("float16") && Catch::Contains("loss scaling"));
 
   r = RunCommand({Worker(), "launch", "--nproc", "2"});
   CHECK(r.exit_code != 0);
