@@ -121,6 +121,12 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
     return Bad("embedding.vocab_tp", vtp, absl::StrCat("a divisor of the ranks per stage (",
                                                        per_stage, ")"));
   }
+  // The embedding and head split the micro-batch over their own dp ranks.
+  if (micro_batch % (per_stage / vtp) != 0) {
+    return Bad("embedding.vocab_tp", vtp,
+               absl::StrCat("large enough that its data-parallel degree (", per_stage / vtp,
+                            ") divides the micro-batch (", micro_batch, " samples)"));
+  }
   if (model.vocab_size() > 0 && model.vocab_size() % vtp != 0) {
     return Bad("embedding.vocab_tp", vtp,
                absl::StrCat("a divisor of the vocabulary (", model.vocab_size(), ")"));

@@ -61,6 +61,13 @@ TEST_CASE("Plans that cannot run are refused with the field and value", "[runtim
   plan = TwoStages();
   plan.mutable_layers()->RemoveLast();
   CHECK_THAT(message(4), Catch::Contains("layers: 3"));
+  // One sample per micro-batch: the layers (dp 1) take it, an embedding on
+  // two data-parallel ranks could not split it.
+  plan = TwoStages();
+  plan.set_global_batch(2);
+  plan.mutable_embedding()->set_vocab_tp(1);
+  CHECK_THAT(message(4), Catch::Contains("embedding.vocab_tp: 1") &&
+                             Catch::Contains("divides the micro-batch (1 samples)"));
 }
 
 TEST_CASE("Plan files: ours and Galvatron's", "[runtime]") {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -315,6 +316,35 @@ TEST_CASE("A mixed plan equals single-process training", "[runtime][train]") {
     const std::vector<std::string> clip = {"--grad-clip", "0.05"};
     const Run single = Train(dir, "single", 1, WritePlan(dir, "single.json", PlanShape()), "gpt-tiny", clip);
     CheckSame(single, Train(dir, "mixed-pp", 4, WritePlan(dir, "mixed-pp.json", s), "gpt-tiny", clip));
+  }
+}
+
+TEST_CASE("Random plans on 4 ranks equal single-process training", "[runtime][train]") {
+  // Any mix the search could produce: pp 1, 2 or 4, GPipe or 1F1B, each layer
+  // and the embedding with a random tp, sequence parallelism, data-parallel
+  // type and checkpointing. A fixed seed keeps the test repeatable.
+  std::mt19937 random(20261122);
+  auto pick = [&random](int n) { return static_cast<int>(random() % static_cast<uint32_t>(n)); };
+  const v1::SequenceParallel sps[] = {kNone, kMegatron, kUlysses};
+  const v1::DataParallelType types[] = {kDdp, kZero1, kZero2, kZero3};
+  for (int trial = 0; trial < 4; ++trial) {
+    PlanShape s;
+    s.world = 4;
+    s.pp = std::vector<int>{1, 2, 4}[static_cast<size_t>(pick(3))];
+    s.schedule = pick(2) == 0 ? v1::PIPELINE_SCHEDULE_GPIPE : v1::PIPELINE_SCHEDULE_1F1B;
+    const int per_stage = s.world / s.pp;
+    auto random_layer = [&] {
+      Layer l;
+      l.tp = 1 << pick(per_stage == 4 ? 3 : per_stage == 2 ? 2 : 1);
+      l.sp = l.tp > 1 ? sps[pick(3)] : kNone;
+      l.dp_type = types[pick(4)];
+      l.checkpoint = pick(2) == 1;
+      return l;
+    };
+    for (Layer& l : s.layers) l = random_layer();
+    s.embedding = random_layer();
+    INFO("trial " << trial << ": pp " << s.pp);
+    Check("gpt-tiny", "random-" + std::to_string(trial), s);
   }
 }
 
