@@ -860,6 +860,7 @@ absl::Status RunTraining(const TrainOptions& o) {
 
   for (int64_t step = start; step < o.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration waited{};  // for pipeline neighbours' messages
     for (Param& p : st.params) {
       p.tensor.mutable_grad() = torch::Tensor();
       if (p.master.defined()) p.master.mutable_grad() = torch::Tensor();
@@ -880,9 +881,11 @@ absl::Status RunTraining(const TrainOptions& o) {
           x = run_unit(st.embedding_unit, [&] { return st.embedding->EmbedParallel(tokens); });
           layout = st.embedding_layout;
         } else {
+          const auto wait_start = std::chrono::steady_clock::now();
           x = comm.Receive(st.previous_layout.LocalShape(m, seq, hidden), act_options,
                            ctx.prev_stage_rank(), 2 * c)
                   .to(dtype);
+          waited += std::chrono::steady_clock::now() - wait_start;
           x.requires_grad_(true);
           inputs[static_cast<size_t>(c)] = x;
           layout = st.previous_layout;
@@ -918,7 +921,9 @@ absl::Status RunTraining(const TrainOptions& o) {
         if (st.last) {
           out.backward();
         } else {
+          const auto wait_start = std::chrono::steady_clock::now();
           torch::Tensor grad = comm.Receive(out.sizes(), act_options, ctx.next_stage_rank(), 2 * c + 1);
+          waited += std::chrono::steady_clock::now() - wait_start;
           out.backward(grad.to(dtype));
         }
         if (!st.first) {
@@ -1029,6 +1034,12 @@ absl::Status RunTraining(const TrainOptions& o) {
       }
     }
     const int64_t model_state_bytes = ModelStateBytes(st, optimizer);
+    // Each stage's busy time: its schedule without the waits for messages
+    // from its neighbours (the slowest rank of the stage counts).
+    torch::Tensor stage_seconds = torch::zeros({pp}, torch::TensorOptions().dtype(torch::kFloat64));
+    stage_seconds[ctx.stage()] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0 - waited).count();
+    if (world > 1) stage_seconds = AllReduce(stage_seconds, comm.grads().world_group(), c10d::ReduceOp::MAX);
     torch::Tensor total_loss = torch::full({1}, loss_sum, torch::TensorOptions().dtype(torch::kFloat64));
     comm.WorldSum(total_loss);
     const double loss = total_loss.item<double>() * loss_scale;
@@ -1048,6 +1059,7 @@ absl::Status RunTraining(const TrainOptions& o) {
       metric.set_model_state_bytes(model_state_bytes);
       metric.set_learning_rate(lr);
       metric.set_grad_norm(grad_norm);
+      for (int k = 0; k < pp; ++k) metric.add_stage_seconds(stage_seconds[k].item<double>());
       JsonPrintOptions compact;
       compact.pretty = false;
       compact.always_print_defaults = true;
