@@ -950,14 +950,46 @@ absl::Status RunTraining(const TrainOptions& o) {
         p.tensor.mutable_grad().copy_(AllReduce(p.tensor.grad(), *p.share));
       }
     }
-    for (Param& p : st.params) {
-      if (p.sync != Sync::kZero2) continue;
-      std::vector<torch::Tensor> tensors{p.tensor.grad().to(wire)};
-      c10d::ReduceOptions options;
-      options.rootRank = p.owner;
-      p.sum_group->process_group->reduce(tensors, options)->wait();
-      p.tensor.mutable_grad().copy_(tensors[0]);
-      if (p.owner != p.sum_group->rank) p.tensor.mutable_grad() = torch::Tensor();  // not ours to keep
+    // ZeRO-2: one reduce per (group, owner) of the gradients it owns, all
+    // started before any is waited for.
+    {
+      struct Batch {
+        const CommGroup* group;
+        int owner;
+        std::vector<Param*> params;
+        std::vector<torch::Tensor> flat;
+        c10::intrusive_ptr<c10d::Work> work;
+      };
+      std::vector<Batch> batches;
+      for (Param& p : st.params) {
+        if (p.sync != Sync::kZero2) continue;
+        auto it = std::find_if(batches.begin(), batches.end(), [&](const Batch& b) {
+          return b.group == p.sum_group && b.owner == p.owner;
+        });
+        if (it == batches.end()) it = batches.insert(batches.end(), Batch{p.sum_group, p.owner, {}, {}, {}});
+        it->params.push_back(&p);
+      }
+      for (Batch& b : batches) {
+        std::vector<torch::Tensor> parts;
+        for (Param* p : b.params) parts.push_back(p->tensor.grad().reshape({-1}));
+        b.flat = {torch::cat(parts).to(wire)};
+        c10d::ReduceOptions options;
+        options.rootRank = b.owner;
+        b.work = b.group->process_group->reduce(b.flat, options);
+      }
+      for (Batch& b : batches) {
+        b.work->wait();
+        const bool mine = b.owner == b.group->rank;
+        int64_t at = 0;
+        for (Param* p : b.params) {
+          if (mine) {
+            p->tensor.mutable_grad().copy_(b.flat[0].narrow(0, at, p->tensor.numel()).view_as(p->tensor));
+          } else {
+            p->tensor.mutable_grad() = torch::Tensor();  // not ours to keep
+          }
+          at += p->tensor.numel();
+        }
+      }
     }
     for (Param& p : st.params) {
       if (!p.tied) continue;
