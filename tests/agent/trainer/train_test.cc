@@ -433,6 +433,21 @@ TEST_CASE("bf16 mixed precision tracks float32 training", "[runtime][train]") {
     CHECK(std::abs(bf16.losses[i] - fp32.losses[i]) <= 0.01 * fp32.losses[i]);
     CHECK(std::abs(hybrid.losses[i] - fp32.losses[i]) <= 0.01 * fp32.losses[i]);
   }
+  // Stopped after step 3 and resumed: the float32 masters come back too, so
+  // the losses are those of the uninterrupted run, bit for bit.
+  const std::string hybrid_plan = dir.File("hybrid.json");
+  CommandResult r = RunCommand({Worker(), "launch", "--nproc", "4", "--", "train", "--plan",
+                                hybrid_plan, "--model", "gpt-tiny", "--steps", "5", "--dtype",
+                                "bfloat16", "--threads", "1", "--log-level", "warn", "--stop-after",
+                                "3", "--checkpoint-dir", dir.File("ckpt"), "--metrics-out",
+                                dir.File("resumed.jsonl")},
+                               std::chrono::seconds(120));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const Run resumed = Train(dir, "resumed", 4, hybrid_plan, "gpt-tiny",
+                            {"--checkpoint-dir", dir.File("ckpt"), "--resume"}, "bfloat16");
+  REQUIRE(resumed.losses.size() == 5);
+  for (size_t i = 0; i < 5; ++i) CHECK(resumed.losses[i] == hybrid.losses[i]);
   // The parameters are bf16 (their values are bf16-representable): the
   // first one of the table, whatever rank holds it.
   const Piece& table = bf16.pieces.find("embedding.tokens.weight")->second;
