@@ -293,11 +293,15 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
     }
   }
   const v1::EmbeddingStrategy& e = plan.embedding();
-  if (model.tie_embeddings() && plan.pp() > 1 && e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3) {
-    // The tied table is kept whole on both ends; the rest of the embedding is
-    // sharded as asked.
-    spdlog::info("embedding.dp_type ZERO3 with tied embeddings across {} stages: the shared "
-                 "table is kept whole (summed across the ends), the rest is sharded", plan.pp());
+  const bool zero = e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO1 ||
+                    e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO2 ||
+                    e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3;
+  if (model.tie_embeddings() && plan.pp() > 1 && zero) {
+    // The tied table is kept whole on both ends (BuildStage syncs it as DDP);
+    // the rest of the embedding is sharded as asked.
+    spdlog::info("embedding.dp_type {} with tied embeddings across {} stages: the shared table "
+                 "is kept whole (summed across the ends), the rest follows the plan",
+                 v1::DataParallelType_Name(e.dp_type()), plan.pp());
   }
   return absl::OkStatus();
 }
@@ -333,7 +337,6 @@ struct Stage {
   ActivationLayout embedding_layout;
   bool loss_replicated = false;  // every vocab-tp rank computes the same loss sum
   int embedding_unit = -1;
-  std::vector<int> layer_index;  // global index of each block
   std::vector<TransformerBlock> blocks;
   std::vector<ActivationLayout> layouts;
   std::vector<bool> checkpoint;
@@ -495,7 +498,6 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     InitParameters(*block, shards, prefix, seed);
     ASSIGN_OR_RETURN(const int unit, add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
     st.block_unit.push_back(unit);
-    st.layer_index.push_back(l);
     st.blocks.push_back(block);
     st.layouts.push_back(LayoutOf(tp, st.stage_size / tp, s.sp()));
     st.checkpoint.push_back(s.checkpoint());
