@@ -23,9 +23,9 @@
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
 #include "galvatron/v1/service.pb.h"
-#include "planner/interop/galvatron_config.h"
-#include "planner/interop/galvatron_hardware.h"
-#include "planner/interop/galvatron_model.h"
+#include "interop/galvatron_config.h"
+#include "interop/galvatron_hardware.h"
+#include "interop/galvatron_model.h"
 #include "planner/search/plan_builder.h"
 
 namespace galvatron::planner {

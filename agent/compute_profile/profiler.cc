@@ -25,7 +25,7 @@
 #include "common/layer_type.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "planner/interop/least_squares.h"
+#include "common/least_squares.h"
 
 namespace galvatron::profiler {
 namespace {
@@ -198,15 +198,15 @@ int64_t BytesPerSample(const Context& ctx, const Run& run) {
 // not positive at some measured length is left empty, so that the planner
 // uses the samples instead.
 void Fit(v1::ComputeProfile* profile, bool backward) {
-  std::map<int, std::vector<interop::FitPoint>> by_seq;
+  std::map<int, std::vector<FitPoint>> by_seq;
   for (const v1::LayerTimeSample& s : profile->time_samples()) {
     by_seq[s.seq_len()].push_back(
         {static_cast<double>(s.micro_batch()), backward ? s.backward_seconds() : s.forward_seconds()});
   }
-  std::vector<interop::FitPoint> per_sample;
+  std::vector<FitPoint> per_sample;
   double constant = 0;
   for (const auto& [seq, points] : by_seq) {
-    const interop::AlphaBetaFit line = interop::FitAlphaBeta(points);
+    const AlphaBetaFit line = FitAlphaBeta(points);
     per_sample.push_back({static_cast<double>(seq), line.beta});
     constant += line.alpha;
   }
@@ -216,7 +216,7 @@ void Fit(v1::ComputeProfile* profile, bool backward) {
   if (per_sample.size() == 1) {
     fit.set_per_sample_s0(per_sample[0].y);
   } else {
-    const interop::QuadraticFit q = interop::FitQuadratic(per_sample);
+    const QuadraticFit q = FitQuadratic(per_sample);
     fit.set_per_sample_s2(q.a);
     fit.set_per_sample_s1(q.b);
     fit.set_per_sample_s0(q.c);

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/probe/probe_plan.h"
-#include "agent/probe/rendezvous.h"
+#include "agent/runtime/comm/rendezvous.h"
 #include "galvatron/v1/hardware.pb.h"
 
 namespace galvatron::probe {
@@ -64,6 +64,6 @@ struct GlooBackendOptions {
 // Gloo over the rendezvous' TCPStore, one ProcessGroupGloo per group under a
 // PrefixStore named by the group's key (gloo_backend.cc).
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeGlooBackend(
-    const TcpRendezvous& rendezvous, const GlooBackendOptions& options);
+    const runtime::TcpRendezvous& rendezvous, const GlooBackendOptions& options);
 
 }  // namespace galvatron::probe

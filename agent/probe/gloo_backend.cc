@@ -20,7 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/probe/c10d_store.h"
+#include "agent/runtime/comm/c10d_store.h"
 #include "agent/probe/collective_backend.h"
 #include "common/host_facts.h"
 
@@ -239,7 +239,7 @@ class GlooBackend final : public CollectiveBackend {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeGlooBackend(
-    const TcpRendezvous& rendezvous, const GlooBackendOptions& options) {
+    const runtime::TcpRendezvous& rendezvous, const GlooBackendOptions& options) {
   at::set_num_threads(std::max(1, options.threads));
   std::shared_ptr<::gloo::transport::Device> device;
   try {

@@ -56,7 +56,7 @@ struct NcclGroup {
 // Not thread-safe (CollectiveBackend's contract).
 class NcclBackend final : public CollectiveBackend {
  public:
-  NcclBackend(RendezvousStore* store, const NcclBackendOptions& options, int device)
+  NcclBackend(runtime::RendezvousStore* store, const NcclBackendOptions& options, int device)
       : store_(store), options_(options), device_(device) {}
 
   ~NcclBackend() override {
@@ -297,7 +297,7 @@ class NcclBackend final : public CollectiveBackend {
     }
   }
 
-  RendezvousStore* store_;
+  runtime::RendezvousStore* store_;
   NcclBackendOptions options_;
   int device_;
   std::map<std::string, NcclGroup> groups_;
@@ -324,7 +324,7 @@ absl::StatusOr<int> CudaDeviceCount() {
 }
 
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeNcclBackend(
-    RendezvousStore* store, const NcclBackendOptions& options) {
+    runtime::RendezvousStore* store, const NcclBackendOptions& options) {
   absl::StatusOr<int> count = CudaDeviceCount();
   if (!count.ok()) return count.status();
   auto backend = std::make_unique<NcclBackend>(store, options, options.local_rank % *count);

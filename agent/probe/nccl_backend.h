@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/probe/collective_backend.h"
-#include "agent/probe/rendezvous.h"
+#include "agent/runtime/comm/rendezvous.h"
 
 namespace galvatron::probe {
 
@@ -27,6 +27,6 @@ absl::StatusOr<int> CudaDeviceCount();
 // NCCL communicators whose unique ids travel through `store`; FAILED_PRECONDITION
 // "no CUDA device: ..." without a GPU.
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeNcclBackend(
-    RendezvousStore* store, const NcclBackendOptions& options);
+    runtime::RendezvousStore* store, const NcclBackendOptions& options);
 
 }  // namespace galvatron::probe

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "planner/interop/least_squares.h"
+#include "common/least_squares.h"
 
 namespace galvatron::probe {
 
@@ -171,7 +171,7 @@ absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile,
 
 void FinishTables(v1::HardwareProfile* profile) {
   for (v1::CollectiveTable& t : *profile->mutable_collectives()) {
-    *t.mutable_fit() = interop::FitTimeSamples(t.samples());
+    *t.mutable_fit() = FitTimeSamples(t.samples());
     t.clear_bus_bandwidth_bytes_per_second();
     const v1::TimeSample* largest = nullptr;
     for (const v1::TimeSample& s : t.samples()) {

@@ -11,7 +11,7 @@
 #include "agent/probe/collective_backend.h"
 #include "common/host_facts.h"
 #include "agent/probe/probe_plan.h"
-#include "agent/probe/rendezvous.h"
+#include "agent/runtime/comm/rendezvous.h"
 #include "common/json_file.h"
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
@@ -68,7 +68,7 @@ absl::StatusOr<std::string> ChooseBackend(const std::string& requested) {
 }
 
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeBackend(const std::string& backend,
-                                                               TcpRendezvous* rendezvous,
+                                                               runtime::TcpRendezvous* rendezvous,
                                                                const ProbeOptions& o) {
   const auto timeout = std::chrono::milliseconds(
       static_cast<int64_t>(o.timeout_seconds * 1000));
@@ -216,7 +216,7 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
   ASSIGN_OR_RETURN(const std::string backend_name, ChooseBackend(requested.backend));
   const ProbeOptions o = Resolved(requested, backend_name);
 
-  RendezvousOptions rendezvous_options;
+  runtime::RendezvousOptions rendezvous_options;
   rendezvous_options.host = o.store_host;
   rendezvous_options.port = o.store_port;
   rendezvous_options.rank = o.rank;
@@ -230,8 +230,8 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
       return WriteTextFile(o.port_file, absl::StrCat(port, "\n"));
     };
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<TcpRendezvous> rendezvous,
-                   TcpRendezvous::Connect(rendezvous_options));
+  ASSIGN_OR_RETURN(std::unique_ptr<runtime::TcpRendezvous> rendezvous,
+                   runtime::TcpRendezvous::Connect(rendezvous_options));
   if (o.rank == 0) {
     spdlog::info("probe: {} ranks joined the store at {}:{}; backend {}, {}..{} bytes, "
                  "warm-up {}, repeats {}, {} threads",

@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/model_catalog.h"
-#include "planner/interop/galvatron_hardware.h"
-#include "planner/interop/galvatron_model.h"
+#include "interop/galvatron_hardware.h"
+#include "interop/galvatron_model.h"
 #include "planner/search/plan_builder.h"
 #include "tests/support/synthetic_cluster.h"
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "common/json_file.h"
 #include "galvatron/v1/plan.pb.h"
-#include "planner/interop/galvatron_config.h"
+#include "interop/galvatron_config.h"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 

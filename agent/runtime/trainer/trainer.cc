@@ -22,15 +22,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "agent/probe/c10d_store.h"
-#include "agent/probe/rendezvous.h"
+#include "agent/runtime/comm/c10d_store.h"
+#include "agent/runtime/comm/rendezvous.h"
 #include "agent/runtime/blocks/blocks.h"
 #include "agent/runtime/comm/collectives.h"
 #include "agent/runtime/layers/init.h"
 #include "agent/runtime/parallel/parallel_context.h"
-#include "agent/runtime/train/lr_schedule.h"
-#include "agent/runtime/train/plan_input.h"
-#include "agent/runtime/train/token_data.h"
+#include "agent/runtime/inputs/lr_schedule.h"
+#include "agent/runtime/inputs/plan_input.h"
+#include "agent/runtime/inputs/token_data.h"
 #include "agent/runtime/trainer/model_support.h"
 #include "agent/runtime/trainer/pipeline_schedule.h"
 #include "agent/runtime/trainer/stage_comm.h"
@@ -92,7 +92,7 @@ class Comm {
     ParallelContextOptions options;
     options.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
     if (o.world_size > 1) {
-      probe::RendezvousOptions rendezvous;
+      runtime::RendezvousOptions rendezvous;
       rendezvous.host = o.store_host;
       rendezvous.port = o.store_port;
       rendezvous.rank = o.rank;
@@ -104,7 +104,7 @@ class Comm {
           return WriteTextFile(port_file, absl::StrCat(port, "\n"));
         };
       }
-      ASSIGN_OR_RETURN(comm->rendezvous_, probe::TcpRendezvous::Connect(rendezvous));
+      ASSIGN_OR_RETURN(comm->rendezvous_, runtime::TcpRendezvous::Connect(rendezvous));
       store = comm->rendezvous_->c10d().store;
       const bool loopback = o.store_host == "127.0.0.1" || o.store_host == "localhost";
       options.gloo_host = loopback ? "127.0.0.1" : "";
@@ -148,7 +148,7 @@ class Comm {
   }
 
  private:
-  std::unique_ptr<probe::TcpRendezvous> rendezvous_;
+  std::unique_ptr<runtime::TcpRendezvous> rendezvous_;
   std::unique_ptr<ParallelContext> model_, grads_;
   std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, torch::Tensor>> sends_;
 };
