@@ -5,9 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "planner/cost/cost_model.h"
 
 namespace galvatron::search {
@@ -18,40 +17,27 @@ namespace {
 // plans of an older engine are not returned for the same inputs.
 constexpr char kEngineVersion[] = "galvatron-cpp-search/1";
 
-std::string Deterministic(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
-
-// Two independent 64-bit FNV-1a streams (different offset bases) = 128 bits.
+// Two independent 64-bit FNV-1a streams (different starting states) = 128
+// bits. Each added piece is prefixed by its length (8 bytes, little-endian),
+// so ("ab", "c") and ("a", "bc") hash differently.
 class Hasher {
  public:
   void Add(const std::string& bytes) {
-    AddLength(bytes.size());
-    for (unsigned char c : bytes) Mix(c);
+    char length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<char>(bytes.size() >> (8 * i));
+    Mix(absl::string_view(length, sizeof(length)));
+    Mix(bytes);
   }
-
- private:
-  void AddLength(size_t n) {
-    for (int i = 0; i < 8; ++i) Mix(static_cast<unsigned char>(n >> (8 * i)));
-  }
-  void Mix(unsigned char c) {
-    a_ = (a_ ^ c) * 1099511628211ULL;
-    b_ = (b_ ^ c) * 1099511628211ULL;
-  }
-
- public:
   std::string Hex() const { return absl::StrFormat("%016x%016x", a_, b_); }
 
  private:
-  uint64_t a_ = 14695981039346656037ULL;
-  uint64_t b_ = 0x84222325cbf29ce4ULL;
+  void Mix(absl::string_view bytes) {
+    a_ = Fnv1a64(bytes, a_);
+    b_ = Fnv1a64(bytes, b_);
+  }
+
+  uint64_t a_ = kFnv1a64OffsetBasis;
+  uint64_t b_ = 0x84222325cbf29ce4ULL;  // the offset basis with its halves swapped
 };
 
 absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
@@ -136,18 +122,18 @@ std::string PlanId(const PlanInputs& inputs) {
   model.clear_version();
   model.clear_created_at();
   model.clear_builtin();
-  h.Add(Deterministic(model));
+  h.Add(DeterministicBytes(model));
   v1::HardwareProfile hardware = inputs.hardware;
   hardware.clear_id();
   hardware.clear_version();
   hardware.clear_created_at();
-  h.Add(Deterministic(hardware));
+  h.Add(DeterministicBytes(hardware));
   std::vector<std::string> compute;
   for (v1::ComputeProfile p : inputs.compute) {
     p.clear_id();
     p.clear_version();
     p.clear_created_at();
-    compute.push_back(Deterministic(p));
+    compute.push_back(DeterministicBytes(p));
   }
   std::sort(compute.begin(), compute.end());
   for (const auto& c : compute) h.Add(c);
@@ -158,7 +144,7 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_model_spec();
   request.clear_cluster();
   request.clear_hardware();
-  h.Add(Deterministic(request));
+  h.Add(DeterministicBytes(request));
   return absl::StrCat("plan-", h.Hex());
 }
 

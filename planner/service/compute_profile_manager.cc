@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/stable_hash.h"
 #include "common/layer_type.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
@@ -30,9 +31,9 @@ absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Put(
   store::NewRow row;
   row.key = ComputeProfileKey(profile.cluster(), profile.layer_type());
   row.id_prefix = absl::StrCat("cp-", profile.cluster(), "-",
-                               StableHashHex(profile.layer_type(), 10), "-");
+                               Fnv1a64Hex(profile.layer_type(), 10), "-");
   row.tag = profile.cluster();
-  row.payload = EncodePayload(profile);
+  row.payload = DeterministicBytes(profile);
   ASSIGN_OR_RETURN(store::Row stored, store_->Append(Table::kComputeProfiles, row));
   spdlog::info("compute profile {} stored ({} on {})", stored.id,
                profile.layer_type(), profile.cluster());

@@ -24,7 +24,7 @@ absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Put(
   row.key = profile.cluster();
   row.id_prefix = absl::StrCat("hw-", profile.cluster(), "-");
   row.tag = profile.cluster();
-  row.payload = EncodePayload(profile);
+  row.payload = DeterministicBytes(profile);
   ASSIGN_OR_RETURN(store::Row stored, store_->Append(Table::kHardwareProfiles, row));
   spdlog::info("hardware profile {} stored", stored.id);
   return DecodeRow<v1::HardwareProfile>(Table::kHardwareProfiles, stored);

@@ -29,7 +29,7 @@ absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec) {
   store::NewRow row;
   row.key = spec.name();
   row.id_prefix = absl::StrCat(spec.name(), "@");
-  row.payload = EncodePayload(spec);
+  row.payload = DeterministicBytes(spec);
   ASSIGN_OR_RETURN(store::Row stored, store_->Append(Table::kModels, row));
   spdlog::info("model {} version {} stored", spec.name(), stored.version);
   return DecodeRow<v1::ModelSpec>(Table::kModels, stored);

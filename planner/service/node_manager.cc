@@ -91,7 +91,7 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
   node.clear_registered_at();
   node.clear_last_heartbeat();
   const std::string key = NodeKey(node.cluster(), node.name());
-  const std::string payload = EncodePayload(node);
+  const std::string payload = DeterministicBytes(node);
 
   store::Row stored;
   {

@@ -58,7 +58,7 @@ absl::StatusOr<std::pair<v1::Plan, bool>> PlanManager::Store(v1::Plan plan) {
   row.key = plan.id();
   row.id_prefix = plan.id() + "#";
   row.tag = plan.cluster();
-  row.payload = EncodePayload(plan);
+  row.payload = DeterministicBytes(plan);
   ASSIGN_OR_RETURN(auto stored, store_->InsertIfAbsent(Table::kPlans, row));
   if (stored.second) spdlog::info("plan {} stored", plan.id());
   ASSIGN_OR_RETURN(v1::Plan result, DecodeRow<v1::Plan>(Table::kPlans, stored.first));

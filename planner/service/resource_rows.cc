@@ -3,8 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "common/stable_hash.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace galvatron::planner {
@@ -42,30 +41,8 @@ absl::Status DecodePageToken(const std::string& token, std::string* key,
   return absl::OkStatus();
 }
 
-std::string StableHashHex(absl::string_view text, int hex_chars) {
-  uint64_t hash = 14695981039346656037ULL;  // FNV-1a offset basis
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;  // FNV prime
-  }
-  std::string hex = absl::StrFormat("%016x", hash);
-  return hex.substr(0, static_cast<size_t>(std::min(16, std::max(1, hex_chars))));
-}
-
 google::protobuf::Timestamp MicrosToTimestamp(int64_t unix_micros) {
   return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(unix_micros);
-}
-
-std::string EncodePayload(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    // The streams hand back their unused buffer when destroyed.
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
 }
 
 void FillRowFields(const store::Row& row, v1::ModelSpec* message) {

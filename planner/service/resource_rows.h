@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/hardware.pb.h"
@@ -32,14 +33,7 @@ std::string EncodePageToken(const std::string& key, int64_t version);
 absl::Status DecodePageToken(const std::string& token, std::string* key,
                              int64_t* version);
 
-// 64-bit FNV-1a of `text` as hex, the first `hex_chars` (<= 16) digits. Stable
-// across builds and machines, unlike std::hash.
-std::string StableHashHex(absl::string_view text, int hex_chars);
-
 google::protobuf::Timestamp MicrosToTimestamp(int64_t unix_micros);
-
-// Serialises deterministically (same message → same bytes).
-std::string EncodePayload(const google::protobuf::Message& message);
 
 // Copies the row's output-only fields (version, id, created time) into the
 // message read from it.

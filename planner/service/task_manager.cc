@@ -202,7 +202,7 @@ absl::Status TaskManager::Persist(const v1::Task& task) {
   row.key = task.id();
   row.id_prefix = task.id() + "@";
   row.tag = task.cluster();
-  row.payload = EncodePayload(task);
+  row.payload = DeterministicBytes(task);
   return store_->Append(Table::kTasks, row).status();
 }
 

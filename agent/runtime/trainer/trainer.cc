@@ -38,6 +38,7 @@
 #include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "galvatron/v1/job.pb.h"
 #include "spdlog/spdlog.h"
@@ -319,13 +320,15 @@ Sync SyncOf(v1::DataParallelType type) {
   }
 }
 
+// Our own starting state for the parameter seeds (not FNV's offset basis,
+// which has one more digit). Every initial weight is drawn from it: changing it
+// changes every run.
+constexpr uint64_t kParameterSeedBasis = 1469598103934665603ULL;
+
+// The seed of parameter `name`: FNV-1a's step over the name from the run's
+// seed mixed into our basis, so every layout draws the same full tensor.
 uint64_t SeedOf(uint64_t seed, const std::string& name) {
-  uint64_t h = 1469598103934665603ULL ^ seed;  // FNV-1a over the name, from the run's seed
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return Fnv1a64(name, kParameterSeedBasis ^ seed);
 }
 
 // This rank's stage of the model.

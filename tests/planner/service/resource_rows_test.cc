@@ -31,24 +31,17 @@ TEST_CASE("page size defaults and limits") {
   CHECK(ResolvePageSize(kMaxPageSize + 1).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("stable hash is FNV-1a and independent of the process") {
-  // FNV-1a 64 of "" and "a" (published test vectors).
-  CHECK(StableHashHex("", 16) == "cbf29ce484222325");
-  CHECK(StableHashHex("a", 16) == "af63dc4c8601ec8c");
-  CHECK(StableHashHex("a", 10) == "af63dc4c86");
-}
-
 TEST_CASE("deterministic payloads decode with the row's fields") {
   v1::HardwareProfile p;
   p.set_cluster("c1");
   p.set_num_nodes(2);
-  CHECK(EncodePayload(p) == EncodePayload(p));
+  CHECK(DeterministicBytes(p) == DeterministicBytes(p));
   store::Row row;
   row.key = "c1";
   row.version = 3;
   row.id = "hw-c1-3";
   row.created_unix_micros = 1700000000123456;
-  row.payload = EncodePayload(p);
+  row.payload = DeterministicBytes(p);
   auto decoded = DecodeRow<v1::HardwareProfile>(store::Table::kHardwareProfiles, row);
   REQUIRE(decoded.ok());
   CHECK(decoded->id() == "hw-c1-3");
@@ -69,7 +62,7 @@ TEST_CASE("ListPage pages through filtered rows exactly once") {
     store::NewRow row;
     row.key = p.cluster();
     row.id_prefix = "hw-" + p.cluster() + "-";
-    row.payload = EncodePayload(p);
+    row.payload = DeterministicBytes(p);
     REQUIRE(store.Append(store::Table::kHardwareProfiles, row).ok());
   }
   auto even = [](const v1::HardwareProfile& p) { return p.num_nodes() % 2 == 0; };
