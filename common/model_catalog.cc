@@ -6,6 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/json_file.h"
+#include "common/model_validation.h"
+
 namespace galvatron {
 namespace {
 
@@ -251,6 +258,29 @@ std::optional<v1::ModelSpec> CatalogModel(const std::string& name) {
   spec.set_builtin(true);
   spec.set_version(0);
   return spec;
+}
+
+absl::StatusOr<v1::ModelSpec> LoadModelArgument(const std::string& name_or_file,
+                                                absl::string_view flag) {
+  if (name_or_file.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": required (a built-in model name or a ModelSpec JSON file)"));
+  }
+  std::error_code error;
+  if (std::filesystem::is_regular_file(name_or_file, error)) {
+    v1::ModelSpec spec;
+    absl::Status read = ReadJsonFile(name_or_file, &spec);
+    if (read.ok()) read = ValidateModelSpec(spec);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, " ", name_or_file, ": ", read.message()));
+    }
+    return spec;
+  }
+  if (std::optional<v1::ModelSpec> spec = CatalogModel(name_or_file)) return *std::move(spec);
+  return absl::NotFoundError(absl::StrCat(flag, ": \"", name_or_file,
+                                          "\" is neither a file nor a built-in model (",
+                                          absl::StrJoin(CatalogModelNames(), ", "), ")"));
 }
 
 }  // namespace galvatron

@@ -42,20 +42,6 @@ bool IsFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-absl::StatusOr<v1::ModelSpec> LoadModel(const std::string& model) {
-  if (model.empty()) return absl::InvalidArgumentError("--model: required (a file or a name)");
-  if (IsFile(model)) {
-    v1::ModelSpec spec;
-    RETURN_IF_ERROR(ReadJsonFile(model, &spec));
-    RETURN_IF_ERROR(ValidateModelSpec(spec));
-    return spec;
-  }
-  if (auto spec = CatalogModel(model)) return *spec;
-  return absl::NotFoundError(absl::StrCat(
-      "--model: \"", model, "\" is neither a file nor a built-in model (",
-      absl::StrJoin(CatalogModelNames(), ", "), ")"));
-}
-
 absl::StatusOr<v1::HardwareProfile> LoadHardware(const SearchCommandConfig& c) {
   if (c.hardware.empty()) {
     return absl::InvalidArgumentError(
@@ -161,7 +147,7 @@ absl::StatusOr<v1::PlanRequest> MakeRequest(const SearchCommandConfig& c) {
 absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
   ASSIGN_OR_RETURN(v1::PlanRequest request, MakeRequest(c));
   search::PlanInputs inputs;
-  ASSIGN_OR_RETURN(inputs.model, LoadModel(c.model));
+  ASSIGN_OR_RETURN(inputs.model, LoadModelArgument(c.model));
   ASSIGN_OR_RETURN(inputs.hardware, LoadHardware(c));
   ASSIGN_OR_RETURN(inputs.compute, LoadCompute(c, inputs.model, inputs.hardware.cluster()));
   request.set_model(inputs.model.name());

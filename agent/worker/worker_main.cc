@@ -255,17 +255,8 @@ int main(int argc, char** argv) {
         list->push_back(value);
       }
     }
-    galvatron::v1::ModelSpec model;
-    if (auto catalog = galvatron::CatalogModel(profile_model)) {
-      model = *catalog;
-    } else if (auto read = galvatron::ReadJsonFile(profile_model, &model); !read.ok()) {
-      return Fail("profile: --model: \"" + profile_model +
-                  "\" is neither a catalog model nor a readable ModelSpec file: " +
-                  std::string(read.message()));
-    }
-    if (auto valid = galvatron::ValidateModelSpec(model); !valid.ok()) {
-      return Fail("profile: --model " + profile_model + ": " + std::string(valid.message()));
-    }
+    auto model = galvatron::LoadModelArgument(profile_model);
+    if (!model.ok()) return Fail("profile: " + std::string(model.status().message()));
     profiling.progress = [&](double fraction, const std::string& what) {
       spdlog::info("profile: {:3.0f}% {}", 100 * fraction, what);
       galvatron::Progress p{fraction, what};
@@ -273,7 +264,7 @@ int main(int argc, char** argv) {
         spdlog::warn("--progress-file: {}", std::string(written.message()));
       }
     };
-    auto profiles = galvatron::profiler::ProfileModel(model, profiling);
+    auto profiles = galvatron::profiler::ProfileModel(*model, profiling);
     if (!profiles.ok()) return Fail("profile: " + std::string(profiles.status().message()));
     for (const auto& p : profiles->profiles()) {
       if (auto valid = galvatron::ValidateComputeProfile(p); !valid.ok()) {
@@ -286,7 +277,7 @@ int main(int argc, char** argv) {
       return Fail("profile: --out: " + std::string(written.message()));
     }
     spdlog::info("profile: {} profiles of {} written to {}", profiles->profiles_size(),
-                 model.name(), profile_out);
+                 model->name(), profile_out);
     return 0;
   }
 

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "common/json_file.h"
 #include "common/model_validation.h"
+#include "tests/support/test_support.h"
 
 namespace galvatron {
 namespace {
@@ -161,6 +163,40 @@ TEST_CASE("CatalogModel returns an independent copy") {
   auto a = CatalogModel("gpt2-small");
   a->set_vocab_size(1);
   CHECK(CatalogModel("gpt2-small")->vocab_size() == 50257);
+}
+
+TEST_CASE("A model argument is a file if one exists, else a catalog name") {
+  testing::TempDir dir;
+  v1::ModelSpec spec = *CatalogModel("gpt-tiny");
+  spec.set_name("my-gpt");
+  spec.set_builtin(false);
+  REQUIRE(WriteTextFile(dir.File("my.json"), MessageToJson(spec)).ok());
+
+  auto from_file = LoadModelArgument(dir.File("my.json"));
+  REQUIRE(from_file.ok());
+  CHECK(from_file->name() == "my-gpt");
+
+  auto from_catalog = LoadModelArgument("gpt-tiny");
+  REQUIRE(from_catalog.ok());
+  CHECK(from_catalog->builtin());
+
+  auto unknown = LoadModelArgument("no-such-model", "--model");
+  CHECK(unknown.status().code() == absl::StatusCode::kNotFound);
+  CHECK_THAT(std::string(unknown.status().message()),
+             Catch::StartsWith("--model: \"no-such-model\" is neither a file nor a built-in model") &&
+                 Catch::Contains("gpt-tiny"));
+
+  CHECK(LoadModelArgument("").status().code() == absl::StatusCode::kInvalidArgument);
+
+  REQUIRE(WriteTextFile(dir.File("bad.json"), "{\"name\": \"x\", \"layers\": 3}").ok());
+  auto bad = LoadModelArgument(dir.File("bad.json"), "--spec");
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(bad.status().message()), Catch::StartsWith("--spec " + dir.File("bad.json")));
+
+  spec.clear_layers();
+  REQUIRE(WriteTextFile(dir.File("invalid.json"), MessageToJson(spec)).ok());
+  auto invalid = LoadModelArgument(dir.File("invalid.json"));
+  CHECK(invalid.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -270,16 +270,7 @@ class GradientReducer {
 };
 
 absl::StatusOr<v1::ModelSpec> LoadModel(const std::string& name_or_file) {
-  v1::ModelSpec model;
-  if (auto catalog = CatalogModel(name_or_file)) {
-    model = *catalog;
-  } else if (absl::Status read = ReadJsonFile(name_or_file, &model); !read.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--model: \"", name_or_file,
-                                                   "\" is neither a catalog model nor a readable "
-                                                   "ModelSpec file: ",
-                                                   read.message()));
-  }
-  RETURN_IF_ERROR(ValidateModelSpec(model));
+  ASSIGN_OR_RETURN(v1::ModelSpec model, LoadModelArgument(name_or_file));
   RETURN_IF_ERROR(CheckModelIsTrainable(model));
   return model;
 }
