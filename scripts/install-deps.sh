@@ -15,6 +15,8 @@ packages=(
   libopenblas0-pthread
   # Storage, logging, flags, JSON files, tests.
   libsqlite3-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
+  # Clang's thread-safety analysis and clang-format: contracts checked by ctest.
+  clang clang-format
 )
 
 missing=()

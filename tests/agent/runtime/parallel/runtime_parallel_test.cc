@@ -2,7 +2,8 @@
 // ParallelContext, end to end: 2 and 4 worker processes (runtime_parallel_worker)
 // over Gloo on loopback each compute every case sharded and as the full
 // single-process model; in float64 the losses, outputs and gradients
-// gathered to full shape must agree within 1e-9 relative (float32: 1e-5).
+// gathered to full shape must agree within 1e-9 relative (float32: 1e-4, the
+// bound parallel_worker.cc derives from float32 rounding).
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -151,8 +152,8 @@ TEST_CASE("tp 4, tp 2 x dp 2 and dp 4 on 4 ranks equal one process in float64", 
   CHECK(report.facts.at("process_groups") == 3);
 }
 
-TEST_CASE("The collectives and layers work in float32 too (2 ranks, 1e-5 relative)", "[runtime]") {
-  CheckReport(RunWorkers(2, "float32"), 2, 1e-5);
+TEST_CASE("The collectives and layers work in float32 too (2 ranks, 1e-4 relative)", "[runtime]") {
+  CheckReport(RunWorkers(2, "float32"), 2, 1e-4);
 }
 
 }  // namespace
