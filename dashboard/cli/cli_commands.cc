@@ -33,6 +33,31 @@ using text::TaskListTable;
 using text::TaskWhat;
 using text::TextTable;
 
+namespace {
+
+// Every list command asks for pages this large.
+constexpr int kListPageSize = 1000;
+
+// Fetches every page of a List RPC: `call(request, &page)` makes one call
+// (with its own deadline) and returns its status; the repeated field `items`
+// of each page is moved into `all`. Stops at the first page without a
+// next_page_token.
+template <typename Request, typename Response, typename Item, typename Call>
+absl::Status FetchAllPages(Request request, const Call& call,
+                           google::protobuf::RepeatedPtrField<Item>* (Response::*items)(),
+                           Response* all) {
+  request.set_page_size(kListPageSize);
+  do {
+    Response page;
+    RETURN_IF_ERROR(call(request, &page));
+    for (Item& item : *(page.*items)()) *((all->*items)()->Add()) = std::move(item);
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
     : options_(options), out_(out) {
   grpc::ChannelArguments args;
@@ -84,14 +109,11 @@ absl::Status PlannerClient::ModelsSubmit(const std::string& file) {
 absl::Status PlannerClient::ModelsList(bool include_builtin) {
   v1::ListModelsRequest request;
   request.set_include_builtin(include_builtin);
-  request.set_page_size(1000);
   v1::ListModelsResponse all;
-  do {
-    v1::ListModelsResponse page;
-    RETURN_IF_ERROR(Check(models_->ListModels(Context().get(), request, &page)));
-    for (auto& m : *page.mutable_models()) *all.add_models() = std::move(m);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
+  RETURN_IF_ERROR(FetchAllPages(
+      request,
+      [&](const auto& r, auto* page) { return Check(models_->ListModels(Context().get(), r, page)); },
+      &v1::ListModelsResponse::mutable_models, &all));
   if (options_.json) {
     *out_ << MessageToJson(all) << "\n";
   } else {
@@ -192,48 +214,42 @@ absl::Status PlannerClient::ProfilesList(const std::string& kind, const std::str
     return absl::InvalidArgumentError(
         absl::StrCat("--kind: \"", kind, "\", expected all, hardware or compute"));
   }
-  std::vector<v1::HardwareProfile> hardware;
-  std::vector<v1::ComputeProfile> compute;
+  v1::ListHardwareProfilesResponse hw;
+  v1::ListComputeProfilesResponse cp;
   if (kind != "compute") {
     v1::ListHardwareProfilesRequest request;
     request.set_cluster(cluster);
-    request.set_page_size(1000);
-    do {
-      v1::ListHardwareProfilesResponse page;
-      RETURN_IF_ERROR(Check(hardware_->ListHardwareProfiles(Context().get(), request, &page)));
-      hardware.insert(hardware.end(), page.profiles().begin(), page.profiles().end());
-      request.set_page_token(page.next_page_token());
-    } while (!request.page_token().empty());
+    RETURN_IF_ERROR(FetchAllPages(
+        request,
+        [&](const auto& r, auto* page) {
+          return Check(hardware_->ListHardwareProfiles(Context().get(), r, page));
+        },
+        &v1::ListHardwareProfilesResponse::mutable_profiles, &hw));
   }
   if (kind != "hardware") {
     v1::ListComputeProfilesRequest request;
     request.set_cluster(cluster);
-    request.set_page_size(1000);
-    do {
-      v1::ListComputeProfilesResponse page;
-      RETURN_IF_ERROR(Check(compute_->ListComputeProfiles(Context().get(), request, &page)));
-      compute.insert(compute.end(), page.profiles().begin(), page.profiles().end());
-      request.set_page_token(page.next_page_token());
-    } while (!request.page_token().empty());
+    RETURN_IF_ERROR(FetchAllPages(
+        request,
+        [&](const auto& r, auto* page) {
+          return Check(compute_->ListComputeProfiles(Context().get(), r, page));
+        },
+        &v1::ListComputeProfilesResponse::mutable_profiles, &cp));
   }
   if (options_.json) {
-    v1::ListHardwareProfilesResponse hw;
-    for (auto& p : hardware) *hw.add_profiles() = p;
-    v1::ListComputeProfilesResponse cp;
-    for (auto& p : compute) *cp.add_profiles() = p;
     *out_ << "{\n\"hardwareProfiles\": " << MessageToJson(hw) << ",\n\"computeProfiles\": "
           << MessageToJson(cp) << "\n}\n";
     return absl::OkStatus();
   }
   TextTable table({"ID", "KIND", "CLUSTER", "VERSION", "DETAIL", "SOURCE", "STORED"});
-  for (const auto& p : hardware) {
+  for (const auto& p : hw.profiles()) {
     table.AddRow({p.id(), "hardware", p.cluster(), absl::StrCat(p.version()),
                   absl::StrCat(p.num_nodes(), "x", p.devices_per_node(), " ",
                                p.device().name().empty() ? "devices" : p.device().name()),
                   ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
                   FormatTimestamp(p.created_at())});
   }
-  for (const auto& p : compute) {
+  for (const auto& p : cp.profiles()) {
     table.AddRow({p.id(), "compute", p.cluster(), absl::StrCat(p.version()), p.layer_type(),
                   ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
                   FormatTimestamp(p.created_at())});
@@ -346,14 +362,11 @@ absl::Status PlannerClient::ProfilesMeasure(const v1::CreateTaskRequest& request
 absl::Status PlannerClient::TasksList(const std::string& cluster) {
   v1::ListTasksRequest request;
   request.set_cluster(cluster);
-  request.set_page_size(1000);
   v1::ListTasksResponse all;
-  do {
-    v1::ListTasksResponse page;
-    RETURN_IF_ERROR(Check(tasks_->ListTasks(Context().get(), request, &page)));
-    for (auto& t : *page.mutable_tasks()) *all.add_tasks() = std::move(t);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
+  RETURN_IF_ERROR(FetchAllPages(
+      request,
+      [&](const auto& r, auto* page) { return Check(tasks_->ListTasks(Context().get(), r, page)); },
+      &v1::ListTasksResponse::mutable_tasks, &all));
   *out_ << (options_.json ? MessageToJson(all) + "\n"
                           : TaskListTable({all.tasks().begin(), all.tasks().end()}));
   return absl::OkStatus();
@@ -413,14 +426,11 @@ absl::Status PlannerClient::PlansList(const std::string& model, const std::strin
   v1::ListPlansRequest request;
   request.set_model(model);
   request.set_cluster(cluster);
-  request.set_page_size(1000);
   v1::ListPlansResponse all;
-  do {
-    v1::ListPlansResponse page;
-    RETURN_IF_ERROR(Check(plans_->ListPlans(Context().get(), request, &page)));
-    for (auto& p : *page.mutable_plans()) *all.add_plans() = std::move(p);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
+  RETURN_IF_ERROR(FetchAllPages(
+      request,
+      [&](const auto& r, auto* page) { return Check(plans_->ListPlans(Context().get(), r, page)); },
+      &v1::ListPlansResponse::mutable_plans, &all));
   *out_ << (options_.json ? MessageToJson(all) + "\n"
                           : PlanListTable({all.plans().begin(), all.plans().end()}));
   return absl::OkStatus();
@@ -438,14 +448,11 @@ absl::Status PlannerClient::PlansShow(const std::string& id) {
 absl::Status PlannerClient::NodesList(const std::string& cluster) {
   v1::ListNodesRequest request;
   request.set_cluster(cluster);
-  request.set_page_size(1000);
   v1::ListNodesResponse all;
-  do {
-    v1::ListNodesResponse page;
-    RETURN_IF_ERROR(Check(nodes_->ListNodes(Context().get(), request, &page)));
-    for (auto& n : *page.mutable_nodes()) *all.add_nodes() = std::move(n);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
+  RETURN_IF_ERROR(FetchAllPages(
+      request,
+      [&](const auto& r, auto* page) { return Check(nodes_->ListNodes(Context().get(), r, page)); },
+      &v1::ListNodesResponse::mutable_nodes, &all));
   *out_ << (options_.json ? MessageToJson(all) + "\n"
                           : NodeListTable({all.nodes().begin(), all.nodes().end()}));
   return absl::OkStatus();
