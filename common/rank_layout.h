@@ -1,4 +1,4 @@
-// Which global ranks form which groups (DESIGN §5): one pure function shared
+// Which global ranks form which groups: one pure function shared
 // by the planner (to describe a plan: Plan.stages) and the runtime (to build
 // its c10d process groups). Galvatron's layout:
 //   - pipeline outermost: stage k holds ranks [k·W/pp, (k+1)·W/pp);

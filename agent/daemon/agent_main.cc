@@ -1,6 +1,6 @@
 // galvatron-agent: one per node. Flags → the node's description (host facts
 // and devices) and AgentConfig → register with the planner and heartbeat
-// until SIGTERM or SIGINT. No LibTorch here (DESIGN §2).
+// until SIGTERM or SIGINT. No LibTorch here: the workers it starts link it.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>

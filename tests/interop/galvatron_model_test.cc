@@ -77,7 +77,8 @@ TEST_CASE("LLaMA-2-7B profiles in batch mode", "[interop]") {
   REQUIRE(head.time_samples_size() == 12);
   CHECK(head.time_samples(0).forward_seconds() == Approx(6.286115455627439 / 1000));
 
-  // Batch fits (GALVATRON_FORMATS.md §3): layer 3.859·b + 0.833 ms, other
+  // Batch fits (time = per-sample slope · b + constant, as Galvatron fits its
+  // batch-mode profiles; see docs/galvatron-mapping.md): layer 3.859·b + 0.833 ms, other
   // 2.680·b + 2.355 ms.
   CHECK(layer.forward_fit().per_sample_s0() * 1000 == Approx(3.859).margin(1e-3));
   CHECK(layer.forward_fit().constant() * 1000 == Approx(0.833).margin(1e-3));
