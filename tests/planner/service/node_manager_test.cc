@@ -12,6 +12,7 @@
 #include "planner/service/node_manager.h"
 #include "planner/service/planner_server.h"
 #include "planner/store/memory_store.h"
+#include "tests/support/nodes.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -21,27 +22,10 @@ using planner::NodeManager;
 using planner::NodeManagerOptions;
 using planner::PlannerConfig;
 using planner::PlannerServer;
+using testing::MakeNode;
 
 constexpr int64_t kHeartbeatIntervalMs = 50;
 constexpr int64_t kNodeTimeoutMs = 300;
-
-v1::Node MakeNode(const std::string& name, const std::string& cluster = "test", int devices = 2) {
-  v1::Node node;
-  node.set_name(name);
-  node.set_cluster(cluster);
-  node.set_host("host-" + name);
-  node.set_cpu_cores(8);
-  node.set_memory_bytes(int64_t{16} << 30);
-  node.set_agent_version("0.1.0");
-  for (int i = 0; i < devices; ++i) {
-    v1::Device* device = node.add_devices();
-    device->set_kind(v1::DEVICE_KIND_CPU);
-    device->set_index(i);
-    device->set_name("cpu");
-    device->set_memory_bytes(int64_t{8} << 30);
-  }
-  return node;
-}
 
 class NodeFixture {
  public:

@@ -19,6 +19,7 @@
 #include "planner/service/plan_manager.h"
 #include "planner/service/task_manager.h"
 #include "planner/store/memory_store.h"
+#include "tests/support/nodes.h"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
@@ -26,24 +27,7 @@ namespace galvatron {
 namespace {
 
 using planner::TaskManager;
-
-v1::Node MakeNode(const std::string& name, int devices = 2) {
-  v1::Node node;
-  node.set_name(name);
-  node.set_cluster("test");
-  node.set_host("host-" + name);
-  node.set_cpu_cores(8);
-  node.set_memory_bytes(int64_t{16} << 30);
-  node.set_agent_version("0.1.0");
-  for (int i = 0; i < devices; ++i) {
-    v1::Device* device = node.add_devices();
-    device->set_kind(v1::DEVICE_KIND_CPU);
-    device->set_index(i);
-    device->set_name("cpu");
-    device->set_memory_bytes(int64_t{8} << 30);
-  }
-  return node;
-}
+using testing::MakeNode;
 
 struct Planner {
   explicit Planner(store::Store* store, absl::Duration node_timeout = absl::Seconds(30))
@@ -55,13 +39,13 @@ struct Planner {
         models(store),
         hardware(store),
         compute(store, &models),
-        tasks(store, &nodes, &models, &hardware, &compute, [] {
-          planner::TaskManagerOptions options;
-          options.check_interval = absl::Milliseconds(20);
-          return options;
-        }()) {
+        tasks(store, &nodes, &models, &hardware, &compute) {
     REQUIRE(tasks.Start().ok());
+    // Wired as PlannerServer wires it.
+    nodes.AddNodeLostListener([this](const v1::Node& node) { tasks.OnNodeLost(node); });
   }
+  // The listener uses `tasks`, destroyed before `nodes`.
+  ~Planner() { nodes.Stop(); }
 
   // Registers the node; its session id.
   std::string Register(const v1::Node& node) {
@@ -164,7 +148,7 @@ TEST_CASE("Creating a task needs alive nodes and valid specs", "[service][tasks]
   profile.set_model("no-such-model");
   CHECK(absl::IsNotFound(p.tasks.Create(profile).status()));
 
-  p.Register(MakeNode("n2", 4));
+  p.Register(MakeNode("n2", "test", 4));
   auto uneven = p.tasks.Create(ProbeRequest());
   REQUIRE(absl::IsFailedPrecondition(uneven.status()));
   CHECK_THAT(std::string(uneven.status().message()), Catch::Contains("same number of devices"));
