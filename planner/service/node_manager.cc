@@ -171,10 +171,14 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
   const std::string payload = DeterministicBytes(node);
 
   store::Row stored;
+  Session session{NewSessionId(), absl::Time(), absl::Time(), node, false};
+  absl::Time now;
   {
-    // Registrations of this node take turns (the read-compare-append below
-    // must not interleave with another of the same node); nothing else
-    // waits for the write.
+    // Registrations of this node take turns: the read-compare-append below
+    // and the session that follows it must not interleave with another
+    // registration of the same node (the last to register must hold the
+    // session). The turn is no lock: other nodes, heartbeats and reads do
+    // not wait for the write.
     WriteSequencer::Ticket turn = registrations_.Enter(key);
     ASSIGN_OR_RETURN(std::optional<store::Row> latest, store_->Get(Table::kNodes, key, 0));
     if (latest.has_value() && latest->payload == payload) {
@@ -187,11 +191,9 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
       row.payload = payload;
       ASSIGN_OR_RETURN(stored, store_->Append(Table::kNodes, row));
     }
-  }
-
-  const absl::Time now = absl::Now();
-  Session session{NewSessionId(), now, now, node, false};
-  {
+    now = absl::Now();  // after the write: the deadline counts from here
+    session.registered_at = now;
+    session.last_heartbeat = now;
     absl::MutexLock lock(&mu_);
     sessions_[key] = session;
     Reschedule(now + options_.node_timeout);
