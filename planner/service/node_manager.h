@@ -12,7 +12,9 @@
 // session makes a LOST node ALIVE again.
 //
 // Lost nodes are announced: listeners (AddNodeLostListener) are called once
-// each time a node goes from ALIVE to LOST. One deadline thread does this:
+// each time a node goes from ALIVE to LOST, so that nobody else has to poll
+// liveness (TaskManager is such a listener and has no timer of its own).
+// One deadline thread, the planner's only liveness timer, does this:
 // it sleeps until the earliest deadline (last heartbeat + node_timeout) of
 // the nodes still alive, marks the nodes whose deadline has passed, and
 // calls the listeners for them. It does not tick: a heartbeat only moves a
