@@ -1,5 +1,6 @@
 #include "planner/service/node_manager.h"
 
+#include <algorithm>
 #include <optional>
 #include <random>
 #include <utility>
@@ -81,7 +82,83 @@ absl::Status ValidateNodeRegistration(const v1::Node& node) {
 }
 
 NodeManager::NodeManager(store::Store* store, const NodeManagerOptions& options)
-    : store_(store), options_(options) {}
+    : store_(store), options_(options) {
+  deadline_thread_ = std::thread([this] { WatchDeadlines(); });
+}
+
+NodeManager::~NodeManager() { Stop(); }
+
+void NodeManager::AddNodeLostListener(NodeLostListener listener) {
+  absl::MutexLock lock(&mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+void NodeManager::Stop() {
+  absl::call_once(stop_once_, [this] {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+      deadline_cv_.Signal();
+    }
+    deadline_thread_.join();
+  });
+}
+
+void NodeManager::Reschedule(absl::Time deadline) {
+  // Deadlines only grow (now + node_timeout, with now increasing), so this
+  // wakes the thread only when it had no deadline at all.
+  if (deadline < next_deadline_) {
+    next_deadline_ = deadline;
+    deadline_cv_.Signal();
+  }
+}
+
+std::vector<v1::Node> NodeManager::TakeLost(absl::Time now) {
+  std::vector<v1::Node> lost;
+  next_deadline_ = absl::InfiniteFuture();
+  for (auto& [key, session] : sessions_) {
+    if (session.announced_lost) continue;
+    const absl::Time deadline = session.last_heartbeat + options_.node_timeout;
+    if (deadline > now) {
+      next_deadline_ = std::min(next_deadline_, deadline);
+      continue;
+    }
+    session.announced_lost = true;
+    v1::Node node = session.node;
+    node.set_state(v1::NODE_STATE_LOST);
+    *node.mutable_registered_at() = ToTimestamp(session.registered_at);
+    *node.mutable_last_heartbeat() = ToTimestamp(session.last_heartbeat);
+    lost.push_back(std::move(node));
+  }
+  return lost;
+}
+
+void NodeManager::WatchDeadlines() {
+  while (true) {
+    std::vector<v1::Node> lost;
+    std::vector<NodeLostListener> listeners;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!stopping_) {
+        lost = TakeLost(absl::Now());
+        if (!lost.empty()) break;
+        // Sleeps until the earliest deadline, or a Signal (an earlier
+        // deadline, or Stop). A wake-up for a deadline a heartbeat has since
+        // moved finds nothing lost and sleeps again until the new one.
+        deadline_cv_.WaitWithDeadline(&mu_, next_deadline_);
+      }
+      if (stopping_) return;
+      listeners = listeners_;
+    }
+    // Outside mu_: a listener may take its own locks, write to the store and
+    // call back into NodeManager.
+    for (const v1::Node& node : lost) {
+      spdlog::warn("node {}/{} lost: no heartbeat for {} ms", node.cluster(), node.name(),
+                   ToMillis(options_.node_timeout));
+      for (const NodeLostListener& listener : listeners) listener(node);
+    }
+  }
+}
 
 absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
     const v1::RegisterNodeRequest& request) {
@@ -94,8 +171,15 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
   const std::string payload = DeterministicBytes(node);
 
   store::Row stored;
+  Session session{NewSessionId(), absl::Time(), absl::Time(), node, false};
+  absl::Time now;
   {
-    absl::MutexLock lock(&register_mu_);
+    // Registrations of this node take turns: the read-compare-append below
+    // and the session that follows it must not interleave with another
+    // registration of the same node (the last to register must hold the
+    // session). The turn is no lock: other nodes, heartbeats and reads do
+    // not wait for the write.
+    WriteSequencer::Ticket turn = registrations_.Enter(key);
     ASSIGN_OR_RETURN(std::optional<store::Row> latest, store_->Get(Table::kNodes, key, 0));
     if (latest.has_value() && latest->payload == payload) {
       stored = std::move(*latest);
@@ -107,13 +191,12 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
       row.payload = payload;
       ASSIGN_OR_RETURN(stored, store_->Append(Table::kNodes, row));
     }
-  }
-
-  const absl::Time now = absl::Now();
-  Session session{NewSessionId(), now, now};
-  {
+    now = absl::Now();  // after the write: the deadline counts from here
+    session.registered_at = now;
+    session.last_heartbeat = now;
     absl::MutexLock lock(&mu_);
     sessions_[key] = session;
+    Reschedule(now + options_.node_timeout);
   }
   spdlog::info("node {} registered from {} ({} devices, row {})", key, node.host(),
                node.devices_size(), stored.id);
@@ -143,7 +226,12 @@ absl::StatusOr<v1::HeartbeatResponse> NodeManager::Beat(const v1::HeartbeatReque
           "session_id: ", Quoted(request.session_id()), " is not the current session of node ",
           key, "; register the node again"));
     }
-    it->second.last_heartbeat = absl::Now();
+    Session& session = it->second;
+    session.last_heartbeat = absl::Now();
+    if (session.announced_lost) {
+      session.announced_lost = false;  // alive again; a new loss is announced again
+      Reschedule(session.last_heartbeat + options_.node_timeout);
+    }
   }
   v1::HeartbeatResponse response;
   response.set_heartbeat_interval_ms(ToMillis(options_.heartbeat_interval));

@@ -44,6 +44,10 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
                                                  server->models_.get(), server->hardware_.get(),
                                                  server->compute_.get());
   RETURN_IF_ERROR(server->tasks_->Start());
+  // The one place where a lost node reaches the tasks: NodeManager's
+  // deadline thread calls this (no NodeManager lock held).
+  server->nodes_->AddNodeLostListener(
+      [tasks = server->tasks_.get()](const v1::Node& node) { tasks->OnNodeLost(node); });
   PlanManagerOptions plan_options;
   plan_options.search_threads = config.search_threads;
   server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
@@ -81,6 +85,9 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
 }
 
 PlannerServer::~PlannerServer() {
+  // No lost-node listener may run once tasks_ is destroyed (members go in
+  // reverse order: tasks_ before nodes_).
+  if (nodes_) nodes_->Stop();
   if (tasks_) tasks_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now());

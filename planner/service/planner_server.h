@@ -1,6 +1,7 @@
 // The planner's composition root: open the store (migrating it), build one
-// manager per resource, then open the port. Health checking and server
-// reflection are on.
+// manager per resource, wire them (NodeManager's lost-node listener fails
+// the tasks of a lost node; the only place that wiring is done), then open
+// the port. Health checking and server reflection are on.
 #pragma once
 
 #include <cstdint>

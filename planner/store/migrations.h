@@ -8,9 +8,14 @@
 // schema under tests/data/store/ with a test that opens it.
 #pragma once
 
+#include <cstdint>
+
 #include "absl/types/span.h"
 
 namespace galvatron::store {
+
+// PRAGMA application_id of our files: "GALV".
+inline constexpr int32_t kApplicationId = 0x47414c56;
 
 struct Migration {
   // One line for logs and error messages, e.g. "create the v1 tables".
@@ -22,5 +27,8 @@ struct Migration {
 
 // Migration i (0-based) takes a file from user_version i to i + 1.
 absl::Span<const Migration> Migrations();
+
+// The schema version this build writes: the number of migrations.
+inline int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
 }  // namespace galvatron::store

@@ -1,4 +1,7 @@
-// The planner's Store on one SQLite file (DESIGN.md §9).
+// The planner's Store on one SQLite file. Files: sqlite_store.cc (this
+// class), sqlite_connection.h (the SQLite C API wrapped: handles, prepared
+// statements, result codes as absl::Status), sqlite_schema.h (what Open checks
+// and migrates) with migrations.h (the schema, one migration at a time).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "planner/store/migrations.h"
 #include "planner/store/store.h"
 
 namespace galvatron::store {
@@ -32,7 +36,7 @@ struct SqliteStoreOptions {
 // Store on an SQLite file.
 //
 // File: PRAGMA application_id = kApplicationId marks the file as ours, and
-// PRAGMA user_version is the number of migrations applied (migrations.h).
+// PRAGMA user_version is the number of migrations applied (sqlite_schema.h).
 // Open creates or migrates the schema and stamps both in one transaction, and
 // refuses with FAILED_PRECONDITION a file that is not SQLite, an SQLite file of
 // another program, or one written by a newer build.
@@ -56,7 +60,7 @@ struct SqliteStoreOptions {
 class SqliteStore final : public Store {
  public:
   // PRAGMA application_id of our files: "GALV".
-  static constexpr int32_t kApplicationId = 0x47414c56;
+  static constexpr int32_t kApplicationId = store::kApplicationId;
 
   // The schema version this build writes: the number of migrations.
   static int LatestSchemaVersion();

@@ -1,6 +1,6 @@
 // The planner's storage interface. Resources live in tables of versioned
-// rows; a row's payload is a serialised protobuf message (see proto_table.h
-// for the typed view). Implementations: SqliteStore (sqlite_store.h) and
+// rows; a row's payload is a serialised protobuf message (the services decode
+// rows with DecodeRow in planner/service/resource_rows.h). Implementations: SqliteStore (sqlite_store.h) and
 // MemoryStore (memory_store.h, for unit tests); both pass the same contract
 // tests (tests/planner/store/store_contract_test.cc).
 #pragma once

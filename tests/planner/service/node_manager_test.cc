@@ -1,17 +1,25 @@
 // NodeService over real gRPC on a loopback ephemeral port (register,
 // heartbeat, list, liveness after the timeout, invalid input), and
-// NodeManager directly on a MemoryStore (stored versions, a planner restart).
+// NodeManager directly on a MemoryStore (stored versions, a planner restart,
+// lost-node listeners) or a GatedStore (reads while a registration writes).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 
 #include "galvatron/v1/service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "planner/service/node_manager.h"
 #include "planner/service/planner_server.h"
 #include "planner/store/memory_store.h"
+#include "tests/planner/service/gated_store.h"
+#include "tests/support/nodes.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -21,27 +29,10 @@ using planner::NodeManager;
 using planner::NodeManagerOptions;
 using planner::PlannerConfig;
 using planner::PlannerServer;
+using testing::MakeNode;
 
 constexpr int64_t kHeartbeatIntervalMs = 50;
 constexpr int64_t kNodeTimeoutMs = 300;
-
-v1::Node MakeNode(const std::string& name, const std::string& cluster = "test", int devices = 2) {
-  v1::Node node;
-  node.set_name(name);
-  node.set_cluster(cluster);
-  node.set_host("host-" + name);
-  node.set_cpu_cores(8);
-  node.set_memory_bytes(int64_t{16} << 30);
-  node.set_agent_version("0.1.0");
-  for (int i = 0; i < devices; ++i) {
-    v1::Device* device = node.add_devices();
-    device->set_kind(v1::DEVICE_KIND_CPU);
-    device->set_index(i);
-    device->set_name("cpu");
-    device->set_memory_bytes(int64_t{8} << 30);
-  }
-  return node;
-}
 
 class NodeFixture {
  public:
@@ -275,6 +266,111 @@ TEST_CASE("After a planner restart stored nodes read LOST until they register",
   CHECK(after.Beat(beat).status().code() == absl::StatusCode::kNotFound);
   REQUIRE(after.Register(request).ok());
   CHECK(after.List(v1::ListNodesRequest())->nodes(0).state() == v1::NODE_STATE_ALIVE);
+}
+
+TEST_CASE("NodeManager tells its listeners once each time a node is lost", "[service][nodes]") {
+  store::MemoryStore store;
+  NodeManagerOptions options;
+  options.node_timeout = absl::Milliseconds(100);
+  NodeManager nodes(&store, options);
+  absl::Mutex mu;
+  std::vector<std::string> lost;  // guarded by mu
+  bool consistent = true;         // guarded by mu
+  nodes.AddNodeLostListener([&](const v1::Node& node) {
+    // Called without NodeManager's lock: reading it back here would
+    // deadlock otherwise. The node reads LOST by then.
+    const bool alive = nodes.IsAlive(node.cluster(), node.name());
+    absl::MutexLock lock(&mu);
+    consistent = consistent && !alive && node.state() == v1::NODE_STATE_LOST &&
+                 node.host() == "host-" + node.name() && node.last_heartbeat().seconds() > 0;
+    lost.push_back(node.name());
+  });
+  auto times_lost = [&](const std::string& name) {  // with mu held
+    return static_cast<int>(std::count(lost.begin(), lost.end(), name));
+  };
+  // Waits (up to 10 s) until `name` was announced `times` times.
+  auto await_lost = [&](const std::string& name, int times) {
+    absl::MutexLock lock(&mu);
+    auto reached = [&] { return times_lost(name) >= times; };
+    return mu.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(10));
+  };
+  auto register_node = [&](const std::string& name) {
+    v1::RegisterNodeRequest request;
+    *request.mutable_node() = MakeNode(name);
+    auto registered = nodes.Register(request);
+    REQUIRE(registered.ok());
+    return registered->session_id();
+  };
+
+  const std::string s1 = register_node("n1");
+  REQUIRE(await_lost("n1", 1));
+  // The deadline thread runs again for n2's loss; n1 is not announced twice.
+  register_node("n2");
+  REQUIRE(await_lost("n2", 1));
+  {
+    absl::MutexLock lock(&mu);
+    CHECK(times_lost("n1") == 1);
+  }
+  // A late heartbeat revives n1; its next loss is announced again.
+  v1::HeartbeatRequest beat;
+  beat.set_cluster("test");
+  beat.set_node("n1");
+  beat.set_session_id(s1);
+  REQUIRE(nodes.Beat(beat).ok());
+  REQUIRE(await_lost("n1", 2));
+  nodes.Stop();  // no listener runs after this
+  absl::MutexLock lock(&mu);
+  CHECK(times_lost("n1") == 2);
+  CHECK(times_lost("n2") == 1);
+  CHECK(consistent);
+}
+
+TEST_CASE("Reads and heartbeats do not wait while a registration is being written",
+          "[service][nodes]") {
+  testing::GatedStore store(store::Table::kNodes);
+  NodeManager nodes(&store, NodeManagerOptions());
+  v1::RegisterNodeRequest first;
+  *first.mutable_node() = MakeNode("n1");
+  auto registered = nodes.Register(first);
+  REQUIRE(registered.ok());
+
+  store.Close();  // n2's row is held in the store
+  v1::RegisterNodeRequest second;
+  *second.mutable_node() = MakeNode("n2");
+  absl::StatusOr<v1::RegisterNodeResponse> second_registered;
+  std::thread writer([&] { second_registered = nodes.Register(second); });
+  REQUIRE(store.AwaitHeld(1, absl::Seconds(10)));
+
+  absl::Mutex mu;
+  bool done = false;
+  int listed = -1;
+  bool beat_ok = false;
+  std::thread reader([&] {  // no Catch2 assertion off the main thread
+    auto list = nodes.List(v1::ListNodesRequest());
+    v1::HeartbeatRequest beat;
+    beat.set_cluster("test");
+    beat.set_node("n1");
+    beat.set_session_id(registered->session_id());
+    const bool beat_result = nodes.Beat(beat).ok();
+    absl::MutexLock lock(&mu);
+    listed = list.ok() ? list->nodes_size() : -1;
+    beat_ok = beat_result;
+    done = true;
+  });
+  bool answered = false;
+  {
+    absl::MutexLock lock(&mu);
+    answered = mu.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(10));
+  }
+  CHECK(answered);
+  CHECK(store.AwaitHeld(1, absl::ZeroDuration()));  // still being written
+  store.Open();
+  writer.join();
+  reader.join();
+  CHECK(listed == 1);  // n2 is listed once its row is stored
+  CHECK(beat_ok);
+  REQUIRE(second_registered.ok());
+  CHECK(nodes.List(v1::ListNodesRequest())->nodes_size() == 2);
 }
 
 }  // namespace galvatron

@@ -2,7 +2,9 @@
 // task creation and its checks, the long poll, the two-phase hand-out of a
 // multi-node task (rank 0 first, the others once its store address is
 // known), progress, results stored as profiles, failures, cancellation, lost
-// nodes, a planner restart, and the measuring a plan request starts.
+// nodes, a planner restart, and the measuring a plan request starts. On a
+// GatedStore: readers answer while a task's row is being written, and a
+// change that cannot be stored fails its task.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "common/layer_type.h"
 #include "common/model_catalog.h"
 #include "planner/service/compute_profile_manager.h"
@@ -19,6 +22,8 @@
 #include "planner/service/plan_manager.h"
 #include "planner/service/task_manager.h"
 #include "planner/store/memory_store.h"
+#include "tests/planner/service/gated_store.h"
+#include "tests/support/nodes.h"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
@@ -26,24 +31,7 @@ namespace galvatron {
 namespace {
 
 using planner::TaskManager;
-
-v1::Node MakeNode(const std::string& name, int devices = 2) {
-  v1::Node node;
-  node.set_name(name);
-  node.set_cluster("test");
-  node.set_host("host-" + name);
-  node.set_cpu_cores(8);
-  node.set_memory_bytes(int64_t{16} << 30);
-  node.set_agent_version("0.1.0");
-  for (int i = 0; i < devices; ++i) {
-    v1::Device* device = node.add_devices();
-    device->set_kind(v1::DEVICE_KIND_CPU);
-    device->set_index(i);
-    device->set_name("cpu");
-    device->set_memory_bytes(int64_t{8} << 30);
-  }
-  return node;
-}
+using testing::MakeNode;
 
 struct Planner {
   explicit Planner(store::Store* store, absl::Duration node_timeout = absl::Seconds(30))
@@ -55,13 +43,13 @@ struct Planner {
         models(store),
         hardware(store),
         compute(store, &models),
-        tasks(store, &nodes, &models, &hardware, &compute, [] {
-          planner::TaskManagerOptions options;
-          options.check_interval = absl::Milliseconds(20);
-          return options;
-        }()) {
+        tasks(store, &nodes, &models, &hardware, &compute) {
     REQUIRE(tasks.Start().ok());
+    // Wired as PlannerServer wires it.
+    nodes.AddNodeLostListener([this](const v1::Node& node) { tasks.OnNodeLost(node); });
   }
+  // The listener uses `tasks`, destroyed before `nodes`.
+  ~Planner() { nodes.Stop(); }
 
   // Registers the node; its session id.
   std::string Register(const v1::Node& node) {
@@ -164,7 +152,7 @@ TEST_CASE("Creating a task needs alive nodes and valid specs", "[service][tasks]
   profile.set_model("no-such-model");
   CHECK(absl::IsNotFound(p.tasks.Create(profile).status()));
 
-  p.Register(MakeNode("n2", 4));
+  p.Register(MakeNode("n2", "test", 4));
   auto uneven = p.tasks.Create(ProbeRequest());
   REQUIRE(absl::IsFailedPrecondition(uneven.status()));
   CHECK_THAT(std::string(uneven.status().message()), Catch::Contains("same number of devices"));
@@ -390,6 +378,118 @@ TEST_CASE("A plan request on a cluster with agents measures what it lacks", "[se
   auto estimated = plans.Request(request);
   REQUIRE(estimated.ok());
   CHECK(estimated->pp() >= 1);
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+
+TEST_CASE("Readers do not wait while a task's row is being written", "[service][tasks]") {
+  testing::GatedStore store(store::Table::kTasks);
+  Planner p(&store);
+  const std::string s1 = p.Register(MakeNode("n1"));
+  const std::string id = p.tasks.Create(ProbeRequest())->id();
+
+  // The cancellation's write is held in the store, as a slow fsync would.
+  store.Close();
+  absl::StatusOr<v1::Task> cancelled;
+  std::thread writer([&] { cancelled = p.tasks.Cancel(id); });
+  REQUIRE(store.AwaitHeld(1, absl::Seconds(10)));
+
+  // Meanwhile every reader answers; they see the change in memory.
+  absl::Mutex mu;
+  bool read = false;
+  v1::Task seen;
+  int listed = -1;
+  bool polled_nothing = false;
+  std::thread reader([&] {  // no Catch2 assertion off the main thread
+    v1::GetTaskRequest get;
+    get.set_id(id);
+    auto task = p.tasks.Get(get);
+    auto list = p.tasks.List(v1::ListTasksRequest());
+    v1::PollTaskRequest poll;  // the task's node looks for work
+    poll.set_cluster("test");
+    poll.set_node("n1");
+    poll.set_session_id(s1);
+    auto polled = p.tasks.Poll(poll);
+    absl::MutexLock lock(&mu);
+    if (task.ok()) seen = task->task();
+    listed = list.ok() ? list->tasks_size() : -1;
+    polled_nothing = polled.ok() && !polled->has_task();
+    read = true;
+  });
+  bool answered = false;
+  {
+    absl::MutexLock lock(&mu);
+    answered = mu.AwaitWithTimeout(absl::Condition(&read), absl::Seconds(10));
+  }
+  CHECK(answered);
+  CHECK(store.AwaitHeld(1, absl::ZeroDuration()));  // the write is still held
+  store.Open();
+  writer.join();
+  reader.join();
+  CHECK(seen.state() == v1::TASK_STATE_CANCELLED);
+  CHECK(listed == 1);
+  CHECK(polled_nothing);
+  REQUIRE(cancelled.ok());
+  CHECK(cancelled->state() == v1::TASK_STATE_CANCELLED);
+  // Written, and off the board: the store has the final state.
+  auto row = store.Get(store::Table::kTasks, id, 0);
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  v1::Task stored;
+  REQUIRE(stored.ParseFromString((*row)->payload));
+  CHECK(stored.state() == v1::TASK_STATE_CANCELLED);
+}
+
+TEST_CASE("A task whose change cannot be stored fails", "[service][tasks]") {
+  testing::GatedStore store(store::Table::kTasks);
+  Planner p(&store);
+  const std::string s1 = p.Register(MakeNode("n1"));
+  const std::string id = p.tasks.Create(ProbeRequest())->id();
+  store.FailNext();  // the hand-out's write
+  v1::PollTaskRequest poll;
+  poll.set_cluster("test");
+  poll.set_node("n1");
+  poll.set_session_id(s1);
+  auto polled = p.tasks.Poll(poll);
+  REQUIRE(absl::IsUnavailable(polled.status()));
+  v1::Task task = p.Get(id);
+  CHECK(task.state() == v1::TASK_STATE_FAILED);
+  CHECK_THAT(task.message(), Catch::Contains("cannot store"));
+  // The failure itself was stored (the store took the next write).
+  auto row = store.Get(store::Table::kTasks, id, 0);
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  v1::Task stored;
+  REQUIRE(stored.ParseFromString((*row)->payload));
+  CHECK(stored.state() == v1::TASK_STATE_FAILED);
+  // A failed creation is an error for its caller.
+  store.FailNext();
+  CHECK(absl::IsUnavailable(p.tasks.Create(ProbeRequest()).status()));
+}
+
+TEST_CASE("A lost node fails only the tasks with an unfinished part on it", "[service][tasks]") {
+  store::MemoryStore store;
+  Planner p(&store);
+  p.Register(MakeNode("n1"));
+  p.Register(MakeNode("n2"));
+  v1::CreateTaskRequest on_n1 = ProbeRequest();
+  on_n1.add_nodes("n1");
+  v1::CreateTaskRequest on_n2 = ProbeRequest();
+  on_n2.add_nodes("n2");
+  const std::string pending = p.tasks.Create(on_n1)->id();
+  const std::string other = p.tasks.Create(on_n2)->id();
+  // Called as NodeManager's deadline thread calls it.
+  p.tasks.OnNodeLost(MakeNode("n1"));
+  v1::Task failed = p.Get(pending);
+  CHECK(failed.state() == v1::TASK_STATE_FAILED);
+  CHECK_THAT(failed.message(), Catch::Contains("node n1 of cluster test was lost") &&
+                                   Catch::Contains("pending"));
+  CHECK(p.Get(other).state() == v1::TASK_STATE_PENDING);
+  // Same name, another cluster: not this node.
+  p.tasks.OnNodeLost(MakeNode("n2", "elsewhere"));
+  CHECK(p.Get(other).state() == v1::TASK_STATE_PENDING);
 }
 
 }  // namespace galvatron
