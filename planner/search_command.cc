@@ -178,12 +178,18 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
 
 std::string Readable(const v1::Plan& plan) {
   std::string out = text::PlanDetails(plan);
+  for (const std::string& w : plan.prediction().warnings()) {
+    absl::StrAppend(&out, "warning:      ", w, "\n");
+  }
   if (plan.runners_up_size() > 0) {
     absl::StrAppend(&out, "runners-up:\n");
     for (const auto& r : plan.runners_up()) {
-      absl::StrAppend(&out, absl::StrFormat("  %8.3f samples/s  %s\n",
+      absl::StrAppend(&out, absl::StrFormat("  %8.3f samples/s  %s%s\n",
                                             r.prediction().samples_per_second(),
-                                            r.description()));
+                                            r.description(),
+                                            r.prediction().warnings().empty()
+                                                ? ""
+                                                : " (breaks a physical bound: see --json)"));
     }
   }
   const auto& s = plan.search();

@@ -128,10 +128,14 @@ class CostModel {
                                 int global_buffer_tp) const = 0;
 
   // Iteration time from per-stage times of one micro-batch without gradient
-  // sync (`stage_no_sync`) and with it (`stage_with_sync`), Galvatron's
-  // pipeline formula (GALVATRON_FORMATS.md §4). As in pipeline_costmodel,
-  // stage_no_sync[i] = Σ layer seconds_no_sync + embedding seconds_no_sync[i]
-  // and stage_with_sync[i] = Σ layer seconds (without the embedding).
+  // sync (`stage_no_sync`) and with it (`stage_with_sync`):
+  // stage_no_sync[i] = Σ layer seconds_no_sync + embedding seconds_no_sync[i];
+  // stage_with_sync[i] = Σ layer seconds, plus embedding seconds[i] in
+  // kDefault (Galvatron's pipeline_costmodel leaves the embedding out).
+  // kGalvatron: Galvatron's formula, which charges the steady state at the
+  // last stage's time; kDefault: Σ c_i + (chunks − 1)·max_i c_i, never less
+  // than `chunks` micro-batches of any stage. Both add the gradient sync not
+  // hidden behind the cool-down.
   virtual double PipelineSeconds(const std::vector<double>& stage_no_sync,
                                  const std::vector<double>& stage_with_sync,
                                  int chunks) const = 0;

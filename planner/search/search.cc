@@ -212,7 +212,10 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
         break;
       }
       choice[stage] = sol.strategy;
-      double c = ec.seconds_no_sync[stage], r = 0, compute = 0, mem = other;
+      // Default mode counts the embedding's gradient sync (its fix 8);
+      // Galvatron's pipeline_costmodel leaves it out.
+      double c = ec.seconds_no_sync[stage], r = ctx.galvatron ? 0 : ec.seconds[stage];
+      double compute = 0, mem = other;
       for (int l = 0; l < problem.num_layers; ++l) {
         const cost::LayerCost& lc = stages[stage].costs[l * S + sol.strategy[l]];
         c += lc.seconds_no_sync;
@@ -267,8 +270,15 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
                                : model.GlobalBufferMb(task.global_batch, task.chunks, task.pp,
                                                       task.buffer_tp);
 
+  // A single stage has one partition, whatever the method.
+  const auto allowed = [&](v1::PartitionMethod m) {
+    const auto& only = ctx.options->partition_methods;
+    return task.pp == 1 || only.empty() || only.count(m) > 0;
+  };
   std::vector<std::pair<std::vector<int>, v1::PartitionMethod>> partitions;
-  partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
+  if (allowed(v1::PARTITION_METHOD_EVEN)) {
+    partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
+  }
   std::vector<LayerStrategy> reference_layers;
   for (const LayerStrategy& s : ctx.reference_layers) {
     if (FitsTask(s, task, max_dp, !ctx.galvatron)) reference_layers.push_back(s);
@@ -282,6 +292,7 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
   }
   if (!ctx.galvatron && task.pp > 1 && !reference_layers.empty() && reference_embedding) {
     auto add = [&](std::vector<int> d, v1::PartitionMethod m) {
+      if (!allowed(m)) return;
       for (const auto& p : partitions) {
         if (p.first == d) return;
       }
@@ -349,6 +360,25 @@ v1::Prediction MakePrediction(const CostModel& model, const Task& task, const Ta
       std::max(0.0, r.seconds - b->compute_seconds() - b->bubble_seconds()));
   if (model.analytic()) {
     p.set_note("no measured compute profile for some layer types: times are FLOP estimates");
+  }
+  // A physical bound from the cost model's own figures: every stage computes
+  // all `chunks` micro-batches, so no iteration is shorter than the largest
+  // chunks × (compute of one micro-batch on a stage). Default mode's pipeline
+  // formula never breaks it; Galvatron's can (galvatron mode keeps it).
+  int bound_stage = 0;
+  for (int stage = 1; stage < task.pp; ++stage) {
+    if (r.stage_compute[stage] > r.stage_compute[bound_stage]) bound_stage = stage;
+  }
+  const double bound = r.stage_compute[bound_stage] * task.chunks;
+  if (r.seconds < bound * (1 - 1e-12)) {
+    p.add_warnings(absl::StrFormat(
+        "predicted %.4g s per iteration, below the %.4g s that the layers of stage %d need to "
+        "compute %d micro-batches by this cost model's own layer times: at most %.4g "
+        "samples/s is reachable (%s)",
+        r.seconds, bound, bound_stage, task.chunks, task.global_batch / bound,
+        model.options().mode == cost::Mode::kGalvatron
+            ? "Galvatron's pipeline formula charges the steady state at the last stage's time"
+            : "the pipeline formula undercounts a stage"));
   }
   return p;
 }
@@ -450,6 +480,9 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
         if (options.fixed_chunks > 0 && chunks != options.fixed_chunks) continue;
         for (int pp : pp_range) {
           if (pp > chunks || pp > model.num_layers()) continue;
+          if (!options.pipeline_degrees.empty() && options.pipeline_degrees.count(pp) == 0) {
+            continue;
+          }
           int max_tp = std::max(W / pp, 1);
           if (copts.max_tp > 0) max_tp = std::min(max_tp, copts.max_tp);
           // A buffer larger than any candidate's degree only adds buffer
