@@ -1,5 +1,6 @@
-// Mode::kDefault: Galvatron's structure (DESIGN §6) with its known errors
-// fixed. Computed in MB (2^20 bytes) and ms like kGalvatron, returned in
+// Mode::kDefault: Galvatron's structure (per-layer time with overlapped
+// communication, per-stage memory, a pipeline over stage times) with its
+// known errors fixed. Computed in MB (2^20 bytes) and ms like kGalvatron, returned in
 // seconds. The fixes, each repeated where it is applied:
 //  1. Backward time is the profiled one when the profile has it
 //     (backward_fit, else time_samples[].backward_seconds), else

@@ -4,7 +4,9 @@
 //   galvatron/core/cost_model/components/layer_cost.py        Layer()
 //   galvatron/core/cost_model/components/embedding_lmhead_cost.py  Embedding()
 //   galvatron/core/search_engine/dynamic_programming.py       Switch(), GlobalBufferMb()
-// (see GALVATRON_FORMATS.md §4). Each function names the Python it follows.
+//   galvatron/core/cost_model/cost_model_handler.py           PipelineSeconds()
+// Each function names the Python it follows; docs/galvatron-mapping.md says
+// where each of Galvatron's profile figures sits in our messages.
 #include <algorithm>
 #include <memory>
 #include <numeric>

@@ -1,8 +1,8 @@
-// The outer search (DESIGN §7, GALVATRON_FORMATS.md §4 "Outer search loop"):
-// over global batch, micro-batch count, pipeline degree, tp/sp mode and
-// global-buffer tp (Galvatron's tasks), pipeline partition and embedding
-// strategy, it runs the per-stage DP (stage_dp.h) on the cost model and keeps
-// the plan with the highest predicted throughput.
+// The outer search, after Galvatron's search engine: over global batch,
+// micro-batch count, pipeline degree, tp/sp mode and global-buffer tp
+// (Galvatron's tasks), pipeline partition and embedding strategy, it runs
+// the per-stage DP (stage_dp.h) on the cost model and keeps the plan with the
+// highest predicted throughput.
 // Thread-safe: Search() may run concurrently; it uses its own thread pool.
 #pragma once
 
