@@ -10,11 +10,16 @@
 #include <random>
 #include <vector>
 
+#include "interop/galvatron_hardware.h"
+#include "interop/galvatron_model.h"
 #include "planner/cost/cost_model.h"
 #include "tests/planner/cost/galvatron_fixture.h"
+#include "tests/support/test_support.h"
 
 namespace galvatron::cost {
 namespace {
+
+using galvatron::testing::SourceDir;
 
 std::unique_ptr<CostModel> Make(Mode mode) {
   CostOptions options;
@@ -150,6 +155,72 @@ TEST_CASE("Default mode's pipeline against an event simulation", "[cost][pipelin
   }
   // Galvatron's formula misses slow middle stages (kept in galvatron mode).
   CHECK(galvatron_below_bound > 100);
+}
+
+// Galvatron's own cost model, run on these profiles (LLaMA-2-7B, one node of
+// 8 A100s, batch-mode fit, 1F1B), scores pp8 with every layer and the
+// embedding tp1 dp1, global batch 32 in 32 micro-batches, at 1.32830178395625 s
+// for the split [2, 5, 5, 5, 5, 5, 4, 1] and 2.456503186400657 s for the even
+// split. Galvatron mode reproduces both; the uneven one is below what a
+// 5-layer stage needs for 32 micro-batches, which default mode respects.
+TEST_CASE("Galvatron's score of an uneven split, and the bound it breaks", "[cost][pipeline]") {
+  // Galvatron's files themselves (the fixture's fits are rounded to 1 µs).
+  const std::string data = SourceDir() + "/tests/data/galvatron";
+  interop::GalvatronHardwareFiles hw;
+  hw.directory = data;
+  hw.num_nodes = 1;
+  hw.gpus_per_node = 8;
+  hw.cluster = "a100x8";
+  auto hardware = interop::ReadGalvatronHardware(hw);
+  REQUIRE(hardware.ok());
+  const v1::ModelSpec spec = testing::Llama7bSpec();
+  interop::GalvatronModelFiles files;
+  files.computation_profile_path = data + "/computation_profiling_bf16_llama2-7b_all.json";
+  files.memory_profile_path = data + "/memory_profiling_bf16_llama2-7b_all.json";
+  files.spec = spec;
+  files.cluster = "a100x8";
+  files.time_profile_mode = interop::GalvatronTimeProfileMode::kBatch;
+  auto profiles = interop::ReadGalvatronModelProfiles(files);
+  REQUIRE(profiles.ok());
+  const auto make = [&](Mode mode) {
+    CostOptions options;
+    options.mode = mode;
+    options.schedule = Schedule::k1F1B;
+    auto model = CostModel::Create(spec, *hardware, *profiles, options);
+    REQUIRE(model.ok());
+    return std::move(*model);
+  };
+  auto g = make(Mode::kGalvatron);
+  auto d = make(Mode::kDefault);
+  LayerStrategy s;
+  s.pp = 8;
+  EmbeddingStrategy e;
+  e.pp = 8;
+  const auto pipeline = [&](const CostModel& m, const std::vector<int>& division,
+                            double* slowest_compute) {
+    const EmbeddingCost ec = m.Embedding(e, 32, 32);
+    std::vector<double> no_sync(8, 0), with_sync(8, 0);
+    *slowest_compute = 0;
+    for (int stage = 0; stage < 8; ++stage) {
+      const LayerCost c = m.Layer(0, s, 32, 32, stage);
+      no_sync[stage] = division[stage] * c.seconds_no_sync + ec.seconds_no_sync[stage];
+      with_sync[stage] = division[stage] * c.seconds;
+      *slowest_compute = std::max(*slowest_compute, division[stage] * c.compute_seconds);
+    }
+    if (m.options().mode == Mode::kDefault) {
+      for (int stage = 0; stage < 8; ++stage) with_sync[stage] += ec.seconds[stage];
+    }
+    return m.PipelineSeconds(no_sync, with_sync, 32);
+  };
+  double compute = 0;
+  const std::vector<int> uneven = {2, 5, 5, 5, 5, 5, 4, 1}, even(8, 4);
+  const double galvatron_uneven = pipeline(*g, uneven, &compute);
+  CHECK(galvatron_uneven == Approx(1.32830178395625).epsilon(1e-9));
+  // 5 layers × 32 micro-batches × (forward + 2 × forward at b = 1, ≈ 14.08 ms).
+  CHECK(32 * compute == Approx(2.252).epsilon(1e-3));
+  CHECK(galvatron_uneven < 32 * compute);
+  CHECK(pipeline(*g, even, &compute) == Approx(2.456503186400657).epsilon(1e-9));
+  CHECK(pipeline(*d, uneven, &compute) >= 32 * compute);
 }
 
 }  // namespace galvatron::cost
