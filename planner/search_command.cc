@@ -3,18 +3,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/json_file.h"
 #include "common/message_text.h"
 #include "common/model_catalog.h"
@@ -35,11 +37,6 @@ namespace {
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool IsFile(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 absl::StatusOr<v1::HardwareProfile> LoadHardware(const SearchCommandConfig& c) {
@@ -144,6 +141,30 @@ absl::StatusOr<v1::PlanRequest> MakeRequest(const SearchCommandConfig& c) {
   return request;
 }
 
+// Prints the search's progress on stderr at most twice a second, and the
+// last report always. Thread-safe: the search's worker threads call Print().
+class ProgressPrinter {
+ public:
+  void Print(const search::SearchProgress& p) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (p.tasks_done != p.tasks_total && now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    std::fprintf(stderr, "search: %lld/%lld tasks, best %s\n",
+                 static_cast<long long>(p.tasks_done), static_cast<long long>(p.tasks_total),
+                 p.best_samples_per_second > 0
+                     ? absl::StrFormat("%.3f samples/s (%s)", p.best_samples_per_second,
+                                       p.best_description)
+                           .c_str()
+                     : "none yet");
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::chrono::steady_clock::time_point last_ ABSL_GUARDED_BY(mu_) =
+      std::chrono::steady_clock::now() - std::chrono::seconds(10);
+};
+
 absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
   ASSIGN_OR_RETURN(v1::PlanRequest request, MakeRequest(c));
   search::PlanInputs inputs;
@@ -156,34 +177,27 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
 
   search::PlanBuildOptions build;
   build.threads = c.threads;
-  std::mutex mu;
-  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  ProgressPrinter printer;
   if (!c.quiet) {
-    build.progress = [&](const search::SearchProgress& p) {
-      std::lock_guard<std::mutex> lock(mu);
-      auto now = std::chrono::steady_clock::now();
-      if (p.tasks_done != p.tasks_total && now - last < std::chrono::milliseconds(500)) return;
-      last = now;
-      std::fprintf(stderr, "search: %lld/%lld tasks, best %s\n",
-                   static_cast<long long>(p.tasks_done), static_cast<long long>(p.tasks_total),
-                   p.best_samples_per_second > 0
-                       ? absl::StrFormat("%.3f samples/s (%s)", p.best_samples_per_second,
-                                         p.best_description)
-                             .c_str()
-                       : "none yet");
-    };
+    build.progress = [&printer](const search::SearchProgress& p) { printer.Print(p); };
   }
   return search::BuildPlan(inputs, build);
 }
 
 std::string Readable(const v1::Plan& plan) {
   std::string out = text::PlanDetails(plan);
+  for (const std::string& w : plan.prediction().warnings()) {
+    absl::StrAppend(&out, "warning:      ", w, "\n");
+  }
   if (plan.runners_up_size() > 0) {
     absl::StrAppend(&out, "runners-up:\n");
     for (const auto& r : plan.runners_up()) {
-      absl::StrAppend(&out, absl::StrFormat("  %8.3f samples/s  %s\n",
+      absl::StrAppend(&out, absl::StrFormat("  %8.3f samples/s  %s%s\n",
                                             r.prediction().samples_per_second(),
-                                            r.description()));
+                                            r.description(),
+                                            r.prediction().warnings().empty()
+                                                ? ""
+                                                : " (breaks a physical bound: see --json)"));
     }
   }
   const auto& s = plan.search();

@@ -20,7 +20,7 @@ namespace galvatron::cost {
 
 // Forward (or backward) time of one layer for b samples on one device:
 // b·per_sample_ms + constant_ms. Galvatron's three time_profile_modes all fit
-// this form (GALVATRON_FORMATS §3, docs/galvatron-mapping.md).
+// this form (docs/galvatron-mapping.md).
 struct TimeLine {
   double per_sample_ms = 0;
   double constant_ms = 0;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -75,27 +74,16 @@ double CostModelBase::UsableMemoryMb(double budget_mb) const {
   return budget_mb;
 }
 
-double CostModelBase::PipelineSeconds(const std::vector<double>& c,
-                                      const std::vector<double>& r, int chunks) const {
-  const int pp = static_cast<int>(c.size());
-  if (pp == 0) return 0;
-  const double total = std::accumulate(c.begin(), c.end(), 0.0);
-  const double rest = total - c[0];
-  double result = total + c.back() * (chunks - 1);
-  // Warm-up and cool-down bubbles may overlap when stage 0 is the slowest.
-  const double first = std::min(pp - 1, chunks - 1) * c[0];
-  result = std::max(result, std::max(first * 1 / 3, rest * 1 / 3) +
-                                std::max(first * 2 / 3, rest * 2 / 3) +
-                                c[0] * std::max(0, chunks + 1 - pp));
-  // The gradient reduction that does not overlap with later stages' work.
+double CostModelBase::ExposedSyncSeconds(const std::vector<double>& c,
+                                         const std::vector<double>& r) {
   double reduce = 0, prefix = 0;
   bool any = false;
-  for (int i = 0; i < pp && i < static_cast<int>(r.size()); ++i) {
+  for (size_t i = 0; i < c.size() && i < r.size(); ++i) {
     prefix += c[i];
     reduce = any ? std::max(reduce, r[i] - prefix) : r[i] - prefix;
     any = true;
   }
-  return result + std::max(0.0, reduce);
+  return std::max(0.0, reduce);
 }
 
 double CostModelBase::EmbeddingStatesMb(analytic::EmbeddingPart part, int vtp) const {

@@ -1,10 +1,12 @@
-// The time, memory and communication model of one (model, cluster) pair
-// (DESIGN §6, GALVATRON_FORMATS.md §4). Built once from the API's messages;
-// answers per-layer, embedding, layer-switch and pipeline questions for the
-// search. Two sets of formulas:
+// The time, memory and communication model of one (model, cluster) pair,
+// after Galvatron's (per-layer time with overlapped communication, per-stage
+// memory, a pipeline formula over stage times). Built once from the API's
+// messages; answers per-layer, embedding, layer-switch and pipeline questions
+// for the search. Two sets of formulas:
 //   - kGalvatron reproduces Galvatron 3.0's cost model, quirks included, so a
 //     user migrating with Galvatron's profiles gets the same numbers;
-//   - kDefault applies the deliberate fixes of DESIGN §6.
+//   - kDefault keeps that structure with Galvatron's known errors fixed
+//     (each fix is listed and explained in default_cost_model.cc).
 // Thread-safe after Create(): every query is const and allocation-light; the
 // search calls it from many threads.
 #pragma once
@@ -28,7 +30,7 @@ struct CostOptions {
   Mode mode = Mode::kDefault;
   Schedule schedule = Schedule::k1F1B;
   int seq_len = 0;  // 0 = the model's
-  // Galvatron's options (GALVATRON_FORMATS.md §5), with its defaults.
+  // Galvatron's search options (its search_dist.yaml), with its defaults.
   bool async_grad_reduce = true;
   bool sequence_parallel = true;     // Megatron TP runs with Megatron-SP
   bool global_memory_buffer = true;
@@ -128,10 +130,14 @@ class CostModel {
                                 int global_buffer_tp) const = 0;
 
   // Iteration time from per-stage times of one micro-batch without gradient
-  // sync (`stage_no_sync`) and with it (`stage_with_sync`), Galvatron's
-  // pipeline formula (GALVATRON_FORMATS.md §4). As in pipeline_costmodel,
-  // stage_no_sync[i] = Σ layer seconds_no_sync + embedding seconds_no_sync[i]
-  // and stage_with_sync[i] = Σ layer seconds (without the embedding).
+  // sync (`stage_no_sync`) and with it (`stage_with_sync`):
+  // stage_no_sync[i] = Σ layer seconds_no_sync + embedding seconds_no_sync[i];
+  // stage_with_sync[i] = Σ layer seconds, plus embedding seconds[i] in
+  // kDefault (Galvatron's pipeline_costmodel leaves the embedding out).
+  // kGalvatron: Galvatron's formula, which charges the steady state at the
+  // last stage's time; kDefault: Σ c_i + (chunks − 1)·max_i c_i, never less
+  // than `chunks` micro-batches of any stage. Both add the gradient sync not
+  // hidden behind the cool-down.
   virtual double PipelineSeconds(const std::vector<double>& stage_no_sync,
                                  const std::vector<double>& stage_with_sync,
                                  int chunks) const = 0;

@@ -38,12 +38,19 @@ class CostModelBase : public CostModel {
   // budget // 1024 > 20 GB, int(0.2·budget) MB stays for PyTorch's cache.
   double UsableMemoryMb(double budget_mb) const override;
 
-  // cost_model_handler.pipeline_costmodel, both modes.
+  // Each mode composes the pipeline itself (see CostModel::PipelineSeconds).
   double PipelineSeconds(const std::vector<double>& stage_no_sync,
                          const std::vector<double>& stage_with_sync,
-                         int chunks) const override;
+                         int chunks) const override = 0;
 
  protected:
+  // The gradient synchronisation that is not hidden behind the pipeline's
+  // cool-down, Galvatron's pipeline_costmodel "reduce" term shared by both
+  // modes: max_i (with_sync[i] − Σ_{j<=i} no_sync[j]), floored at 0. Stage i
+  // syncs after its last backward pass while stages 0..i−1 still drain theirs.
+  static double ExposedSyncSeconds(const std::vector<double>& stage_no_sync,
+                                   const std::vector<double>& stage_with_sync);
+
   // The embedding/head profile's other_memory, MB: model states of `part` at
   // vocab-tp `vtp`, and activation per local sample at degree `tp_sp`. A
   // missing position is derived from the others (OFF = FIRST + LAST, FIRST or

@@ -1,5 +1,6 @@
-// Mode::kDefault: Galvatron's structure (DESIGN §6) with its known errors
-// fixed. Computed in MB (2^20 bytes) and ms like kGalvatron, returned in
+// Mode::kDefault: Galvatron's structure (per-layer time with overlapped
+// communication, per-stage memory, a pipeline over stage times) with its
+// known errors fixed. Computed in MB (2^20 bytes) and ms like kGalvatron, returned in
 // seconds. The fixes, each repeated where it is applied:
 //  1. Backward time is the profiled one when the profile has it
 //     (backward_fit, else time_samples[].backward_seconds), else
@@ -35,6 +36,10 @@
 //     (d−1)/d × 0.5), plus, for tied embeddings with pp > 1, the all-reduce of
 //     the word-embedding gradients between the first and the last stage.
 //  9. Micro-batch size ceil(gbsz / chunks / dp) (Galvatron floors).
+// 10. The pipeline is as slow as its slowest stage: Σ c_i + (chunks − 1)·
+//     max_i c_i (Galvatron charges the steady state at the last stage's time,
+//     so an uneven split with a short last stage looked faster than its
+//     slowest stage can compute); see PipelineSeconds below.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -65,6 +70,9 @@ class DefaultCostModel final : public CostModelBase {
                           int chunks) const override;
   double GlobalBufferMb(int global_batch, int chunks, int pp,
                         int global_buffer_tp) const override;
+  double PipelineSeconds(const std::vector<double>& stage_no_sync,
+                         const std::vector<double>& stage_with_sync,
+                         int chunks) const override;
 
  private:
   int ElementBytes() const { return analytic::ActivationElementBytes(in_.precision); }
@@ -325,6 +333,37 @@ double DefaultCostModel::GlobalBufferMb(int global_batch, int chunks, int pp,
       std::max(1, cluster_.world_size / std::max(pp, 1) / std::max(global_buffer_tp, 1));
   const double cur_lbsz = static_cast<double>(global_batch) / chunks / cur_dp;
   return cur_lbsz * in_.hidden * in_.max_seq * ElementBytes() / kMb;
+}
+
+// Fix 10. With m = chunks micro-batches and c_i the time of one micro-batch
+// (forward + backward) on stage i:
+//
+//   T = Σ_i c_i + (m − 1)·max_i c_i  (+ the exposed gradient sync)
+//
+// The slowest stage k has to run all m micro-batches itself (m·c_k), and the
+// first micro-batch reaches it only after the stages before it and leaves
+// through the stages after it. This is the makespan of m identical jobs
+// through stages in series (a flow shop); for p balanced stages of time t it
+// is (m + p − 1)·t, the bubble of (p − 1)·t that GPipe (Huang et al.,
+// NeurIPS 2019) and 1F1B (Narayanan et al., "Efficient Large-Scale
+// Language Model Training on GPU Clusters Using Megatron-LM", SC'21, §2.2.1)
+// both have. For GPipe it is exact when one stage is the slowest in both the
+// forward and the backward phase. For 1F1B it can overstate an uneven
+// pipeline slightly: the slowest stage may fill part of its wait for the
+// first backward pass with warm-up forwards, which the formula does not
+// count (tests/planner/cost/pipeline_test.cc compares both schedules with an
+// event simulation). Either way T >= m·c_k for every stage k: no stage is
+// predicted to compute faster than its layers' own time allows, which
+// Galvatron's last-stage formula (galvatron_cost_model.cc) does not ensure.
+double DefaultCostModel::PipelineSeconds(const std::vector<double>& c,
+                                         const std::vector<double>& r, int chunks) const {
+  if (c.empty()) return 0;
+  double total = 0, slowest = 0;
+  for (double stage : c) {
+    total += stage;
+    slowest = std::max(slowest, stage);
+  }
+  return total + std::max(chunks - 1, 0) * slowest + ExposedSyncSeconds(c, r);
 }
 
 }  // namespace

@@ -4,9 +4,12 @@
 //   galvatron/core/cost_model/components/layer_cost.py        Layer()
 //   galvatron/core/cost_model/components/embedding_lmhead_cost.py  Embedding()
 //   galvatron/core/search_engine/dynamic_programming.py       Switch(), GlobalBufferMb()
-// (see GALVATRON_FORMATS.md §4). Each function names the Python it follows.
+//   galvatron/core/cost_model/cost_model_handler.py           PipelineSeconds()
+// Each function names the Python it follows; docs/galvatron-mapping.md says
+// where each of Galvatron's profile figures sits in our messages.
 #include <algorithm>
 #include <memory>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -31,6 +34,9 @@ class GalvatronCostModel final : public CostModelBase {
                           int chunks) const override;
   double GlobalBufferMb(int global_batch, int chunks, int pp,
                         int global_buffer_tp) const override;
+  double PipelineSeconds(const std::vector<double>& stage_no_sync,
+                         const std::vector<double>& stage_with_sync,
+                         int chunks) const override;
 
  private:
   // MemoryCostModelBase.initialize: the zero2/zero3 model-state ratios.
@@ -350,6 +356,27 @@ double GalvatronCostModel::GlobalBufferMb(int global_batch, int chunks, int pp,
   // Quirk: `if config.parallelism_info.mixed_precision:` tests a string
   // ('bf16', 'fp16' or 'fp32'), so the buffer is halved even in fp32.
   return global_memory / 2;
+}
+
+// cost_model_handler.pipeline_costmodel ("p2p & reduce async"). The
+// steady state is charged at the last stage's time, c[pp−1]·(chunks − 1), or,
+// when stage 0 is the slowest, at stage 0's with the warm-up and cool-down
+// bubbles overlapped. Quirk kept: a middle stage slower than both ends is
+// never charged for its `chunks` micro-batches, so uneven splits can be
+// predicted faster than their slowest stage can compute (the search warns).
+double GalvatronCostModel::PipelineSeconds(const std::vector<double>& c,
+                                           const std::vector<double>& r, int chunks) const {
+  const int pp = static_cast<int>(c.size());
+  if (pp == 0) return 0;
+  const double total = std::accumulate(c.begin(), c.end(), 0.0);
+  const double rest = total - c[0];
+  double result = total + c.back() * (chunks - 1);
+  // Warm-up and cool-down bubbles may overlap when stage 0 is the slowest.
+  const double first = std::min(pp - 1, chunks - 1) * c[0];
+  result = std::max(result, std::max(first * 1 / 3, rest * 1 / 3) +
+                                std::max(first * 2 / 3, rest * 2 / 3) +
+                                c[0] * std::max(0, chunks + 1 - pp));
+  return result + ExposedSyncSeconds(c, r);
 }
 
 }  // namespace

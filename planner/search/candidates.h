@@ -1,6 +1,6 @@
 // Candidate strategies for one layer and for the embedding/LM head: the search
 // space the per-stage dynamic programme picks from (Galvatron's "decision
-// tree", DESIGN §7, GALVATRON_FORMATS §4).
+// tree" of per-layer strategies).
 //
 // Pure functions; thread-safe.
 #pragma once

@@ -15,7 +15,7 @@ namespace {
 
 // Bumped whenever the search or the cost model changes results, so stored
 // plans of an older engine are not returned for the same inputs.
-constexpr char kEngineVersion[] = "galvatron-cpp-search/1";
+constexpr char kEngineVersion[] = "galvatron-cpp-search/2";
 
 // Two independent 64-bit FNV-1a streams (different starting states) = 128
 // bits. Each added piece is prefixed by its length (8 bytes, little-endian),

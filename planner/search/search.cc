@@ -3,18 +3,21 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <cmath>
+#include <functional>
+#include <future>
 #include <limits>
 #include <map>
-#include <mutex>
-#include <numeric>
 #include <thread>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "common/rank_layout.h"
+#include "common/status_macros.h"
 #include "common/units.h"
 #include "planner/search/candidates.h"
 #include "planner/search/partition.h"
@@ -121,28 +124,22 @@ struct SearchContext {
   bool galvatron = false;
 };
 
-// Runs the stage DPs of one partition for every embedding strategy and keeps
-// the fastest pipeline.
-void SolvePartition(const SearchContext& ctx, const Task& task,
-                    const std::vector<LayerStrategy>& layers,
-                    const std::vector<EmbeddingStrategy>& embeddings,
-                    const std::vector<int>& division, v1::PartitionMethod method,
-                    double global_buffer_mb, TaskResult* best) {
-  const CostModel& model = *ctx.model;
-  const int pp = task.pp;
+// Per stage of one partition: the DP problem without its budget, the
+// per-layer costs for the pipeline formula, and the solutions found so far.
+struct StageTables {
+  StageDpProblem problem;
+  std::vector<cost::LayerCost> costs;            // [l * S + s]
+  std::map<int64_t, StageDpSolution> solutions;  // by budget
+};
+
+std::vector<StageTables> BuildStageTables(const CostModel& model, const Task& task,
+                                          const std::vector<LayerStrategy>& layers,
+                                          const std::vector<int>& division) {
   const int S = static_cast<int>(layers.size());
   const auto& type_of = model.layer_type_of();
-
-  // Per stage: the DP problem without its budget, and per-layer costs for
-  // the pipeline formula.
-  struct StageTables {
-    StageDpProblem problem;
-    std::vector<cost::LayerCost> costs;  // [l * S + s]
-    std::map<int64_t, StageDpSolution> solutions;  // by budget
-  };
-  std::vector<StageTables> stages(pp);
+  std::vector<StageTables> stages(task.pp);
   int start = 0;
-  for (int stage = 0; stage < pp; ++stage) {
+  for (int stage = 0; stage < task.pp; ++stage) {
     const int n = division[stage];
     StageTables& t = stages[stage];
     t.problem.num_layers = n;
@@ -173,61 +170,91 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
     if (any_switch) t.problem.switch_cost = std::move(inter);
     start += n;
   }
+  return stages;
+}
 
-  for (const EmbeddingStrategy& e : embeddings) {
-    cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
-    std::vector<std::vector<int>> choice(pp);
-    std::vector<double> stage_no_sync(pp), stage_sync(pp), stage_mem(pp), stage_other(pp),
-        stage_compute(pp);
-    bool feasible = true;
-    for (int stage = 0; stage < pp && feasible; ++stage) {
-      const double other = std::ceil(ec.memory_mb[stage] - 1e-9) + std::floor(global_buffer_mb);
-      StageDpProblem& problem = stages[stage].problem;
-      const int64_t budget = static_cast<int64_t>(std::floor(ctx.usable_mb - other));
-      if (budget < 0) {
-        feasible = false;
-        best->least_needed_mb = std::min(best->least_needed_mb, other - ctx.usable_mb);
-        break;
-      }
-      // Embedding strategies that leave a stage the same budget share its
-      // solution (every middle stage holds only the runtime context).
-      auto cached = stages[stage].solutions.find(budget);
-      if (cached == stages[stage].solutions.end()) {
-        problem.budget = budget;
-        absl::StatusOr<StageDpSolution> solved = SolveStageDp(problem);
-        if (!solved.ok()) {
-          // The tables come from the cost model; a NaN there is a bug, not a plan.
-          feasible = false;
-          best->error = solved.status();
-          break;
-        }
-        best->states += solved->states_explored;
-        cached = stages[stage].solutions.emplace(budget, std::move(*solved)).first;
-      }
-      const StageDpSolution& sol = cached->second;
-      if (!sol.feasible) {
-        feasible = false;
-        best->least_needed_mb = std::min(
-            best->least_needed_mb, static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
-        break;
-      }
-      choice[stage] = sol.strategy;
-      double c = ec.seconds_no_sync[stage], r = 0, compute = 0, mem = other;
-      for (int l = 0; l < problem.num_layers; ++l) {
-        const cost::LayerCost& lc = stages[stage].costs[l * S + sol.strategy[l]];
-        c += lc.seconds_no_sync;
-        r += lc.seconds;
-        compute += lc.compute_seconds;
-        mem += static_cast<double>(problem.memory[l * S + sol.strategy[l]]);
-      }
-      stage_no_sync[stage] = c;
-      stage_sync[stage] = r;
-      stage_mem[stage] = mem;
-      stage_other[stage] = other;
-      stage_compute[stage] = compute;
+// One embedding strategy's pipeline: each stage's chosen strategies (indices
+// into the task's layer candidates) and its figures.
+struct StagePlans {
+  std::vector<std::vector<int>> choice;
+  std::vector<double> no_sync, with_sync, memory_mb, other_mb, compute;
+};
+
+// Solves (or reuses) every stage's DP for the budget the embedding leaves.
+// False when a stage does not fit (best->least_needed_mb then says by how
+// much) or its DP failed (best->error).
+bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec,
+                 double global_buffer_mb, std::vector<StageTables>* stages, TaskResult* best,
+                 StagePlans* out) {
+  const int pp = static_cast<int>(stages->size());
+  *out = StagePlans{std::vector<std::vector<int>>(pp), std::vector<double>(pp),
+                    std::vector<double>(pp), std::vector<double>(pp), std::vector<double>(pp),
+                    std::vector<double>(pp)};
+  for (int stage = 0; stage < pp; ++stage) {
+    StageTables& tables = (*stages)[stage];
+    const StageDpProblem& problem = tables.problem;
+    const int S = problem.num_strategies;
+    const double other = std::ceil(ec.memory_mb[stage] - 1e-9) + std::floor(global_buffer_mb);
+    const int64_t budget = static_cast<int64_t>(std::floor(ctx.usable_mb - other));
+    if (budget < 0) {
+      best->least_needed_mb = std::min(best->least_needed_mb, other - ctx.usable_mb);
+      return false;
     }
-    if (!feasible) continue;
-    const double seconds = model.PipelineSeconds(stage_no_sync, stage_sync, task.chunks);
+    // Embedding strategies that leave a stage the same budget share its
+    // solution (every middle stage holds only the runtime context).
+    auto cached = tables.solutions.find(budget);
+    if (cached == tables.solutions.end()) {
+      tables.problem.budget = budget;
+      absl::StatusOr<StageDpSolution> solved = SolveStageDp(tables.problem);
+      if (!solved.ok()) {
+        // The tables come from the cost model; a NaN there is a bug, not a plan.
+        best->error = solved.status();
+        return false;
+      }
+      best->states += solved->states_explored;
+      cached = tables.solutions.emplace(budget, std::move(*solved)).first;
+    }
+    const StageDpSolution& sol = cached->second;
+    if (!sol.feasible) {
+      best->least_needed_mb = std::min(
+          best->least_needed_mb, static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
+      return false;
+    }
+    out->choice[stage] = sol.strategy;
+    // Default mode counts the embedding's gradient sync (its fix 8);
+    // Galvatron's pipeline_costmodel leaves it out.
+    double c = ec.seconds_no_sync[stage], r = ctx.galvatron ? 0 : ec.seconds[stage];
+    double compute = 0, mem = other;
+    for (int l = 0; l < problem.num_layers; ++l) {
+      const cost::LayerCost& lc = tables.costs[l * S + sol.strategy[l]];
+      c += lc.seconds_no_sync;
+      r += lc.seconds;
+      compute += lc.compute_seconds;
+      mem += static_cast<double>(problem.memory[l * S + sol.strategy[l]]);
+    }
+    out->no_sync[stage] = c;
+    out->with_sync[stage] = r;
+    out->memory_mb[stage] = mem;
+    out->other_mb[stage] = other;
+    out->compute[stage] = compute;
+  }
+  return true;
+}
+
+// Runs the stage DPs of one partition for every embedding strategy and keeps
+// the fastest pipeline.
+void SolvePartition(const SearchContext& ctx, const Task& task,
+                    const std::vector<LayerStrategy>& layers,
+                    const std::vector<EmbeddingStrategy>& embeddings,
+                    const std::vector<int>& division, v1::PartitionMethod method,
+                    double global_buffer_mb, TaskResult* best) {
+  const CostModel& model = *ctx.model;
+  std::vector<StageTables> stages = BuildStageTables(model, task, layers, division);
+  StagePlans plans;
+  for (const EmbeddingStrategy& e : embeddings) {
+    const cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
+    if (!SolveStages(ctx, ec, global_buffer_mb, &stages, best, &plans)) continue;
+    const double seconds = model.PipelineSeconds(plans.no_sync, plans.with_sync, task.chunks);
     if (seconds < best->seconds) {
       best->feasible = true;
       best->seconds = seconds;
@@ -235,13 +262,13 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
       best->division = division;
       best->partition = method;
       best->layers.clear();
-      for (int stage = 0; stage < pp; ++stage) {
-        for (int idx : choice[stage]) best->layers.push_back(layers[idx]);
+      for (const std::vector<int>& stage_choice : plans.choice) {
+        for (int idx : stage_choice) best->layers.push_back(layers[idx]);
       }
-      best->stage_memory_mb = stage_mem;
-      best->stage_other_mb = stage_other;
-      best->stage_no_sync = stage_no_sync;
-      best->stage_compute = stage_compute;
+      best->stage_memory_mb = plans.memory_mb;
+      best->stage_other_mb = plans.other_mb;
+      best->stage_no_sync = plans.no_sync;
+      best->stage_compute = plans.compute;
     }
   }
 }
@@ -267,8 +294,15 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
                                : model.GlobalBufferMb(task.global_batch, task.chunks, task.pp,
                                                       task.buffer_tp);
 
+  // A single stage has one partition, whatever the method.
+  const auto allowed = [&](v1::PartitionMethod m) {
+    const auto& only = ctx.options->partition_methods;
+    return task.pp == 1 || only.empty() || only.count(m) > 0;
+  };
   std::vector<std::pair<std::vector<int>, v1::PartitionMethod>> partitions;
-  partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
+  if (allowed(v1::PARTITION_METHOD_EVEN)) {
+    partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
+  }
   std::vector<LayerStrategy> reference_layers;
   for (const LayerStrategy& s : ctx.reference_layers) {
     if (FitsTask(s, task, max_dp, !ctx.galvatron)) reference_layers.push_back(s);
@@ -282,6 +316,7 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
   }
   if (!ctx.galvatron && task.pp > 1 && !reference_layers.empty() && reference_embedding) {
     auto add = [&](std::vector<int> d, v1::PartitionMethod m) {
+      if (!allowed(m)) return;
       for (const auto& p : partitions) {
         if (p.first == d) return;
       }
@@ -350,22 +385,35 @@ v1::Prediction MakePrediction(const CostModel& model, const Task& task, const Ta
   if (model.analytic()) {
     p.set_note("no measured compute profile for some layer types: times are FLOP estimates");
   }
+  // A physical bound from the cost model's own figures: every stage computes
+  // all `chunks` micro-batches, so no iteration is shorter than the largest
+  // chunks × (compute of one micro-batch on a stage). Default mode's pipeline
+  // formula never breaks it; Galvatron's can (galvatron mode keeps it).
+  int bound_stage = 0;
+  for (int stage = 1; stage < task.pp; ++stage) {
+    if (r.stage_compute[stage] > r.stage_compute[bound_stage]) bound_stage = stage;
+  }
+  const double bound = r.stage_compute[bound_stage] * task.chunks;
+  if (r.seconds < bound * (1 - 1e-12)) {
+    p.add_warnings(absl::StrFormat(
+        "predicted %.4g s per iteration, below the %.4g s that the layers of stage %d need to "
+        "compute %d micro-batches by this cost model's own layer times: at most %.4g "
+        "samples/s is reachable (%s)",
+        r.seconds, bound, bound_stage, task.chunks, task.global_batch / bound,
+        model.options().mode == cost::Mode::kGalvatron
+            ? "Galvatron's pipeline formula charges the steady state at the last stage's time"
+            : "the pipeline formula undercounts a stage"));
+  }
   return p;
 }
 
-}  // namespace
+using ScheduleModels = std::map<int, const CostModel*>;  // by Schedule
 
-absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
-                                    const SearchOptions& options) {
-  const auto started = std::chrono::steady_clock::now();
-  if (models.empty() || models.front() == nullptr) {
-    return absl::InvalidArgumentError("models: empty, expected a cost model per schedule");
-  }
-  const CostModel& model = *models.front();
-  std::map<int, const CostModel*> schedule_models;
-  for (const CostModel* m : models) {
-    schedule_models[static_cast<int>(m->options().schedule)] = m;
-  }
+const CostModel& ModelFor(const ScheduleModels& models, Schedule schedule) {
+  return *models.at(static_cast<int>(schedule));
+}
+
+absl::Status ValidateOptions(const CostModel& model, const SearchOptions& options) {
   if (!(options.memory_budget_mb > 0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "memory: ", options.memory_budget_mb, " MB, must be > 0"));
@@ -386,29 +434,26 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
           "disable: \"", name, "\", expected any of ", absl::StrJoin(DisableNames(), ", ")));
     }
   }
-  const int W = model.world_size();
-  if (!IsPowerOfTwo(W)) {
+  if (!IsPowerOfTwo(model.world_size())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "world size: ", W, " devices, the search needs a power of two"));
+        "world size: ", model.world_size(), " devices, the search needs a power of two"));
   }
+  return absl::OkStatus();
+}
 
-  SearchContext ctx;
-  ctx.model = &model;
-  ctx.options = &options;
-  ctx.galvatron = model.options().mode == cost::Mode::kGalvatron;
-  ctx.usable_mb = model.UsableMemoryMb(options.memory_budget_mb);
-
+CandidateOptions MakeCandidateOptions(const CostModel& model, const SearchOptions& options,
+                                      bool galvatron) {
   CandidateOptions copts;
-  copts.world_size = W;
+  copts.world_size = model.world_size();
   copts.num_layers = model.num_layers();
   copts.devices_per_node = model.devices_per_node();
   // Galvatron's max degrees default to 8; ours to the world, with tensor and
   // sequence parallelism kept inside a node.
-  const int default_max = ctx.galvatron ? 8 : 0;
+  const int default_max = galvatron ? 8 : 0;
   copts.max_tp = options.max_tp > 0 ? options.max_tp : default_max;
   copts.max_sp = copts.max_tp;
   copts.max_pp = options.max_pp > 0 ? options.max_pp : default_max;
-  copts.galvatron_compatible = ctx.galvatron;
+  copts.galvatron_compatible = galvatron;
   copts.default_dp_type = model.options().default_dp_type;
   copts.megatron_sp = Disabled(options, "megatron_sp") ? MegatronSpChoice::kWithout
                                                        : MegatronSpChoice::kBoth;
@@ -422,6 +467,16 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
   copts.disable_fsdp = Disabled(options, "sdp");
   copts.disable_embedding_lmhead_tp = Disabled(options, "embedding_tp");
   copts.disable_embedding_lmhead_sp = Disabled(options, "embedding_sp");
+  return copts;
+}
+
+SearchContext MakeContext(const CostModel& model, const SearchOptions& options,
+                          const CandidateOptions& copts) {
+  SearchContext ctx;
+  ctx.model = &model;
+  ctx.options = &options;
+  ctx.galvatron = copts.galvatron_compatible;
+  ctx.usable_mb = model.UsableMemoryMb(options.memory_budget_mb);
   ctx.layer_candidates = GenerateLayerStrategies(copts);
   ctx.embedding_candidates = GenerateEmbeddingStrategies(copts);
   CandidateOptions reference = copts;
@@ -432,15 +487,23 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
   reference.megatron_sp = MegatronSpChoice::kBoth;
   ctx.reference_layers = GenerateLayerStrategies(reference);
   ctx.reference_embeddings = GenerateEmbeddingStrategies(reference);
+  return ctx;
+}
 
+// Galvatron's task list, for each schedule: every global batch, every
+// micro-batch count that divides it, every pipeline degree of the
+// candidates, the three tp/sp modes and, for each, the global-buffer tp
+// degrees from the least the task can use (W / pp / max_dp) to the largest.
+std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOptions& copts,
+                                 const ScheduleModels& schedule_models) {
+  const SearchOptions& options = *ctx.options;
+  const int W = ctx.model->world_size(), num_layers = ctx.model->num_layers();
   std::set<int> pp_range;
   for (const auto& e : ctx.embedding_candidates) pp_range.insert(e.pp);
   std::map<int, int> max_candidate_tp;  // by pp
   for (const auto& s : ctx.layer_candidates) {
     max_candidate_tp[s.pp] = std::max(max_candidate_tp[s.pp], s.tp_sp());
   }
-
-  // Galvatron's task list (GALVATRON_FORMATS.md §4), for each schedule.
   std::vector<Task> tasks;
   for (const auto& [schedule_index, unused] : schedule_models) {
     const Schedule schedule = static_cast<Schedule>(schedule_index);
@@ -449,7 +512,10 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
         if (gbsz % chunks != 0) continue;
         if (options.fixed_chunks > 0 && chunks != options.fixed_chunks) continue;
         for (int pp : pp_range) {
-          if (pp > chunks || pp > model.num_layers()) continue;
+          if (pp > chunks || pp > num_layers) continue;
+          if (!options.pipeline_degrees.empty() && options.pipeline_degrees.count(pp) == 0) {
+            continue;
+          }
           int max_tp = std::max(W / pp, 1);
           if (copts.max_tp > 0) max_tp = std::min(max_tp, copts.max_tp);
           // A buffer larger than any candidate's degree only adds buffer
@@ -476,21 +542,72 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
       }
     }
   }
+  return tasks;
+}
 
-  std::vector<TaskResult> results(tasks.size());
+// Counts finished tasks and keeps the best so far for the progress callback.
+// Thread-safe: worker threads call TaskDone(); the callback runs under the
+// lock, so its calls are serialised.
+class ProgressTracker {
+ public:
+  ProgressTracker(int64_t tasks_total, std::function<void(const SearchProgress&)> callback)
+      : callback_(std::move(callback)) {
+    progress_.tasks_total = tasks_total;
+  }
+
+  void TaskDone(const Task& task, const TaskResult& result) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ++progress_.tasks_done;
+    if (result.feasible && result.samples_per_second() > progress_.best_samples_per_second) {
+      progress_.best_samples_per_second = result.samples_per_second();
+      progress_.best_description = DescribeTask(task);
+    }
+    Report();
+  }
+
+  int64_t tasks_done() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return progress_.tasks_done;
+  }
+
+ private:
+  void Report() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (callback_) callback_(progress_);
+  }
+
+  mutable absl::Mutex mu_;
+  SearchProgress progress_ ABSL_GUARDED_BY(mu_);
+  const std::function<void(const SearchProgress&)> callback_;
+};
+
+// What the thread pool leaves: one result per task, in task order.
+struct TaskRuns {
+  std::vector<TaskResult> results;
+  int64_t tasks_done = 0;
+  bool time_limit_hit = false;
+  int threads = 1;
+};
+
+// Runs every task on a pool; tasks that start after the time limit are
+// skipped (their results stay infeasible).
+TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_models,
+                  const std::vector<Task>& tasks,
+                  std::chrono::steady_clock::time_point started) {
+  const SearchOptions& options = *ctx.options;
+  TaskRuns out;
+  out.results.resize(tasks.size());
   std::atomic<bool> time_limit_hit{false};
-  std::mutex progress_mu;
-  SearchProgress progress;
-  progress.tasks_total = static_cast<int64_t>(tasks.size());
+  ProgressTracker progress(static_cast<int64_t>(tasks.size()), options.progress);
   const auto deadline =
       options.time_limit_seconds > 0
           ? started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                           std::chrono::duration<double>(options.time_limit_seconds))
           : std::chrono::steady_clock::time_point::max();
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  out.threads = options.threads > 0
+                    ? options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   {
-    ThreadPool pool(threads);
+    ThreadPool pool(out.threads);
     std::vector<std::future<void>> done;
     done.reserve(tasks.size());
     for (size_t i = 0; i < tasks.size(); ++i) {
@@ -500,21 +617,97 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
           return;
         }
         SearchContext task_ctx = ctx;
-        task_ctx.model = schedule_models.at(static_cast<int>(tasks[i].schedule));
-        results[i] = RunTask(task_ctx, tasks[i]);
-        std::lock_guard<std::mutex> lock(progress_mu);
-        ++progress.tasks_done;
-        if (results[i].feasible && results[i].samples_per_second() > progress.best_samples_per_second) {
-          progress.best_samples_per_second = results[i].samples_per_second();
-          progress.best_description = DescribeTask(tasks[i]);
-        }
-        if (options.progress) options.progress(progress);
+        task_ctx.model = &ModelFor(schedule_models, tasks[i].schedule);
+        out.results[i] = RunTask(task_ctx, tasks[i]);
+        progress.TaskDone(tasks[i], out.results[i]);
       }));
     }
     for (auto& f : done) f.get();
   }
+  out.tasks_done = progress.tasks_done();
+  out.time_limit_hit = time_limit_hit;
+  return out;
+}
 
-  // The best task; ties go to the earliest task (deterministic).
+v1::PipelineSchedule ScheduleProto(Schedule s) {
+  return s == Schedule::kGpipe ? v1::PIPELINE_SCHEDULE_GPIPE : v1::PIPELINE_SCHEDULE_1F1B;
+}
+
+std::string InfeasibleReason(const SearchContext& ctx, size_t num_tasks, double least_needed_mb,
+                             bool time_limit_hit) {
+  std::string reason;
+  if (std::isfinite(least_needed_mb)) {
+    reason = absl::StrCat(
+        "no plan fits ",
+        FormatBytes(static_cast<int64_t>(ctx.options->memory_budget_mb * 1048576)),
+        " per device (", absl::StrFormat("%.0f", ctx.usable_mb),
+        " MB usable): the closest plan needs ",
+        FormatBytes(static_cast<int64_t>(least_needed_mb * 1048576)),
+        " more on one of its pipeline stages");
+  } else if (num_tasks == 0) {
+    reason = "no candidate strategies: the disabled dimensions and limits leave nothing to search";
+  } else {
+    reason = "no plan fits the memory budget";
+  }
+  if (time_limit_hit) absl::StrAppend(&reason, " (the time limit stopped the search early)");
+  return reason;
+}
+
+// The winning task's plan: its pipeline, strategies, rank layout and
+// prediction.
+void FillWinner(const CostModel& model, const Task& task, const TaskResult& r,
+                double budget_mb, v1::Plan* plan) {
+  plan->set_pp(task.pp);
+  plan->set_schedule(ScheduleProto(task.schedule));
+  plan->set_partition_method(r.partition);
+  for (int d : r.division) plan->add_pp_division(d);
+  plan->set_micro_batches(task.chunks);
+  plan->set_global_batch(task.global_batch);
+  for (const LayerStrategy& s : r.layers) *plan->add_layers() = cost::ToProto(s);
+  *plan->mutable_embedding() = cost::ToProto(r.embedding);
+  // The ranks of each stage, by the layout the runtime builds its groups from.
+  if (auto stages = StageLayouts(model.world_size(), task.pp); stages.ok()) {
+    for (v1::StageLayout& layout : *stages) *plan->add_stages() = std::move(layout);
+  }
+  *plan->mutable_prediction() = MakePrediction(model, task, r, budget_mb);
+}
+
+// Runners-up: the next best distinct plans after order[0] (tasks that differ
+// only in their tp/sp mode or buffer often find the same plan).
+void AddRunnersUp(const ScheduleModels& schedule_models, const std::vector<Task>& tasks,
+                  const std::vector<TaskResult>& results, const std::vector<size_t>& order,
+                  const SearchOptions& options, v1::Plan* plan) {
+  auto plan_key = [&](size_t i) {
+    const TaskResult& x = results[i];
+    return absl::StrCat(tasks[i].global_batch, "/", tasks[i].chunks, "/",
+                        static_cast<int>(tasks[i].schedule), "/", absl::StrJoin(x.division, ","),
+                        "/", x.embedding.ShortName(), x.embedding.megatron_sp, "/",
+                        DescribeLayers(x.layers));
+  };
+  std::set<std::string> listed = {plan_key(order[0])};
+  for (size_t k = 1; k < order.size() && plan->runners_up_size() < options.top_k; ++k) {
+    if (!listed.insert(plan_key(order[k])).second) continue;
+    const Task& t = tasks[order[k]];
+    const TaskResult& rr = results[order[k]];
+    auto* summary = plan->add_runners_up();
+    summary->set_pp(t.pp);
+    summary->set_micro_batches(t.chunks);
+    summary->set_global_batch(t.global_batch);
+    summary->set_schedule(ScheduleProto(t.schedule));
+    summary->set_description(absl::StrCat("pp", t.pp, " ", DescribeTask(t), " | ",
+                                          DescribeLayers(rr.layers)));
+    *summary->mutable_prediction() =
+        MakePrediction(ModelFor(schedule_models, t.schedule), t, rr, options.memory_budget_mb);
+  }
+}
+
+// Ranks the results (ties go to the earliest task, so the result is
+// deterministic) and assembles the plan, or says why there is none.
+absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
+                                            const ScheduleModels& schedule_models,
+                                            const std::vector<Task>& tasks, const TaskRuns& runs,
+                                            std::chrono::steady_clock::time_point started) {
+  const std::vector<TaskResult>& results = runs.results;
   std::vector<size_t> order;
   int64_t states = 0;
   double least_needed = kInf;
@@ -532,79 +725,48 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
   v1::Plan& plan = out.plan;
   auto* stats = plan.mutable_search();
   stats->set_tasks_total(static_cast<int64_t>(tasks.size()));
-  stats->set_tasks_done(progress.tasks_done);
+  stats->set_tasks_done(runs.tasks_done);
   stats->set_states_explored(states);
-  stats->set_time_limit_hit(time_limit_hit);
-  stats->set_threads(threads);
-  plan.set_world_size(W);
-  plan.set_seq_len(model.seq_len());
+  stats->set_time_limit_hit(runs.time_limit_hit);
+  stats->set_threads(runs.threads);
+  plan.set_world_size(ctx.model->world_size());
+  plan.set_seq_len(ctx.model->seq_len());
   plan.set_mode(ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON : v1::COST_MODEL_MODE_DEFAULT);
   if (order.empty()) {
-    if (std::isfinite(least_needed)) {
-      out.infeasible_reason = absl::StrCat(
-          "no plan fits ", FormatBytes(static_cast<int64_t>(options.memory_budget_mb * 1048576)),
-          " per device (", absl::StrFormat("%.0f", ctx.usable_mb),
-          " MB usable): the closest plan needs ",
-          FormatBytes(static_cast<int64_t>(least_needed * 1048576)),
-          " more on one of its pipeline stages");
-    } else if (tasks.empty()) {
-      out.infeasible_reason =
-          "no candidate strategies: the disabled dimensions and limits leave nothing to search";
-    } else {
-      out.infeasible_reason = "no plan fits the memory budget";
-    }
-    if (time_limit_hit) absl::StrAppend(&out.infeasible_reason, " (the time limit stopped the search early)");
-    stats->set_wall_seconds(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return out;
-  }
-
-  const Task& task = tasks[order[0]];
-  const TaskResult& r = results[order[0]];
-  const CostModel& winner_model = *schedule_models.at(static_cast<int>(task.schedule));
-  out.found = true;
-  plan.set_pp(task.pp);
-  plan.set_schedule(task.schedule == Schedule::kGpipe ? v1::PIPELINE_SCHEDULE_GPIPE
-                                                      : v1::PIPELINE_SCHEDULE_1F1B);
-  plan.set_partition_method(r.partition);
-  for (int d : r.division) plan.add_pp_division(d);
-  plan.set_micro_batches(task.chunks);
-  plan.set_global_batch(task.global_batch);
-  for (const LayerStrategy& s : r.layers) *plan.add_layers() = cost::ToProto(s);
-  *plan.mutable_embedding() = cost::ToProto(r.embedding);
-  // The ranks of each stage, by the layout the runtime builds its groups from.
-  if (auto stages = StageLayouts(W, task.pp); stages.ok()) {
-    for (v1::StageLayout& layout : *stages) *plan.add_stages() = std::move(layout);
-  }
-  *plan.mutable_prediction() = MakePrediction(winner_model, task, r, options.memory_budget_mb);
-  // Runners-up: the next best distinct plans (tasks that differ only in their
-  // tp/sp mode or buffer often find the same plan).
-  auto plan_key = [&](size_t i) {
-    const TaskResult& x = results[i];
-    return absl::StrCat(tasks[i].global_batch, "/", tasks[i].chunks, "/",
-                        static_cast<int>(tasks[i].schedule), "/", absl::StrJoin(x.division, ","),
-                        "/", x.embedding.ShortName(), x.embedding.megatron_sp, "/",
-                        DescribeLayers(x.layers));
-  };
-  std::set<std::string> listed = {plan_key(order[0])};
-  for (size_t k = 1; k < order.size() && plan.runners_up_size() < options.top_k; ++k) {
-    if (!listed.insert(plan_key(order[k])).second) continue;
-    const Task& t = tasks[order[k]];
-    const TaskResult& rr = results[order[k]];
-    auto* summary = plan.add_runners_up();
-    summary->set_pp(t.pp);
-    summary->set_micro_batches(t.chunks);
-    summary->set_global_batch(t.global_batch);
-    summary->set_schedule(t.schedule == Schedule::kGpipe ? v1::PIPELINE_SCHEDULE_GPIPE
-                                                         : v1::PIPELINE_SCHEDULE_1F1B);
-    summary->set_description(absl::StrCat("pp", t.pp, " ", DescribeTask(t), " | ",
-                                          DescribeLayers(rr.layers)));
-    const CostModel& m = *schedule_models.at(static_cast<int>(t.schedule));
-    *summary->mutable_prediction() = MakePrediction(m, t, rr, options.memory_budget_mb);
+    out.infeasible_reason =
+        InfeasibleReason(ctx, tasks.size(), least_needed, runs.time_limit_hit);
+  } else {
+    const Task& task = tasks[order[0]];
+    out.found = true;
+    FillWinner(ModelFor(schedule_models, task.schedule), task, results[order[0]],
+               ctx.options->memory_budget_mb, &plan);
+    AddRunnersUp(schedule_models, tasks, results, order, *ctx.options, &plan);
   }
   stats->set_wall_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
+                                    const SearchOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (models.empty() || models.front() == nullptr) {
+    return absl::InvalidArgumentError("models: empty, expected a cost model per schedule");
+  }
+  const CostModel& model = *models.front();
+  RETURN_IF_ERROR(ValidateOptions(model, options));
+  ScheduleModels schedule_models;
+  for (const CostModel* m : models) {
+    schedule_models[static_cast<int>(m->options().schedule)] = m;
+  }
+  const bool galvatron = model.options().mode == cost::Mode::kGalvatron;
+  const CandidateOptions copts = MakeCandidateOptions(model, options, galvatron);
+  const SearchContext ctx = MakeContext(model, options, copts);
+  const std::vector<Task> tasks = EnumerateTasks(ctx, copts, schedule_models);
+  const TaskRuns runs = RunTasks(ctx, schedule_models, tasks, started);
+  return AssembleResult(ctx, schedule_models, tasks, runs, started);
 }
 
 }  // namespace galvatron::search

@@ -1,8 +1,8 @@
-// The outer search (DESIGN §7, GALVATRON_FORMATS.md §4 "Outer search loop"):
-// over global batch, micro-batch count, pipeline degree, tp/sp mode and
-// global-buffer tp (Galvatron's tasks), pipeline partition and embedding
-// strategy, it runs the per-stage DP (stage_dp.h) on the cost model and keeps
-// the plan with the highest predicted throughput.
+// The outer search, after Galvatron's search engine: over global batch,
+// micro-batch count, pipeline degree, tp/sp mode and global-buffer tp
+// (Galvatron's tasks), pipeline partition and embedding strategy, it runs
+// the per-stage DP (stage_dp.h) on the cost model and keeps the plan with the
+// highest predicted throughput.
 // Thread-safe: Search() may run concurrently; it uses its own thread pool.
 #pragma once
 
@@ -37,6 +37,11 @@ struct SearchOptions {
   std::set<std::string> disabled;
   int max_tp = 0;  // 0 = no limit beyond the world
   int max_pp = 0;
+  // Restrictions of the space (empty = no restriction): only these pipeline
+  // degrees, and for pp > 1 only these partition methods (of those the mode
+  // offers: galvatron mode splits evenly only).
+  std::set<int> pipeline_degrees;
+  std::set<v1::PartitionMethod> partition_methods;
   int threads = 0;                // 0 = hardware concurrency
   double time_limit_seconds = 0;  // 0 = none
   int top_k = 5;                  // runners-up kept

@@ -1,5 +1,5 @@
-// The per-stage dynamic programme (DESIGN §7, GALVATRON_FORMATS §4 "Per-stage
-// DP"): choose one strategy per layer of a pipeline stage so that
+// The per-stage dynamic programme (Galvatron's per-stage DP over layers and
+// memory): choose one strategy per layer of a pipeline stage so that
 //
 //   Σ_l time[l][s_l] + Σ_{l≥1} switch[l][s_{l−1}][s_l]   is minimal
 //   subject to Σ_l mem[l][s_l] ≤ budget.

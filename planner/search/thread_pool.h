@@ -1,5 +1,5 @@
-// A small fixed-size thread pool for the search's independent tasks (DESIGN §7:
-// "run tasks on a thread pool").
+// A small fixed-size thread pool for the search's independent tasks (each
+// (batch, micro-batches, pp, tp/sp mode, buffer) task runs its stage DPs alone).
 #pragma once
 
 #include <cstdint>

@@ -84,7 +84,7 @@ void ToyPrice(const cost::LayerStrategy& s, int64_t* memory_mb, double* time_s) 
 }
 
 // Galvatron's inter-layer cost: tie-break biases, and an all-to-all-sized
-// re-layout when the tp_sp degree changes (GALVATRON_FORMATS §4 step 4).
+// re-layout when the tp_sp degree changes (its inter-layer cost).
 double GalvatronSwitch(const cost::LayerStrategy& from, const cost::LayerStrategy& to) {
   if (from == to) return 0.0;
   double c = 0.0;

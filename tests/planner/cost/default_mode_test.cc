@@ -1,4 +1,5 @@
-// Mode::kDefault: the DESIGN §6 fixes, as properties and a few hand values.
+// Mode::kDefault: the fixes listed in planner/cost/default_cost_model.cc, as
+// properties and a few hand values.
 #include <catch2/catch.hpp>
 
 #include <memory>

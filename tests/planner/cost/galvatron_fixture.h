@@ -1,6 +1,6 @@
 // Inputs shared by the cost-model tests: LLaMA-2-7B (bf16, seq 2048) on the
-// 8-GPU A100 node of Galvatron's shipped profiles
-// (/work/shared/fixtures/galvatron), as messages built by hand following
+// 8-GPU A100 node of Galvatron's shipped profiles (copies in
+// tests/data/galvatron), as messages built by hand following
 // docs/galvatron-mapping.md.
 #pragma once
 
