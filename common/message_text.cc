@@ -254,6 +254,7 @@ std::string PlanDetails(const v1::Plan& p) {
                             pred.iteration_seconds(), pred.samples_per_second(),
                             pred.tokens_per_second(),
                             pred.analytic_estimate() ? " (analytic estimate)" : ""));
+  for (const std::string& w : pred.warnings()) absl::StrAppend(&out, "warning:      ", w, "\n");
   for (const auto& m : pred.stage_memory()) {
     double frac = m.budget_bytes() > 0
                       ? static_cast<double>(m.total_bytes()) / static_cast<double>(m.budget_bytes())

@@ -186,9 +186,6 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
 
 std::string Readable(const v1::Plan& plan) {
   std::string out = text::PlanDetails(plan);
-  for (const std::string& w : plan.prediction().warnings()) {
-    absl::StrAppend(&out, "warning:      ", w, "\n");
-  }
   if (plan.runners_up_size() > 0) {
     absl::StrAppend(&out, "runners-up:\n");
     for (const auto& r : plan.runners_up()) {
