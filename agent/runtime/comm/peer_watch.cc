@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -112,7 +113,12 @@ absl::StatusOr<std::unique_ptr<PeerWatch>> PeerWatch::Start(
   }
   std::unique_ptr<PeerWatch> watch(new PeerWatch(config, std::move(store), std::move(own)));
   PeerWatch* self = watch.get();
-  watch->thread_ = std::thread([self] { self->Run(); });
+  try {
+    watch->thread_ = std::thread([self] { self->Run(); });
+  } catch (const std::system_error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("rank ", config.rank, ": cannot start the peer watch's thread: ", e.what()));
+  }
   return watch;
 }
 
@@ -201,8 +207,6 @@ std::optional<GroupFailure> PeerWatch::Monitor() {
       peer.info = Text(own_->get(InfoKey(p)));
       peer.changed = now;
       spdlog::info("rank {} is in the group ({}); watching its heartbeat", p, peer.info);
-      absl::MutexLock lock(&mu_);
-      registered_.insert(p);
     }
     const int64_t beats = own_->add(BeatKey(p), 0);
     if (beats != peer.beats) {
@@ -255,7 +259,9 @@ void PeerWatch::AwaitOthers(c10d::Store& store, int failed, Clock::time_point de
       all = all && done[static_cast<size_t>(q)];
     }
     if (all || Clock::now() >= deadline) return;
-    absl::SleepFor(absl::FromChrono(config_.interval));
+    // Faster than the heartbeat: at the end of a good run the others leave
+    // within moments, and rank 0 should not linger a whole beat for them.
+    absl::SleepFor(absl::FromChrono(std::min(config_.interval, std::chrono::milliseconds(100))));
   }
 }
 

@@ -105,7 +105,7 @@ class PeerWatch {
   std::thread thread_;
 
   // Rank 0's view of each peer (watch thread only, except what is copied
-  // into silent_ / registered_).
+  // into silent_).
   struct Peer {
     bool registered = false;
     bool left = false;
@@ -118,8 +118,7 @@ class PeerWatch {
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   State state_ ABSL_GUARDED_BY(mu_) = State::kRunning;
-  std::set<int> silent_ ABSL_GUARDED_BY(mu_);      // rank 0: peers gone silent
-  std::set<int> registered_ ABSL_GUARDED_BY(mu_);  // rank 0: peers seen
+  std::set<int> silent_ ABSL_GUARDED_BY(mu_);  // rank 0: peers gone silent
   std::optional<absl::Status> reported_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> left_ ABSL_GUARDED_BY(mu_);
 };

@@ -99,7 +99,8 @@ class Comm {
       rendezvous.rank = o.rank;
       rendezvous.world_size = o.world_size;
       rendezvous.timeout = options.timeout;
-      rendezvous.peer_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.peer_timeout_seconds * 1000));
+      rendezvous.peer_timeout =
+          std::chrono::milliseconds(static_cast<int64_t>(o.peer_timeout_seconds * 1000));
       if (o.rank == 0 && !o.port_file.empty()) {
         const std::string port_file = o.port_file;
         rendezvous.on_serving = [port_file](int port) {
