@@ -14,12 +14,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <unordered_map>
 #include <set>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/runtime/blocks/blocks.h"
 #include "common/host_facts.h"
 #include "common/layer_type.h"
@@ -46,46 +47,52 @@ constexpr int64_t kModelStateBytesPerParameter = 16;
 // so every CPU tensor allocated afterwards goes through it. The pointer is
 // its own deleter context (LibTorch's raw_allocate requires it), so sizes are
 // kept in a map.
+//
+// Thread-safe: LibTorch allocates and frees from any thread (intra-op
+// workers, autograd); the map is guarded by a mutex, the live count is
+// atomic.
 class CountingCpuAllocator final : public c10::Allocator {
  public:
   c10::DataPtr allocate(size_t bytes) const override {
     void* data = c10::alloc_cpu(bytes);
+    Books& books = TheBooks();
     {
-      std::lock_guard<std::mutex> lock(Mu());
-      Sizes()[data] = bytes;
+      absl::MutexLock lock(&books.mu);
+      books.sizes[data] = bytes;
     }
-    Live() += static_cast<int64_t>(bytes);
+    books.live += static_cast<int64_t>(bytes);
     return c10::DataPtr(data, data, &Free, c10::Device(c10::DeviceType::CPU));
   }
   c10::DeleterFnPtr raw_deleter() const override { return &Free; }
-  static int64_t live() { return Live().load(); }
+  static int64_t live() { return TheBooks().live.load(); }
 
  private:
+  // What the allocator keeps, process-wide: the deleter is a plain function
+  // (no allocator instance reaches it), and tensors may outlive any scope.
+  struct Books {
+    absl::Mutex mu;
+    std::unordered_map<void*, size_t> sizes ABSL_GUARDED_BY(mu);
+    std::atomic<int64_t> live{0};
+  };
+  // Never destroyed: tensors freed during static destruction still find it.
+  static Books& TheBooks() {
+    static auto* books = new Books;
+    return *books;
+  }
   static void Free(void* data) {
     if (data == nullptr) return;
+    Books& books = TheBooks();
     size_t bytes = 0;
     {
-      std::lock_guard<std::mutex> lock(Mu());
-      auto it = Sizes().find(data);
-      if (it != Sizes().end()) {
+      absl::MutexLock lock(&books.mu);
+      auto it = books.sizes.find(data);
+      if (it != books.sizes.end()) {
         bytes = it->second;
-        Sizes().erase(it);
+        books.sizes.erase(it);
       }
     }
-    Live() -= static_cast<int64_t>(bytes);
+    books.live -= static_cast<int64_t>(bytes);
     c10::free_cpu(data);
-  }
-  static std::mutex& Mu() {
-    static auto* mu = new std::mutex;
-    return *mu;
-  }
-  static std::unordered_map<void*, size_t>& Sizes() {
-    static auto* sizes = new std::unordered_map<void*, size_t>;
-    return *sizes;
-  }
-  static std::atomic<int64_t>& Live() {
-    static auto* live = new std::atomic<int64_t>(0);
-    return *live;
   }
 };
 

@@ -44,7 +44,9 @@ class CollectiveBackend {
                                                 const TimingOptions& timing) = 0;
 
   // Matmuls alone, all-reduces of `bytes` on `group` alone, then both at
-  // once (GALVATRON_FORMATS.md §2 item 4). Every rank of the group calls it.
+  // once, as Galvatron's hardware profiler measures its overlap coefficient
+  // (the slow-down of each when they share the device). Every rank of the
+  // group calls it.
   virtual absl::StatusOr<OverlapTimes> MeasureOverlap(const ProbeGroup& group,
                                                       int64_t bytes) = 0;
 

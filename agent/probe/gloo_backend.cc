@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/comm/c10d_store.h"
+#include "agent/runtime/comm/gloo_peers.h"
 #include "agent/probe/collective_backend.h"
 #include "common/host_facts.h"
 
@@ -71,17 +72,20 @@ class GlooBackend final : public CollectiveBackend {
     }
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options_.timeout);
     gloo_options->devices.push_back(device_);
+    c10::intrusive_ptr<runtime::GlooProcessGroup> gloo;
     try {
       auto prefixed =
           c10::make_intrusive<c10d::PrefixStore>("galvatron/probe/gloo/" + group.key, store_);
-      groups_[group.key] = c10::make_intrusive<c10d::ProcessGroupGloo>(
-          prefixed, group_rank, group.size, gloo_options);
+      gloo = c10::make_intrusive<runtime::GlooProcessGroup>(prefixed, group_rank, group.size,
+                                                            gloo_options);
     } catch (const std::exception& e) {
       return absl::DeadlineExceededError(absl::StrCat(
           "rank ", options_.rank, ": cannot connect group ", group.key, " within ",
           Seconds(options_.timeout), " s: ", FirstLine(e.what())));
     }
-    return absl::OkStatus();
+    groups_[group.key] = gloo;
+    // So that a peer's Gloo error about these sockets names this rank.
+    return runtime::PublishGlooPeers(*store_, options_.rank, *gloo);
   }
 
   absl::StatusOr<double> TimeCollective(v1::Collective collective, const ProbeGroup& group,
@@ -207,6 +211,14 @@ class GlooBackend final : public CollectiveBackend {
         }
         comm_done = true;
       });
+      // Joined on every path: a matmul that throws must not leave a
+      // joinable thread behind (its destructor would terminate the process).
+      struct Joiner {
+        std::thread& thread;
+        ~Joiner() {
+          if (thread.joinable()) thread.join();
+        }
+      } joiner{comm};
       int matmuls = 0;
       while (!comm_done || matmuls == 0) {
         at::mm(a, b);

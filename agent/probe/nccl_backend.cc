@@ -3,7 +3,8 @@
 // posts in the rendezvous store; cudaMalloc'd buffers; cudaEvent timing on
 // the group's stream. All-to-all and p2p are grouped ncclSend/ncclRecv (as
 // in nccl-tests). The overlap test runs cuBLAS SGEMMs on one stream and
-// all-reduces on another (GALVATRON_FORMATS.md §2 item 4).
+// all-reduces on another, as Galvatron's hardware profiler does for its
+// overlap coefficient.
 #include "agent/probe/nccl_backend.h"
 
 #include <cublas_v2.h>

@@ -1,7 +1,8 @@
 // What the interconnect probe measures, as pure functions: the groups of each
-// table (GALVATRON_FORMATS.md §2), the message sizes, the bus-bandwidth
-// factors of nccl-tests, and how per-rank measurements become a
-// HardwareProfile. No LibTorch, no CUDA: unit-testable on its own.
+// table (the group sizes and consecutive/strided layouts of Galvatron's
+// allreduce_bandwidth_* and p2p_bandwidth_* files), the message sizes, the
+// bus-bandwidth factors of nccl-tests, and how per-rank measurements become
+// a HardwareProfile. No LibTorch, no CUDA: unit-testable on its own.
 // Thread-safe: pure functions.
 #pragma once
 

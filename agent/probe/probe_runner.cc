@@ -208,6 +208,9 @@ absl::Status ValidateProbeOptions(const ProbeOptions& o) {
   if (!(o.timeout_seconds > 0) || o.timeout_seconds > 86400) {
     return invalid("timeout_seconds", o.timeout_seconds, "must be in (0, 86400]");
   }
+  if (!(o.peer_timeout_seconds > 0) || o.peer_timeout_seconds > 86400) {
+    return invalid("peer_timeout_seconds", o.peer_timeout_seconds, "must be in (0, 86400]");
+  }
   return absl::OkStatus();
 }
 
@@ -230,8 +233,11 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
       return WriteTextFile(o.port_file, absl::StrCat(port, "\n"));
     };
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<runtime::TcpRendezvous> rendezvous,
+  rendezvous_options.peer_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.peer_timeout_seconds * 1000));
+  ASSIGN_OR_RETURN(std::shared_ptr<runtime::TcpRendezvous> rendezvous,
                    runtime::TcpRendezvous::Connect(rendezvous_options));
+  if (o.rendezvous_holder != nullptr) *o.rendezvous_holder = rendezvous;
   if (o.rank == 0) {
     spdlog::info("probe: {} ranks joined the store at {}:{}; backend {}, {}..{} bytes, "
                  "warm-up {}, repeats {}, {} threads",

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "agent/runtime/comm/rendezvous.h"
 #include "galvatron/v1/hardware.pb.h"
 
 namespace galvatron::probe {
@@ -31,6 +33,10 @@ struct ProbeOptions {
   std::string out;   // rank 0 writes the profile JSON here (none when empty)
   std::string progress_file;  // common/progress_file.h; none when empty
   double timeout_seconds = 300;
+  double peer_timeout_seconds = 15;  // RendezvousOptions::peer_timeout
+  // Where RunProbe leaves its rendezvous for the caller, who reports the
+  // outcome through it (TcpRendezvous::Leave); null: RunProbe closes it.
+  std::shared_ptr<runtime::TcpRendezvous>* rendezvous_holder = nullptr;
 };
 
 // INVALID_ARGUMENT naming the option and its value.

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -21,6 +22,9 @@ namespace {
 
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
+
+// How long stopped ranks get to end after SIGTERM before SIGKILL.
+constexpr auto kKillGrace = std::chrono::seconds(10);
 
 pid_t Spawn(const std::vector<std::string>& argv, int rank, int nproc, int port) {
   std::vector<std::string> env_strings = {
@@ -72,10 +76,14 @@ int Launch(const std::string& self, int nproc, const std::vector<std::string>& c
     return argv;
   };
   std::vector<pid_t> pids(static_cast<size_t>(nproc), -1);
+  // SIGTERM now; the loop below sends SIGKILL to what is left after
+  // kKillGrace.
+  std::optional<std::chrono::steady_clock::time_point> stopped_at;
   auto stop_all = [&] {
     for (pid_t pid : pids) {
       if (pid > 0) kill(pid, SIGTERM);
     }
+    if (!stopped_at) stopped_at = std::chrono::steady_clock::now();
   };
   pids[0] = Spawn(argv_of(0, "127.0.0.1:0", nproc > 1), 0, nproc, 0);
   int exit_code = 0;
@@ -91,7 +99,7 @@ int Launch(const std::string& self, int nproc, const std::vector<std::string>& c
       int status = 0;
       if (waitpid(pids[0], &status, WNOHANG) == pids[0]) {
         pids[0] = -1;
-        exit_code = WIFEXITED(status) ? std::max(1, WEXITSTATUS(status)) : 1;
+        exit_code = WIFEXITED(status) ? std::max(1, WEXITSTATUS(status)) : 128 + WTERMSIG(status);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -118,6 +126,11 @@ int Launch(const std::string& self, int nproc, const std::vector<std::string>& c
       stop_all();
       stopping = true;
       if (exit_code == 0) exit_code = 130;
+    }
+    if (stopped_at && std::chrono::steady_clock::now() - *stopped_at > kKillGrace) {
+      for (pid_t pid : pids) {
+        if (pid > 0) kill(pid, SIGKILL);
+      }
     }
     int status = 0;
     const pid_t done = waitpid(-1, &status, WNOHANG);

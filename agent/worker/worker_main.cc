@@ -3,19 +3,32 @@
 // RunProbe); `galvatron-worker profile` measures a model's layers (flags →
 // ProfilerOptions → ProfileModel); `train` runs one rank of a training run and
 // `launch` starts N local ranks of it.
+//
+// Failures: each of probe, profile and train runs inside one boundary
+// (RunCatching) where an exception becomes a Status naming the command and
+// the rank; the rank then leaves its group through the rendezvous (which
+// tells the other ranks who failed), prints the message on stderr and in the
+// log, and exits 1. A rank that a peer's failure stops exits 1 too, naming
+// the failed rank (agent/runtime/comm/peer_watch.h). Nothing ends in
+// std::terminate.
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
 #include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/compute_profile/profiler.h"
 #include "agent/probe/probe_runner.h"
 #include "agent/runtime/trainer/trainer.h"
+#include "agent/runtime/comm/rendezvous.h"
+#include "agent/worker/command_boundary.h"
 #include "agent/worker/launch.h"
 #include "common/host_facts.h"
 #include "common/json_file.h"
@@ -48,6 +61,23 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "galvatron-worker: %s\n", message.c_str());
   return 1;
+}
+
+// The boundary of a command that runs as rank `rank` of a group: `body`
+// gets a holder for its rendezvous; exceptions become a Status, the rank
+// leaves the group with the outcome (the other ranks learn who failed), and
+// an error is logged and printed. The exit code.
+int RunAsRank(
+    const std::string& command, int rank,
+    const std::function<absl::Status(std::shared_ptr<galvatron::runtime::TcpRendezvous>*)>& body) {
+  std::shared_ptr<galvatron::runtime::TcpRendezvous> rendezvous;
+  absl::Status status =
+      galvatron::worker::RunCatching("uncaught exception", [&] { return body(&rendezvous); });
+  if (rendezvous != nullptr) status = rendezvous->Leave(status);
+  rendezvous.reset();  // rank 0: the store closes only now
+  if (status.ok()) return 0;
+  spdlog::error("{} failed on rank {}: {}", command, rank, std::string(status.message()));
+  return Fail(absl::StrCat(command, " (rank ", rank, "): ", status.message()));
 }
 
 }  // namespace
@@ -105,6 +135,11 @@ int main(int argc, char** argv) {
                   "rewrite this JSON file with the fraction done after every table");
   cmd->add_option("--timeout-seconds", probe.timeout_seconds,
                   "give up when a peer does not show up or answer within this time")
+      ->capture_default_str();
+  cmd->add_option("--peer-timeout-seconds", probe.peer_timeout_seconds,
+                  "a rank silent this long has failed: every rank stops, naming it (heartbeats "
+                  "through the store; a tenth of this apart, at most 1 s)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   // galvatron-worker profile: layer timing and memory of a model.
   galvatron::profiler::ProfilerOptions profiling;
@@ -181,6 +216,12 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--port-file", train.port_file, "rank 0: write the store's port here");
   train_cmd->add_option("--timeout-seconds", train.timeout_seconds, "rendezvous and collective timeout")
       ->capture_default_str();
+  train_cmd->add_option("--peer-timeout-seconds", train.peer_timeout_seconds,
+                        "a rank silent this long has failed: every rank stops within about this "
+                        "time, naming it (heartbeats through the store; a tenth of this apart, at "
+                        "most 1 s); a rank whose peer's connection closes names it at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   train_cmd->add_option("--dump-parameters", train.dump_parameters,
                         "write each rank's final parameters as text, one tensor per line: name, full "
                         "shape, the slice held (dim, start; dim -1 = whole), count, values; PATH "
@@ -191,7 +232,11 @@ int main(int argc, char** argv) {
   double launch_timeout = 300;
   auto* launch_cmd = app.add_subcommand(
       "launch", "start N local ranks of a command, as torchrun --standalone does: "
-                "galvatron-worker launch --nproc 4 -- train --plan p.json --model gpt-tiny");
+                "galvatron-worker launch --nproc 4 -- train --plan p.json --model gpt-tiny. "
+                "When a rank exits non-zero or by a signal, launch names it, stops the others "
+                "(SIGTERM, then SIGKILL after 10 s) and exits with that rank's status (128 + "
+                "signal for a signal); SIGINT/SIGTERM to launch stop every rank. The ranks "
+                "also stop by themselves when a peer fails (see train --peer-timeout-seconds)");
   launch_cmd->add_option("--nproc", nproc, "ranks to start")->required()->check(CLI::Range(1, 1024));
   launch_cmd->add_option("--timeout-seconds", launch_timeout, "wait this long for rank 0's store")
       ->capture_default_str();
@@ -232,11 +277,10 @@ int main(int argc, char** argv) {
     if (train.threads == 0 && EnvInt("LOCAL_WORLD_SIZE", &local_world) && local_world > 0) {
       train.threads = std::max(1, galvatron::ReadHostFacts().cpu_cores / local_world);
     }
-    if (auto status = galvatron::runtime::RunTraining(train); !status.ok()) {
-      spdlog::error("train failed on rank {}: {}", train.rank, std::string(status.message()));
-      return Fail("train: " + std::string(status.message()));
-    }
-    return 0;
+    return RunAsRank("train", train.rank, [&](auto* rendezvous) {
+      train.rendezvous_holder = rendezvous;
+      return galvatron::runtime::RunTraining(train);
+    });
   }
   if (profile_cmd->parsed()) {
     if (auto status = galvatron::InitLogging(logging); !status.ok()) {
@@ -264,8 +308,16 @@ int main(int argc, char** argv) {
         spdlog::warn("--progress-file: {}", std::string(written.message()));
       }
     };
-    auto profiles = galvatron::profiler::ProfileModel(*model, profiling);
-    if (!profiles.ok()) return Fail("profile: " + std::string(profiles.status().message()));
+    // One process, no group: the boundary only catches.
+    absl::StatusOr<galvatron::v1::ComputeProfileList> profiles;
+    absl::Status ran = galvatron::worker::RunCatching("profile of " + model->name(), [&] {
+      profiles = galvatron::profiler::ProfileModel(*model, profiling);
+      return profiles.status();
+    });
+    if (!ran.ok()) {
+      spdlog::error("profile failed: {}", std::string(ran.message()));
+      return Fail("profile: " + std::string(ran.message()));
+    }
     for (const auto& p : profiles->profiles()) {
       if (auto valid = galvatron::ValidateComputeProfile(p); !valid.ok()) {
         return Fail("profile: the measured profile of " + p.layer_type() +
@@ -305,9 +357,13 @@ int main(int argc, char** argv) {
   }
 
   galvatron::v1::HardwareProfile profile;
-  if (auto status = galvatron::probe::RunProbe(probe, &profile); !status.ok()) {
-    spdlog::error("probe failed on rank {}: {}", probe.rank, std::string(status.message()));
-    return Fail("probe: " + std::string(status.message()));
+  if (int code = RunAsRank("probe", probe.rank,
+                           [&](auto* rendezvous) {
+                             probe.rendezvous_holder = rendezvous;
+                             return galvatron::probe::RunProbe(probe, &profile);
+                           });
+      code != 0) {
+    return code;
   }
   if (probe.rank == 0) {
     spdlog::info("probe: {} tables, overlap coefficient {:.3f}{}", profile.collectives_size(),

@@ -2,16 +2,18 @@
 // to create them: the pure half of ParallelContext (no LibTorch), so that it
 // is testable without processes.
 //
-// Every layer of a stage spans the whole stage (tp · dp = world / pp, DESIGN
-// §5), laid out by common/rank_layout.h. A layer needs:
+// Every layer of a stage spans the whole stage (tp · dp = world / pp: a
+// layer's strategy only chooses how the stage's ranks split), laid out by
+// common/rank_layout.h. A layer needs:
 //   - tp: its tensor- or sequence-parallel group (consecutive ranks);
 //   - dp: its data-parallel group (strided ranks);
 //   - grad_sync: the ranks over which its gradients are reduced — dp for
 //     Megatron TP (with or without Megatron-SP: those weights are split over
 //     tp), but dp × sp, the whole stage, for Ulysses, whose weights are
-//     replicated over the sequence-parallel group too (DESIGN §6): each sp
-//     rank's gradient comes from its part of the sequence, so they add up
-//     over sp and average over dp.
+//     replicated over the sequence-parallel group too (Ulysses splits the
+//     sequence and exchanges heads, never the weights): each sp rank's
+//     gradient comes from its part of the sequence, so they add up over sp
+//     and average over dp.
 //
 // c10d creates a group collectively: each member blocks until all members
 // have joined. Ranks that create their groups in one global order cannot

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/comm/gloo_peers.h"
 #include "common/status_macros.h"
 
 namespace galvatron::runtime {
@@ -53,14 +54,18 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
       // Each group rendezvouses under its own key prefix of the one store.
       auto prefixed = c10::make_intrusive<c10d::PrefixStore>(
           absl::StrCat(options.store_prefix, "/", group->Describe()), store);
+      c10::intrusive_ptr<GlooProcessGroup> gloo;
       try {
-        group->process_group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-            prefixed, group->rank, group->size(), gloo_options);
+        gloo = c10::make_intrusive<GlooProcessGroup>(prefixed, group->rank, group->size(),
+                                                     gloo_options);
       } catch (const std::exception& e) {
         return absl::UnavailableError(absl::StrCat(
             "rank ", layout.rank, ": creating the process group of ranks ", group->Describe(),
             " failed (did every member start, with the same plan?): ", FirstLine(e.what())));
       }
+      // So that a peer's Gloo error about these sockets names this rank.
+      RETURN_IF_ERROR(PublishGlooPeers(*store, layout.rank, *gloo));
+      group->process_group = gloo;
       ++context->process_group_count_;
       context->groups_.emplace(ranks, std::move(group));
     }

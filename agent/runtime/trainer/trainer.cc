@@ -99,6 +99,8 @@ class Comm {
       rendezvous.rank = o.rank;
       rendezvous.world_size = o.world_size;
       rendezvous.timeout = options.timeout;
+      rendezvous.peer_timeout =
+          std::chrono::milliseconds(static_cast<int64_t>(o.peer_timeout_seconds * 1000));
       if (o.rank == 0 && !o.port_file.empty()) {
         const std::string port_file = o.port_file;
         rendezvous.on_serving = [port_file](int port) {
@@ -106,6 +108,7 @@ class Comm {
         };
       }
       ASSIGN_OR_RETURN(comm->rendezvous_, runtime::TcpRendezvous::Connect(rendezvous));
+      if (o.rendezvous_holder != nullptr) *o.rendezvous_holder = comm->rendezvous_;
       store = comm->rendezvous_->c10d().store;
       const bool loopback = o.store_host == "127.0.0.1" || o.store_host == "localhost";
       options.gloo_host = loopback ? "127.0.0.1" : "";
@@ -149,7 +152,7 @@ class Comm {
   }
 
  private:
-  std::unique_ptr<runtime::TcpRendezvous> rendezvous_;
+  std::shared_ptr<runtime::TcpRendezvous> rendezvous_;
   std::unique_ptr<ParallelContext> model_, grads_;
   std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, torch::Tensor>> sends_;
 };

@@ -26,11 +26,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 
 namespace galvatron::runtime {
+
+class TcpRendezvous;  // agent/runtime/comm/rendezvous.h
 
 struct TrainOptions {
   std::string plan;   // our Plan JSON or a Galvatron strategy file
@@ -56,6 +59,11 @@ struct TrainOptions {
   int store_port = 29500;  // rank 0 may use 0 with port_file
   std::string port_file;
   double timeout_seconds = 300;
+  double peer_timeout_seconds = 15;  // RendezvousOptions::peer_timeout
+  // Where the trainer leaves its rendezvous (world > 1) for the caller, who
+  // reports the run's outcome through it (TcpRendezvous::Leave) after the
+  // trainer's process groups are gone; null: the trainer closes it itself.
+  std::shared_ptr<TcpRendezvous>* rendezvous_holder = nullptr;
   // Write each rank's final parameters with their place in the full tensors
   // (tests): this path for a world of one, else PATH.rank-R per rank.
   std::string dump_parameters;

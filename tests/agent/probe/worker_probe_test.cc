@@ -1,9 +1,11 @@
 // `galvatron-worker probe` end to end: four ranks on loopback over Gloo write
-// a HardwareProfile; a missing peer fails within the timeout; --help.
+// a HardwareProfile; a missing peer fails within the timeout; a rank killed
+// mid-probe stops the others, naming it; --help.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -144,6 +146,47 @@ TEST_CASE("four gloo ranks on loopback measure every table") {
   CHECK(tables.count({v1::COLLECTIVE_P2P, 2, v1::GROUP_LAYOUT_UNSPECIFIED}) == 1);
   CHECK(tables.count({v1::COLLECTIVE_P2P, 4, v1::GROUP_LAYOUT_UNSPECIFIED}) == 1);
   CHECK(profile.collectives_size() == 14);
+}
+
+TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
+  TempDir dir;
+  // Many repeats of large messages: the probe is still measuring when rank 2
+  // dies, and some ranks are then in groups without it.
+  const std::vector<std::string> common = {
+      "probe",       "--world-size", "4",       "--backend",  "gloo", "--min-bytes",
+      "4096",        "--max-bytes",  "4194304", "--repeats",  "200",  "--threads",
+      "1",           "--peer-timeout-seconds", "5"};
+  auto args = [&](int rank, const std::string& store) {
+    std::vector<std::string> argv = {Worker()};
+    argv.insert(argv.end(), common.begin(), common.end());
+    argv.insert(argv.end(), {"--rank", std::to_string(rank), "--store", store});
+    return argv;
+  };
+  std::vector<std::unique_ptr<ChildProcess>> ranks;
+  std::vector<std::string> rank0 = args(0, "127.0.0.1:0");
+  rank0.insert(rank0.end(), {"--port-file", dir.File("port"), "--progress-file",
+                             dir.File("progress.json")});
+  ranks.push_back(std::make_unique<ChildProcess>(rank0, dir.File("rank0.log")));
+  const int port = WaitForPort(dir.File("port"));
+  REQUIRE(port > 0);
+  for (int r = 1; r < 4; ++r) {
+    ranks.push_back(std::make_unique<ChildProcess>(args(r, absl::StrCat("127.0.0.1:", port)),
+                                                   dir.File(absl::StrCat("rank", r, ".log"))));
+  }
+  // Rank 0 has finished a table: every group is open and measuring.
+  REQUIRE(WaitFor([&] { return Slurp(dir.File("progress.json")).find("group_size") !=
+                               std::string::npos; },
+                  std::chrono::seconds(60)));
+  ranks[2]->Signal(SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  for (int r : {0, 1, 3}) {
+    const int code = ranks[static_cast<size_t>(r)]->Wait(std::chrono::seconds(60));
+    const std::string log = Slurp(dir.File(absl::StrCat("rank", r, ".log")));
+    INFO("rank " << r << " exit " << code << " log:\n" << log);
+    CHECK(code == 1);  // -1: still running; 128 + n: ended by signal n
+    CHECK(log.find("rank 2 failed") != std::string::npos);
+  }
+  CHECK(std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(60));
 }
 
 TEST_CASE("rank 0 fails within the timeout when a peer never shows up") {
