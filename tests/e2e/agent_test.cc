@@ -18,6 +18,7 @@ namespace {
 using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
+using testing::Slurp;
 
 constexpr auto kDeadline = std::chrono::seconds(20);
 
@@ -48,11 +49,6 @@ std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std:
                                "--heartbeat-interval-ms", "100", "--work-dir",
                                dir.File("work-" + tag), "--log-level", "debug"},
       dir.File("agent-" + tag + ".log"));
-}
-
-std::string ReadLog(const std::string& path) {
-  auto text = ReadTextFile(path);
-  return text.ok() ? *text : std::string();
 }
 
 }  // namespace
@@ -90,7 +86,7 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   auto agent = StartAgent(dir, address, "1");
   bool alive = testing::WaitFor(
       [&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
-  INFO(ReadLog(dir.File("agent-1.log")));
+  INFO(Slurp(dir.File("agent-1.log")));
   REQUIRE(alive);
   std::optional<v1::Node> node = ListedNode(address, "n1");
   REQUIRE(node.has_value());
@@ -142,16 +138,16 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   REQUIRE(planner->address() == address);
   alive = testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); },
                            kDeadline);
-  INFO(ReadLog(dir.File("agent-2.log")));
+  INFO(Slurp(dir.File("agent-2.log")));
   REQUIRE(alive);
   CHECK(agent->running());
-  CHECK_THAT(ReadLog(dir.File("agent-2.log")), Catch::Contains("registering again") ||
+  CHECK_THAT(Slurp(dir.File("agent-2.log")), Catch::Contains("registering again") ||
                                                    Catch::Contains("reachable again"));
 
   // SIGTERM: a clean stop.
   agent->Signal(SIGTERM);
   CHECK(agent->Wait(std::chrono::seconds(10)) == 0);
-  CHECK_THAT(ReadLog(dir.File("agent-2.log")), Catch::Contains("galvatron-agent stopped"));
+  CHECK_THAT(Slurp(dir.File("agent-2.log")), Catch::Contains("galvatron-agent stopped"));
 }
 
 TEST_CASE("An agent started before its planner registers once the planner is up",
@@ -170,7 +166,7 @@ TEST_CASE("An agent started before its planner registers once the planner is up"
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(), {}, address);
   bool alive = testing::WaitFor(
       [&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
-  INFO(ReadLog(dir.File("agent-early.log")));
+  INFO(Slurp(dir.File("agent-early.log")));
   CHECK(alive);
   agent->Signal(SIGINT);
   CHECK(agent->Wait(std::chrono::seconds(10)) == 0);

@@ -30,6 +30,7 @@ namespace {
 using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
+using testing::Slurp;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
 
@@ -50,11 +51,6 @@ std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std:
     argv.push_back(worker);
   }
   return std::make_unique<ChildProcess>(argv, dir.File("agent-" + name + ".log"));
-}
-
-std::string ReadLog(const std::string& path) {
-  auto text = ReadTextFile(path);
-  return text.ok() ? *text : std::string();
 }
 
 CommandResult Cli(const std::string& planner, std::vector<std::string> args,
@@ -110,8 +106,8 @@ TEST_CASE("Two agents probe a 4-rank cluster through the planner", "[e2e][tasks]
                          galvatron_dir},
                         std::chrono::seconds(180));
   INFO(r.err);
-  INFO(ReadLog(dir.File("agent-n1.log")));
-  INFO(ReadLog(dir.File("agent-n2.log")));
+  INFO(Slurp(dir.File("agent-n1.log")));
+  INFO(Slurp(dir.File("agent-n2.log")));
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("task-1") && Catch::Contains("succeeded"));
   v1::HardwareProfile profile;
@@ -200,7 +196,7 @@ TEST_CASE("Cancelling a task and stopping an agent stop their workers", "[e2e][t
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("cancelled"));
   bool stopped = testing::WaitFor([&] { return ChildCount(agent->pid()) == 0; }, kDeadline);
-  INFO(ReadLog(dir.File("agent-n1.log")));
+  INFO(Slurp(dir.File("agent-n1.log")));
   CHECK(stopped);
 
   // The next task runs; SIGTERM to the agent stops it and fails the task.
@@ -213,7 +209,7 @@ TEST_CASE("Cancelling a task and stopping an agent stop their workers", "[e2e][t
   REQUIRE(task.has_value());
   CHECK(task->state() == v1::TASK_STATE_FAILED);
   CHECK_THAT(task->message(), Catch::Contains("SIGTERM"));
-  CHECK_THAT(ReadLog(dir.File("agent-n1.log")), Catch::Contains("galvatron-agent stopped"));
+  CHECK_THAT(Slurp(dir.File("agent-n1.log")), Catch::Contains("galvatron-agent stopped"));
 }
 
 TEST_CASE("galvatron plan has the agents measure what is missing, then plans from it alone",
@@ -239,7 +235,7 @@ TEST_CASE("galvatron plan has the agents measure what is missing, then plans fro
                          "--memory", "4GiB", "--global-batch", "8"},
                         std::chrono::seconds(300));
   INFO(r.err);
-  INFO(ReadLog(dir.File("agent-n1.log")));
+  INFO(Slurp(dir.File("agent-n1.log")));
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("measuring first: task-2 (probe") &&
                         Catch::Contains("measuring first: task-3 (profile llama-tiny") &&

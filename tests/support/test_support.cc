@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,19 +19,33 @@ namespace galvatron::testing {
 
 namespace {
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
   return value && *value ? value : fallback;
 }
 
 }  // namespace
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+int WaitForPort(const std::string& port_file, std::chrono::milliseconds timeout) {
+  long port = 0;
+  WaitFor(
+      [&] {
+        const std::string text = Slurp(port_file);
+        char* end = nullptr;
+        port = std::strtol(text.c_str(), &end, 10);
+        // A whole number (the writer may not have finished the line yet).
+        return end != text.c_str() && (*end == '\0' || *end == '\n') && port > 0 && port < 65536;
+      },
+      timeout);
+  return port > 0 && port < 65536 ? static_cast<int>(port) : 0;
+}
 
 TempDir::TempDir() {
   std::string pattern = EnvOr("TMPDIR", "/tmp") + "/galvatron-test-XXXXXX";
@@ -139,8 +154,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   } else if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   }
-  result.out = ReadAll(out_path);
-  result.err = ReadAll(err_path);
+  result.out = Slurp(out_path);
+  result.err = Slurp(err_path);
   return result;
 }
 
@@ -165,12 +180,12 @@ PlannerProcess::PlannerProcess(const std::string& db_path, const std::string& wo
   if (!up || !process_->running()) {
     throw std::runtime_error("galvatron-planner did not start; log:\n" + Log());
   }
-  address_ = ReadAll(ready);
+  address_ = Slurp(ready);
   while (!address_.empty() && (address_.back() == '\n' || address_.back() == ' ')) {
     address_.pop_back();
   }
 }
 
-std::string PlannerProcess::Log() const { return ReadAll(log_path_); }
+std::string PlannerProcess::Log() const { return Slurp(log_path_); }
 
 }  // namespace galvatron::testing

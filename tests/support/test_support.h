@@ -32,6 +32,16 @@ class TempDir {
 // `timeout` passes (false).
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
+// The whole file; "" when it cannot be read (e.g. the log of a process that
+// has not started yet).
+std::string Slurp(const std::string& path);
+
+// Waits up to `timeout` until `port_file` holds a positive port number (what a
+// rank-0 worker writes once its store serves) and returns it; 0 if it never
+// does.
+int WaitForPort(const std::string& port_file,
+                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 // Directory of the built binaries ($GALVATRON_BIN_DIR, set by CTest).
 std::string BinDir();
 // Directory of the source tree ($GALVATRON_SOURCE_DIR, set by CTest).

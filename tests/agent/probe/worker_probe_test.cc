@@ -34,28 +34,11 @@ using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
 using testing::TempDir;
+using testing::Slurp;
 using testing::WaitFor;
+using testing::WaitForPort;
 
 std::string Worker() { return testing::BinDir() + "/galvatron-worker"; }
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Rank 0's store port, once it has written its --port-file.
-int WaitForPort(const std::string& port_file) {
-  int port = 0;
-  WaitFor(
-      [&] {
-        std::string text(absl::StripAsciiWhitespace(Slurp(port_file)));
-        return absl::SimpleAtoi(text, &port) && port > 0;
-      },
-      std::chrono::seconds(20));
-  return port;
-}
 
 // A loopback port nothing listens on (bound, then released).
 int UnusedPort() {

@@ -25,26 +25,9 @@ namespace {
 
 using testing::ChildProcess;
 using testing::TempDir;
+using testing::Slurp;
 using testing::WaitFor;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Rank 0's store port, once it has written its --port-file.
-int WaitForPort(const std::string& port_file) {
-  int port = 0;
-  WaitFor(
-      [&] {
-        const std::string text(absl::StripAsciiWhitespace(Slurp(port_file)));
-        return absl::SimpleAtoi(text, &port) && port > 0;
-      },
-      std::chrono::seconds(30));
-  return port;
-}
+using testing::WaitForPort;
 
 struct Report {
   std::map<std::pair<std::string, std::string>, double> errors;  // (case, quantity) → error

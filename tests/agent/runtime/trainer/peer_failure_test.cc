@@ -26,14 +26,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using testing::ChildProcess;
 using testing::TempDir;
+using testing::Slurp;
 using testing::WaitFor;
+using testing::WaitForPort;
 
 std::string Worker() { return testing::BinDir() + "/galvatron-worker"; }
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // pp 2 × tp 2 for the first two layers, dp 2 for the last two: each rank
 // talks to some ranks directly (its tp, dp and pipeline peers) and waits on
@@ -72,9 +69,9 @@ class Run {
   void StartRank0() {
     Start(0, {"--store", "127.0.0.1:0", "--port-file", dir_.File("port"), "--metrics-out",
               dir_.File("metrics.jsonl")});
-    REQUIRE(WaitFor([&] { return !Slurp(dir_.File("port")).empty(); }, std::chrono::seconds(60)));
-    port_ = Slurp(dir_.File("port"));
-    port_ = port_.substr(0, port_.find('\n'));
+    const int port = WaitForPort(dir_.File("port"), std::chrono::seconds(60));
+    REQUIRE(port > 0);
+    port_ = std::to_string(port);
   }
   void StartRank(int rank) { Start(rank, {"--store", "127.0.0.1:" + port_}); }
 
