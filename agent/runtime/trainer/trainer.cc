@@ -8,17 +8,13 @@
 //   step_metrics    the per-step metrics
 //   checkpoint_io   sharded checkpoints and parameter dumps
 //   trainer_comm    the rendezvous, process groups and pipeline messages
+//   error_boundary  statuses naming the rank and step, for any failure
 #include "agent/runtime/trainer/trainer.h"
 
-#include <c10/util/Exception.h>
-#include <gloo/common/error.h>
 #include <torch/torch.h>
 
 #include <chrono>
-#include <exception>
-#include <functional>
 #include <memory>
-#include <new>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +22,7 @@
 #include "agent/runtime/trainer/batches.h"
 #include "agent/runtime/trainer/checkpoint_io.h"
 #include "agent/runtime/trainer/clip_grads.h"
+#include "agent/runtime/trainer/error_boundary.h"
 #include "agent/runtime/trainer/grad_sync.h"
 #include "agent/runtime/trainer/model_support.h"
 #include "agent/runtime/trainer/optimizer.h"
@@ -116,33 +113,12 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   return t;
 }
 
-// Runs `body` and names `where` ("rank 2, step 17") in whatever it fails
-// with: an error status, or an exception (LibTorch throws c10::Error and
-// std::exception, Gloo ::gloo::IoException when a peer fails or times out).
-absl::Status Guard(const std::string& where, const std::function<absl::Status()>& body) {
-  try {
-    const absl::Status status = body();
-    if (status.ok()) return status;
-    return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
-  } catch (const ::gloo::IoException& e) {
-    return absl::UnavailableError(absl::StrCat(where, ": communication failed: ", e.what()));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(where, ": ", e.what_without_backtrace()));
-  } catch (const std::bad_alloc& e) {
-    return absl::ResourceExhaustedError(absl::StrCat(where, ": out of memory (", e.what(), ")"));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(where, ": ", e.what()));
-  } catch (...) {
-    return absl::InternalError(absl::StrCat(where, ": an exception of unknown type"));
-  }
-}
-
 }  // namespace
 
 absl::Status RunTraining(const TrainOptions& o) {
   const std::string at_rank = absl::StrCat("rank ", o.rank);
   std::unique_ptr<Training> t;
-  RETURN_IF_ERROR(Guard(at_rank, [&]() -> absl::Status {
+  RETURN_IF_ERROR(RunGuarded(at_rank, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(t, SetUp(o));
     return absl::OkStatus();
   }));
@@ -152,7 +128,7 @@ absl::Status RunTraining(const TrainOptions& o) {
   GradSync& grads = *t->grads;
 
   for (int64_t step = t->first_step; step < o.steps; ++step) {
-    RETURN_IF_ERROR(Guard(absl::StrCat(at_rank, ", step ", step + 1), [&]() -> absl::Status {
+    RETURN_IF_ERROR(RunGuarded(absl::StrCat(at_rank, ", step ", step + 1), [&]() -> absl::Status {
       StepRecord record;
       record.step = step + 1;
       record.start = std::chrono::steady_clock::now();
@@ -182,7 +158,7 @@ absl::Status RunTraining(const TrainOptions& o) {
       break;
     }
   }
-  return Guard(at_rank, [&]() -> absl::Status {
+  return RunGuarded(at_rank, [&]() -> absl::Status {
     if (!o.dump_parameters.empty()) {
       RETURN_IF_ERROR(DumpParameters(o.dump_parameters, comm.world(), o.rank, stage));
     }
