@@ -2,7 +2,9 @@
 //   stage_builder   this rank's stage of the model from the plan
 //   batches         the samples of each step, this rank's micro-batches
 //   stage_executor  one step's pipeline schedule (forward, backward, messages)
-//   grad_sync       DDP buckets, ZeRO-1/2/3, replicated KV heads, the tied table
+//   grad_sync       finishing the gradients: DDP buckets (gradient_reducer),
+//                   ZeRO-1/2, ZeRO-3 units (zero3), replicated KV heads, the
+//                   tied table; the ZeRO-1/2 owners' broadcast
 //   clip_grads      the global gradient norm and clipping
 //   optimizer       AdamW, the learning-rate schedule, bf16 master weights
 //   step_metrics    the per-step metrics
