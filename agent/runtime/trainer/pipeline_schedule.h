@@ -1,5 +1,5 @@
 // The order in which one pipeline stage runs its micro-batches' forward and
-// backward passes (DESIGN §8):
+// backward passes:
 //   GPipe: every forward, then every backward;
 //   1F1B:  min(pp − stage − 1, n) forwards to fill the pipeline, then one
 //          forward and one backward in turn, then the remaining backwards —

@@ -1,4 +1,5 @@
-// `galvatron-worker train`: one rank of a training run of a plan (DESIGN §8).
+// `galvatron-worker train`: one rank of a training run of a plan (our Plan
+// or a Galvatron strategy file) on a model spec.
 // The rank builds its pipeline stage: the embedding (first stage) and head
 // with its loss (last stage), vocab-parallel over embedding.vocab_tp with
 // Megatron-SP or Ulysses as the plan says, and its layers, each with its own
@@ -69,7 +70,11 @@ struct TrainOptions {
   std::string dump_parameters;
 };
 
-// Runs the training; errors name the option or the plan field at fault.
+// Runs the training. Errors name this rank and, once training has started,
+// the step ("rank 2, step 17: ..."), then the option or plan field at fault
+// or what failed; exceptions from LibTorch and Gloo come back as statuses
+// (UNAVAILABLE when communication with a peer failed), none escapes.
+// Thread model: one call per process, on one thread.
 absl::Status RunTraining(const TrainOptions& options);
 
 }  // namespace galvatron::runtime

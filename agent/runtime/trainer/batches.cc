@@ -1,0 +1,73 @@
+#include "agent/runtime/trainer/batches.h"
+
+#include <algorithm>
+
+#include "common/status_macros.h"
+
+namespace galvatron::runtime {
+
+absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOptions& o,
+                                                               const v1::ModelSpec& model,
+                                                               const v1::Plan& plan,
+                                                               const Stage& stage,
+                                                               torch::Dtype weights_dtype) {
+  std::unique_ptr<BatchSource> b(new BatchSource());
+  b->seed_ = static_cast<uint64_t>(o.seed);
+  b->vocab_size_ = model.vocab_size();
+  b->mlm_ = model.family() == v1::MODEL_FAMILY_BERT;
+  b->seq_ = plan.seq_len() > 0 ? plan.seq_len() : model.seq_len();
+  b->global_batch_ = plan.global_batch();
+  b->chunks_ = std::max(1, plan.micro_batches());
+  b->m_ = b->global_batch_ / b->chunks_;
+  b->weights_dtype_ = weights_dtype;
+  if (o.data == "synthetic") {
+    b->data_ = SyntheticTokens(std::max<int64_t>(4096, o.steps * b->global_batch_), b->seq_,
+                               model.vocab_size(), b->seed_);
+  } else {
+    ASSIGN_OR_RETURN(b->data_, OpenTokenFile(o.data, TokenType::kUint16, b->seq_, model.vocab_size()));
+  }
+  b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
+  // The token windows [samples, seq + 1] of this rank's embedding/head slice.
+  b->slice_ = b->m_ / stage.embedding_layout.dp;
+  b->slice_start_ = (stage.position / stage.embedding_layout.tp) * b->slice_;
+  b->window_.resize(static_cast<size_t>(b->seq_) + 1);
+  b->chosen_.resize(static_cast<size_t>(b->seq_));
+  return b;
+}
+
+absl::StatusOr<MicroBatch> BatchSource::Get(int64_t step, int c) {
+  MicroBatch mb;
+  mb.inputs = torch::empty({slice_, seq_}, torch::kInt64);
+  mb.labels = torch::empty({slice_, seq_}, torch::kInt64);
+  if (mlm_) mb.weights = torch::zeros({slice_, seq_}, torch::TensorOptions().dtype(weights_dtype_));
+  for (int64_t i = 0; i < slice_; ++i) {
+    const int64_t position = c * m_ + slice_start_ + i;
+    RETURN_IF_ERROR(data_->Sample(order_->At(step, global_batch_, position), window_.data()));
+    int64_t* in = mb.inputs[i].data_ptr<int64_t>();
+    int64_t* labels = mb.labels[i].data_ptr<int64_t>();
+    if (mlm_) {
+      std::copy(window_.begin(), window_.begin() + seq_, labels);
+      std::copy(window_.begin(), window_.begin() + seq_, in);
+      MaskForMlm(seed_, step, position, vocab_size_, seq_, in, chosen_.data());
+      for (int t = 0; t < seq_; ++t) {
+        if (chosen_[static_cast<size_t>(t)]) mb.weights[i][t] = 1.0;
+      }
+    } else {
+      std::copy(window_.begin(), window_.begin() + seq_, in);
+      std::copy(window_.begin() + 1, window_.end(), labels);
+    }
+  }
+  return mb;
+}
+
+absl::StatusOr<double> BatchSource::CountedTokens(int64_t step) {
+  if (!mlm_) return static_cast<double>(global_batch_) * seq_;
+  int64_t count = 0;
+  for (int64_t position = 0; position < global_batch_; ++position) {
+    RETURN_IF_ERROR(data_->Sample(order_->At(step, global_batch_, position), window_.data()));
+    count += MaskForMlm(seed_, step, position, vocab_size_, seq_, window_.data(), chosen_.data());
+  }
+  return static_cast<double>(std::max<int64_t>(count, 1));
+}
+
+}  // namespace galvatron::runtime

@@ -1,0 +1,75 @@
+// The training data of one rank: which samples each step reads, and the
+// micro-batches of this rank's slice. The order of samples depends only on
+// (seed, step), so every rank and a resumed run read the same ones.
+// Micro-batch c of a step is samples [c·m, (c+1)·m) of the step's global
+// batch; the embedding and head split it over their dp ranks, and this rank
+// reads its slice. GPT and LLaMA predict the next token; BERT's inputs are
+// masked (MaskForMlm) and its labels are the original tokens, counted where
+// `weights` is 1.
+//
+// Thread model: one thread (scratch buffers are reused between calls).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "agent/runtime/inputs/token_data.h"
+#include "agent/runtime/trainer/stage.h"
+#include "agent/runtime/trainer/trainer.h"
+#include "galvatron/v1/model.pb.h"
+#include "galvatron/v1/plan.pb.h"
+
+namespace galvatron::runtime {
+
+// This rank's slice of one micro-batch: [samples, seq] each.
+struct MicroBatch {
+  torch::Tensor inputs;   // int64 token ids
+  torch::Tensor labels;   // int64 token ids
+  torch::Tensor weights;  // BERT: 1 where the loss counts (undefined otherwise)
+};
+
+class BatchSource {
+ public:
+  // Synthetic tokens or the token file of --data; the sequence length, global
+  // batch and micro-batches from the plan (the model's sequence length when
+  // the plan has none). `weights_dtype`: BERT's weights (the master type).
+  static absl::StatusOr<std::unique_ptr<BatchSource>> Open(const TrainOptions& o,
+                                                           const v1::ModelSpec& model,
+                                                           const v1::Plan& plan,
+                                                           const Stage& stage,
+                                                           torch::Dtype weights_dtype);
+
+  int seq() const { return seq_; }
+  int global_batch() const { return global_batch_; }
+  int micro_batches() const { return chunks_; }
+  int64_t micro_batch_samples() const { return m_; }  // m: the whole micro-batch's samples
+
+  // Micro-batch `c` of step `step` (0-based), this rank's slice.
+  absl::StatusOr<MicroBatch> Get(int64_t step, int c);
+  // The loss is the mean over the global batch's counted tokens: all of
+  // them, or BERT's masked ones (every rank counts them for the whole batch).
+  absl::StatusOr<double> CountedTokens(int64_t step);
+
+ private:
+  BatchSource() = default;
+
+  uint64_t seed_ = 0;
+  int64_t vocab_size_ = 0;
+  bool mlm_ = false;
+  int seq_ = 0;
+  int global_batch_ = 0;
+  int chunks_ = 1;
+  int64_t m_ = 0;
+  int64_t slice_ = 0, slice_start_ = 0;  // this rank's samples of a micro-batch
+  torch::Dtype weights_dtype_ = torch::kFloat32;
+  std::unique_ptr<TokenSource> data_;
+  std::unique_ptr<SampleOrder> order_;
+  std::vector<int64_t> window_;  // one sample's seq + 1 tokens
+  std::vector<uint8_t> chosen_;  // BERT: the masked positions of one sample
+};
+
+}  // namespace galvatron::runtime
