@@ -6,12 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/model_catalog.h"
 #include "galvatron/v1/service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -54,8 +55,12 @@ TEST_CASE("acknowledged writes survive SIGKILL of the planner") {
   const int kill_after = std::uniform_int_distribution<int>(10, kRecords - 20)(rng);
   INFO("killing after " << kill_after << " acknowledged writes");
 
-  std::set<int> acked_models;
-  std::set<std::string> acked_profile_ids;
+  // What the planner acknowledged, written by the client thread.
+  struct Acknowledged {
+    absl::Mutex mu;
+    std::set<int> models ABSL_GUARDED_BY(mu);
+    std::set<std::string> profile_ids ABSL_GUARDED_BY(mu);
+  } acknowledged;
   int next = 0;
   {
     testing::PlannerProcess planner(db, dir.path());
@@ -63,7 +68,6 @@ TEST_CASE("acknowledged writes survive SIGKILL of the planner") {
     auto models = v1::ModelService::NewStub(channel);
     auto hardware = v1::HardwareProfileService::NewStub(channel);
     std::atomic<int> acked{0};
-    std::mutex mu;
     // The client writes alternately models and hardware-profile versions and
     // records what the planner acknowledged, until the planner is gone.
     std::thread client([&] {
@@ -75,8 +79,8 @@ TEST_CASE("acknowledged writes survive SIGKILL of the planner") {
           v1::ModelSpec response;
           status = models->SubmitModel(Context(5).get(), request, &response);
           if (status.ok()) {
-            std::lock_guard<std::mutex> lock(mu);
-            acked_models.insert(i);
+            absl::MutexLock lock(&acknowledged.mu);
+            acknowledged.models.insert(i);
           }
         } else {
           v1::PutHardwareProfileRequest request;
@@ -84,8 +88,8 @@ TEST_CASE("acknowledged writes survive SIGKILL of the planner") {
           v1::HardwareProfile response;
           status = hardware->PutHardwareProfile(Context(5).get(), request, &response);
           if (status.ok()) {
-            std::lock_guard<std::mutex> lock(mu);
-            acked_profile_ids.insert(response.id());
+            absl::MutexLock lock(&acknowledged.mu);
+            acknowledged.profile_ids.insert(response.id());
           }
         }
         if (!status.ok()) {
@@ -106,6 +110,13 @@ TEST_CASE("acknowledged writes survive SIGKILL of the planner") {
     planner.process().Signal(SIGKILL);
     CHECK(planner.process().Wait(std::chrono::seconds(10)) == 128 + SIGKILL);
     client.join();
+  }
+  std::set<int> acked_models;
+  std::set<std::string> acked_profile_ids;
+  {
+    absl::MutexLock lock(&acknowledged.mu);
+    acked_models = acknowledged.models;
+    acked_profile_ids = acknowledged.profile_ids;
   }
   REQUIRE(next < kRecords);  // the kill landed while the client was writing
   REQUIRE(static_cast<int>(acked_models.size() + acked_profile_ids.size()) >= kill_after);
