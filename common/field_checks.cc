@@ -9,8 +9,7 @@
 
 namespace galvatron::field_checks {
 
-absl::Status Invalid(absl::string_view path, absl::string_view value,
-                     absl::string_view expected) {
+absl::Status Invalid(absl::string_view path, absl::string_view value, absl::string_view expected) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", value, ", ", expected));
 }
 

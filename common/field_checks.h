@@ -12,8 +12,7 @@
 
 namespace galvatron::field_checks {
 
-absl::Status Invalid(absl::string_view path, absl::string_view value,
-                     absl::string_view expected);
+absl::Status Invalid(absl::string_view path, absl::string_view value, absl::string_view expected);
 
 // A user string in an error: quoted, escaped, and cut short if absurdly long.
 std::string Quoted(const std::string& s);

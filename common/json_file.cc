@@ -35,9 +35,9 @@ absl::Status JsonToMessage(const std::string& json, const std::string& what,
   parse.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, message, parse);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": not a valid ", message->GetDescriptor()->name(),
-                     " in JSON: ", std::string(status.message())));
+    return absl::InvalidArgumentError(absl::StrCat(what, ": not a valid ",
+                                                   message->GetDescriptor()->name(),
+                                                   " in JSON: ", std::string(status.message())));
   }
   return absl::OkStatus();
 }
@@ -45,8 +45,7 @@ absl::Status JsonToMessage(const std::string& json, const std::string& what,
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
@@ -82,14 +81,12 @@ absl::Status WriteTextFile(const std::string& path, const std::string& text) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     std::string err = std::strerror(errno);
     ::unlink(tmp.c_str());
-    return absl::DataLossError(
-        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", err));
+    return absl::DataLossError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", err));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadJsonFile(const std::string& path,
-                          google::protobuf::Message* message) {
+absl::Status ReadJsonFile(const std::string& path, google::protobuf::Message* message) {
   auto text = ReadTextFile(path);
   if (!text.ok()) return text.status();
   return JsonToMessage(*text, path, message);

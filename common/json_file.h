@@ -30,7 +30,6 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 // Writes atomically: a temporary file beside `path`, fsync, rename.
 absl::Status WriteTextFile(const std::string& path, const std::string& text);
 
-absl::Status ReadJsonFile(const std::string& path,
-                          google::protobuf::Message* message);
+absl::Status ReadJsonFile(const std::string& path, google::protobuf::Message* message);
 
 }  // namespace galvatron

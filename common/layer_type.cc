@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 
 namespace galvatron {
@@ -38,11 +38,16 @@ std::string FamilyToken(v1::ModelFamily family) {
 std::string PrecisionToken(v1::Precision precision) {
   switch (precision) {
     case v1::PRECISION_UNSPECIFIED:
-    case v1::PRECISION_BF16_MIXED: return "bf16";
-    case v1::PRECISION_FP16_MIXED: return "fp16";
-    case v1::PRECISION_FP32: return "fp32";
-    case v1::PRECISION_FP64: return "fp64";
-    default: return absl::StrCat("precision_", static_cast<int>(precision));
+    case v1::PRECISION_BF16_MIXED:
+      return "bf16";
+    case v1::PRECISION_FP16_MIXED:
+      return "fp16";
+    case v1::PRECISION_FP32:
+      return "fp32";
+    case v1::PRECISION_FP64:
+      return "fp64";
+    default:
+      return absl::StrCat("precision_", static_cast<int>(precision));
   }
 }
 
@@ -76,9 +81,9 @@ std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index) {
   const int kv_heads = g.kv_heads() != 0 ? g.kv_heads() : g.heads();
   const int head_dim =
       g.head_dim() != 0 ? g.head_dim() : (g.heads() != 0 ? g.hidden() / g.heads() : 0);
-  std::string key = absl::StrCat(KindToken(g.kind()), ":h", g.hidden(), ":f", g.ffn_hidden(),
-                                 ":a", g.heads(), ":kv", kv_heads, ":d", head_dim, ":s",
-                                 EffectiveSeqLen(spec, g));
+  std::string key =
+      absl::StrCat(KindToken(g.kind()), ":h", g.hidden(), ":f", g.ffn_hidden(), ":a", g.heads(),
+                   ":kv", kv_heads, ":d", head_dim, ":s", EffectiveSeqLen(spec, g));
   if (g.kind() == v1::LAYER_KIND_T5_DECODER) {
     absl::StrAppend(&key, ":x", EncoderSeqLen(spec, group_index));
   }

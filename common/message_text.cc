@@ -94,8 +94,8 @@ std::string ModelListTable(const std::vector<v1::ModelSpec>& models) {
 std::string ModelDetails(const v1::ModelSpec& m) {
   std::string out;
   absl::StrAppend(&out, "name:        ", m.name(), "\n");
-  absl::StrAppend(&out, "version:     ", m.builtin() ? "built-in catalog" : absl::StrCat(m.version()),
-                  "\n");
+  absl::StrAppend(
+      &out, "version:     ", m.builtin() ? "built-in catalog" : absl::StrCat(m.version()), "\n");
   if (!m.description().empty()) absl::StrAppend(&out, "description: ", m.description(), "\n");
   absl::StrAppend(&out, "family:      ", Family(m.family()), "\n");
   absl::StrAppend(&out, "layers:      ", TotalLayers(m), "\n");
@@ -107,13 +107,13 @@ std::string ModelDetails(const v1::ModelSpec& m) {
                     m.vision().patch_size(), ", classes ", m.vision().num_classes(), "\n");
   }
   if (!m.builtin()) absl::StrAppend(&out, "created:     ", FormatTimestamp(m.created_at()), "\n");
-  TextTable table({"GROUP", "KIND", "COUNT", "HIDDEN", "FFN", "HEADS", "KV_HEADS", "HEAD_DIM",
-                   "SEQ", "BIAS"});
+  TextTable table(
+      {"GROUP", "KIND", "COUNT", "HIDDEN", "FFN", "HEADS", "KV_HEADS", "HEAD_DIM", "SEQ", "BIAS"});
   for (int i = 0; i < m.layers_size(); ++i) {
     const auto& g = m.layers(i);
     table.AddRow({absl::StrCat(i), Kind(g.kind()), absl::StrCat(g.count()),
-                  absl::StrCat(g.hidden()), absl::StrCat(g.ffn_hidden()),
-                  absl::StrCat(g.heads()), g.kv_heads() ? absl::StrCat(g.kv_heads()) : "=heads",
+                  absl::StrCat(g.hidden()), absl::StrCat(g.ffn_hidden()), absl::StrCat(g.heads()),
+                  g.kv_heads() ? absl::StrCat(g.kv_heads()) : "=heads",
                   g.head_dim() ? absl::StrCat(g.head_dim()) : "auto",
                   g.seq_len() ? absl::StrCat(g.seq_len()) : "model", g.bias() ? "yes" : "no"});
   }
@@ -126,36 +126,35 @@ std::string HardwareProfileDetails(const v1::HardwareProfile& p) {
   absl::StrAppend(&out, "cluster:     ", p.cluster(), " (version ", p.version(), ")\n");
   absl::StrAppend(&out, "topology:    ", p.num_nodes(), " nodes x ", p.devices_per_node(),
                   " devices\n");
-  absl::StrAppend(&out, "device:      ", p.device().name().empty() ? "-" : p.device().name(),
-                  ", ", FormatBytes(p.device().memory_bytes()));
+  absl::StrAppend(&out, "device:      ", p.device().name().empty() ? "-" : p.device().name(), ", ",
+                  FormatBytes(p.device().memory_bytes()));
   if (p.device().peak_flops() > 0) {
     absl::StrAppend(&out, absl::StrFormat(", %.1f TFLOP/s peak", p.device().peak_flops() / 1e12));
   }
   absl::StrAppend(&out, "\n");
-  absl::StrAppend(&out, "overlap:     ",
-                  p.overlap_coefficient() > 0 ? absl::StrFormat("%.4f", p.overlap_coefficient())
-                                              : "unknown",
-                  "\n");
+  absl::StrAppend(
+      &out, "overlap:     ",
+      p.overlap_coefficient() > 0 ? absl::StrFormat("%.4f", p.overlap_coefficient()) : "unknown",
+      "\n");
   absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
   absl::StrAppend(&out, "measured:    ", FormatTimestamp(p.measured_at()),
                   p.measured_by().empty() ? "" : " by " + p.measured_by(), "\n");
   absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
   TextTable table({"COLLECTIVE", "GROUP", "LAYOUT", "SAMPLES", "BUS_BW", "ALPHA", "BETA"});
   for (const auto& c : p.collectives()) {
-    table.AddRow(
-        {ShortEnumName(v1::Collective_Name(c.collective()), "COLLECTIVE_"),
-         absl::StrCat(c.group_size()),
-         c.layout() == v1::GROUP_LAYOUT_UNSPECIFIED
-             ? "-"
-             : ShortEnumName(v1::GroupLayout_Name(c.layout()), "GROUP_LAYOUT_"),
-         absl::StrCat(c.samples_size()),
-         c.bus_bandwidth_bytes_per_second() > 0
-             ? absl::StrFormat("%.1f GB/s", c.bus_bandwidth_bytes_per_second() / 1e9)
-             : "-",
-         Seconds(c.fit().alpha_seconds()),
-         c.fit().beta_seconds_per_byte() > 0
-             ? absl::StrFormat("%.1f GB/s", 1e-9 / c.fit().beta_seconds_per_byte())
-             : "-"});
+    table.AddRow({ShortEnumName(v1::Collective_Name(c.collective()), "COLLECTIVE_"),
+                  absl::StrCat(c.group_size()),
+                  c.layout() == v1::GROUP_LAYOUT_UNSPECIFIED
+                      ? "-"
+                      : ShortEnumName(v1::GroupLayout_Name(c.layout()), "GROUP_LAYOUT_"),
+                  absl::StrCat(c.samples_size()),
+                  c.bus_bandwidth_bytes_per_second() > 0
+                      ? absl::StrFormat("%.1f GB/s", c.bus_bandwidth_bytes_per_second() / 1e9)
+                      : "-",
+                  Seconds(c.fit().alpha_seconds()),
+                  c.fit().beta_seconds_per_byte() > 0
+                      ? absl::StrFormat("%.1f GB/s", 1e-9 / c.fit().beta_seconds_per_byte())
+                      : "-"});
   }
   if (table.empty()) return out + "no collective tables\n";
   return out + table.Render();
@@ -171,10 +170,9 @@ std::string ComputeProfileDetails(const v1::ComputeProfile& p) {
   absl::StrAppend(&out, "parameters:  ", p.parameter_count(), " (",
                   FormatBytes(p.parameter_bytes()), ")\n");
   const auto& f = p.forward_fit();
-  absl::StrAppend(&out,
-                  absl::StrFormat("forward fit: b*(%.3g*s^2 + %.3g*s + %.3g) + %.3g seconds\n",
-                                  f.per_sample_s2(), f.per_sample_s1(), f.per_sample_s0(),
-                                  f.constant()));
+  absl::StrAppend(
+      &out, absl::StrFormat("forward fit: b*(%.3g*s^2 + %.3g*s + %.3g) + %.3g seconds\n",
+                            f.per_sample_s2(), f.per_sample_s1(), f.per_sample_s0(), f.constant()));
   absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
   absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
   TextTable times({"MICRO_BATCH", "SEQ", "FORWARD", "BACKWARD"});
@@ -198,12 +196,12 @@ std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan) {
   auto describe = [](const v1::LayerStrategy& s) {
     std::string text = absl::StrCat("tp", s.tp(), " dp", s.dp());
     if (s.sp() != v1::SEQUENCE_PARALLEL_NONE) {
-      absl::StrAppend(&text, " sp-", ShortEnumName(v1::SequenceParallel_Name(s.sp()),
-                                                   "SEQUENCE_PARALLEL_"));
+      absl::StrAppend(&text, " sp-",
+                      ShortEnumName(v1::SequenceParallel_Name(s.sp()), "SEQUENCE_PARALLEL_"));
     }
     if (s.dp() > 1 && s.dp_type() != v1::DATA_PARALLEL_TYPE_UNSPECIFIED) {
-      absl::StrAppend(&text, " ", ShortEnumName(v1::DataParallelType_Name(s.dp_type()),
-                                                "DATA_PARALLEL_TYPE_"));
+      absl::StrAppend(&text, " ",
+                      ShortEnumName(v1::DataParallelType_Name(s.dp_type()), "DATA_PARALLEL_TYPE_"));
     }
     if (s.checkpoint()) absl::StrAppend(&text, " ckpt");
     return text;
@@ -222,8 +220,8 @@ std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan) {
 }
 
 std::string PlanListTable(const std::vector<v1::Plan>& plans) {
-  TextTable table({"ID", "MODEL", "CLUSTER", "WORLD", "PP", "GLOBAL_BATCH", "SAMPLES/S",
-                   "CREATED"});
+  TextTable table(
+      {"ID", "MODEL", "CLUSTER", "WORLD", "PP", "GLOBAL_BATCH", "SAMPLES/S", "CREATED"});
   for (const auto& p : plans) {
     table.AddRow({p.id(), p.model(), p.cluster(), absl::StrCat(p.world_size()),
                   absl::StrCat(p.pp()), absl::StrCat(p.global_batch()),
@@ -249,21 +247,21 @@ std::string PlanDetails(const v1::Plan& p) {
                   e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3 ? " zero3" : "", "\n");
   for (const std::string& line : CompressLayerStrategies(p)) out += "  " + line + "\n";
   const auto& pred = p.prediction();
-  absl::StrAppend(&out, absl::StrFormat(
-                            "prediction:   %.3f s/iteration, %.2f samples/s, %.0f tokens/s%s\n",
-                            pred.iteration_seconds(), pred.samples_per_second(),
-                            pred.tokens_per_second(),
-                            pred.analytic_estimate() ? " (analytic estimate)" : ""));
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("prediction:   %.3f s/iteration, %.2f samples/s, %.0f tokens/s%s\n",
+                      pred.iteration_seconds(), pred.samples_per_second(), pred.tokens_per_second(),
+                      pred.analytic_estimate() ? " (analytic estimate)" : ""));
   for (const std::string& w : pred.warnings()) absl::StrAppend(&out, "warning:      ", w, "\n");
   for (const auto& m : pred.stage_memory()) {
     double frac = m.budget_bytes() > 0
                       ? static_cast<double>(m.total_bytes()) / static_cast<double>(m.budget_bytes())
                       : 0;
     int bar = static_cast<int>(std::min(1.0, frac) * 30 + 0.5);
-    absl::StrAppend(&out, absl::StrFormat("  stage %-2d [%s%s] %s / %s\n", m.stage(),
-                                          std::string(bar, '#'), std::string(30 - bar, '.'),
-                                          FormatBytes(m.total_bytes()),
-                                          FormatBytes(m.budget_bytes())));
+    absl::StrAppend(
+        &out, absl::StrFormat("  stage %-2d [%s%s] %s / %s\n", m.stage(), std::string(bar, '#'),
+                              std::string(30 - bar, '.'), FormatBytes(m.total_bytes()),
+                              FormatBytes(m.budget_bytes())));
   }
   absl::StrAppend(&out, "created:      ", FormatTimestamp(p.created_at()), "\n");
   return out;
@@ -286,12 +284,13 @@ std::string DeviceSummary(const v1::Node& node) {
 }
 
 std::string NodeListTable(const std::vector<v1::Node>& nodes) {
-  TextTable table({"NAME", "CLUSTER", "STATE", "HOST", "CORES", "MEMORY", "DEVICES",
-                   "LAST_HEARTBEAT"});
+  TextTable table(
+      {"NAME", "CLUSTER", "STATE", "HOST", "CORES", "MEMORY", "DEVICES", "LAST_HEARTBEAT"});
   for (const auto& n : nodes) {
-    table.AddRow({n.name(), n.cluster(), ShortEnumName(v1::NodeState_Name(n.state()), "NODE_STATE_"),
-                  n.host(), absl::StrCat(n.cpu_cores()), FormatBytes(n.memory_bytes()),
-                  DeviceSummary(n), FormatTimestamp(n.last_heartbeat())});
+    table.AddRow({n.name(), n.cluster(),
+                  ShortEnumName(v1::NodeState_Name(n.state()), "NODE_STATE_"), n.host(),
+                  absl::StrCat(n.cpu_cores()), FormatBytes(n.memory_bytes()), DeviceSummary(n),
+                  FormatTimestamp(n.last_heartbeat())});
   }
   if (table.empty()) return "no nodes\n";
   return table.Render();
@@ -319,17 +318,18 @@ std::string TaskListTable(const std::vector<v1::Task>& tasks) {
 }
 
 std::string TaskDetails(const v1::Task& t) {
-  std::string text = absl::StrCat(
-      "task ", t.id(), ": ", TaskWhat(t), " on cluster ", t.cluster(), "\n",
-      "  state     ", ShortEnumName(v1::TaskState_Name(t.state()), "TASK_STATE_"),
-      absl::StrFormat(" (%.0f%%)", 100 * t.progress()), "\n",
-      "  reason    ", t.reason(), "\n",
-      "  created   ", FormatTimestamp(t.created_at()), "\n");
-  if (t.has_started_at()) absl::StrAppend(&text, "  started   ", FormatTimestamp(t.started_at()), "\n");
+  std::string text =
+      absl::StrCat("task ", t.id(), ": ", TaskWhat(t), " on cluster ", t.cluster(), "\n",
+                   "  state     ", ShortEnumName(v1::TaskState_Name(t.state()), "TASK_STATE_"),
+                   absl::StrFormat(" (%.0f%%)", 100 * t.progress()), "\n", "  reason    ",
+                   t.reason(), "\n", "  created   ", FormatTimestamp(t.created_at()), "\n");
+  if (t.has_started_at())
+    absl::StrAppend(&text, "  started   ", FormatTimestamp(t.started_at()), "\n");
   if (t.has_finished_at()) {
     absl::StrAppend(&text, "  finished  ", FormatTimestamp(t.finished_at()), "\n");
   }
-  if (!t.progress_message().empty()) absl::StrAppend(&text, "  progress  ", t.progress_message(), "\n");
+  if (!t.progress_message().empty())
+    absl::StrAppend(&text, "  progress  ", t.progress_message(), "\n");
   if (!t.store_address().empty()) absl::StrAppend(&text, "  store     ", t.store_address(), "\n");
   absl::StrAppend(&text, "  ranks     ", t.world_size(), "\n");
   for (const v1::TaskNode& node : t.nodes()) {

@@ -1,5 +1,6 @@
 // Human-readable views of API messages (aligned tables and summaries), shared
-// by the `galvatron` CLI and `galvatron-planner search`. Thread-compatible: pure functions and a value type.
+// by the `galvatron` CLI and `galvatron-planner search`. Thread-compatible: pure functions and a
+// value type.
 #pragma once
 
 #include <string>

@@ -65,9 +65,8 @@ v1::LayerGroup Group(v1::LayerKind kind, const Stack& s, bool bias) {
   return g;
 }
 
-v1::ModelSpec Base(const std::string& name, const std::string& description,
-                   v1::ModelFamily family, int vocab_size, int seq_len,
-                   v1::Precision precision, bool tie_embeddings,
+v1::ModelSpec Base(const std::string& name, const std::string& description, v1::ModelFamily family,
+                   int vocab_size, int seq_len, v1::Precision precision, bool tie_embeddings,
                    const v1::OptimizerSpec& optimizer) {
   v1::ModelSpec m;
   m.set_name(name);
@@ -86,14 +85,11 @@ v1::ModelSpec Base(const std::string& name, const std::string& description,
 // GPT-2's optimizer settings were not published; these are GPT-3's (Brown et
 // al. 2020, Table 2.1 and App. B) for the nearest model size, with a 2000-step
 // warm-up standing in for GPT-3's 375M warm-up tokens.
-v1::ModelSpec Gpt2(const std::string& name, const std::string& description,
-                   const Stack& stack, double learning_rate, int vocab_size = 50257,
-                   int seq_len = 1024) {
+v1::ModelSpec Gpt2(const std::string& name, const std::string& description, const Stack& stack,
+                   double learning_rate, int vocab_size = 50257, int seq_len = 1024) {
   v1::ModelSpec m =
-      Base(name, description, v1::MODEL_FAMILY_GPT, vocab_size, seq_len,
-           v1::PRECISION_BF16_MIXED,
-           /*tie_embeddings=*/true,
-           AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-8, 1.0, 2000}));
+      Base(name, description, v1::MODEL_FAMILY_GPT, vocab_size, seq_len, v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/true, AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-8, 1.0, 2000}));
   *m.add_layers() = Group(v1::LAYER_KIND_GPT_DECODER, stack, /*bias=*/true);
   return m;
 }
@@ -102,14 +98,11 @@ v1::ModelSpec Gpt2(const std::string& name, const std::string& description,
 // model card and HF configs): RMSNorm, RoPE, SwiGLU, no biases, untied head.
 // AdamW beta1 0.9, beta2 0.95, eps 1e-5, weight decay 0.1, clip 1.0, 2000
 // warm-up steps.
-v1::ModelSpec Llama(const std::string& name, const std::string& description,
-                    const Stack& stack, int vocab_size, int seq_len,
-                    double learning_rate) {
+v1::ModelSpec Llama(const std::string& name, const std::string& description, const Stack& stack,
+                    int vocab_size, int seq_len, double learning_rate) {
   v1::ModelSpec m =
-      Base(name, description, v1::MODEL_FAMILY_LLAMA, vocab_size, seq_len,
-           v1::PRECISION_BF16_MIXED,
-           /*tie_embeddings=*/false,
-           AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-5, 1.0, 2000}));
+      Base(name, description, v1::MODEL_FAMILY_LLAMA, vocab_size, seq_len, v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/false, AdamW({learning_rate, 0.1, 0.9, 0.95, 1e-5, 1.0, 2000}));
   *m.add_layers() = Group(v1::LAYER_KIND_LLAMA_DECODER, stack, /*bias=*/false);
   return m;
 }
@@ -118,8 +111,7 @@ v1::ModelSpec Llama(const std::string& name, const std::string& description,
 // WordPiece vocabulary 30522 (uncased), 512 positions, MLM head tied to the
 // word embeddings. Adam with decoupled weight decay 0.01, lr 1e-4, beta2
 // 0.999, eps 1e-6 (reference code), 10k warm-up steps.
-v1::ModelSpec Bert(const std::string& name, const std::string& description,
-                   const Stack& stack) {
+v1::ModelSpec Bert(const std::string& name, const std::string& description, const Stack& stack) {
   v1::ModelSpec m =
       Base(name, description, v1::MODEL_FAMILY_BERT, 30522, 512, v1::PRECISION_BF16_MIXED,
            /*tie_embeddings=*/true, AdamW({1e-4, 0.01, 0.9, 0.999, 1e-6, 1.0, 10000}));
@@ -132,8 +124,7 @@ v1::ModelSpec Bert(const std::string& name, const std::string& description,
 // (32000 + 100 sentinels, padded), 512 input tokens, tied embeddings. T5 was
 // trained with Adafactor, which OptimizerKind lacks; the AdamW setting is the
 // usual one for T5 fine-tuning (lr 1e-4, no weight decay).
-v1::ModelSpec T5(const std::string& name, const std::string& description,
-                 const Stack& stack) {
+v1::ModelSpec T5(const std::string& name, const std::string& description, const Stack& stack) {
   v1::ModelSpec m =
       Base(name, description, v1::MODEL_FAMILY_T5, 32128, 512, v1::PRECISION_BF16_MIXED,
            /*tie_embeddings=*/true, AdamW({1e-4, 0.0, 0.9, 0.999, 1e-8, 1.0, 10000}));
@@ -146,14 +137,14 @@ v1::ModelSpec T5(const std::string& name, const std::string& description,
 // 224x224 RGB image, plus a class token, 1000-class (ImageNet-1k) head:
 // seq_len = (224 / patch)^2 + 1. Adam with weight decay 0.1, beta2 0.999,
 // clip 1.0, 10k warm-up steps, lr from Table 3 (JFT-300M pre-training).
-v1::ModelSpec Vit(const std::string& name, const std::string& description,
-                  const Stack& stack, int patch_size, double learning_rate) {
+v1::ModelSpec Vit(const std::string& name, const std::string& description, const Stack& stack,
+                  int patch_size, double learning_rate) {
   constexpr int kImageSize = 224;
   const int side = kImageSize / patch_size;
-  v1::ModelSpec m = Base(name, description, v1::MODEL_FAMILY_VIT, /*vocab_size=*/0,
-                         side * side + 1, v1::PRECISION_BF16_MIXED,
-                         /*tie_embeddings=*/false,
-                         AdamW({learning_rate, 0.1, 0.9, 0.999, 1e-8, 1.0, 10000}));
+  v1::ModelSpec m =
+      Base(name, description, v1::MODEL_FAMILY_VIT, /*vocab_size=*/0, side * side + 1,
+           v1::PRECISION_BF16_MIXED,
+           /*tie_embeddings=*/false, AdamW({learning_rate, 0.1, 0.9, 0.999, 1e-8, 1.0, 10000}));
   *m.add_layers() = Group(v1::LAYER_KIND_VIT_ENCODER, stack, /*bias=*/true);
   v1::VisionSpec* vision = m.mutable_vision();
   vision->set_image_size(kImageSize);
@@ -174,17 +165,16 @@ v1::ModelSpec Tiny(v1::ModelSpec m) {
 
 std::map<std::string, v1::ModelSpec> BuildCatalog() {
   std::vector<v1::ModelSpec> models = {
-      Gpt2("gpt2-small", "GPT-2 124M (Radford et al. 2019; HF config gpt2)",
-           {12, 768, 12, 3072}, 6e-4),
+      Gpt2("gpt2-small", "GPT-2 124M (Radford et al. 2019; HF config gpt2)", {12, 768, 12, 3072},
+           6e-4),
       Gpt2("gpt2-medium", "GPT-2 355M (Radford et al. 2019; HF config gpt2-medium)",
            {24, 1024, 16, 4096}, 3e-4),
       Gpt2("gpt2-large", "GPT-2 774M (Radford et al. 2019; HF config gpt2-large)",
            {36, 1280, 20, 5120}, 2.5e-4),
-      Gpt2("gpt2-xl", "GPT-2 1.5B (Radford et al. 2019; HF config gpt2-xl)",
-           {48, 1600, 25, 6400}, 2e-4),
+      Gpt2("gpt2-xl", "GPT-2 1.5B (Radford et al. 2019; HF config gpt2-xl)", {48, 1600, 25, 6400},
+           2e-4),
 
-      Llama("llama2-7b",
-            "Llama 2 7B (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-7b-hf)",
+      Llama("llama2-7b", "Llama 2 7B (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-7b-hf)",
             {32, 4096, 32, 11008, /*kv_heads=*/32}, 32000, 4096, 3e-4),
       Llama("llama2-13b",
             "Llama 2 13B (Touvron et al. 2023, Table 1; HF meta-llama/Llama-2-13b-hf)",

@@ -39,42 +39,50 @@ std::string FamilyName(v1::ModelFamily family) {
   return EnumValueName(v1::ModelFamily_descriptor(), family);
 }
 
-std::string KindName(v1::LayerKind kind) {
-  return EnumValueName(v1::LayerKind_descriptor(), kind);
-}
+std::string KindName(v1::LayerKind kind) { return EnumValueName(v1::LayerKind_descriptor(), kind); }
 
 // The block kinds a family's runtime code can build; CUSTOM takes any.
 absl::Status CheckKindFitsFamily(absl::string_view path, v1::LayerKind kind,
                                  v1::ModelFamily family) {
   std::vector<v1::LayerKind> allowed;
   switch (family) {
-    case v1::MODEL_FAMILY_GPT: allowed = {v1::LAYER_KIND_GPT_DECODER}; break;
-    case v1::MODEL_FAMILY_LLAMA: allowed = {v1::LAYER_KIND_LLAMA_DECODER}; break;
-    case v1::MODEL_FAMILY_BERT: allowed = {v1::LAYER_KIND_BERT_ENCODER}; break;
+    case v1::MODEL_FAMILY_GPT:
+      allowed = {v1::LAYER_KIND_GPT_DECODER};
+      break;
+    case v1::MODEL_FAMILY_LLAMA:
+      allowed = {v1::LAYER_KIND_LLAMA_DECODER};
+      break;
+    case v1::MODEL_FAMILY_BERT:
+      allowed = {v1::LAYER_KIND_BERT_ENCODER};
+      break;
     case v1::MODEL_FAMILY_T5:
       allowed = {v1::LAYER_KIND_T5_ENCODER, v1::LAYER_KIND_T5_DECODER};
       break;
-    case v1::MODEL_FAMILY_VIT: allowed = {v1::LAYER_KIND_VIT_ENCODER}; break;
-    case v1::MODEL_FAMILY_SWIN: allowed = {v1::LAYER_KIND_SWIN_BLOCK}; break;
-    default: return absl::OkStatus();
+    case v1::MODEL_FAMILY_VIT:
+      allowed = {v1::LAYER_KIND_VIT_ENCODER};
+      break;
+    case v1::MODEL_FAMILY_SWIN:
+      allowed = {v1::LAYER_KIND_SWIN_BLOCK};
+      break;
+    default:
+      return absl::OkStatus();
   }
   std::vector<std::string> names;
   for (v1::LayerKind k : allowed) {
     if (k == kind) return absl::OkStatus();
     names.push_back(KindName(k));
   }
-  return Invalid(path, KindName(kind),
-                 absl::StrCat("must be ", absl::StrJoin(names, " or "), " for family ",
-                              FamilyName(family)));
+  return Invalid(
+      path, KindName(kind),
+      absl::StrCat("must be ", absl::StrJoin(names, " or "), " for family ", FamilyName(family)));
 }
 
 absl::Status ValidateOptimizer(const v1::OptimizerSpec& o) {
-  RETURN_IF_ERROR(
-      CheckEnum("optimizer.kind", v1::OptimizerKind_descriptor(), o.kind(), false));
+  RETURN_IF_ERROR(CheckEnum("optimizer.kind", v1::OptimizerKind_descriptor(), o.kind(), false));
   RETURN_IF_ERROR(CheckNonNegativeFinite("optimizer.learning_rate", o.learning_rate()));
   RETURN_IF_ERROR(CheckNonNegativeFinite("optimizer.weight_decay", o.weight_decay()));
   const std::pair<const char*, double> betas[] = {{"optimizer.beta1", o.beta1()},
-                                                   {"optimizer.beta2", o.beta2()}};
+                                                  {"optimizer.beta2", o.beta2()}};
   for (const auto& [path, beta] : betas) {
     if (!(beta >= 0 && beta < 1)) return Invalid(path, absl::StrCat(beta), "must be in [0, 1)");
   }
@@ -160,7 +168,8 @@ absl::Status ValidateGroup(const v1::ModelSpec& spec, int i) {
 }
 
 absl::Status ValidateLayers(const v1::ModelSpec& spec) {
-  if (spec.layers().empty()) return Invalid("layers", "empty", "must have at least one layer group");
+  if (spec.layers().empty())
+    return Invalid("layers", "empty", "must have at least one layer group");
   if (spec.layers_size() > L::kMaxLayerGroups) {
     return Invalid("layers", absl::StrCat(spec.layers_size(), " groups"),
                    absl::StrCat("must be <= ", L::kMaxLayerGroups));

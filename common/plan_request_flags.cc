@@ -50,8 +50,8 @@ absl::Status ParsePipelineFlag(const std::string& text, v1::PlanRequest* request
     } else if (part == "1f1b" || part == "pipedream_flush") {
       request->add_schedules(v1::PIPELINE_SCHEDULE_1F1B);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--pipeline: \"", part, "\", expected gpipe, 1f1b or both comma-separated"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pipeline: \"", part, "\", expected gpipe, 1f1b or both comma-separated"));
     }
   }
   return absl::OkStatus();

@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "common/model_validation.h"
 #include "common/field_checks.h"
+#include "common/model_validation.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 
@@ -43,8 +43,7 @@ absl::Status ValidateDevice(const v1::Device& d) {
 
 absl::Status ValidateCollectiveTable(const std::string& p, const v1::CollectiveTable& t,
                                      int64_t world_size) {
-  RETURN_IF_ERROR(
-      CheckEnum(p + "collective", v1::Collective_descriptor(), t.collective(), true));
+  RETURN_IF_ERROR(CheckEnum(p + "collective", v1::Collective_descriptor(), t.collective(), true));
   // For P2P the group size is the pipeline degree, which needs two stages too.
   RETURN_IF_ERROR(CheckAtLeast(p + "group_size", t.group_size(), 2));
   if (t.group_size() > world_size) {
@@ -93,13 +92,11 @@ absl::Status ValidateHardwareProfile(const v1::HardwareProfile& profile) {
   }
   RETURN_IF_ERROR(CheckFinite("overlap_coefficient", overlap));
   RETURN_IF_ERROR(CheckAtLeast("runtime_context_bytes", profile.runtime_context_bytes(), 0));
-  RETURN_IF_ERROR(
-      CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
+  RETURN_IF_ERROR(CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
 
-  RETURN_IF_ERROR(CheckCount("collectives", profile.collectives_size(),
-                             P::kMaxCollectiveTables, "tables"));
-  const int64_t world_size =
-      static_cast<int64_t>(profile.num_nodes()) * profile.devices_per_node();
+  RETURN_IF_ERROR(
+      CheckCount("collectives", profile.collectives_size(), P::kMaxCollectiveTables, "tables"));
+  const int64_t world_size = static_cast<int64_t>(profile.num_nodes()) * profile.devices_per_node();
   std::map<std::tuple<int, int, int>, int> first_index;
   for (int i = 0; i < profile.collectives_size(); ++i) {
     const v1::CollectiveTable& t = profile.collectives(i);
@@ -108,13 +105,12 @@ absl::Status ValidateHardwareProfile(const v1::HardwareProfile& profile) {
     auto [it, inserted] =
         first_index.emplace(std::make_tuple(t.collective(), t.group_size(), t.layout()), i);
     if (!inserted) {
-      return Invalid(
-          absl::StrCat("collectives[", i, "]"),
-          absl::StrCat(EnumValueName(v1::Collective_descriptor(), t.collective()),
-                       " group_size ", t.group_size(), " ",
-                       EnumValueName(v1::GroupLayout_descriptor(), t.layout())),
-          absl::StrCat("must not repeat collectives[", it->second,
-                       "] (one table per collective, group_size and layout)"));
+      return Invalid(absl::StrCat("collectives[", i, "]"),
+                     absl::StrCat(EnumValueName(v1::Collective_descriptor(), t.collective()),
+                                  " group_size ", t.group_size(), " ",
+                                  EnumValueName(v1::GroupLayout_descriptor(), t.layout())),
+                     absl::StrCat("must not repeat collectives[", it->second,
+                                  "] (one table per collective, group_size and layout)"));
     }
   }
   return absl::OkStatus();
@@ -137,13 +133,11 @@ absl::Status ValidateComputeProfile(const v1::ComputeProfile& profile) {
   }
   RETURN_IF_ERROR(ValidateName("cluster", profile.cluster()));
   if (!profile.model().empty()) RETURN_IF_ERROR(ValidateName("model", profile.model()));
-  RETURN_IF_ERROR(
-      CheckEnum("precision", v1::Precision_descriptor(), profile.precision(), false));
-  RETURN_IF_ERROR(
-      CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
+  RETURN_IF_ERROR(CheckEnum("precision", v1::Precision_descriptor(), profile.precision(), false));
+  RETURN_IF_ERROR(CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
 
-  RETURN_IF_ERROR(CheckCount("time_samples", profile.time_samples_size(), P::kMaxTimeSamples,
-                             "samples"));
+  RETURN_IF_ERROR(
+      CheckCount("time_samples", profile.time_samples_size(), P::kMaxTimeSamples, "samples"));
   for (int i = 0; i < profile.time_samples_size(); ++i) {
     const v1::LayerTimeSample& s = profile.time_samples(i);
     const std::string p = absl::StrCat("time_samples[", i, "].");
@@ -164,8 +158,8 @@ absl::Status ValidateComputeProfile(const v1::ComputeProfile& profile) {
   RETURN_IF_ERROR(CheckAtLeast("parameter_count", profile.parameter_count(), 0));
   RETURN_IF_ERROR(CheckAtLeast("parameter_bytes", profile.parameter_bytes(), 0));
 
-  RETURN_IF_ERROR(CheckCount("activations", profile.activations_size(),
-                             P::kMaxActivationEntries, "entries"));
+  RETURN_IF_ERROR(
+      CheckCount("activations", profile.activations_size(), P::kMaxActivationEntries, "entries"));
   for (int i = 0; i < profile.activations_size(); ++i) {
     const v1::ActivationMemory& a = profile.activations(i);
     const std::string p = absl::StrCat("activations[", i, "].");
@@ -177,8 +171,8 @@ absl::Status ValidateComputeProfile(const v1::ComputeProfile& profile) {
         CheckAtLeast(p + "checkpoint_bytes_per_sample", a.checkpoint_bytes_per_sample(), 0));
   }
 
-  RETURN_IF_ERROR(CheckCount("other_memory", profile.other_memory_size(),
-                             P::kMaxActivationEntries, "entries"));
+  RETURN_IF_ERROR(
+      CheckCount("other_memory", profile.other_memory_size(), P::kMaxActivationEntries, "entries"));
   for (int i = 0; i < profile.other_memory_size(); ++i) {
     const v1::OtherLayersMemory& m = profile.other_memory(i);
     const std::string p = absl::StrCat("other_memory[", i, "].");

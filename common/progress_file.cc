@@ -16,8 +16,7 @@ namespace galvatron {
 absl::Status WriteProgressFile(const std::string& path, const Progress& progress) {
   if (path.empty()) return absl::OkStatus();
   google::protobuf::Struct object;
-  (*object.mutable_fields())["fraction"].set_number_value(
-      std::clamp(progress.fraction, 0.0, 1.0));
+  (*object.mutable_fields())["fraction"].set_number_value(std::clamp(progress.fraction, 0.0, 1.0));
   (*object.mutable_fields())["message"].set_string_value(progress.message);
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(object, &json).ok()) {

@@ -9,17 +9,16 @@
 #define GALVATRON_CONCAT_(a, b) GALVATRON_CONCAT_INNER_(a, b)
 
 // Returns from the current function if `expr` yields a non-OK absl::Status.
-#define RETURN_IF_ERROR(expr)                     \
-  do {                                            \
-    ::absl::Status galvatron_status_ = (expr);    \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::absl::Status galvatron_status_ = (expr);             \
     if (!galvatron_status_.ok()) return galvatron_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, F())` declares x from an absl::StatusOr, or
 // returns its error.
 #define ASSIGN_OR_RETURN(lhs, expr) \
-  GALVATRON_ASSIGN_OR_RETURN_IMPL_( \
-      GALVATRON_CONCAT_(galvatron_statusor_, __LINE__), lhs, expr)
+  GALVATRON_ASSIGN_OR_RETURN_IMPL_(GALVATRON_CONCAT_(galvatron_statusor_, __LINE__), lhs, expr)
 
 #define GALVATRON_ASSIGN_OR_RETURN_IMPL_(var, lhs, expr) \
   auto var = (expr);                                     \

@@ -24,19 +24,28 @@ absl::StatusOr<int64_t> ParseBytes(const std::string& text) {
         "'", text, "' is not a size: expected a number with an optional unit, e.g. 36GiB"));
   }
   double scale = 0;
-  if (unit.empty() || unit == "b") scale = 1;
-  else if (unit == "kib" || unit == "k") scale = 1024.0;
-  else if (unit == "mib" || unit == "m") scale = 1024.0 * 1024;
-  else if (unit == "gib" || unit == "g") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "tib" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "kb") scale = 1e3;
-  else if (unit == "mb") scale = 1e6;
-  else if (unit == "gb") scale = 1e9;
-  else if (unit == "tb") scale = 1e12;
+  if (unit.empty() || unit == "b")
+    scale = 1;
+  else if (unit == "kib" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "mib" || unit == "m")
+    scale = 1024.0 * 1024;
+  else if (unit == "gib" || unit == "g")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "tib" || unit == "t")
+    scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (unit == "kb")
+    scale = 1e3;
+  else if (unit == "mb")
+    scale = 1e6;
+  else if (unit == "gb")
+    scale = 1e9;
+  else if (unit == "tb")
+    scale = 1e12;
   else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", text, "': unknown unit '", unit,
-        "', expected B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "': unknown unit '", unit,
+                     "', expected B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"));
   }
   double bytes = value * scale;
   if (!(bytes < 9.0e18)) {

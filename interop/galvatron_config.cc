@@ -302,9 +302,15 @@ GalvatronConfigName GalvatronConfigNameForPlan(const v1::Plan& plan) {
   name.memory_gb = static_cast<int>(request.memory_budget_bytes() >> 30);
   switch (request.precision() != v1::PRECISION_UNSPECIFIED ? request.precision()
                                                            : request.model_spec().precision()) {
-    case v1::PRECISION_FP32: name.precision = "fp32"; break;
-    case v1::PRECISION_FP16_MIXED: name.precision = "fp16"; break;
-    default: name.precision = "bf16"; break;
+    case v1::PRECISION_FP32:
+      name.precision = "fp32";
+      break;
+    case v1::PRECISION_FP16_MIXED:
+      name.precision = "fp16";
+      break;
+    default:
+      name.precision = "bf16";
+      break;
   }
   if (request.batch_case() == v1::PlanRequest::kGlobalBatch) {
     name.settle_bsz = request.global_batch();

@@ -17,10 +17,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "common/json_file.h"
+#include "common/least_squares.h"
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
 #include "interop/galvatron_json.h"
-#include "common/least_squares.h"
 
 namespace galvatron::interop {
 namespace {

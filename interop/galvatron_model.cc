@@ -14,11 +14,11 @@
 #include "absl/strings/strip.h"
 #include "common/json_file.h"
 #include "common/layer_type.h"
+#include "common/least_squares.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
 #include "interop/galvatron_json.h"
-#include "common/least_squares.h"
 
 namespace galvatron::interop {
 namespace {

@@ -17,8 +17,7 @@
 
 namespace {
 
-int Serve(const galvatron::planner::PlannerConfig& config,
-          const std::string& ready_file) {
+int Serve(const galvatron::planner::PlannerConfig& config, const std::string& ready_file) {
   // Signals are handled by one thread with sigwait; every other thread
   // (gRPC's included, created later) inherits this mask.
   sigset_t signals;
@@ -30,8 +29,7 @@ int Serve(const galvatron::planner::PlannerConfig& config,
   auto server = galvatron::planner::PlannerServer::Start(config);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", std::string(server.status().message()));
-    std::fprintf(stderr, "galvatron-planner: %s\n",
-                 std::string(server.status().message()).c_str());
+    std::fprintf(stderr, "galvatron-planner: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
   if (!ready_file.empty()) {
@@ -71,8 +69,7 @@ int main(int argc, char** argv) {
   app.add_option("--listen", config.listen,
                  "address to serve on, HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
-  app.add_option("--log-level", logging.level,
-                 "trace, debug, info, warn, error, critical or off")
+  app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   app.add_option("--log-format", logging.format, "text or json (one object per line)")
       ->capture_default_str();

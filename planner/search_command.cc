@@ -42,7 +42,8 @@ bool IsDirectory(const std::string& path) {
 absl::StatusOr<v1::HardwareProfile> LoadHardware(const SearchCommandConfig& c) {
   if (c.hardware.empty()) {
     return absl::InvalidArgumentError(
-        "--hardware: required (a HardwareProfile JSON file or Galvatron's hardware_configs folder)");
+        "--hardware: required (a HardwareProfile JSON file or Galvatron's hardware_configs "
+        "folder)");
   }
   if (IsDirectory(c.hardware)) {
     interop::GalvatronHardwareFiles files;
@@ -73,9 +74,9 @@ absl::StatusOr<std::string> FindOne(const std::string& dir, const std::string& p
     return absl::NotFoundError(absl::StrCat("--compute: no ", prefix, "*.json in ", dir));
   }
   std::sort(found.begin(), found.end());
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--compute: several ", prefix, "*.json in ", dir, " (", absl::StrJoin(found, ", "),
-      "); keep one per folder"));
+  return absl::InvalidArgumentError(absl::StrCat("--compute: several ", prefix, "*.json in ", dir,
+                                                 " (", absl::StrJoin(found, ", "),
+                                                 "); keep one per folder"));
 }
 
 absl::StatusOr<std::vector<v1::ComputeProfile>> LoadCompute(const SearchCommandConfig& c,
@@ -85,8 +86,7 @@ absl::StatusOr<std::vector<v1::ComputeProfile>> LoadCompute(const SearchCommandC
   if (c.compute.empty()) return out;
   if (IsDirectory(c.compute)) {
     interop::GalvatronModelFiles files;
-    ASSIGN_OR_RETURN(files.computation_profile_path,
-                     FindOne(c.compute, "computation_profiling_"));
+    ASSIGN_OR_RETURN(files.computation_profile_path, FindOne(c.compute, "computation_profiling_"));
     ASSIGN_OR_RETURN(files.memory_profile_path, FindOne(c.compute, "memory_profiling_"));
     files.spec = model;
     files.cluster = cluster;
@@ -135,8 +135,8 @@ absl::StatusOr<v1::PlanRequest> MakeRequest(const SearchCommandConfig& c) {
   } else if (c.default_dp_type == "ddp") {
     request.set_default_dp_type(v1::DATA_PARALLEL_TYPE_DDP);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--default-dp-type: \"", c.default_dp_type, "\", expected ddp or zero2"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--default-dp-type: \"", c.default_dp_type, "\", expected ddp or zero2"));
   }
   return request;
 }
@@ -150,13 +150,13 @@ class ProgressPrinter {
     const auto now = std::chrono::steady_clock::now();
     if (p.tasks_done != p.tasks_total && now - last_ < std::chrono::milliseconds(500)) return;
     last_ = now;
-    std::fprintf(stderr, "search: %lld/%lld tasks, best %s\n",
-                 static_cast<long long>(p.tasks_done), static_cast<long long>(p.tasks_total),
-                 p.best_samples_per_second > 0
-                     ? absl::StrFormat("%.3f samples/s (%s)", p.best_samples_per_second,
-                                       p.best_description)
-                           .c_str()
-                     : "none yet");
+    std::fprintf(
+        stderr, "search: %lld/%lld tasks, best %s\n", static_cast<long long>(p.tasks_done),
+        static_cast<long long>(p.tasks_total),
+        p.best_samples_per_second > 0
+            ? absl::StrFormat("%.3f samples/s (%s)", p.best_samples_per_second, p.best_description)
+                  .c_str()
+            : "none yet");
   }
 
  private:
@@ -189,21 +189,20 @@ std::string Readable(const v1::Plan& plan) {
   if (plan.runners_up_size() > 0) {
     absl::StrAppend(&out, "runners-up:\n");
     for (const auto& r : plan.runners_up()) {
-      absl::StrAppend(&out, absl::StrFormat("  %8.3f samples/s  %s%s\n",
-                                            r.prediction().samples_per_second(),
-                                            r.description(),
-                                            r.prediction().warnings().empty()
-                                                ? ""
-                                                : " (breaks a physical bound: see --json)"));
+      absl::StrAppend(
+          &out,
+          absl::StrFormat(
+              "  %8.3f samples/s  %s%s\n", r.prediction().samples_per_second(), r.description(),
+              r.prediction().warnings().empty() ? "" : " (breaks a physical bound: see --json)"));
     }
   }
   const auto& s = plan.search();
-  absl::StrAppend(&out, absl::StrFormat(
-                            "search:       %lld tasks, %lld DP states, %.2f s on %d threads%s\n",
-                            static_cast<long long>(s.tasks_done()),
-                            static_cast<long long>(s.states_explored()), s.wall_seconds(),
-                            s.threads(),
-                            s.time_limit_hit() ? " (time limit hit: best plan so far)" : ""));
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("search:       %lld tasks, %lld DP states, %.2f s on %d threads%s\n",
+                      static_cast<long long>(s.tasks_done()),
+                      static_cast<long long>(s.states_explored()), s.wall_seconds(), s.threads(),
+                      s.time_limit_hit() ? " (time limit hit: best plan so far)" : ""));
   return out;
 }
 
@@ -220,8 +219,8 @@ int RunSearchCommand(const SearchCommandConfig& config) {
     interop::GalvatronConfigOptions options;
     if (config.mode == "galvatron") options.default_dp_type = config.default_dp_type;
     auto json = interop::WriteGalvatronConfig(*plan, options);
-    absl::Status written = json.ok() ? WriteTextFile(config.galvatron_config_out, *json)
-                                     : json.status();
+    absl::Status written =
+        json.ok() ? WriteTextFile(config.galvatron_config_out, *json) : json.status();
     if (!written.ok()) {
       std::fprintf(stderr, "galvatron-planner search: --galvatron-config-out: %s\n",
                    std::string(written.message()).c_str());

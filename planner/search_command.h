@@ -22,7 +22,7 @@ struct SearchCommandConfig {
   std::string disable;           // comma-separated
   int max_tp = 0;
   int max_pp = 0;
-  std::string pipeline;  // "" (mode's default), gpipe, 1f1b, or "gpipe,1f1b"
+  std::string pipeline;                 // "" (mode's default), gpipe, 1f1b, or "gpipe,1f1b"
   std::string default_dp_type = "ddp";  // galvatron mode: ddp or zero2
   int threads = 0;
   double time_limit = 0;

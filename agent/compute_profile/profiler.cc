@@ -14,8 +14,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <unordered_map>
 #include <set>
+#include <unordered_map>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -24,9 +24,9 @@
 #include "agent/runtime/blocks/blocks.h"
 #include "common/host_facts.h"
 #include "common/layer_type.h"
+#include "common/least_squares.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
-#include "common/least_squares.h"
 
 namespace galvatron::profiler {
 namespace {
@@ -129,8 +129,8 @@ struct Context {
   absl::Status Step(const std::string& what) {
     if (std::chrono::steady_clock::now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
-          "the time budget of ", options.time_budget_seconds, " s ran out while measuring ",
-          what, "; raise --time-budget-seconds or measure fewer sizes"));
+          "the time budget of ", options.time_budget_seconds, " s ran out while measuring ", what,
+          "; raise --time-budget-seconds or measure fewer sizes"));
     }
     return absl::OkStatus();
   }
@@ -207,8 +207,8 @@ int64_t BytesPerSample(const Context& ctx, const Run& run) {
 void Fit(v1::ComputeProfile* profile, bool backward) {
   std::map<int, std::vector<FitPoint>> by_seq;
   for (const v1::LayerTimeSample& s : profile->time_samples()) {
-    by_seq[s.seq_len()].push_back(
-        {static_cast<double>(s.micro_batch()), backward ? s.backward_seconds() : s.forward_seconds()});
+    by_seq[s.seq_len()].push_back({static_cast<double>(s.micro_batch()),
+                                   backward ? s.backward_seconds() : s.forward_seconds()});
   }
   std::vector<FitPoint> per_sample;
   double constant = 0;
@@ -244,26 +244,26 @@ v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model
   profile.set_model(model.name());
   // What the times were measured in: the model's precision on CUDA; fp32 on
   // CPU (LibTorch's CPU bf16 is emulated and would mislead).
-  profile.set_precision(ctx.cuda() ? model.precision()
-                                   : (model.precision() == v1::PRECISION_FP64
-                                          ? v1::PRECISION_FP64
-                                          : v1::PRECISION_FP32));
+  profile.set_precision(
+      ctx.cuda()
+          ? model.precision()
+          : (model.precision() == v1::PRECISION_FP64 ? v1::PRECISION_FP64 : v1::PRECISION_FP32));
   profile.set_source(v1::PROFILE_SOURCE_MEASURED);
-  profile.set_measured_by(absl::StrCat(ReadHostFacts().host_name, " (", ctx.cuda() ? "cuda" : "cpu", ", ",
-                                       torch::get_num_threads(), " threads, galvatron-worker)"));
+  profile.set_measured_by(absl::StrCat(ReadHostFacts().host_name, " (", ctx.cuda() ? "cuda" : "cpu",
+                                       ", ", torch::get_num_threads(),
+                                       " threads, galvatron-worker)"));
   *profile.mutable_measured_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   return profile;
 }
 
 // Times every micro-batch size at each sequence length (`make_run(b, s)`
 // builds the run of one size), records the samples and fits them.
-absl::Status TimeAndFit(
-    const std::string& key, const std::vector<int>& seqs, Context* ctx,
-    const std::function<std::function<torch::Tensor()>(int b, int s)>& make_run,
-    v1::ComputeProfile* profile) {
+absl::Status TimeAndFit(const std::string& key, const std::vector<int>& seqs, Context* ctx,
+                        const std::function<std::function<torch::Tensor()>(int b, int s)>& make_run,
+                        v1::ComputeProfile* profile) {
   for (int s : seqs) {
-    const std::string what = absl::StrCat(key, ": forward/backward s=", s, " b=",
-                                          absl::StrJoin(ctx->options.micro_batches, ","));
+    const std::string what = absl::StrCat(key, ": forward/backward s=", s,
+                                          " b=", absl::StrJoin(ctx->options.micro_batches, ","));
     RETURN_IF_ERROR(ctx->Step(what));
     std::vector<std::function<torch::Tensor()>> runs;
     for (int b : ctx->options.micro_batches) runs.push_back(make_run(b, s));
@@ -314,8 +314,8 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
       const bool sequence_sharded = sp != v1::SEQUENCE_PARALLEL_NONE;
       if (sequence_sharded && s % tp != 0) continue;
       const int local_seq = sequence_sharded ? s / tp : s;
-      const std::string what = absl::StrCat(key, ": activation memory ", v1::SequenceParallel_Name(sp),
-                                            " degree ", tp, " s=", s);
+      const std::string what = absl::StrCat(
+          key, ": activation memory ", v1::SequenceParallel_Name(sp), " degree ", tp, " s=", s);
       RETURN_IF_ERROR(ctx->Step(what));
       BlockOptions sharded_options = block_options;
       sharded_options.sp = sp;
@@ -351,7 +351,9 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
   block_options.dtype = ctx->dtype;
   const std::string key = profile->layer_type();
   const auto token_options = torch::TensorOptions().dtype(torch::kInt64).device(ctx->device);
-  auto tokens = [&](int b, int s) { return torch::randint(model.vocab_size(), {b, s}, token_options); };
+  auto tokens = [&](int b, int s) {
+    return torch::randint(model.vocab_size(), {b, s}, token_options);
+  };
   {
     EmbeddingHead all(model, HeadPart::kAll, block_options);
     const int64_t parameters = runtime::ParameterCount(*all);
@@ -374,10 +376,12 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     RETURN_IF_ERROR(ctx->Step(what));
     EmbeddingHead first(model, HeadPart::kEmbedding, block_options);
     EmbeddingHead last(model, HeadPart::kHead, block_options);
-    const int64_t embed_bytes = BytesPerSample(*ctx, [&](int b) { return first->Embed(tokens(b, s)); });
+    const int64_t embed_bytes =
+        BytesPerSample(*ctx, [&](int b) { return first->Embed(tokens(b, s)); });
     const int64_t head_bytes = BytesPerSample(*ctx, [&](int b) {
-      torch::Tensor h = torch::randn({b, s, hidden}, torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
-                            .requires_grad_(true);
+      torch::Tensor h =
+          torch::randn({b, s, hidden}, torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
+              .requires_grad_(true);
       return last->Loss(h, tokens(b, s));
     });
     const int64_t first_states = runtime::ParameterCount(*first) * kModelStateBytesPerParameter;
@@ -389,9 +393,10 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     const struct {
       v1::PipelinePosition position;
       int64_t states, activation;
-    } rows[] = {{v1::PIPELINE_POSITION_OFF, first_states + last_states - shared, embed_bytes + head_bytes},
-                {v1::PIPELINE_POSITION_FIRST, first_states, embed_bytes},
-                {v1::PIPELINE_POSITION_LAST, last_states, head_bytes}};
+    } rows[] = {
+        {v1::PIPELINE_POSITION_OFF, first_states + last_states - shared, embed_bytes + head_bytes},
+        {v1::PIPELINE_POSITION_FIRST, first_states, embed_bytes},
+        {v1::PIPELINE_POSITION_LAST, last_states, head_bytes}};
     for (const auto& row : rows) {
       v1::OtherLayersMemory* m = profile->add_other_memory();
       m->set_position(row.position);
@@ -425,8 +430,8 @@ absl::Status ValidateProfilerOptions(const ProfilerOptions& o) {
   RETURN_IF_ERROR(CheckSizes("--seq-lens", o.seq_lens, 1 << 20));
   RETURN_IF_ERROR(CheckSizes("--tp-degrees", o.tp_degrees, 1024));
   if (o.warmup < 0 || o.repeats < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--warmup ", o.warmup, " / --repeats ",
-                                                   o.repeats, ": expected >= 0 / >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--warmup ", o.warmup, " / --repeats ", o.repeats, ": expected >= 0 / >= 1"));
   }
   if (!(o.time_budget_seconds > 0)) {
     return absl::InvalidArgumentError(
@@ -455,11 +460,10 @@ absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
   torch::manual_seed(0);
   if (!cuda) CpuCounter();  // before the first tensor
 
-  Context ctx{options,
-              cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU),
-              torch::kFloat32,
-              std::chrono::steady_clock::now() +
-                  std::chrono::microseconds(static_cast<int64_t>(options.time_budget_seconds * 1e6))};
+  Context ctx{
+      options, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU), torch::kFloat32,
+      std::chrono::steady_clock::now() +
+          std::chrono::microseconds(static_cast<int64_t>(options.time_budget_seconds * 1e6))};
   if (cuda && model.precision() == v1::PRECISION_BF16_MIXED) ctx.dtype = torch::kBFloat16;
   if (cuda && model.precision() == v1::PRECISION_FP16_MIXED) ctx.dtype = torch::kFloat16;
   if (model.precision() == v1::PRECISION_FP64) ctx.dtype = torch::kFloat64;

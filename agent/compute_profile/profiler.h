@@ -26,13 +26,13 @@ namespace galvatron::profiler {
 
 struct ProfilerOptions {
   std::vector<int> micro_batches = {1, 2, 4};
-  std::vector<int> seq_lens;           // empty: the model's
+  std::vector<int> seq_lens;                // empty: the model's
   std::vector<int> tp_degrees = {1, 2, 4};  // those that divide a layer's heads are measured
   int warmup = 2;
   int repeats = 5;
   double time_budget_seconds = 120;
-  int threads = 0;                     // torch intra-op threads; 0 = all cores
-  std::string device = "auto";         // cpu, cuda or auto
+  int threads = 0;              // torch intra-op threads; 0 = all cores
+  std::string device = "auto";  // cpu, cuda or auto
   std::string cluster = "local";
   // Called after each measured item with the fraction done and what it was.
   std::function<void(double, const std::string&)> progress;

@@ -96,8 +96,8 @@ absl::Status AgentDaemon::Register() {
     session_ = session_id_;
   }
   interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
-  spdlog::info("registered {} with the planner at {} ({} devices; heartbeat every {})",
-               node_key_, config_.planner, node_.devices_size(), absl::FormatDuration(interval_));
+  spdlog::info("registered {} with the planner at {} ({} devices; heartbeat every {})", node_key_,
+               config_.planner, node_.devices_size(), absl::FormatDuration(interval_));
   if (!ready_written_ && !config_.ready_file.empty()) {
     absl::Status written = WriteTextFile(
         config_.ready_file, absl::StrCat("registered ", node_key_, " at ", config_.planner, "\n"));
@@ -205,8 +205,7 @@ absl::Status AgentDaemon::RunHeartbeats() {
       return status;
     }
     if (!registering && status.code() == absl::StatusCode::kNotFound) {
-      spdlog::info("the planner does not know this session of {}; registering again",
-                   node_key_);
+      spdlog::info("the planner does not know this session of {}; registering again", node_key_);
       session_id_.clear();
       {
         absl::MutexLock lock(&mu_);

@@ -65,8 +65,7 @@ int main(int argc, char** argv) {
   galvatron::agent::AgentConfig config;
   galvatron::LoggingOptions logging;
   std::string cluster, node_name, devices_flag = "auto", work_dir = "./galvatron-agent";
-  app.add_option("--planner", config.planner, "planner address HOST:PORT")
-      ->capture_default_str();
+  app.add_option("--planner", config.planner, "planner address HOST:PORT")->capture_default_str();
   app.add_option("--cluster", cluster, "cluster this node belongs to")->required();
   app.add_option("--node-name", node_name, "name of this node (default: the host name)");
   app.add_option("--devices", devices_flag,
@@ -91,8 +90,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "once first registered, write a line saying so to this file");
-  app.add_option("--log-level", logging.level,
-                 "trace, debug, info, warn, error, critical or off")
+  app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   app.add_option("--log-format", logging.format, "text or json (one object per line)")
       ->capture_default_str();
@@ -128,8 +126,10 @@ int main(int argc, char** argv) {
   config.executor.advertise_host = advertise_host.empty() ? host.host_name : advertise_host;
   config.executor.worker_path = worker_path.empty() ? FindWorker() : worker_path;
   if (access(config.executor.worker_path.c_str(), X_OK) != 0) {
-    spdlog::warn("worker binary {} is not executable: tasks will fail until it is installed "
-                 "(--worker PATH)", config.executor.worker_path);
+    spdlog::warn(
+        "worker binary {} is not executable: tasks will fail until it is installed "
+        "(--worker PATH)",
+        config.executor.worker_path);
   }
 
   galvatron::v1::Node node;
@@ -140,14 +140,14 @@ int main(int argc, char** argv) {
   node.set_memory_bytes(host.memory_bytes);
   node.set_agent_version(kAgentVersion);
   for (auto& device : *devices) *node.add_devices() = std::move(device);
-  spdlog::info("galvatron-agent {} for {}/{} on {}: {} cores, {} bytes RAM, {} {} device(s); "
-               "work dir {}",
-               kAgentVersion, cluster, node_name, host.host_name, host.cpu_cores,
-               host.memory_bytes, node.devices_size(),
-               node.devices_size() > 0 && node.devices(0).kind() == galvatron::v1::DEVICE_KIND_CUDA
-                   ? "CUDA"
-                   : "CPU",
-               work_dir);
+  spdlog::info(
+      "galvatron-agent {} for {}/{} on {}: {} cores, {} bytes RAM, {} {} device(s); "
+      "work dir {}",
+      kAgentVersion, cluster, node_name, host.host_name, host.cpu_cores, host.memory_bytes,
+      node.devices_size(),
+      node.devices_size() > 0 && node.devices(0).kind() == galvatron::v1::DEVICE_KIND_CUDA ? "CUDA"
+                                                                                           : "CPU",
+      work_dir);
 
   galvatron::agent::AgentDaemon daemon(config, node);
   std::thread signal_waiter([&signals, &daemon] {

@@ -18,7 +18,8 @@ struct BackoffOptions {
 
 class ExponentialBackoff {
  public:
-  explicit ExponentialBackoff(const BackoffOptions& options, uint64_t seed = std::random_device{}());
+  explicit ExponentialBackoff(const BackoffOptions& options,
+                              uint64_t seed = std::random_device{}());
 
   // The delay before the next attempt; doubles the one after it.
   absl::Duration Next();

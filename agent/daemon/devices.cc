@@ -137,10 +137,10 @@ absl::StatusOr<std::vector<CudaDeviceInfo>> ProbeCudaDevices() {
     if (driver.cuDeviceGet(&device, ordinal) != kCudaSuccess ||
         driver.cuDeviceGetName(name, sizeof(name) - 1, device) != kCudaSuccess ||
         driver.cuDeviceTotalMem_v2(&memory, device) != kCudaSuccess ||
-        driver.cuDeviceGetAttribute(&info.capability_major, kAttributeCapabilityMajor,
-                                    device) != kCudaSuccess ||
-        driver.cuDeviceGetAttribute(&info.capability_minor, kAttributeCapabilityMinor,
-                                    device) != kCudaSuccess) {
+        driver.cuDeviceGetAttribute(&info.capability_major, kAttributeCapabilityMajor, device) !=
+            kCudaSuccess ||
+        driver.cuDeviceGetAttribute(&info.capability_minor, kAttributeCapabilityMinor, device) !=
+            kCudaSuccess) {
       return NoCuda(absl::StrCat("cannot query device ", ordinal));
     }
     info.name = name;
@@ -193,8 +193,8 @@ absl::StatusOr<std::vector<v1::Device>> DiscoverDevices(const DeviceSpec& spec,
   for (int ordinal : spec.cuda_indices) {
     if (ordinal >= static_cast<int>(cuda->size())) {
       return absl::NotFoundError(absl::StrCat("--devices: cuda device ", ordinal,
-                                              " does not exist; the driver reports ",
-                                              cuda->size(), " device(s)"));
+                                              " does not exist; the driver reports ", cuda->size(),
+                                              " device(s)"));
     }
     devices.push_back(CudaDevice(ordinal, (*cuda)[static_cast<size_t>(ordinal)]));
   }

@@ -43,7 +43,11 @@ class PartRun {
  public:
   PartRun(const ExecutorConfig& config, const v1::Task& task, const v1::TaskNode& part,
           std::string dir, const ReportFn& report, const std::function<bool()>& stopping)
-      : config_(config), task_(task), part_(part), dir_(std::move(dir)), report_(report),
+      : config_(config),
+        task_(task),
+        part_(part),
+        dir_(std::move(dir)),
+        report_(report),
         stopping_(stopping) {}
 
   void Add(int rank, WorkerProcess process) {
@@ -186,8 +190,8 @@ class PartRun {
       }
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(kTick));
     }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "rank 0 did not start its store within ", absl::FormatDuration(timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("rank 0 did not start its store within ", absl::FormatDuration(timeout)));
   }
 
  private:
@@ -214,13 +218,15 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
   const std::string progress = Join(dir, absl::StrCat("progress-", rank, ".json"));
   if (task.kind() == v1::TASK_KIND_PROBE) {
     const v1::ProbeTaskSpec& probe = task.probe();
-    args.insert(args.end(),
-                {"probe", "--rank", absl::StrCat(rank), "--world-size",
-                 absl::StrCat(task.world_size()), "--local-rank", absl::StrCat(local_rank),
-                 "--devices-per-node", absl::StrCat(ranks_here), "--cluster", task.cluster(),
-                 "--progress-file", progress});
-    if (probe.min_bytes() > 0) args.insert(args.end(), {"--min-bytes", absl::StrCat(probe.min_bytes())});
-    if (probe.max_bytes() > 0) args.insert(args.end(), {"--max-bytes", absl::StrCat(probe.max_bytes())});
+    args.insert(
+        args.end(),
+        {"probe", "--rank", absl::StrCat(rank), "--world-size", absl::StrCat(task.world_size()),
+         "--local-rank", absl::StrCat(local_rank), "--devices-per-node", absl::StrCat(ranks_here),
+         "--cluster", task.cluster(), "--progress-file", progress});
+    if (probe.min_bytes() > 0)
+      args.insert(args.end(), {"--min-bytes", absl::StrCat(probe.min_bytes())});
+    if (probe.max_bytes() > 0)
+      args.insert(args.end(), {"--max-bytes", absl::StrCat(probe.max_bytes())});
     if (probe.warmup() > 0) args.insert(args.end(), {"--warmup", absl::StrCat(probe.warmup())});
     if (probe.repeats() > 0) args.insert(args.end(), {"--repeats", absl::StrCat(probe.repeats())});
     if (!probe.backend().empty()) args.insert(args.end(), {"--backend", probe.backend()});
@@ -234,8 +240,8 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
     const v1::ProfileTaskSpec& profile = task.profile();
     const bool cuda = node_.devices_size() > 0 && node_.devices(0).kind() == v1::DEVICE_KIND_CUDA;
     args.insert(args.end(), {"profile", "--model", Join(dir, "model.json"), "--cluster",
-                             task.cluster(), "--out", Join(dir, "compute.json"),
-                             "--progress-file", progress, "--device", cuda ? "cuda" : "cpu"});
+                             task.cluster(), "--out", Join(dir, "compute.json"), "--progress-file",
+                             progress, "--device", cuda ? "cuda" : "cpu"});
     if (profile.micro_batches_size() > 0) {
       args.insert(args.end(), {"--micro-batches", IntList(profile.micro_batches())});
     }
@@ -248,8 +254,8 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
     }
     return args;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "kind: ", v1::TaskKind_Name(task.kind()), " is not a task this agent can run"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("kind: ", v1::TaskKind_Name(task.kind()), " is not a task this agent can run"));
 }
 
 void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& report,
@@ -257,15 +263,15 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
   const std::string dir = Join(config_.work_dir, task.id());
   if (node_index < 0 || node_index >= task.nodes_size()) {
     PartRun(config_, task, v1::TaskNode(), dir, report, stopping)
-        .Fail(absl::StrCat("node_index ", node_index, " is outside the task's ",
-                           task.nodes_size(), " node(s)"));
+        .Fail(absl::StrCat("node_index ", node_index, " is outside the task's ", task.nodes_size(),
+                           " node(s)"));
     return;
   }
   const v1::TaskNode& part = task.nodes(node_index);
   PartRun run(config_, task, part, dir, report, stopping);
-  spdlog::info("{}: {} on {}, ranks {}..{} of {} here", task.id(),
-               v1::TaskKind_Name(task.kind()), task.cluster(), part.first_rank(),
-               part.first_rank() + part.num_ranks() - 1, task.world_size());
+  spdlog::info("{}: {} on {}, ranks {}..{} of {} here", task.id(), v1::TaskKind_Name(task.kind()),
+               task.cluster(), part.first_rank(), part.first_rank() + part.num_ranks() - 1,
+               task.world_size());
 
   std::error_code error;
   std::filesystem::remove_all(dir, error);  // a stale run of the same id
@@ -276,8 +282,8 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
                                  node_.devices_size(), " device(s)"));
   }
   if (task.kind() == v1::TASK_KIND_PROFILE) {
-    if (absl::Status written = WriteTextFile(Join(dir, "model.json"),
-                                             MessageToJson(task.profile().model()));
+    if (absl::Status written =
+            WriteTextFile(Join(dir, "model.json"), MessageToJson(task.profile().model()));
         !written.ok()) {
       return run.Fail(std::string(written.message()));
     }
@@ -316,15 +322,15 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
     if (absl::Status status = start(0, "127.0.0.1:0", port_file); !status.ok()) {
       return run.Fail(std::string(status.message()));
     }
-    const double timeout = task.probe().timeout_seconds() > 0 ? task.probe().timeout_seconds() : 300;
+    const double timeout =
+        task.probe().timeout_seconds() > 0 ? task.probe().timeout_seconds() : 300;
     absl::StatusOr<int> port = run.WaitForPort(port_file, absl::Seconds(timeout));
     if (!port.ok()) return run.Fail(std::string(port.status().message()));
     if (!run.ReportProgress(absl::StrCat(config_.advertise_host, ":", *port))) {
       return run.StopAll();
     }
     for (int local = 1; local < part.num_ranks(); ++local) {
-      if (absl::Status status = start(local, absl::StrCat("127.0.0.1:", *port), "");
-          !status.ok()) {
+      if (absl::Status status = start(local, absl::StrCat("127.0.0.1:", *port), ""); !status.ok()) {
         return run.Fail(std::string(status.message()));
       }
     }
@@ -348,8 +354,8 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
     if (task.kind() == v1::TASK_KIND_PROBE) {
       const std::string path = Join(dir, "hardware.json");
       if (absl::Status read = ReadJsonFile(path, done.mutable_hardware()); !read.ok()) {
-        return run.Fail(absl::StrCat("the workers finished but the result is unreadable: ",
-                                     read.message()));
+        return run.Fail(
+            absl::StrCat("the workers finished but the result is unreadable: ", read.message()));
       }
       done.set_message(absl::StrCat("measured ", done.hardware().collectives_size(),
                                     " collective tables over ", task.world_size(), " rank(s)"));
@@ -357,8 +363,8 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
       v1::ComputeProfileList list;
       const std::string path = Join(dir, "compute.json");
       if (absl::Status read = ReadJsonFile(path, &list); !read.ok()) {
-        return run.Fail(absl::StrCat("the worker finished but the result is unreadable: ",
-                                     read.message()));
+        return run.Fail(
+            absl::StrCat("the worker finished but the result is unreadable: ", read.message()));
       }
       *done.mutable_compute() = list.profiles();
       done.set_message(absl::StrCat("measured ", list.profiles_size(), " layer type(s) of ",

@@ -22,7 +22,7 @@
 namespace galvatron::agent {
 
 struct ExecutorConfig {
-  std::string worker_path;     // the galvatron-worker binary
+  std::string worker_path;  // the galvatron-worker binary
   std::string work_dir = ".";
   // How workers of other nodes reach this node's rank-0 store.
   std::string advertise_host = "127.0.0.1";
@@ -50,8 +50,8 @@ class TaskExecutor {
  private:
   // The worker command of one rank (without the store address).
   absl::StatusOr<std::vector<std::string>> WorkerArgs(const v1::Task& task, int rank,
-                                                     int local_rank, int ranks_here,
-                                                     const std::string& dir) const;
+                                                      int local_rank, int ranks_here,
+                                                      const std::string& dir) const;
 
   const ExecutorConfig config_;
   const v1::Node node_;

@@ -18,9 +18,9 @@ extern char** environ;
 
 namespace galvatron::agent {
 
-absl::StatusOr<WorkerProcess> WorkerProcess::Start(
-    const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-    const std::string& log_path) {
+absl::StatusOr<WorkerProcess> WorkerProcess::Start(const std::vector<std::string>& argv,
+                                                   const std::map<std::string, std::string>& env,
+                                                   const std::string& log_path) {
   if (argv.empty()) return absl::InvalidArgumentError("no program to start");
   if (access(argv[0].c_str(), X_OK) != 0) {
     return absl::NotFoundError(

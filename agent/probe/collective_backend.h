@@ -39,16 +39,14 @@ class CollectiveBackend {
   // all-gather output, the reduce-scatter input, the all-to-all send buffer,
   // the p2p message). P2P runs the pipeline pattern on the group: group rank
   // k sends to k + 1 and receives from k - 1.
-  virtual absl::StatusOr<double> TimeCollective(v1::Collective collective,
-                                                const ProbeGroup& group, int64_t bytes,
-                                                const TimingOptions& timing) = 0;
+  virtual absl::StatusOr<double> TimeCollective(v1::Collective collective, const ProbeGroup& group,
+                                                int64_t bytes, const TimingOptions& timing) = 0;
 
   // Matmuls alone, all-reduces of `bytes` on `group` alone, then both at
   // once, as Galvatron's hardware profiler measures its overlap coefficient
   // (the slow-down of each when they share the device). Every rank of the
   // group calls it.
-  virtual absl::StatusOr<OverlapTimes> MeasureOverlap(const ProbeGroup& group,
-                                                      int64_t bytes) = 0;
+  virtual absl::StatusOr<OverlapTimes> MeasureOverlap(const ProbeGroup& group, int64_t bytes) = 0;
 
   // This rank's device: kind, index, name, memory.
   virtual v1::Device DescribeDevice() const = 0;

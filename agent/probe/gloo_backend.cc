@@ -20,9 +20,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/probe/collective_backend.h"
 #include "agent/runtime/comm/c10d_store.h"
 #include "agent/runtime/comm/gloo_peers.h"
-#include "agent/probe/collective_backend.h"
 #include "common/host_facts.h"
 
 namespace galvatron::probe {
@@ -30,9 +30,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int64_t kMatmulSize = 512;     // fp32 N×N matmuls of the overlap test
-constexpr int kOverlapMatmuls = 10;      // matmuls timed alone
-constexpr int kOverlapAllReduces = 10;   // all-reduces timed alone and overlapped
+constexpr int64_t kMatmulSize = 512;    // fp32 N×N matmuls of the overlap test
+constexpr int kOverlapMatmuls = 10;     // matmuls timed alone
+constexpr int kOverlapAllReduces = 10;  // all-reduces timed alone and overlapped
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -58,8 +58,8 @@ std::shared_ptr<::gloo::transport::Device> MakeGlooDevice(const std::string& sto
 // Not thread-safe (CollectiveBackend's contract).
 class GlooBackend final : public CollectiveBackend {
  public:
-  GlooBackend(c10::intrusive_ptr<c10d::Store> store, std::shared_ptr<::gloo::transport::Device> device,
-              const GlooBackendOptions& options)
+  GlooBackend(c10::intrusive_ptr<c10d::Store> store,
+              std::shared_ptr<::gloo::transport::Device> device, const GlooBackendOptions& options)
       : store_(std::move(store)), device_(std::move(device)), options_(options) {}
 
   std::string name() const override { return "gloo"; }
@@ -79,9 +79,9 @@ class GlooBackend final : public CollectiveBackend {
       gloo = c10::make_intrusive<runtime::GlooProcessGroup>(prefixed, group_rank, group.size,
                                                             gloo_options);
     } catch (const std::exception& e) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "rank ", options_.rank, ": cannot connect group ", group.key, " within ",
-          Seconds(options_.timeout), " s: ", FirstLine(e.what())));
+      return absl::DeadlineExceededError(
+          absl::StrCat("rank ", options_.rank, ": cannot connect group ", group.key, " within ",
+                       Seconds(options_.timeout), " s: ", FirstLine(e.what())));
     }
     groups_[group.key] = gloo;
     // So that a peer's Gloo error about these sockets names this rank.
@@ -99,8 +99,8 @@ class GlooBackend final : public CollectiveBackend {
     const int group_rank = group.GroupRank(options_.rank);
     const int64_t elements = bytes / static_cast<int64_t>(sizeof(float));
     if (elements < s || elements % s != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "message of ", bytes, " bytes cannot be split into ", s, " fp32 shards"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("message of ", bytes, " bytes cannot be split into ", s, " fp32 shards"));
     }
     const int64_t shard = elements / s;
     const auto opts = at::TensorOptions().dtype(at::kFloat);
@@ -162,10 +162,10 @@ class GlooBackend final : public CollectiveBackend {
         times.push_back(Seconds(Clock::now() - start));
       }
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(
-          "rank ", options_.rank, ": ", v1::Collective_Name(collective), " of ", bytes,
-          " bytes on group ", group.key, " failed (a peer stopped or timed out): ",
-          FirstLine(e.what())));
+      return absl::UnavailableError(
+          absl::StrCat("rank ", options_.rank, ": ", v1::Collective_Name(collective), " of ", bytes,
+                       " bytes on group ", group.key,
+                       " failed (a peer stopped or timed out): ", FirstLine(e.what())));
     }
     return Median(times);
   }
@@ -230,9 +230,8 @@ class GlooBackend final : public CollectiveBackend {
       times.compute_overlapped = compute_seconds / matmuls;
       times.comm_overlapped = comm_seconds / kOverlapAllReduces;
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("rank ", options_.rank,
-                                                 ": overlap measurement failed: ",
-                                                 FirstLine(e.what())));
+      return absl::UnavailableError(absl::StrCat(
+          "rank ", options_.rank, ": overlap measurement failed: ", FirstLine(e.what())));
     }
     return times;
   }

@@ -22,8 +22,8 @@
 namespace galvatron::probe {
 namespace {
 
-constexpr int kGemmSize = 4096;          // fp32 N×N, like Galvatron's 4096×4096 Linear
-constexpr int kOverlapAllReduces = 20;   // all-reduces timed alone and overlapped
+constexpr int kGemmSize = 4096;         // fp32 N×N, like Galvatron's 4096×4096 Linear
+constexpr int kOverlapAllReduces = 20;  // all-reduces timed alone and overlapped
 
 absl::Status CudaError(cudaError_t error, const char* what) {
   if (error == cudaSuccess) return absl::OkStatus();
@@ -35,15 +35,15 @@ absl::Status NcclError(ncclResult_t result, const char* what) {
   return absl::UnavailableError(absl::StrCat(what, ": ", ncclGetErrorString(result)));
 }
 
-#define GALVATRON_CUDA(expr)                                          \
-  do {                                                                \
-    absl::Status galvatron_cuda_status_ = CudaError((expr), #expr);   \
-    if (!galvatron_cuda_status_.ok()) return galvatron_cuda_status_;  \
+#define GALVATRON_CUDA(expr)                                         \
+  do {                                                               \
+    absl::Status galvatron_cuda_status_ = CudaError((expr), #expr);  \
+    if (!galvatron_cuda_status_.ok()) return galvatron_cuda_status_; \
   } while (0)
-#define GALVATRON_NCCL(expr)                                          \
-  do {                                                                \
-    absl::Status galvatron_nccl_status_ = NcclError((expr), #expr);   \
-    if (!galvatron_nccl_status_.ok()) return galvatron_nccl_status_;  \
+#define GALVATRON_NCCL(expr)                                         \
+  do {                                                               \
+    absl::Status galvatron_nccl_status_ = NcclError((expr), #expr);  \
+    if (!galvatron_nccl_status_.ok()) return galvatron_nccl_status_; \
   } while (0)
 
 // One group's communicator and stream. Not thread-safe.
@@ -163,9 +163,8 @@ class NcclBackend final : public CollectiveBackend {
       float* c = matrices + 2 * kGemmSize * kGemmSize;
       auto gemms = [&](int count) -> absl::Status {
         for (int i = 0; i < count; ++i) {
-          if (cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, kGemmSize, kGemmSize, kGemmSize, &one,
-                          a, kGemmSize, b, kGemmSize, &zero, c, kGemmSize) !=
-              CUBLAS_STATUS_SUCCESS) {
+          if (cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, kGemmSize, kGemmSize, kGemmSize, &one, a,
+                          kGemmSize, b, kGemmSize, &zero, c, kGemmSize) != CUBLAS_STATUS_SUCCESS) {
             return absl::InternalError("cublasSgemm failed");
           }
         }
@@ -173,8 +172,8 @@ class NcclBackend final : public CollectiveBackend {
       };
       auto all_reduces = [&]() -> absl::Status {
         for (int i = 0; i < kOverlapAllReduces; ++i) {
-          GALVATRON_NCCL(ncclAllReduce(send_, send_, elements, ncclFloat, ncclSum, g.comm,
-                                       g.stream));
+          GALVATRON_NCCL(
+              ncclAllReduce(send_, send_, elements, ncclFloat, ncclSum, g.comm, g.stream));
         }
         return absl::OkStatus();
       };
@@ -203,8 +202,8 @@ class NcclBackend final : public CollectiveBackend {
       t.comm_alone = *comm_alone / kOverlapAllReduces;
       // Together: enough GEMMs to cover the all-reduces (as Galvatron's
       // overlap_time_multiply sizes the overlapped phase).
-      const int overlap_gemms = std::max(
-          1, static_cast<int>(*comm_alone / std::max(t.compute_alone, 1e-9)) + 1);
+      const int overlap_gemms =
+          std::max(1, static_cast<int>(*comm_alone / std::max(t.compute_alone, 1e-9)) + 1);
       GALVATRON_CUDA(cudaEventRecord(events[0], compute));
       GALVATRON_CUDA(cudaEventRecord(events[2], g.stream));
       if (absl::Status s = all_reduces(); !s.ok()) return s;
@@ -267,17 +266,16 @@ class NcclBackend final : public CollectiveBackend {
         GALVATRON_NCCL(ncclAllGather(send, recv, shard, ncclFloat, g.comm, g.stream));
         return absl::OkStatus();
       case v1::COLLECTIVE_REDUCE_SCATTER:
-        GALVATRON_NCCL(
-            ncclReduceScatter(send, recv, shard, ncclFloat, ncclSum, g.comm, g.stream));
+        GALVATRON_NCCL(ncclReduceScatter(send, recv, shard, ncclFloat, ncclSum, g.comm, g.stream));
         return absl::OkStatus();
       case v1::COLLECTIVE_ALL_TO_ALL: {
         const size_t shard_bytes = shard * sizeof(float);
         GALVATRON_NCCL(ncclGroupStart());
         for (int peer = 0; peer < g.size; ++peer) {
-          GALVATRON_NCCL(ncclSend(send + peer * shard_bytes, shard, ncclFloat, peer, g.comm,
-                                  g.stream));
-          GALVATRON_NCCL(ncclRecv(recv + peer * shard_bytes, shard, ncclFloat, peer, g.comm,
-                                  g.stream));
+          GALVATRON_NCCL(
+              ncclSend(send + peer * shard_bytes, shard, ncclFloat, peer, g.comm, g.stream));
+          GALVATRON_NCCL(
+              ncclRecv(recv + peer * shard_bytes, shard, ncclFloat, peer, g.comm, g.stream));
         }
         GALVATRON_NCCL(ncclGroupEnd());
         return absl::OkStatus();

@@ -39,9 +39,8 @@ ProbeGroup GroupOfRank(int world_size, int size, v1::GroupLayout layout, int wor
     group.index = world_rank / size;
     for (int k = 0; k < size; ++k) group.ranks.push_back(group.index * size + k);
   }
-  group.key = absl::StrCat("s", size, layout == v1::GROUP_LAYOUT_STRIDED ? "-strided-" :
-                                                                            "-consecutive-",
-                           group.index);
+  group.key = absl::StrCat(
+      "s", size, layout == v1::GROUP_LAYOUT_STRIDED ? "-strided-" : "-consecutive-", group.index);
   return group;
 }
 
@@ -58,9 +57,9 @@ std::vector<ProbeGroup> ProbeGroupsOfRank(int world_size, int world_rank) {
 
 absl::StatusOr<std::vector<int64_t>> MessageSizes(int64_t min_bytes, int64_t max_bytes) {
   if (min_bytes <= 0 || max_bytes < min_bytes || max_bytes > (int64_t{1} << 40)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "message sizes: min_bytes ", min_bytes, ", max_bytes ", max_bytes,
-        ": must satisfy 0 < min_bytes <= max_bytes <= 1 TiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("message sizes: min_bytes ", min_bytes, ", max_bytes ", max_bytes,
+                     ": must satisfy 0 < min_bytes <= max_bytes <= 1 TiB"));
   }
   int64_t bytes = 1;
   while (bytes < min_bytes) bytes *= 2;
@@ -129,9 +128,9 @@ absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile,
     auto it = tables.find(key);
     if (it == tables.end()) {
       if (!first) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "rank profiles disagree: a table of ", v1::Collective_Name(t.collective()),
-            " group_size ", t.group_size(), " is missing on some rank"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("rank profiles disagree: a table of ", v1::Collective_Name(t.collective()),
+                         " group_size ", t.group_size(), " is missing on some rank"));
       }
       *merged->add_collectives() = t;
       continue;
@@ -140,15 +139,13 @@ absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile,
     if (into->samples_size() != t.samples_size()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "rank profiles disagree on the sample count of ", v1::Collective_Name(t.collective()),
-          " group_size ", t.group_size(), ": ", into->samples_size(), " vs ",
-          t.samples_size()));
+          " group_size ", t.group_size(), ": ", into->samples_size(), " vs ", t.samples_size()));
     }
     for (int i = 0; i < t.samples_size(); ++i) {
       v1::TimeSample* s = into->mutable_samples(i);
       if (s->bytes() != t.samples(i).bytes()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("rank profiles disagree on sample bytes: ", s->bytes(), " vs ",
-                         t.samples(i).bytes()));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "rank profiles disagree on sample bytes: ", s->bytes(), " vs ", t.samples(i).bytes()));
       }
       s->set_seconds(std::max(s->seconds(), t.samples(i).seconds()));
     }

@@ -84,8 +84,7 @@ double OverlapCoefficient(const OverlapTimes& times);
 // overlap coefficient's maximum, and host names (measured_by) without
 // repeats. Tables are matched by (collective, group size, layout) and
 // samples by bytes; FAILED_PRECONDITION when the two disagree on them.
-absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile,
-                              v1::HardwareProfile* merged);
+absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile, v1::HardwareProfile* merged);
 
 // Recomputes fit and bus bandwidth of every table from its samples (after
 // merging).

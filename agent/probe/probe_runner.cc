@@ -9,13 +9,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/probe/collective_backend.h"
-#include "common/host_facts.h"
 #include "agent/probe/probe_plan.h"
 #include "agent/runtime/comm/rendezvous.h"
+#include "common/host_facts.h"
 #include "common/json_file.h"
 #include "common/profile_validation.h"
-#include "common/status_macros.h"
 #include "common/progress_file.h"
+#include "common/status_macros.h"
 #include "spdlog/spdlog.h"
 #ifdef GALVATRON_WITH_NCCL
 #include "agent/probe/nccl_backend.h"
@@ -70,8 +70,7 @@ absl::StatusOr<std::string> ChooseBackend(const std::string& requested) {
 absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeBackend(const std::string& backend,
                                                                runtime::TcpRendezvous* rendezvous,
                                                                const ProbeOptions& o) {
-  const auto timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(o.timeout_seconds * 1000));
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
 #ifdef GALVATRON_WITH_NCCL
   if (backend == "nccl") {
     NcclBackendOptions nccl;
@@ -93,8 +92,7 @@ absl::StatusOr<std::unique_ptr<CollectiveBackend>> MakeBackend(const std::string
 }
 
 // This rank's medians of every table, its overlap coefficient and host name.
-absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
-                                                const ProbeOptions& o) {
+absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend, const ProbeOptions& o) {
   ASSIGN_OR_RETURN(const std::vector<int64_t> sizes, MessageSizes(o.min_bytes, o.max_bytes));
   const std::vector<ProbeGroup> groups = ProbeGroupsOfRank(o.world_size, o.rank);
   for (const ProbeGroup& group : groups) RETURN_IF_ERROR(backend.OpenGroup(group));
@@ -152,8 +150,7 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend,
     }
   }
   // Overlap on the largest group (the whole world, consecutive).
-  ASSIGN_OR_RETURN(const OverlapTimes overlap,
-                   backend.MeasureOverlap(groups.back(), sizes.back()));
+  ASSIGN_OR_RETURN(const OverlapTimes overlap, backend.MeasureOverlap(groups.back(), sizes.back()));
   local.set_overlap_coefficient(OverlapCoefficient(overlap));
   ++steps_done;
   progress("overlap coefficient");
@@ -201,10 +198,13 @@ absl::Status ValidateProbeOptions(const ProbeOptions& o) {
     return invalid("min_bytes", o.min_bytes,
                    absl::StrCat("must be >= 4 * world_size (", 4 * o.world_size, ")"));
   }
-  if (o.max_bytes > (int64_t{1} << 40)) return invalid("max_bytes", o.max_bytes, "must be <= 1 TiB");
+  if (o.max_bytes > (int64_t{1} << 40))
+    return invalid("max_bytes", o.max_bytes, "must be <= 1 TiB");
   if (o.warmup < -1 || o.warmup > 1000) return invalid("warmup", o.warmup, "must be in [0, 1000]");
-  if (o.repeats < 0 || o.repeats > 1000) return invalid("repeats", o.repeats, "must be in [1, 1000]");
-  if (o.threads < 0 || o.threads > 1024) return invalid("threads", o.threads, "must be in [1, 1024]");
+  if (o.repeats < 0 || o.repeats > 1000)
+    return invalid("repeats", o.repeats, "must be in [1, 1000]");
+  if (o.threads < 0 || o.threads > 1024)
+    return invalid("threads", o.threads, "must be in [1, 1024]");
   if (!(o.timeout_seconds > 0) || o.timeout_seconds > 86400) {
     return invalid("timeout_seconds", o.timeout_seconds, "must be in (0, 86400]");
   }
@@ -239,10 +239,11 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
                    runtime::TcpRendezvous::Connect(rendezvous_options));
   if (o.rendezvous_holder != nullptr) *o.rendezvous_holder = rendezvous;
   if (o.rank == 0) {
-    spdlog::info("probe: {} ranks joined the store at {}:{}; backend {}, {}..{} bytes, "
-                 "warm-up {}, repeats {}, {} threads",
-                 o.world_size, o.store_host, rendezvous->port(), backend_name, o.min_bytes,
-                 o.max_bytes, o.warmup, o.repeats, o.threads);
+    spdlog::info(
+        "probe: {} ranks joined the store at {}:{}; backend {}, {}..{} bytes, "
+        "warm-up {}, repeats {}, {} threads",
+        o.world_size, o.store_host, rendezvous->port(), backend_name, o.min_bytes, o.max_bytes,
+        o.warmup, o.repeats, o.threads);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CollectiveBackend> backend,
                    MakeBackend(backend_name, rendezvous.get(), o));
@@ -267,8 +268,8 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
   merged.set_source(v1::PROFILE_SOURCE_MEASURED);
   const absl::Time now = absl::Now();
   merged.mutable_measured_at()->set_seconds(absl::ToUnixSeconds(now));
-  merged.mutable_measured_at()->set_nanos(
-      static_cast<int32_t>(absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
+  merged.mutable_measured_at()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(now - absl::FromUnixSeconds(absl::ToUnixSeconds(now)))));
   RETURN_IF_ERROR(ValidateHardwareProfile(merged));
   if (!o.out.empty()) RETURN_IF_ERROR(WriteTextFile(o.out, MessageToJson(merged)));
   *profile = std::move(merged);

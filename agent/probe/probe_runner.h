@@ -17,20 +17,20 @@ namespace galvatron::probe {
 struct ProbeOptions {
   int rank = 0;
   int world_size = 1;
-  int local_rank = -1;        // -1: rank % devices_per_node
-  int devices_per_node = 0;   // ranks of a node are consecutive; 0: world_size
+  int local_rank = -1;       // -1: rank % devices_per_node
+  int devices_per_node = 0;  // ranks of a node are consecutive; 0: world_size
   std::string store_host = "127.0.0.1";
-  int store_port = 29500;     // rank 0 may use 0 (a free port; see port_file)
-  std::string port_file;      // rank 0 writes the store's actual port here
+  int store_port = 29500;        // rank 0 may use 0 (a free port; see port_file)
+  std::string port_file;         // rank 0 writes the store's actual port here
   std::string backend = "auto";  // gloo, nccl or auto (nccl when a GPU is present)
   // 0: the backend's default (gloo 4 KiB..4 MiB, nccl 1 MiB..1 GiB).
   int64_t min_bytes = 0;
   int64_t max_bytes = 0;
-  int warmup = -1;   // -1: gloo 2, nccl 5
-  int repeats = 0;   // 0: gloo 5, nccl 20
-  int threads = 0;   // torch intra-op threads; 0: cores / ranks of the node
+  int warmup = -1;  // -1: gloo 2, nccl 5
+  int repeats = 0;  // 0: gloo 5, nccl 20
+  int threads = 0;  // torch intra-op threads; 0: cores / ranks of the node
   std::string cluster = "local";
-  std::string out;   // rank 0 writes the profile JSON here (none when empty)
+  std::string out;            // rank 0 writes the profile JSON here (none when empty)
   std::string progress_file;  // common/progress_file.h; none when empty
   double timeout_seconds = 300;
   double peer_timeout_seconds = 15;  // RendezvousOptions::peer_timeout

@@ -28,9 +28,9 @@ constexpr auto kKillGrace = std::chrono::seconds(10);
 
 pid_t Spawn(const std::vector<std::string>& argv, int rank, int nproc, int port) {
   std::vector<std::string> env_strings = {
-      absl::StrCat("RANK=", rank), absl::StrCat("WORLD_SIZE=", nproc),
+      absl::StrCat("RANK=", rank),       absl::StrCat("WORLD_SIZE=", nproc),
       absl::StrCat("LOCAL_RANK=", rank), absl::StrCat("LOCAL_WORLD_SIZE=", nproc),
-      "MASTER_ADDR=127.0.0.1", absl::StrCat("MASTER_PORT=", port)};
+      "MASTER_ADDR=127.0.0.1",           absl::StrCat("MASTER_PORT=", port)};
   const int threads = std::max(1, ReadHostFacts().cpu_cores / std::max(1, nproc));
   if (std::getenv("OMP_NUM_THREADS") == nullptr) {
     env_strings.push_back(absl::StrCat("OMP_NUM_THREADS=", threads));
@@ -145,8 +145,9 @@ int Launch(const std::string& self, int nproc, const std::vector<std::string>& c
       const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
       if (!ok && exit_code == 0) {
         exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        std::fprintf(stderr, "galvatron-worker launch: rank %zu failed (%s %d); stopping the others\n",
-                     r, WIFEXITED(status) ? "exit code" : "signal",
+        std::fprintf(stderr,
+                     "galvatron-worker launch: rank %zu failed (%s %d); stopping the others\n", r,
+                     WIFEXITED(status) ? "exit code" : "signal",
                      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
         stop_all();
       }

@@ -11,8 +11,8 @@
 // log, and exits 1. A rank that a peer's failure stops exits 1 too, naming
 // the failed rank (agent/runtime/comm/peer_watch.h). Nothing ends in
 // std::terminate.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -26,17 +26,17 @@
 #include "absl/strings/str_split.h"
 #include "agent/compute_profile/profiler.h"
 #include "agent/probe/probe_runner.h"
-#include "agent/runtime/trainer/trainer.h"
 #include "agent/runtime/comm/rendezvous.h"
+#include "agent/runtime/trainer/trainer.h"
 #include "agent/worker/command_boundary.h"
 #include "agent/worker/launch.h"
 #include "common/host_facts.h"
 #include "common/json_file.h"
+#include "common/logging.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
 #include "common/progress_file.h"
-#include "common/logging.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -114,12 +114,12 @@ int main(int argc, char** argv) {
   cmd->add_option("--backend", probe.backend,
                   "gloo, nccl or auto (nccl when a CUDA device is present, else gloo)")
       ->capture_default_str();
-  auto* local_rank_flag = cmd->add_option(
-      "--local-rank", probe.local_rank,
-      "rank within the node (default $LOCAL_RANK, else rank % devices-per-node)");
-  auto* per_node_flag = cmd->add_option(
-      "--devices-per-node", probe.devices_per_node,
-      "ranks per node; a node's ranks are consecutive (default $LOCAL_WORLD_SIZE, else world size)");
+  auto* local_rank_flag =
+      cmd->add_option("--local-rank", probe.local_rank,
+                      "rank within the node (default $LOCAL_RANK, else rank % devices-per-node)");
+  auto* per_node_flag = cmd->add_option("--devices-per-node", probe.devices_per_node,
+                                        "ranks per node; a node's ranks are consecutive (default "
+                                        "$LOCAL_WORLD_SIZE, else world size)");
   cmd->add_option("--min-bytes", probe.min_bytes,
                   "smallest message (default gloo 4096, nccl 1 MiB); sizes are powers of two");
   cmd->add_option("--max-bytes", probe.max_bytes,
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   // galvatron-worker profile: layer timing and memory of a model.
   galvatron::profiler::ProfilerOptions profiling;
   std::string profile_model, profile_out, profile_progress, micro_batches = "1,2,4", seq_lens,
-                                                             tp_degrees = "1,2,4";
+                                                            tp_degrees = "1,2,4";
   auto* profile_cmd = app.add_subcommand(
       "profile",
       "measure each layer type of a model (forward/backward time over micro-batch sizes and "
@@ -160,15 +160,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   profile_cmd->add_option("--seq-lens", seq_lens,
                           "sequence lengths, comma-separated (default: the model's)");
-  profile_cmd->add_option("--tp-degrees", tp_degrees,
-                          "tensor-parallel degrees whose activation memory is measured (those "
-                          "that divide a layer's heads)")
+  profile_cmd
+      ->add_option("--tp-degrees", tp_degrees,
+                   "tensor-parallel degrees whose activation memory is measured (those "
+                   "that divide a layer's heads)")
       ->capture_default_str();
-  profile_cmd->add_option("--warmup", profiling.warmup, "untimed runs per size")->capture_default_str();
+  profile_cmd->add_option("--warmup", profiling.warmup, "untimed runs per size")
+      ->capture_default_str();
   profile_cmd->add_option("--repeats", profiling.repeats, "timed runs per size; the median is kept")
       ->capture_default_str();
-  profile_cmd->add_option("--time-budget-seconds", profiling.time_budget_seconds,
-                          "give up (exit 1, naming what was being measured) after this long")
+  profile_cmd
+      ->add_option("--time-budget-seconds", profiling.time_budget_seconds,
+                   "give up (exit 1, naming what was being measured) after this long")
       ->capture_default_str();
   profile_cmd->add_option("--threads", profiling.threads, "torch intra-op threads (0 = all cores)")
       ->capture_default_str();
@@ -188,56 +191,71 @@ int main(int argc, char** argv) {
       ->required();
   train_cmd->add_option("--model", train.model, "ModelSpec JSON file or catalog name")->required();
   train_cmd->add_option("--steps", train.steps, "optimizer steps")->capture_default_str();
-  train_cmd->add_option("--seed", train.seed, "initial weights and data order")->capture_default_str();
-  train_cmd->add_option("--dtype", train.dtype, "float32, float64 (exactness checks) or bfloat16 (bf16 compute, float32 master weights)")
+  train_cmd->add_option("--seed", train.seed, "initial weights and data order")
       ->capture_default_str();
-  train_cmd->add_option("--data", train.data,
-                        "synthetic, or a file of little-endian uint16 token ids")
+  train_cmd
+      ->add_option(
+          "--dtype", train.dtype,
+          "float32, float64 (exactness checks) or bfloat16 (bf16 compute, float32 master weights)")
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--data", train.data, "synthetic, or a file of little-endian uint16 token ids")
       ->capture_default_str();
   train_cmd->add_option("--metrics-out", train.metrics_out,
                         "rank 0: append one JSON object per step (step, loss, stepSeconds, ...)");
   train_cmd->add_option("--checkpoint-dir", train.checkpoint_dir,
                         "write sharded checkpoints here (step-N/rank-R.pt, latest)");
-  train_cmd->add_option("--checkpoint-every", train.checkpoint_every,
-                        "steps between checkpoints (0: at the end only)")
+  train_cmd
+      ->add_option("--checkpoint-every", train.checkpoint_every,
+                   "steps between checkpoints (0: at the end only)")
       ->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "continue from the latest checkpoint");
   train_cmd->add_option("--stop-after", train.stop_after,
                         "checkpoint and stop after this step; the schedule still spans --steps");
   train_cmd->add_option("--lr", train.learning_rate, "peak learning rate (default: the spec's)");
-  train_cmd->add_option("--warmup-steps", train.warmup_steps, "warm-up steps (default: the spec's)");
-  train_cmd->add_option("--grad-clip", train.grad_clip, "gradient norm clip (0 = none; default: the spec's)");
-  train_cmd->add_option("--threads", train.threads, "torch intra-op threads (0: cores / local ranks)");
-  auto* train_rank = train_cmd->add_option("--rank", train.rank, "this rank (default $RANK, else 0)");
+  train_cmd->add_option("--warmup-steps", train.warmup_steps,
+                        "warm-up steps (default: the spec's)");
+  train_cmd->add_option("--grad-clip", train.grad_clip,
+                        "gradient norm clip (0 = none; default: the spec's)");
+  train_cmd->add_option("--threads", train.threads,
+                        "torch intra-op threads (0: cores / local ranks)");
+  auto* train_rank =
+      train_cmd->add_option("--rank", train.rank, "this rank (default $RANK, else 0)");
   auto* train_world = train_cmd->add_option("--world-size", train.world_size,
                                             "number of ranks (default $WORLD_SIZE, else 1)");
   train_cmd->add_option("--store", train_store,
                         "HOST:PORT of rank 0's c10d TCPStore (default $MASTER_ADDR:$MASTER_PORT)");
   train_cmd->add_option("--port-file", train.port_file, "rank 0: write the store's port here");
-  train_cmd->add_option("--timeout-seconds", train.timeout_seconds, "rendezvous and collective timeout")
+  train_cmd
+      ->add_option("--timeout-seconds", train.timeout_seconds, "rendezvous and collective timeout")
       ->capture_default_str();
-  train_cmd->add_option("--peer-timeout-seconds", train.peer_timeout_seconds,
-                        "a rank silent this long has failed: every rank stops within about this "
-                        "time, naming it (heartbeats through the store; a tenth of this apart, at "
-                        "most 1 s); a rank whose peer's connection closes names it at once")
+  train_cmd
+      ->add_option("--peer-timeout-seconds", train.peer_timeout_seconds,
+                   "a rank silent this long has failed: every rank stops within about this "
+                   "time, naming it (heartbeats through the store; a tenth of this apart, at "
+                   "most 1 s); a rank whose peer's connection closes names it at once")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  train_cmd->add_option("--dump-parameters", train.dump_parameters,
-                        "write each rank's final parameters as text, one tensor per line: name, full "
-                        "shape, the slice held (dim, start; dim -1 = whole), count, values; PATH "
-                        "for one rank, PATH.rank-R for more");
+  train_cmd->add_option(
+      "--dump-parameters", train.dump_parameters,
+      "write each rank's final parameters as text, one tensor per line: name, full "
+      "shape, the slice held (dim, start; dim -1 = whole), count, values; PATH "
+      "for one rank, PATH.rank-R for more");
 
   // galvatron-worker launch: N local ranks of a command.
   int nproc = 1;
   double launch_timeout = 300;
   auto* launch_cmd = app.add_subcommand(
-      "launch", "start N local ranks of a command, as torchrun --standalone does: "
-                "galvatron-worker launch --nproc 4 -- train --plan p.json --model gpt-tiny. "
-                "When a rank exits non-zero or by a signal, launch names it, stops the others "
-                "(SIGTERM, then SIGKILL after 10 s) and exits with that rank's status (128 + "
-                "signal for a signal); SIGINT/SIGTERM to launch stop every rank. The ranks "
-                "also stop by themselves when a peer fails (see train --peer-timeout-seconds)");
-  launch_cmd->add_option("--nproc", nproc, "ranks to start")->required()->check(CLI::Range(1, 1024));
+      "launch",
+      "start N local ranks of a command, as torchrun --standalone does: "
+      "galvatron-worker launch --nproc 4 -- train --plan p.json --model gpt-tiny. "
+      "When a rank exits non-zero or by a signal, launch names it, stops the others "
+      "(SIGTERM, then SIGKILL after 10 s) and exits with that rank's status (128 + "
+      "signal for a signal); SIGINT/SIGTERM to launch stop every rank. The ranks "
+      "also stop by themselves when a peer fails (see train --peer-timeout-seconds)");
+  launch_cmd->add_option("--nproc", nproc, "ranks to start")
+      ->required()
+      ->check(CLI::Range(1, 1024));
   launch_cmd->add_option("--timeout-seconds", launch_timeout, "wait this long for rank 0's store")
       ->capture_default_str();
   // What follows "--" is the launched command, kept away from CLI11 (its
@@ -286,9 +304,10 @@ int main(int argc, char** argv) {
     if (auto status = galvatron::InitLogging(logging); !status.ok()) {
       return Fail(std::string(status.message()));
     }
-    for (auto [flag, text, list] : {std::make_tuple("--micro-batches", &micro_batches, &profiling.micro_batches),
-                                    std::make_tuple("--seq-lens", &seq_lens, &profiling.seq_lens),
-                                    std::make_tuple("--tp-degrees", &tp_degrees, &profiling.tp_degrees)}) {
+    for (auto [flag, text, list] :
+         {std::make_tuple("--micro-batches", &micro_batches, &profiling.micro_batches),
+          std::make_tuple("--seq-lens", &seq_lens, &profiling.seq_lens),
+          std::make_tuple("--tp-degrees", &tp_degrees, &profiling.tp_degrees)}) {
       list->clear();
       for (absl::string_view item : absl::StrSplit(*text, ',', absl::SkipEmpty())) {
         int value = 0;
@@ -367,7 +386,8 @@ int main(int argc, char** argv) {
   }
   if (probe.rank == 0) {
     spdlog::info("probe: {} tables, overlap coefficient {:.3f}{}", profile.collectives_size(),
-                 profile.overlap_coefficient(), probe.out.empty() ? "" : ", written to " + probe.out);
+                 profile.overlap_coefficient(),
+                 probe.out.empty() ? "" : ", written to " + probe.out);
   }
   return 0;
 }

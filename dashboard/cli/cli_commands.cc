@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/json_file.h"
+#include "common/message_text.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
-#include "common/message_text.h"
-#include "interop/galvatron_hardware.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
+#include "interop/galvatron_hardware.h"
 
 namespace galvatron::cli {
 
@@ -62,8 +62,8 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
     : options_(options), out_(out) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  auto channel = grpc::CreateCustomChannel(options.planner,
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel =
+      grpc::CreateCustomChannel(options.planner, grpc::InsecureChannelCredentials(), args);
   models_ = v1::ModelService::NewStub(channel);
   hardware_ = v1::HardwareProfileService::NewStub(channel);
   compute_ = v1::ComputeProfileService::NewStub(channel);
@@ -100,8 +100,7 @@ absl::Status PlannerClient::ModelsSubmit(const std::string& file) {
   if (options_.json) {
     *out_ << MessageToJson(response) << "\n";
   } else {
-    *out_ << "model " << response.name() << " version " << response.version()
-          << " stored\n";
+    *out_ << "model " << response.name() << " version " << response.version() << " stored\n";
   }
   return absl::OkStatus();
 }
@@ -112,7 +111,9 @@ absl::Status PlannerClient::ModelsList(bool include_builtin) {
   v1::ListModelsResponse all;
   RETURN_IF_ERROR(FetchAllPages(
       request,
-      [&](const auto& r, auto* page) { return Check(models_->ListModels(Context().get(), r, page)); },
+      [&](const auto& r, auto* page) {
+        return Check(models_->ListModels(Context().get(), r, page));
+      },
       &v1::ListModelsResponse::mutable_models, &all));
   if (options_.json) {
     *out_ << MessageToJson(all) << "\n";
@@ -140,8 +141,7 @@ absl::Status PlannerClient::ModelsDelete(const std::string& name) {
   if (options_.json) {
     *out_ << MessageToJson(response) << "\n";
   } else {
-    *out_ << "model " << name << " deleted (" << response.versions_deleted()
-          << " versions)\n";
+    *out_ << "model " << name << " deleted (" << response.versions_deleted() << " versions)\n";
   }
   return absl::OkStatus();
 }
@@ -163,9 +163,9 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
       v1::ComputeProfile response;
       absl::Status put = Check(compute_->PutComputeProfile(Context().get(), request, &response));
       if (!put.ok()) {
-        return absl::Status(put.code(), absl::StrCat("profiles[", i, "] (", list.profiles(i).layer_type(),
-                                                     "): ", put.message(), "; ", i,
-                                                     " before it were stored"));
+        return absl::Status(put.code(),
+                            absl::StrCat("profiles[", i, "] (", list.profiles(i).layer_type(),
+                                         "): ", put.message(), "; ", i, " before it were stored"));
       }
       if (!options_.json) {
         *out_ << "compute profile " << response.id() << " stored (" << response.layer_type()
@@ -176,8 +176,8 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
     if (options_.json) *out_ << MessageToJson(stored) << "\n";
     return absl::OkStatus();
   }
-  const bool compute = fields.fields().count("layerType") > 0 ||
-                       fields.fields().count("layer_type") > 0;
+  const bool compute =
+      fields.fields().count("layerType") > 0 || fields.fields().count("layer_type") > 0;
   if (compute) {
     v1::PutComputeProfileRequest request;
     RETURN_IF_ERROR(JsonToMessage(text, file, request.mutable_profile()));
@@ -186,15 +186,16 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
     if (options_.json) {
       *out_ << MessageToJson(response) << "\n";
     } else {
-      *out_ << "compute profile " << response.id() << " stored (" << response.layer_type()
-            << " on " << response.cluster() << ")\n";
+      *out_ << "compute profile " << response.id() << " stored (" << response.layer_type() << " on "
+            << response.cluster() << ")\n";
     }
     return absl::OkStatus();
   }
   if (fields.fields().count("cluster") == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        file, ": neither a hardware profile (needs \"cluster\") nor a compute profile "
-              "(needs \"layerType\") nor a list of compute profiles (needs \"profiles\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(file,
+                     ": neither a hardware profile (needs \"cluster\") nor a compute profile "
+                     "(needs \"layerType\") nor a list of compute profiles (needs \"profiles\")"));
   }
   v1::PutHardwareProfileRequest request;
   RETURN_IF_ERROR(JsonToMessage(text, file, request.mutable_profile()));
@@ -203,8 +204,8 @@ absl::Status PlannerClient::ProfilesImport(const std::string& file) {
   if (options_.json) {
     *out_ << MessageToJson(response) << "\n";
   } else {
-    *out_ << "hardware profile " << response.id() << " stored (cluster "
-          << response.cluster() << ", version " << response.version() << ")\n";
+    *out_ << "hardware profile " << response.id() << " stored (cluster " << response.cluster()
+          << ", version " << response.version() << ")\n";
   }
   return absl::OkStatus();
 }
@@ -237,8 +238,8 @@ absl::Status PlannerClient::ProfilesList(const std::string& kind, const std::str
         &v1::ListComputeProfilesResponse::mutable_profiles, &cp));
   }
   if (options_.json) {
-    *out_ << "{\n\"hardwareProfiles\": " << MessageToJson(hw) << ",\n\"computeProfiles\": "
-          << MessageToJson(cp) << "\n}\n";
+    *out_ << "{\n\"hardwareProfiles\": " << MessageToJson(hw)
+          << ",\n\"computeProfiles\": " << MessageToJson(cp) << "\n}\n";
     return absl::OkStatus();
   }
   TextTable table({"ID", "KIND", "CLUSTER", "VERSION", "DETAIL", "SOURCE", "STORED"});
@@ -275,8 +276,9 @@ absl::Status PlannerClient::ProfilesShow(const std::string& id) {
     *out_ << (options_.json ? MessageToJson(response) + "\n" : ComputeProfileDetails(response));
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "ID: \"", id, "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("ID: \"", id,
+                   "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
 }
 
 absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
@@ -414,9 +416,9 @@ absl::Status PlannerClient::Plan(const v1::PlanRequest& request, bool measure) {
   }
   v1::Plan response;
   // A search may take minutes; the request's own time limit bounds it.
-  const double wait = std::max(options_.timeout_seconds,
-                               (request.time_limit_seconds() > 0 ? request.time_limit_seconds()
-                                                                 : 120.0) + 60.0);
+  const double wait =
+      std::max(options_.timeout_seconds,
+               (request.time_limit_seconds() > 0 ? request.time_limit_seconds() : 120.0) + 60.0);
   RETURN_IF_ERROR(Check(plans_->RequestPlan(Context(wait).get(), request, &response)));
   *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
   return absl::OkStatus();

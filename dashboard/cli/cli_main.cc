@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/plan_request_flags.h"
-#include "common/units.h"
 #include "common/rpc_status.h"
+#include "common/units.h"
 #include "dashboard/cli/cli_commands.h"
 
 int main(int argc, char** argv) {
@@ -53,9 +53,8 @@ int main(int argc, char** argv) {
   auto* models_show = models->add_subcommand("show", "show a model spec");
   models_show->add_option("NAME", model_name, "model name")->required();
   models_show->add_option("--version", model_version, "version (default: latest)");
-  models_show->callback([&] {
-    command = [&](PlannerClient& c) { return c.ModelsShow(model_name, model_version); };
-  });
+  models_show->callback(
+      [&] { command = [&](PlannerClient& c) { return c.ModelsShow(model_name, model_version); }; });
   auto* models_delete = models->add_subcommand("delete", "delete every version of a model");
   models_delete->add_option("NAME", model_name, "model name")->required();
   models_delete->callback(
@@ -73,11 +72,9 @@ int main(int argc, char** argv) {
   auto* profiles_list = profiles->add_subcommand("list", "list profiles (latest per key)");
   profiles_list->add_option("--kind", profile_kind, "all, hardware or compute")
       ->capture_default_str();
-  profiles_list->add_option("--cluster", cluster,
-                            "only this cluster (hardware: every version)");
-  profiles_list->callback([&] {
-    command = [&](PlannerClient& c) { return c.ProfilesList(profile_kind, cluster); };
-  });
+  profiles_list->add_option("--cluster", cluster, "only this cluster (hardware: every version)");
+  profiles_list->callback(
+      [&] { command = [&](PlannerClient& c) { return c.ProfilesList(profile_kind, cluster); }; });
   auto* profiles_show = profiles->add_subcommand("show", "show one profile");
   profiles_show->add_option("ID", profile_id, "profile id (hw-... or cp-...)")->required();
   profiles_show->callback(
@@ -91,14 +88,16 @@ int main(int argc, char** argv) {
       "have the cluster's agents measure its interconnect (every collective, group size and "
       "layout) and store the hardware profile; waits for it, showing progress");
   probe->add_option("--cluster", cluster, "cluster whose alive nodes take part")->required();
-  probe->add_option("--nodes", task_nodes, "only these nodes, comma-separated (default: all alive)");
+  probe->add_option("--nodes", task_nodes,
+                    "only these nodes, comma-separated (default: all alive)");
   std::string probe_min, probe_max;
   int probe_warmup = 0, probe_repeats = 0;
   std::string probe_backend;
   double probe_timeout = 0;
   probe->add_option("--min-bytes", probe_min,
                     "smallest message, e.g. 4KiB or 1048576 (default: the backend's)");
-  probe->add_option("--max-bytes", probe_max, "largest message, e.g. 64MiB (default: the backend's)");
+  probe->add_option("--max-bytes", probe_max,
+                    "largest message, e.g. 64MiB (default: the backend's)");
   probe->add_option("--warmup", probe_warmup, "untimed runs per size (default: the backend's)");
   probe->add_option("--repeats", probe_repeats, "timed runs per size (default: the backend's)");
   probe->add_option("--backend", probe_backend, "gloo, nccl or auto (default auto)");
@@ -119,8 +118,10 @@ int main(int argc, char** argv) {
     command = [&](PlannerClient& c) -> absl::Status {
       auto* spec = task_request.mutable_probe();
       for (const auto& [flag, text, setter] :
-           {std::make_tuple("--min-bytes", &probe_min, &galvatron::v1::ProbeTaskSpec::set_min_bytes),
-            std::make_tuple("--max-bytes", &probe_max, &galvatron::v1::ProbeTaskSpec::set_max_bytes)}) {
+           {std::make_tuple("--min-bytes", &probe_min,
+                            &galvatron::v1::ProbeTaskSpec::set_min_bytes),
+            std::make_tuple("--max-bytes", &probe_max,
+                            &galvatron::v1::ProbeTaskSpec::set_max_bytes)}) {
         if (text->empty()) continue;
         auto bytes = galvatron::ParseBytes(*text);
         if (!bytes.ok()) {
@@ -128,7 +129,8 @@ int main(int argc, char** argv) {
         }
         (spec->*setter)(*bytes);
       }
-      for (absl::string_view node : absl::StrSplit(task_nodes, ',', absl::SkipEmpty())) task_request.add_nodes(std::string(node));
+      for (absl::string_view node : absl::StrSplit(task_nodes, ',', absl::SkipEmpty()))
+        task_request.add_nodes(std::string(node));
       return c.ProfilesProbe(task_request, !no_wait, galvatron_out);
     };
   });
@@ -160,8 +162,8 @@ int main(int argc, char** argv) {
         for (absl::string_view item : absl::StrSplit(*text, ',', absl::SkipEmpty())) {
           int value = 0;
           if (!absl::SimpleAtoi(item, &value) || value <= 0) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                flag, ": \"", item, "\" in \"", *text, "\", expected positive integers"));
+            return absl::InvalidArgumentError(absl::StrCat(flag, ": \"", item, "\" in \"", *text,
+                                                           "\", expected positive integers"));
           }
           list->Add(value);
         }

@@ -28,9 +28,7 @@ bool UsesRmsNorm(v1::LayerKind kind) {
 
 int NormsPerBlock(v1::LayerKind kind) { return kind == v1::LAYER_KIND_T5_DECODER ? 3 : 2; }
 
-int AttentionsPerBlock(v1::LayerKind kind) {
-  return kind == v1::LAYER_KIND_T5_DECODER ? 2 : 1;
-}
+int AttentionsPerBlock(v1::LayerKind kind) { return kind == v1::LAYER_KIND_T5_DECODER ? 2 : 1; }
 
 // Element-count "width" of activations per token (in units of 2 bytes for
 // 16-bit), split into what Megatron TP without SP keeps replicated and what
@@ -61,17 +59,18 @@ ActivationWidths WidthsOf(const v1::LayerGroup& g) {
   return w;
 }
 
-double PrecisionScale(v1::Precision precision) {
-  return ActivationElementBytes(precision) / 2.0;
-}
+double PrecisionScale(v1::Precision precision) { return ActivationElementBytes(precision) / 2.0; }
 
 }  // namespace
 
 int ActivationElementBytes(v1::Precision precision) {
   switch (precision) {
-    case v1::PRECISION_FP32: return 4;
-    case v1::PRECISION_FP64: return 8;
-    default: return 2;
+    case v1::PRECISION_FP32:
+      return 4;
+    case v1::PRECISION_FP64:
+      return 8;
+    default:
+      return 2;
   }
 }
 
@@ -187,8 +186,10 @@ double EmbeddingParameterCount(const v1::ModelSpec& spec, EmbeddingPart part, in
     }
   }
   switch (part) {
-    case EmbeddingPart::kAll: return first_part + last_part;
-    case EmbeddingPart::kFirst: return first_part;
+    case EmbeddingPart::kAll:
+      return first_part + last_part;
+    case EmbeddingPart::kFirst:
+      return first_part;
     case EmbeddingPart::kLast:
       // Megatron keeps a copy of tied word embeddings on the last stage.
       return last_part + (tied && !IsVision(spec) ? v * ho / t : 0);
@@ -221,9 +222,12 @@ double EmbeddingActivationBytesPerSample(const v1::ModelSpec& spec, EmbeddingPar
   const double so = SeqOf(spec, last);
   const double last_bytes = so * last.hidden() * 4 + so * vocab * 10 / t;
   switch (part) {
-    case EmbeddingPart::kAll: return (first_bytes + last_bytes) * scale;
-    case EmbeddingPart::kFirst: return first_bytes * scale;
-    case EmbeddingPart::kLast: return last_bytes * scale;
+    case EmbeddingPart::kAll:
+      return (first_bytes + last_bytes) * scale;
+    case EmbeddingPart::kFirst:
+      return first_bytes * scale;
+    case EmbeddingPart::kLast:
+      return last_bytes * scale;
   }
   return 0;
 }

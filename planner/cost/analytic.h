@@ -32,9 +32,9 @@ double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq);
 
 // How a layer's activations are split over its tp/sp group.
 enum class ActivationSharding {
-  kNone,          // tp_sp == 1
-  kMegatronTp,    // Megatron TP without SP: norms, dropout masks and block inputs replicated
-  kShardedAll,    // Megatron TP + SP or Ulysses: everything / degree
+  kNone,        // tp_sp == 1
+  kMegatronTp,  // Megatron TP without SP: norms, dropout masks and block inputs replicated
+  kShardedAll,  // Megatron TP + SP or Ulysses: everything / degree
 };
 
 // Activation bytes one block keeps for backward, per sample (Korthikanti et

@@ -74,9 +74,9 @@ bool IsZero(const v1::LayerTimeFit& f) {
 // (b·(s2·S² + s1·S + s0) + constant, seconds), else a least-squares line in
 // the micro-batch over the samples at `seq` (or at the nearest measured
 // length, scaled by `flops_ratio(from_seq)`), else nothing.
-std::optional<TimeLine> TimeFromProfile(
-    const v1::LayerTimeFit& fit, const v1::ComputeProfile& p, bool backward, int seq,
-    const std::function<double(int)>& flops_ratio) {
+std::optional<TimeLine> TimeFromProfile(const v1::LayerTimeFit& fit, const v1::ComputeProfile& p,
+                                        bool backward, int seq,
+                                        const std::function<double(int)>& flops_ratio) {
   if (!IsZero(fit)) {
     const double s = seq;
     TimeLine t;
@@ -126,8 +126,8 @@ std::optional<TimeLine> TimeFromProfile(
 // those at the largest measured length, with a linear scale factor
 // seq / that length (Galvatron's memory_profile_mode "sequence").
 template <typename Entry>
-std::vector<const Entry*> AtSeq(const google::protobuf::RepeatedPtrField<Entry>& entries,
-                                int seq, double* scale) {
+std::vector<const Entry*> AtSeq(const google::protobuf::RepeatedPtrField<Entry>& entries, int seq,
+                                double* scale) {
   std::vector<const Entry*> exact;
   int largest = 0;
   for (const Entry& e : entries) {
@@ -155,7 +155,8 @@ void FillActivations(const v1::ComputeProfile& p, int seq, LayerTypeData* t) {
     // Galvatron's single ['checkpoint'] entry: measured at degree 1; keep the
     // lowest degree that carries one.
     if (a->checkpoint_bytes_per_sample() > 0) {
-      const double ckpt = static_cast<double>(a->checkpoint_bytes_per_sample()) / kBytesPerMb * scale;
+      const double ckpt =
+          static_cast<double>(a->checkpoint_bytes_per_sample()) / kBytesPerMb * scale;
       auto lowest = table->per_sample.mb.begin();
       if (table->checkpoint_mb == 0 || degree <= lowest->first) table->checkpoint_mb = ckpt;
     }
@@ -164,8 +165,8 @@ void FillActivations(const v1::ComputeProfile& p, int seq, LayerTypeData* t) {
 
 void FillOtherMemory(const v1::ComputeProfile& p, const std::vector<int>& seq_of_position,
                      EmbeddingData* e) {
-  for (int position : {v1::PIPELINE_POSITION_OFF, v1::PIPELINE_POSITION_FIRST,
-                       v1::PIPELINE_POSITION_LAST}) {
+  for (int position :
+       {v1::PIPELINE_POSITION_OFF, v1::PIPELINE_POSITION_FIRST, v1::PIPELINE_POSITION_LAST}) {
     google::protobuf::RepeatedPtrField<v1::OtherLayersMemory> mine;
     for (const v1::OtherLayersMemory& m : p.other_memory()) {
       if (m.position() == position) *mine.Add() = m;
@@ -230,14 +231,14 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
   for (int i = 0; i < model.layers_size(); ++i) {
     const v1::LayerGroup& g = model.layers(i);
     if (g.count() < 1 || g.hidden() < 1 || g.heads() < 1 || EffectiveSeq(model, g) < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model.layers[", i, "]: count ", g.count(), ", hidden ", g.hidden(), ", heads ",
-          g.heads(), ", seq_len ", EffectiveSeq(model, g),
-          "; the cost model needs each >= 1 (seq_len from the model or the options)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.layers[", i, "]: count ", g.count(), ", hidden ", g.hidden(),
+                       ", heads ", g.heads(), ", seq_len ", EffectiveSeq(model, g),
+                       "; the cost model needs each >= 1 (seq_len from the model or the options)"));
     }
   }
-  in.precision = model.precision() == v1::PRECISION_UNSPECIFIED ? v1::PRECISION_BF16_MIXED
-                                                                 : model.precision();
+  in.precision =
+      model.precision() == v1::PRECISION_UNSPECIFIED ? v1::PRECISION_BF16_MIXED : model.precision();
   in.mixed_precision = analytic::IsMixedPrecision(in.precision);
   in.seq_len = EffectiveSeq(model, model.layers(0));
   in.hidden = model.layers(0).hidden();
@@ -313,8 +314,8 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     FillOtherMemory(*p, seq_of_position, &e);
   }
   e.time_measured = forward.has_value();
-  e.memory_measured = !e.off.model_states.empty() || !e.first.model_states.empty() ||
-                      !e.last.model_states.empty();
+  e.memory_measured =
+      !e.off.model_states.empty() || !e.first.model_states.empty() || !e.last.model_states.empty();
   if (forward) {
     e.forward = *forward;
   } else {

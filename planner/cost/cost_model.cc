@@ -15,9 +15,12 @@ constexpr double kBytesPerMb = 1048576.0;
 
 const OtherMemory& PartTable(const EmbeddingData& e, analytic::EmbeddingPart part) {
   switch (part) {
-    case analytic::EmbeddingPart::kAll: return e.off;
-    case analytic::EmbeddingPart::kFirst: return e.first;
-    case analytic::EmbeddingPart::kLast: return e.last;
+    case analytic::EmbeddingPart::kAll:
+      return e.off;
+    case analytic::EmbeddingPart::kFirst:
+      return e.first;
+    case analytic::EmbeddingPart::kLast:
+      return e.last;
   }
   return e.off;
 }
@@ -28,9 +31,9 @@ absl::StatusOr<std::unique_ptr<CostModel>> CostModel::Create(
     const v1::ModelSpec& model, const v1::HardwareProfile& hardware,
     const std::vector<v1::ComputeProfile>& compute, const CostOptions& options) {
   if (hardware.num_nodes() < 1 || hardware.devices_per_node() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "hardware: num_nodes ", hardware.num_nodes(), ", devices_per_node ",
-        hardware.devices_per_node(), "; both must be >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("hardware: num_nodes ", hardware.num_nodes(), ", devices_per_node ",
+                     hardware.devices_per_node(), "; both must be >= 1"));
   }
   if (!(options.bct_fct_coe >= 0) || !(options.costmodel_coe > 0) ||
       !(options.analytic_efficiency > 0 && options.analytic_efficiency <= 1)) {
@@ -91,8 +94,10 @@ double CostModelBase::EmbeddingStatesMb(analytic::EmbeddingPart part, int vtp) c
   using analytic::EmbeddingPart;
   const OtherMemory& mine = PartTable(e, part);
   if (!mine.model_states.empty()) return mine.model_states.Lookup(vtp);
-  if (part == EmbeddingPart::kAll && (!e.first.model_states.empty() || !e.last.model_states.empty())) {
-    return EmbeddingStatesMb(EmbeddingPart::kFirst, vtp) + EmbeddingStatesMb(EmbeddingPart::kLast, vtp);
+  if (part == EmbeddingPart::kAll &&
+      (!e.first.model_states.empty() || !e.last.model_states.empty())) {
+    return EmbeddingStatesMb(EmbeddingPart::kFirst, vtp) +
+           EmbeddingStatesMb(EmbeddingPart::kLast, vtp);
   }
   if (part != EmbeddingPart::kAll && !e.off.model_states.empty()) {
     return e.off.model_states.Lookup(vtp) / 2;

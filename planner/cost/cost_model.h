@@ -32,12 +32,12 @@ struct CostOptions {
   int seq_len = 0;  // 0 = the model's
   // Galvatron's search options (its search_dist.yaml), with its defaults.
   bool async_grad_reduce = true;
-  bool sequence_parallel = true;     // Megatron TP runs with Megatron-SP
+  bool sequence_parallel = true;  // Megatron TP runs with Megatron-SP
   bool global_memory_buffer = true;
   double costmodel_coe = 1.0;
-  double bct_fct_coe = 2.0;          // backward = 2 x forward unless profiled
+  double bct_fct_coe = 2.0;               // backward = 2 x forward unless profiled
   DpType default_dp_type = DpType::kDdp;  // kDdp or kZero2 for dp > 1 layers
-  double pytorch_context_mb = 1024;  // fallback when the hardware profile has none
+  double pytorch_context_mb = 1024;       // fallback when the hardware profile has none
   // Analytic mode (no compute profile): achieved fraction of peak FLOP/s.
   double analytic_efficiency = 0.45;
 };
@@ -106,8 +106,8 @@ class CostModel {
 
   // One layer of type `layer_type` with strategy `s` (s.pp = pipeline degree)
   // on pipeline stage `stage`, global batch split into `chunks` micro-batches.
-  virtual LayerCost Layer(int layer_type, const LayerStrategy& s, int global_batch,
-                          int chunks, int stage) const = 0;
+  virtual LayerCost Layer(int layer_type, const LayerStrategy& s, int global_batch, int chunks,
+                          int stage) const = 0;
 
   // Cost of switching between consecutive layers' strategies (activation
   // redistribution), seconds; `layer_type` is the type of the layer switched
@@ -139,8 +139,7 @@ class CostModel {
   // than `chunks` micro-batches of any stage. Both add the gradient sync not
   // hidden behind the cool-down.
   virtual double PipelineSeconds(const std::vector<double>& stage_no_sync,
-                                 const std::vector<double>& stage_with_sync,
-                                 int chunks) const = 0;
+                                 const std::vector<double>& stage_with_sync, int chunks) const = 0;
 };
 
 }  // namespace galvatron::cost

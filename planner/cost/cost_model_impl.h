@@ -16,7 +16,7 @@ namespace galvatron::cost {
 struct ClusterFacts {
   int world_size = 1;
   int devices_per_node = 1;
-  double overlap_coe = 1;  // hardware.overlap_coefficient, 1 when unknown
+  double overlap_coe = 1;    // hardware.overlap_coefficient, 1 when unknown
   double context_mb = 1024;  // runtime context per device
 };
 
@@ -40,8 +40,7 @@ class CostModelBase : public CostModel {
 
   // Each mode composes the pipeline itself (see CostModel::PipelineSeconds).
   double PipelineSeconds(const std::vector<double>& stage_no_sync,
-                         const std::vector<double>& stage_with_sync,
-                         int chunks) const override = 0;
+                         const std::vector<double>& stage_with_sync, int chunks) const override = 0;
 
  protected:
   // The gradient synchronisation that is not hidden behind the pipeline's

@@ -66,13 +66,10 @@ class DefaultCostModel final : public CostModelBase {
                   int stage) const override;
   double Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
                 int global_batch, int chunks) const override;
-  EmbeddingCost Embedding(const EmbeddingStrategy& e, int global_batch,
-                          int chunks) const override;
-  double GlobalBufferMb(int global_batch, int chunks, int pp,
-                        int global_buffer_tp) const override;
+  EmbeddingCost Embedding(const EmbeddingStrategy& e, int global_batch, int chunks) const override;
+  double GlobalBufferMb(int global_batch, int chunks, int pp, int global_buffer_tp) const override;
   double PipelineSeconds(const std::vector<double>& stage_no_sync,
-                         const std::vector<double>& stage_with_sync,
-                         int chunks) const override;
+                         const std::vector<double>& stage_with_sync, int chunks) const override;
 
  private:
   int ElementBytes() const { return analytic::ActivationElementBytes(in_.precision); }
@@ -106,10 +103,14 @@ double DefaultCostModel::StateBytesPerParam(DpType type, int d) const {
   const double moments = (sgd ? 1 : 2) * (mixed ? 4 : elem);
   const double dd = std::max(d, 1);
   switch (type) {
-    case DpType::kDdp: return weights + grads + master + moments;
-    case DpType::kZero1: return weights + grads + (master + moments) / dd;
-    case DpType::kZero2: return weights + (grads + master + moments) / dd;
-    case DpType::kZero3: return (weights + grads + master + moments) / dd;
+    case DpType::kDdp:
+      return weights + grads + master + moments;
+    case DpType::kZero1:
+      return weights + grads + (master + moments) / dd;
+    case DpType::kZero2:
+      return weights + (grads + master + moments) / dd;
+    case DpType::kZero3:
+      return (weights + grads + master + moments) / dd;
   }
   return weights + grads + master + moments;
 }
@@ -241,8 +242,8 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
 // (g−1)/g of the b·s·h activations of the larger group's local batch at its
 // bus bandwidth, once forward and once backward. Equal degrees share the
 // layout (sequence- or batch-sharded alike) and switch for free.
-double DefaultCostModel::Switch(int layer_type, const LayerStrategy& from,
-                                const LayerStrategy& to, int global_batch, int chunks) const {
+double DefaultCostModel::Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
+                                int global_batch, int chunks) const {
   if (from == to || from.tp_sp() == to.tp_sp()) return 0;
   const int g = std::max(from.tp_sp(), to.tp_sp());
   const int cur_dp = std::max(1, cluster_.world_size / std::max(from.pp, 1) / g);
@@ -301,8 +302,8 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     if (tied_copy) {
       // fix 8: first and last stage all-reduce the tied word embeddings'
       // gradients (a 2-rank ring: one copy's worth over the p2p link).
-      const double word_mb = static_cast<double>(in_.model.vocab_size()) * in_.hidden /
-                             std::max(e.tp, 1) * elem / kMb;
+      const double word_mb =
+          static_cast<double>(in_.model.vocab_size()) * in_.hidden / std::max(e.tp, 1) * elem / kMb;
       bwd_sync += word_mb * hw_.P2pCoeMsPerMb(pp);
     }
     const double fct = fct_all * split, bct = bct_all * split;
@@ -314,7 +315,8 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     int in_flight = 1;
     if (pp > 1) {
       const bool one_f_one_b = options_.schedule == Schedule::k1F1B;
-      in_flight = i == 0 ? (one_f_one_b ? std::min(pp, chunks) : chunks) : (one_f_one_b ? 1 : chunks);
+      in_flight =
+          i == 0 ? (one_f_one_b ? std::min(pp, chunks) : chunks) : (one_f_one_b ? 1 : chunks);
       in_flight = std::max(in_flight, 1);
     }
     out.memory_mb[i] = states_ddp * state_ratio +
@@ -355,8 +357,8 @@ double DefaultCostModel::GlobalBufferMb(int global_batch, int chunks, int pp,
 // event simulation). Either way T >= m·c_k for every stage k: no stage is
 // predicted to compute faster than its layers' own time allows, which
 // Galvatron's last-stage formula (galvatron_cost_model.cc) does not ensure.
-double DefaultCostModel::PipelineSeconds(const std::vector<double>& c,
-                                         const std::vector<double>& r, int chunks) const {
+double DefaultCostModel::PipelineSeconds(const std::vector<double>& c, const std::vector<double>& r,
+                                         int chunks) const {
   if (c.empty()) return 0;
   double total = 0, slowest = 0;
   for (double stage : c) {

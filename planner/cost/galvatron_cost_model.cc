@@ -30,13 +30,10 @@ class GalvatronCostModel final : public CostModelBase {
                   int stage) const override;
   double Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
                 int global_batch, int chunks) const override;
-  EmbeddingCost Embedding(const EmbeddingStrategy& e, int global_batch,
-                          int chunks) const override;
-  double GlobalBufferMb(int global_batch, int chunks, int pp,
-                        int global_buffer_tp) const override;
+  EmbeddingCost Embedding(const EmbeddingStrategy& e, int global_batch, int chunks) const override;
+  double GlobalBufferMb(int global_batch, int chunks, int pp, int global_buffer_tp) const override;
   double PipelineSeconds(const std::vector<double>& stage_no_sync,
-                         const std::vector<double>& stage_with_sync,
-                         int chunks) const override;
+                         const std::vector<double>& stage_with_sync, int chunks) const override;
 
  private:
   // MemoryCostModelBase.initialize: the zero2/zero3 model-state ratios.
@@ -58,7 +55,8 @@ double GalvatronCostModel::StateRatio(DpType type, int sdp, int chunks) const {
   const double d = sdp, x = 1 / d + 0.003;
   const bool mixed = in_.mixed_precision;
   switch (type) {
-    case DpType::kDdp: return 1;
+    case DpType::kDdp:
+      return 1;
     case DpType::kZero1:
       // Not in Galvatron (its dp types are DDP, ZeRO-2, ZeRO-3): our kDefault
       // share, (4 + 12/d) of 16 bytes per parameter.
@@ -127,8 +125,8 @@ double GalvatronCostModel::OverlapTime(double fwd_comm, double fwd_comp, double 
 }
 
 // TimeCostModelBase + MemoryCostModelBase (layer_cost.py).
-LayerCost GalvatronCostModel::Layer(int layer_type, const LayerStrategy& strategy,
-                                    int global_batch, int chunks, int stage) const {
+LayerCost GalvatronCostModel::Layer(int layer_type, const LayerStrategy& strategy, int global_batch,
+                                    int chunks, int stage) const {
   // StrategyBase._check_and_fix_sdp: with sdp = 1 the dp type is DDP.
   LayerStrategy s = strategy;
   if (s.sdp() == 1) s.dp_type = DpType::kDdp;
@@ -168,7 +166,7 @@ LayerCost GalvatronCostModel::Layer(int layer_type, const LayerStrategy& strateg
     }
     if (s.checkpoint) count *= 1.5;
     const double message_mb = static_cast<double>(static_cast<int64_t>(lbsz) * t.info.seq_len *
-                                                   t.info.hidden * ActivationBytes()) /
+                                                  t.info.hidden * ActivationBytes()) /
                               1024 / 1024;
     tp_time = hw_.GalvatronLatencyMs(op, size, message_mb) * count;
   }
@@ -246,9 +244,9 @@ double GalvatronCostModel::Switch(int layer_type, const LayerStrategy& from,
   const bool m_cpt = same_pp && same_tp_sp_kind && same_dp && same_type && !same_ckpt;
   const bool m_fc = same_pp && same_tp_sp_kind && same_dp && !(same_type && same_ckpt);
   double bias = 0;
-  if (m_sp && to.sp > 1) bias = 1e-10;                         // tp -> sp
-  if (m_fsdp && to.dp_type == DpType::kZero3) bias = 1e-9;     // -> f
-  if (m_cpt && to.checkpoint) bias = 2e-9;                     // -> c
+  if (m_sp && to.sp > 1) bias = 1e-10;                                     // tp -> sp
+  if (m_fsdp && to.dp_type == DpType::kZero3) bias = 1e-9;                 // -> f
+  if (m_cpt && to.checkpoint) bias = 2e-9;                                 // -> c
   if (m_fc && to.dp_type == DpType::kZero3 && to.checkpoint) bias = 3e-9;  // -> fc
   if (m_fc && !m_fsdp && !m_cpt && from.dp_type == DpType::kZero3 && to.checkpoint) {
     bias = 1e-9;  // f -> c
@@ -257,8 +255,8 @@ double GalvatronCostModel::Switch(int layer_type, const LayerStrategy& from,
 }
 
 // EmbeddingLMHeadTimeCostModel + EmbeddingLMHeadMemoryCostModel.
-EmbeddingCost GalvatronCostModel::Embedding(const EmbeddingStrategy& strategy,
-                                            int global_batch, int chunks) const {
+EmbeddingCost GalvatronCostModel::Embedding(const EmbeddingStrategy& strategy, int global_batch,
+                                            int chunks) const {
   EmbeddingStrategy e = strategy;
   if (e.sdp() == 1) e.dp_type = DpType::kDdp;  // _check_and_fix_sdp
   const int pp = std::max(e.pp, 1);
@@ -282,8 +280,7 @@ EmbeddingCost GalvatronCostModel::Embedding(const EmbeddingStrategy& strategy,
   }
 
   // estimate_dp_communication_time: message = model_states / 4 (× 0.5 mixed).
-  const double dp_coe =
-      hw_.AllReduceCoeMsPerMb(sdp, /*consecutive=*/e.tp == 1) * (sdp - 1) / sdp;
+  const double dp_coe = hw_.AllReduceCoeMsPerMb(sdp, /*consecutive=*/e.tp == 1) * (sdp - 1) / sdp;
   const double factor = in_.mixed_precision ? 0.5 : 1.0;
   std::vector<double> dp_message(pp, 0);
   if (pp == 1) {
@@ -350,7 +347,8 @@ EmbeddingCost GalvatronCostModel::Embedding(const EmbeddingStrategy& strategy,
 double GalvatronCostModel::GlobalBufferMb(int global_batch, int chunks, int pp,
                                           int global_buffer_tp) const {
   if (!(options_.sequence_parallel && options_.global_memory_buffer)) return 0;
-  const int cur_dp = std::max(1, cluster_.world_size / std::max(pp, 1) / std::max(global_buffer_tp, 1));
+  const int cur_dp =
+      std::max(1, cluster_.world_size / std::max(pp, 1) / std::max(global_buffer_tp, 1));
   const double cur_lbsz = static_cast<double>(global_batch) / chunks / cur_dp;
   const double global_memory = cur_lbsz * in_.hidden * in_.max_seq * 4 / 1024 / 1024;
   // Quirk: `if config.parallelism_info.mixed_precision:` tests a string

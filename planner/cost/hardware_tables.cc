@@ -21,15 +21,18 @@ double BusFactor(v1::Collective c, int size) {
   if (size <= 1) return 0;
   const double s = size;
   switch (c) {
-    case v1::COLLECTIVE_ALL_REDUCE: return 2 * (s - 1) / s;
-    case v1::COLLECTIVE_P2P: return 1;
-    default: return (s - 1) / s;  // all-gather, reduce-scatter, all-to-all
+    case v1::COLLECTIVE_ALL_REDUCE:
+      return 2 * (s - 1) / s;
+    case v1::COLLECTIVE_P2P:
+      return 1;
+    default:
+      return (s - 1) / s;  // all-gather, reduce-scatter, all-to-all
   }
 }
 
 int Log2Distance(int a, int b) {
-  return std::abs(static_cast<int>(std::lround(std::log2(std::max(a, 1)) -
-                                               std::log2(std::max(b, 1)))));
+  return std::abs(
+      static_cast<int>(std::lround(std::log2(std::max(a, 1)) - std::log2(std::max(b, 1)))));
 }
 
 }  // namespace
@@ -44,9 +47,9 @@ absl::StatusOr<HardwareTables> HardwareTables::Build(const v1::HardwareProfile& 
     Table t;
     for (const v1::TimeSample& s : in.samples()) {
       if (s.bytes() <= 0 || !(s.seconds() > 0) || !std::isfinite(s.seconds())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "hardware.collectives[", i, "].samples: bytes ", s.bytes(), ", seconds ",
-            s.seconds(), "; every sample needs bytes >= 1 and seconds > 0"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("hardware.collectives[", i, "].samples: bytes ", s.bytes(), ", seconds ",
+                         s.seconds(), "; every sample needs bytes >= 1 and seconds > 0"));
       }
       t.samples.emplace_back(static_cast<double>(s.bytes()) / kBytesPerMb,
                              s.seconds() * kMsPerSecond);
@@ -185,10 +188,18 @@ double HardwareTables::LatencyMs(Op op, int size, double mb) const {
   if (size <= 1 || mb <= 0) return 0;
   int collective = v1::COLLECTIVE_ALL_REDUCE;
   switch (op) {
-    case Op::kAllReduce: collective = v1::COLLECTIVE_ALL_REDUCE; break;
-    case Op::kAllToAll: collective = v1::COLLECTIVE_ALL_TO_ALL; break;
-    case Op::kAllGather: collective = v1::COLLECTIVE_ALL_GATHER; break;
-    case Op::kReduceScatter: collective = v1::COLLECTIVE_REDUCE_SCATTER; break;
+    case Op::kAllReduce:
+      collective = v1::COLLECTIVE_ALL_REDUCE;
+      break;
+    case Op::kAllToAll:
+      collective = v1::COLLECTIVE_ALL_TO_ALL;
+      break;
+    case Op::kAllGather:
+      collective = v1::COLLECTIVE_ALL_GATHER;
+      break;
+    case Op::kReduceScatter:
+      collective = v1::COLLECTIVE_REDUCE_SCATTER;
+      break;
   }
   const double factor = BusFactor(static_cast<v1::Collective>(collective), size);
   const Table* t = Find(collective, size, v1::GROUP_LAYOUT_CONSECUTIVE);
@@ -212,10 +223,13 @@ double HardwareTables::LatencyMs(Op op, int size, double mb) const {
     return std::max(0.0, LineMs(*t, mb, size, factor));
   }
   switch (op) {
-    case Op::kAllReduce: return factor * mb * AllReduceCoeMsPerMb(size, true);
+    case Op::kAllReduce:
+      return factor * mb * AllReduceCoeMsPerMb(size, true);
     case Op::kAllGather:
-    case Op::kReduceScatter: return 0.5 * LatencyMs(Op::kAllReduce, size, mb);
-    case Op::kAllToAll: return factor * mb * AllReduceCoeMsPerMb(size, true);
+    case Op::kReduceScatter:
+      return 0.5 * LatencyMs(Op::kAllReduce, size, mb);
+    case Op::kAllToAll:
+      return factor * mb * AllReduceCoeMsPerMb(size, true);
   }
   return 0;
 }

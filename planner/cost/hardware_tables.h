@@ -17,8 +17,7 @@ class HardwareTables {
   // INVALID_ARGUMENT when the profile cannot describe a `world_size`-device
   // cluster: no ALL_REDUCE table at all while world_size > 1, or a table with
   // nothing to derive a bandwidth from.
-  static absl::StatusOr<HardwareTables> Build(const v1::HardwareProfile& hardware,
-                                              int world_size);
+  static absl::StatusOr<HardwareTables> Build(const v1::HardwareProfile& hardware, int world_size);
 
   // Galvatron's comm_coe_dict['{size}_{consec}'] = 1 / bus bandwidth, ms/MB
   // (config_utils.read_allreduce_bandwidth_config): 0 for size 1; the whole

@@ -26,20 +26,28 @@ std::string EmbeddingStrategy::ShortName() const {
 
 v1::DataParallelType ToProto(DpType t) {
   switch (t) {
-    case DpType::kDdp: return v1::DATA_PARALLEL_TYPE_DDP;
-    case DpType::kZero1: return v1::DATA_PARALLEL_TYPE_ZERO1;
-    case DpType::kZero2: return v1::DATA_PARALLEL_TYPE_ZERO2;
-    case DpType::kZero3: return v1::DATA_PARALLEL_TYPE_ZERO3;
+    case DpType::kDdp:
+      return v1::DATA_PARALLEL_TYPE_DDP;
+    case DpType::kZero1:
+      return v1::DATA_PARALLEL_TYPE_ZERO1;
+    case DpType::kZero2:
+      return v1::DATA_PARALLEL_TYPE_ZERO2;
+    case DpType::kZero3:
+      return v1::DATA_PARALLEL_TYPE_ZERO3;
   }
   return v1::DATA_PARALLEL_TYPE_UNSPECIFIED;
 }
 
 DpType FromProto(v1::DataParallelType t) {
   switch (t) {
-    case v1::DATA_PARALLEL_TYPE_ZERO1: return DpType::kZero1;
-    case v1::DATA_PARALLEL_TYPE_ZERO2: return DpType::kZero2;
-    case v1::DATA_PARALLEL_TYPE_ZERO3: return DpType::kZero3;
-    default: return DpType::kDdp;
+    case v1::DATA_PARALLEL_TYPE_ZERO1:
+      return DpType::kZero1;
+    case v1::DATA_PARALLEL_TYPE_ZERO2:
+      return DpType::kZero2;
+    case v1::DATA_PARALLEL_TYPE_ZERO3:
+      return DpType::kZero3;
+    default:
+      return DpType::kDdp;
   }
 }
 

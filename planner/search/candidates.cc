@@ -31,9 +31,12 @@ std::vector<DpType> DpTypesFor(int dp, const CandidateOptions& o) {
 std::vector<bool> MegatronSpFlagsFor(int tp, const CandidateOptions& o) {
   if (o.galvatron_compatible || tp == 1) return {false};
   switch (o.megatron_sp) {
-    case MegatronSpChoice::kWithout: return {false};
-    case MegatronSpChoice::kWith: return {true};
-    case MegatronSpChoice::kBoth: break;
+    case MegatronSpChoice::kWithout:
+      return {false};
+    case MegatronSpChoice::kWith:
+      return {true};
+    case MegatronSpChoice::kBoth:
+      break;
   }
   return {false, true};
 }

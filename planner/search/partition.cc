@@ -23,8 +23,8 @@ std::vector<double> PerLayerMin(const cost::CostModel& model,
   std::vector<double> by_type(model.layer_types().size(), std::numeric_limits<double>::infinity());
   for (size_t t = 0; t < by_type.size(); ++t) {
     for (const auto& s : candidates) {
-      by_type[t] = std::min(by_type[t], pick(model.Layer(static_cast<int>(t), s, global_batch,
-                                                         chunks, /*stage=*/0)));
+      by_type[t] = std::min(
+          by_type[t], pick(model.Layer(static_cast<int>(t), s, global_batch, chunks, /*stage=*/0)));
     }
   }
   std::vector<double> out;
@@ -36,15 +36,16 @@ std::vector<double> PerLayerMin(const cost::CostModel& model,
 
 std::vector<int> MemoryBalancedPartition(const cost::CostModel& model,
                                          const std::vector<cost::LayerStrategy>& candidates,
-                                         const cost::EmbeddingStrategy& embedding,
-                                         int global_batch, int chunks, int pp) {
+                                         const cost::EmbeddingStrategy& embedding, int global_batch,
+                                         int chunks, int pp) {
   const int L = model.num_layers();
   if (pp <= 1 || candidates.empty()) return EvenPartition(L, pp);
   std::vector<double> mem = PerLayerMin(model, candidates, global_batch, chunks,
                                         [](const cost::LayerCost& c) { return c.memory_mb; });
   std::vector<double> other = model.Embedding(embedding, global_batch, chunks).memory_mb;
-  const double avg =
-      (std::accumulate(mem.begin(), mem.end(), 0.0) + std::accumulate(other.begin(), other.end(), 0.0)) / pp;
+  const double avg = (std::accumulate(mem.begin(), mem.end(), 0.0) +
+                      std::accumulate(other.begin(), other.end(), 0.0)) /
+                     pp;
   std::vector<int> division(pp, 0);
   int layer = 0;
   for (int stage = 0; stage < pp - 1; ++stage) {
@@ -118,12 +119,13 @@ std::vector<int> MinMaxPartition(const std::vector<double>& weights,
 
 std::vector<int> TimeBalancedPartition(const cost::CostModel& model,
                                        const std::vector<cost::LayerStrategy>& candidates,
-                                       const cost::EmbeddingStrategy& embedding,
-                                       int global_batch, int chunks, int pp) {
+                                       const cost::EmbeddingStrategy& embedding, int global_batch,
+                                       int chunks, int pp) {
   const int L = model.num_layers();
   if (pp <= 1 || candidates.empty() || L < pp) return EvenPartition(L, pp);
-  std::vector<double> time = PerLayerMin(model, candidates, global_batch, chunks,
-                                         [](const cost::LayerCost& c) { return c.seconds_no_sync; });
+  std::vector<double> time =
+      PerLayerMin(model, candidates, global_batch, chunks,
+                  [](const cost::LayerCost& c) { return c.seconds_no_sync; });
   std::vector<double> extra = model.Embedding(embedding, global_batch, chunks).seconds_no_sync;
   extra.resize(pp, 0.0);
   return MinMaxPartition(time, extra, pp);

@@ -18,16 +18,16 @@ std::vector<int> EvenPartition(int num_layers, int pp);
 // next, and no stage is left empty.
 std::vector<int> MemoryBalancedPartition(const cost::CostModel& model,
                                          const std::vector<cost::LayerStrategy>& candidates,
-                                         const cost::EmbeddingStrategy& embedding,
-                                         int global_batch, int chunks, int pp);
+                                         const cost::EmbeddingStrategy& embedding, int global_batch,
+                                         int chunks, int pp);
 
 // Our fix (the BMW idea; Galvatron ships none): minimises the slowest stage's
 // time, each layer weighing its fastest candidate's time and each stage its
 // embedding/head time; an exact linear-partition DP, O(pp·L²).
 std::vector<int> TimeBalancedPartition(const cost::CostModel& model,
                                        const std::vector<cost::LayerStrategy>& candidates,
-                                       const cost::EmbeddingStrategy& embedding,
-                                       int global_batch, int chunks, int pp);
+                                       const cost::EmbeddingStrategy& embedding, int global_batch,
+                                       int chunks, int pp);
 
 // The exact min-max contiguous partition of `weights` into `parts` non-empty
 // runs, with `extra[k]` added to part k. Exposed for tests.

@@ -42,12 +42,12 @@ class Hasher {
 
 absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
   if (r.memory_budget_bytes() <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memory_budget_bytes: ", r.memory_budget_bytes(), ", must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_budget_bytes: ", r.memory_budget_bytes(), ", must be > 0"));
   }
   if (r.memory_budget_bytes() > (int64_t{1} << 50)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memory_budget_bytes: ", r.memory_budget_bytes(), ", must be <= 1 PiB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory_budget_bytes: ", r.memory_budget_bytes(), ", must be <= 1 PiB"));
   }
   o->memory_budget_mb = static_cast<double>(r.memory_budget_bytes()) / (1024.0 * 1024.0);
   switch (r.batch_case()) {
@@ -62,14 +62,14 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
     case v1::PlanRequest::kGlobalBatchRange: {
       const auto& g = r.global_batch_range();
       if (g.min() < 1 || g.max() < g.min() || g.step() < 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "global_batch_range: ", g.min(), "..", g.max(), ":", g.step(),
-            ", expected 1 <= min <= max and step >= 1"));
+        return absl::InvalidArgumentError(absl::StrCat("global_batch_range: ", g.min(), "..",
+                                                       g.max(), ":", g.step(),
+                                                       ", expected 1 <= min <= max and step >= 1"));
       }
       if ((g.max() - g.min()) / g.step() > 4096) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "global_batch_range: ", g.min(), "..", g.max(), ":", g.step(),
-            ", at most 4096 batch sizes per search"));
+        return absl::InvalidArgumentError(absl::StrCat("global_batch_range: ", g.min(), "..",
+                                                       g.max(), ":", g.step(),
+                                                       ", at most 4096 batch sizes per search"));
       }
       o->global_batch_min = g.min();
       o->global_batch_max = g.max();
@@ -82,9 +82,10 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
   }
   for (int i = 0; i < r.disable_size(); ++i) {
     if (DisableNames().count(r.disable(i)) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "disable[", i, "]: \"", r.disable(i), "\", expected one of tp, sp, megatron_sp, pp, "
-          "dp, sdp, zero1, zero2, ckpt, embedding_tp, embedding_sp"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("disable[", i, "]: \"", r.disable(i),
+                       "\", expected one of tp, sp, megatron_sp, pp, "
+                       "dp, sdp, zero1, zero2, ckpt, embedding_tp, embedding_sp"));
     }
     o->disabled.insert(r.disable(i));
   }
@@ -96,8 +97,8 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
   o->max_tp = r.max_tp();
   o->max_pp = r.max_pp();
   if (r.time_limit_seconds() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "time_limit_seconds: ", r.time_limit_seconds(), ", must be >= 0 (0 = none)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("time_limit_seconds: ", r.time_limit_seconds(), ", must be >= 0 (0 = none)"));
   }
   o->time_limit_seconds = r.time_limit_seconds();
   if (r.top_k() < 0 || r.top_k() > 100) {
@@ -106,8 +107,8 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
   }
   o->top_k = r.top_k() == 0 ? 5 : r.top_k();
   if (r.micro_batches() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "micro_batches: ", r.micro_batches(), ", must be >= 0 (0 = search it)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("micro_batches: ", r.micro_batches(), ", must be >= 0 (0 = search it)"));
   }
   o->fixed_chunks = r.micro_batches();
   return absl::OkStatus();
@@ -165,22 +166,30 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   cost_options.seq_len = request.seq_len();
   switch (request.default_dp_type()) {
     case v1::DATA_PARALLEL_TYPE_UNSPECIFIED:
-    case v1::DATA_PARALLEL_TYPE_DDP: cost_options.default_dp_type = cost::DpType::kDdp; break;
-    case v1::DATA_PARALLEL_TYPE_ZERO2: cost_options.default_dp_type = cost::DpType::kZero2; break;
+    case v1::DATA_PARALLEL_TYPE_DDP:
+      cost_options.default_dp_type = cost::DpType::kDdp;
+      break;
+    case v1::DATA_PARALLEL_TYPE_ZERO2:
+      cost_options.default_dp_type = cost::DpType::kZero2;
+      break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
-          ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
+                       ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
   }
   std::vector<cost::Schedule> schedules;
   for (int i = 0; i < request.schedules_size(); ++i) {
     switch (request.schedules(i)) {
-      case v1::PIPELINE_SCHEDULE_GPIPE: schedules.push_back(cost::Schedule::kGpipe); break;
-      case v1::PIPELINE_SCHEDULE_1F1B: schedules.push_back(cost::Schedule::k1F1B); break;
+      case v1::PIPELINE_SCHEDULE_GPIPE:
+        schedules.push_back(cost::Schedule::kGpipe);
+        break;
+      case v1::PIPELINE_SCHEDULE_1F1B:
+        schedules.push_back(cost::Schedule::k1F1B);
+        break;
       default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            "schedules[", i, "]: ", v1::PipelineSchedule_Name(request.schedules(i)),
-            ", expected PIPELINE_SCHEDULE_GPIPE or PIPELINE_SCHEDULE_1F1B"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("schedules[", i, "]: ", v1::PipelineSchedule_Name(request.schedules(i)),
+                         ", expected PIPELINE_SCHEDULE_GPIPE or PIPELINE_SCHEDULE_1F1B"));
     }
   }
   if (schedules.empty()) {

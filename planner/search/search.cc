@@ -32,9 +32,9 @@ using cost::LayerStrategy;
 using cost::Schedule;
 
 const std::set<std::string>& DisableNames() {
-  static const std::set<std::string> names = {
-      "tp", "sp", "megatron_sp", "pp", "dp", "sdp", "zero1", "zero2", "ckpt",
-      "embedding_tp", "embedding_sp"};
+  static const std::set<std::string> names = {"tp",   "sp",           "megatron_sp", "pp",
+                                              "dp",   "sdp",          "zero1",       "zero2",
+                                              "ckpt", "embedding_tp", "embedding_sp"};
   return names;
 }
 
@@ -48,9 +48,12 @@ enum class TpSpMode { kTpOnly, kSpOnly, kTpWithSp };
 
 const char* ModeName(TpSpMode m) {
   switch (m) {
-    case TpSpMode::kTpOnly: return "tp_only";
-    case TpSpMode::kSpOnly: return "sp_only";
-    case TpSpMode::kTpWithSp: return "tp_with_sp";
+    case TpSpMode::kTpOnly:
+      return "tp_only";
+    case TpSpMode::kSpOnly:
+      return "sp_only";
+    case TpSpMode::kTpWithSp:
+      return "tp_with_sp";
   }
   return "";
 }
@@ -183,13 +186,12 @@ struct StagePlans {
 // Solves (or reuses) every stage's DP for the budget the embedding leaves.
 // False when a stage does not fit (best->least_needed_mb then says by how
 // much) or its DP failed (best->error).
-bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec,
-                 double global_buffer_mb, std::vector<StageTables>* stages, TaskResult* best,
-                 StagePlans* out) {
+bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double global_buffer_mb,
+                 std::vector<StageTables>* stages, TaskResult* best, StagePlans* out) {
   const int pp = static_cast<int>(stages->size());
   *out = StagePlans{std::vector<std::vector<int>>(pp), std::vector<double>(pp),
-                    std::vector<double>(pp), std::vector<double>(pp), std::vector<double>(pp),
-                    std::vector<double>(pp)};
+                    std::vector<double>(pp),           std::vector<double>(pp),
+                    std::vector<double>(pp),           std::vector<double>(pp)};
   for (int stage = 0; stage < pp; ++stage) {
     StageTables& tables = (*stages)[stage];
     const StageDpProblem& problem = tables.problem;
@@ -216,8 +218,8 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec,
     }
     const StageDpSolution& sol = cached->second;
     if (!sol.feasible) {
-      best->least_needed_mb = std::min(
-          best->least_needed_mb, static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
+      best->least_needed_mb = std::min(best->least_needed_mb,
+                                       static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
       return false;
     }
     out->choice[stage] = sol.strategy;
@@ -289,10 +291,10 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
     if (FitsTask(e, task, max_dp, !ctx.galvatron)) embeddings.push_back(e);
   }
   if (layers.empty() || embeddings.empty()) return result;
-  const double buffer_mb = task.mode == TpSpMode::kSpOnly
-                               ? 0
-                               : model.GlobalBufferMb(task.global_batch, task.chunks, task.pp,
-                                                      task.buffer_tp);
+  const double buffer_mb =
+      task.mode == TpSpMode::kSpOnly
+          ? 0
+          : model.GlobalBufferMb(task.global_batch, task.chunks, task.pp, task.buffer_tp);
 
   // A single stage has one partition, whatever the method.
   const auto allowed = [&](v1::PartitionMethod m) {
@@ -322,8 +324,8 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
       }
       partitions.emplace_back(std::move(d), m);
     };
-    add(MemoryBalancedPartition(model, reference_layers, *reference_embedding,
-                                task.global_batch, task.chunks, task.pp),
+    add(MemoryBalancedPartition(model, reference_layers, *reference_embedding, task.global_batch,
+                                task.chunks, task.pp),
         v1::PARTITION_METHOD_MEMORY_BALANCED);
     add(TimeBalancedPartition(model, reference_layers, *reference_embedding, task.global_batch,
                               task.chunks, task.pp),
@@ -415,28 +417,28 @@ const CostModel& ModelFor(const ScheduleModels& models, Schedule schedule) {
 
 absl::Status ValidateOptions(const CostModel& model, const SearchOptions& options) {
   if (!(options.memory_budget_mb > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memory: ", options.memory_budget_mb, " MB, must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memory: ", options.memory_budget_mb, " MB, must be > 0"));
   }
   if (options.global_batch_min < 1 || options.global_batch_max < options.global_batch_min ||
       (options.global_batch_max > options.global_batch_min && options.global_batch_step < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "global_batch: ", options.global_batch_min, "..", options.global_batch_max, ":",
-        options.global_batch_step, ", expected 1 <= min <= max and step >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("global_batch: ", options.global_batch_min, "..", options.global_batch_max,
+                     ":", options.global_batch_step, ", expected 1 <= min <= max and step >= 1"));
   }
   if (options.global_batch_max > 1 << 20) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "global_batch: ", options.global_batch_max, ", must be <= ", 1 << 20));
+    return absl::InvalidArgumentError(
+        absl::StrCat("global_batch: ", options.global_batch_max, ", must be <= ", 1 << 20));
   }
   for (const std::string& name : options.disabled) {
     if (DisableNames().count(name) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "disable: \"", name, "\", expected any of ", absl::StrJoin(DisableNames(), ", ")));
+      return absl::InvalidArgumentError(absl::StrCat("disable: \"", name, "\", expected any of ",
+                                                     absl::StrJoin(DisableNames(), ", ")));
     }
   }
   if (!IsPowerOfTwo(model.world_size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "world size: ", model.world_size(), " devices, the search needs a power of two"));
+    return absl::InvalidArgumentError(absl::StrCat("world size: ", model.world_size(),
+                                                   " devices, the search needs a power of two"));
   }
   return absl::OkStatus();
 }
@@ -455,8 +457,8 @@ CandidateOptions MakeCandidateOptions(const CostModel& model, const SearchOption
   copts.max_pp = options.max_pp > 0 ? options.max_pp : default_max;
   copts.galvatron_compatible = galvatron;
   copts.default_dp_type = model.options().default_dp_type;
-  copts.megatron_sp = Disabled(options, "megatron_sp") ? MegatronSpChoice::kWithout
-                                                       : MegatronSpChoice::kBoth;
+  copts.megatron_sp =
+      Disabled(options, "megatron_sp") ? MegatronSpChoice::kWithout : MegatronSpChoice::kBoth;
   copts.offer_zero1 = !Disabled(options, "zero1");
   copts.offer_zero2 = !Disabled(options, "zero2");
   copts.disable_pp = Disabled(options, "pp");
@@ -591,8 +593,7 @@ struct TaskRuns {
 // Runs every task on a pool; tasks that start after the time limit are
 // skipped (their results stay infeasible).
 TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_models,
-                  const std::vector<Task>& tasks,
-                  std::chrono::steady_clock::time_point started) {
+                  const std::vector<Task>& tasks, std::chrono::steady_clock::time_point started) {
   const SearchOptions& options = *ctx.options;
   TaskRuns out;
   out.results.resize(tasks.size());
@@ -638,8 +639,7 @@ std::string InfeasibleReason(const SearchContext& ctx, size_t num_tasks, double 
   std::string reason;
   if (std::isfinite(least_needed_mb)) {
     reason = absl::StrCat(
-        "no plan fits ",
-        FormatBytes(static_cast<int64_t>(ctx.options->memory_budget_mb * 1048576)),
+        "no plan fits ", FormatBytes(static_cast<int64_t>(ctx.options->memory_budget_mb * 1048576)),
         " per device (", absl::StrFormat("%.0f", ctx.usable_mb),
         " MB usable): the closest plan needs ",
         FormatBytes(static_cast<int64_t>(least_needed_mb * 1048576)),
@@ -655,8 +655,8 @@ std::string InfeasibleReason(const SearchContext& ctx, size_t num_tasks, double 
 
 // The winning task's plan: its pipeline, strategies, rank layout and
 // prediction.
-void FillWinner(const CostModel& model, const Task& task, const TaskResult& r,
-                double budget_mb, v1::Plan* plan) {
+void FillWinner(const CostModel& model, const Task& task, const TaskResult& r, double budget_mb,
+                v1::Plan* plan) {
   plan->set_pp(task.pp);
   plan->set_schedule(ScheduleProto(task.schedule));
   plan->set_partition_method(r.partition);
@@ -694,8 +694,8 @@ void AddRunnersUp(const ScheduleModels& schedule_models, const std::vector<Task>
     summary->set_micro_batches(t.chunks);
     summary->set_global_batch(t.global_batch);
     summary->set_schedule(ScheduleProto(t.schedule));
-    summary->set_description(absl::StrCat("pp", t.pp, " ", DescribeTask(t), " | ",
-                                          DescribeLayers(rr.layers)));
+    summary->set_description(
+        absl::StrCat("pp", t.pp, " ", DescribeTask(t), " | ", DescribeLayers(rr.layers)));
     *summary->mutable_prediction() =
         MakePrediction(ModelFor(schedule_models, t.schedule), t, rr, options.memory_budget_mb);
   }
@@ -733,8 +733,7 @@ absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
   plan.set_seq_len(ctx.model->seq_len());
   plan.set_mode(ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON : v1::COST_MODEL_MODE_DEFAULT);
   if (order.empty()) {
-    out.infeasible_reason =
-        InfeasibleReason(ctx, tasks.size(), least_needed, runs.time_limit_hit);
+    out.infeasible_reason = InfeasibleReason(ctx, tasks.size(), least_needed, runs.time_limit_hit);
   } else {
     const Task& task = tasks[order[0]];
     out.found = true;

@@ -30,7 +30,7 @@ struct SearchOptions {
   int global_batch_min = 8;
   int global_batch_max = 8;
   int global_batch_step = 1;
-  int fixed_chunks = 0;  // > 0: only this micro-batch count (settle_chunk)
+  int fixed_chunks = 0;         // > 0: only this micro-batch count (settle_chunk)
   double memory_budget_mb = 0;  // per device, before any reserve
   // Dimensions switched off: tp, sp (Ulysses), megatron_sp, pp, dp, sdp
   // (= zero3, Galvatron's fsdp), zero1, zero2, ckpt, embedding_tp, embedding_sp.

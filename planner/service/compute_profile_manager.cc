@@ -4,11 +4,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/stable_hash.h"
 #include "common/layer_type.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
 #include "common/rpc_status.h"
+#include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "planner/service/resource_rows.h"
 #include "spdlog/spdlog.h"
@@ -17,41 +17,37 @@ namespace galvatron::planner {
 
 using store::Table;
 
-std::string ComputeProfileKey(const std::string& cluster,
-                              const std::string& layer_type) {
+std::string ComputeProfileKey(const std::string& cluster, const std::string& layer_type) {
   return absl::StrCat(cluster, "/", layer_type);
 }
 
-absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Put(
-    v1::ComputeProfile profile) {
+absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Put(v1::ComputeProfile profile) {
   RETURN_IF_ERROR(ValidateComputeProfile(profile));
   profile.clear_id();
   profile.clear_version();
   profile.clear_created_at();
   store::NewRow row;
   row.key = ComputeProfileKey(profile.cluster(), profile.layer_type());
-  row.id_prefix = absl::StrCat("cp-", profile.cluster(), "-",
-                               Fnv1a64Hex(profile.layer_type(), 10), "-");
+  row.id_prefix =
+      absl::StrCat("cp-", profile.cluster(), "-", Fnv1a64Hex(profile.layer_type(), 10), "-");
   row.tag = profile.cluster();
   row.payload = DeterministicBytes(profile);
   ASSIGN_OR_RETURN(store::Row stored, store_->Append(Table::kComputeProfiles, row));
-  spdlog::info("compute profile {} stored ({} on {})", stored.id,
-               profile.layer_type(), profile.cluster());
+  spdlog::info("compute profile {} stored ({} on {})", stored.id, profile.layer_type(),
+               profile.cluster());
   return DecodeRow<v1::ComputeProfile>(Table::kComputeProfiles, stored);
 }
 
 absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Get(
     const v1::GetComputeProfileRequest& request) {
   if (!request.id().empty()) {
-    if (!request.layer_type().empty() || !request.cluster().empty() ||
-        request.version() != 0) {
+    if (!request.layer_type().empty() || !request.cluster().empty() || request.version() != 0) {
       return absl::InvalidArgumentError(
           "id: given together with layer_type/cluster/version, expected one or the other");
     }
     ASSIGN_OR_RETURN(auto row, store_->GetById(Table::kComputeProfiles, request.id()));
     if (!row) {
-      return absl::NotFoundError(
-          absl::StrCat("compute profile \"", request.id(), "\" not found"));
+      return absl::NotFoundError(absl::StrCat("compute profile \"", request.id(), "\" not found"));
     }
     return DecodeRow<v1::ComputeProfile>(Table::kComputeProfiles, *row);
   }
@@ -61,13 +57,12 @@ absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Get(
   }
   RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
   if (request.version() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", request.version(), ", must be >= 0 (0 = latest)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: ", request.version(), ", must be >= 0 (0 = latest)"));
   }
-  ASSIGN_OR_RETURN(auto row,
-                   store_->Get(Table::kComputeProfiles,
-                               ComputeProfileKey(request.cluster(), request.layer_type()),
-                               request.version()));
+  ASSIGN_OR_RETURN(auto row, store_->Get(Table::kComputeProfiles,
+                                         ComputeProfileKey(request.cluster(), request.layer_type()),
+                                         request.version()));
   if (!row) {
     return absl::NotFoundError(absl::StrCat("no compute profile of layer type \"",
                                             request.layer_type(), "\" on cluster \"",
@@ -93,24 +88,24 @@ absl::StatusOr<v1::ListComputeProfilesResponse> ComputeProfileManager::List(
   };
   v1::ListComputeProfilesResponse response;
   std::string next;
-  ASSIGN_OR_RETURN(std::vector<v1::ComputeProfile> profiles,
-                   ListPage<v1::ComputeProfile>(store_, Table::kComputeProfiles, options,
-                                                request.page_token(), request.page_size(),
-                                                keep, &next));
+  ASSIGN_OR_RETURN(
+      std::vector<v1::ComputeProfile> profiles,
+      ListPage<v1::ComputeProfile>(store_, Table::kComputeProfiles, options, request.page_token(),
+                                   request.page_size(), keep, &next));
   for (auto& p : profiles) *response.add_profiles() = std::move(p);
   response.set_next_page_token(next);
   return response;
 }
 
-grpc::Status ComputeProfileManager::PutComputeProfile(
-    grpc::ServerContext*, const v1::PutComputeProfileRequest* request,
-    v1::ComputeProfile* response) {
+grpc::Status ComputeProfileManager::PutComputeProfile(grpc::ServerContext*,
+                                                      const v1::PutComputeProfileRequest* request,
+                                                      v1::ComputeProfile* response) {
   return Reply(Put(request->profile()), response);
 }
 
-grpc::Status ComputeProfileManager::GetComputeProfile(
-    grpc::ServerContext*, const v1::GetComputeProfileRequest* request,
-    v1::ComputeProfile* response) {
+grpc::Status ComputeProfileManager::GetComputeProfile(grpc::ServerContext*,
+                                                      const v1::GetComputeProfileRequest* request,
+                                                      v1::ComputeProfile* response) {
   return Reply(Get(*request), response);
 }
 

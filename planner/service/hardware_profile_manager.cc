@@ -14,8 +14,7 @@ namespace galvatron::planner {
 
 using store::Table;
 
-absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Put(
-    v1::HardwareProfile profile) {
+absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Put(v1::HardwareProfile profile) {
   RETURN_IF_ERROR(ValidateHardwareProfile(profile));
   profile.clear_id();
   profile.clear_version();
@@ -39,8 +38,7 @@ absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Get(
     }
     ASSIGN_OR_RETURN(auto row, store_->GetById(Table::kHardwareProfiles, request.id()));
     if (!row) {
-      return absl::NotFoundError(
-          absl::StrCat("hardware profile \"", request.id(), "\" not found"));
+      return absl::NotFoundError(absl::StrCat("hardware profile \"", request.id(), "\" not found"));
     }
     return DecodeRow<v1::HardwareProfile>(Table::kHardwareProfiles, *row);
   }
@@ -50,17 +48,17 @@ absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Get(
   }
   RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
   if (request.version() < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", request.version(), ", must be >= 0 (0 = latest)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: ", request.version(), ", must be >= 0 (0 = latest)"));
   }
-  ASSIGN_OR_RETURN(auto row, store_->Get(Table::kHardwareProfiles, request.cluster(),
-                                         request.version()));
+  ASSIGN_OR_RETURN(auto row,
+                   store_->Get(Table::kHardwareProfiles, request.cluster(), request.version()));
   if (!row) {
     return absl::NotFoundError(
         request.version() == 0
             ? absl::StrCat("cluster \"", request.cluster(), "\" has no hardware profile")
-            : absl::StrCat("cluster \"", request.cluster(),
-                           "\" has no hardware profile version ", request.version()));
+            : absl::StrCat("cluster \"", request.cluster(), "\" has no hardware profile version ",
+                           request.version()));
   }
   return DecodeRow<v1::HardwareProfile>(Table::kHardwareProfiles, *row);
 }
@@ -75,11 +73,11 @@ absl::StatusOr<v1::ListHardwareProfilesResponse> HardwareProfileManager::List(
   }
   v1::ListHardwareProfilesResponse response;
   std::string next;
-  ASSIGN_OR_RETURN(std::vector<v1::HardwareProfile> profiles,
-                   ListPage<v1::HardwareProfile>(
-                       store_, Table::kHardwareProfiles, options, request.page_token(),
-                       request.page_size(),
-                       [](const v1::HardwareProfile&) { return true; }, &next));
+  ASSIGN_OR_RETURN(
+      std::vector<v1::HardwareProfile> profiles,
+      ListPage<v1::HardwareProfile>(
+          store_, Table::kHardwareProfiles, options, request.page_token(), request.page_size(),
+          [](const v1::HardwareProfile&) { return true; }, &next));
   for (auto& p : profiles) *response.add_profiles() = std::move(p);
   response.set_next_page_token(next);
   return response;

@@ -27,9 +27,9 @@ class HardwareProfileManager final : public v1::HardwareProfileService::Service 
   grpc::Status GetHardwareProfile(grpc::ServerContext* context,
                                   const v1::GetHardwareProfileRequest* request,
                                   v1::HardwareProfile* response) override;
-  grpc::Status ListHardwareProfiles(
-      grpc::ServerContext* context, const v1::ListHardwareProfilesRequest* request,
-      v1::ListHardwareProfilesResponse* response) override;
+  grpc::Status ListHardwareProfiles(grpc::ServerContext* context,
+                                    const v1::ListHardwareProfilesRequest* request,
+                                    v1::ListHardwareProfilesResponse* response) override;
 
  private:
   store::Store* const store_;

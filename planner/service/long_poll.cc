@@ -27,11 +27,9 @@ bool Revisions::stopped() {
 void Revisions::WaitForChange(int64_t seen, absl::Time deadline,
                               const grpc::ServerContext* context) {
   absl::MutexLock lock(&mu_);
-  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopped_ || revision_ != seen;
-  };
-  while (!changed() && absl::Now() < deadline &&
-         (context == nullptr || !context->IsCancelled())) {
+  auto changed = [this, seen]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_ || revision_ != seen; };
+  while (!changed() && absl::Now() < deadline && (context == nullptr || !context->IsCancelled())) {
     // Wake at least once a second to look at the cancellation.
     mu_.AwaitWithDeadline(absl::Condition(&changed),
                           std::min(deadline, absl::Now() + absl::Seconds(1)));

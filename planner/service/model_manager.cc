@@ -18,9 +18,9 @@ using store::Table;
 absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec) {
   RETURN_IF_ERROR(ValidateModelSpec(spec));
   if (CatalogModel(spec.name())) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "name: \"", spec.name(),
-        "\" is a built-in catalog model; submit the spec under another name"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("name: \"", spec.name(),
+                     "\" is a built-in catalog model; submit the spec under another name"));
   }
   // Output-only fields are the store's to set.
   spec.clear_version();
@@ -35,8 +35,7 @@ absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec) {
   return DecodeRow<v1::ModelSpec>(Table::kModels, stored);
 }
 
-absl::StatusOr<v1::ModelSpec> ModelManager::Get(const std::string& name,
-                                                int64_t version) {
+absl::StatusOr<v1::ModelSpec> ModelManager::Get(const std::string& name, int64_t version) {
   RETURN_IF_ERROR(ValidateName("name", name));
   if (version < 0) {
     return absl::InvalidArgumentError(
@@ -46,30 +45,27 @@ absl::StatusOr<v1::ModelSpec> ModelManager::Get(const std::string& name,
   if (row) return DecodeRow<v1::ModelSpec>(Table::kModels, *row);
   if (auto builtin = CatalogModel(name)) {
     if (version == 0) return *builtin;
-    return absl::NotFoundError(absl::StrCat(
-        "model \"", name, "\" is a built-in catalog model without version ",
-        version, "; ask for version 0"));
+    return absl::NotFoundError(absl::StrCat("model \"", name,
+                                            "\" is a built-in catalog model without version ",
+                                            version, "; ask for version 0"));
   }
   if (version != 0) {
     ASSIGN_OR_RETURN(auto latest, store_->Get(Table::kModels, name, 0));
     if (latest) {
-      return absl::NotFoundError(absl::StrCat("model \"", name, "\" version ",
-                                              version, " not found (latest is ",
-                                              latest->version, ")"));
+      return absl::NotFoundError(absl::StrCat("model \"", name, "\" version ", version,
+                                              " not found (latest is ", latest->version, ")"));
     }
   }
   return absl::NotFoundError(absl::StrCat("model \"", name, "\" not found"));
 }
 
-absl::StatusOr<v1::ListModelsResponse> ModelManager::List(
-    const v1::ListModelsRequest& request) {
+absl::StatusOr<v1::ListModelsResponse> ModelManager::List(const v1::ListModelsRequest& request) {
   v1::ListModelsResponse response;
   std::string next;
-  ASSIGN_OR_RETURN(
-      std::vector<v1::ModelSpec> stored,
-      ListPage<v1::ModelSpec>(store_, Table::kModels, store::ListOptions{},
-                              request.page_token(), request.page_size(),
-                              [](const v1::ModelSpec&) { return true; }, &next));
+  ASSIGN_OR_RETURN(std::vector<v1::ModelSpec> stored,
+                   ListPage<v1::ModelSpec>(
+                       store_, Table::kModels, store::ListOptions{}, request.page_token(),
+                       request.page_size(), [](const v1::ModelSpec&) { return true; }, &next));
   if (!request.include_builtin()) {
     for (auto& m : stored) *response.add_models() = std::move(m);
     response.set_next_page_token(next);
@@ -90,9 +86,7 @@ absl::StatusOr<v1::ListModelsResponse> ModelManager::List(
     merged.push_back(*CatalogModel(name));
   }
   std::sort(merged.begin(), merged.end(),
-            [](const v1::ModelSpec& a, const v1::ModelSpec& b) {
-              return a.name() < b.name();
-            });
+            [](const v1::ModelSpec& a, const v1::ModelSpec& b) { return a.name() < b.name(); });
   bool more = !next.empty();
   if (static_cast<int>(merged.size()) > size) {
     merged.resize(size);
@@ -112,8 +106,8 @@ absl::StatusOr<int64_t> ModelManager::Delete(const std::string& name) {
   ASSIGN_OR_RETURN(int64_t deleted, store_->Delete(Table::kModels, name));
   if (deleted == 0) {
     if (CatalogModel(name)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "model \"", name, "\" is a built-in catalog model and cannot be deleted"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("model \"", name, "\" is a built-in catalog model and cannot be deleted"));
     }
     return absl::NotFoundError(absl::StrCat("model \"", name, "\" not found"));
   }
@@ -121,26 +115,22 @@ absl::StatusOr<int64_t> ModelManager::Delete(const std::string& name) {
   return deleted;
 }
 
-grpc::Status ModelManager::SubmitModel(grpc::ServerContext*,
-                                       const v1::SubmitModelRequest* request,
+grpc::Status ModelManager::SubmitModel(grpc::ServerContext*, const v1::SubmitModelRequest* request,
                                        v1::ModelSpec* response) {
   return Reply(Submit(request->spec()), response);
 }
 
-grpc::Status ModelManager::GetModel(grpc::ServerContext*,
-                                    const v1::GetModelRequest* request,
+grpc::Status ModelManager::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
                                     v1::ModelSpec* response) {
   return Reply(Get(request->name(), request->version()), response);
 }
 
-grpc::Status ModelManager::ListModels(grpc::ServerContext*,
-                                      const v1::ListModelsRequest* request,
+grpc::Status ModelManager::ListModels(grpc::ServerContext*, const v1::ListModelsRequest* request,
                                       v1::ListModelsResponse* response) {
   return Reply(List(*request), response);
 }
 
-grpc::Status ModelManager::DeleteModel(grpc::ServerContext*,
-                                       const v1::DeleteModelRequest* request,
+grpc::Status ModelManager::DeleteModel(grpc::ServerContext*, const v1::DeleteModelRequest* request,
                                        v1::DeleteModelResponse* response) {
   auto result = Delete(request->name());
   if (!result.ok()) return ToGrpcStatus(result.status());

@@ -24,17 +24,13 @@ class ModelManager final : public v1::ModelService::Service {
   absl::StatusOr<v1::ListModelsResponse> List(const v1::ListModelsRequest& request);
   absl::StatusOr<int64_t> Delete(const std::string& name);
 
-  grpc::Status SubmitModel(grpc::ServerContext* context,
-                           const v1::SubmitModelRequest* request,
+  grpc::Status SubmitModel(grpc::ServerContext* context, const v1::SubmitModelRequest* request,
                            v1::ModelSpec* response) override;
-  grpc::Status GetModel(grpc::ServerContext* context,
-                        const v1::GetModelRequest* request,
+  grpc::Status GetModel(grpc::ServerContext* context, const v1::GetModelRequest* request,
                         v1::ModelSpec* response) override;
-  grpc::Status ListModels(grpc::ServerContext* context,
-                          const v1::ListModelsRequest* request,
+  grpc::Status ListModels(grpc::ServerContext* context, const v1::ListModelsRequest* request,
                           v1::ListModelsResponse* response) override;
-  grpc::Status DeleteModel(grpc::ServerContext* context,
-                           const v1::DeleteModelRequest* request,
+  grpc::Status DeleteModel(grpc::ServerContext* context, const v1::DeleteModelRequest* request,
                            v1::DeleteModelResponse* response) override;
 
  private:

@@ -74,8 +74,7 @@ absl::Status ValidateNodeRegistration(const v1::Node& node) {
       return Invalid(path + ".name", Quoted(device.name()),
                      absl::StrCat("must be <= ", kMaxNodeHostBytes, " bytes"));
     }
-    RETURN_IF_ERROR(
-        CheckRange(path + ".memory_bytes", device.memory_bytes(), 0, int64_t{1} << 50));
+    RETURN_IF_ERROR(CheckRange(path + ".memory_bytes", device.memory_bytes(), 0, int64_t{1} << 50));
     RETURN_IF_ERROR(CheckNonNegativeFinite(path + ".peak_flops", device.peak_flops()));
   }
   return absl::OkStatus();
@@ -222,9 +221,9 @@ absl::StatusOr<v1::HeartbeatResponse> NodeManager::Beat(const v1::HeartbeatReque
     absl::MutexLock lock(&mu_);
     auto it = sessions_.find(key);
     if (it == sessions_.end() || it->second.id != request.session_id()) {
-      return absl::NotFoundError(absl::StrCat(
-          "session_id: ", Quoted(request.session_id()), " is not the current session of node ",
-          key, "; register the node again"));
+      return absl::NotFoundError(absl::StrCat("session_id: ", Quoted(request.session_id()),
+                                              " is not the current session of node ", key,
+                                              "; register the node again"));
     }
     Session& session = it->second;
     session.last_heartbeat = absl::Now();
@@ -291,8 +290,8 @@ absl::StatusOr<v1::ListNodesResponse> NodeManager::List(const v1::ListNodesReque
   std::string next;
   ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
                    ListPage<v1::Node>(
-                       store_, Table::kNodes, options, request.page_token(),
-                       request.page_size(), [](const v1::Node&) { return true; }, &next));
+                       store_, Table::kNodes, options, request.page_token(), request.page_size(),
+                       [](const v1::Node&) { return true; }, &next));
   const absl::Time now = absl::Now();
   v1::ListNodesResponse response;
   for (auto& node : nodes) {
@@ -303,8 +302,7 @@ absl::StatusOr<v1::ListNodesResponse> NodeManager::List(const v1::ListNodesReque
   return response;
 }
 
-grpc::Status NodeManager::RegisterNode(grpc::ServerContext*,
-                                       const v1::RegisterNodeRequest* request,
+grpc::Status NodeManager::RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* request,
                                        v1::RegisterNodeResponse* response) {
   return Reply(Register(*request), response);
 }

@@ -99,8 +99,7 @@ class NodeManager final : public v1::NodeService::Service {
   // Whether the node is ALIVE now.
   bool IsAlive(const std::string& cluster, const std::string& node);
 
-  grpc::Status RegisterNode(grpc::ServerContext* context,
-                            const v1::RegisterNodeRequest* request,
+  grpc::Status RegisterNode(grpc::ServerContext* context, const v1::RegisterNodeRequest* request,
                             v1::RegisterNodeResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override;

@@ -19,9 +19,9 @@ absl::StatusOr<std::vector<v1::Node>> SelectNamedNodes(
     auto it = std::find_if(alive.begin(), alive.end(),
                            [&](const v1::Node& n) { return n.name() == name; });
     if (it == alive.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "node ", Quoted(name), " of cluster ", Quoted(cluster),
-          " is not alive (unknown, or its agent stopped sending heartbeats)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("node ", Quoted(name), " of cluster ", Quoted(cluster),
+                       " is not alive (unknown, or its agent stopped sending heartbeats)"));
     }
     if (std::any_of(chosen.begin(), chosen.end(),
                     [&](const v1::Node& n) { return n.name() == name; })) {
@@ -40,9 +40,9 @@ absl::StatusOr<Placement> PlaceOneRankPerDevice(const std::vector<v1::Node>& nod
   for (const v1::Node& node : nodes) {
     if (node.devices_size() != per_node || per_node == 0) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the nodes must have the same number of devices (at least one): ",
-          nodes.front().name(), " has ", per_node, ", ", node.name(), " has ",
-          node.devices_size(), "; choose nodes with --nodes"));
+          "the nodes must have the same number of devices (at least one): ", nodes.front().name(),
+          " has ", per_node, ", ", node.name(), " has ", node.devices_size(),
+          "; choose nodes with --nodes"));
     }
   }
   Placement placement;
@@ -85,9 +85,8 @@ std::vector<v1::RankAssignment> RankAssignments(const Placement& placement) {
       v1::RankAssignment rank;
       rank.set_rank(share.first_rank + i);
       rank.set_node(share.node);
-      rank.set_device_index(i < static_cast<int>(share.device_indices.size())
-                                ? share.device_indices[i]
-                                : i);
+      rank.set_device_index(
+          i < static_cast<int>(share.device_indices.size()) ? share.device_indices[i] : i);
       ranks.push_back(std::move(rank));
     }
   }

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "galvatron/v1/job.pb.h"
 #include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/job.pb.h"
 #include "google/protobuf/repeated_field.h"
 
 namespace galvatron::planner {

@@ -6,9 +6,9 @@
 #include "common/layer_type.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
-#include "planner/search/plan_builder.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
+#include "planner/search/plan_builder.h"
 #include "planner/service/resource_rows.h"
 #include "spdlog/spdlog.h"
 
@@ -25,8 +25,8 @@ absl::Status ValidatePlanId(const std::string& id) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "id: \"", id, "\", must be 1-128 characters of [a-z0-9-]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("id: \"", id, "\", must be 1-128 characters of [a-z0-9-]"));
   }
   return absl::OkStatus();
 }
@@ -43,10 +43,11 @@ absl::Status MeasuringError(const v1::MeasureMissingResponse& measuring) {
   for (const v1::Task& task : measuring.tasks()) {
     absl::StrAppend(&tasks, tasks.empty() ? "" : ", ", task.id());
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the cluster lacks ", what, "; being measured by ", tasks, " (galvatron tasks wait ",
-      measuring.tasks(0).id(), "); ask again when finished, or set estimate_missing "
-      "(galvatron plan --estimate-missing) to estimate compute profiles"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("the cluster lacks ", what, "; being measured by ", tasks,
+                   " (galvatron tasks wait ", measuring.tasks(0).id(),
+                   "); ask again when finished, or set estimate_missing "
+                   "(galvatron plan --estimate-missing) to estimate compute profiles"));
 }
 
 }  // namespace
@@ -89,9 +90,9 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
     get.set_cluster(request.cluster());
     auto hardware = hardware_->Get(get);
     if (absl::IsNotFound(hardware.status()) && tasks_ != nullptr) {
-      ASSIGN_OR_RETURN(v1::MeasureMissingResponse measuring,
-                       tasks_->MeasureMissing(inputs.model, request.cluster(),
-                                              "a plan was requested"));
+      ASSIGN_OR_RETURN(
+          v1::MeasureMissingResponse measuring,
+          tasks_->MeasureMissing(inputs.model, request.cluster(), "a plan was requested"));
       if (measuring.tasks_size() > 0) return MeasuringError(measuring);
     }
     if (absl::IsNotFound(hardware.status())) {
@@ -121,9 +122,9 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
   }
   if (tasks_ != nullptr && !request.has_hardware() && !request.estimate_missing() &&
       inputs.compute.size() < ModelLayerTypeKeys(inputs.model).size()) {
-    ASSIGN_OR_RETURN(v1::MeasureMissingResponse measuring,
-                     tasks_->MeasureMissing(inputs.model, inputs.hardware.cluster(),
-                                            "a plan was requested"));
+    ASSIGN_OR_RETURN(
+        v1::MeasureMissingResponse measuring,
+        tasks_->MeasureMissing(inputs.model, inputs.hardware.cluster(), "a plan was requested"));
     if (measuring.tasks_size() > 0) return MeasuringError(measuring);
   }
   const std::string id = search::PlanId(inputs);
@@ -152,8 +153,7 @@ absl::StatusOr<v1::Plan> PlanManager::Get(const std::string& id) {
   return DecodeRow<v1::Plan>(Table::kPlans, *row);
 }
 
-absl::StatusOr<v1::ListPlansResponse> PlanManager::List(
-    const v1::ListPlansRequest& request) {
+absl::StatusOr<v1::ListPlansResponse> PlanManager::List(const v1::ListPlansRequest& request) {
   store::ListOptions options;
   if (!request.cluster().empty()) {
     RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
@@ -183,8 +183,7 @@ grpc::Status PlanManager::GetPlan(grpc::ServerContext*, const v1::GetPlanRequest
   return Reply(Get(request->id()), response);
 }
 
-grpc::Status PlanManager::ListPlans(grpc::ServerContext*,
-                                    const v1::ListPlansRequest* request,
+grpc::Status PlanManager::ListPlans(grpc::ServerContext*, const v1::ListPlansRequest* request,
                                     v1::ListPlansResponse* response) {
   return Reply(List(*request), response);
 }

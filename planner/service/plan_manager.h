@@ -17,7 +17,7 @@
 namespace galvatron::planner {
 
 struct PlanManagerOptions {
-  int search_threads = 0;                 // 0 = hardware concurrency
+  int search_threads = 0;                   // 0 = hardware concurrency
   double default_time_limit_seconds = 120;  // when the request sets none
 };
 
@@ -29,8 +29,12 @@ class PlanManager final : public v1::PlanService::Service {
   PlanManager(store::Store* store, ModelManager* models, HardwareProfileManager* hardware,
               ComputeProfileManager* compute, PlanManagerOptions options = {},
               TaskManager* tasks = nullptr)
-      : store_(store), models_(models), hardware_(hardware), compute_(compute),
-        options_(options), tasks_(tasks) {}
+      : store_(store),
+        models_(models),
+        hardware_(hardware),
+        compute_(compute),
+        options_(options),
+        tasks_(tasks) {}
 
   // Resolves the request's inputs, returns the stored plan for them or
   // searches, stores and returns a new one.
@@ -46,8 +50,7 @@ class PlanManager final : public v1::PlanService::Service {
                            v1::Plan* response) override;
   grpc::Status GetPlan(grpc::ServerContext* context, const v1::GetPlanRequest* request,
                        v1::Plan* response) override;
-  grpc::Status ListPlans(grpc::ServerContext* context,
-                         const v1::ListPlansRequest* request,
+  grpc::Status ListPlans(grpc::ServerContext* context, const v1::ListPlansRequest* request,
                          v1::ListPlansResponse* response) override;
 
  private:

@@ -12,12 +12,10 @@
 
 namespace galvatron::planner {
 
-absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
-    const PlannerConfig& config) {
+absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(const PlannerConfig& config) {
   store::SqliteStoreOptions options;
   options.path = config.db_path;
-  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
-                   store::SqliteStore::Open(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(options));
   spdlog::info("store {} open (schema version {})", config.db_path,
                store::SqliteStore::LatestSchemaVersion());
   return Start(config, std::move(store));
@@ -26,16 +24,16 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
 absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
     const PlannerConfig& config, std::unique_ptr<store::Store> store) {
   if (config.heartbeat_interval_ms <= 0 || config.node_timeout_ms <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "heartbeat_interval_ms: ", config.heartbeat_interval_ms, ", node_timeout_ms: ",
-        config.node_timeout_ms, ", expected both > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("heartbeat_interval_ms: ", config.heartbeat_interval_ms,
+                     ", node_timeout_ms: ", config.node_timeout_ms, ", expected both > 0"));
   }
   std::unique_ptr<PlannerServer> server(new PlannerServer());
   server->store_ = std::move(store);
   server->models_ = std::make_unique<ModelManager>(server->store_.get());
   server->hardware_ = std::make_unique<HardwareProfileManager>(server->store_.get());
-  server->compute_ = std::make_unique<ComputeProfileManager>(server->store_.get(),
-                                                             server->models_.get());
+  server->compute_ =
+      std::make_unique<ComputeProfileManager>(server->store_.get(), server->models_.get());
   NodeManagerOptions node_options;
   node_options.heartbeat_interval = absl::Milliseconds(config.heartbeat_interval_ms);
   node_options.node_timeout = absl::Milliseconds(config.node_timeout_ms);
@@ -69,9 +67,9 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   builder.RegisterService(server->tasks_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", config.listen,
-        ": the address is invalid or in use (--listen HOST:PORT)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen,
+                     ": the address is invalid or in use (--listen HOST:PORT)"));
   }
   std::string host = config.listen.substr(0, config.listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";

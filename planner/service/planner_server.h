@@ -41,8 +41,8 @@ class PlannerServer {
   // Opens `config.db_path` and serves on `config.listen`.
   static absl::StatusOr<std::unique_ptr<PlannerServer>> Start(const PlannerConfig& config);
   // Serves an already opened store (tests inject a MemoryStore).
-  static absl::StatusOr<std::unique_ptr<PlannerServer>> Start(
-      const PlannerConfig& config, std::unique_ptr<store::Store> store);
+  static absl::StatusOr<std::unique_ptr<PlannerServer>> Start(const PlannerConfig& config,
+                                                              std::unique_ptr<store::Store> store);
 
   ~PlannerServer();
 

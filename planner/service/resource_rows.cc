@@ -11,9 +11,9 @@ namespace galvatron::planner {
 absl::StatusOr<int> ResolvePageSize(int32_t requested) {
   if (requested == 0) return kDefaultPageSize;
   if (requested < 0 || requested > kMaxPageSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: ", requested, ", must be between 0 (default ",
-        kDefaultPageSize, ") and ", kMaxPageSize));
+    return absl::InvalidArgumentError(absl::StrCat("page_size: ", requested,
+                                                   ", must be between 0 (default ",
+                                                   kDefaultPageSize, ") and ", kMaxPageSize));
   }
   return requested;
 }
@@ -22,16 +22,14 @@ std::string EncodePageToken(const std::string& key, int64_t version) {
   return absl::WebSafeBase64Escape(absl::StrCat(key, "\n", version));
 }
 
-absl::Status DecodePageToken(const std::string& token, std::string* key,
-                             int64_t* version) {
+absl::Status DecodePageToken(const std::string& token, std::string* key, int64_t* version) {
   key->clear();
   *version = 0;
   if (token.empty()) return absl::OkStatus();
   std::string raw;
   auto bad = [&token] {
     return absl::InvalidArgumentError(absl::StrCat(
-        "page_token: \"", token,
-        "\", must be a next_page_token returned by the previous call"));
+        "page_token: \"", token, "\", must be a next_page_token returned by the previous call"));
   };
   if (!absl::WebSafeBase64Unescape(token, &raw)) return bad();
   size_t nl = raw.rfind('\n');

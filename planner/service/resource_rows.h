@@ -30,8 +30,7 @@ absl::StatusOr<int> ResolvePageSize(int32_t requested);
 
 // Opaque paging position (key, version); "" for the first page.
 std::string EncodePageToken(const std::string& key, int64_t version);
-absl::Status DecodePageToken(const std::string& token, std::string* key,
-                             int64_t* version);
+absl::Status DecodePageToken(const std::string& token, std::string* key, int64_t* version);
 
 google::protobuf::Timestamp MicrosToTimestamp(int64_t unix_micros);
 
@@ -52,9 +51,9 @@ template <typename Message>
 absl::StatusOr<Message> DecodeRow(store::Table table, const store::Row& row) {
   Message message;
   if (!message.ParseFromString(row.payload)) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", store::TableName(table), " row '", row.id,
-        "' is corrupt: cannot parse ", Message::descriptor()->name()));
+    return absl::DataLossError(absl::StrCat("stored ", store::TableName(table), " row '", row.id,
+                                            "' is corrupt: cannot parse ",
+                                            Message::descriptor()->name()));
   }
   FillRowFields(row, &message);
   return message;
@@ -64,13 +63,12 @@ absl::StatusOr<Message> DecodeRow(store::Table table, const store::Row& row) {
 // latest_only) and `keep`, in key order, starting after `page_token`. Sets
 // `next_page_token` to "" when nothing more passes.
 template <typename Message, typename Keep>
-absl::StatusOr<std::vector<Message>> ListPage(
-    store::Store* store, store::Table table, store::ListOptions options,
-    const std::string& page_token, int32_t page_size, Keep keep,
-    std::string* next_page_token) {
+absl::StatusOr<std::vector<Message>> ListPage(store::Store* store, store::Table table,
+                                              store::ListOptions options,
+                                              const std::string& page_token, int32_t page_size,
+                                              Keep keep, std::string* next_page_token) {
   ASSIGN_OR_RETURN(int size, ResolvePageSize(page_size));
-  RETURN_IF_ERROR(DecodePageToken(page_token, &options.after_key,
-                                  &options.after_version));
+  RETURN_IF_ERROR(DecodePageToken(page_token, &options.after_key, &options.after_version));
   next_page_token->clear();
   std::vector<Message> out;
   std::string last_key;

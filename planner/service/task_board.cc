@@ -62,8 +62,7 @@ void LogFinished(const v1::Task& task) {
                  absl::StrJoin(task.result_ids(), ", "));
   } else {
     spdlog::warn("{} ({} on {}) {}: {}", task.id(), KindName(task.kind()), task.cluster(),
-                 task.state() == v1::TASK_STATE_CANCELLED ? "cancelled" : "failed",
-                 task.message());
+                 task.state() == v1::TASK_STATE_CANCELLED ? "cancelled" : "failed", task.message());
   }
 }
 
@@ -149,8 +148,10 @@ absl::Status TaskBoard::Commit(Write write) {
   if (finished) {
     LogFinished(write.task);
     if (!status.ok()) {
-      spdlog::error("cannot store the end of {}: {}; it stays in memory until the planner "
-                    "restarts", write.task.id(), std::string(status.message()));
+      spdlog::error(
+          "cannot store the end of {}: {}; it stays in memory until the planner "
+          "restarts",
+          write.task.id(), std::string(status.message()));
     }
     return status;
   }
@@ -193,16 +194,15 @@ void FailTasksOfLostNode(TaskBoard* board, const std::string& cluster, const std
     return false;
   };
   for (const v1::Task& task : board->Unfinished(has_part)) {
-    absl::StatusOr<TaskBoard::Updated> failed =
-        board->Update(TaskNumber(task.id()), [&](TaskBoard::Entry& entry)
-                                                 -> absl::StatusOr<TaskBoard::Change> {
+    absl::StatusOr<TaskBoard::Updated> failed = board->Update(
+        TaskNumber(task.id()), [&](TaskBoard::Entry& entry) -> absl::StatusOr<TaskBoard::Change> {
           for (const v1::TaskNode& part : entry.task.nodes()) {
             if (part.node() != node || Terminal(part.state())) continue;
-            FinishTask(&entry.task, v1::TASK_STATE_FAILED,
-                       absl::StrCat("node ", node, " of cluster ", cluster,
-                                    " was lost (no heartbeat from its agent) while its part was ",
-                                    part.state() == v1::TASK_STATE_RUNNING ? "running"
-                                                                           : "pending"));
+            FinishTask(
+                &entry.task, v1::TASK_STATE_FAILED,
+                absl::StrCat("node ", node, " of cluster ", cluster,
+                             " was lost (no heartbeat from its agent) while its part was ",
+                             part.state() == v1::TASK_STATE_RUNNING ? "running" : "pending"));
             return TaskBoard::Change::kState;
           }
           return TaskBoard::Change::kNone;

@@ -59,8 +59,8 @@ absl::Status ValidateProfileSpec(const v1::ProfileTaskSpec& profile) {
                    absl::StrCat("expected at most ", kMaxProfileSizes));
   }
   for (int i = 0; i < profile.micro_batches_size(); ++i) {
-    RETURN_IF_ERROR(
-        CheckRange(absl::StrCat("profile.micro_batches[", i, "]"), profile.micro_batches(i), 1, 4096));
+    RETURN_IF_ERROR(CheckRange(absl::StrCat("profile.micro_batches[", i, "]"),
+                               profile.micro_batches(i), 1, 4096));
   }
   if (profile.seq_lens_size() > kMaxProfileSizes) {
     return Invalid("profile.seq_lens", absl::StrCat(profile.seq_lens_size(), " values"),
@@ -94,9 +94,10 @@ absl::StatusOr<v1::Task> TaskFactory::Create(const v1::CreateTaskRequest& reques
   }
   ASSIGN_OR_RETURN(std::vector<v1::Node> alive, nodes_->AliveNodes(request.cluster()));
   if (alive.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cluster ", Quoted(request.cluster()), " has no alive node: start galvatron-agent --cluster ",
-        request.cluster(), " on its nodes (galvatron nodes list shows them)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cluster ", Quoted(request.cluster()),
+                     " has no alive node: start galvatron-agent --cluster ", request.cluster(),
+                     " on its nodes (galvatron nodes list shows them)"));
   }
   ASSIGN_OR_RETURN(std::vector<v1::Node> chosen,
                    SelectNamedNodes(request.cluster(), alive, request.nodes()));
@@ -122,8 +123,7 @@ absl::StatusOr<v1::Task> TaskFactory::Create(const v1::CreateTaskRequest& reques
     if (model != nullptr) {
       *task.mutable_profile()->mutable_model() = *model;
     } else {
-      ASSIGN_OR_RETURN(*task.mutable_profile()->mutable_model(),
-                       models_->Get(request.model(), 0));
+      ASSIGN_OR_RETURN(*task.mutable_profile()->mutable_model(), models_->Get(request.model(), 0));
     }
     if (chosen.size() > 1) {
       return Invalid("nodes", absl::StrCat(chosen.size(), " names"),

@@ -14,8 +14,8 @@ using field_checks::CheckRange;
 
 absl::StatusOr<v1::PollTaskResponse> HandOut::Poll(const v1::PollTaskRequest& request,
                                                    const grpc::ServerContext* context) {
-  RETURN_IF_ERROR(CheckRange("wait_ms", request.wait_ms(), 0,
-                             absl::ToInt64Milliseconds(max_wait_)));
+  RETURN_IF_ERROR(
+      CheckRange("wait_ms", request.wait_ms(), 0, absl::ToInt64Milliseconds(max_wait_)));
   RETURN_IF_ERROR(nodes_->CheckSession(request.cluster(), request.node(), request.session_id()));
   const absl::Time deadline = absl::Now() + absl::Milliseconds(request.wait_ms());
   FailOrphans(request.cluster(), request.node());
@@ -49,8 +49,8 @@ void HandOut::FailOrphans(const std::string& cluster, const std::string& node) {
   }
 }
 
-absl::StatusOr<std::optional<v1::PollTaskResponse>> HandOut::TakePart(
-    const std::string& cluster, const std::string& node) {
+absl::StatusOr<std::optional<v1::PollTaskResponse>> HandOut::TakePart(const std::string& cluster,
+                                                                      const std::string& node) {
   int index = -1;
   auto first_ready = [&](const v1::Task& task) {
     if (task.cluster() != cluster) return -1;
@@ -65,19 +65,18 @@ absl::StatusOr<std::optional<v1::PollTaskResponse>> HandOut::TakePart(
   };
   ASSIGN_OR_RETURN(
       TaskBoard::Updated taken,
-      board_->UpdateFirst(
-          [&](const v1::Task& task) { return first_ready(task) >= 0; },
-          [&](TaskBoard::Entry& entry) -> absl::StatusOr<TaskBoard::Change> {
-            v1::Task& task = entry.task;
-            index = first_ready(task);
-            if (index < 0) return TaskBoard::Change::kNone;
-            task.mutable_nodes(index)->set_state(v1::TASK_STATE_RUNNING);
-            if (task.state() == v1::TASK_STATE_PENDING) {
-              task.set_state(v1::TASK_STATE_RUNNING);
-              *task.mutable_started_at() = NowTimestamp();
-            }
-            return TaskBoard::Change::kState;
-          }));
+      board_->UpdateFirst([&](const v1::Task& task) { return first_ready(task) >= 0; },
+                          [&](TaskBoard::Entry& entry) -> absl::StatusOr<TaskBoard::Change> {
+                            v1::Task& task = entry.task;
+                            index = first_ready(task);
+                            if (index < 0) return TaskBoard::Change::kNone;
+                            task.mutable_nodes(index)->set_state(v1::TASK_STATE_RUNNING);
+                            if (task.state() == v1::TASK_STATE_PENDING) {
+                              task.set_state(v1::TASK_STATE_RUNNING);
+                              *task.mutable_started_at() = NowTimestamp();
+                            }
+                            return TaskBoard::Change::kState;
+                          }));
   if (!taken.changed) return std::nullopt;
   // The agent gets its part only once the part's state is durable (a crash
   // before that leaves no record of a part the agent may be running).

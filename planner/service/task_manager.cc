@@ -91,20 +91,19 @@ absl::StatusOr<v1::GetTaskResponse> TaskManager::Get(const v1::GetTaskRequest& r
                                                      const grpc::ServerContext* context) {
   const int64_t number = TaskNumber(request.id());
   if (number == 0) return Invalid("id", Quoted(request.id()), "expected a task id like task-1");
-  RETURN_IF_ERROR(CheckRange("wait_ms", request.wait_ms(), 0,
-                             absl::ToInt64Milliseconds(options_.max_wait)));
+  RETURN_IF_ERROR(
+      CheckRange("wait_ms", request.wait_ms(), 0, absl::ToInt64Milliseconds(options_.max_wait)));
   const absl::Time deadline = absl::Now() + absl::Milliseconds(request.wait_ms());
-  ASSIGN_OR_RETURN(
-      std::optional<v1::GetTaskResponse> changed,
-      LongPoll<v1::GetTaskResponse>(
-          revisions_, deadline, context,
-          [&]() -> absl::StatusOr<std::optional<v1::GetTaskResponse>> {
-            ASSIGN_OR_RETURN(v1::GetTaskResponse now, Current(request.id()));
-            if (now.revision() == request.known_revision() && now.revision() != -1) {
-              return std::nullopt;  // unchanged: wait
-            }
-            return now;
-          }));
+  ASSIGN_OR_RETURN(std::optional<v1::GetTaskResponse> changed,
+                   LongPoll<v1::GetTaskResponse>(
+                       revisions_, deadline, context,
+                       [&]() -> absl::StatusOr<std::optional<v1::GetTaskResponse>> {
+                         ASSIGN_OR_RETURN(v1::GetTaskResponse now, Current(request.id()));
+                         if (now.revision() == request.known_revision() && now.revision() != -1) {
+                           return std::nullopt;  // unchanged: wait
+                         }
+                         return now;
+                       }));
   if (changed.has_value()) return std::move(*changed);
   return Current(request.id());  // the wait ended: the task as it is
 }
@@ -152,12 +151,12 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::List(const v1::ListTasksReque
 absl::StatusOr<v1::Task> TaskManager::Cancel(const std::string& id) {
   const int64_t number = TaskNumber(id);
   if (number == 0) return Invalid("id", Quoted(id), "expected a task id like task-1");
-  ASSIGN_OR_RETURN(TaskBoard::Updated cancelled,
-                   board_.Update(number, [](TaskBoard::Entry& entry)
-                                             -> absl::StatusOr<TaskBoard::Change> {
-                     FinishTask(&entry.task, v1::TASK_STATE_CANCELLED, "cancelled by a client");
-                     return TaskBoard::Change::kState;
-                   }));
+  ASSIGN_OR_RETURN(
+      TaskBoard::Updated cancelled,
+      board_.Update(number, [](TaskBoard::Entry& entry) -> absl::StatusOr<TaskBoard::Change> {
+        FinishTask(&entry.task, v1::TASK_STATE_CANCELLED, "cancelled by a client");
+        return TaskBoard::Change::kState;
+      }));
   if (cancelled.write.has_value()) {
     RETURN_IF_ERROR(board_.Commit(std::move(*cancelled.write)));
     return std::move(cancelled.task);
@@ -176,8 +175,9 @@ absl::StatusOr<v1::ReportTaskResponse> TaskManager::Report(const v1::ReportTaskR
   return reports_.Report(request);
 }
 
-absl::StatusOr<v1::MeasureMissingResponse> TaskManager::MeasureMissing(
-    const v1::ModelSpec& model, const std::string& cluster, const std::string& reason) {
+absl::StatusOr<v1::MeasureMissingResponse> TaskManager::MeasureMissing(const v1::ModelSpec& model,
+                                                                       const std::string& cluster,
+                                                                       const std::string& reason) {
   return measure_.MeasureMissing(model, cluster, reason);
 }
 
@@ -201,8 +201,7 @@ grpc::Status TaskManager::CancelTask(grpc::ServerContext*, const v1::CancelTaskR
   return Reply(Cancel(request->id()), response);
 }
 
-grpc::Status TaskManager::PollTask(grpc::ServerContext* context,
-                                   const v1::PollTaskRequest* request,
+grpc::Status TaskManager::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                    v1::PollTaskResponse* response) {
   return Reply(Poll(*request, context), response);
 }

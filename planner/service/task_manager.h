@@ -74,8 +74,9 @@ class TaskManager final : public v1::TaskService::Service {
   absl::StatusOr<v1::PollTaskResponse> Poll(const v1::PollTaskRequest& request,
                                             const grpc::ServerContext* context = nullptr);
   absl::StatusOr<v1::ReportTaskResponse> Report(const v1::ReportTaskRequest& request);
-  absl::StatusOr<v1::MeasureMissingResponse> MeasureMissing(
-      const v1::ModelSpec& model, const std::string& cluster, const std::string& reason);
+  absl::StatusOr<v1::MeasureMissingResponse> MeasureMissing(const v1::ModelSpec& model,
+                                                            const std::string& cluster,
+                                                            const std::string& reason);
 
   grpc::Status CreateTask(grpc::ServerContext* context, const v1::CreateTaskRequest* request,
                           v1::Task* response) override;

@@ -29,9 +29,8 @@ int PartIndex(const v1::Task& task, const std::string& node) {
 }
 
 bool AllSucceeded(const v1::Task& task) {
-  return std::all_of(task.nodes().begin(), task.nodes().end(), [](const v1::TaskNode& n) {
-    return n.state() == v1::TASK_STATE_SUCCEEDED;
-  });
+  return std::all_of(task.nodes().begin(), task.nodes().end(),
+                     [](const v1::TaskNode& n) { return n.state() == v1::TASK_STATE_SUCCEEDED; });
 }
 
 // Progress of the task: the least of its nodes. The reporting node's is
@@ -50,8 +49,8 @@ void UpdateProgress(v1::Task* task, const std::string& reporter, double progress
   for (const v1::TaskNode& node : task->nodes()) {
     auto it = by_node.find(node.node());
     const double p = node.state() == v1::TASK_STATE_SUCCEEDED ? 1.0
-                     : it == by_node.end()                     ? 0.0
-                                                               : it->second;
+                     : it == by_node.end()                    ? 0.0
+                                                              : it->second;
     least = std::min(least, p);
   }
   task->set_progress(least);
@@ -69,8 +68,7 @@ void PartSucceeded(v1::Task* task, int index, const std::string& message) {
 
 }  // namespace
 
-absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(
-    const v1::ReportTaskRequest& request) {
+absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(const v1::ReportTaskRequest& request) {
   RETURN_IF_ERROR(nodes_->CheckSession(request.cluster(), request.node(), request.session_id()));
   const int64_t number = TaskNumber(request.task_id());
   if (number == 0) {
@@ -97,19 +95,19 @@ absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(
         }
         const int index = PartIndex(task, request.node());
         if (index < 0) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "node ", Quoted(request.node()), " has no part in ", task.id()));
+          return absl::FailedPreconditionError(
+              absl::StrCat("node ", Quoted(request.node()), " has no part in ", task.id()));
         }
         v1::TaskNode* part = task.mutable_nodes(index);
         if (part->state() != v1::TASK_STATE_RUNNING) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "the part of node ", request.node(), " in ", task.id(), " is not running"));
+          return absl::FailedPreconditionError(absl::StrCat("the part of node ", request.node(),
+                                                            " in ", task.id(), " is not running"));
         }
         const bool rank0 = part->first_rank() == 0;
         if (state == v1::TASK_STATE_SUCCEEDED && rank0 && entry.result_pending) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "the result of node ", request.node(), " for ", task.id(),
-              " is being stored already"));
+          return absl::FailedPreconditionError(absl::StrCat("the result of node ", request.node(),
+                                                            " for ", task.id(),
+                                                            " is being stored already"));
         }
         if (!request.store_address().empty() && rank0 && task.store_address().empty()) {
           task.set_store_address(request.store_address());
@@ -154,21 +152,20 @@ absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(
   // the result was rejected.
   std::vector<std::string> result_ids;
   const absl::Status stored = StoreResult(request, updated.task, &result_ids);
-  ASSIGN_OR_RETURN(
-      TaskBoard::Updated ended,
-      board_->Update(number, [&](TaskBoard::Entry& entry) -> absl::StatusOr<Change> {
-        entry.result_pending = false;
-        v1::Task& task = entry.task;
-        if (!stored.ok()) {
-          FinishTask(&task, v1::TASK_STATE_FAILED,
-                     absl::StrCat("the result of node ", request.node(),
-                                  " was rejected: ", stored.message()));
-          return Change::kState;
-        }
-        for (const std::string& id : result_ids) task.add_result_ids(id);
-        PartSucceeded(&task, PartIndex(task, request.node()), request.message());
-        return Change::kState;
-      }));
+  ASSIGN_OR_RETURN(TaskBoard::Updated ended,
+                   board_->Update(number, [&](TaskBoard::Entry& entry) -> absl::StatusOr<Change> {
+                     entry.result_pending = false;
+                     v1::Task& task = entry.task;
+                     if (!stored.ok()) {
+                       FinishTask(&task, v1::TASK_STATE_FAILED,
+                                  absl::StrCat("the result of node ", request.node(),
+                                               " was rejected: ", stored.message()));
+                       return Change::kState;
+                     }
+                     for (const std::string& id : result_ids) task.add_result_ids(id);
+                     PartSucceeded(&task, PartIndex(task, request.node()), request.message());
+                     return Change::kState;
+                   }));
   if (!ended.on_board || !ended.changed) {
     // The task ended meanwhile (cancelled, a node lost); the stored result
     // is a valid measurement and stays.
@@ -201,8 +198,7 @@ absl::StatusOr<v1::ReportTaskResponse> ReportHandler::AnswerEnded(
   return response;
 }
 
-absl::Status ReportHandler::StoreResult(const v1::ReportTaskRequest& report,
-                                        const v1::Task& task,
+absl::Status ReportHandler::StoreResult(const v1::ReportTaskRequest& report, const v1::Task& task,
                                         std::vector<std::string>* result_ids) {
   if (task.kind() == v1::TASK_KIND_PROBE) {
     if (!report.has_hardware()) {

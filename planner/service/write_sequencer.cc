@@ -37,9 +37,8 @@ int WriteSequencer::PendingKeys() {
 void WriteSequencer::WaitTurn(const std::string& key, int64_t number) {
   absl::MutexLock lock(&mu_);
   // The key stays in keys_ while this ticket has not ended.
-  auto turn = [this, &key, number]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return keys_.at(key).turn == number;
-  };
+  auto turn = [this, &key, number]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return keys_.at(key).turn == number; };
   mu_.Await(absl::Condition(&turn));
 }
 

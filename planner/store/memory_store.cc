@@ -22,18 +22,15 @@ MemoryStore::TableRows& MemoryStore::Rows(Table table) {
   return tables_[static_cast<size_t>(table)];
 }
 
-const Row* MemoryStore::Latest(const TableRows& rows,
-                               const std::string& key) const {
+const Row* MemoryStore::Latest(const TableRows& rows, const std::string& key) const {
   // The first row after every version of `key`, then one step back.
-  auto it =
-      rows.rows.upper_bound(RowKey(key, std::numeric_limits<int64_t>::max()));
+  auto it = rows.rows.upper_bound(RowKey(key, std::numeric_limits<int64_t>::max()));
   if (it == rows.rows.begin()) return nullptr;
   --it;
   return it->first.first == key ? &it->second : nullptr;
 }
 
-absl::StatusOr<Row> MemoryStore::Insert(Table table, const NewRow& row,
-                                        int64_t version) {
+absl::StatusOr<Row> MemoryStore::Insert(Table table, const NewRow& row, int64_t version) {
   TableRows& rows = Rows(table);
   Row stored;
   stored.key = row.key;
@@ -44,8 +41,7 @@ absl::StatusOr<Row> MemoryStore::Insert(Table table, const NewRow& row,
   stored.payload = row.payload;
   if (rows.by_id.count(stored.id) > 0) {
     return absl::AlreadyExistsError(
-        absl::StrCat(TableName(table), ": id \"", stored.id,
-                     "\" is already used by another row"));
+        absl::StrCat(TableName(table), ": id \"", stored.id, "\" is already used by another row"));
   }
   rows.by_id.emplace(stored.id, RowKey(stored.key, stored.version));
   rows.rows.emplace(RowKey(stored.key, stored.version), stored);
@@ -59,8 +55,7 @@ absl::StatusOr<Row> MemoryStore::Append(Table table, const NewRow& row) {
   return Insert(table, row, latest == nullptr ? 1 : latest->version + 1);
 }
 
-absl::StatusOr<std::pair<Row, bool>> MemoryStore::InsertIfAbsent(
-    Table table, const NewRow& row) {
+absl::StatusOr<std::pair<Row, bool>> MemoryStore::InsertIfAbsent(Table table, const NewRow& row) {
   RETURN_IF_ERROR(ValidateNewRow(table, row));
   absl::MutexLock lock(&mu_);
   if (const Row* latest = Latest(Rows(table), row.key); latest != nullptr) {
@@ -70,14 +65,12 @@ absl::StatusOr<std::pair<Row, bool>> MemoryStore::InsertIfAbsent(
   return std::make_pair(std::move(stored), true);
 }
 
-absl::StatusOr<std::optional<Row>> MemoryStore::Get(Table table,
-                                                    const std::string& key,
+absl::StatusOr<std::optional<Row>> MemoryStore::Get(Table table, const std::string& key,
                                                     int64_t version) {
   RETURN_IF_ERROR(ValidateTable(table));
   if (version < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(TableName(table),
-                     ": version must be >= 0 (0 = latest), got ", version));
+        absl::StrCat(TableName(table), ": version must be >= 0 (0 = latest), got ", version));
   }
   absl::MutexLock lock(&mu_);
   const TableRows& rows = Rows(table);
@@ -91,8 +84,7 @@ absl::StatusOr<std::optional<Row>> MemoryStore::Get(Table table,
   return it->second;
 }
 
-absl::StatusOr<std::optional<Row>> MemoryStore::GetById(Table table,
-                                                        const std::string& id) {
+absl::StatusOr<std::optional<Row>> MemoryStore::GetById(Table table, const std::string& id) {
   RETURN_IF_ERROR(ValidateTable(table));
   absl::MutexLock lock(&mu_);
   const TableRows& rows = Rows(table);
@@ -101,16 +93,13 @@ absl::StatusOr<std::optional<Row>> MemoryStore::GetById(Table table,
   return rows.rows.at(it->second);
 }
 
-absl::StatusOr<std::vector<Row>> MemoryStore::List(Table table,
-                                                   const ListOptions& options) {
+absl::StatusOr<std::vector<Row>> MemoryStore::List(Table table, const ListOptions& options) {
   RETURN_IF_ERROR(ValidateListOptions(table, options));
   absl::MutexLock lock(&mu_);
   const TableRows& rows = Rows(table);
   std::vector<Row> out;
-  for (auto it = rows.rows.upper_bound(
-           RowKey(options.after_key, options.after_version));
-       it != rows.rows.end() && out.size() < static_cast<size_t>(options.limit);
-       ++it) {
+  for (auto it = rows.rows.upper_bound(RowKey(options.after_key, options.after_version));
+       it != rows.rows.end() && out.size() < static_cast<size_t>(options.limit); ++it) {
     const Row& row = it->second;
     if (options.key.has_value()) {
       if (row.key < *options.key) continue;
@@ -126,13 +115,11 @@ absl::StatusOr<std::vector<Row>> MemoryStore::List(Table table,
   return out;
 }
 
-absl::StatusOr<int64_t> MemoryStore::Delete(Table table,
-                                            const std::string& key) {
+absl::StatusOr<int64_t> MemoryStore::Delete(Table table, const std::string& key) {
   RETURN_IF_ERROR(ValidateTable(table));
   absl::MutexLock lock(&mu_);
   TableRows& rows = Rows(table);
-  auto first =
-      rows.rows.lower_bound(RowKey(key, std::numeric_limits<int64_t>::min()));
+  auto first = rows.rows.lower_bound(RowKey(key, std::numeric_limits<int64_t>::min()));
   int64_t deleted = 0;
   while (first != rows.rows.end() && first->first.first == key) {
     rows.by_id.erase(first->second.id);

@@ -26,14 +26,11 @@ class MemoryStore final : public Store {
   MemoryStore& operator=(const MemoryStore&) = delete;
 
   absl::StatusOr<Row> Append(Table table, const NewRow& row) override;
-  absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(
-      Table table, const NewRow& row) override;
+  absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(Table table, const NewRow& row) override;
   absl::StatusOr<std::optional<Row>> Get(Table table, const std::string& key,
                                          int64_t version) override;
-  absl::StatusOr<std::optional<Row>> GetById(Table table,
-                                             const std::string& id) override;
-  absl::StatusOr<std::vector<Row>> List(Table table,
-                                        const ListOptions& options) override;
+  absl::StatusOr<std::optional<Row>> GetById(Table table, const std::string& id) override;
+  absl::StatusOr<std::vector<Row>> List(Table table, const ListOptions& options) override;
   absl::StatusOr<int64_t> Delete(Table table, const std::string& key) override;
 
  private:
@@ -54,8 +51,7 @@ class MemoryStore final : public Store {
 
   absl::Mutex mu_;
   // One per Table enumerator, indexed by its value.
-  std::array<TableRows, static_cast<size_t>(Table::kTasks) + 1> tables_
-      ABSL_GUARDED_BY(mu_);
+  std::array<TableRows, static_cast<size_t>(Table::kTasks) + 1> tables_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace galvatron::store

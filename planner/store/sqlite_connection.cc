@@ -55,19 +55,17 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view context) {
 
 // ---- SqliteConnection ----
 
-absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
-    const std::string& path, int flags, int busy_timeout_ms) {
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path,
+                                                                         int flags,
+                                                                         int busy_timeout_ms) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    absl::Status status =
-        SqliteError(db, rc, absl::StrCat("cannot open store ", path));
+    absl::Status status = SqliteError(db, rc, absl::StrCat("cannot open store ", path));
     sqlite3_close_v2(db);  // harmless on nullptr
     return status;
   }
-  auto connection =
-      std::unique_ptr<SqliteConnection>(new SqliteConnection(db, path));
+  auto connection = std::unique_ptr<SqliteConnection>(new SqliteConnection(db, path));
   sqlite3_extended_result_codes(db, 1);
   rc = sqlite3_busy_timeout(db, busy_timeout_ms);
   if (rc != SQLITE_OK) return connection->Error(rc, "setting busy timeout");
@@ -86,8 +84,7 @@ absl::Status SqliteConnection::Error(int rc, absl::string_view context) const {
   return SqliteError(db_, rc, absl::StrCat(path_, ": ", context));
 }
 
-absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(
-    const std::string& sql) {
+absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) return it->second;
   sqlite3_stmt* stmt = nullptr;
@@ -101,8 +98,7 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(
   return stmt;
 }
 
-absl::Status SqliteConnection::Exec(const std::string& sql,
-                                    absl::string_view context) {
+absl::Status SqliteConnection::Exec(const std::string& sql, absl::string_view context) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return Error(rc, context);
   return absl::OkStatus();
@@ -116,15 +112,13 @@ void SqliteConnection::RollBackIfOpen() {
 
 // ---- Statement ----
 
-absl::StatusOr<Statement> Statement::Prepare(SqliteConnection& connection,
-                                             const std::string& sql,
+absl::StatusOr<Statement> Statement::Prepare(SqliteConnection& connection, const std::string& sql,
                                              std::string context) {
   ASSIGN_OR_RETURN(sqlite3_stmt * stmt, connection.Prepare(sql));
   return Statement(connection, stmt, std::move(context));
 }
 
-Statement::Statement(SqliteConnection& connection, sqlite3_stmt* stmt,
-                     std::string context)
+Statement::Statement(SqliteConnection& connection, sqlite3_stmt* stmt, std::string context)
     : connection_(connection), stmt_(stmt), context_(std::move(context)) {}
 
 Statement::Statement(Statement&& other) noexcept
@@ -142,14 +136,12 @@ Statement::~Statement() {
 }
 
 Statement& Statement::BindText(int index, const std::string& value) {
-  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(),
-                            SQLITE_STATIC, SQLITE_UTF8));
+  Check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8));
   return *this;
 }
 
 Statement& Statement::BindBlob(int index, const std::string& value) {
-  Check(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(),
-                            SQLITE_STATIC));
+  Check(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC));
   return *this;
 }
 
@@ -169,8 +161,8 @@ absl::StatusOr<bool> Statement::Step() {
 absl::StatusOr<int64_t> Statement::QueryInt64() {
   ASSIGN_OR_RETURN(bool has_row, Step());
   if (!has_row) {
-    return absl::InternalError(absl::StrCat(connection_.path(), ": ", context_,
-                                            ": no row returned"));
+    return absl::InternalError(
+        absl::StrCat(connection_.path(), ": ", context_, ": no row returned"));
   }
   return sqlite3_column_int64(stmt_, 0);
 }

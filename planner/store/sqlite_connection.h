@@ -39,8 +39,8 @@ class SqliteConnection {
  public:
   // Opens `path` with `flags` (SQLITE_OPEN_*), extended result codes on, and
   // waits up to `busy_timeout_ms` for another process's lock.
-  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(
-      const std::string& path, int flags, int busy_timeout_ms);
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path, int flags,
+                                                                int busy_timeout_ms);
 
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
@@ -79,8 +79,7 @@ class SqliteConnection {
 class Statement {
  public:
   // Errors read "<path>: <context>: <sqlite message>".
-  static absl::StatusOr<Statement> Prepare(SqliteConnection& connection,
-                                           const std::string& sql,
+  static absl::StatusOr<Statement> Prepare(SqliteConnection& connection, const std::string& sql,
                                            std::string context);
 
   Statement(Statement&& other) noexcept;
@@ -111,8 +110,7 @@ class Statement {
   std::string ColumnString(int column) const;
 
  private:
-  Statement(SqliteConnection& connection, sqlite3_stmt* stmt,
-            std::string context);
+  Statement(SqliteConnection& connection, sqlite3_stmt* stmt, std::string context);
 
   void Check(int rc) {
     if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;

@@ -14,18 +14,15 @@ namespace {
 // applies the missing migrations, stamps application_id and user_version.
 absl::Status CheckAndMigrateInTransaction(SqliteConnection& connection) {
   const std::string& path = connection.path();
-  ASSIGN_OR_RETURN(Statement app_id_query,
-                   Statement::Prepare(connection, "PRAGMA application_id",
-                                      "reading application_id"));
+  ASSIGN_OR_RETURN(Statement app_id_query, Statement::Prepare(connection, "PRAGMA application_id",
+                                                              "reading application_id"));
   ASSIGN_OR_RETURN(const int64_t application_id, app_id_query.QueryInt64());
   ASSIGN_OR_RETURN(Statement version_query,
-                   Statement::Prepare(connection, "PRAGMA user_version",
-                                      "reading user_version"));
+                   Statement::Prepare(connection, "PRAGMA user_version", "reading user_version"));
   ASSIGN_OR_RETURN(const int64_t user_version, version_query.QueryInt64());
   ASSIGN_OR_RETURN(
       Statement objects_query,
-      Statement::Prepare(connection, "SELECT count(*) FROM sqlite_master",
-                         "reading the schema"));
+      Statement::Prepare(connection, "SELECT count(*) FROM sqlite_master", "reading the schema"));
   ASSIGN_OR_RETURN(const int64_t schema_objects, objects_query.QueryInt64());
   const int latest = LatestSchemaVersion();
 
@@ -34,44 +31,39 @@ absl::Status CheckAndMigrateInTransaction(SqliteConnection& connection) {
       return absl::FailedPreconditionError(absl::StrFormat(
           "%s is not a galvatron-planner store: its application_id is 0x%08x, "
           "ours is 0x%08x",
-          path, static_cast<uint32_t>(application_id),
-          static_cast<uint32_t>(kApplicationId)));
+          path, static_cast<uint32_t>(application_id), static_cast<uint32_t>(kApplicationId)));
     }
     // No application_id: ours only if still empty (a new file).
     if (schema_objects != 0 || user_version != 0) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s is not a galvatron-planner store: an SQLite database of another "
-          "program (no application_id; %d schema objects, user_version %d)",
-          path, schema_objects, user_version));
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s is not a galvatron-planner store: an SQLite database of another "
+                          "program (no application_id; %d schema objects, user_version %d)",
+                          path, schema_objects, user_version));
     }
   }
   if (user_version > latest) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s was written by a newer galvatron-planner (schema %d, this build "
-        "knows %d)",
-        path, user_version, latest));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s was written by a newer galvatron-planner (schema %d, this build "
+                        "knows %d)",
+                        path, user_version, latest));
   }
   if (user_version < 0) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("%s has a corrupt schema version (user_version %d)",
-                        path, user_version));
+        absl::StrFormat("%s has a corrupt schema version (user_version %d)", path, user_version));
   }
 
   for (int64_t i = user_version; i < latest; ++i) {
     const Migration& migration = Migrations()[i];
-    RETURN_IF_ERROR(connection.Exec(
-        migration.sql, absl::StrFormat("migration to schema %d (%s)", i + 1,
-                                       migration.description)));
+    RETURN_IF_ERROR(connection.Exec(migration.sql, absl::StrFormat("migration to schema %d (%s)",
+                                                                   i + 1, migration.description)));
   }
   if (application_id != kApplicationId) {
-    RETURN_IF_ERROR(connection.Exec(
-        absl::StrCat("PRAGMA application_id = ", kApplicationId),
-        "stamping application_id"));
+    RETURN_IF_ERROR(connection.Exec(absl::StrCat("PRAGMA application_id = ", kApplicationId),
+                                    "stamping application_id"));
   }
   if (user_version != latest) {
     RETURN_IF_ERROR(
-        connection.Exec(absl::StrCat("PRAGMA user_version = ", latest),
-                        "stamping user_version"));
+        connection.Exec(absl::StrCat("PRAGMA user_version = ", latest), "stamping user_version"));
   }
   return absl::OkStatus();
 }
@@ -99,15 +91,12 @@ absl::Status CheckSqliteHeader(const std::string& path) {
 
 absl::Status CheckAndMigrate(SqliteConnection& connection) {
   // Connection settings (they read the file header, but write nothing).
-  absl::Status status =
-      connection.Exec("PRAGMA foreign_keys = ON", "setting foreign_keys");
+  absl::Status status = connection.Exec("PRAGMA foreign_keys = ON", "setting foreign_keys");
   if (status.ok()) {
-    status =
-        connection.Exec("PRAGMA synchronous = FULL", "setting synchronous");
+    status = connection.Exec("PRAGMA synchronous = FULL", "setting synchronous");
   }
   if (status.ok()) {
-    status =
-        connection.Exec("BEGIN IMMEDIATE", "starting the open transaction");
+    status = connection.Exec("BEGIN IMMEDIATE", "starting the open transaction");
   }
   if (status.ok()) status = CheckAndMigrateInTransaction(connection);
   if (status.ok()) {
@@ -119,22 +108,20 @@ absl::Status CheckAndMigrate(SqliteConnection& connection) {
   if (rc == SQLITE_NOTADB) {
     return absl::FailedPreconditionError(absl::StrCat(
         connection.path(),
-        " is not a galvatron-planner store (not an SQLite database: ",
-        sqlite3_errstr(rc), ")"));
+        " is not a galvatron-planner store (not an SQLite database: ", sqlite3_errstr(rc), ")"));
   }
   return status;
 }
 
 absl::Status EnableWal(SqliteConnection& connection) {
   ASSIGN_OR_RETURN(Statement wal,
-                   Statement::Prepare(connection, "PRAGMA journal_mode = WAL",
-                                      "enabling WAL"));
+                   Statement::Prepare(connection, "PRAGMA journal_mode = WAL", "enabling WAL"));
   ASSIGN_OR_RETURN(bool has_row, wal.Step());
   std::string mode = has_row ? wal.ColumnString(0) : "";
   if (mode != "wal") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        connection.path(), ": cannot use the WAL journal (journal_mode is \"",
-        mode, "\"); is the file on a network file system?"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(connection.path(), ": cannot use the WAL journal (journal_mode is \"", mode,
+                     "\"); is the file on a network file system?"));
   }
   return absl::OkStatus();
 }

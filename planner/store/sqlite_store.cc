@@ -42,12 +42,11 @@ std::string SelectVersionSql(Table table) {
                       " WHERE key = ?1 AND version = ?2");
 }
 std::string SelectByIdSql(Table table) {
-  return absl::StrCat("SELECT ", kRowColumns, " FROM ", TableName(table),
-                      " WHERE id = ?1");
+  return absl::StrCat("SELECT ", kRowColumns, " FROM ", TableName(table), " WHERE id = ?1");
 }
 std::string MaxVersionSql(Table table) {
-  return absl::StrCat("SELECT coalesce(max(version), 0) FROM ",
-                      TableName(table), " WHERE key = ?1");
+  return absl::StrCat("SELECT coalesce(max(version), 0) FROM ", TableName(table),
+                      " WHERE key = ?1");
 }
 std::string InsertSql(Table table) {
   return absl::StrCat("INSERT INTO ", TableName(table), " (", kRowColumns,
@@ -60,14 +59,13 @@ std::string DeleteSql(Table table) {
 // latest_only keeps the rows that are the newest of their key before the tag
 // filter applies (store.h).
 std::string ListSql(Table table, const ListOptions& options) {
-  std::string sql =
-      absl::StrCat("SELECT ", kRowColumns, " FROM ", TableName(table),
-                   " AS r WHERE (key, version) > (?1, ?2)");
+  std::string sql = absl::StrCat("SELECT ", kRowColumns, " FROM ", TableName(table),
+                                 " AS r WHERE (key, version) > (?1, ?2)");
   if (options.key.has_value()) absl::StrAppend(&sql, " AND key = ?3");
   if (options.tag.has_value()) absl::StrAppend(&sql, " AND tag = ?4");
   if (options.latest_only) {
-    absl::StrAppend(&sql, " AND version = (SELECT max(version) FROM ",
-                    TableName(table), " WHERE key = r.key)");
+    absl::StrAppend(&sql, " AND version = (SELECT max(version) FROM ", TableName(table),
+                    " WHERE key = r.key)");
   }
   absl::StrAppend(&sql, " ORDER BY key, version LIMIT ?5");
   return sql;
@@ -76,8 +74,7 @@ std::string ListSql(Table table, const ListOptions& options) {
 absl::Status CheckVersion(Table table, int64_t version) {
   if (version < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat(TableName(table),
-                     ": version must be >= 0 (0 = latest), got ", version));
+        absl::StrCat(TableName(table), ": version must be >= 0 (0 = latest), got ", version));
   }
   return absl::OkStatus();
 }
@@ -102,42 +99,34 @@ class SqliteStore::ReaderLease {
   std::unique_ptr<Connection> connection_;
 };
 
-int SqliteStore::LatestSchemaVersion() {
-  return store::LatestSchemaVersion();
-}
+int SqliteStore::LatestSchemaVersion() { return store::LatestSchemaVersion(); }
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
-    const SqliteStoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("SqliteStoreOptions.path is empty");
   }
   if (options.busy_timeout_ms < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SqliteStoreOptions.busy_timeout_ms must be >= 0, got ",
-                     options.busy_timeout_ms));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SqliteStoreOptions.busy_timeout_ms must be >= 0, got ", options.busy_timeout_ms));
   }
   if (sqlite3_threadsafe() == 0) {
-    return absl::FailedPreconditionError(
-        "the SQLite library was built with SQLITE_THREADSAFE=0");
+    return absl::FailedPreconditionError("the SQLite library was built with SQLITE_THREADSAFE=0");
   }
   RETURN_IF_ERROR(internal::CheckSqliteHeader(options.path));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Connection> writer,
-      Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                       options.busy_timeout_ms));
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                   Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                    options.busy_timeout_ms));
   RETURN_IF_ERROR(internal::CheckAndMigrate(*writer));
   RETURN_IF_ERROR(internal::EnableWal(*writer));
 
-  auto store =
-      std::unique_ptr<SqliteStore>(new SqliteStore(options, std::move(writer)));
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(options, std::move(writer)));
   // Open a read connection now, so that a problem shows at Open rather than
   // at the first read.
   { ASSIGN_OR_RETURN(ReaderLease reader, store->AcquireReader()); }
   return store;
 }
 
-SqliteStore::SqliteStore(SqliteStoreOptions options,
-                         std::unique_ptr<Connection> writer)
+SqliteStore::SqliteStore(SqliteStoreOptions options, std::unique_ptr<Connection> writer)
     : options_(std::move(options)), writer_(std::move(writer)) {}
 
 SqliteStore::~SqliteStore() {
@@ -160,9 +149,9 @@ absl::StatusOr<SqliteStore::ReaderLease> SqliteStore::AcquireReader() {
     }
   }
   // No SQLITE_OPEN_CREATE: the file exists since Open.
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
-                   Connection::Open(options_.path, SQLITE_OPEN_READWRITE,
-                                    options_.busy_timeout_ms));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> reader,
+      Connection::Open(options_.path, SQLITE_OPEN_READWRITE, options_.busy_timeout_ms));
   RETURN_IF_ERROR(reader->Exec("PRAGMA query_only = ON", "query_only"));
   return ReaderLease(this, std::move(reader));
 }
@@ -178,20 +167,17 @@ void SqliteStore::ReleaseReader(std::unique_ptr<Connection> reader) {
   reader.reset();  // closed outside the lock
 }
 
-absl::Status SqliteStore::InWriteTransaction(
-    Table table, const std::function<absl::Status(Connection&)>& body) {
+absl::Status SqliteStore::InWriteTransaction(Table table,
+                                             const std::function<absl::Status(Connection&)>& body) {
   Connection& connection = *writer_;
   const std::string context = absl::StrCat(TableName(table), " transaction");
   {
-    ASSIGN_OR_RETURN(
-        Statement begin,
-        Statement::Prepare(connection, "BEGIN IMMEDIATE", context));
+    ASSIGN_OR_RETURN(Statement begin, Statement::Prepare(connection, "BEGIN IMMEDIATE", context));
     RETURN_IF_ERROR(begin.Run());
   }
   absl::Status status = body(connection);
   if (status.ok()) {
-    absl::StatusOr<Statement> commit =
-        Statement::Prepare(connection, "COMMIT", context);
+    absl::StatusOr<Statement> commit = Statement::Prepare(connection, "COMMIT", context);
     status = commit.ok() ? commit->Run() : commit.status();
   }  // the COMMIT statement is reset here, before any ROLLBACK
   if (!status.ok()) connection.RollBackIfOpen();
@@ -201,8 +187,8 @@ absl::Status SqliteStore::InWriteTransaction(
 namespace {
 
 // Inserts `version` of new_row; fills *row with what was stored.
-absl::Status InsertRow(SqliteConnection& connection, Table table,
-                       const NewRow& new_row, int64_t version, Row* row) {
+absl::Status InsertRow(SqliteConnection& connection, Table table, const NewRow& new_row,
+                       int64_t version, Row* row) {
   row->key = new_row.key;
   row->version = version;
   row->id = new_row.id_prefix + std::to_string(version);
@@ -211,9 +197,8 @@ absl::Status InsertRow(SqliteConnection& connection, Table table,
   row->payload = new_row.payload;
   ASSIGN_OR_RETURN(
       Statement insert,
-      Statement::Prepare(
-          connection, InsertSql(table),
-          absl::StrCat(TableName(table), ": inserting \"", row->id, "\"")));
+      Statement::Prepare(connection, InsertSql(table),
+                         absl::StrCat(TableName(table), ": inserting \"", row->id, "\"")));
   insert.BindText(1, row->key)
       .BindInt64(2, row->version)
       .BindText(3, row->id)
@@ -224,8 +209,7 @@ absl::Status InsertRow(SqliteConnection& connection, Table table,
   if (absl::IsAlreadyExists(status)) {
     // (key, version) cannot collide inside the transaction: the id did.
     return absl::AlreadyExistsError(
-        absl::StrCat(TableName(table), ": id \"", row->id,
-                     "\" is already used by another row"));
+        absl::StrCat(TableName(table), ": id \"", row->id, "\" is already used by another row"));
   }
   return status;
 }
@@ -239,8 +223,7 @@ absl::StatusOr<Row> SqliteStore::Append(Table table, const NewRow& new_row) {
   RETURN_IF_ERROR(InWriteTransaction(table, [&](Connection& connection) {
     ASSIGN_OR_RETURN(Statement max_version,
                      Statement::Prepare(connection, MaxVersionSql(table),
-                                        absl::StrCat(TableName(table),
-                                                     ": newest version of \"",
+                                        absl::StrCat(TableName(table), ": newest version of \"",
                                                      new_row.key, "\"")));
     max_version.BindText(1, new_row.key);
     ASSIGN_OR_RETURN(int64_t latest, max_version.QueryInt64());
@@ -249,8 +232,8 @@ absl::StatusOr<Row> SqliteStore::Append(Table table, const NewRow& new_row) {
   return row;
 }
 
-absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(
-    Table table, const NewRow& new_row) {
+absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(Table table,
+                                                                 const NewRow& new_row) {
   RETURN_IF_ERROR(ValidateNewRow(table, new_row));
   std::optional<Row> existing;
   Row inserted;
@@ -258,9 +241,8 @@ absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(
   RETURN_IF_ERROR(InWriteTransaction(table, [&](Connection& connection) {
     ASSIGN_OR_RETURN(
         Statement latest,
-        Statement::Prepare(
-            connection, SelectLatestSql(table),
-            absl::StrCat(TableName(table), ": reading \"", new_row.key, "\"")));
+        Statement::Prepare(connection, SelectLatestSql(table),
+                           absl::StrCat(TableName(table), ": reading \"", new_row.key, "\"")));
     latest.BindText(1, new_row.key);
     ASSIGN_OR_RETURN(existing, latest.QueryRow());
     if (existing.has_value()) return absl::OkStatus();
@@ -270,8 +252,7 @@ absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(
   return std::make_pair(std::move(inserted), true);
 }
 
-absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table,
-                                                    const std::string& key,
+absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table, const std::string& key,
                                                     int64_t version) {
   RETURN_IF_ERROR(ValidateTable(table));
   RETURN_IF_ERROR(CheckVersion(table, version));
@@ -279,36 +260,28 @@ absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table,
   ASSIGN_OR_RETURN(
       Statement get,
       Statement::Prepare(
-          *reader,
-          version == 0 ? SelectLatestSql(table) : SelectVersionSql(table),
-          absl::StrCat(TableName(table), ": reading \"", key, "\" version ",
-                       version)));
+          *reader, version == 0 ? SelectLatestSql(table) : SelectVersionSql(table),
+          absl::StrCat(TableName(table), ": reading \"", key, "\" version ", version)));
   get.BindText(1, key);
   if (version != 0) get.BindInt64(2, version);
   return get.QueryRow();
 }
 
-absl::StatusOr<std::optional<Row>> SqliteStore::GetById(Table table,
-                                                        const std::string& id) {
+absl::StatusOr<std::optional<Row>> SqliteStore::GetById(Table table, const std::string& id) {
   RETURN_IF_ERROR(ValidateTable(table));
   ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
-  ASSIGN_OR_RETURN(
-      Statement get,
-      Statement::Prepare(
-          *reader, SelectByIdSql(table),
-          absl::StrCat(TableName(table), ": reading id \"", id, "\"")));
+  ASSIGN_OR_RETURN(Statement get,
+                   Statement::Prepare(*reader, SelectByIdSql(table),
+                                      absl::StrCat(TableName(table), ": reading id \"", id, "\"")));
   get.BindText(1, id);
   return get.QueryRow();
 }
 
-absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table,
-                                                   const ListOptions& options) {
+absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table, const ListOptions& options) {
   RETURN_IF_ERROR(ValidateListOptions(table, options));
   ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
-  ASSIGN_OR_RETURN(
-      Statement list,
-      Statement::Prepare(*reader, ListSql(table, options),
-                         absl::StrCat(TableName(table), ": list")));
+  ASSIGN_OR_RETURN(Statement list, Statement::Prepare(*reader, ListSql(table, options),
+                                                      absl::StrCat(TableName(table), ": list")));
   list.BindText(1, options.after_key).BindInt64(2, options.after_version);
   if (options.key.has_value()) list.BindText(3, *options.key);
   if (options.tag.has_value()) list.BindText(4, *options.tag);
@@ -322,17 +295,15 @@ absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table,
   return rows;
 }
 
-absl::StatusOr<int64_t> SqliteStore::Delete(Table table,
-                                            const std::string& key) {
+absl::StatusOr<int64_t> SqliteStore::Delete(Table table, const std::string& key) {
   RETURN_IF_ERROR(ValidateTable(table));
   int64_t deleted = 0;
   absl::MutexLock lock(&write_mu_);
   RETURN_IF_ERROR(InWriteTransaction(table, [&](Connection& connection) {
     ASSIGN_OR_RETURN(
         Statement remove,
-        Statement::Prepare(
-            connection, DeleteSql(table),
-            absl::StrCat(TableName(table), ": deleting \"", key, "\"")));
+        Statement::Prepare(connection, DeleteSql(table),
+                           absl::StrCat(TableName(table), ": deleting \"", key, "\"")));
     remove.BindText(1, key);
     RETURN_IF_ERROR(remove.Run());
     deleted = sqlite3_changes(connection.db());

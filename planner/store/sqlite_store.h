@@ -66,22 +66,18 @@ class SqliteStore final : public Store {
   static int LatestSchemaVersion();
 
   // Opens (creating if absent) and migrates the file at options.path.
-  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
-      const SqliteStoreOptions& options);
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const SqliteStoreOptions& options);
 
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
   ~SqliteStore() override;
 
   absl::StatusOr<Row> Append(Table table, const NewRow& row) override;
-  absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(
-      Table table, const NewRow& row) override;
+  absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(Table table, const NewRow& row) override;
   absl::StatusOr<std::optional<Row>> Get(Table table, const std::string& key,
                                          int64_t version) override;
-  absl::StatusOr<std::optional<Row>> GetById(Table table,
-                                             const std::string& id) override;
-  absl::StatusOr<std::vector<Row>> List(Table table,
-                                        const ListOptions& options) override;
+  absl::StatusOr<std::optional<Row>> GetById(Table table, const std::string& id) override;
+  absl::StatusOr<std::vector<Row>> List(Table table, const ListOptions& options) override;
   absl::StatusOr<int64_t> Delete(Table table, const std::string& key) override;
 
   const std::string& path() const { return options_.path; }
@@ -98,8 +94,7 @@ class SqliteStore final : public Store {
 
   // Runs `body` on the write connection inside BEGIN IMMEDIATE; commits if it
   // returns OK, else rolls back and returns its error.
-  absl::Status InWriteTransaction(
-      Table table, const std::function<absl::Status(Connection&)>& body)
+  absl::Status InWriteTransaction(Table table, const std::function<absl::Status(Connection&)>& body)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const SqliteStoreOptions options_;
@@ -108,8 +103,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
 
   absl::Mutex pool_mu_;
-  std::vector<std::unique_ptr<Connection>> idle_readers_
-      ABSL_GUARDED_BY(pool_mu_);
+  std::vector<std::unique_ptr<Connection>> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 }  // namespace galvatron::store

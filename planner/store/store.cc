@@ -34,20 +34,17 @@ absl::Status ValidateTable(Table table) {
     case Table::kTasks:
       return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("table: unknown value ", static_cast<int>(table)));
+  return absl::InvalidArgumentError(absl::StrCat("table: unknown value ", static_cast<int>(table)));
 }
 
 absl::Status ValidateNewRow(Table table, const NewRow& row) {
   if (absl::Status status = ValidateTable(table); !status.ok()) return status;
   if (row.key.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(TableName(table), ": key must not be empty"));
+    return absl::InvalidArgumentError(absl::StrCat(TableName(table), ": key must not be empty"));
   }
   if (row.id_prefix.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(TableName(table), ": id_prefix must not be empty (key \"",
-                     row.key, "\")"));
+        absl::StrCat(TableName(table), ": id_prefix must not be empty (key \"", row.key, "\")"));
   }
   return absl::OkStatus();
 }
@@ -55,9 +52,8 @@ absl::Status ValidateNewRow(Table table, const NewRow& row) {
 absl::Status ValidateListOptions(Table table, const ListOptions& options) {
   if (absl::Status status = ValidateTable(table); !status.ok()) return status;
   if (options.limit < 1 || options.limit > kMaxListLimit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(TableName(table), ": limit must be in 1..", kMaxListLimit,
-                     ", got ", options.limit));
+    return absl::InvalidArgumentError(absl::StrCat(TableName(table), ": limit must be in 1..",
+                                                   kMaxListLimit, ", got ", options.limit));
   }
   return absl::OkStatus();
 }

@@ -1,7 +1,7 @@
 // The planner's storage interface. Resources live in tables of versioned
 // rows; a row's payload is a serialised protobuf message (the services decode
-// rows with DecodeRow in planner/service/resource_rows.h). Implementations: SqliteStore (sqlite_store.h) and
-// MemoryStore (memory_store.h, for unit tests); both pass the same contract
+// rows with DecodeRow in planner/service/resource_rows.h). Implementations: SqliteStore
+// (sqlite_store.h) and MemoryStore (memory_store.h, for unit tests); both pass the same contract
 // tests (tests/planner/store/store_contract_test.cc).
 #pragma once
 
@@ -83,23 +83,18 @@ class Store {
   // Stores the row with version 1 unless the key exists; returns the stored
   // row (the newest version if the key has several) and whether it was
   // inserted now. For content-addressed resources.
-  virtual absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(
-      Table table, const NewRow& row) = 0;
+  virtual absl::StatusOr<std::pair<Row, bool>> InsertIfAbsent(Table table, const NewRow& row) = 0;
 
   // version 0 = latest. nullopt if absent; INVALID_ARGUMENT if negative.
-  virtual absl::StatusOr<std::optional<Row>> Get(Table table,
-                                                 const std::string& key,
+  virtual absl::StatusOr<std::optional<Row>> Get(Table table, const std::string& key,
                                                  int64_t version) = 0;
-  virtual absl::StatusOr<std::optional<Row>> GetById(Table table,
-                                                     const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<Row>> GetById(Table table, const std::string& id) = 0;
 
-  virtual absl::StatusOr<std::vector<Row>> List(Table table,
-                                                const ListOptions& options) = 0;
+  virtual absl::StatusOr<std::vector<Row>> List(Table table, const ListOptions& options) = 0;
 
   // Deletes every version of `key`; returns how many rows went (0 if none).
   // A later Append of the key starts again at version 1.
-  virtual absl::StatusOr<int64_t> Delete(Table table,
-                                         const std::string& key) = 0;
+  virtual absl::StatusOr<int64_t> Delete(Table table, const std::string& key) = 0;
 };
 
 }  // namespace galvatron::store

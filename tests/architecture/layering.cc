@@ -21,13 +21,20 @@ enum class Area { kNone, kProto, kCommon, kInterop, kPlanner, kAgent, kClients }
 
 const char* Name(Area a) {
   switch (a) {
-    case Area::kProto: return "proto";
-    case Area::kCommon: return "common/";
-    case Area::kInterop: return "interop/";
-    case Area::kPlanner: return "planner/";
-    case Area::kAgent: return "agent/";
-    case Area::kClients: return "dashboard/ (the clients)";
-    case Area::kNone: break;
+    case Area::kProto:
+      return "proto";
+    case Area::kCommon:
+      return "common/";
+    case Area::kInterop:
+      return "interop/";
+    case Area::kPlanner:
+      return "planner/";
+    case Area::kAgent:
+      return "agent/";
+    case Area::kClients:
+      return "dashboard/ (the clients)";
+    case Area::kNone:
+      break;
   }
   return "outside the layers";
 }
@@ -49,11 +56,14 @@ Area AreaOf(absl::string_view path) {
 bool MayUse(Area from, Area to) {
   if (from == to || to == Area::kNone) return true;
   switch (to) {
-    case Area::kProto: return true;
-    case Area::kCommon: return from != Area::kProto;
+    case Area::kProto:
+      return true;
+    case Area::kCommon:
+      return from != Area::kProto;
     case Area::kInterop:
       return from == Area::kPlanner || from == Area::kAgent || from == Area::kClients;
-    default: return false;  // planner, agent and clients: only from themselves
+    default:
+      return false;  // planner, agent and clients: only from themselves
   }
 }
 
@@ -72,8 +82,8 @@ bool IsTorchHeader(absl::string_view include) {
 }
 
 bool IsTorchLibrary(absl::string_view lib) {
-  static const std::set<std::string> kNames = {"torch",   "torch_cpu",  "torch_cuda",
-                                               "torch_library", "c10", "c10_cuda"};
+  static const std::set<std::string> kNames = {"torch",         "torch_cpu", "torch_cuda",
+                                               "torch_library", "c10",       "c10_cuda"};
   if (kNames.count(std::string(lib)) > 0) return true;
   const std::string base = fs::path(std::string(lib)).filename().string();
   return absl::StartsWith(base, "libtorch") || absl::StartsWith(base, "libc10") ||

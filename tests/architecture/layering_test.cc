@@ -72,7 +72,7 @@ TEST_CASE("The link check follows links to LibTorch and across layers") {
   // daemon_lib reaches torch through runtime_lib; planner_bad links the agent
   // and through it torch; the CLI links LibTorch directly. Tests may link
   // anything; the runtime may link LibTorch.
-  CHECK(targets.count("daemon_lib") == 2);  // torch and libc10, both via runtime_lib
+  CHECK(targets.count("daemon_lib") == 2);   // torch and libc10, both via runtime_lib
   CHECK(targets.count("planner_bad") == 4);  // agent/ twice (daemon, runtime) and LibTorch twice
   CHECK(targets.count("cli") == 1);
   CHECK(targets.count("runtime_lib") == 0);

@@ -46,16 +46,17 @@ Run Time(const search::PlanInputs& inputs) {
   run.samples_per_second = plan->prediction().samples_per_second();
   run.tasks = plan->search().tasks_done();
   run.states = plan->search().states_explored();
-  run.summary = absl::StrFormat("pp%d gbsz %d chunks %d, layer 0 %s", plan->pp(),
-                                plan->global_batch(), plan->micro_batches(),
-                                plan->layers(0).ShortDebugString());
+  run.summary =
+      absl::StrFormat("pp%d gbsz %d chunks %d, layer 0 %s", plan->pp(), plan->global_batch(),
+                      plan->micro_batches(), plan->layers(0).ShortDebugString());
   return run;
 }
 
 void Print(const char* name, const Run& r) {
-  std::printf("%-44s %8.3f s  %7lld tasks  %11lld states  %9.3f samples/s  peak RSS %.0f MiB\n    %s\n",
-              name, r.seconds, static_cast<long long>(r.tasks), static_cast<long long>(r.states),
-              r.samples_per_second, PeakRssMiB(), r.summary.c_str());
+  std::printf(
+      "%-44s %8.3f s  %7lld tasks  %11lld states  %9.3f samples/s  peak RSS %.0f MiB\n    %s\n",
+      name, r.seconds, static_cast<long long>(r.tasks), static_cast<long long>(r.states),
+      r.samples_per_second, PeakRssMiB(), r.summary.c_str());
   std::fflush(stdout);
 }
 
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
   v1::ModelSpec llama = *CatalogModel("llama2-7b");
   llama.set_seq_len(2048);
   interop::GalvatronModelFiles model_files;
-  model_files.computation_profile_path = fixtures + "/computation_profiling_bf16_llama2-7b_all.json";
+  model_files.computation_profile_path =
+      fixtures + "/computation_profiling_bf16_llama2-7b_all.json";
   model_files.memory_profile_path = fixtures + "/memory_profiling_bf16_llama2-7b_all.json";
   model_files.spec = llama;
   model_files.cluster = "a100x8";
@@ -127,7 +129,9 @@ int main(int argc, char** argv) {
   if (quick) return 0;
 
   // 3. Scaling.
-  std::printf("\n== scaling with layers (LLaMA-7B-sized layers, 4 x 8 synthetic GPUs, analytic, gbsz 64, default mode)\n");
+  std::printf(
+      "\n== scaling with layers (LLaMA-7B-sized layers, 4 x 8 synthetic GPUs, analytic, gbsz 64, "
+      "default mode)\n");
   for (int layers : {8, 16, 32, 64, 128}) {
     search::PlanInputs in;
     in.model = LlamaWithLayers(layers);

@@ -1,8 +1,8 @@
 #include "common/json_file.h"
 
-#include <catch2/catch.hpp>
 #include <stdlib.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <string>

@@ -85,7 +85,8 @@ TEST_CASE("every cost field changes the layer key") {
   const v1::ModelSpec base = Catalog("llama2-7b");
   using Mutation = std::function<void(v1::ModelSpec*)>;
   const std::vector<std::pair<std::string, Mutation>> mutations = {
-      {"kind", [](v1::ModelSpec* s) { s->mutable_layers(0)->set_kind(v1::LAYER_KIND_GPT_DECODER); }},
+      {"kind",
+       [](v1::ModelSpec* s) { s->mutable_layers(0)->set_kind(v1::LAYER_KIND_GPT_DECODER); }},
       {"hidden", [](v1::ModelSpec* s) { s->mutable_layers(0)->set_hidden(4160); }},
       {"ffn", [](v1::ModelSpec* s) { s->mutable_layers(0)->set_ffn_hidden(11264); }},
       {"heads", [](v1::ModelSpec* s) { s->mutable_layers(0)->set_heads(64); }},
@@ -122,7 +123,8 @@ TEST_CASE("every cost field changes the embedding key") {
       {"channels", [](v1::ModelSpec* s) { s->mutable_vision()->set_channels(1); }},
       {"classes", [](v1::ModelSpec* s) { s->mutable_vision()->set_num_classes(21843); }},
       {"class token", [](v1::ModelSpec* s) { s->mutable_vision()->set_class_token(false); }},
-      {"last hidden", [](v1::ModelSpec* s) {
+      {"last hidden",
+       [](v1::ModelSpec* s) {
          v1::LayerGroup wide = s->layers(0);
          wide.set_hidden(1536);
          *s->add_layers() = wide;

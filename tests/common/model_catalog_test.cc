@@ -34,22 +34,35 @@ const std::vector<Expected>& ExpectedModels() {
   constexpr auto kBf16 = v1::PRECISION_BF16_MIXED;
   constexpr auto kFp32 = v1::PRECISION_FP32;
   static const std::vector<Expected> models = {
-      {"bert-base", v1::MODEL_FAMILY_BERT, 1, 12, 768, 12, 0, 0, 3072, 30522, 512, true, true, kBf16},
-      {"bert-large", v1::MODEL_FAMILY_BERT, 1, 24, 1024, 16, 0, 0, 4096, 30522, 512, true, true, kBf16},
+      {"bert-base", v1::MODEL_FAMILY_BERT, 1, 12, 768, 12, 0, 0, 3072, 30522, 512, true, true,
+       kBf16},
+      {"bert-large", v1::MODEL_FAMILY_BERT, 1, 24, 1024, 16, 0, 0, 4096, 30522, 512, true, true,
+       kBf16},
       {"gpt-tiny", v1::MODEL_FAMILY_GPT, 1, 4, 64, 4, 0, 0, 256, 512, 64, true, true, kFp32},
-      {"gpt2-large", v1::MODEL_FAMILY_GPT, 1, 36, 1280, 20, 0, 0, 5120, 50257, 1024, true, true, kBf16},
-      {"gpt2-medium", v1::MODEL_FAMILY_GPT, 1, 24, 1024, 16, 0, 0, 4096, 50257, 1024, true, true, kBf16},
-      {"gpt2-small", v1::MODEL_FAMILY_GPT, 1, 12, 768, 12, 0, 0, 3072, 50257, 1024, true, true, kBf16},
-      {"gpt2-xl", v1::MODEL_FAMILY_GPT, 1, 48, 1600, 25, 0, 0, 6400, 50257, 1024, true, true, kBf16},
+      {"gpt2-large", v1::MODEL_FAMILY_GPT, 1, 36, 1280, 20, 0, 0, 5120, 50257, 1024, true, true,
+       kBf16},
+      {"gpt2-medium", v1::MODEL_FAMILY_GPT, 1, 24, 1024, 16, 0, 0, 4096, 50257, 1024, true, true,
+       kBf16},
+      {"gpt2-small", v1::MODEL_FAMILY_GPT, 1, 12, 768, 12, 0, 0, 3072, 50257, 1024, true, true,
+       kBf16},
+      {"gpt2-xl", v1::MODEL_FAMILY_GPT, 1, 48, 1600, 25, 0, 0, 6400, 50257, 1024, true, true,
+       kBf16},
       {"llama-tiny", v1::MODEL_FAMILY_LLAMA, 1, 4, 64, 4, 2, 0, 172, 512, 64, false, false, kFp32},
-      {"llama2-13b", v1::MODEL_FAMILY_LLAMA, 1, 40, 5120, 40, 40, 0, 13824, 32000, 4096, false, false, kBf16},
-      {"llama2-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 32000, 4096, false, false, kBf16},
-      {"llama2-7b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 32, 0, 11008, 32000, 4096, false, false, kBf16},
-      {"llama3-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 128256, 8192, false, false, kBf16},
-      {"llama3-8b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 8, 0, 14336, 128256, 8192, false, false, kBf16},
-      {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false, kBf16},
+      {"llama2-13b", v1::MODEL_FAMILY_LLAMA, 1, 40, 5120, 40, 40, 0, 13824, 32000, 4096, false,
+       false, kBf16},
+      {"llama2-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 32000, 4096, false,
+       false, kBf16},
+      {"llama2-7b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 32, 0, 11008, 32000, 4096, false,
+       false, kBf16},
+      {"llama3-70b", v1::MODEL_FAMILY_LLAMA, 1, 80, 8192, 64, 8, 0, 28672, 128256, 8192, false,
+       false, kBf16},
+      {"llama3-8b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 8, 0, 14336, 128256, 8192, false,
+       false, kBf16},
+      {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false,
+       kBf16},
       {"t5-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 3072, 32128, 512, true, false, kBf16},
-      {"t5-large", v1::MODEL_FAMILY_T5, 2, 24, 1024, 16, 0, 64, 4096, 32128, 512, true, false, kBf16},
+      {"t5-large", v1::MODEL_FAMILY_T5, 2, 24, 1024, 16, 0, 64, 4096, 32128, 512, true, false,
+       kBf16},
       {"vit-base", v1::MODEL_FAMILY_VIT, 1, 12, 768, 12, 0, 0, 3072, 0, 197, false, true, kBf16},
       {"vit-huge", v1::MODEL_FAMILY_VIT, 1, 32, 1280, 16, 0, 0, 5120, 0, 257, false, true, kBf16},
       {"vit-large", v1::MODEL_FAMILY_VIT, 1, 24, 1024, 16, 0, 0, 4096, 0, 197, false, true, kBf16},
@@ -182,16 +195,18 @@ TEST_CASE("A model argument is a file if one exists, else a catalog name") {
 
   auto unknown = LoadModelArgument("no-such-model", "--model");
   CHECK(unknown.status().code() == absl::StatusCode::kNotFound);
-  CHECK_THAT(std::string(unknown.status().message()),
-             Catch::StartsWith("--model: \"no-such-model\" is neither a file nor a built-in model") &&
-                 Catch::Contains("gpt-tiny"));
+  CHECK_THAT(
+      std::string(unknown.status().message()),
+      Catch::StartsWith("--model: \"no-such-model\" is neither a file nor a built-in model") &&
+          Catch::Contains("gpt-tiny"));
 
   CHECK(LoadModelArgument("").status().code() == absl::StatusCode::kInvalidArgument);
 
   REQUIRE(WriteTextFile(dir.File("bad.json"), "{\"name\": \"x\", \"layers\": 3}").ok());
   auto bad = LoadModelArgument(dir.File("bad.json"), "--spec");
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK_THAT(std::string(bad.status().message()), Catch::StartsWith("--spec " + dir.File("bad.json")));
+  CHECK_THAT(std::string(bad.status().message()),
+             Catch::StartsWith("--spec " + dir.File("bad.json")));
 
   spec.clear_layers();
   REQUIRE(WriteTextFile(dir.File("invalid.json"), MessageToJson(spec)).ok());

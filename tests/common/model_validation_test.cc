@@ -71,8 +71,7 @@ TEST_CASE("ValidateName") {
     CHECK(ErrorOf(ValidateName("name", good)) == "OK");
   }
   CHECK(ErrorOf(ValidateName("name", std::string(64, 'x'))) == "OK");
-  const std::string rule =
-      "must be 1-64 characters of [a-z0-9._-] starting with a letter or digit";
+  const std::string rule = "must be 1-64 characters of [a-z0-9._-] starting with a letter or digit";
   CHECK(ErrorOf(ValidateName("name", "Bad Name")) == "name: \"Bad Name\", " + rule);
   CHECK(ErrorOf(ValidateName("name", "")) == "name: \"\", " + rule);
   CHECK(ErrorOf(ValidateName("cluster", "-lab")) == "cluster: \"-lab\", " + rule);
@@ -286,7 +285,8 @@ TEST_CASE("layer groups: field checks") {
   }
   SECTION("kind must be set and known") {
     g2->set_kind(v1::LAYER_KIND_UNSPECIFIED);
-    CHECK(ErrorOf(ValidateModelSpec(spec)) == "layers[2].kind: LAYER_KIND_UNSPECIFIED, must be set");
+    CHECK(ErrorOf(ValidateModelSpec(spec)) ==
+          "layers[2].kind: LAYER_KIND_UNSPECIFIED, must be set");
     g2->set_kind(static_cast<v1::LayerKind>(99));
     CHECK(ErrorOf(ValidateModelSpec(spec)).rfind("layers[2].kind: 99, must be one of ", 0) == 0);
   }

@@ -133,18 +133,22 @@ TEST_CASE("hardware: collective tables") {
   v1::HardwareProfile p = Hardware();
   SECTION("sample seconds") {
     p.mutable_collectives(3)->mutable_samples(0)->set_seconds(-1);
-    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "collectives[3].samples[0].seconds: -1, must be > 0");
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[3].samples[0].seconds: -1, must be > 0");
     p.mutable_collectives(3)->mutable_samples(0)->set_seconds(0);
-    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "collectives[3].samples[0].seconds: 0, must be > 0");
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[3].samples[0].seconds: 0, must be > 0");
     p.mutable_collectives(3)->mutable_samples(0)->set_seconds(kNaN);
-    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "collectives[3].samples[0].seconds: nan, must be > 0");
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[3].samples[0].seconds: nan, must be > 0");
     p.mutable_collectives(3)->mutable_samples(0)->set_seconds(kInf);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
           "collectives[3].samples[0].seconds: inf, must be finite");
   }
   SECTION("sample bytes") {
     p.mutable_collectives(0)->mutable_samples(1)->set_bytes(0);
-    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "collectives[0].samples[1].bytes: 0, must be >= 1");
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[0].samples[1].bytes: 0, must be >= 1");
   }
   SECTION("collective must be set") {
     p.mutable_collectives(1)->set_collective(v1::COLLECTIVE_UNSPECIFIED);
@@ -298,8 +302,7 @@ TEST_CASE("compute: time samples and fits") {
   }
   SECTION("forward_seconds") {
     s->set_forward_seconds(0);
-    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
-          "time_samples[1].forward_seconds: 0, must be > 0");
+    CHECK(ErrorOf(ValidateComputeProfile(p)) == "time_samples[1].forward_seconds: 0, must be > 0");
     s->set_forward_seconds(kInf);
     CHECK(ErrorOf(ValidateComputeProfile(p)) ==
           "time_samples[1].forward_seconds: inf, must be finite");
@@ -313,14 +316,12 @@ TEST_CASE("compute: time samples and fits") {
   }
   SECTION("fits must be finite") {
     p.mutable_backward_fit()->set_per_sample_s2(kNaN);
-    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
-          "backward_fit.per_sample_s2: nan, must be finite");
+    CHECK(ErrorOf(ValidateComputeProfile(p)) == "backward_fit.per_sample_s2: nan, must be finite");
   }
   SECTION("sample count limit") {
     p.clear_time_samples();
     for (int i = 0; i < 65537; ++i) p.add_time_samples();
-    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
-          "time_samples: 65537 samples, must be <= 65536");
+    CHECK(ErrorOf(ValidateComputeProfile(p)) == "time_samples: 65537 samples, must be <= 65536");
   }
 }
 
@@ -351,8 +352,7 @@ TEST_CASE("compute: memory") {
           "other_memory[0].position: PIPELINE_POSITION_UNSPECIFIED, must be set");
     p.mutable_other_memory(0)->set_position(v1::PIPELINE_POSITION_LAST);
     p.mutable_other_memory(0)->set_vocab_tp_degree(0);
-    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
-          "other_memory[0].vocab_tp_degree: 0, must be >= 1");
+    CHECK(ErrorOf(ValidateComputeProfile(p)) == "other_memory[0].vocab_tp_degree: 0, must be >= 1");
     p.mutable_other_memory(0)->set_vocab_tp_degree(2);
     p.mutable_other_memory(0)->set_model_state_bytes(-9);
     CHECK(ErrorOf(ValidateComputeProfile(p)) ==

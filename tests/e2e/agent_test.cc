@@ -25,8 +25,8 @@ constexpr auto kDeadline = std::chrono::seconds(20);
 // n1 as `galvatron nodes list --json` shows it; nullopt if absent or the
 // command fails.
 std::optional<v1::Node> ListedNode(const std::string& planner, const std::string& name) {
-  CommandResult r = RunCommand({testing::BinDir() + "/galvatron", "--planner", planner, "nodes",
-                                "list", "--json"});
+  CommandResult r = RunCommand(
+      {testing::BinDir() + "/galvatron", "--planner", planner, "nodes", "list", "--json"});
   if (r.exit_code != 0) return std::nullopt;
   v1::ListNodesResponse list;
   if (!JsonToMessage(r.out, "nodes list", &list).ok()) return std::nullopt;
@@ -63,12 +63,12 @@ TEST_CASE("galvatron-agent --help describes it and exits 0", "[e2e][agent]") {
 }
 
 TEST_CASE("galvatron-agent rejects bad flags before contacting anyone", "[e2e][agent]") {
-  CommandResult r = RunCommand({testing::BinDir() + "/galvatron-agent", "--planner",
-                                "127.0.0.1:1", "--cluster", "test", "--devices", "gpu:7"});
+  CommandResult r = RunCommand({testing::BinDir() + "/galvatron-agent", "--planner", "127.0.0.1:1",
+                                "--cluster", "test", "--devices", "gpu:7"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("--devices: \"gpu:7\""));
-  r = RunCommand({testing::BinDir() + "/galvatron-agent", "--planner", "127.0.0.1:1",
-                  "--cluster", "Not A Name"});
+  r = RunCommand({testing::BinDir() + "/galvatron-agent", "--planner", "127.0.0.1:1", "--cluster",
+                  "Not A Name"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("--cluster"));
 }
@@ -78,14 +78,14 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   testing::TempDir dir;
   const std::vector<std::string> planner_flags = {"--node-timeout-ms", "500",
                                                   "--heartbeat-interval-ms", "100"};
-  auto planner = std::make_unique<testing::PlannerProcess>(dir.File("planner.db"), dir.path(),
-                                                           planner_flags);
+  auto planner =
+      std::make_unique<testing::PlannerProcess>(dir.File("planner.db"), dir.path(), planner_flags);
   const std::string address = planner->address();
 
   // Registers and stays ALIVE with its two CPU devices.
   auto agent = StartAgent(dir, address, "1");
-  bool alive = testing::WaitFor(
-      [&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
+  bool alive =
+      testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
   INFO(Slurp(dir.File("agent-1.log")));
   REQUIRE(alive);
   std::optional<v1::Node> node = ListedNode(address, "n1");
@@ -98,8 +98,8 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   CHECK_FALSE(node->host().empty());
   CHECK(node->last_heartbeat().seconds() > 0);
   // Heartbeats (100 ms) keep it alive well past the 500 ms timeout.
-  const int64_t first_beat = node->last_heartbeat().seconds() * 1000 +
-                             node->last_heartbeat().nanos() / 1000000;
+  const int64_t first_beat =
+      node->last_heartbeat().seconds() * 1000 + node->last_heartbeat().nanos() / 1000000;
   REQUIRE(testing::WaitFor(
       [&] {
         std::optional<v1::Node> now = ListedNode(address, "n1");
@@ -109,8 +109,8 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
       },
       kDeadline));
 
-  CommandResult table = RunCommand({testing::BinDir() + "/galvatron", "--planner", address,
-                                    "nodes", "list", "--cluster", "test"});
+  CommandResult table = RunCommand({testing::BinDir() + "/galvatron", "--planner", address, "nodes",
+                                    "list", "--cluster", "test"});
   REQUIRE(table.exit_code == 0);
   CHECK_THAT(table.out, Catch::Contains("LAST_HEARTBEAT") && Catch::Contains("n1") &&
                             Catch::Contains("alive") && Catch::Contains("2x cpu"));
@@ -118,15 +118,13 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   // Killed: LOST once the timeout passes.
   agent->Signal(SIGKILL);
   CHECK(agent->Wait(std::chrono::seconds(5)) == 128 + SIGKILL);
-  CHECK(testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_LOST); },
-                         kDeadline));
+  CHECK(testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_LOST); }, kDeadline));
   table = RunCommand({testing::BinDir() + "/galvatron", "--planner", address, "nodes", "list"});
   CHECK_THAT(table.out, Catch::Contains("lost"));
 
   // A new agent for the node.
   agent = StartAgent(dir, address, "2");
-  REQUIRE(testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); },
-                           kDeadline));
+  REQUIRE(testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline));
 
   // The planner restarts on the same database and port; the agent, not
   // restarted, finds its session unknown and registers again.
@@ -136,13 +134,12 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   planner = std::make_unique<testing::PlannerProcess>(dir.File("planner.db"), dir.path(),
                                                       planner_flags, address);
   REQUIRE(planner->address() == address);
-  alive = testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); },
-                           kDeadline);
+  alive = testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
   INFO(Slurp(dir.File("agent-2.log")));
   REQUIRE(alive);
   CHECK(agent->running());
-  CHECK_THAT(Slurp(dir.File("agent-2.log")), Catch::Contains("registering again") ||
-                                                   Catch::Contains("reachable again"));
+  CHECK_THAT(Slurp(dir.File("agent-2.log")),
+             Catch::Contains("registering again") || Catch::Contains("reachable again"));
 
   // SIGTERM: a clean stop.
   agent->Signal(SIGTERM);
@@ -150,8 +147,7 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   CHECK_THAT(Slurp(dir.File("agent-2.log")), Catch::Contains("galvatron-agent stopped"));
 }
 
-TEST_CASE("An agent started before its planner registers once the planner is up",
-          "[e2e][agent]") {
+TEST_CASE("An agent started before its planner registers once the planner is up", "[e2e][agent]") {
   testing::TempDir dir;
   // Reserve a port by starting and stopping a planner, then start the agent
   // against the stopped address.
@@ -164,8 +160,8 @@ TEST_CASE("An agent started before its planner registers once the planner is up"
   }
   auto agent = StartAgent(dir, address, "early");
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(), {}, address);
-  bool alive = testing::WaitFor(
-      [&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
+  bool alive =
+      testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline);
   INFO(Slurp(dir.File("agent-early.log")));
   CHECK(alive);
   agent->Signal(SIGINT);

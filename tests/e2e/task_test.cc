@@ -38,14 +38,22 @@ std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std:
                                          const std::string& name, int devices,
                                          const std::string& worker = "") {
   std::vector<std::string> argv = {testing::BinDir() + "/galvatron-agent",
-                                   "--planner", planner,
-                                   "--cluster", "test",
-                                   "--node-name", name,
-                                   "--devices", "cpu:" + std::to_string(devices),
-                                   "--advertise-host", "127.0.0.1",
-                                   "--heartbeat-interval-ms", "200",
-                                   "--work-dir", dir.File("work-" + name),
-                                   "--log-level", "debug"};
+                                   "--planner",
+                                   planner,
+                                   "--cluster",
+                                   "test",
+                                   "--node-name",
+                                   name,
+                                   "--devices",
+                                   "cpu:" + std::to_string(devices),
+                                   "--advertise-host",
+                                   "127.0.0.1",
+                                   "--heartbeat-interval-ms",
+                                   "200",
+                                   "--work-dir",
+                                   dir.File("work-" + name),
+                                   "--log-level",
+                                   "debug"};
   if (!worker.empty()) {
     argv.push_back("--worker");
     argv.push_back(worker);
@@ -100,11 +108,11 @@ TEST_CASE("Two agents probe a 4-rank cluster through the planner", "[e2e][tasks]
   REQUIRE(testing::WaitFor([&] { return AliveNodes(address) == 2; }, kDeadline));
 
   const std::string galvatron_dir = dir.File("galvatron-hardware");
-  CommandResult r = Cli(address,
-                        {"--json", "profiles", "probe", "--cluster", "test", "--min-bytes",
-                         "4096", "--max-bytes", "65536", "--repeats", "3", "--galvatron-out",
-                         galvatron_dir},
-                        std::chrono::seconds(180));
+  CommandResult r =
+      Cli(address,
+          {"--json", "profiles", "probe", "--cluster", "test", "--min-bytes", "4096", "--max-bytes",
+           "65536", "--repeats", "3", "--galvatron-out", galvatron_dir},
+          std::chrono::seconds(180));
   INFO(r.err);
   INFO(Slurp(dir.File("agent-n1.log")));
   INFO(Slurp(dir.File("agent-n2.log")));
@@ -185,10 +193,9 @@ TEST_CASE("Cancelling a task and stopping an agent stop their workers", "[e2e][t
   auto agent = StartAgent(dir, address, "n1", 2);
   REQUIRE(testing::WaitFor([&] { return AliveNodes(address) == 1; }, kDeadline));
   // A long probe (minutes at these sizes and repeats on a small machine).
-  const std::vector<std::string> long_probe = {"profiles",    "probe",     "--cluster",
-                                               "test",        "--no-wait", "--min-bytes",
-                                               "1048576",     "--max-bytes", "268435456",
-                                               "--repeats",   "200"};
+  const std::vector<std::string> long_probe = {
+      "profiles", "probe",       "--cluster", "test",      "--no-wait", "--min-bytes",
+      "1048576",  "--max-bytes", "268435456", "--repeats", "200"};
   CommandResult r = Cli(address, long_probe);
   REQUIRE(r.exit_code == 0);
   REQUIRE(testing::WaitFor([&] { return ChildCount(agent->pid()) == 2; }, kDeadline));
@@ -231,8 +238,8 @@ TEST_CASE("galvatron plan has the agents measure what is missing, then plans fro
   // No hardware profile and no compute profile: a probe and a profile task
   // run first (progress on stderr), then the search uses what they measured.
   CommandResult r = Cli(address,
-                        {"--json", "plan", "--model", "llama-tiny", "--cluster", "test",
-                         "--memory", "4GiB", "--global-batch", "8"},
+                        {"--json", "plan", "--model", "llama-tiny", "--cluster", "test", "--memory",
+                         "4GiB", "--global-batch", "8"},
                         std::chrono::seconds(300));
   INFO(r.err);
   INFO(Slurp(dir.File("agent-n1.log")));
@@ -245,8 +252,7 @@ TEST_CASE("galvatron plan has the agents measure what is missing, then plans fro
   CHECK_FALSE(plan.hardware_profile_id().empty());
   const std::optional<v1::ModelSpec> model = CatalogModel("llama-tiny");
   REQUIRE(model.has_value());
-  CHECK(plan.compute_profile_ids_size() ==
-        static_cast<int>(ModelLayerTypeKeys(*model).size()));
+  CHECK(plan.compute_profile_ids_size() == static_cast<int>(ModelLayerTypeKeys(*model).size()));
   CHECK_FALSE(plan.prediction().analytic_estimate());
   CHECK(plan.prediction().samples_per_second() > 0);
 

@@ -347,8 +347,7 @@ TEST_CASE("ReadGalvatronHardware names the file and key of bad input", "[interop
 
 }  // namespace
 
-TEST_CASE("A CPU probe of messages under 1 MB still yields Galvatron's sp_time keys",
-          "[interop]") {
+TEST_CASE("A CPU probe of messages under 1 MB still yields Galvatron's sp_time keys", "[interop]") {
   v1::HardwareProfile p;
   p.set_cluster("cpu");
   p.set_num_nodes(1);

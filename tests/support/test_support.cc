@@ -125,8 +125,7 @@ int ChildProcess::Wait(std::chrono::milliseconds timeout) {
   return -1;
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         std::chrono::milliseconds timeout) {
+CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   TempDir dir;
   const std::string out_path = dir.File("out"), err_path = dir.File("err");
   std::vector<char*> args;
@@ -170,13 +169,12 @@ PlannerProcess::PlannerProcess(const std::string& db_path, const std::string& wo
   const std::string ready = work_dir + "/planner-ready-" + std::to_string(n);
   log_path_ = work_dir + "/planner-" + std::to_string(n) + ".log";
   ::unlink(ready.c_str());
-  std::vector<std::string> argv = {BinDir() + "/galvatron-planner", "--db", db_path,
-                                   "--listen", listen, "--ready-file", ready};
+  std::vector<std::string> argv = {
+      BinDir() + "/galvatron-planner", "--db", db_path, "--listen", listen, "--ready-file", ready};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<ChildProcess>(argv, log_path_);
-  bool up = WaitFor(
-      [&] { return ::access(ready.c_str(), F_OK) == 0 || !process_->running(); },
-      std::chrono::seconds(20));
+  bool up = WaitFor([&] { return ::access(ready.c_str(), F_OK) == 0 || !process_->running(); },
+                    std::chrono::seconds(20));
   if (!up || !process_->running()) {
     throw std::runtime_error("galvatron-planner did not start; log:\n" + Log());
   }

@@ -32,24 +32,24 @@ torch::nn::Linear MakeLinear(int64_t in, int64_t out, bool bias) {
 
 absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int group_index, int tp) {
   if (group_index < 0 || group_index >= model.layers_size()) {
-    return absl::InvalidArgumentError(absl::StrCat("group_index: ", group_index, ", expected 0..",
-                                                   model.layers_size() - 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat("group_index: ", group_index, ", expected 0..", model.layers_size() - 1));
   }
   const v1::LayerGroup& g = model.layers(group_index);
   BlockShape shape;
   shape.kind = g.kind();
   if (g.kind() != v1::LAYER_KIND_GPT_DECODER && g.kind() != v1::LAYER_KIND_LLAMA_DECODER &&
       g.kind() != v1::LAYER_KIND_BERT_ENCODER) {
-    return absl::UnimplementedError(absl::StrCat(
-        "layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
-        " has no block implementation yet (GPT, LLaMA and BERT blocks do)"));
+    return absl::UnimplementedError(
+        absl::StrCat("layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
+                     " has no block implementation yet (GPT, LLaMA and BERT blocks do)"));
   }
   const int heads = g.heads();
   const int kv = g.kv_heads() > 0 ? g.kv_heads() : heads;
   if (tp < 1 || heads % tp != 0 || g.ffn_hidden() % tp != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("tp: ", tp, ", expected a divisor of the heads (",
-                                                   heads, ") and the MLP width (", g.ffn_hidden(),
-                                                   ") of layers[", group_index, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tp: ", tp, ", expected a divisor of the heads (", heads,
+                     ") and the MLP width (", g.ffn_hidden(), ") of layers[", group_index, "]"));
   }
   shape.hidden = g.hidden();
   shape.ffn = g.ffn_hidden() / tp;
@@ -89,7 +89,10 @@ torch::Tensor ShapeOnlyComm::HeadsToSequence(const torch::Tensor& x) {
 }
 
 TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockOptions& options)
-    : shape_(shape), sp_(options.sp), comm_(options.comm), tp_(std::max(1, options.tp)),
+    : shape_(shape),
+      sp_(options.sp),
+      comm_(options.comm),
+      tp_(std::max(1, options.tp)),
       tp_rank_(options.tp_rank) {
   const int64_t h = shape.hidden, d = shape.head_dim;
   const bool llama = shape.kind == v1::LAYER_KIND_LLAMA_DECODER;
@@ -126,7 +129,8 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
     shards.push_back({name, std::move(shape), -1, 0, whole});
   };
   // A tensor split along `dim` into tp_ slices of `local` rows/columns.
-  auto add_split = [&](const std::string& name, std::vector<int64_t> shape, int dim, int64_t local) {
+  auto add_split = [&](const std::string& name, std::vector<int64_t> shape, int dim,
+                       int64_t local) {
     if (!split) return add_whole(name, std::move(shape));
     shape[static_cast<size_t>(dim)] = local * tp_;
     shards.push_back({name, std::move(shape), dim, local * tp_rank_,
@@ -157,8 +161,8 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
     if (!shared_kv) return add_split(name, std::move(shape), 0, kv);
     shape[0] = shape_.total_kv_heads * d;
     const int shared_by = static_cast<int>(tp_ / shape_.total_kv_heads);
-    shards.push_back({name, std::move(shape), 0, (tp_rank_ / shared_by) * d,
-                      ParamShard::Grad::kOwn, shared_by});
+    shards.push_back(
+        {name, std::move(shape), 0, (tp_rank_ / shared_by) * d, ParamShard::Grad::kOwn, shared_by});
   };
   add_kv("k.weight", {kv, h});
   add_kv("v.weight", {kv, h});
@@ -228,7 +232,8 @@ torch::Tensor TransformerBlockImpl::Attention(const torch::Tensor& input) {
         torch::ones({s, s}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
     scores = scores.masked_fill(mask, -std::numeric_limits<double>::infinity());
   }
-  torch::Tensor context = torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2);  // [b, s, heads, d]
+  torch::Tensor context =
+      torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2);  // [b, s, heads, d]
   if (ulysses) {
     context = comm_->HeadsToSequence(context);
     heads *= comm_->size();
@@ -276,7 +281,8 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
       tp_rank_(options.tp_rank),
       vocab_(model.vocab_size()) {
   hidden_ = model.layers_size() > 0 ? model.layers(0).hidden() : 0;
-  const int64_t last_hidden = model.layers_size() > 0 ? model.layers(model.layers_size() - 1).hidden() : 0;
+  const int64_t last_hidden =
+      model.layers_size() > 0 ? model.layers(model.layers_size() - 1).hidden() : 0;
   // Ulysses keeps whole tables; vocab tp splits them into contiguous slices.
   vocab_shard_ = sp_ == v1::SEQUENCE_PARALLEL_ULYSSES ? vocab_ : vocab_ / tp_;
   tied_ = model.tie_embeddings();
@@ -293,16 +299,19 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   }
   if (embed && bert) {
     segments_ = register_module("segments", torch::nn::Embedding(2, hidden_));
-    embed_ln_ = register_module("embed_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_})));
+    embed_ln_ =
+        register_module("embed_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_})));
   }
   if (head) {
     if (llama) {
       final_rms_ = register_parameter("final_rms", torch::ones({last_hidden}));
     } else if (bert) {
       mlm_dense_ = register_module("mlm_dense", MakeLinear(last_hidden, last_hidden, true));
-      final_ln_ = register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_hidden})));
+      final_ln_ = register_module("final_ln",
+                                  torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_hidden})));
     } else {
-      final_ln_ = register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_hidden})));
+      final_ln_ = register_module("final_ln",
+                                  torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_hidden})));
     }
     if (!tied_) head_ = register_module("head", MakeLinear(last_hidden, vocab_shard_, false));
     if (bert && tied_) head_bias_ = register_parameter("head_bias", torch::zeros({vocab_shard_}));
@@ -310,7 +319,8 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   to(options.device, options.dtype);
 }
 
-torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length, const torch::Tensor& like) {
+torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length,
+                                           const torch::Tensor& like) {
   return positions_(torch::arange(offset, offset + length, like.options())).unsqueeze(0);
 }
 
@@ -368,7 +378,8 @@ torch::Tensor EmbeddingHeadImpl::FinalNorm(const torch::Tensor& hidden) {
 
 namespace {
 
-torch::Tensor Logits(const torch::Tensor& h, torch::nn::Embedding& tokens, torch::nn::Linear& head, const torch::Tensor& bias) {
+torch::Tensor Logits(const torch::Tensor& h, torch::nn::Embedding& tokens, torch::nn::Linear& head,
+                     const torch::Tensor& bias) {
   torch::Tensor logits = head ? head(h) : torch::matmul(h, tokens->weight.t());
   if (bias.defined()) logits = logits + bias;
   // Half-precision logits are upcast for the softmax; fp32/fp64 stay as they are.
@@ -412,10 +423,10 @@ torch::Tensor EmbeddingHeadImpl::LossSumParallel(const torch::Tensor& hidden,
 std::vector<ParamShard> EmbeddingHeadImpl::Shards() const {
   const bool ulysses = comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES;
   const bool split = comm_ && tp_ > 1 && !ulysses;
-  const ParamShard::Grad whole =
-      ulysses || (split && sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) ? ParamShard::Grad::kPartial
-      : split                                                     ? ParamShard::Grad::kReplicated
-                                                                  : ParamShard::Grad::kOwn;
+  const ParamShard::Grad whole = ulysses || (split && sp_ == v1::SEQUENCE_PARALLEL_MEGATRON)
+                                     ? ParamShard::Grad::kPartial
+                                 : split ? ParamShard::Grad::kReplicated
+                                         : ParamShard::Grad::kOwn;
   std::vector<ParamShard> shards;
   for (const auto& item : named_parameters()) {
     ParamShard shard;

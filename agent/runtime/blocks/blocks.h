@@ -42,7 +42,8 @@ class BlockComm {
   virtual torch::Tensor CopyToGroup(const torch::Tensor& x) = 0;
   // Per-token cross-entropy of logits split along the vocabulary over the
   // group (this rank's contiguous slice), against full-vocabulary labels.
-  virtual torch::Tensor VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) = 0;
+  virtual torch::Tensor VocabCrossEntropy(const torch::Tensor& logits,
+                                          const torch::Tensor& labels) = 0;
   // Ulysses: [b, s/n, heads, d] → [b, s, heads/n, d] and back.
   virtual torch::Tensor SequenceToHeads(const torch::Tensor& x) = 0;
   virtual torch::Tensor HeadsToSequence(const torch::Tensor& x) = 0;
@@ -60,7 +61,8 @@ class ShapeOnlyComm final : public BlockComm {
   torch::Tensor AllReduce(const torch::Tensor& x) override { return x; }
   torch::Tensor CopyToGroup(const torch::Tensor& x) override { return x; }
   // Rank 0's slice: labels outside it are folded in (shapes and work only).
-  torch::Tensor VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) override;
+  torch::Tensor VocabCrossEntropy(const torch::Tensor& logits,
+                                  const torch::Tensor& labels) override;
   torch::Tensor SequenceToHeads(const torch::Tensor& x) override;
   torch::Tensor HeadsToSequence(const torch::Tensor& x) override;
 
@@ -69,7 +71,7 @@ class ShapeOnlyComm final : public BlockComm {
 };
 
 struct BlockOptions {
-  int tp = 1;  // tensor-parallel degree of the shard (BlockShape carries it for blocks)
+  int tp = 1;       // tensor-parallel degree of the shard (BlockShape carries it for blocks)
   int tp_rank = 0;  // which shard (the slice of the full weights this rank holds)
   // NONE: Megatron TP (tp > 1) or none. MEGATRON: TP with the sequence
   // sharded outside attention and MLP. ULYSSES: full weights, the sequence
@@ -84,9 +86,9 @@ struct BlockOptions {
 struct BlockShape {
   v1::LayerKind kind = v1::LAYER_KIND_UNSPECIFIED;
   int64_t hidden = 0;
-  int64_t ffn = 0;        // this shard's MLP width
-  int64_t heads = 0;      // this shard's query heads
-  int64_t kv_heads = 0;   // this shard's key/value heads
+  int64_t ffn = 0;             // this shard's MLP width
+  int64_t heads = 0;           // this shard's query heads
+  int64_t kv_heads = 0;        // this shard's key/value heads
   int64_t total_kv_heads = 0;  // the layer's (more than one shard's worth when tp > them)
   int64_t head_dim = 0;
   int64_t seq_len = 0;

@@ -89,8 +89,8 @@ PeerWatch::PeerWatch(const PeerWatchConfig& config, c10::intrusive_ptr<c10d::Sto
       own_(std::move(own)),
       peers_(static_cast<size_t>(config.world_size)) {}
 
-absl::StatusOr<std::unique_ptr<PeerWatch>> PeerWatch::Start(
-    const PeerWatchConfig& config, c10::intrusive_ptr<c10d::Store> store) {
+absl::StatusOr<std::unique_ptr<PeerWatch>> PeerWatch::Start(const PeerWatchConfig& config,
+                                                            c10::intrusive_ptr<c10d::Store> store) {
   c10d::TCPStoreOptions options;
   options.port = static_cast<std::uint16_t>(config.port);
   options.isServer = false;
@@ -106,10 +106,9 @@ absl::StatusOr<std::unique_ptr<PeerWatch>> PeerWatch::Start(
     // peer_timeout instead of blocking them.
     own->get(InfoKey(config.rank));
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("rank ", config.rank,
-                                               ": cannot start the peer watch on the store at ",
-                                               config.host, ":", config.port, ": ",
-                                               FirstLine(e.what())));
+    return absl::UnavailableError(
+        absl::StrCat("rank ", config.rank, ": cannot start the peer watch on the store at ",
+                     config.host, ":", config.port, ": ", FirstLine(e.what())));
   }
   std::unique_ptr<PeerWatch> watch(new PeerWatch(config, std::move(store), std::move(own)));
   PeerWatch* self = watch.get();
@@ -171,9 +170,9 @@ void PeerWatch::Run() {
         }
       }
       if (exit_now) {
-        const std::string message = failure->rank == rank
-                                        ? failure->message
-                                        : absl::StrCat("rank ", rank, " stopped: ", failure->message);
+        const std::string message =
+            failure->rank == rank ? failure->message
+                                  : absl::StrCat("rank ", rank, " stopped: ", failure->message);
         if (!store_lost) {
           try {
             if (rank != 0) {
@@ -294,20 +293,21 @@ absl::Status PeerWatch::ReportFailure(const absl::Status& error) {
       failure = *existing;
     } else {
       if (!named.empty()) {
-        posted = GroupFailure{named[0], absl::StrCat("rank ", named[0], " failed: rank ", rank,
-                                                     " lost its connection to it: ",
-                                                     FirstLine(own))};
+        posted =
+            GroupFailure{named[0], absl::StrCat("rank ", named[0], " failed: rank ", rank,
+                                                " lost its connection to it: ", FirstLine(own))};
       } else {
         posted.message = absl::StrCat("rank ", rank, " failed: ", own);
       }
       failure = PostRecord(*store_, posted);
     }
   } catch (const std::exception& e) {
-    failure = rank == 0 ? GroupFailure{0, absl::StrCat("rank 0 failed: ", own)}
-                        : GroupFailure{0, absl::StrCat("rank 0 failed or cannot be reached: the "
-                                                       "store it hosts at ", config_.host, ":",
-                                                       config_.port, " does not answer (",
-                                                       FirstLine(e.what()), ")")};
+    failure = rank == 0
+                  ? GroupFailure{0, absl::StrCat("rank 0 failed: ", own)}
+                  : GroupFailure{0, absl::StrCat("rank 0 failed or cannot be reached: the "
+                                                 "store it hosts at ",
+                                                 config_.host, ":", config_.port,
+                                                 " does not answer (", FirstLine(e.what()), ")")};
     if (rank == 0) posted = failure;
   }
   // The record this rank posted already holds its error.

@@ -58,8 +58,7 @@ class TcpRendezvous final : public RendezvousStore {
   // how many joined and which ranks never came when a peer does not show up
   // within the timeout, UNAVAILABLE when the store cannot be reached or
   // served.
-  static absl::StatusOr<std::unique_ptr<TcpRendezvous>> Connect(
-      const RendezvousOptions& options);
+  static absl::StatusOr<std::unique_ptr<TcpRendezvous>> Connect(const RendezvousOptions& options);
   // Leave(OK) unless Leave was called.
   ~TcpRendezvous() override;
 

@@ -63,8 +63,8 @@ absl::StatusOr<std::unique_ptr<TcpRendezvous>> TcpRendezvous::Connect(
   const std::string where = absl::StrCat(options.host, ":", options.port);
   const double seconds = std::chrono::duration<double>(options.timeout).count();
   if (options.rank != 0 && options.port == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("rank ", options.rank, ": the store port must be given (only rank 0 may use 0)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", options.rank, ": the store port must be given (only rank 0 may use 0)"));
   }
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(options.port);
@@ -81,9 +81,9 @@ absl::StatusOr<std::unique_ptr<TcpRendezvous>> TcpRendezvous::Connect(
       return absl::UnavailableError(
           absl::StrCat("rank 0 cannot serve the store at ", where, ": ", FirstLine(e.what())));
     }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "rank ", options.rank, " could not reach the store at ", where, " within ", seconds,
-        " s (is rank 0 running?): ", FirstLine(e.what())));
+    return absl::DeadlineExceededError(
+        absl::StrCat("rank ", options.rank, " could not reach the store at ", where, " within ",
+                     seconds, " s (is rank 0 running?): ", FirstLine(e.what())));
   }
   auto* tcp = static_cast<c10d::TCPStore*>(handle->store.get());
   const int port = tcp->getPort();
@@ -117,17 +117,17 @@ absl::StatusOr<std::unique_ptr<TcpRendezvous>> TcpRendezvous::Connect(
     while (joined < options.world_size) {
       if (std::chrono::steady_clock::now() >= deadline) {
         return rendezvous->Leave(absl::DeadlineExceededError(absl::StrCat(
-            "rank ", options.rank, ": timed out after ", seconds, " s waiting for peers: ",
-            joined, " of ", options.world_size, " ranks joined the store at ", options.host, ":",
-            port, Missing(store, options.world_size))));
+            "rank ", options.rank, ": timed out after ", seconds, " s waiting for peers: ", joined,
+            " of ", options.world_size, " ranks joined the store at ", options.host, ":", port,
+            Missing(store, options.world_size))));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       joined = tcp->add(kJoinedKey, 0);
     }
   } catch (const std::exception& e) {
-    return rendezvous->Leave(absl::UnavailableError(
-        absl::StrCat("rank ", options.rank, ": the store at ", options.host, ":", port,
-                     " failed: ", FirstLine(e.what()))));
+    return rendezvous->Leave(
+        absl::UnavailableError(absl::StrCat("rank ", options.rank, ": the store at ", options.host,
+                                            ":", port, " failed: ", FirstLine(e.what()))));
   }
   return rendezvous;
 }
@@ -149,10 +149,10 @@ absl::StatusOr<std::string> TcpRendezvous::Get(const std::string& key) {
     const std::vector<uint8_t> value = c10d_->store->get(key);
     return std::string(value.begin(), value.end());
   } catch (const std::exception& e) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "rank ", options_.rank, ": no value for \"", key, "\" in the store within ",
-        std::chrono::duration<double>(options_.timeout).count(),
-        " s (a peer stopped or is missing): ", FirstLine(e.what())));
+    return absl::DeadlineExceededError(
+        absl::StrCat("rank ", options_.rank, ": no value for \"", key, "\" in the store within ",
+                     std::chrono::duration<double>(options_.timeout).count(),
+                     " s (a peer stopped or is missing): ", FirstLine(e.what())));
   }
 }
 

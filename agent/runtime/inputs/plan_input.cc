@@ -52,7 +52,8 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
   }
   if (world_size < 1) return Bad("world_size", world_size, ">= 1");
   if (plan.world_size() != 0 && plan.world_size() != world_size) {
-    return Bad("world_size", plan.world_size(), absl::StrCat("the ranks started (", world_size, ")"));
+    return Bad("world_size", plan.world_size(),
+               absl::StrCat("the ranks started (", world_size, ")"));
   }
   const int pp = plan.pp();
   if (pp < 1 || world_size % pp != 0) {
@@ -79,13 +80,13 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
       return Bad(at + ".tp", s.tp(),
                  absl::StrCat("a divisor or a multiple of the KV heads (", kv_heads, ")"));
     }
-    const int seq = plan.seq_len() > 0 ? plan.seq_len()
+    const int seq = plan.seq_len() > 0    ? plan.seq_len()
                     : group.seq_len() > 0 ? group.seq_len()
                                           : model.seq_len();
-    if (s.sp() != v1::SEQUENCE_PARALLEL_NONE &&
-        seq % s.tp() != 0) {
-      return Bad(at + ".tp", s.tp(), absl::StrCat("a divisor of the sequence length (", seq,
-                                                  ") with sequence parallelism"));
+    if (s.sp() != v1::SEQUENCE_PARALLEL_NONE && seq % s.tp() != 0) {
+      return Bad(
+          at + ".tp", s.tp(),
+          absl::StrCat("a divisor of the sequence length (", seq, ") with sequence parallelism"));
     }
   }
   if (plan.pp_division_size() > 0) {
@@ -118,8 +119,8 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
   }
   const int vtp = std::max(1, plan.embedding().vocab_tp());
   if (per_stage % vtp != 0) {
-    return Bad("embedding.vocab_tp", vtp, absl::StrCat("a divisor of the ranks per stage (",
-                                                       per_stage, ")"));
+    return Bad("embedding.vocab_tp", vtp,
+               absl::StrCat("a divisor of the ranks per stage (", per_stage, ")"));
   }
   // The embedding and head split the micro-batch over their own dp ranks.
   if (micro_batch % (per_stage / vtp) != 0) {

@@ -16,8 +16,8 @@ namespace galvatron::runtime {
 
 struct LoadedPlan {
   v1::Plan plan;
-  std::string format;               // "plan" or "galvatron"
-  std::vector<std::string> notes;   // what a Galvatron file held that a Plan cannot
+  std::string format;              // "plan" or "galvatron"
+  std::vector<std::string> notes;  // what a Galvatron file held that a Plan cannot
 };
 
 // Reads `path`: a Galvatron strategy file has a "pp_deg" key; anything else is

@@ -26,7 +26,11 @@ class MappedTokens final : public TokenSource {
  public:
   MappedTokens(std::string path, const void* data, size_t bytes, TokenType type, int seq_len,
                int64_t vocab)
-      : path_(std::move(path)), data_(data), bytes_(bytes), type_(type), seq_len_(seq_len),
+      : path_(std::move(path)),
+        data_(data),
+        bytes_(bytes),
+        type_(type),
+        seq_len_(seq_len),
         vocab_(vocab) {
     tokens_ = static_cast<int64_t>(bytes / (type == TokenType::kUint16 ? 2 : 4));
   }
@@ -83,8 +87,8 @@ class Synthetic final : public TokenSource {
       return absl::OutOfRangeError(absl::StrCat("synthetic sample ", index, " of ", samples_));
     }
     for (int64_t i = 0; i <= seq_len_; ++i) {
-      const uint64_t key = Mix(seed_ ^ Mix(static_cast<uint64_t>(index) * 1000003ULL +
-                                           static_cast<uint64_t>(i)));
+      const uint64_t key =
+          Mix(seed_ ^ Mix(static_cast<uint64_t>(index) * 1000003ULL + static_cast<uint64_t>(i)));
       out[i] = static_cast<int64_t>(key % static_cast<uint64_t>(vocab_));
     }
     return absl::OkStatus();
@@ -99,12 +103,11 @@ class Synthetic final : public TokenSource {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& path,
-                                                           TokenType type, int seq_len,
-                                                           int64_t vocab_size) {
+absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& path, TokenType type,
+                                                           int seq_len, int64_t vocab_size) {
   if (seq_len < 1 || vocab_size < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("seq_len ", seq_len, ", vocab_size ",
-                                                   vocab_size, ": expected both >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("seq_len ", seq_len, ", vocab_size ", vocab_size, ": expected both >= 1"));
   }
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -119,9 +122,9 @@ absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& pa
   const size_t bytes = static_cast<size_t>(st.st_size);
   if (bytes % width != 0 || bytes / width < static_cast<size_t>(seq_len) + 1) {
     close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", bytes, " bytes; expected a whole number of ", width,
-        "-byte tokens, at least seq_len + 1 = ", seq_len + 1));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", bytes, " bytes; expected a whole number of ", width,
+                     "-byte tokens, at least seq_len + 1 = ", seq_len + 1));
   }
   void* data = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);  // the mapping keeps the file
@@ -133,8 +136,8 @@ absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& pa
       new MappedTokens(path, data, bytes, type, seq_len, vocab_size));
 }
 
-std::unique_ptr<TokenSource> SyntheticTokens(int64_t num_samples, int seq_len,
-                                             int64_t vocab_size, uint64_t seed) {
+std::unique_ptr<TokenSource> SyntheticTokens(int64_t num_samples, int seq_len, int64_t vocab_size,
+                                             uint64_t seed) {
   return std::make_unique<Synthetic>(num_samples, seq_len, vocab_size, seed);
 }
 
@@ -165,10 +168,10 @@ int64_t SampleOrder::At(int64_t step, int64_t global_batch, int64_t position) {
   return order_[static_cast<size_t>(global % num_samples_)];
 }
 
-int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size,
-                   int seq_len, int64_t* tokens, uint8_t* chosen) {
-  const uint64_t base = Mix(Mix(Mix(seed) ^ static_cast<uint64_t>(step)) ^
-                                 static_cast<uint64_t>(position));
+int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size, int seq_len,
+                   int64_t* tokens, uint8_t* chosen) {
+  const uint64_t base =
+      Mix(Mix(Mix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(position));
   int64_t count = 0;
   for (int i = 0; i < seq_len; ++i) {
     const uint64_t r = Mix(base ^ static_cast<uint64_t>(i));

@@ -33,13 +33,12 @@ enum class TokenType { kUint16, kUint32 };
 
 // OPEN: `path` mapped read-only. INVALID_ARGUMENT when it holds fewer than
 // seq_len + 1 tokens or its size is not a whole number of tokens.
-absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& path,
-                                                           TokenType type, int seq_len,
-                                                           int64_t vocab_size);
+absl::StatusOr<std::unique_ptr<TokenSource>> OpenTokenFile(const std::string& path, TokenType type,
+                                                           int seq_len, int64_t vocab_size);
 
 // `num_samples` windows of tokens in [0, vocab_size) from `seed`.
-std::unique_ptr<TokenSource> SyntheticTokens(int64_t num_samples, int seq_len,
-                                             int64_t vocab_size, uint64_t seed);
+std::unique_ptr<TokenSource> SyntheticTokens(int64_t num_samples, int seq_len, int64_t vocab_size,
+                                             uint64_t seed);
 
 // The order of the samples in epoch `epoch`: a permutation of
 // [0, num_samples), the same for the same (num_samples, seed, epoch).
@@ -69,7 +68,7 @@ class SampleOrder {
 // rank computes the same masks for any sample without communicating.
 // `tokens` (seq_len) is changed in place; `chosen` (seq_len) gets 1 where the
 // loss counts. Returns how many positions were chosen.
-int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size,
-                   int seq_len, int64_t* tokens, uint8_t* chosen);
+int64_t MaskForMlm(uint64_t seed, int64_t step, int64_t position, int64_t vocab_size, int seq_len,
+                   int64_t* tokens, uint8_t* chosen);
 
 }  // namespace galvatron::runtime

@@ -117,8 +117,8 @@ absl::StatusOr<GroupPlan> PlanGroups(const ParallelLayout& layout) {
   if (plan.stage == 0 || plan.stage == layout.pp - 1) plan.embedding = std::move(embedding);
   for (size_t i = 0; i < layout.extra_groups.size(); ++i) {
     const std::vector<int>& g = layout.extra_groups[i];
-    const bool sorted = std::is_sorted(g.begin(), g.end()) &&
-                        std::adjacent_find(g.begin(), g.end()) == g.end();
+    const bool sorted =
+        std::is_sorted(g.begin(), g.end()) && std::adjacent_find(g.begin(), g.end()) == g.end();
     if (g.empty() || !sorted || g.front() < 0 || g.back() >= layout.world) {
       return absl::InvalidArgumentError(absl::StrCat(
           "extra_groups[", i, "]: expected distinct ascending ranks in [0, ", layout.world, ")"));

@@ -24,7 +24,8 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
     b->data_ = SyntheticTokens(std::max<int64_t>(4096, o.steps * b->global_batch_), b->seq_,
                                model.vocab_size(), b->seed_);
   } else {
-    ASSIGN_OR_RETURN(b->data_, OpenTokenFile(o.data, TokenType::kUint16, b->seq_, model.vocab_size()));
+    ASSIGN_OR_RETURN(b->data_,
+                     OpenTokenFile(o.data, TokenType::kUint16, b->seq_, model.vocab_size()));
   }
   b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
   // The token windows [samples, seq + 1] of this rank's embedding/head slice.

@@ -39,8 +39,7 @@ class BatchSource {
   // the plan has none). `weights_dtype`: BERT's weights (the master type).
   static absl::StatusOr<std::unique_ptr<BatchSource>> Open(const TrainOptions& o,
                                                            const v1::ModelSpec& model,
-                                                           const v1::Plan& plan,
-                                                           const Stage& stage,
+                                                           const v1::Plan& plan, const Stage& stage,
                                                            torch::Dtype weights_dtype);
 
   int seq() const { return seq_; }

@@ -46,7 +46,8 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
   const std::string dir = StepDir(root, step);
   std::error_code error;
   fs::create_directories(dir, error);
-  if (error) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message()));
+  if (error)
+    return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message()));
   try {
     torch::serialize::OutputArchive params;
     for (auto& [name, tensor] : CheckpointTensors(st)) params.write(name, tensor.detach());
@@ -55,8 +56,8 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
     optimizer.save(states);
     states.save_to(absl::StrCat(dir, "/rank-", rank, ".optim.pt"));
   } catch (const c10::Error& e) {
-    return absl::UnavailableError(absl::StrCat("cannot write the checkpoint in ", dir, ": ",
-                                               e.what_without_backtrace()));
+    return absl::UnavailableError(
+        absl::StrCat("cannot write the checkpoint in ", dir, ": ", e.what_without_backtrace()));
   }
   comm.Barrier();  // every shard is on disk before the checkpoint counts
   if (rank == 0) {

@@ -70,7 +70,8 @@ void GradSync::ReduceZero2ToOwners() {
     auto it = std::find_if(batches.begin(), batches.end(), [&](const Batch& b) {
       return b.group == p.sum_group && b.owner == p.owner;
     });
-    if (it == batches.end()) it = batches.insert(batches.end(), Batch{p.sum_group, p.owner, {}, {}, {}});
+    if (it == batches.end())
+      it = batches.insert(batches.end(), Batch{p.sum_group, p.owner, {}, {}, {}});
     it->params.push_back(&p);
   }
   for (Batch& b : batches) {
@@ -87,7 +88,8 @@ void GradSync::ReduceZero2ToOwners() {
     int64_t at = 0;
     for (Param* p : b.params) {
       if (mine) {
-        p->tensor.mutable_grad().copy_(b.flat[0].narrow(0, at, p->tensor.numel()).view_as(p->tensor));
+        p->tensor.mutable_grad().copy_(
+            b.flat[0].narrow(0, at, p->tensor.numel()).view_as(p->tensor));
       } else {
         p->tensor.mutable_grad() = torch::Tensor();  // not ours to keep
       }

@@ -7,22 +7,25 @@
 namespace galvatron::runtime {
 
 absl::StatusOr<std::unique_ptr<StageOptimizer>> StageOptimizer::Create(
-    Stage& stage, const v1::OptimizerSpec& spec, const TrainOptions& o, const Precision& precision) {
+    Stage& stage, const v1::OptimizerSpec& spec, const TrainOptions& o,
+    const Precision& precision) {
   std::unique_ptr<StageOptimizer> opt(new StageOptimizer(stage, precision));
-  const double peak = o.learning_rate > 0 ? o.learning_rate
+  const double peak = o.learning_rate > 0        ? o.learning_rate
                       : spec.learning_rate() > 0 ? spec.learning_rate()
-                                                  : 1e-3;
+                                                 : 1e-3;
   LrSchedule& schedule = opt->schedule_;
   schedule.peak = peak;
   schedule.floor = peak / 10;
   schedule.total_steps = o.steps;
-  schedule.warmup_steps = std::min<int64_t>(o.steps, o.warmup_steps >= 0 ? o.warmup_steps : spec.warmup_steps());
+  schedule.warmup_steps =
+      std::min<int64_t>(o.steps, o.warmup_steps >= 0 ? o.warmup_steps : spec.warmup_steps());
   RETURN_IF_ERROR(schedule.Validate());
   opt->clip_ = o.grad_clip >= 0 ? o.grad_clip : spec.grad_clip_norm();
 
   for (Param& p : stage.params) {
     if (!Updates(p)) continue;
-    if (precision.mixed) p.master = p.tensor.detach().to(precision.master).clone().requires_grad_(true);
+    if (precision.mixed)
+      p.master = p.tensor.detach().to(precision.master).clone().requires_grad_(true);
     opt->params_.push_back(precision.mixed ? p.master : p.tensor);
   }
   for (auto& unit : stage.units) opt->params_.push_back(unit->shard());

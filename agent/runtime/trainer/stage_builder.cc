@@ -119,9 +119,10 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
   if (model.tie_embeddings() && plan.pp() > 1 && zero) {
     // The tied table is kept whole on both ends (BuildStage syncs it as DDP);
     // the rest of the embedding is sharded as asked.
-    spdlog::info("embedding.dp_type {} with tied embeddings across {} stages: the shared table "
-                 "is kept whole (summed across the ends), the rest follows the plan",
-                 v1::DataParallelType_Name(e.dp_type()), plan.pp());
+    spdlog::info(
+        "embedding.dp_type {} with tied embeddings across {} stages: the shared table "
+        "is kept whole (summed across the ends), the rest follows the plan",
+        v1::DataParallelType_Name(e.dp_type()), plan.pp());
   }
   return absl::OkStatus();
 }
@@ -138,7 +139,8 @@ ParallelLayout LayoutOfPlan(const v1::Plan& plan, const v1::ModelSpec& model, in
   layout.rank = rank;
   layout.pp = std::max(1, plan.pp());
   for (const v1::LayerStrategy& s : plan.layers()) {
-    layout.layers.push_back({std::max(1, s.tp()), s.tp() > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE, 0});
+    layout.layers.push_back(
+        {std::max(1, s.tp()), s.tp() > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE, 0});
   }
   layout.layers_per_stage.assign(plan.pp_division().begin(), plan.pp_division().end());
   const int vtp = std::max(1, plan.embedding().vocab_tp());
@@ -184,8 +186,8 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   const bool tied_across = model_spec.tie_embeddings() && pp > 1;
 
   auto add_params = [&](torch::nn::Module& module, const std::vector<ParamShard>& shards,
-                        const std::string& prefix, const LayerGroups& gg,
-                        v1::DataParallelType type, bool ulysses, int tp) -> absl::StatusOr<int> {
+                        const std::string& prefix, const LayerGroups& gg, v1::DataParallelType type,
+                        bool ulysses, int tp) -> absl::StatusOr<int> {
     auto named = module.named_parameters();
     std::vector<Zero3Unit::Member> members;
     std::vector<size_t> member_params;
@@ -203,8 +205,10 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
       p.extra_replicas = (shard.grad == ParamShard::Grad::kReplicated ? tp : 1) * (p.tied ? 2 : 1) *
                          shard.shared_by;
       if (shard.shared_by > 1) {
-        p.share = grads.Group(SharedKvGroup(ctx.stage_group().ranks, st.position, tp, shard.shared_by));
-        if (p.share == nullptr) return absl::InternalError(absl::StrCat(p.name, ": no KV share group"));
+        p.share =
+            grads.Group(SharedKvGroup(ctx.stage_group().ranks, st.position, tp, shard.shared_by));
+        if (p.share == nullptr)
+          return absl::InternalError(absl::StrCat(p.name, ": no KV share group"));
       }
       p.sync = p.tied ? Sync::kDdp : SyncOf(type);
       if (p.sync == Sync::kZero3) {
@@ -212,9 +216,8 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
         Zero3Unit::Member m;
         m.param = p.tensor;
         m.pre_sum = partial && !ulysses && GroupSize(gg.tp) > 1 ? gg.tp : p.share;
-        m.norm_weight = (shard.grad == ParamShard::Grad::kReplicated || (partial && !ulysses))
-                            ? 1.0 / tp
-                            : 1.0;
+        m.norm_weight =
+            (shard.grad == ParamShard::Grad::kReplicated || (partial && !ulysses)) ? 1.0 / tp : 1.0;
         if (GroupSize(gg.grad_sync) > 1) {
           members.push_back(m);
           member_params.push_back(st.params.size());
@@ -248,7 +251,9 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     options.tp_rank = st.position % vtp;
     options.sp = vtp > 1 ? e.sp() : v1::SEQUENCE_PARALLEL_NONE;
     if (vtp > 1) options.comm = std::make_shared<GroupComm>(mg->tp);
-    const HeadPart part = pp == 1 ? HeadPart::kAll : st.first ? HeadPart::kEmbedding : HeadPart::kHead;
+    const HeadPart part = pp == 1    ? HeadPart::kAll
+                          : st.first ? HeadPart::kEmbedding
+                                     : HeadPart::kHead;
     st.embedding = EmbeddingHead(model_spec, part, options);
     const std::vector<ParamShard> shards = st.embedding->Shards();
     InitParameters(*st.embedding, shards, "embedding.", seed);
@@ -265,8 +270,9 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     ASSIGN_OR_RETURN(const LayerGroups* gg, grads.Layer(l));
     const int tp = std::max(1, s.tp());
     const bool ulysses = tp > 1 && s.sp() == v1::SEQUENCE_PARALLEL_ULYSSES;
-    ASSIGN_OR_RETURN(BlockShape shape, ResolveBlockShape(model_spec, group_of[static_cast<size_t>(l)],
-                                                         ulysses ? 1 : tp));
+    ASSIGN_OR_RETURN(
+        BlockShape shape,
+        ResolveBlockShape(model_spec, group_of[static_cast<size_t>(l)], ulysses ? 1 : tp));
     BlockOptions options;
     options.dtype = dtype;
     options.tp = ulysses ? 1 : tp;
@@ -277,7 +283,8 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     const std::string prefix = absl::StrCat("layer", l, ".");
     const std::vector<ParamShard> shards = block->Shards();
     InitParameters(*block, shards, prefix, seed);
-    ASSIGN_OR_RETURN(const int unit, add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
+    ASSIGN_OR_RETURN(const int unit,
+                     add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
     st.block_unit.push_back(unit);
     st.blocks.push_back(block);
     st.layouts.push_back(LayoutOf(tp, st.stage_size / tp, s.sp()));

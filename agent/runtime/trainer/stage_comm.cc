@@ -16,7 +16,8 @@ torch::Tensor GroupComm::AllReduce(const torch::Tensor& x) { return ReduceFromGr
 torch::Tensor GroupComm::CopyToGroup(const torch::Tensor& x) {
   return ::galvatron::runtime::CopyToGroup(x, *group_);
 }
-torch::Tensor GroupComm::VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) {
+torch::Tensor GroupComm::VocabCrossEntropy(const torch::Tensor& logits,
+                                           const torch::Tensor& labels) {
   return VocabParallelCrossEntropy(logits, labels, *group_);
 }
 torch::Tensor GroupComm::SequenceToHeads(const torch::Tensor& x) {

@@ -31,7 +31,8 @@ class GroupComm final : public BlockComm {
   torch::Tensor ReduceScatterSequence(const torch::Tensor& x) override;
   torch::Tensor AllReduce(const torch::Tensor& x) override;
   torch::Tensor CopyToGroup(const torch::Tensor& x) override;
-  torch::Tensor VocabCrossEntropy(const torch::Tensor& logits, const torch::Tensor& labels) override;
+  torch::Tensor VocabCrossEntropy(const torch::Tensor& logits,
+                                  const torch::Tensor& labels) override;
   torch::Tensor SequenceToHeads(const torch::Tensor& x) override;
   torch::Tensor HeadsToSequence(const torch::Tensor& x) override;
 
@@ -45,8 +46,8 @@ struct ActivationLayout {
   bool sequence_split = false;
 
   bool operator==(const ActivationLayout& o) const {
-    return dp == o.dp && ((tp == 1 && o.tp == 1) ||
-                          (tp == o.tp && sequence_split == o.sequence_split));
+    return dp == o.dp &&
+           ((tp == 1 && o.tp == 1) || (tp == o.tp && sequence_split == o.sequence_split));
   }
   bool operator!=(const ActivationLayout& o) const { return !(*this == o); }
   // How many ranks hold each element (the tp ranks, without a sequence split).

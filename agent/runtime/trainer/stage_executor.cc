@@ -5,9 +5,9 @@
 
 namespace galvatron::runtime {
 
-StageExecutor::StageExecutor(Stage& stage, TrainerComm& comm, BatchSource& batches,
-                             GradSync& grads, v1::PipelineSchedule schedule,
-                             const Precision& precision, int64_t hidden)
+StageExecutor::StageExecutor(Stage& stage, TrainerComm& comm, BatchSource& batches, GradSync& grads,
+                             v1::PipelineSchedule schedule, const Precision& precision,
+                             int64_t hidden)
     : stage_(stage),
       comm_(comm),
       batches_(batches),
@@ -49,8 +49,9 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
     layout = st.embedding_layout;
   } else {
     const auto wait_start = std::chrono::steady_clock::now();
-    x = comm_.Receive(st.previous_layout.LocalShape(m, seq, hidden_),
-                      torch::TensorOptions().dtype(precision_.wire), ctx.prev_stage_rank(), 2 * c)
+    x = comm_
+            .Receive(st.previous_layout.LocalShape(m, seq, hidden_),
+                     torch::TensorOptions().dtype(precision_.wire), ctx.prev_stage_rank(), 2 * c)
             .to(precision_.compute);
     result.waited += std::chrono::steady_clock::now() - wait_start;
     x.requires_grad_(true);
@@ -63,9 +64,8 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
     TransformerBlock block = st.blocks[i];
     const bool checkpointed = st.checkpoint[i];
     torch::Tensor in = x;
-    x = RunUnit(st.block_unit[i], [&] {
-      return checkpointed ? CheckpointedForward(block, in) : block->forward(in);
-    });
+    x = RunUnit(st.block_unit[i],
+                [&] { return checkpointed ? CheckpointedForward(block, in) : block->forward(in); });
   }
   if (!st.last) {
     comm_.Send(x.detach().to(precision_.wire), ctx.next_stage_rank(), 2 * c);

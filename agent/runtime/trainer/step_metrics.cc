@@ -60,7 +60,8 @@ absl::Status StepMetricsWriter::Record(const StepRecord& r) {
   if (comm_.world() > 1) {
     stage_seconds = AllReduce(stage_seconds, comm_.grads().world_group(), c10d::ReduceOp::MAX);
   }
-  torch::Tensor total_loss = torch::full({1}, r.loss_sum, torch::TensorOptions().dtype(torch::kFloat64));
+  torch::Tensor total_loss =
+      torch::full({1}, r.loss_sum, torch::TensorOptions().dtype(torch::kFloat64));
   comm_.WorldSum(total_loss);
   const double loss = total_loss.item<double>() * r.loss_scale;
   const double seconds =

@@ -43,7 +43,8 @@ namespace galvatron::runtime {
 namespace {
 
 absl::Status CheckOptions(const TrainOptions& o) {
-  if (o.steps < 1) return absl::InvalidArgumentError(absl::StrCat("--steps: ", o.steps, ", expected >= 1"));
+  if (o.steps < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--steps: ", o.steps, ", expected >= 1"));
   if (o.world_size < 1 || o.rank < 0 || o.rank >= o.world_size) {
     return absl::InvalidArgumentError(absl::StrCat("--rank ", o.rank, " / --world-size ",
                                                    o.world_size, ": expected 0 <= rank < world"));
@@ -105,7 +106,8 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
                      LoadCheckpoint(o.checkpoint_dir, o.rank, t->stage, t->optimizer->adamw()));
     spdlog::info("rank {}: resumed from step {}", o.rank, t->first_step);
   }
-  ASSIGN_OR_RETURN(t->batches, BatchSource::Open(o, t->model, t->plan, t->stage, t->precision.master));
+  ASSIGN_OR_RETURN(t->batches,
+                   BatchSource::Open(o, t->model, t->plan, t->stage, t->precision.master));
   ASSIGN_OR_RETURN(t->metrics, StepMetricsWriter::Open(o, *t->comm, t->batches->global_batch(),
                                                        t->batches->seq()));
   t->grads = std::make_unique<GradSync>(t->stage, *t->comm, t->precision.wire);
@@ -132,31 +134,32 @@ absl::Status RunTraining(const TrainOptions& o) {
   for (int64_t step = t->first_step; step < o.steps; ++step) {
     // A failed step is reported to the other ranks before this rank's
     // process groups are torn down, so they stop instead of waiting for it.
-    absl::Status done = RunGuarded(absl::StrCat(at_rank, ", step ", step + 1), [&]() -> absl::Status {
-      StepRecord record;
-      record.step = step + 1;
-      record.start = std::chrono::steady_clock::now();
-      grads.ZeroGrads();
-      ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
-      record.loss_scale = 1.0 / counted_tokens;
-      ASSIGN_OR_RETURN(const ScheduleResult run, t->executor->Run(step, record.loss_scale));
-      RETURN_IF_ERROR(grads.Finish());
-      comm.FinishSends();
-      optimizer.PrepareGrads();
-      record.grad_norm = GlobalGradNorm(stage, comm);
-      ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
-      record.learning_rate = optimizer.Step(step);
-      grads.BroadcastUpdated();
-      record.model_state_bytes = ModelStateBytes(stage, optimizer.adamw());
-      record.loss_sum = run.loss_sum;
-      record.waited = run.waited;
-      RETURN_IF_ERROR(t->metrics->Record(record));
-      if (CheckpointDue(o, step + 1)) {
-        RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage,
-                                       optimizer.adamw()));
-      }
-      return absl::OkStatus();
-    });
+    absl::Status done =
+        RunGuarded(absl::StrCat(at_rank, ", step ", step + 1), [&]() -> absl::Status {
+          StepRecord record;
+          record.step = step + 1;
+          record.start = std::chrono::steady_clock::now();
+          grads.ZeroGrads();
+          ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
+          record.loss_scale = 1.0 / counted_tokens;
+          ASSIGN_OR_RETURN(const ScheduleResult run, t->executor->Run(step, record.loss_scale));
+          RETURN_IF_ERROR(grads.Finish());
+          comm.FinishSends();
+          optimizer.PrepareGrads();
+          record.grad_norm = GlobalGradNorm(stage, comm);
+          ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
+          record.learning_rate = optimizer.Step(step);
+          grads.BroadcastUpdated();
+          record.model_state_bytes = ModelStateBytes(stage, optimizer.adamw());
+          record.loss_sum = run.loss_sum;
+          record.waited = run.waited;
+          RETURN_IF_ERROR(t->metrics->Record(record));
+          if (CheckpointDue(o, step + 1)) {
+            RETURN_IF_ERROR(
+                SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage, optimizer.adamw()));
+          }
+          return absl::OkStatus();
+        });
     if (!done.ok()) return comm.ReportFailure(done);
     if (o.stop_after == step + 1) {
       spdlog::info("rank {}: stopped after step {} as asked (--stop-after)", o.rank, step + 1);

@@ -41,7 +41,7 @@ struct TrainOptions {
   std::string model;  // ModelSpec JSON file or catalog name
   int64_t steps = 10;
   int64_t seed = 1234;
-  std::string dtype = "float32";  // float32, float64 (exactness checks) or bfloat16 (mixed)
+  std::string dtype = "float32";   // float32, float64 (exactness checks) or bfloat16 (mixed)
   std::string data = "synthetic";  // "synthetic" or a token file (uint16 ids)
   std::string metrics_out;         // rank 0: one JSON object per step
   std::string checkpoint_dir;      // sharded checkpoints: step-N/rank-R.pt

@@ -17,9 +17,7 @@ struct GradHook : torch::autograd::FunctionPostHook {
   std::function<void()> fn;
 };
 
-c10::StorageImpl* StorageOf(const torch::Tensor& t) {
-  return t.storage().unsafeGetStorageImpl();
-}
+c10::StorageImpl* StorageOf(const torch::Tensor& t) { return t.storage().unsafeGetStorageImpl(); }
 
 }  // namespace
 
@@ -39,7 +37,8 @@ Zero3Unit::Zero3Unit(std::string name, std::vector<Member> members, const CommGr
   const int n = group_->size();
   padded_ = (numel_ + n - 1) / n * n;
   torch::Tensor flat = torch::cat(flat_parts).to(master_dtype);
-  flat = torch::nn::functional::pad(flat, torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
+  flat = torch::nn::functional::pad(flat,
+                                    torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
   shard_ = flat.narrow(0, group_->rank * (padded_ / n), padded_ / n).clone().requires_grad_(true);
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& slot = slots_[i];
@@ -105,15 +104,16 @@ void Zero3Unit::ReduceGradients() {
   std::vector<torch::Tensor> parts;
   for (Slot& slot : slots_) {
     torch::Tensor& grad = slot.member.param.mutable_grad();
-    torch::Tensor g = grad.defined() ? grad.reshape({-1})
-                                     : torch::zeros({slot.member.param.numel()},
-                                                    slot.member.param.options());
+    torch::Tensor g = grad.defined()
+                          ? grad.reshape({-1})
+                          : torch::zeros({slot.member.param.numel()}, slot.member.param.options());
     if (slot.member.pre_sum != nullptr) g = AllReduce(g, *slot.member.pre_sum);
     parts.push_back(g);
     grad = torch::Tensor();
   }
   torch::Tensor flat = torch::cat(parts).to(shard_.scalar_type());  // reduced in the master's type
-  flat = torch::nn::functional::pad(flat, torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
+  flat = torch::nn::functional::pad(flat,
+                                    torch::nn::functional::PadFuncOptions({0, padded_ - numel_}));
   torch::Tensor mine = ReduceScatter(flat, *group_, 0);
   if (shard_.grad().defined()) {
     shard_.mutable_grad().add_(mine);

@@ -35,9 +35,9 @@ namespace galvatron::runtime {
 class Zero3Unit {
  public:
   struct Member {
-    torch::Tensor param;              // the module's full-size parameter
+    torch::Tensor param;                 // the module's full-size parameter
     const CommGroup* pre_sum = nullptr;  // gradients summed here first (Megatron-SP norms)
-    double norm_weight = 1;           // 1 / the ranks holding this gradient after reduction
+    double norm_weight = 1;              // 1 / the ranks holding this gradient after reduction
   };
   // Takes the parameters' current (initial) values as the full vector and
   // keeps this rank's slice in `master_dtype` (float32 under bf16 mixed

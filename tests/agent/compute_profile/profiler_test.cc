@@ -37,15 +37,15 @@ int64_t BlockParameters(const v1::ModelSpec& m) {
   const int64_t d = g.head_dim() > 0 ? g.head_dim() : h / n;
   const int64_t b = g.bias() ? 1 : 0;
   if (g.kind() == v1::LAYER_KIND_LLAMA_DECODER) {
-    return 2 * h                              // two RMSNorm weights
+    return 2 * h                                     // two RMSNorm weights
            + h * n * d + 2 * h * kv * d + n * d * h  // q, k, v, o
-           + 3 * h * f                        // gate, up, down
+           + 3 * h * f                               // gate, up, down
            + b * (n * d + 2 * kv * d + h + 2 * f + h);
   }
-  return 2 * 2 * h                            // two LayerNorms
-         + h * 3 * n * d + 3 * n * d * b      // q, k, v
-         + n * d * h + h * b                  // output projection
-         + h * f + f * b + f * h + h * b;     // MLP
+  return 2 * 2 * h                         // two LayerNorms
+         + h * 3 * n * d + 3 * n * d * b   // q, k, v
+         + n * d * h + h * b               // output projection
+         + h * f + f * b + f * h + h * b;  // MLP
 }
 
 int64_t EmbeddingHeadParameters(const v1::ModelSpec& m) {
@@ -124,8 +124,9 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
         CHECK(a->checkpoint_bytes_per_sample() < a->bytes_per_sample());
         // Checkpointed, a layer keeps its output: this rank's seq × hidden
         // fp32 values (the sequence is sharded under SP).
-        const int64_t local_seq =
-            key.first == v1::SEQUENCE_PARALLEL_NONE ? model.seq_len() : model.seq_len() / key.second;
+        const int64_t local_seq = key.first == v1::SEQUENCE_PARALLEL_NONE
+                                      ? model.seq_len()
+                                      : model.seq_len() / key.second;
         CHECK(a->checkpoint_bytes_per_sample() == local_seq * model.layers(0).hidden() * 4);
       }
       const auto none = v1::SEQUENCE_PARALLEL_NONE, megatron = v1::SEQUENCE_PARALLEL_MEGATRON,
@@ -142,7 +143,8 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
       // The embedding/head: model states shrink with the vocabulary split.
       std::map<int, int64_t> off_states;
       for (const auto& m : Find(*list, EmbeddingTypeKey(model)).other_memory()) {
-        if (m.position() == v1::PIPELINE_POSITION_OFF) off_states[m.vocab_tp_degree()] = m.model_state_bytes();
+        if (m.position() == v1::PIPELINE_POSITION_OFF)
+          off_states[m.vocab_tp_degree()] = m.model_state_bytes();
         CHECK(m.activation_bytes_per_sample() > 0);
       }
       REQUIRE(off_states.size() == 3);

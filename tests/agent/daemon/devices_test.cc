@@ -21,15 +21,17 @@ HostFacts FakeHost() {
 }
 
 CudaProbe NoDriver() {
-  return [] { return absl::StatusOr<std::vector<CudaDeviceInfo>>(
-                  absl::UnavailableError("no CUDA device (driver not found)")); };
+  return [] {
+    return absl::StatusOr<std::vector<CudaDeviceInfo>>(
+        absl::UnavailableError("no CUDA device (driver not found)"));
+  };
 }
 
 CudaProbe TwoA100s() {
   return [] {
-    return absl::StatusOr<std::vector<CudaDeviceInfo>>(std::vector<CudaDeviceInfo>{
-        {"NVIDIA A100-SXM4-80GB", int64_t{80} << 30, 8, 0},
-        {"NVIDIA A100-SXM4-80GB", int64_t{80} << 30, 8, 0}});
+    return absl::StatusOr<std::vector<CudaDeviceInfo>>(
+        std::vector<CudaDeviceInfo>{{"NVIDIA A100-SXM4-80GB", int64_t{80} << 30, 8, 0},
+                                    {"NVIDIA A100-SXM4-80GB", int64_t{80} << 30, 8, 0}});
   };
 }
 
@@ -51,8 +53,8 @@ TEST_CASE("ParseDeviceSpec accepts the documented forms", "[agent][devices]") {
 }
 
 TEST_CASE("ParseDeviceSpec rejects anything else, naming --devices", "[agent][devices]") {
-  for (const char* bad : {"", "gpu", "cpu:0", "cpu:x", "cpu:100000", "cuda:", "cuda:-1",
-                          "cuda:0,0", "cuda:a"}) {
+  for (const char* bad :
+       {"", "gpu", "cpu:0", "cpu:x", "cpu:100000", "cuda:", "cuda:-1", "cuda:0,0", "cuda:a"}) {
     auto spec = ParseDeviceSpec(bad);
     INFO(bad);
     REQUIRE_FALSE(spec.ok());
@@ -81,8 +83,7 @@ TEST_CASE("DiscoverDevices: cpu:N shares the RAM", "[agent][devices]") {
   CHECK((*devices)[0].name() == "Some CPU");
 }
 
-TEST_CASE("DiscoverDevices: auto uses CUDA when there is some, else one CPU",
-          "[agent][devices]") {
+TEST_CASE("DiscoverDevices: auto uses CUDA when there is some, else one CPU", "[agent][devices]") {
   auto gpus = DiscoverDevices(*ParseDeviceSpec("auto"), FakeHost(), TwoA100s());
   REQUIRE(gpus.ok());
   REQUIRE(gpus->size() == 2);

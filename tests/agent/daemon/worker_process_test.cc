@@ -31,9 +31,8 @@ std::optional<int> WaitExit(WorkerProcess& process) {
 
 TEST_CASE("A worker's exit code, log and environment", "[agent]") {
   testing::TempDir dir;
-  WorkerProcess worker =
-      Shell("echo \"value=$GALVATRON_TEST_VALUE\"; echo oops >&2; exit 3", dir.File("w.log"),
-            {{"GALVATRON_TEST_VALUE", "42"}});
+  WorkerProcess worker = Shell("echo \"value=$GALVATRON_TEST_VALUE\"; echo oops >&2; exit 3",
+                               dir.File("w.log"), {{"GALVATRON_TEST_VALUE", "42"}});
   std::optional<int> exit = WaitExit(worker);
   REQUIRE(exit.has_value());
   CHECK(WorkerProcess::DescribeExit(*exit) == "exit code 3");
@@ -53,8 +52,8 @@ TEST_CASE("Stopping a worker: SIGTERM, then SIGKILL when it ignores it", "[agent
   // The shell ignores SIGTERM and says so once it is ready.
   WorkerProcess stubborn =
       Shell("trap '' TERM; echo ready; while :; do sleep 0.05; done", dir.File("stubborn.log"));
-  REQUIRE(testing::WaitFor([&] { return stubborn.LogTail(1) == "ready"; },
-                           std::chrono::seconds(20)));
+  REQUIRE(
+      testing::WaitFor([&] { return stubborn.LogTail(1) == "ready"; }, std::chrono::seconds(20)));
   stubborn.Stop(absl::Milliseconds(200));
   REQUIRE(stubborn.Poll().has_value());
   CHECK(WorkerProcess::DescribeExit(*stubborn.Poll()) == "killed by signal 9 (Killed)");

@@ -71,9 +71,9 @@ TEST_CASE("bus bandwidth uses nccl-tests' factors at the largest size") {
   CHECK(BusBandwidthFactor(v1::COLLECTIVE_ALL_TO_ALL, 8) == Approx(0.875));
   CHECK(BusBandwidthFactor(v1::COLLECTIVE_P2P, 4) == Approx(1.0));
 
-  const v1::CollectiveTable t = MakeCollectiveTable(
-      v1::COLLECTIVE_ALL_REDUCE, 4, v1::GROUP_LAYOUT_CONSECUTIVE,
-      {Sample(1000, 2e-3), Sample(2000, 3e-3), Sample(4000, 5e-3)});
+  const v1::CollectiveTable t =
+      MakeCollectiveTable(v1::COLLECTIVE_ALL_REDUCE, 4, v1::GROUP_LAYOUT_CONSECUTIVE,
+                          {Sample(1000, 2e-3), Sample(2000, 3e-3), Sample(4000, 5e-3)});
   CHECK(t.fit().alpha_seconds() == Approx(1e-3));
   CHECK(t.fit().beta_seconds_per_byte() == Approx(1e-6));
   CHECK(t.bus_bandwidth_bytes_per_second() == Approx(4000 / 5e-3 * 1.5));
@@ -101,8 +101,7 @@ TEST_CASE("merging rank profiles keeps the slowest rank and every host") {
     *p.add_collectives() =
         MakeCollectiveTable(v1::COLLECTIVE_ALL_REDUCE, 2, v1::GROUP_LAYOUT_CONSECUTIVE,
                             {Sample(1024, 1e-4 * scale), Sample(2048, 2e-4)});
-    *p.add_collectives() = MakeCollectiveTable(v1::COLLECTIVE_P2P, 2,
-                                               v1::GROUP_LAYOUT_UNSPECIFIED,
+    *p.add_collectives() = MakeCollectiveTable(v1::COLLECTIVE_P2P, 2, v1::GROUP_LAYOUT_UNSPECIFIED,
                                                {Sample(1024, 1e-4), Sample(2048, 3e-4 * scale)});
     p.set_overlap_coefficient(overlap);
     p.set_measured_by(host);

@@ -33,8 +33,8 @@ namespace {
 using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
-using testing::TempDir;
 using testing::Slurp;
+using testing::TempDir;
 using testing::WaitFor;
 using testing::WaitForPort;
 
@@ -55,11 +55,11 @@ int UnusedPort() {
 
 TEST_CASE("four gloo ranks on loopback measure every table") {
   TempDir dir;
-  const std::vector<std::string> common = {
-      "probe",         "--world-size", "4",    "--backend",   "gloo",     "--min-bytes",
-      "4096",          "--max-bytes",  "8388608", "--warmup", "2",        "--repeats",
-      "5",             "--threads",    "1",    "--cluster",   "cpu-test", "--timeout-seconds",
-      "30"};
+  const std::vector<std::string> common = {"probe",    "--world-size",      "4",    "--backend",
+                                           "gloo",     "--min-bytes",       "4096", "--max-bytes",
+                                           "8388608",  "--warmup",          "2",    "--repeats",
+                                           "5",        "--threads",         "1",    "--cluster",
+                                           "cpu-test", "--timeout-seconds", "30"};
   auto args = [&](int rank, const std::string& store) {
     std::vector<std::string> argv = {Worker()};
     argv.insert(argv.end(), common.begin(), common.end());
@@ -76,8 +76,8 @@ TEST_CASE("four gloo ranks on loopback measure every table") {
   REQUIRE(port > 0);
   for (int r = 1; r < 4; ++r) {
     logs.push_back(dir.File(absl::StrCat("rank", r, ".log")));
-    ranks.push_back(std::make_unique<ChildProcess>(
-        args(r, absl::StrCat("127.0.0.1:", port)), logs.back()));
+    ranks.push_back(
+        std::make_unique<ChildProcess>(args(r, absl::StrCat("127.0.0.1:", port)), logs.back()));
   }
   for (int r = 0; r < 4; ++r) {
     const int code = ranks[r]->Wait(std::chrono::seconds(60));
@@ -119,8 +119,8 @@ TEST_CASE("four gloo ranks on loopback measure every table") {
     CHECK(t.fit().beta_seconds_per_byte() > 0);
   }
   using C = v1::Collective;
-  for (C c : {v1::COLLECTIVE_ALL_REDUCE, v1::COLLECTIVE_ALL_GATHER,
-              v1::COLLECTIVE_REDUCE_SCATTER, v1::COLLECTIVE_ALL_TO_ALL}) {
+  for (C c : {v1::COLLECTIVE_ALL_REDUCE, v1::COLLECTIVE_ALL_GATHER, v1::COLLECTIVE_REDUCE_SCATTER,
+              v1::COLLECTIVE_ALL_TO_ALL}) {
     INFO(v1::Collective_Name(c));
     CHECK(tables.count({c, 2, v1::GROUP_LAYOUT_CONSECUTIVE}) == 1);
     CHECK(tables.count({c, 2, v1::GROUP_LAYOUT_STRIDED}) == 1);
@@ -135,10 +135,14 @@ TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
   TempDir dir;
   // Many repeats of large messages: the probe is still measuring when rank 2
   // dies, and some ranks are then in groups without it.
-  const std::vector<std::string> common = {
-      "probe",       "--world-size", "4",       "--backend",  "gloo", "--min-bytes",
-      "4096",        "--max-bytes",  "4194304", "--repeats",  "200",  "--threads",
-      "1",           "--peer-timeout-seconds", "5"};
+  const std::vector<std::string> common = {"probe",   "--world-size",
+                                           "4",       "--backend",
+                                           "gloo",    "--min-bytes",
+                                           "4096",    "--max-bytes",
+                                           "4194304", "--repeats",
+                                           "200",     "--threads",
+                                           "1",       "--peer-timeout-seconds",
+                                           "5"};
   auto args = [&](int rank, const std::string& store) {
     std::vector<std::string> argv = {Worker()};
     argv.insert(argv.end(), common.begin(), common.end());
@@ -147,8 +151,8 @@ TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
   };
   std::vector<std::unique_ptr<ChildProcess>> ranks;
   std::vector<std::string> rank0 = args(0, "127.0.0.1:0");
-  rank0.insert(rank0.end(), {"--port-file", dir.File("port"), "--progress-file",
-                             dir.File("progress.json")});
+  rank0.insert(rank0.end(),
+               {"--port-file", dir.File("port"), "--progress-file", dir.File("progress.json")});
   ranks.push_back(std::make_unique<ChildProcess>(rank0, dir.File("rank0.log")));
   const int port = WaitForPort(dir.File("port"));
   REQUIRE(port > 0);
@@ -157,9 +161,9 @@ TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
                                                    dir.File(absl::StrCat("rank", r, ".log"))));
   }
   // Rank 0 has finished a table: every group is open and measuring.
-  REQUIRE(WaitFor([&] { return Slurp(dir.File("progress.json")).find("group_size") !=
-                               std::string::npos; },
-                  std::chrono::seconds(60)));
+  REQUIRE(WaitFor(
+      [&] { return Slurp(dir.File("progress.json")).find("group_size") != std::string::npos; },
+      std::chrono::seconds(60)));
   ranks[2]->Signal(SIGKILL);
   const auto killed_at = std::chrono::steady_clock::now();
   for (int r : {0, 1, 3}) {
@@ -175,10 +179,10 @@ TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
 TEST_CASE("rank 0 fails within the timeout when a peer never shows up") {
   TempDir dir;
   const auto start = std::chrono::steady_clock::now();
-  CommandResult r = RunCommand({Worker(), "probe", "--rank", "0", "--world-size", "2",
-                                "--store", "127.0.0.1:0", "--backend", "gloo",
-                                "--timeout-seconds", "2", "--out", dir.File("hw.json")},
-                               std::chrono::seconds(30));
+  CommandResult r =
+      RunCommand({Worker(), "probe", "--rank", "0", "--world-size", "2", "--store", "127.0.0.1:0",
+                  "--backend", "gloo", "--timeout-seconds", "2", "--out", dir.File("hw.json")},
+                 std::chrono::seconds(30));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   INFO(r.err);
@@ -191,10 +195,10 @@ TEST_CASE("rank 0 fails within the timeout when a peer never shows up") {
 }
 
 TEST_CASE("a rank fails within the timeout when the store is not there") {
-  CommandResult r = RunCommand({Worker(), "probe", "--rank", "1", "--world-size", "2", "--store",
-                                absl::StrCat("127.0.0.1:", UnusedPort()), "--backend", "gloo",
-                                "--timeout-seconds", "2"},
-                               std::chrono::seconds(30));
+  CommandResult r = RunCommand(
+      {Worker(), "probe", "--rank", "1", "--world-size", "2", "--store",
+       absl::StrCat("127.0.0.1:", UnusedPort()), "--backend", "gloo", "--timeout-seconds", "2"},
+      std::chrono::seconds(30));
   INFO(r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.exit_code != -1);

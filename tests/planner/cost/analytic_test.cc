@@ -81,9 +81,9 @@ TEST_CASE("Without a profile the device peak FLOP/s is required", "[cost][analyt
     auto m = CostModel::Create(gpt, Hardware(0), {}, options);
     REQUIRE_FALSE(m.ok());
     CHECK(m.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK_THAT(std::string(m.status().message()),
-               Catch::Contains("peak_flops") && Catch::Contains("compute profile") &&
-                   Catch::Contains(LayerTypeKey(gpt, 0)));
+    CHECK_THAT(std::string(m.status().message()), Catch::Contains("peak_flops") &&
+                                                      Catch::Contains("compute profile") &&
+                                                      Catch::Contains(LayerTypeKey(gpt, 0)));
   }
 }
 

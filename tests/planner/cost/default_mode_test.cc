@@ -270,8 +270,7 @@ TEST_CASE("Time fits: sequence form and samples", "[cost][default]") {
     s->set_forward_seconds((3.859 * b + 0.833) / 1000);
   }
   auto ms = Make({}, sampled);
-  CHECK(ms->Layer(0, S(1, 1, 1, 8), 8, 1, 0).compute_seconds ==
-        Approx(0.014076).epsilon(1e-9));
+  CHECK(ms->Layer(0, S(1, 1, 1, 8), 8, 1, 0).compute_seconds == Approx(0.014076).epsilon(1e-9));
 }
 
 }  // namespace

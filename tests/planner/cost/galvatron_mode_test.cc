@@ -176,8 +176,7 @@ TEST_CASE("Galvatron mode: GPipe vs 1F1B cumulative activations", "[cost][galvat
   CHECK(one_f_one_b->Layer(0, s, 8, 4, 1).memory_mb == Approx(1652.447265625).epsilon(kEps));
   CHECK(gpipe->Layer(0, s, 8, 4, 1).memory_mb == Approx(1684.447265625).epsilon(kEps));
   CHECK(gpipe->Layer(0, s, 8, 4, 3).memory_mb == Approx(1684.447265625).epsilon(kEps));
-  CHECK(one_f_one_b->Layer(0, s, 8, 4, 1).seconds ==
-        Approx(0.019852177971366926).epsilon(kEps));
+  CHECK(one_f_one_b->Layer(0, s, 8, 4, 1).seconds == Approx(0.019852177971366926).epsilon(kEps));
 }
 
 TEST_CASE("Galvatron mode: Ulysses", "[cost][galvatron]") {
@@ -350,8 +349,8 @@ TEST_CASE("Galvatron mode: a whole pipeline", "[cost][galvatron]") {
   // 2C1/3) + C0·3 is smaller; plus max(0, R0 − C0, R1 − C0 − C1).
   const double c0 = no_sync[0], c1 = no_sync[1];
   double expected = c0 + c1 + c1 * 3;
-  expected = std::max(expected, std::max(c0 / 3, c1 / 3) + std::max(2 * c0 / 3, 2 * c1 / 3) +
-                                    c0 * 3);
+  expected =
+      std::max(expected, std::max(c0 / 3, c1 / 3) + std::max(2 * c0 / 3, 2 * c1 / 3) + c0 * 3);
   expected += std::max(0.0, std::max(with_sync[0] - c0, with_sync[1] - c0 - c1));
   const double t = m->PipelineSeconds(no_sync, with_sync, 4);
   CHECK(t == Approx(expected).epsilon(kEps));
@@ -381,8 +380,8 @@ TEST_CASE("Galvatron mode: layer switch cost", "[cost][galvatron]") {
   CHECK(m->Switch(0, S(1, 4, 1, 2), S(1, 1, 4, 2), 8, 1) == Approx(1e-10));  // tp → sp
   CHECK(m->Switch(0, S(1, 1, 1, 8), S(1, 1, 1, 8, DpType::kZero3), 8, 1) == Approx(1e-9));
   CHECK(m->Switch(0, S(1, 1, 1, 8), S(1, 1, 1, 8, DpType::kDdp, true), 8, 1) == Approx(2e-9));
-  CHECK(m->Switch(0, S(1, 1, 1, 8, DpType::kDdp, true),
-                  S(1, 1, 1, 8, DpType::kZero3, true), 8, 1) == Approx(3e-9));
+  CHECK(m->Switch(0, S(1, 1, 1, 8, DpType::kDdp, true), S(1, 1, 1, 8, DpType::kZero3, true), 8,
+                  1) == Approx(3e-9));
   CHECK(m->Switch(0, S(1, 1, 1, 8, DpType::kZero3), S(1, 1, 1, 8, DpType::kDdp, true), 8, 1) ==
         Approx(1e-9));  // f → c
   CHECK(m->Switch(0, S(1, 1, 1, 8, DpType::kZero3), S(1, 1, 1, 8), 8, 1) == 0);

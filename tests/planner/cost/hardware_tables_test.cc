@@ -39,7 +39,7 @@ TEST_CASE("Galvatron's latency dictionaries", "[cost][hardware]") {
   // all-reduce samples m = 0.0050078…, c = 0.03398… (ms).
   double sx = 0, sy = 0, sxx = 0, sxy = 0;
   const double ys[] = {0.0703, 0.07932, 0.09008, 0.1084, 0.1434, 0.2281,
-                       0.3924, 0.7417, 1.3887, 2.6886, 5.1594};
+                       0.3924, 0.7417,  1.3887,  2.6886, 5.1594};
   double x = 1;
   for (double y : ys) {
     sx += x;
@@ -61,8 +61,7 @@ TEST_CASE("Interpolated latency (default mode)", "[cost][hardware]") {
   CHECK(t.LatencyMs(Op::kAllReduce, 8, 192) == Approx((1.2826 + 2.3584) / 2));
   // Below the smallest sample: its time; above the largest: the last slope.
   CHECK(t.LatencyMs(Op::kAllReduce, 8, 0.25) == Approx(0.07895));
-  CHECK(t.LatencyMs(Op::kAllReduce, 8, 2048) ==
-        Approx(8.1409 + (8.1409 - 4.6768) / 512 * 1024));
+  CHECK(t.LatencyMs(Op::kAllReduce, 8, 2048) == Approx(8.1409 + (8.1409 - 4.6768) / 512 * 1024));
   // No all-gather table: half the all-reduce.
   CHECK(t.LatencyMs(Op::kAllGather, 4, 64) == Approx(0.5 * 0.5848));
 }

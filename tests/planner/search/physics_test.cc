@@ -75,9 +75,8 @@ double MeasuredLayerSeconds(const v1::ComputeProfile& p, int seq, const v1::Laye
   const double b = static_cast<double>(per_rank) / std::max(s.tp(), 1);
   const double forward = AtSeq(p.forward_fit(), seq) * b + p.forward_fit().constant();
   const v1::LayerTimeFit& bf = p.backward_fit();
-  const bool has_backward =
-      bf.per_sample_s2() != 0 || bf.per_sample_s1() != 0 || bf.per_sample_s0() != 0 ||
-      bf.constant() != 0;
+  const bool has_backward = bf.per_sample_s2() != 0 || bf.per_sample_s1() != 0 ||
+                            bf.per_sample_s0() != 0 || bf.constant() != 0;
   const double backward = has_backward ? AtSeq(bf, seq) * b + bf.constant() : 2 * forward;
   return forward + backward + (s.checkpoint() ? forward : 0);
 }
@@ -102,8 +101,9 @@ double ImpliedFlopsPerDevice(const Case& c, int global_batch, int world, double 
 // Checks every bound on `plan`, a default-mode plan of `c`, and the FLOP/s
 // bound and the absence of warnings on its runners-up.
 void CheckDefaultModePlan(const Case& c, const v1::Plan& plan) {
-  INFO(c.description << "\nplan: pp" << plan.pp() << " " << v1::PipelineSchedule_Name(plan.schedule())
-                     << " " << v1::PartitionMethod_Name(plan.partition_method()) << ", gbsz "
+  INFO(c.description << "\nplan: pp" << plan.pp() << " "
+                     << v1::PipelineSchedule_Name(plan.schedule()) << " "
+                     << v1::PartitionMethod_Name(plan.partition_method()) << ", gbsz "
                      << plan.global_batch() << " in " << plan.micro_batches() << ", "
                      << plan.prediction().samples_per_second() << " samples/s");
   const double seconds = plan.prediction().iteration_seconds();
@@ -120,7 +120,8 @@ void CheckDefaultModePlan(const Case& c, const v1::Plan& plan) {
     const double achieved = ImpliedFlopsPerDevice(c, global_batch, world, seconds);
     CHECK(achieved <= peak * (1 + kTolerance));
     // Estimates run at the cost model's efficiency (CostOptions default).
-    if (all_estimated) CHECK(achieved <= cost::CostOptions().analytic_efficiency * peak * (1 + kTolerance));
+    if (all_estimated)
+      CHECK(achieved <= cost::CostOptions().analytic_efficiency * peak * (1 + kTolerance));
   }
   // Per stage: the compute of its layers.
   std::vector<int> group_of;
@@ -140,8 +141,8 @@ void CheckDefaultModePlan(const Case& c, const v1::Plan& plan) {
         floor += chunks * MeasuredLayerSeconds(*p, seq, plan.layers(layer), global_batch, chunks);
       } else {
         // At peak, spread over the stage's world / pp devices.
-        floor += 3 * BlockForwardFlops(g, seq) * global_batch / (static_cast<double>(world) / pp) /
-                 peak;
+        floor +=
+            3 * BlockForwardFlops(g, seq) * global_batch / (static_cast<double>(world) / pp) / peak;
       }
     }
     INFO("stage " << stage << ": " << plan.pp_division(stage) << " layers need " << floor
@@ -326,8 +327,8 @@ TEST_CASE("Megatron-LM's 36-layer GPT on 128 devices stays under peak") {
     REQUIRE(result.ok());
     REQUIRE(result->found);
     CheckDefaultModePlan(c, result->plan);
-    const double bound = 0.45 * 312e12 * 128 /
-                         (3 * (36 * BlockForwardFlops(*g, 2048) + HeadForwardFlops(m)));
+    const double bound =
+        0.45 * 312e12 * 128 / (3 * (36 * BlockForwardFlops(*g, 2048) + HeadForwardFlops(m)));
     CHECK(result->plan.prediction().samples_per_second() <= bound);
     CHECK(bound == Approx(181.42).epsilon(1e-4));
   }
@@ -418,7 +419,8 @@ TEST_CASE("Galvatron mode warns where Galvatron's pipeline formula breaks the bo
   REQUIRE(plan.pp() == 4);
   INFO("galvatron mode: " << plan.prediction().samples_per_second() << " samples/s");
   REQUIRE(plan.prediction().warnings_size() == 1);
-  CHECK_THAT(plan.prediction().warnings(0), Catch::Contains("stage 1") || Catch::Contains("stage 2"));
+  CHECK_THAT(plan.prediction().warnings(0),
+             Catch::Contains("stage 1") || Catch::Contains("stage 2"));
   // The warning's bound is real: a middle stage's two wide layers, on its 2
   // devices, for the 64 samples, at the 45 % of peak the estimates assume.
   const double middle = 2 * 3 * BlockForwardFlops(m.layers(1), 512) * 64 / 2 / (0.45 * 312e12);

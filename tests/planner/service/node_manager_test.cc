@@ -131,7 +131,8 @@ TEST_CASE("NodeService: heartbeats keep a node alive past the timeout", "[servic
   NodeFixture planner;
   v1::RegisterNodeResponse registered;
   REQUIRE(planner.Register(MakeNode("n1"), &registered).ok());
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3 * kNodeTimeoutMs);
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(3 * kNodeTimeoutMs);
   bool always_alive = true;
   // Heartbeats every ~10 ms for three timeouts; the node must never read LOST.
   testing::WaitFor(

@@ -71,9 +71,9 @@ TEST_CASE("One rank per device needs equal nodes with devices", "[service][place
   auto ragged =
       planner::PlaceOneRankPerDevice({MakeNode("n1", "test", 2), MakeNode("n2", "test", 4)});
   REQUIRE(absl::IsFailedPrecondition(ragged.status()));
-  CHECK_THAT(std::string(ragged.status().message()),
-             Catch::Contains("same number of devices") && Catch::Contains("n1 has 2") &&
-                 Catch::Contains("n2 has 4"));
+  CHECK_THAT(std::string(ragged.status().message()), Catch::Contains("same number of devices") &&
+                                                         Catch::Contains("n1 has 2") &&
+                                                         Catch::Contains("n2 has 4"));
   CHECK(absl::IsFailedPrecondition(
       planner::PlaceOneRankPerDevice({MakeNode("n1", "test", 0)}).status()));
   CHECK(absl::IsFailedPrecondition(planner::PlaceOneRankPerDevice({}).status()));

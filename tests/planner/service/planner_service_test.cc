@@ -425,8 +425,7 @@ TEST_CASE("PlanService: get and list stored plans") {
   CHECK(listed.plans_size() == 0);
 
   get.set_id("plan-ffff");
-  CHECK(f.plans->GetPlan(f.Context().get(), get, &got).error_code() ==
-        grpc::StatusCode::NOT_FOUND);
+  CHECK(f.plans->GetPlan(f.Context().get(), get, &got).error_code() == grpc::StatusCode::NOT_FOUND);
   get.set_id("Bad Id!");
   auto status = f.plans->GetPlan(f.Context().get(), get, &got);
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
@@ -443,8 +442,8 @@ TEST_CASE("gRPC health checking reports SERVING") {
   grpc::Slice empty("");
   request = grpc::ByteBuffer(&empty, 1);
   std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                 &response, [&done](grpc::Status s) { done.set_value(s); });
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                 [&done](grpc::Status s) { done.set_value(s); });
   auto future = done.get_future();
   REQUIRE(future.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   REQUIRE(future.get().ok());

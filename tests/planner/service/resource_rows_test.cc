@@ -71,8 +71,8 @@ TEST_CASE("ListPage pages through filtered rows exactly once") {
   int pages = 0;
   do {
     std::string next;
-    auto page = ListPage<v1::HardwareProfile>(&store, store::Table::kHardwareProfiles, {},
-                                              token, 4, even, &next);
+    auto page = ListPage<v1::HardwareProfile>(&store, store::Table::kHardwareProfiles, {}, token, 4,
+                                              even, &next);
     REQUIRE(page.ok());
     REQUIRE(page->size() <= 4);
     for (const auto& p : *page) {

@@ -35,11 +35,12 @@ using testing::MakeNode;
 
 struct Planner {
   explicit Planner(store::Store* store, absl::Duration node_timeout = absl::Seconds(30))
-      : nodes(store, [&] {
-          planner::NodeManagerOptions options;
-          options.node_timeout = node_timeout;
-          return options;
-        }()),
+      : nodes(store,
+              [&] {
+                planner::NodeManagerOptions options;
+                options.node_timeout = node_timeout;
+                return options;
+              }()),
         models(store),
         hardware(store),
         compute(store, &models),
@@ -121,8 +122,8 @@ TEST_CASE("Creating a task needs alive nodes and valid specs", "[service][tasks]
   Planner p(&store);
   auto none = p.tasks.Create(ProbeRequest());
   REQUIRE(absl::IsFailedPrecondition(none.status()));
-  CHECK_THAT(std::string(none.status().message()), Catch::Contains("no alive node") &&
-                                                        Catch::Contains("galvatron-agent"));
+  CHECK_THAT(std::string(none.status().message()),
+             Catch::Contains("no alive node") && Catch::Contains("galvatron-agent"));
 
   p.Register(MakeNode("n1"));
   v1::CreateTaskRequest bad = ProbeRequest();
@@ -285,8 +286,8 @@ TEST_CASE("Cancelling, a lost node and a bad session", "[service][tasks]") {
   REQUIRE(told.ok());
   CHECK(told->cancel());
 
-  CHECK(absl::IsNotFound(p.Report(cancelled, "n1", "not-the-session",
-                                  v1::TASK_STATE_RUNNING).status()));
+  CHECK(absl::IsNotFound(
+      p.Report(cancelled, "n1", "not-the-session", v1::TASK_STATE_RUNNING).status()));
   v1::PollTaskRequest stale;
   stale.set_cluster("test");
   stale.set_node("n1");
@@ -484,8 +485,8 @@ TEST_CASE("A lost node fails only the tasks with an unfinished part on it", "[se
   p.tasks.OnNodeLost(MakeNode("n1"));
   v1::Task failed = p.Get(pending);
   CHECK(failed.state() == v1::TASK_STATE_FAILED);
-  CHECK_THAT(failed.message(), Catch::Contains("node n1 of cluster test was lost") &&
-                                   Catch::Contains("pending"));
+  CHECK_THAT(failed.message(),
+             Catch::Contains("node n1 of cluster test was lost") && Catch::Contains("pending"));
   CHECK(p.Get(other).state() == v1::TASK_STATE_PENDING);
   // Same name, another cluster: not this node.
   p.tasks.OnNodeLost(MakeNode("n2", "elsewhere"));

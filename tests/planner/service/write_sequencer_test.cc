@@ -46,8 +46,8 @@ TEST_CASE("Turns of one key follow the order of the tickets", "[service][sequenc
   WriteSequencer sequencer;
   constexpr int kThreads = 16;
   absl::Mutex mu;
-  std::vector<int> taken;   // ticket order (guarded by mu)
-  std::vector<int> turns;   // order in which the turns came (guarded by mu)
+  std::vector<int> taken;  // ticket order (guarded by mu)
+  std::vector<int> turns;  // order in which the turns came (guarded by mu)
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {

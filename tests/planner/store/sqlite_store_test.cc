@@ -38,8 +38,7 @@ using store_test::WriteFileBytes;
 // store's back.
 class RawDb {
  public:
-  explicit RawDb(const std::string& path,
-                 int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
+  explicit RawDb(const std::string& path, int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) {
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     INFO(path << ": " << sqlite3_errstr(rc));
     REQUIRE(rc == SQLITE_OK);
@@ -66,8 +65,7 @@ class RawDb {
     std::vector<std::string> values;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
       const unsigned char* text = sqlite3_column_text(stmt, 0);
-      values.emplace_back(
-          text == nullptr ? "" : reinterpret_cast<const char*>(text));
+      values.emplace_back(text == nullptr ? "" : reinterpret_cast<const char*>(text));
     }
     sqlite3_finalize(stmt);
     REQUIRE(rc == SQLITE_DONE);
@@ -83,8 +81,7 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-std::unique_ptr<SqliteStore> OpenStore(const std::string& path,
-                                       int busy_timeout_ms = 5000) {
+std::unique_ptr<SqliteStore> OpenStore(const std::string& path, int busy_timeout_ms = 5000) {
   SqliteStoreOptions options;
   options.path = path;
   options.busy_timeout_ms = busy_timeout_ms;
@@ -97,8 +94,8 @@ absl::Status OpenStatus(const std::string& path) {
   return SqliteStore::Open(options).status();
 }
 
-NewRow MakeRow(std::string key, std::string id_prefix,
-               std::string payload = "payload", std::string tag = "") {
+NewRow MakeRow(std::string key, std::string id_prefix, std::string payload = "payload",
+               std::string tag = "") {
   NewRow row;
   row.key = std::move(key);
   row.id_prefix = std::move(id_prefix);
@@ -107,13 +104,10 @@ NewRow MakeRow(std::string key, std::string id_prefix,
   return row;
 }
 
-std::string Message(const absl::Status& status) {
-  return std::string(status.message());
-}
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
 TEST_CASE("LatestSchemaVersion counts the migrations", "[store][sqlite]") {
-  CHECK(SqliteStore::LatestSchemaVersion() ==
-        static_cast<int>(Migrations().size()));
+  CHECK(SqliteStore::LatestSchemaVersion() == static_cast<int>(Migrations().size()));
   CHECK(SqliteStore::LatestSchemaVersion() >= 1);
   CHECK(SqliteStore::kApplicationId == 0x47414c56);
 }
@@ -128,24 +122,20 @@ TEST_CASE("Open creates, migrates and stamps a new file", "[store][sqlite]") {
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
-  CHECK(raw.QueryInt("PRAGMA user_version") ==
-        SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
   CHECK(raw.Query("PRAGMA journal_mode") == std::vector<std::string>{"wal"});
   CHECK(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' "
-                  "ORDER BY name") ==
-        std::vector<std::string>{"compute_profiles", "hardware_profiles",
-                                 "models", "nodes", "plans", "tasks"});
-  for (Table table : {Table::kModels, Table::kHardwareProfiles,
-                      Table::kComputeProfiles, Table::kPlans, Table::kNodes, Table::kTasks}) {
+                  "ORDER BY name") == std::vector<std::string>{"compute_profiles",
+                                                               "hardware_profiles", "models",
+                                                               "nodes", "plans", "tasks"});
+  for (Table table : {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles,
+                      Table::kPlans, Table::kNodes, Table::kTasks}) {
     const std::string name = TableName(table);
     CAPTURE(name);
+    CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name + "') ORDER BY cid") ==
+          std::vector<std::string>{"key", "version", "id", "tag", "created_us", "payload"});
     CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name +
-                    "') ORDER BY cid") ==
-          std::vector<std::string>{"key", "version", "id", "tag", "created_us",
-                                   "payload"});
-    CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name +
-                    "') WHERE pk > 0 ORDER BY pk") ==
-          std::vector<std::string>{"key", "version"});
+                    "') WHERE pk > 0 ORDER BY pk") == std::vector<std::string>{"key", "version"});
     // The tag index, and the UNIQUE index on id.
     CHECK(raw.QueryInt("SELECT count(*) FROM pragma_index_list('" + name +
                        "') AS l WHERE (SELECT group_concat(name) FROM "
@@ -162,8 +152,7 @@ TEST_CASE("Open accepts an empty file as a new store", "[store][sqlite]") {
   const std::string path = dir.File("empty.db");
   WriteFileBytes(path, "");
   std::unique_ptr<SqliteStore> store = OpenStore(path);
-  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-")))
-            .version == 1);
+  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-"))).version == 1);
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
 }
@@ -190,55 +179,45 @@ TEST_CASE("Reopening keeps the data", "[store][sqlite]") {
   Row plan;
   {
     std::unique_ptr<SqliteStore> store = OpenStore(path);
-    first = ValueOrFail(store->Append(Table::kHardwareProfiles,
-                                      MakeRow("a100", "hw-a100-", "v1")));
-    ValueOrFail(store->Append(Table::kHardwareProfiles,
-                              MakeRow("a100", "hw-a100-", "v2")));
-    plan = ValueOrFail(store->InsertIfAbsent(Table::kPlans,
-                                             MakeRow("hash", "plan-", "p")))
-               .first;
+    first = ValueOrFail(store->Append(Table::kHardwareProfiles, MakeRow("a100", "hw-a100-", "v1")));
+    ValueOrFail(store->Append(Table::kHardwareProfiles, MakeRow("a100", "hw-a100-", "v2")));
+    plan = ValueOrFail(store->InsertIfAbsent(Table::kPlans, MakeRow("hash", "plan-", "p"))).first;
   }
   std::unique_ptr<SqliteStore> store = OpenStore(path);
-  std::optional<Row> again =
-      ValueOrFail(store->Get(Table::kHardwareProfiles, "a100", 1));
+  std::optional<Row> again = ValueOrFail(store->Get(Table::kHardwareProfiles, "a100", 1));
   REQUIRE(again.has_value());
   CHECK(again->id == first.id);
   CHECK(again->payload == "v1");
   CHECK(again->created_unix_micros == first.created_unix_micros);
-  std::optional<Row> latest =
-      ValueOrFail(store->Get(Table::kHardwareProfiles, "a100", 0));
+  std::optional<Row> latest = ValueOrFail(store->Get(Table::kHardwareProfiles, "a100", 0));
   REQUIRE(latest.has_value());
   CHECK(latest->payload == "v2");
-  auto [existing, inserted] = ValueOrFail(
-      store->InsertIfAbsent(Table::kPlans, MakeRow("hash", "plan-", "other")));
+  auto [existing, inserted] =
+      ValueOrFail(store->InsertIfAbsent(Table::kPlans, MakeRow("hash", "plan-", "other")));
   CHECK_FALSE(inserted);
   CHECK(existing.payload == "p");
   CHECK(existing.id == plan.id);
   // Versions continue where they were.
-  CHECK(ValueOrFail(store->Append(Table::kHardwareProfiles,
-                                  MakeRow("a100", "hw-a100-", "v3")))
+  CHECK(ValueOrFail(store->Append(Table::kHardwareProfiles, MakeRow("a100", "hw-a100-", "v3")))
             .version == 3);
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
-  CHECK(raw.QueryInt("PRAGMA user_version") ==
-        SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
 }
 
 TEST_CASE("Open refuses a file that is not SQLite", "[store][sqlite]") {
   TempDir dir;
-  for (const std::string& text :
-       {std::string("name: my notes\nnot a database at all\n"),
-        std::string("x"), std::string(5000, 'z'),
-        // The SQLite magic followed by garbage: SQLite itself refuses it.
-        std::string("SQLite format 3\0", 16) + std::string(5000, 'z')}) {
+  for (const std::string& text : {std::string("name: my notes\nnot a database at all\n"),
+                                  std::string("x"), std::string(5000, 'z'),
+                                  // The SQLite magic followed by garbage: SQLite itself refuses it.
+                                  std::string("SQLite format 3\0", 16) + std::string(5000, 'z')}) {
     const std::string path = dir.File("notes.txt");
     WriteFileBytes(path, text);
     absl::Status status = OpenStatus(path);
     CAPTURE(status.ToString());
     CHECK(absl::IsFailedPrecondition(status));
     CHECK_THAT(Message(status), Catch::Contains(path));
-    CHECK_THAT(Message(status),
-               Catch::Contains("not a galvatron-planner store"));
+    CHECK_THAT(Message(status), Catch::Contains("not a galvatron-planner store"));
     CHECK(ReadFileBytes(path) == text);  // untouched
     CHECK_FALSE(std::filesystem::exists(path + "-wal"));
   }
@@ -319,11 +298,9 @@ TEST_CASE("Open refuses a file written by a newer build", "[store][sqlite]") {
   CAPTURE(status.ToString());
   CHECK(absl::IsFailedPrecondition(status));
   CHECK_THAT(Message(status), Catch::Contains(path));
-  CHECK_THAT(
-      Message(status),
-      Catch::Contains("was written by a newer galvatron-planner (schema " +
-                      std::to_string(newer) + ", this build knows " +
-                      std::to_string(newer - 1) + ")"));
+  CHECK_THAT(Message(status), Catch::Contains("was written by a newer galvatron-planner (schema " +
+                                              std::to_string(newer) + ", this build knows " +
+                                              std::to_string(newer - 1) + ")"));
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA user_version") == newer);
   CHECK(raw.QueryInt("SELECT count(*) FROM models") == 1);
@@ -336,8 +313,7 @@ TEST_CASE("A failing migration leaves the file as it was", "[store][sqlite]") {
     // Stamped as ours at schema 0, but a table in the way of migration 1:
     // its first statements succeed, a later one fails.
     RawDb raw(path);
-    raw.Exec("PRAGMA application_id = " +
-             std::to_string(SqliteStore::kApplicationId));
+    raw.Exec("PRAGMA application_id = " + std::to_string(SqliteStore::kApplicationId));
     raw.Exec("CREATE TABLE plans (x INTEGER)");
   }
   absl::Status status = OpenStatus(path);
@@ -357,8 +333,8 @@ TEST_CASE("A failing migration leaves the file as it was", "[store][sqlite]") {
 TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("schema_v1.sqlite");
-  std::filesystem::copy_file(
-      std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v1.sqlite", path);
+  std::filesystem::copy_file(std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v1.sqlite",
+                             path);
   std::unique_ptr<SqliteStore> store = OpenStore(path);
 
   std::optional<Row> model = ValueOrFail(store->Get(Table::kModels, "gpt2", 0));
@@ -367,24 +343,20 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
   CHECK(model->id == "model-gpt2-2");
   CHECK(model->payload == "gpt2 v2");
   CHECK(model->created_unix_micros == 1700000000000002);
-  std::optional<Row> hardware =
-      ValueOrFail(store->GetById(Table::kHardwareProfiles, "hw-a100-1"));
+  std::optional<Row> hardware = ValueOrFail(store->GetById(Table::kHardwareProfiles, "hw-a100-1"));
   REQUIRE(hardware.has_value());
   CHECK(hardware->key == "a100");
   CHECK(hardware->payload == std::string("\0\x01\x02\xff", 4));
   ListOptions cluster;
   cluster.tag = "a100";
-  std::vector<Row> compute =
-      ValueOrFail(store->List(Table::kComputeProfiles, cluster));
+  std::vector<Row> compute = ValueOrFail(store->List(Table::kComputeProfiles, cluster));
   REQUIRE(compute.size() == 2);
   CHECK(compute[0].key == "a100/attention");
   CHECK(compute[1].key == "a100/mlp");
   std::optional<Row> plan = ValueOrFail(store->Get(Table::kPlans, "c0ffee", 1));
   REQUIRE(plan.has_value());
   CHECK(plan->tag == "gpt2");
-  CHECK(
-      ValueOrFail(store->Append(Table::kModels, MakeRow("gpt2", "model-gpt2-")))
-          .version == 3);
+  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt2", "model-gpt2-"))).version == 3);
   // Migration 2 added the nodes table, empty and usable.
   ListOptions all;
   CHECK(ValueOrFail(store->List(Table::kNodes, all)).empty());
@@ -394,8 +366,7 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
   CHECK(ValueOrFail(store->Get(Table::kNodes, "test/n1", 0)).has_value());
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
-  CHECK(raw.QueryInt("PRAGMA user_version") ==
-        SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
   CHECK(raw.QueryInt("PRAGMA user_version") == 3);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
 }
@@ -405,8 +376,8 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
 TEST_CASE("The schema 2 golden file opens and reads", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("schema_v2.sqlite");
-  std::filesystem::copy_file(
-      std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v2.sqlite", path);
+  std::filesystem::copy_file(std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v2.sqlite",
+                             path);
   std::unique_ptr<SqliteStore> store = OpenStore(path);
 
   std::optional<Row> model = ValueOrFail(store->Get(Table::kModels, "golden-v2", 0));
@@ -421,8 +392,8 @@ TEST_CASE("The schema 2 golden file opens and reads", "[store][sqlite]") {
   // Migration 3 added the tasks table, empty and usable.
   ListOptions all;
   CHECK(ValueOrFail(store->List(Table::kTasks, all)).empty());
-  Row task = ValueOrFail(
-      store->Append(Table::kTasks, MakeRow("task-1", "task-1@", "payload", "gold")));
+  Row task =
+      ValueOrFail(store->Append(Table::kTasks, MakeRow("task-1", "task-1@", "payload", "gold")));
   CHECK(task.id == "task-1@1");
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
@@ -430,8 +401,7 @@ TEST_CASE("The schema 2 golden file opens and reads", "[store][sqlite]") {
   CHECK(raw.QueryInt("PRAGMA user_version") == 3);
 }
 
-TEST_CASE("Reads see committed data while another connection writes",
-          "[store][sqlite]") {
+TEST_CASE("Reads see committed data while another connection writes", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("store.db");
   std::unique_ptr<SqliteStore> store = OpenStore(path, /*busy_timeout_ms=*/50);
@@ -453,10 +423,8 @@ TEST_CASE("Reads see committed data while another connection writes",
   REQUIRE(gpt.has_value());
   CHECK(gpt->version == 1);
   CHECK(gpt->payload == "v1");
-  CHECK_FALSE(
-      ValueOrFail(store->Get(Table::kModels, "pending", 0)).has_value());
-  CHECK_FALSE(
-      ValueOrFail(store->GetById(Table::kModels, "m-pending-1")).has_value());
+  CHECK_FALSE(ValueOrFail(store->Get(Table::kModels, "pending", 0)).has_value());
+  CHECK_FALSE(ValueOrFail(store->GetById(Table::kModels, "m-pending-1")).has_value());
   ListOptions all;
   all.latest_only = false;
   CHECK(ValueOrFail(store->List(Table::kModels, all)).size() == 1);
@@ -466,8 +434,7 @@ TEST_CASE("Reads see committed data while another connection writes",
   std::atomic<int> good_reads{0};
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
-      absl::StatusOr<std::optional<Row>> row =
-          store->Get(Table::kModels, "gpt", 0);
+      absl::StatusOr<std::optional<Row>> row = store->Get(Table::kModels, "gpt", 0);
       if (row.ok() && row->has_value() && (*row)->version == 1) ++good_reads;
     });
   }
@@ -475,8 +442,7 @@ TEST_CASE("Reads see committed data while another connection writes",
   CHECK(good_reads == 4);
 
   // A write waits busy_timeout_ms and then fails cleanly.
-  absl::StatusOr<Row> blocked =
-      store->Append(Table::kModels, MakeRow("gpt", "m-gpt-", "v2"));
+  absl::StatusOr<Row> blocked = store->Append(Table::kModels, MakeRow("gpt", "m-gpt-", "v2"));
   CAPTURE(blocked.status().ToString());
   CHECK(absl::IsUnavailable(blocked.status()));
   CHECK_THAT(Message(blocked.status()), Catch::Contains(path));
@@ -487,8 +453,7 @@ TEST_CASE("Reads see committed data while another connection writes",
   CHECK(gpt->version == 2);
   CHECK(ValueOrFail(store->Get(Table::kModels, "pending", 0)).has_value());
   // The store's writer works again, after its failed transaction.
-  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-gpt-")))
-            .version == 3);
+  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-gpt-"))).version == 3);
 }
 
 TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
@@ -497,8 +462,7 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
   constexpr int kWriters = 3;
   constexpr int kReaders = 3;
   constexpr int kAppendsPerWriter = 40;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   auto key_of = [](int writer) { return "key-" + std::to_string(writer); };
 
   std::atomic<int> writers_running{kWriters};
@@ -509,16 +473,12 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
 
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
-      for (int i = 1; i <= kAppendsPerWriter &&
-                      std::chrono::steady_clock::now() < deadline;
-           ++i) {
+      for (int i = 1; i <= kAppendsPerWriter && std::chrono::steady_clock::now() < deadline; ++i) {
         absl::StatusOr<Row> row = store->Append(
-            Table::kComputeProfiles,
-            MakeRow(key_of(w), key_of(w) + "-", std::to_string(i), "tag"));
+            Table::kComputeProfiles, MakeRow(key_of(w), key_of(w) + "-", std::to_string(i), "tag"));
         if (!row.ok() || row->version != i) {
-          writer_errors[w] = row.ok()
-                                 ? "version " + std::to_string(row->version)
-                                 : row.status().ToString();
+          writer_errors[w] =
+              row.ok() ? "version " + std::to_string(row->version) : row.status().ToString();
           break;
         }
       }
@@ -531,8 +491,7 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
       auto fail = [&](const std::string& error) { reader_errors[r] = error; };
       // Until the writers are done, and once more after that.
       bool last_round = false;
-      while (reader_errors[r].empty() &&
-             std::chrono::steady_clock::now() < deadline) {
+      while (reader_errors[r].empty() && std::chrono::steady_clock::now() < deadline) {
         last_round = writers_running == 0;
         for (int w = 0; w < kWriters && reader_errors[r].empty(); ++w) {
           absl::StatusOr<std::optional<Row>> latest =
@@ -550,8 +509,7 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
           all.key = key_of(w);
           all.latest_only = false;
           all.limit = kMaxListLimit;
-          absl::StatusOr<std::vector<Row>> rows =
-              store->List(Table::kComputeProfiles, all);
+          absl::StatusOr<std::vector<Row>> rows = store->List(Table::kComputeProfiles, all);
           if (!rows.ok()) return fail(rows.status().ToString());
           if (static_cast<int64_t>(rows->size()) < version) {
             return fail("List has fewer rows than the latest version");
@@ -572,8 +530,7 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
   for (int w = 0; w < kWriters; ++w) {
     CAPTURE(w);
     CHECK(writer_errors[w].empty());
-    std::optional<Row> latest =
-        ValueOrFail(store->Get(Table::kComputeProfiles, key_of(w), 0));
+    std::optional<Row> latest = ValueOrFail(store->Get(Table::kComputeProfiles, key_of(w), 0));
     REQUIRE(latest.has_value());
     CHECK(latest->version == kAppendsPerWriter);
   }
@@ -584,8 +541,7 @@ TEST_CASE("Concurrent writers and readers stay consistent", "[store][sqlite]") {
   }
 }
 
-TEST_CASE("A write that returned OK survives a killed process",
-          "[store][sqlite]") {
+TEST_CASE("A write that returned OK survives a killed process", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("store.db");
   int ready[2];
@@ -597,12 +553,11 @@ TEST_CASE("A write that returned OK survives a killed process",
     close(ready[0]);
     SqliteStoreOptions options;
     options.path = path;
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store =
-        SqliteStore::Open(options);
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
     char result = 'E';
     if (store.ok()) {
-      absl::StatusOr<Row> row = (*store)->Append(
-          Table::kPlans, MakeRow("durable", "plan-", "committed"));
+      absl::StatusOr<Row> row =
+          (*store)->Append(Table::kPlans, MakeRow("durable", "plan-", "committed"));
       if (row.ok() && row->version == 1) result = 'K';
     }
     if (write(ready[1], &result, 1) != 1) _exit(2);

@@ -44,9 +44,8 @@ class MemoryStoreUnderTest {
   MemoryStore store_;
 };
 
-#define STORE_CONTRACT_TEST(name)                                     \
-  TEMPLATE_TEST_CASE(name, "[store][contract]", SqliteStoreUnderTest, \
-                     MemoryStoreUnderTest)
+#define STORE_CONTRACT_TEST(name) \
+  TEMPLATE_TEST_CASE(name, "[store][contract]", SqliteStoreUnderTest, MemoryStoreUnderTest)
 
 int64_t NowUnixMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -86,14 +85,10 @@ STORE_CONTRACT_TEST("Append assigns versions, ids and the creation time") {
   Store& store = under_test.store();
 
   const int64_t before = NowUnixMicros();
-  Row v1 = ValueOrFail(
-      store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "llm", "a")));
-  Row v2 = ValueOrFail(
-      store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "llm", "b")));
-  Row v3 = ValueOrFail(
-      store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "", "c")));
-  Row other = ValueOrFail(
-      store.Append(Table::kModels, MakeRow("bert", "model-bert-", "", "d")));
+  Row v1 = ValueOrFail(store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "llm", "a")));
+  Row v2 = ValueOrFail(store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "llm", "b")));
+  Row v3 = ValueOrFail(store.Append(Table::kModels, MakeRow("gpt", "model-gpt-", "", "c")));
+  Row other = ValueOrFail(store.Append(Table::kModels, MakeRow("bert", "model-bert-", "", "d")));
   const int64_t after = NowUnixMicros();
 
   CHECK(v1.version == 1);
@@ -131,8 +126,7 @@ STORE_CONTRACT_TEST("Payloads and keys are stored byte for byte") {
   ValueOrFail(store.Append(Table::kPlans, MakeRow("binary", "p-", "", binary)));
   ValueOrFail(store.Append(Table::kPlans, MakeRow("large", "l-", "", large)));
   ValueOrFail(store.Append(Table::kPlans, MakeRow("empty", "e-", "", "")));
-  ValueOrFail(
-      store.Append(Table::kPlans, MakeRow(unicode_key, "u-", "тег", "x")));
+  ValueOrFail(store.Append(Table::kPlans, MakeRow(unicode_key, "u-", "тег", "x")));
 
   auto payload_of = [&](const std::string& key) {
     std::optional<Row> row = ValueOrFail(store.Get(Table::kPlans, key, 0));
@@ -143,8 +137,7 @@ STORE_CONTRACT_TEST("Payloads and keys are stored byte for byte") {
   CHECK(payload_of("binary").size() == 18);
   CHECK(payload_of("large") == large);
   CHECK(payload_of("empty").empty());
-  std::optional<Row> unicode =
-      ValueOrFail(store.Get(Table::kPlans, unicode_key, 0));
+  std::optional<Row> unicode = ValueOrFail(store.Get(Table::kPlans, unicode_key, 0));
   REQUIRE(unicode.has_value());
   CHECK(unicode->key == unicode_key);
   CHECK(unicode->tag == "тег");
@@ -156,19 +149,14 @@ STORE_CONTRACT_TEST("Append and InsertIfAbsent reject a bad row") {
 
   absl::StatusOr<Row> no_key = store.Append(Table::kModels, MakeRow("", "m-"));
   CHECK(absl::IsInvalidArgument(no_key.status()));
-  CHECK_THAT(std::string(no_key.status().message()),
-             Catch::Contains("key must not be empty"));
-  absl::StatusOr<Row> no_prefix =
-      store.Append(Table::kModels, MakeRow("gpt", ""));
+  CHECK_THAT(std::string(no_key.status().message()), Catch::Contains("key must not be empty"));
+  absl::StatusOr<Row> no_prefix = store.Append(Table::kModels, MakeRow("gpt", ""));
   CHECK(absl::IsInvalidArgument(no_prefix.status()));
-  CHECK_THAT(std::string(no_prefix.status().message()),
-             Catch::Contains("id_prefix"));
-  CHECK(absl::IsInvalidArgument(
-      store.InsertIfAbsent(Table::kModels, MakeRow("", "m-")).status()));
-  CHECK(absl::IsInvalidArgument(
-      store.Append(static_cast<Table>(42), MakeRow("gpt", "m-")).status()));
-  CHECK(absl::IsInvalidArgument(
-      store.Get(static_cast<Table>(42), "gpt", 0).status()));
+  CHECK_THAT(std::string(no_prefix.status().message()), Catch::Contains("id_prefix"));
+  CHECK(absl::IsInvalidArgument(store.InsertIfAbsent(Table::kModels, MakeRow("", "m-")).status()));
+  CHECK(
+      absl::IsInvalidArgument(store.Append(static_cast<Table>(42), MakeRow("gpt", "m-")).status()));
+  CHECK(absl::IsInvalidArgument(store.Get(static_cast<Table>(42), "gpt", 0).status()));
 
   ListOptions all;
   all.latest_only = false;
@@ -179,8 +167,8 @@ STORE_CONTRACT_TEST("Append refuses an id that another key already has") {
   TestType under_test;
   Store& store = under_test.store();
 
-  Row first = ValueOrFail(store.Append(Table::kHardwareProfiles,
-                                       MakeRow("a100", "hw-", "", "first")));
+  Row first =
+      ValueOrFail(store.Append(Table::kHardwareProfiles, MakeRow("a100", "hw-", "", "first")));
   REQUIRE(first.id == "hw-1");
   absl::StatusOr<Row> clash =
       store.Append(Table::kHardwareProfiles, MakeRow("h100", "hw-", "", "x"));
@@ -188,16 +176,13 @@ STORE_CONTRACT_TEST("Append refuses an id that another key already has") {
   CHECK_THAT(std::string(clash.status().message()), Catch::Contains("hw-1"));
 
   // Nothing of the refused row was stored, and the first row is intact.
-  CHECK_FALSE(
-      ValueOrFail(store.Get(Table::kHardwareProfiles, "h100", 0)).has_value());
-  std::optional<Row> by_id =
-      ValueOrFail(store.GetById(Table::kHardwareProfiles, "hw-1"));
+  CHECK_FALSE(ValueOrFail(store.Get(Table::kHardwareProfiles, "h100", 0)).has_value());
+  std::optional<Row> by_id = ValueOrFail(store.GetById(Table::kHardwareProfiles, "hw-1"));
   REQUIRE(by_id.has_value());
   CHECK(by_id->key == "a100");
   CHECK(by_id->payload == "first");
   // The store is still usable after the failed transaction.
-  CHECK(ValueOrFail(store.Append(Table::kHardwareProfiles,
-                                 MakeRow("a100", "hw-", "", "second")))
+  CHECK(ValueOrFail(store.Append(Table::kHardwareProfiles, MakeRow("a100", "hw-", "", "second")))
             .version == 2);
 }
 
@@ -205,23 +190,22 @@ STORE_CONTRACT_TEST("InsertIfAbsent inserts version 1 once") {
   TestType under_test;
   Store& store = under_test.store();
 
-  auto [inserted, was_inserted] = ValueOrFail(store.InsertIfAbsent(
-      Table::kPlans, MakeRow("hash1", "plan-", "t", "p1")));
+  auto [inserted, was_inserted] =
+      ValueOrFail(store.InsertIfAbsent(Table::kPlans, MakeRow("hash1", "plan-", "t", "p1")));
   CHECK(was_inserted);
   CHECK(inserted.version == 1);
   CHECK(inserted.id == "plan-1");
   CHECK(inserted.payload == "p1");
 
-  auto [existing, inserted_again] = ValueOrFail(store.InsertIfAbsent(
-      Table::kPlans, MakeRow("hash1", "plan-", "t", "other payload")));
+  auto [existing, inserted_again] = ValueOrFail(
+      store.InsertIfAbsent(Table::kPlans, MakeRow("hash1", "plan-", "t", "other payload")));
   CHECK_FALSE(inserted_again);
   RequireSameRow(existing, inserted);
 
   // With several versions, the existing row returned is the newest.
-  Row v2 = ValueOrFail(
-      store.Append(Table::kPlans, MakeRow("hash1", "plan-", "t", "p2")));
-  auto [newest, inserted_third] = ValueOrFail(
-      store.InsertIfAbsent(Table::kPlans, MakeRow("hash1", "plan-", "t", "x")));
+  Row v2 = ValueOrFail(store.Append(Table::kPlans, MakeRow("hash1", "plan-", "t", "p2")));
+  auto [newest, inserted_third] =
+      ValueOrFail(store.InsertIfAbsent(Table::kPlans, MakeRow("hash1", "plan-", "t", "x")));
   CHECK_FALSE(inserted_third);
   RequireSameRow(newest, v2);
 
@@ -249,18 +233,16 @@ STORE_CONTRACT_TEST("Get reads the latest or a given version") {
   CHECK_FALSE(ValueOrFail(store.Get(Table::kModels, "gp", 0)).has_value());
   CHECK_FALSE(ValueOrFail(store.Get(Table::kPlans, "gpt", 0)).has_value());
 
-  absl::StatusOr<std::optional<Row>> negative =
-      store.Get(Table::kModels, "gpt", -1);
+  absl::StatusOr<std::optional<Row>> negative = store.Get(Table::kModels, "gpt", -1);
   CHECK(absl::IsInvalidArgument(negative.status()));
-  CHECK_THAT(std::string(negative.status().message()),
-             Catch::Contains("version"));
+  CHECK_THAT(std::string(negative.status().message()), Catch::Contains("version"));
 }
 
 STORE_CONTRACT_TEST("Every table stores and lists its own rows") {
   TestType under_test;
   Store& store = under_test.store();
-  for (Table table : {Table::kModels, Table::kHardwareProfiles,
-                      Table::kComputeProfiles, Table::kPlans, Table::kNodes, Table::kTasks}) {
+  for (Table table : {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles,
+                      Table::kPlans, Table::kNodes, Table::kTasks}) {
     INFO(TableName(table));
     Row row = ValueOrFail(store.Append(table, MakeRow("c1/n1", "t-", "c1")));
     CHECK(row.version == 1);
@@ -274,32 +256,25 @@ STORE_CONTRACT_TEST("GetById finds a row by its id in its table only") {
   TestType under_test;
   Store& store = under_test.store();
 
-  ValueOrFail(store.Append(Table::kComputeProfiles,
-                           MakeRow("c1/attn", "cp-c1-attn-", "c1", "v1")));
-  ValueOrFail(store.Append(Table::kComputeProfiles,
-                           MakeRow("c1/attn", "cp-c1-attn-", "c1", "v2")));
+  ValueOrFail(store.Append(Table::kComputeProfiles, MakeRow("c1/attn", "cp-c1-attn-", "c1", "v1")));
+  ValueOrFail(store.Append(Table::kComputeProfiles, MakeRow("c1/attn", "cp-c1-attn-", "c1", "v2")));
 
-  std::optional<Row> row =
-      ValueOrFail(store.GetById(Table::kComputeProfiles, "cp-c1-attn-1"));
+  std::optional<Row> row = ValueOrFail(store.GetById(Table::kComputeProfiles, "cp-c1-attn-1"));
   REQUIRE(row.has_value());
   CHECK(row->key == "c1/attn");
   CHECK(row->version == 1);
   CHECK(row->payload == "v1");
-  CHECK_FALSE(
-      ValueOrFail(store.GetById(Table::kComputeProfiles, "cp-c1-attn-3"))
-          .has_value());
-  CHECK_FALSE(
-      ValueOrFail(store.GetById(Table::kPlans, "cp-c1-attn-1")).has_value());
+  CHECK_FALSE(ValueOrFail(store.GetById(Table::kComputeProfiles, "cp-c1-attn-3")).has_value());
+  CHECK_FALSE(ValueOrFail(store.GetById(Table::kPlans, "cp-c1-attn-1")).has_value());
 }
 
 STORE_CONTRACT_TEST("Tables are independent") {
   TestType under_test;
   Store& store = under_test.store();
 
-  for (Table table : {Table::kModels, Table::kHardwareProfiles,
-                      Table::kComputeProfiles, Table::kPlans}) {
-    Row row = ValueOrFail(
-        store.Append(table, MakeRow("same", "id-", "", TableName(table))));
+  for (Table table :
+       {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles, Table::kPlans}) {
+    Row row = ValueOrFail(store.Append(table, MakeRow("same", "id-", "", TableName(table))));
     CHECK(row.version == 1);
     CHECK(row.id == "id-1");
   }
@@ -315,8 +290,7 @@ STORE_CONTRACT_TEST("Tables are independent") {
 //   c3/x v1 (tag c3), v2 (tag other).
 void AddListFixture(Store& store) {
   auto add = [&](const std::string& key, const std::string& tag) {
-    ValueOrFail(store.Append(Table::kComputeProfiles,
-                             MakeRow(key, "cp-" + key + "-", tag, key)));
+    ValueOrFail(store.Append(Table::kComputeProfiles, MakeRow(key, "cp-" + key + "-", tag, key)));
   };
   add("c2/attn", "c2");
   add("c1/attn", "c1");
@@ -338,9 +312,7 @@ STORE_CONTRACT_TEST("List filters by key and tag, newest or every version") {
   };
 
   ListOptions latest;  // the defaults: latest_only, no filter
-  CHECK(
-      list(latest) ==
-      PositionList{{"c1/attn", 2}, {"c1/mlp", 1}, {"c2/attn", 3}, {"c3/x", 2}});
+  CHECK(list(latest) == PositionList{{"c1/attn", 2}, {"c1/mlp", 1}, {"c2/attn", 3}, {"c3/x", 2}});
   ListOptions all;
   all.latest_only = false;
   CHECK(list(all) == PositionList{{"c1/attn", 1},
@@ -354,8 +326,7 @@ STORE_CONTRACT_TEST("List filters by key and tag, newest or every version") {
 
   ListOptions key = all;
   key.key = "c2/attn";
-  CHECK(list(key) ==
-        PositionList{{"c2/attn", 1}, {"c2/attn", 2}, {"c2/attn", 3}});
+  CHECK(list(key) == PositionList{{"c2/attn", 1}, {"c2/attn", 2}, {"c2/attn", 3}});
   key.latest_only = true;
   CHECK(list(key) == PositionList{{"c2/attn", 3}});
   key.key = "c2";  // a prefix is not a key
@@ -363,8 +334,7 @@ STORE_CONTRACT_TEST("List filters by key and tag, newest or every version") {
 
   ListOptions tag = all;
   tag.tag = "c1";
-  CHECK(list(tag) ==
-        PositionList{{"c1/attn", 1}, {"c1/attn", 2}, {"c1/mlp", 1}});
+  CHECK(list(tag) == PositionList{{"c1/attn", 1}, {"c1/attn", 2}, {"c1/mlp", 1}});
   tag.latest_only = true;
   CHECK(list(tag) == PositionList{{"c1/attn", 2}, {"c1/mlp", 1}});
   // latest_only applies before the tag filter: c3/x's newest version has
@@ -385,8 +355,7 @@ STORE_CONTRACT_TEST("List filters by key and tag, newest or every version") {
   CHECK(list(both) == PositionList{{"c1/attn", 1}, {"c1/attn", 2}});
 
   // Rows carry every field.
-  std::vector<Row> rows =
-      ValueOrFail(store.List(Table::kComputeProfiles, latest));
+  std::vector<Row> rows = ValueOrFail(store.List(Table::kComputeProfiles, latest));
   REQUIRE(rows.size() == 4);
   CHECK(rows[2].id == "cp-c2/attn-3");
   CHECK(rows[2].tag == "c2");
@@ -404,8 +373,7 @@ STORE_CONTRACT_TEST("List pages strictly after (after_key, after_version)") {
     ListOptions everything;
     everything.latest_only = latest_only;
     everything.limit = kMaxListLimit;
-    std::vector<Row> expected =
-        ValueOrFail(store.List(Table::kComputeProfiles, everything));
+    std::vector<Row> expected = ValueOrFail(store.List(Table::kComputeProfiles, everything));
 
     for (int limit : {1, 2, 3}) {
       CAPTURE(limit);
@@ -413,8 +381,7 @@ STORE_CONTRACT_TEST("List pages strictly after (after_key, after_version)") {
       ListOptions page = everything;
       page.limit = limit;
       for (int pages = 0; pages <= 10; ++pages) {
-        std::vector<Row> rows =
-            ValueOrFail(store.List(Table::kComputeProfiles, page));
+        std::vector<Row> rows = ValueOrFail(store.List(Table::kComputeProfiles, page));
         CHECK(rows.size() <= static_cast<size_t>(limit));
         if (rows.empty()) break;
         paged.insert(paged.end(), rows.begin(), rows.end());
@@ -474,15 +441,13 @@ STORE_CONTRACT_TEST("Delete removes every version of a key") {
   CHECK(ValueOrFail(store.Delete(Table::kModels, "gpt")) == 3);
   CHECK_FALSE(ValueOrFail(store.Get(Table::kModels, "gpt", 0)).has_value());
   CHECK_FALSE(ValueOrFail(store.Get(Table::kModels, "gpt", 2)).has_value());
-  CHECK_FALSE(
-      ValueOrFail(store.GetById(Table::kModels, "m-gpt-1")).has_value());
+  CHECK_FALSE(ValueOrFail(store.GetById(Table::kModels, "m-gpt-1")).has_value());
   CHECK(ValueOrFail(store.Delete(Table::kModels, "gpt")) == 0);
   CHECK(ValueOrFail(store.Delete(Table::kModels, "never-there")) == 0);
   CHECK(ValueOrFail(store.Get(Table::kModels, "bert", 0)).has_value());
 
   // The key starts again at version 1; its old ids are free again.
-  Row again =
-      ValueOrFail(store.Append(Table::kModels, MakeRow("gpt", "m-gpt-")));
+  Row again = ValueOrFail(store.Append(Table::kModels, MakeRow("gpt", "m-gpt-")));
   CHECK(again.version == 1);
   CHECK(again.id == "m-gpt-1");
 }
@@ -499,14 +464,12 @@ STORE_CONTRACT_TEST("Concurrent Appends get unique consecutive versions") {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kAppendsPerThread; ++i) {
-        absl::StatusOr<Row> row =
-            store.Append(Table::kPlans,
-                         MakeRow("shared", "plan-shared-", "",
-                                 std::to_string(t) + "/" + std::to_string(i)));
+        absl::StatusOr<Row> row = store.Append(
+            Table::kPlans,
+            MakeRow("shared", "plan-shared-", "", std::to_string(t) + "/" + std::to_string(i)));
         // Each thread also writes a key of its own.
         absl::StatusOr<Row> own = store.Append(
-            Table::kPlans, MakeRow("own-" + std::to_string(t),
-                                   "own-" + std::to_string(t) + "-"));
+            Table::kPlans, MakeRow("own-" + std::to_string(t), "own-" + std::to_string(t) + "-"));
         if (!row.ok() || !own.ok()) {
           errors[t] = (row.ok() ? own.status() : row.status()).ToString();
           return;
@@ -546,8 +509,7 @@ STORE_CONTRACT_TEST("Concurrent Appends get unique consecutive versions") {
   CHECK(ids.size() == rows.size());
   CHECK(payloads.size() == rows.size());
   for (int t = 0; t < kThreads; ++t) {
-    std::optional<Row> own =
-        ValueOrFail(store.Get(Table::kPlans, "own-" + std::to_string(t), 0));
+    std::optional<Row> own = ValueOrFail(store.Get(Table::kPlans, "own-" + std::to_string(t), 0));
     REQUIRE(own.has_value());
     CHECK(own->version == kAppendsPerThread);
   }

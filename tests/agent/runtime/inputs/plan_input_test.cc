@@ -82,7 +82,8 @@ TEST_CASE("Plan files: ours and Galvatron's", "[runtime]") {
     "pp_deg": 2, "tp_sizes_enc": "2,2,2,2", "tp_consecutive_flags": "1,1,1,1",
     "dp_types_enc": "0,0,0,0", "use_sp": "0,0,0,0", "checkpoint": "0,1,0,1",
     "global_bsz": 8, "chunks": 2, "pp_division": "2,2", "pipeline_type": "pipedream_flush",
-    "default_dp_type": "ddp", "vtp": 2, "vsp": 0, "embed_sdp": 0})").ok());
+    "default_dp_type": "ddp", "vtp": 2, "vsp": 0, "embed_sdp": 0})")
+              .ok());
   auto theirs = LoadPlanFile(dir.File("galvatron_config.json"), 4);
   INFO(theirs.status().message());
   REQUIRE(theirs.ok());

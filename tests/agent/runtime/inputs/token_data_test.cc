@@ -44,8 +44,8 @@ TEST_CASE("A token file is cut into windows of seq_len + 1 tokens", "[runtime]")
   std::ofstream(dir.File("odd.bin"), std::ios::binary) << "abc";
   CHECK(absl::IsInvalidArgument(
       OpenTokenFile(dir.File("odd.bin"), TokenType::kUint16, 1, 10).status()));
-  CHECK(absl::IsNotFound(
-      OpenTokenFile(dir.File("missing.bin"), TokenType::kUint16, 4, 10).status()));
+  CHECK(
+      absl::IsNotFound(OpenTokenFile(dir.File("missing.bin"), TokenType::kUint16, 4, 10).status()));
 }
 
 TEST_CASE("Synthetic tokens and epoch orders are repeatable", "[runtime]") {

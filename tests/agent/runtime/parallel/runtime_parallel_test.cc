@@ -24,8 +24,8 @@ namespace galvatron {
 namespace {
 
 using testing::ChildProcess;
-using testing::TempDir;
 using testing::Slurp;
+using testing::TempDir;
 using testing::WaitFor;
 using testing::WaitForPort;
 

@@ -59,7 +59,8 @@ TEST_CASE("The error boundary names where, keeps a status's code, maps exception
           "[runtime][train]") {
   CHECK(RunGuarded("rank 1, step 3", [] { return absl::OkStatus(); }).ok());
 
-  absl::Status s = RunGuarded("rank 1, step 3", [] { return absl::DataLossError("token 9 is 600"); });
+  absl::Status s =
+      RunGuarded("rank 1, step 3", [] { return absl::DataLossError("token 9 is 600"); });
   CHECK(s.code() == absl::StatusCode::kDataLoss);
   CHECK(s.message() == "rank 1, step 3: token 9 is 600");
 
@@ -76,7 +77,8 @@ TEST_CASE("The error boundary names where, keeps a status's code, maps exception
     throw ::gloo::IoException("Connection closed by peer [127.0.0.1]:4242");
   });
   CHECK(s.code() == absl::StatusCode::kUnavailable);
-  CHECK(s.message() == "rank 0, step 5: communication failed: Connection closed by peer [127.0.0.1]:4242");
+  CHECK(s.message() ==
+        "rank 0, step 5: communication failed: Connection closed by peer [127.0.0.1]:4242");
 
   s = RunGuarded("rank 0", []() -> absl::Status { throw std::bad_alloc(); });
   CHECK(s.code() == absl::StatusCode::kResourceExhausted);
@@ -95,8 +97,8 @@ TEST_CASE("train names the rank for set-up errors and the rank and step for step
           "[runtime][train]") {
   testing::TempDir dir;
   const std::string plan = WritePlan(dir, 1);
-  CommandResult r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny",
-                                "--steps", "0", "--log-level", "warn"});
+  CommandResult r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--steps",
+                                "0", "--log-level", "warn"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("rank 0: --steps: 0"));
 
@@ -123,11 +125,28 @@ TEST_CASE("A rank whose peer dies mid-run fails with its rank and step", "[runti
   testing::TempDir dir;
   const std::string plan = WritePlan(dir, 2);
   auto argv = [&](int rank, const std::string& store) {
-    std::vector<std::string> a = {Worker(), "train", "--plan", plan, "--model", "gpt-tiny",
-                                  "--steps", "100000", "--threads", "1", "--log-level", "warn",
-                                  "--rank", std::to_string(rank), "--world-size", "2",
-                                  "--store", store, "--timeout-seconds", "20"};
-    if (rank == 0) a.insert(a.end(), {"--port-file", dir.File("port"), "--metrics-out", dir.File("m.jsonl")});
+    std::vector<std::string> a = {Worker(),
+                                  "train",
+                                  "--plan",
+                                  plan,
+                                  "--model",
+                                  "gpt-tiny",
+                                  "--steps",
+                                  "100000",
+                                  "--threads",
+                                  "1",
+                                  "--log-level",
+                                  "warn",
+                                  "--rank",
+                                  std::to_string(rank),
+                                  "--world-size",
+                                  "2",
+                                  "--store",
+                                  store,
+                                  "--timeout-seconds",
+                                  "20"};
+    if (rank == 0)
+      a.insert(a.end(), {"--port-file", dir.File("port"), "--metrics-out", dir.File("m.jsonl")});
     return a;
   };
   testing::ChildProcess rank0(argv(0, "127.0.0.1:0"), dir.File("rank0.log"));
@@ -136,7 +155,8 @@ TEST_CASE("A rank whose peer dies mid-run fails with its rank and step", "[runti
   std::string port = ReadTextFile(dir.File("port")).value();
   port.erase(port.find_last_not_of("\n") + 1);
   testing::ChildProcess rank1(argv(1, "127.0.0.1:" + port), dir.File("rank1.log"));
-  REQUIRE(testing::WaitFor([&] { return Lines(dir.File("m.jsonl")) >= 2; }, std::chrono::seconds(60)));
+  REQUIRE(
+      testing::WaitFor([&] { return Lines(dir.File("m.jsonl")) >= 2; }, std::chrono::seconds(60)));
   rank1.Signal(SIGKILL);
   CHECK(rank1.Wait(std::chrono::seconds(10)) == 128 + SIGKILL);
   const int exit_code = rank0.Wait(std::chrono::seconds(60));

@@ -64,7 +64,8 @@ struct PlanShape {
 };
 
 // 8 samples in 2 micro-batches.
-std::string WritePlan(const testing::TempDir& dir, const std::string& name, const PlanShape& shape) {
+std::string WritePlan(const testing::TempDir& dir, const std::string& name,
+                      const PlanShape& shape) {
   v1::Plan plan;
   plan.set_world_size(shape.world);
   plan.set_pp(shape.pp);
@@ -115,7 +116,7 @@ double Weight(uint64_t line, uint64_t element) {
 }
 
 struct Parameters {
-  uint64_t digest = 0;           // every line's name, place and value bits
+  uint64_t digest = 0;  // every line's name, place and value bits
   double sum = 0, square = 0, weighted = 0;
   int64_t values = 0;
 };
@@ -176,10 +177,10 @@ Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const 
           const std::string& model, const std::vector<std::string>& extra, double zero_below = 0) {
   std::vector<std::string> argv = {testing::BinDir() + "/galvatron-worker"};
   if (nproc > 1) argv.insert(argv.end(), {"launch", "--nproc", std::to_string(nproc), "--"});
-  argv.insert(argv.end(), {"train", "--plan", plan, "--model", model, "--dtype", "float64",
-                           "--seed", "1234", "--threads", "1", "--log-level", "warn",
-                           "--metrics-out", dir.File(tag + ".jsonl"), "--dump-parameters",
-                           dir.File(tag + ".txt")});
+  argv.insert(argv.end(),
+              {"train", "--plan", plan, "--model", model, "--dtype", "float64", "--seed", "1234",
+               "--threads", "1", "--log-level", "warn", "--metrics-out", dir.File(tag + ".jsonl"),
+               "--dump-parameters", dir.File(tag + ".txt")});
   argv.insert(argv.end(), extra.begin(), extra.end());
   CommandResult r = RunCommand(argv, std::chrono::seconds(180));
   INFO(tag << ": " << r.err);
@@ -196,7 +197,8 @@ Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const 
   if (nproc == 1) {
     dumps.push_back(dir.File(tag + ".txt"));
   } else {
-    for (int r = 0; r < nproc; ++r) dumps.push_back(dir.File(tag + ".txt.rank-" + std::to_string(r)));
+    for (int r = 0; r < nproc; ++r)
+      dumps.push_back(dir.File(tag + ".txt.rank-" + std::to_string(r)));
   }
   run.parameters = ReadParameters(dumps, zero_below);
   return run;
@@ -273,7 +275,9 @@ TEST_CASE("gpt-tiny on one process trains to its golden values", "[runtime][trai
       /*values=*/236928,
       /*losses=*/{6.2477463457364966, 6.2498227286443173, 6.2479613478023595},
       /*grad_norms=*/{0.97425432974352044, 0.96317744949887019, 0.77984570592188829},
-      /*sum=*/569.93066954620031, /*square=*/669.92828295058075, /*weighted=*/-13.667054991020544};
+      /*sum=*/569.93066954620031,
+      /*square=*/669.92828295058075,
+      /*weighted=*/-13.667054991020544};
   CheckGolden(golden, initial, trained);
 }
 
@@ -285,8 +289,10 @@ TEST_CASE("A hybrid plan on 4 ranks trains to its golden values", "[runtime][tra
   PlanShape s;
   s.world = 4;
   s.pp = 2;
-  s.layers = {{2, kMegatron, kZero3, true}, {1, kNone, kZero1, false},
-              {2, kNone, kZero2, true}, {2, kUlysses, kDdp, false}};
+  s.layers = {{2, kMegatron, kZero3, true},
+              {1, kNone, kZero1, false},
+              {2, kNone, kZero2, true},
+              {2, kUlysses, kDdp, false}};
   s.embedding = {2, kMegatron, kZero3, false};
   const std::string plan = WritePlan(dir, "hybrid.json", s);
   const Run initial = InitialRun(dir, "initial", 4, plan, "gpt-tiny");
@@ -299,7 +305,9 @@ TEST_CASE("A hybrid plan on 4 ranks trains to its golden values", "[runtime][tra
       /*values=*/374656,
       /*losses=*/{6.2477463457364966, 6.2498252895385171, 6.2479586870695556},
       /*grad_norms=*/{0.97425432974352033, 0.96316519068326556, 0.77991234778440399},
-      /*sum=*/1145.8023978416579, /*square=*/1300.3954183385592, /*weighted=*/-0.74353581816540959};
+      /*sum=*/1145.8023978416579,
+      /*square=*/1300.3954183385592,
+      /*weighted=*/-0.74353581816540959};
   CheckGolden(golden, initial, trained);
 }
 
@@ -309,8 +317,10 @@ TEST_CASE("LLaMA with KV heads replicated over tp trains to its golden values",
   testing::TempDir dir;
   PlanShape s;
   s.world = 4;
-  s.layers = {{4, kNone, kDdp, false}, {4, kMegatron, kZero3, true},
-              {4, kNone, kZero2, false}, {4, kMegatron, kZero1, false}};
+  s.layers = {{4, kNone, kDdp, false},
+              {4, kMegatron, kZero3, true},
+              {4, kNone, kZero2, false},
+              {4, kMegatron, kZero1, false}};
   const std::string plan = WritePlan(dir, "gqa.json", s);
   const Run initial = InitialRun(dir, "initial", 4, plan, "llama-tiny");
   const Run trained = Train(dir, "trained", 4, plan, "llama-tiny", {"--steps", "3"});
@@ -321,7 +331,9 @@ TEST_CASE("LLaMA with KV heads replicated over tp trains to its golden values",
       /*values=*/462080,
       /*losses=*/{6.2492869846580525, 6.2594752867362651, 6.2459389172418689},
       /*grad_norms=*/{0.79497669313980612, 0.84059060759040682, 0.81370099380617433},
-      /*sum=*/2312.6017606572536, /*square=*/2488.8852860106231, /*weighted=*/-1.949739181402846};
+      /*sum=*/2312.6017606572536,
+      /*square=*/2488.8852860106231,
+      /*weighted=*/-1.949739181402846};
   CheckGolden(golden, initial, trained);
 }
 

@@ -25,8 +25,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using testing::ChildProcess;
-using testing::TempDir;
 using testing::Slurp;
+using testing::TempDir;
 using testing::WaitFor;
 using testing::WaitForPort;
 
@@ -60,8 +60,8 @@ class Run {
  public:
   // `peer_timeout`: "" for the default.
   Run(const TempDir& dir, const std::string& peer_timeout) : dir_(dir), plan_(WritePlan(dir)) {
-    argv_ = {Worker(),  "train",     "--plan",      plan_,  "--model",      "gpt-tiny",
-             "--steps", "100000",    "--threads",   "1",    "--world-size", "4"};
+    argv_ = {Worker(),  "train",  "--plan",    plan_, "--model",      "gpt-tiny",
+             "--steps", "100000", "--threads", "1",   "--world-size", "4"};
     if (!peer_timeout.empty()) argv_.insert(argv_.end(), {"--peer-timeout-seconds", peer_timeout});
   }
 
@@ -105,8 +105,8 @@ class Run {
     argv.insert(argv.end(), {"--rank", std::to_string(rank)});
     argv.insert(argv.end(), extra.begin(), extra.end());
     if (ranks_.size() <= static_cast<size_t>(rank)) ranks_.resize(static_cast<size_t>(rank) + 1);
-    ranks_[static_cast<size_t>(rank)] = std::make_unique<ChildProcess>(
-        argv, dir_.File("rank-" + std::to_string(rank) + ".log"));
+    ranks_[static_cast<size_t>(rank)] =
+        std::make_unique<ChildProcess>(argv, dir_.File("rank-" + std::to_string(rank) + ".log"));
   }
 
   const TempDir& dir_;
@@ -146,8 +146,7 @@ TEST_CASE("A rank that dies while the group forms stops the others (default time
   run.CheckStopped({0, 1}, 2, killed_at);
 }
 
-TEST_CASE("Rank 0, the store's host, killed mid-step stops every other rank",
-          "[runtime][train]") {
+TEST_CASE("Rank 0, the store's host, killed mid-step stops every other rank", "[runtime][train]") {
   TempDir dir;
   Run run(dir, "5");
   run.StartRank0();

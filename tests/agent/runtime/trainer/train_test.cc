@@ -54,7 +54,8 @@ struct PlanShape {
 };
 
 // 8 samples in 2 micro-batches.
-std::string WritePlan(const testing::TempDir& dir, const std::string& name, const PlanShape& shape) {
+std::string WritePlan(const testing::TempDir& dir, const std::string& name,
+                      const PlanShape& shape) {
   v1::Plan plan;
   plan.set_world_size(shape.world);
   plan.set_pp(shape.pp);
@@ -138,7 +139,8 @@ Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const 
   if (nproc == 1) {
     ReadDump(dir.File(tag + ".txt"), &run);
   } else {
-    for (int r = 0; r < nproc; ++r) ReadDump(dir.File(tag + ".txt.rank-" + std::to_string(r)), &run);
+    for (int r = 0; r < nproc; ++r)
+      ReadDump(dir.File(tag + ".txt.rank-" + std::to_string(r)), &run);
   }
   return run;
 }
@@ -173,7 +175,8 @@ void CheckSame(const Run& single, const Run& run) {
       int64_t outer = 1, inner = 1, extent = 1, length = 1;
       if (piece.dim >= 0) {
         for (int d = 0; d < piece.dim; ++d) outer *= full.shape[static_cast<size_t>(d)];
-        for (size_t d = static_cast<size_t>(piece.dim) + 1; d < full.shape.size(); ++d) inner *= full.shape[d];
+        for (size_t d = static_cast<size_t>(piece.dim) + 1; d < full.shape.size(); ++d)
+          inner *= full.shape[d];
         extent = full.shape[static_cast<size_t>(piece.dim)];
         length = static_cast<int64_t>(piece.values.size()) / (outer * inner);
       } else {
@@ -188,7 +191,8 @@ void CheckSame(const Run& single, const Run& run) {
             const double actual = piece.values[static_cast<size_t>((o * length + k) * inner + i)];
             // Values that should be 0 (e.g. key biases, whose gradient is
             // exactly zero) are rounding noise: compare those absolutely.
-            worst = std::max(worst, std::abs(expected - actual) / std::max(std::abs(expected), 1e-6));
+            worst =
+                std::max(worst, std::abs(expected - actual) / std::max(std::abs(expected), 1e-6));
             ++covered[static_cast<size_t>(at)];
           }
         }
@@ -261,8 +265,10 @@ TEST_CASE("Tensor and sequence parallelism equal single-process training", "[run
   }
   SECTION("tp4 on 2 KV heads (each replicated over 2 ranks), with SP and ZeRO") {
     s.world = 4;
-    s.layers = {{4, kNone, kDdp, false}, {4, kMegatron, kZero3, true},
-                {4, kNone, kZero2, false}, {4, kMegatron, kZero1, false}};
+    s.layers = {{4, kNone, kDdp, false},
+                {4, kMegatron, kZero3, true},
+                {4, kNone, kZero2, false},
+                {4, kMegatron, kZero1, false}};
     Check("llama-tiny", "tp4-gqa", s);
   }
   SECTION("tp2 + Megatron-SP, embedding too") {
@@ -314,8 +320,10 @@ TEST_CASE("A mixed plan equals single-process training", "[runtime][train]") {
     s.embedding = {2, kMegatron, kZero3, false};
     testing::TempDir dir;
     const std::vector<std::string> clip = {"--grad-clip", "0.05"};
-    const Run single = Train(dir, "single", 1, WritePlan(dir, "single.json", PlanShape()), "gpt-tiny", clip);
-    CheckSame(single, Train(dir, "mixed-pp", 4, WritePlan(dir, "mixed-pp.json", s), "gpt-tiny", clip));
+    const Run single =
+        Train(dir, "single", 1, WritePlan(dir, "single.json", PlanShape()), "gpt-tiny", clip);
+    CheckSame(single,
+              Train(dir, "mixed-pp", 4, WritePlan(dir, "mixed-pp.json", s), "gpt-tiny", clip));
   }
 }
 
@@ -364,8 +372,10 @@ TEST_CASE("BERT's masked-LM training equals single-process training", "[runtime]
   PlanShape s;
   s.world = 4;
   s.pp = 2;
-  s.layers = {{2, kMegatron, kZero3, true}, {2, kUlysses, kZero1, false},
-              {1, kNone, kZero2, true}, {2, kNone, kDdp, false}};
+  s.layers = {{2, kMegatron, kZero3, true},
+              {2, kUlysses, kZero1, false},
+              {1, kNone, kZero2, true},
+              {2, kNone, kDdp, false}};
   s.embedding = {2, kUlysses, kZero2, false};
   CheckSame(single, Train(dir, "hybrid", 4, WritePlan(dir, "hybrid.json", s), spec));
 }
@@ -374,10 +384,10 @@ TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
           "[runtime][train][search]") {
   testing::TempDir dir;
   // Measure this machine as 4 CPU devices and the model's layers, search.
-  CommandResult r = RunCommand({Worker(), "launch", "--nproc", "4", "--", "probe", "--out",
-                                dir.File("hardware.json"), "--max-bytes", "65536", "--repeats",
-                                "2", "--warmup", "1", "--log-level", "warn"},
-                               std::chrono::seconds(180));
+  CommandResult r = RunCommand(
+      {Worker(), "launch", "--nproc", "4", "--", "probe", "--out", dir.File("hardware.json"),
+       "--max-bytes", "65536", "--repeats", "2", "--warmup", "1", "--log-level", "warn"},
+      std::chrono::seconds(180));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   r = RunCommand({Worker(), "profile", "--model", "gpt-tiny", "--out", dir.File("compute.json"),
@@ -443,11 +453,13 @@ TEST_CASE("bf16 mixed precision tracks float32 training", "[runtime][train]") {
   PlanShape s;
   s.world = 4;
   s.pp = 2;
-  s.layers = {{2, kMegatron, kZero3, true}, {1, kNone, kZero1, false},
-              {2, kNone, kZero2, false}, {2, kUlysses, kDdp, true}};
+  s.layers = {{2, kMegatron, kZero3, true},
+              {1, kNone, kZero1, false},
+              {2, kNone, kZero2, false},
+              {2, kUlysses, kDdp, true}};
   s.embedding = {2, kNone, kZero3, false};
-  const Run hybrid = Train(dir, "bf16-hybrid", 4, WritePlan(dir, "hybrid.json", s), "gpt-tiny", {},
-                           "bfloat16");
+  const Run hybrid =
+      Train(dir, "bf16-hybrid", 4, WritePlan(dir, "hybrid.json", s), "gpt-tiny", {}, "bfloat16");
   for (size_t i = 0; i < 5; ++i) {
     INFO("step " << i + 1 << ": fp32 " << fp32.losses[i] << ", bf16 " << bf16.losses[i]
                  << ", bf16 hybrid " << hybrid.losses[i]);
@@ -457,10 +469,29 @@ TEST_CASE("bf16 mixed precision tracks float32 training", "[runtime][train]") {
   // Stopped after step 3 and resumed: the float32 masters come back too, so
   // the losses are those of the uninterrupted run, bit for bit.
   const std::string hybrid_plan = dir.File("hybrid.json");
-  CommandResult r = RunCommand({Worker(), "launch", "--nproc", "4", "--", "train", "--plan",
-                                hybrid_plan, "--model", "gpt-tiny", "--steps", "5", "--dtype",
-                                "bfloat16", "--threads", "1", "--log-level", "warn", "--stop-after",
-                                "3", "--checkpoint-dir", dir.File("ckpt"), "--metrics-out",
+  CommandResult r = RunCommand({Worker(),
+                                "launch",
+                                "--nproc",
+                                "4",
+                                "--",
+                                "train",
+                                "--plan",
+                                hybrid_plan,
+                                "--model",
+                                "gpt-tiny",
+                                "--steps",
+                                "5",
+                                "--dtype",
+                                "bfloat16",
+                                "--threads",
+                                "1",
+                                "--log-level",
+                                "warn",
+                                "--stop-after",
+                                "3",
+                                "--checkpoint-dir",
+                                dir.File("ckpt"),
+                                "--metrics-out",
                                 dir.File("resumed.jsonl")},
                                std::chrono::seconds(120));
   INFO(r.err);
@@ -484,16 +515,35 @@ TEST_CASE("A run stopped at a checkpoint and resumed equals an uninterrupted one
   PlanShape s;
   s.world = 4;
   s.pp = 2;
-  s.layers = {{2, kMegatron, kZero3, true}, {1, kNone, kZero1, false},
-              {2, kNone, kZero2, false}, {1, kNone, kDdp, true}};
+  s.layers = {{2, kMegatron, kZero3, true},
+              {1, kNone, kZero1, false},
+              {2, kNone, kZero2, false},
+              {1, kNone, kDdp, true}};
   s.embedding = {2, kNone, kZero3, false};
   const std::string plan = WritePlan(dir, "p.json", s);
   const Run whole = Train(dir, "whole", 4, plan, "gpt-tiny");
   // Steps 1-3, then a new run from the checkpoint for 4-5 (metrics appended).
-  std::vector<std::string> first = {Worker(), "launch", "--nproc", "4", "--", "train", "--plan",
-                                    plan, "--model", "gpt-tiny", "--steps", "5", "--dtype",
-                                    "float64", "--threads", "1", "--stop-after", "3",
-                                    "--checkpoint-dir", dir.File("ckpt"), "--metrics-out",
+  std::vector<std::string> first = {Worker(),
+                                    "launch",
+                                    "--nproc",
+                                    "4",
+                                    "--",
+                                    "train",
+                                    "--plan",
+                                    plan,
+                                    "--model",
+                                    "gpt-tiny",
+                                    "--steps",
+                                    "5",
+                                    "--dtype",
+                                    "float64",
+                                    "--threads",
+                                    "1",
+                                    "--stop-after",
+                                    "3",
+                                    "--checkpoint-dir",
+                                    dir.File("ckpt"),
+                                    "--metrics-out",
                                     dir.File("resumed.jsonl")};
   CommandResult r = RunCommand(first, std::chrono::seconds(120));
   INFO(r.err);
@@ -505,7 +555,8 @@ TEST_CASE("A run stopped at a checkpoint and resumed equals an uninterrupted one
   REQUIRE(resumed.losses.size() == 5);
   for (size_t i = 0; i < 5; ++i) CHECK(resumed.losses[i] == whole.losses[i]);
   REQUIRE(resumed.pieces.size() == whole.pieces.size());
-  for (auto a = whole.pieces.begin(), b = resumed.pieces.begin(); a != whole.pieces.end(); ++a, ++b) {
+  for (auto a = whole.pieces.begin(), b = resumed.pieces.begin(); a != whole.pieces.end();
+       ++a, ++b) {
     INFO(a->first);
     REQUIRE(a->first == b->first);
     CHECK(a->second.values == b->second.values);
