@@ -13,9 +13,16 @@ namespace galvatron::search {
 
 namespace {
 
-// Bumped whenever the search or the cost model changes results, so stored
-// plans of an older engine are not returned for the same inputs.
-constexpr char kEngineVersion[] = "galvatron-cpp-search/2";
+// The engine's version, per cost-model mode: bumped whenever the search or
+// that mode's cost model changes results, so stored plans of an older engine
+// are not returned for the same inputs, while a mode whose results did not
+// change keeps its plan ids.
+//   galvatron mode: 1 (reproduces Galvatron; unchanged since plan ids exist)
+//   default mode:   2 (a pipeline is as slow as its slowest stage)
+const char* EngineVersion(v1::CostModelMode mode) {
+  return mode == v1::COST_MODEL_MODE_GALVATRON ? "galvatron-cpp-search/1"
+                                               : "galvatron-cpp-search/2";
+}
 
 // Two independent 64-bit FNV-1a streams (different starting states) = 128
 // bits. Each added piece is prefixed by its length (8 bytes, little-endian),
@@ -118,7 +125,7 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
 
 std::string PlanId(const PlanInputs& inputs) {
   Hasher h;
-  h.Add(kEngineVersion);
+  h.Add(EngineVersion(inputs.request.mode()));
   v1::ModelSpec model = inputs.model;
   model.clear_version();
   model.clear_created_at();

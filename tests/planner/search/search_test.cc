@@ -128,6 +128,11 @@ TEST_CASE("plan ids are content addresses") {
   // Plan ids are stored and returned for unchanged inputs: a change of the
   // hash (not of the engine version) would orphan every stored plan.
   CHECK(id == "plan-9fd09791c6af2bc59c5221c3e9baac8e");
+  // Galvatron mode's results never changed, so neither did its ids: this is
+  // the id these inputs have had since plan ids exist.
+  PlanInputs galvatron = inputs;
+  galvatron.request.set_mode(v1::COST_MODEL_MODE_GALVATRON);
+  CHECK(PlanId(galvatron) == "plan-7a6d30800c23e7fa1d091d68dbc98cdd");
   CHECK(PlanId(inputs) == id);
   PlanInputs renamed = inputs;
   renamed.hardware.set_id("hw-synthetic-7");  // output-only: same inputs
