@@ -18,6 +18,7 @@
 #include "agent/runtime/trainer/error_boundary.h"
 #include "common/json_file.h"
 #include "galvatron/v1/plan.pb.h"
+#include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -26,24 +27,13 @@ namespace {
 using runtime::RunGuarded;
 using testing::CommandResult;
 using testing::RunCommand;
+using testing::Worker;
 
-std::string Worker() { return testing::BinDir() + "/galvatron-worker"; }
-
+// Data parallelism over `world` ranks, every layer DDP.
 std::string WritePlan(const testing::TempDir& dir, int world) {
-  v1::Plan plan;
-  plan.set_world_size(world);
-  plan.set_pp(1);
-  plan.set_micro_batches(2);
-  plan.set_global_batch(8);
-  for (int i = 0; i < 4; ++i) {
-    v1::LayerStrategy* s = plan.add_layers();
-    s->set_tp(1);
-    s->set_dp(world);
-  }
-  plan.mutable_embedding()->set_vocab_tp(1);
-  const std::string path = dir.File("plan.json");
-  REQUIRE(WriteTextFile(path, MessageToJson(plan)).ok());
-  return path;
+  testing::PlanShape shape;
+  shape.world = world;
+  return testing::WritePlan(dir, "plan.json", shape);
 }
 
 int Lines(const std::string& path) {

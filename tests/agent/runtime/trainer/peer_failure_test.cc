@@ -18,6 +18,7 @@
 
 #include "common/json_file.h"
 #include "galvatron/v1/plan.pb.h"
+#include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -29,30 +30,17 @@ using testing::Slurp;
 using testing::TempDir;
 using testing::WaitFor;
 using testing::WaitForPort;
-
-std::string Worker() { return testing::BinDir() + "/galvatron-worker"; }
+using testing::Worker;
 
 // pp 2 × tp 2 for the first two layers, dp 2 for the last two: each rank
 // talks to some ranks directly (its tp, dp and pipeline peers) and waits on
 // the others only through them.
 std::string WritePlan(const TempDir& dir) {
-  v1::Plan plan;
-  plan.set_world_size(4);
-  plan.set_pp(2);
-  plan.set_schedule(v1::PIPELINE_SCHEDULE_1F1B);
-  plan.set_micro_batches(2);
-  plan.set_global_batch(8);
-  for (int tp : {2, 2, 1, 1}) {
-    v1::LayerStrategy* layer = plan.add_layers();
-    layer->set_tp(tp);
-    layer->set_dp(2 / tp);
-    layer->set_dp_type(v1::DATA_PARALLEL_TYPE_DDP);
-  }
-  plan.mutable_embedding()->set_vocab_tp(1);
-  plan.mutable_embedding()->set_dp_type(v1::DATA_PARALLEL_TYPE_DDP);
-  const std::string path = dir.File("plan.json");
-  REQUIRE(WriteTextFile(path, MessageToJson(plan)).ok());
-  return path;
+  testing::PlanShape shape;
+  shape.world = 4;
+  shape.pp = 2;
+  shape.layers = {{2}, {2}, {1}, {1}};
+  return testing::WritePlan(dir, "plan.json", shape);
 }
 
 // Four ranks of a long gpt-tiny run, each its own process.

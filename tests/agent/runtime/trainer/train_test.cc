@@ -20,64 +20,26 @@
 #include "common/json_file.h"
 #include "galvatron/v1/job.pb.h"
 #include "galvatron/v1/plan.pb.h"
+#include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
 namespace {
 
 using testing::CommandResult;
+using testing::kDdp;
+using testing::kMegatron;
+using testing::kNone;
+using testing::kUlysses;
+using testing::kZero1;
+using testing::kZero2;
+using testing::kZero3;
+using testing::Layer;
+using testing::PlanShape;
+using testing::ReadMetrics;
 using testing::RunCommand;
-
-std::string Worker() { return testing::BinDir() + "/galvatron-worker"; }
-
-constexpr v1::SequenceParallel kNone = v1::SEQUENCE_PARALLEL_NONE;
-constexpr v1::SequenceParallel kMegatron = v1::SEQUENCE_PARALLEL_MEGATRON;
-constexpr v1::SequenceParallel kUlysses = v1::SEQUENCE_PARALLEL_ULYSSES;
-constexpr v1::DataParallelType kDdp = v1::DATA_PARALLEL_TYPE_DDP;
-constexpr v1::DataParallelType kZero1 = v1::DATA_PARALLEL_TYPE_ZERO1;
-constexpr v1::DataParallelType kZero2 = v1::DATA_PARALLEL_TYPE_ZERO2;
-constexpr v1::DataParallelType kZero3 = v1::DATA_PARALLEL_TYPE_ZERO3;
-
-struct Layer {
-  int tp = 1;
-  v1::SequenceParallel sp = kNone;
-  v1::DataParallelType dp_type = kDdp;
-  bool checkpoint = false;
-};
-
-struct PlanShape {
-  int world = 1;
-  int pp = 1;
-  v1::PipelineSchedule schedule = v1::PIPELINE_SCHEDULE_1F1B;
-  std::vector<Layer> layers = std::vector<Layer>(4);
-  Layer embedding;  // tp: vocab_tp
-};
-
-// 8 samples in 2 micro-batches.
-std::string WritePlan(const testing::TempDir& dir, const std::string& name,
-                      const PlanShape& shape) {
-  v1::Plan plan;
-  plan.set_world_size(shape.world);
-  plan.set_pp(shape.pp);
-  plan.set_schedule(shape.schedule);
-  plan.set_micro_batches(2);
-  plan.set_global_batch(8);
-  const int per_stage = shape.world / shape.pp;
-  for (const Layer& l : shape.layers) {
-    v1::LayerStrategy* s = plan.add_layers();
-    s->set_tp(l.tp);
-    s->set_sp(l.sp);
-    s->set_dp(per_stage / l.tp);
-    s->set_dp_type(l.dp_type);
-    s->set_checkpoint(l.checkpoint);
-  }
-  plan.mutable_embedding()->set_vocab_tp(shape.embedding.tp);
-  plan.mutable_embedding()->set_sp(shape.embedding.sp);
-  plan.mutable_embedding()->set_dp_type(shape.embedding.dp_type);
-  const std::string path = dir.File(name);
-  REQUIRE(WriteTextFile(path, MessageToJson(plan)).ok());
-  return path;
-}
+using testing::Worker;
+using testing::WritePlan;
 
 // One rank's piece of a parameter: where it sits in the full tensor.
 struct Piece {
@@ -127,10 +89,7 @@ Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const 
   INFO(tag << ": " << r.err);
   REQUIRE(r.exit_code == 0);
   Run run;
-  std::ifstream metrics(dir.File(tag + ".jsonl"));
-  for (std::string line; std::getline(metrics, line);) {
-    v1::StepMetrics m;
-    REQUIRE(JsonToMessage(line, tag, &m).ok());
+  for (const v1::StepMetrics& m : ReadMetrics(dir.File(tag + ".jsonl"))) {
     CHECK(m.step() == static_cast<int64_t>(run.losses.size()) + 1);
     CHECK(m.model_state_bytes() > 0);
     run.losses.push_back(m.loss());
