@@ -1,11 +1,12 @@
 #include <catch2/catch.hpp>
 
-#include "agent/runtime/inputs/plan_input.h"
 #include "common/json_file.h"
 #include "common/model_catalog.h"
+#include "common/plan_validation.h"
+#include "interop/plan_file.h"
 #include "tests/support/test_support.h"
 
-namespace galvatron::runtime {
+namespace galvatron::interop {
 namespace {
 
 v1::ModelSpec Tiny() {
@@ -96,4 +97,4 @@ TEST_CASE("Plan files: ours and Galvatron's", "[runtime]") {
   CHECK_FALSE(LoadPlanFile(dir.File("broken.json"), 4).ok());
 }
 
-}  // namespace galvatron::runtime
+}  // namespace galvatron::interop

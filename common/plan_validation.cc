@@ -1,14 +1,13 @@
-#include "agent/runtime/inputs/plan_input.h"
+#include "common/plan_validation.h"
 
+#include <algorithm>
 #include <numeric>
+#include <string>
+#include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "common/json_file.h"
-#include "common/status_macros.h"
-#include "interop/galvatron_config.h"
 
-namespace galvatron::runtime {
+namespace galvatron {
 namespace {
 
 absl::Status Bad(const std::string& field, int64_t value, const std::string& expected) {
@@ -25,24 +24,6 @@ std::vector<const v1::LayerGroup*> Layers(const v1::ModelSpec& model) {
 }
 
 }  // namespace
-
-absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size) {
-  ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
-  LoadedPlan loaded;
-  if (absl::StrContains(text, "\"pp_deg\"")) {
-    interop::GalvatronConfigReadOptions options;
-    options.world_size = world_size;
-    ASSIGN_OR_RETURN(interop::GalvatronConfigImport imported,
-                     interop::ImportGalvatronConfig(text, path, options));
-    loaded.plan = std::move(imported.plan);
-    loaded.notes = std::move(imported.notes);
-    loaded.format = "galvatron";
-  } else {
-    RETURN_IF_ERROR(JsonToMessage(text, path, &loaded.plan));
-    loaded.format = "plan";
-  }
-  return loaded;
-}
 
 absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model, int world_size) {
   const std::vector<const v1::LayerGroup*> layers = Layers(model);
@@ -135,4 +116,4 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
   return absl::OkStatus();
 }
 
-}  // namespace galvatron::runtime
+}  // namespace galvatron

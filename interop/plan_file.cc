@@ -1,0 +1,29 @@
+#include "interop/plan_file.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "common/json_file.h"
+#include "common/status_macros.h"
+#include "interop/galvatron_config.h"
+
+namespace galvatron::interop {
+
+absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size) {
+  ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
+  LoadedPlan loaded;
+  if (absl::StrContains(text, "\"pp_deg\"")) {
+    GalvatronConfigReadOptions options;
+    options.world_size = world_size;
+    ASSIGN_OR_RETURN(GalvatronConfigImport imported, ImportGalvatronConfig(text, path, options));
+    loaded.plan = std::move(imported.plan);
+    loaded.notes = std::move(imported.notes);
+    loaded.format = "galvatron";
+  } else {
+    RETURN_IF_ERROR(JsonToMessage(text, path, &loaded.plan));
+    loaded.format = "plan";
+  }
+  return loaded;
+}
+
+}  // namespace galvatron::interop
