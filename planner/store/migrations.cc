@@ -83,6 +83,30 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_tag ON tasks (tag);
 )sql"},
+    {"v4: create the jobs and job_metrics tables",
+     R"sql(
+CREATE TABLE jobs (
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (key, version)
+);
+CREATE INDEX jobs_tag ON jobs (tag);
+
+CREATE TABLE job_metrics (
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (key, version)
+);
+CREATE INDEX job_metrics_tag ON job_metrics (tag);
+)sql"},
 };
 
 }  // namespace

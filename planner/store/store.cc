@@ -20,6 +20,10 @@ const char* TableName(Table table) {
       return "nodes";
     case Table::kTasks:
       return "tasks";
+    case Table::kJobs:
+      return "jobs";
+    case Table::kJobMetrics:
+      return "job_metrics";
   }
   return "unknown_table";
 }
@@ -32,6 +36,8 @@ absl::Status ValidateTable(Table table) {
     case Table::kPlans:
     case Table::kNodes:
     case Table::kTasks:
+    case Table::kJobs:
+    case Table::kJobMetrics:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat("table: unknown value ", static_cast<int>(table)));

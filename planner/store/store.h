@@ -23,6 +23,8 @@ enum class Table {
   kPlans,             // key: plan id (content hash)
   kNodes,             // key: cluster + "/" + node name; tag: cluster
   kTasks,             // key: task id; tag: cluster; a version per state change
+  kJobs,              // key: job id; tag: cluster; a version per state change
+  kJobMetrics,        // key: job id + "/" + step (12 digits); tag: job id
 };
 
 // The SQL table name (also used in error messages).

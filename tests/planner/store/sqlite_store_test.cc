@@ -125,11 +125,12 @@ TEST_CASE("Open creates, migrates and stamps a new file", "[store][sqlite]") {
   CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
   CHECK(raw.Query("PRAGMA journal_mode") == std::vector<std::string>{"wal"});
   CHECK(raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' "
-                  "ORDER BY name") == std::vector<std::string>{"compute_profiles",
-                                                               "hardware_profiles", "models",
-                                                               "nodes", "plans", "tasks"});
-  for (Table table : {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles,
-                      Table::kPlans, Table::kNodes, Table::kTasks}) {
+                  "ORDER BY name") ==
+        std::vector<std::string>{"compute_profiles", "hardware_profiles", "job_metrics", "jobs",
+                                 "models", "nodes", "plans", "tasks"});
+  for (Table table :
+       {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles, Table::kPlans,
+        Table::kNodes, Table::kTasks, Table::kJobs, Table::kJobMetrics}) {
     const std::string name = TableName(table);
     CAPTURE(name);
     CHECK(raw.Query("SELECT name FROM pragma_table_info('" + name + "') ORDER BY cid") ==
@@ -367,7 +368,7 @@ TEST_CASE("The schema 1 golden file opens and reads", "[store][sqlite]") {
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
-  CHECK(raw.QueryInt("PRAGMA user_version") == 3);
+  CHECK(raw.QueryInt("PRAGMA user_version") == 4);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
 }
 
@@ -398,7 +399,42 @@ TEST_CASE("The schema 2 golden file opens and reads", "[store][sqlite]") {
 
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
-  CHECK(raw.QueryInt("PRAGMA user_version") == 3);
+  CHECK(raw.QueryInt("PRAGMA user_version") == 4);
+}
+
+// tests/data/store/schema_v3.sqlite was written by galvatron-planner at schema
+// 3 (see tests/data/store/README.md): a model, a node and a failed task.
+TEST_CASE("The schema 3 golden file opens and reads", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("schema_v3.sqlite");
+  std::filesystem::copy_file(std::string(GALVATRON_TEST_DATA_DIR) + "/store/schema_v3.sqlite",
+                             path);
+  std::unique_ptr<SqliteStore> store = OpenStore(path);
+
+  std::optional<Row> model = ValueOrFail(store->Get(Table::kModels, "golden-v3", 0));
+  REQUIRE(model.has_value());
+  CHECK(model->id == "golden-v3@1");
+  ListOptions versions;
+  versions.latest_only = false;
+  versions.key = "task-1";
+  const std::vector<Row> task = ValueOrFail(store->List(Table::kTasks, versions));
+  REQUIRE(task.size() == 3);
+  CHECK(task[2].id == "task-1@3");
+  CHECK(task[2].tag == "gold");
+  CHECK(task[0].created_unix_micros == 1700000000000501);
+  // Migration 4 added the jobs and job_metrics tables, empty and usable.
+  ListOptions all;
+  CHECK(ValueOrFail(store->List(Table::kJobs, all)).empty());
+  CHECK(
+      ValueOrFail(store->Append(Table::kJobs, MakeRow("job-1", "job-1@", "payload", "gold"))).id ==
+      "job-1@1");
+  CHECK(ValueOrFail(store->Append(Table::kJobMetrics, MakeRow("job-1/000000000001",
+                                                              "job-1/000000000001@", "m", "job-1")))
+            .version == 1);
+
+  RawDb raw(path, SQLITE_OPEN_READONLY);
+  CHECK(raw.QueryInt("PRAGMA user_version") == SqliteStore::LatestSchemaVersion());
+  CHECK(raw.QueryInt("PRAGMA user_version") == 4);
 }
 
 TEST_CASE("Reads see committed data while another connection writes", "[store][sqlite]") {

@@ -241,8 +241,9 @@ STORE_CONTRACT_TEST("Get reads the latest or a given version") {
 STORE_CONTRACT_TEST("Every table stores and lists its own rows") {
   TestType under_test;
   Store& store = under_test.store();
-  for (Table table : {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles,
-                      Table::kPlans, Table::kNodes, Table::kTasks}) {
+  for (Table table :
+       {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles, Table::kPlans,
+        Table::kNodes, Table::kTasks, Table::kJobs, Table::kJobMetrics}) {
     INFO(TableName(table));
     Row row = ValueOrFail(store.Append(table, MakeRow("c1/n1", "t-", "c1")));
     CHECK(row.version == 1);
