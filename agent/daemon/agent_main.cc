@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
   app.add_option("--worker-log-level", config.executor.worker_log_level,
                  "log level of the workers (their logs are in the work dir)")
       ->capture_default_str();
+  double planner_grace_seconds = 300;
+  app.add_option("--planner-grace-seconds", planner_grace_seconds,
+                 "keep a training task's workers running this long while the planner is "
+                 "unreachable (it may be restarting), then stop them")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "once first registered, write a line saying so to this file");
   app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
@@ -123,6 +129,7 @@ int main(int argc, char** argv) {
   if (error) return Fail("--work-dir " + work_dir + ": " + error.message());
 
   config.executor.work_dir = work_dir;
+  config.executor.planner_grace = absl::Seconds(planner_grace_seconds);
   config.executor.advertise_host = advertise_host.empty() ? host.host_name : advertise_host;
   config.executor.worker_path = worker_path.empty() ? FindWorker() : worker_path;
   if (access(config.executor.worker_path.c_str(), X_OK) != 0) {

@@ -2,21 +2,28 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/daemon/worker_process.h"
 #include "common/json_file.h"
 #include "common/progress_file.h"
 #include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/job.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 namespace galvatron::agent {
@@ -33,9 +40,21 @@ std::string IntList(const google::protobuf::RepeatedField<int32_t>& values) {
   return absl::StrJoin(values, ",");
 }
 
+// Job ids name folders on this node: only "job-<digits>"-like names pass.
+bool SafeName(const std::string& name) {
+  if (name.empty() || name.size() > 128 || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
+}
+
+constexpr int kTrainLogTailLines = 50;
+
 bool RetryableReportError(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
-         absl::IsInternal(status) || absl::IsUnknown(status);
+         absl::IsInternal(status) || absl::IsUnknown(status) ||
+         absl::IsAborted(status);  // the planner restarted: register again, retry
 }
 
 // One run of a node's part: its workers and the last progress reported.
@@ -54,6 +73,12 @@ class PartRun {
     ranks_.push_back(rank);
     workers_.push_back(std::move(process));
   }
+
+  // Training: where rank 0's metrics go, and the checkpoint root of the job.
+  void SetTrainFiles(std::string metrics_file, std::string checkpoint_root) {
+    metrics_file_ = std::move(metrics_file);
+    checkpoint_root_ = std::move(checkpoint_root);
+  }
   bool empty() const { return workers_.empty(); }
 
   std::string ProgressFile(int rank) const {
@@ -70,12 +95,100 @@ class PartRun {
       std::optional<int> exit = workers_[i].Poll();
       if (exit && *exit != 0) {
         std::string tail = workers_[i].LogTail(kLogTailLines);
+        if (!failure_.has_value()) {
+          v1::JobFailure failure;
+          failure.set_rank(ranks_[i]);
+          failure.set_exit_status(WorkerProcess::DescribeExit(*exit));
+          failure.set_log_tail(tail);
+          failure_ = failure;
+        }
         return absl::StrCat("rank ", ranks_[i], " (pid ", workers_[i].pid(), ") ",
                             WorkerProcess::DescribeExit(*exit),
                             tail.empty() ? "" : absl::StrCat("; its log ends:\n", tail));
       }
     }
     return "";
+  }
+
+  // Training: what a report carries beside the progress: rank 0's step
+  // metrics not yet taken, the log tails that changed (all with `all_logs`),
+  // the checkpoint shards written here, the failure. Returns what to commit
+  // once the planner took the report.
+  std::function<void()> AddTrainExtras(v1::ReportTaskRequest* request, bool all_logs) {
+    if (task_.kind() != v1::TASK_KIND_TRAIN) return [] {};
+    int64_t read_to = metrics_offset_;
+    if (!metrics_file_.empty()) {
+      std::ifstream in(metrics_file_, std::ios::binary);
+      if (in) {
+        in.seekg(metrics_offset_);
+        std::string line;
+        int64_t position = metrics_offset_;
+        while (std::getline(in, line)) {
+          if (in.eof()) break;  // a line still being written
+          position += static_cast<int64_t>(line.size()) + 1;
+          if (absl::StripAsciiWhitespace(line).empty()) continue;
+          v1::StepMetrics metrics;
+          if (absl::Status parsed = JsonToMessage(line, metrics_file_, &metrics); !parsed.ok()) {
+            spdlog::warn("{}: a metrics line is unreadable: {}", task_.id(),
+                         std::string(parsed.message()));
+            continue;
+          }
+          last_step_ = std::max(last_step_, metrics.step());
+          *request->add_metrics() = std::move(metrics);
+        }
+        read_to = position;
+      }
+    }
+    std::map<int, size_t> hashes;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      std::string tail = workers_[i].LogTail(kTrainLogTailLines);
+      const size_t hash = std::hash<std::string>()(tail);
+      auto seen = log_hashes_.find(ranks_[i]);
+      if (!all_logs && seen != log_hashes_.end() && seen->second == hash) continue;
+      hashes[ranks_[i]] = hash;
+      v1::RankLog* log = request->add_logs();
+      log->set_rank(ranks_[i]);
+      log->set_text(std::move(tail));
+      *log->mutable_updated_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    }
+    if (!checkpoint_root_.empty()) {
+      std::error_code error;
+      std::map<int64_t, std::vector<int>> written;
+      for (const auto& step_dir : std::filesystem::directory_iterator(checkpoint_root_, error)) {
+        const std::string name = step_dir.path().filename().string();
+        int64_t step = 0;
+        if (!absl::StartsWith(name, "step-") || !absl::SimpleAtoi(name.substr(5), &step)) continue;
+        for (int rank : ranks_) {
+          if (std::filesystem::exists(step_dir.path() / absl::StrCat("rank-", rank, ".done"),
+                                      error)) {
+            written[step].push_back(rank);
+          }
+        }
+      }
+      for (auto& [step, ranks] : written) {
+        if (reported_shards_.count(step) > 0 && reported_shards_[step] == ranks) continue;
+        v1::CheckpointShards* shards = request->add_checkpoints();
+        shards->set_step(step);
+        for (int rank : ranks) shards->add_ranks(rank);
+        shards->set_dir(checkpoint_root_);
+      }
+      pending_shards_ = std::move(written);
+    }
+    if (failure_.has_value() && request->state() == v1::TASK_STATE_FAILED) {
+      *request->mutable_failure() = *failure_;
+    }
+    if (task_.train().training().steps() > 0 && part_.first_rank() == 0) {
+      request->set_progress(std::min(
+          1.0,
+          static_cast<double>(last_step_) / static_cast<double>(task_.train().training().steps())));
+      request->set_progress_message(
+          absl::StrCat("step ", last_step_, " of ", task_.train().training().steps()));
+    }
+    return [this, read_to, hashes] {
+      metrics_offset_ = read_to;
+      for (const auto& [rank, hash] : hashes) log_hashes_[rank] = hash;
+      reported_shards_ = pending_shards_;
+    };
   }
 
   bool AllExitedCleanly() {
@@ -103,11 +216,24 @@ class PartRun {
     request.set_progress(least);
     request.set_progress_message(message);
     request.set_store_address(store_address);
+    std::function<void()> taken = AddTrainExtras(&request, /*all_logs=*/false);
     absl::StatusOr<v1::ReportTaskResponse> response = report_(request);
+    if (response.ok()) {
+      taken();
+      last_taken_ = absl::Now();
+    }
     if (!response.ok()) {
       if (absl::IsNotFound(response.status()) || absl::IsFailedPrecondition(response.status())) {
         spdlog::warn("{}: the planner no longer runs this task ({}); stopping its workers",
                      task_.id(), std::string(response.status().message()));
+        return false;
+      }
+      // Unreachable, or restarted and not knowing this agent's session yet
+      // (ABORTED): the workers go on for the grace period.
+      if (absl::Now() - last_taken_ > config_.planner_grace) {
+        spdlog::error("{}: the planner has not taken a report for {}; stopping the workers ({})",
+                      task_.id(), absl::FormatDuration(config_.planner_grace),
+                      std::string(response.status().message()));
         return false;
       }
       spdlog::debug("{}: progress not reported: {}", task_.id(),
@@ -125,6 +251,7 @@ class PartRun {
   // minute, less when the agent is stopping).
   void ReportEnd(v1::ReportTaskRequest request) {
     request.set_task_id(task_.id());
+    AddTrainExtras(&request, /*all_logs=*/request.state() == v1::TASK_STATE_FAILED);
     const absl::Time deadline = absl::Now() + (stopping_() ? absl::Seconds(3) : absl::Minutes(1));
     absl::Duration delay = absl::Milliseconds(100);
     while (true) {
@@ -203,6 +330,16 @@ class PartRun {
   const std::function<bool()>& stopping_;
   std::vector<int> ranks_;
   std::vector<WorkerProcess> workers_;
+  // Training reports.
+  std::string metrics_file_;
+  std::string checkpoint_root_;
+  int64_t metrics_offset_ = 0;
+  int64_t last_step_ = 0;
+  std::map<int, size_t> log_hashes_;
+  std::map<int64_t, std::vector<int>> reported_shards_;
+  std::map<int64_t, std::vector<int>> pending_shards_;
+  std::optional<v1::JobFailure> failure_;
+  absl::Time last_taken_ = absl::Now();  // the last report the planner took
 };
 
 }  // namespace
@@ -254,8 +391,48 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
     }
     return args;
   }
+  if (task.kind() == v1::TASK_KIND_TRAIN) {
+    const v1::TrainTaskSpec& train = task.train();
+    const v1::TrainingOptions& o = train.training();
+    args.insert(args.end(),
+                {"train",
+                 "--plan",
+                 Join(dir, "plan.json"),
+                 "--model",
+                 Join(dir, "model.json"),
+                 "--rank",
+                 absl::StrCat(rank),
+                 "--world-size",
+                 absl::StrCat(task.world_size()),
+                 "--steps",
+                 absl::StrCat(o.steps()),
+                 "--seed",
+                 absl::StrCat(o.seed()),
+                 "--dtype",
+                 o.dtype().empty() ? "float32" : o.dtype(),
+                 "--data",
+                 o.dataset().empty() ? "synthetic" : o.dataset(),
+                 "--checkpoint-dir",
+                 CheckpointRoot(task),
+                 "--checkpoint-every",
+                 absl::StrCat(o.checkpoint_every()),
+                 "--threads",
+                 absl::StrCat(std::max(1, node_.cpu_cores() / std::max(1, ranks_here)))});
+    if (o.learning_rate() > 0) args.insert(args.end(), {"--lr", absl::StrCat(o.learning_rate())});
+    if (train.resume_step() > 0) {
+      args.insert(args.end(), {"--resume", "--resume-step", absl::StrCat(train.resume_step())});
+    }
+    if (rank == 0) args.insert(args.end(), {"--metrics-out", Join(dir, "metrics.jsonl")});
+    return args;
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("kind: ", v1::TaskKind_Name(task.kind()), " is not a task this agent can run"));
+}
+
+std::string TaskExecutor::CheckpointRoot(const v1::Task& task) const {
+  const std::string& asked = task.train().training().checkpoint_dir();
+  const std::string base = asked.empty() ? Join(config_.work_dir, "checkpoints") : asked;
+  return Join(base, task.train().job_id());
 }
 
 void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& report,
@@ -288,6 +465,25 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
       return run.Fail(std::string(written.message()));
     }
   }
+  if (task.kind() == v1::TASK_KIND_TRAIN) {
+    if (!SafeName(task.train().job_id())) {
+      return run.Fail(absl::StrCat("train.job_id: \"", task.train().job_id(),
+                                   "\" cannot name a folder (expected letters, digits, - and _)"));
+    }
+    for (const auto& [name, json] :
+         {std::make_pair("plan.json", MessageToJson(task.train().plan())),
+          std::make_pair("model.json", MessageToJson(task.train().model()))}) {
+      if (absl::Status written = WriteTextFile(Join(dir, name), json); !written.ok()) {
+        return run.Fail(std::string(written.message()));
+      }
+    }
+    std::filesystem::create_directories(CheckpointRoot(task), error);
+    if (error) {
+      return run.Fail(absl::StrCat("cannot create ", CheckpointRoot(task), ": ", error.message()));
+    }
+    run.SetTrainFiles(part.first_rank() == 0 ? Join(dir, "metrics.jsonl") : "",
+                      CheckpointRoot(task));
+  }
   const bool cpu = node_.devices_size() == 0 || node_.devices(0).kind() != v1::DEVICE_KIND_CUDA;
   auto start = [&](int local_rank, const std::string& store,
                    const std::string& port_file) -> absl::Status {
@@ -303,6 +499,12 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
           absl::StrCat(std::max(1, node_.cpu_cores() / std::max(1, part.num_ranks())));
     } else if (task.kind() == v1::TASK_KIND_PROFILE && node_.devices_size() > 0) {
       env["CUDA_VISIBLE_DEVICES"] = absl::StrCat(node_.devices(0).index());
+    } else if (task.kind() == v1::TASK_KIND_TRAIN) {
+      for (const v1::RankAssignment& assigned : task.train().ranks()) {
+        if (assigned.rank() == rank) {
+          env["CUDA_VISIBLE_DEVICES"] = absl::StrCat(assigned.device_index());
+        }
+      }
     }
     auto process = WorkerProcess::Start(*args, env, Join(dir, absl::StrCat("rank-", rank, ".log")));
     if (!process.ok()) return process.status();
@@ -350,7 +552,10 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
   v1::ReportTaskRequest done;
   done.set_state(v1::TASK_STATE_SUCCEEDED);
   done.set_progress(1);
-  if (part.first_rank() == 0) {
+  if (task.kind() == v1::TASK_KIND_TRAIN) {
+    done.set_message(absl::StrCat("trained ranks ", part.first_rank(), "..",
+                                  part.first_rank() + part.num_ranks() - 1));
+  } else if (part.first_rank() == 0) {
     if (task.kind() == v1::TASK_KIND_PROBE) {
       const std::string path = Join(dir, "hardware.json");
       if (absl::Status read = ReadJsonFile(path, done.mutable_hardware()); !read.ok()) {

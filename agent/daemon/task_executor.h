@@ -5,6 +5,16 @@
 // and the result. Results stay there after upload, so nothing measured is
 // lost when the planner is unreachable at the end.
 //
+// Training tasks (a job's workers: `galvatron-worker train`): the plan and
+// model go to plan.json and model.json there, rank 0 appends its step
+// metrics to metrics.jsonl, and checkpoints go to <checkpoint dir>/<job id>
+// (default <work dir>/checkpoints). Each report carries the metrics lines
+// not yet taken, the log tails that changed and the checkpoint shards
+// written here (rank-R.done markers); what the planner took is not sent
+// again. While the planner does not take reports (unreachable, or restarted
+// and waiting for this agent to register again) the workers go on for
+// ExecutorConfig::planner_grace, then stop.
+//
 // Multi-node: the node of rank 0 starts that rank first with a free store
 // port, reports "<advertise host>:<port>" so the planner can hand the task to
 // the other nodes, then starts its other ranks. Thread-compatible: Run() on
@@ -30,6 +40,10 @@ struct ExecutorConfig {
   // SIGTERM → SIGKILL grace when workers are stopped.
   absl::Duration stop_grace = absl::Seconds(5);
   std::string worker_log_level = "info";
+  // How long a part's workers keep running while the planner does not take
+  // its reports (unreachable, or restarted and not yet knowing this agent's
+  // new session).
+  absl::Duration planner_grace = absl::Minutes(5);
 };
 
 // Sends one report (the caller fills in cluster, node and session). An error
@@ -52,6 +66,10 @@ class TaskExecutor {
   absl::StatusOr<std::vector<std::string>> WorkerArgs(const v1::Task& task, int rank,
                                                       int local_rank, int ranks_here,
                                                       const std::string& dir) const;
+
+  // Training: where this node keeps the job's checkpoint shards,
+  // <checkpoint_dir or work dir/checkpoints>/<job id>.
+  std::string CheckpointRoot(const v1::Task& task) const;
 
   const ExecutorConfig config_;
   const v1::Node node_;

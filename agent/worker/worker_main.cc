@@ -210,6 +210,11 @@ int main(int argc, char** argv) {
                    "steps between checkpoints (0: at the end only)")
       ->capture_default_str();
   train_cmd->add_flag("--resume", train.resume, "continue from the latest checkpoint");
+  train_cmd
+      ->add_option("--resume-step", train.resume_step,
+                   "with --resume: continue from this step's checkpoint (nodes without a shared "
+                   "filesystem have no common `latest`)")
+      ->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--stop-after", train.stop_after,
                         "checkpoint and stop after this step; the schedule still spans --steps");
   train_cmd->add_option("--lr", train.learning_rate, "peak learning rate (default: the spec's)");

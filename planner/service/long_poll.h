@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_context.h"
 
@@ -45,7 +46,9 @@ class Revisions {
 
  private:
   absl::Mutex mu_;
-  int64_t revision_ ABSL_GUARDED_BY(mu_) = 1;
+  // Starts from the clock (microseconds), so that a revision a client saw
+  // before a planner restart is not handed out again after it.
+  int64_t revision_ ABSL_GUARDED_BY(mu_) = absl::ToUnixMicros(absl::Now());
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 

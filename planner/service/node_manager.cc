@@ -246,6 +246,14 @@ absl::Status NodeManager::CheckSession(const std::string& cluster, const std::st
   return Beat(beat).status();
 }
 
+std::optional<absl::Time> NodeManager::LastHeartbeat(const std::string& cluster,
+                                                     const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(NodeKey(cluster, node));
+  if (it == sessions_.end()) return std::nullopt;
+  return it->second.last_heartbeat;
+}
+
 bool NodeManager::IsAlive(const std::string& cluster, const std::string& node) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(NodeKey(cluster, node));

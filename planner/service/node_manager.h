@@ -28,6 +28,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -98,6 +99,10 @@ class NodeManager final : public v1::NodeService::Service {
   absl::StatusOr<std::vector<v1::Node>> AliveNodes(const std::string& cluster);
   // Whether the node is ALIVE now.
   bool IsAlive(const std::string& cluster, const std::string& node);
+  // When the node's agent last heartbeated (this planner's life); nullopt
+  // if it has not registered since the planner started.
+  std::optional<absl::Time> LastHeartbeat(const std::string& cluster, const std::string& node);
+  absl::Duration node_timeout() const { return options_.node_timeout; }
 
   grpc::Status RegisterNode(grpc::ServerContext* context, const v1::RegisterNodeRequest* request,
                             v1::RegisterNodeResponse* response) override;

@@ -51,6 +51,12 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
                                                  server->hardware_.get(), server->compute_.get(),
                                                  plan_options, server->tasks_.get());
+  server->jobs_ = std::make_unique<JobManager>(server->store_.get(), server->nodes_.get(),
+                                               server->models_.get(), server->hardware_.get(),
+                                               server->plans_.get(), server->tasks_.get());
+  // Reports of training tasks reach the jobs before they change the task.
+  server->tasks_->SetTrainListener(server->jobs_.get());
+  RETURN_IF_ERROR(server->jobs_->Start());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -65,6 +71,7 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   builder.RegisterService(server->plans_.get());
   builder.RegisterService(server->nodes_.get());
   builder.RegisterService(server->tasks_.get());
+  builder.RegisterService(server->jobs_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError(
@@ -86,6 +93,7 @@ PlannerServer::~PlannerServer() {
   // No lost-node listener may run once tasks_ is destroyed (members go in
   // reverse order: tasks_ before nodes_).
   if (nodes_) nodes_->Stop();
+  if (jobs_) jobs_->Shutdown();  // joins the job drivers, which call tasks_
   if (tasks_) tasks_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now());
@@ -95,6 +103,7 @@ PlannerServer::~PlannerServer() {
 
 void PlannerServer::Shutdown(absl::Duration grace) {
   tasks_->Shutdown();  // long polls answer now instead of holding the shutdown
+  jobs_->Shutdown();
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }

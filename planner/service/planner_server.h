@@ -1,7 +1,8 @@
 // The planner's composition root: open the store (migrating it), build one
 // manager per resource, wire them (NodeManager's lost-node listener fails
-// the tasks of a lost node; the only place that wiring is done), then open
-// the port. Health checking and server reflection are on.
+// the tasks of a lost node; the training tasks' reports reach the job
+// manager; the only place that wiring is done), then open the port. Health checking and server
+// reflection are on.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include "grpcpp/server.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
+#include "planner/service/job_manager.h"
 #include "planner/service/model_manager.h"
 #include "planner/service/node_manager.h"
 #include "planner/service/plan_manager.h"
@@ -60,6 +62,7 @@ class PlannerServer {
   PlanManager& plans() { return *plans_; }
   NodeManager& nodes() { return *nodes_; }
   TaskManager& tasks() { return *tasks_; }
+  JobManager& jobs() { return *jobs_; }
 
  private:
   PlannerServer() = default;
@@ -71,6 +74,7 @@ class PlannerServer {
   std::unique_ptr<PlanManager> plans_;
   std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<JobManager> jobs_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/job.pb.h"
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
 #include "galvatron/v1/task.pb.h"
@@ -44,6 +45,9 @@ void FillRowFields(const store::Row& row, v1::Plan* message);
 void FillRowFields(const store::Row& row, v1::Node* message);
 // Tasks carry their own times; nothing to fill.
 inline void FillRowFields(const store::Row&, v1::Task*) {}
+// Jobs and their step metrics carry their own times too.
+inline void FillRowFields(const store::Row&, v1::Job*) {}
+inline void FillRowFields(const store::Row&, v1::StepMetrics*) {}
 
 // The message stored in `row`, with its output-only fields filled in.
 // DATA_LOSS if the payload does not parse.

@@ -29,6 +29,8 @@ std::string KindName(v1::TaskKind kind) {
       return "probe";
     case v1::TASK_KIND_PROFILE:
       return "profile";
+    case v1::TASK_KIND_TRAIN:
+      return "train";
     default:
       return "unknown";
   }
@@ -89,6 +91,15 @@ TaskBoard::Added TaskBoard::Add(v1::Task draft, const Select& reuse) {
   entry.task = std::move(draft);
   entry.revision = revisions_->Bump();
   return Added{entry.task, Write{entry.task, writes_.Take(entry.task.id())}};
+}
+
+void TaskBoard::Restore(v1::Task task) {
+  absl::MutexLock lock(&mu_);
+  const int64_t number = TaskNumber(task.id());
+  next_number_ = std::max(next_number_, number + 1);
+  Entry& entry = entries_[number];
+  entry.task = std::move(task);
+  entry.revision = revisions_->Bump();
 }
 
 absl::StatusOr<TaskBoard::Updated> TaskBoard::Apply(Entry& entry, const Mutation& mutation) {

@@ -120,6 +120,10 @@ class TaskBoard {
   // under mu_: two callers never both add where the second should reuse.
   Added Add(v1::Task draft, const Select& reuse) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Puts a stored task back on the board as it was (a training task that
+  // runs on through a planner restart); nothing is written.
+  void Restore(v1::Task task) ABSL_LOCKS_EXCLUDED(mu_);
+
   absl::StatusOr<Updated> Update(int64_t number, const Mutation& mutation) ABSL_LOCKS_EXCLUDED(mu_);
   // Update of the first (lowest-numbered) unfinished task for which `select`
   // holds and `mutation` changes something; on_board is false if none.

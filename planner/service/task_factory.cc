@@ -144,6 +144,29 @@ absl::StatusOr<v1::Task> TaskFactory::Create(const v1::CreateTaskRequest& reques
     }
   }
 
+  return Put(std::move(task), reuse);
+}
+
+absl::StatusOr<v1::Task> TaskFactory::CreateTrain(const std::string& cluster,
+                                                  const Placement& placement,
+                                                  v1::TrainTaskSpec spec,
+                                                  const std::string& reason) {
+  RETURN_IF_ERROR(ValidateName("cluster", cluster));
+  if (placement.nodes.empty() || placement.world_size < 1) {
+    return Invalid("placement", "no ranks", "expected at least one rank on one node");
+  }
+  v1::Task task;
+  task.set_kind(v1::TASK_KIND_TRAIN);
+  task.set_cluster(cluster);
+  task.set_state(v1::TASK_STATE_PENDING);
+  task.set_reason(reason);
+  *task.mutable_created_at() = NowTimestamp();
+  *task.mutable_train() = std::move(spec);
+  AddParts(placement, &task);
+  return Put(std::move(task), nullptr);
+}
+
+absl::StatusOr<v1::Task> TaskFactory::Put(v1::Task task, const TaskBoard::Select& reuse) {
   TaskBoard::Added added = board_->Add(std::move(task), reuse);
   if (!added.write.has_value()) return added.task;  // an in-flight task does the work
   const v1::Task& created = added.task;

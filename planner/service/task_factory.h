@@ -14,6 +14,7 @@
 #include "galvatron/v1/task.pb.h"
 #include "planner/service/model_manager.h"
 #include "planner/service/node_manager.h"
+#include "planner/service/placement.h"
 #include "planner/service/task_board.h"
 
 namespace galvatron::planner {
@@ -37,7 +38,17 @@ class TaskFactory {
                                   const v1::ModelSpec* model = nullptr,
                                   const TaskBoard::Select& reuse = nullptr);
 
+  // A training task (jobs only; clients cannot create one): the parts and
+  // ranks of `placement` on `cluster`, each rank on the device the job's
+  // ranks name. The spec was checked by the job manager.
+  absl::StatusOr<v1::Task> CreateTrain(const std::string& cluster, const Placement& placement,
+                                       v1::TrainTaskSpec spec, const std::string& reason);
+
  private:
+  // Puts the task on the board (or finds the in-flight one `reuse` selects)
+  // and stores it; fails it at once if one of its nodes was lost meanwhile.
+  absl::StatusOr<v1::Task> Put(v1::Task task, const TaskBoard::Select& reuse);
+
   TaskBoard* const board_;
   NodeManager* const nodes_;
   ModelManager* const models_;

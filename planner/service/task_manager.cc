@@ -41,12 +41,21 @@ absl::Status TaskManager::Start() {
   all.limit = store::kMaxListLimit;
   int64_t max_number = 0;
   int interrupted = 0;
+  int restored = 0;
   while (true) {
     ASSIGN_OR_RETURN(std::vector<store::Row> rows, store_->List(Table::kTasks, all));
     for (const store::Row& row : rows) {
       max_number = std::max(max_number, TaskNumber(row.key));
       ASSIGN_OR_RETURN(v1::Task task, DecodeRow<v1::Task>(Table::kTasks, row));
       if (Terminal(task.state())) continue;
+      if (task.kind() == v1::TASK_KIND_TRAIN && task.state() == v1::TASK_STATE_RUNNING &&
+          std::all_of(task.nodes().begin(), task.nodes().end(), [](const v1::TaskNode& part) {
+            return part.state() == v1::TASK_STATE_RUNNING;
+          })) {
+        board_.Restore(std::move(task));
+        ++restored;
+        continue;
+      }
       // Nothing else runs yet (Start comes before serving): written directly.
       FinishTask(&task, v1::TASK_STATE_FAILED,
                  "interrupted: the planner restarted while the task was in flight; create it "
@@ -60,6 +69,9 @@ absl::Status TaskManager::Start() {
   }
   board_.SetNextNumber(max_number + 1);
   if (interrupted > 0) spdlog::warn("{} task(s) interrupted by a planner restart", interrupted);
+  if (restored > 0) {
+    spdlog::info("{} training task(s) wait for their agents to re-attach", restored);
+  }
   return absl::OkStatus();
 }
 
@@ -162,6 +174,23 @@ absl::StatusOr<v1::Task> TaskManager::Cancel(const std::string& id) {
     return std::move(cancelled.task);
   }
   // Not in flight: it had ended already (or is unknown).
+  ASSIGN_OR_RETURN(v1::GetTaskResponse current, Current(id));
+  return std::move(*current.mutable_task());
+}
+
+absl::StatusOr<v1::Task> TaskManager::Fail(const std::string& id, const std::string& message) {
+  const int64_t number = TaskNumber(id);
+  if (number == 0) return Invalid("id", Quoted(id), "expected a task id like task-1");
+  ASSIGN_OR_RETURN(
+      TaskBoard::Updated failed,
+      board_.Update(number, [&](TaskBoard::Entry& entry) -> absl::StatusOr<TaskBoard::Change> {
+        FinishTask(&entry.task, v1::TASK_STATE_FAILED, message);
+        return TaskBoard::Change::kState;
+      }));
+  if (failed.write.has_value()) {
+    RETURN_IF_ERROR(board_.Commit(std::move(*failed.write)));
+    return std::move(failed.task);
+  }
   ASSIGN_OR_RETURN(v1::GetTaskResponse current, Current(id));
   return std::move(*current.mutable_task());
 }

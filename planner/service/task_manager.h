@@ -14,7 +14,11 @@
 //
 // Every state change of a task is stored (a new version of its row);
 // progress is kept in memory. A planner restart fails the tasks that were in
-// flight (their agents' sessions died with it) with a message saying so. A
+// flight (their agents' sessions died with it) with a message saying so,
+// except training tasks whose every part was running: their agents keep the
+// workers running while the planner is away, register again and go on
+// reporting, so those go back on the board as they were (the job manager
+// fails one whose nodes do not come back). A
 // node that is lost while its part is pending or running fails the task:
 // NodeManager calls OnNodeLost (the composition root wires it).
 #pragma once
@@ -66,11 +70,21 @@ class TaskManager final : public v1::TaskService::Service {
   void OnNodeLost(const v1::Node& node);
 
   absl::StatusOr<v1::Task> Create(const v1::CreateTaskRequest& request);
+  // A training task of a job (TaskFactory::CreateTrain).
+  absl::StatusOr<v1::Task> CreateTrain(const std::string& cluster, const Placement& placement,
+                                       v1::TrainTaskSpec spec, const std::string& reason) {
+    return factory_.CreateTrain(cluster, placement, std::move(spec), reason);
+  }
+  // Set once, before serving: who takes the reports of training tasks.
+  void SetTrainListener(TrainReportListener* listener) { reports_.SetTrainListener(listener); }
   // `context` (may be null) ends a long poll early.
   absl::StatusOr<v1::GetTaskResponse> Get(const v1::GetTaskRequest& request,
                                           const grpc::ServerContext* context = nullptr);
   absl::StatusOr<v1::ListTasksResponse> List(const v1::ListTasksRequest& request);
   absl::StatusOr<v1::Task> Cancel(const std::string& id);
+  // Ends an unfinished task FAILED with `message` (the job manager: a node
+  // that did not re-attach); the task as it ended, or as it was if it had.
+  absl::StatusOr<v1::Task> Fail(const std::string& id, const std::string& message);
   absl::StatusOr<v1::PollTaskResponse> Poll(const v1::PollTaskRequest& request,
                                             const grpc::ServerContext* context = nullptr);
   absl::StatusOr<v1::ReportTaskResponse> Report(const v1::ReportTaskRequest& request);

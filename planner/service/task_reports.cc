@@ -69,7 +69,17 @@ void PartSucceeded(v1::Task* task, int index, const std::string& message) {
 }  // namespace
 
 absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(const v1::ReportTaskRequest& request) {
-  RETURN_IF_ERROR(nodes_->CheckSession(request.cluster(), request.node(), request.session_id()));
+  if (absl::Status session =
+          nodes_->CheckSession(request.cluster(), request.node(), request.session_id());
+      !session.ok()) {
+    // ABORTED, not NOT_FOUND: the agent registers again and sends the
+    // report anew (its workers may go on: the task may be waiting for it
+    // after a planner restart); NOT_FOUND means the task is gone.
+    if (absl::IsNotFound(session)) {
+      return absl::AbortedError(absl::StrCat(session.message(), "; register again and retry"));
+    }
+    return session;
+  }
   const int64_t number = TaskNumber(request.task_id());
   if (number == 0) {
     return Invalid("task_id", Quoted(request.task_id()), "expected a task id like task-1");
@@ -81,6 +91,15 @@ absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(const v1::ReportTas
                    "expected TASK_STATE_RUNNING, TASK_STATE_SUCCEEDED or TASK_STATE_FAILED");
   }
   RETURN_IF_ERROR(CheckNonNegativeFinite("progress", request.progress()));
+  if (train_listener_ != nullptr) {
+    // Before the task changes: once a reader sees it ended, what its last
+    // reports carried has been taken.
+    std::optional<TaskBoard::View> view = board_->Find(number);
+    if (view.has_value() && view->task.kind() == v1::TASK_KIND_TRAIN &&
+        !Terminal(view->task.state())) {
+      RETURN_IF_ERROR(train_listener_->OnTrainReport(view->task, request));
+    }
+  }
 
   // Step 1, under the board's lock: check the part, apply the progress, end
   // the part unless rank 0's result must be stored first.
@@ -212,6 +231,7 @@ absl::Status ReportHandler::StoreResult(const v1::ReportTaskRequest& report, con
     result_ids->push_back(stored.id());
     return absl::OkStatus();
   }
+  if (task.kind() == v1::TASK_KIND_TRAIN) return absl::OkStatus();  // the job records it
   if (report.compute_size() == 0) {
     return absl::InvalidArgumentError("compute: the worker reported success without profiles");
   }

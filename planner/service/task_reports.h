@@ -13,7 +13,9 @@
 //    answered `cancel` so that they stop their workers;
 //  - SUCCEEDED from rank 0's node with the result: the result (a hardware
 //    profile or compute profiles) is validated and stored through the
-//    profile managers; a rejected result fails the task.
+//    profile managers; a rejected result fails the task. A training task
+//    has no result of its own: its parts' metrics, logs and checkpoints go
+//    to the TrainReportListener with every report.
 // A report for a task that has ended is answered `cancel` unless the task
 // succeeded.
 //
@@ -33,6 +35,19 @@
 
 namespace galvatron::planner {
 
+// Takes what the parts of a training task report (rank 0's step metrics,
+// log tails, checkpoint shards, a failure) before the report changes the
+// task, so that a task seen SUCCEEDED or FAILED has had its last metrics
+// and logs taken: the job manager. Called with no lock of the task manager
+// held, possibly from several report calls at once.
+class TrainReportListener {
+ public:
+  virtual ~TrainReportListener() = default;
+  // `task` is the training task as it was when the report came. An error
+  // rejects the report; the agent sends it again.
+  virtual absl::Status OnTrainReport(const v1::Task& task, const v1::ReportTaskRequest& report) = 0;
+};
+
 class ReportHandler {
  public:
   ReportHandler(TaskBoard* board, store::Store* store, NodeManager* nodes,
@@ -40,6 +55,9 @@ class ReportHandler {
       : board_(board), store_(store), nodes_(nodes), hardware_(hardware), compute_(compute) {}
 
   absl::StatusOr<v1::ReportTaskResponse> Report(const v1::ReportTaskRequest& request);
+
+  // Set once, before reports are served (the composition root).
+  void SetTrainListener(TrainReportListener* listener) { train_listener_ = listener; }
 
  private:
   // Stores the result rank 0's node reported; appends the stored ids to
@@ -55,6 +73,7 @@ class ReportHandler {
   NodeManager* const nodes_;
   HardwareProfileManager* const hardware_;
   ComputeProfileManager* const compute_;
+  TrainReportListener* train_listener_ = nullptr;
 };
 
 }  // namespace galvatron::planner

@@ -59,6 +59,7 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
     return absl::UnavailableError(
         absl::StrCat("cannot write the checkpoint in ", dir, ": ", e.what_without_backtrace()));
   }
+  RETURN_IF_ERROR(WriteTextFile(absl::StrCat(dir, "/rank-", rank, ".done"), ""));
   comm.Barrier();  // every shard is on disk before the checkpoint counts
   if (rank == 0) {
     RETURN_IF_ERROR(WriteTextFile((fs::path(root) / "latest").string(), absl::StrCat(step, "\n")));
@@ -67,12 +68,13 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, Stage& st,
+absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int64_t step, int rank, Stage& st,
                                        torch::optim::AdamW& optimizer) {
-  ASSIGN_OR_RETURN(std::string latest, ReadTextFile((fs::path(root) / "latest").string()));
-  int64_t step = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(latest), &step) || step < 1) {
-    return absl::DataLossError(absl::StrCat(root, "/latest: \"", latest, "\" is not a step"));
+  if (step <= 0) {
+    ASSIGN_OR_RETURN(std::string latest, ReadTextFile((fs::path(root) / "latest").string()));
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(latest), &step) || step < 1) {
+      return absl::DataLossError(absl::StrCat(root, "/latest: \"", latest, "\" is not a step"));
+    }
   }
   const std::string dir = StepDir(root, step);
   try {

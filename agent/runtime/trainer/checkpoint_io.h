@@ -1,8 +1,11 @@
 // Checkpoints and parameter dumps of one rank. A checkpoint is sharded:
 // ROOT/step-N/rank-R.pt holds every tensor rank R keeps (ZeRO-3 layers as
-// their slices, bf16 runs' float32 masters too) and rank-R.optim.pt its
-// AdamW states; ROOT/latest names the newest complete step, written by rank 0
-// once every rank's shard is on disk. Resuming needs the same plan and world.
+// their slices, bf16 runs' float32 masters too), rank-R.optim.pt its AdamW
+// states, and rank-R.done (empty) is written once both are on disk: what an
+// agent looks for to tell that the rank's shard is whole. ROOT/latest names
+// the newest complete step, written by rank 0 once every rank's shard is on
+// disk; without a shared filesystem only rank 0's node has it, so a resume
+// across nodes names its step. Resuming needs the same plan and world.
 //
 // Thread model: the training thread; SaveCheckpoint and DumpParameters are
 // collective (every rank calls them at the same step).
@@ -31,11 +34,11 @@ bool CheckpointDue(const TrainOptions& o, int64_t step);
 absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, TrainerComm& comm,
                             Stage& stage, torch::optim::AdamW& optimizer);
 
-// Reads `root`/latest and this rank's shard of that step into `stage` and
-// `optimizer`; returns the step. DATA_LOSS for a missing or mismatched
-// checkpoint.
-absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int rank, Stage& stage,
-                                       torch::optim::AdamW& optimizer);
+// Reads this rank's shard of step `step` (0: the one `root`/latest names)
+// into `stage` and `optimizer`; returns the step. DATA_LOSS for a missing or
+// mismatched checkpoint.
+absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int64_t step, int rank,
+                                       Stage& stage, torch::optim::AdamW& optimizer);
 
 // One line per parameter tensor this rank holds, with its place in the full
 // tensor: "name ndim d0 d1 .. dim start count v0 v1 ..." (dim -1: whole), in

@@ -20,7 +20,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/runtime/inputs/plan_input.h"
 #include "agent/runtime/trainer/batches.h"
 #include "agent/runtime/trainer/checkpoint_io.h"
 #include "agent/runtime/trainer/clip_grads.h"
@@ -34,9 +33,11 @@
 #include "agent/runtime/trainer/step_metrics.h"
 #include "agent/runtime/trainer/trainer_comm.h"
 #include "common/model_catalog.h"
+#include "common/plan_validation.h"
 #include "common/status_macros.h"
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
+#include "interop/plan_file.h"
 #include "spdlog/spdlog.h"
 
 namespace galvatron::runtime {
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   auto t = std::make_unique<Training>();
   ASSIGN_OR_RETURN(t->model, LoadModelArgument(o.model));
   RETURN_IF_ERROR(CheckModelIsTrainable(t->model));
-  ASSIGN_OR_RETURN(LoadedPlan loaded, LoadPlanFile(o.plan, o.world_size));
+  ASSIGN_OR_RETURN(interop::LoadedPlan loaded, interop::LoadPlanFile(o.plan, o.world_size));
   t->plan = std::move(loaded.plan);
   for (const std::string& note : loaded.notes) spdlog::warn("--plan: {}", note);
   RETURN_IF_ERROR(CheckPlanForModel(t->plan, t->model, o.world_size));
@@ -102,8 +103,8 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   ASSIGN_OR_RETURN(t->optimizer,
                    StageOptimizer::Create(t->stage, t->model.optimizer(), o, t->precision));
   if (o.resume) {
-    ASSIGN_OR_RETURN(t->first_step,
-                     LoadCheckpoint(o.checkpoint_dir, o.rank, t->stage, t->optimizer->adamw()));
+    ASSIGN_OR_RETURN(t->first_step, LoadCheckpoint(o.checkpoint_dir, o.resume_step, o.rank,
+                                                   t->stage, t->optimizer->adamw()));
     spdlog::info("rank {}: resumed from step {}", o.rank, t->first_step);
   }
   ASSIGN_OR_RETURN(t->batches,

@@ -47,6 +47,7 @@ struct TrainOptions {
   std::string checkpoint_dir;      // sharded checkpoints: step-N/rank-R.pt
   int64_t checkpoint_every = 0;    // 0: only at the end (when a dir is given)
   bool resume = false;             // continue from the latest checkpoint in the dir
+  int64_t resume_step = 0;         // with resume: this step's checkpoint (0: the latest)
   int64_t stop_after = 0;          // > 0: checkpoint and stop after this step (the LR
                                    // schedule still spans `steps`); resume later
   double learning_rate = 0;        // 0: the spec's optimizer, else 1e-3

@@ -286,8 +286,11 @@ TEST_CASE("Cancelling, a lost node and a bad session", "[service][tasks]") {
   REQUIRE(told.ok());
   CHECK(told->cancel());
 
-  CHECK(absl::IsNotFound(
-      p.Report(cancelled, "n1", "not-the-session", v1::TASK_STATE_RUNNING).status()));
+  // A report under an unknown session: register again and send it anew.
+  const absl::Status stale_report =
+      p.Report(cancelled, "n1", "not-the-session", v1::TASK_STATE_RUNNING).status();
+  CHECK(absl::IsAborted(stale_report));
+  CHECK_THAT(std::string(stale_report.message()), Catch::Contains("register again"));
   v1::PollTaskRequest stale;
   stale.set_cluster("test");
   stale.set_node("n1");

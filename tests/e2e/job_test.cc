@@ -1,0 +1,455 @@
+// Jobs end to end on loopback: a planner, two galvatron-agent processes of
+// two CPU devices each ("nodes" n1 and n2) and the galvatron-worker train
+// processes they start, driven through the JobService by a real gRPC
+// client. A 4-rank job with a plan of pp 2 and tp 2 reaches SUCCEEDED and
+// trains exactly as `galvatron-worker launch` does with the same plan
+// (float64, losses equal step by step); a job cancelled while it runs ends
+// CANCELLED with no worker left; an agent lost mid-job fails the job and
+// the other node's workers stop.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/json_file.h"
+#include "galvatron/v1/job.grpc.pb.h"
+#include "galvatron/v1/service.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "tests/agent/runtime/trainer/train_support.h"
+#include "tests/support/test_support.h"
+
+namespace galvatron {
+namespace {
+
+using testing::ChildProcess;
+using testing::Slurp;
+
+constexpr auto kDeadline = std::chrono::seconds(30);
+
+std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std::string& planner,
+                                         const std::string& name) {
+  std::vector<std::string> argv = {testing::BinDir() + "/galvatron-agent",
+                                   "--planner",
+                                   planner,
+                                   "--cluster",
+                                   "test",
+                                   "--node-name",
+                                   name,
+                                   "--devices",
+                                   "cpu:2",
+                                   "--advertise-host",
+                                   "127.0.0.1",
+                                   "--heartbeat-interval-ms",
+                                   "200",
+                                   "--work-dir",
+                                   dir.File("work-" + name),
+                                   "--log-level",
+                                   "debug"};
+  return std::make_unique<ChildProcess>(argv, dir.File("agent-" + name + ".log"));
+}
+
+class Client {
+ public:
+  explicit Client(const std::string& address)
+      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        jobs_(v1::JobService::NewStub(channel_)),
+        nodes_(v1::NodeService::NewStub(channel_)) {}
+
+  int AliveNodes() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::ListNodesRequest request;
+    v1::ListNodesResponse response;
+    if (!nodes_->ListNodes(&context, request, &response).ok()) return -1;
+    int alive = 0;
+    for (const v1::Node& node : response.nodes()) alive += node.state() == v1::NODE_STATE_ALIVE;
+    return alive;
+  }
+
+  v1::Job Submit(const v1::SubmitJobRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::Job job;
+    grpc::Status status = jobs_->SubmitJob(&context, request, &job);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return job;
+  }
+
+  grpc::Status TrySubmit(const v1::SubmitJobRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::Job job;
+    return jobs_->SubmitJob(&context, request, &job);
+  }
+
+  v1::Job Get(const std::string& id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetJobRequest request;
+    request.set_id(id);
+    v1::GetJobResponse response;
+    grpc::Status status = jobs_->GetJob(&context, request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return response.job();
+  }
+
+  // Follows the job with long polls until it ends or `timeout` passes.
+  v1::Job WaitEnd(const std::string& id, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int64_t revision = 0;
+    v1::Job job;
+    while (std::chrono::steady_clock::now() < deadline) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+      v1::GetJobRequest request;
+      request.set_id(id);
+      request.set_wait_ms(5000);
+      request.set_known_revision(revision);
+      v1::GetJobResponse response;
+      grpc::Status status = jobs_->GetJob(&context, request, &response);
+      INFO(status.error_message());
+      REQUIRE(status.ok());
+      job = response.job();
+      revision = response.revision();
+      if (revision == -1) break;
+    }
+    return job;
+  }
+
+  // Waits until the job is in `state` (or has ended).
+  v1::Job WaitState(const std::string& id, v1::JobState state, std::chrono::seconds timeout) {
+    v1::Job job;
+    testing::WaitFor(
+        [&] {
+          job = Get(id);
+          return job.state() == state || job.state() >= v1::JOB_STATE_SUCCEEDED;
+        },
+        timeout);
+    return job;
+  }
+
+  std::vector<v1::StepMetrics> Metrics(const std::string& id) {
+    std::vector<v1::StepMetrics> all;
+    int64_t after = 0;
+    while (true) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::GetJobMetricsRequest request;
+      request.set_job_id(id);
+      request.set_after_step(after);
+      request.set_page_size(2);  // exercises paging
+      v1::GetJobMetricsResponse response;
+      grpc::Status status = jobs_->GetJobMetrics(&context, request, &response);
+      INFO(status.error_message());
+      REQUIRE(status.ok());
+      for (const v1::StepMetrics& m : response.metrics()) all.push_back(m);
+      if (response.metrics_size() == 0 || response.job_finished()) break;
+      after = response.metrics(response.metrics_size() - 1).step();
+    }
+    return all;
+  }
+
+  v1::GetJobLogsResponse Logs(const std::string& id, int rank) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetJobLogsRequest request;
+    request.set_job_id(id);
+    request.set_rank(rank);
+    v1::GetJobLogsResponse response;
+    grpc::Status status = jobs_->GetJobLogs(&context, request, &response);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return response;
+  }
+
+  v1::Job Cancel(const std::string& id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::CancelJobRequest request;
+    request.set_id(id);
+    v1::Job job;
+    grpc::Status status = jobs_->CancelJob(&context, request, &job);
+    INFO(status.error_message());
+    REQUIRE(status.ok());
+    return job;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+  std::unique_ptr<v1::NodeService::Stub> nodes_;
+};
+
+// pp 2 × tp 2 over 4 ranks: each stage's tensor-parallel pair on one node.
+v1::Plan Pp2Tp2(const testing::TempDir& dir) {
+  testing::PlanShape shape;
+  shape.world = 4;
+  shape.pp = 2;
+  for (testing::Layer& layer : shape.layers) layer.tp = 2;
+  shape.embedding.tp = 2;
+  v1::Plan plan;
+  REQUIRE(ReadJsonFile(testing::WritePlan(dir, "pp2-tp2.json", shape), &plan).ok());
+  return plan;
+}
+
+v1::SubmitJobRequest JobRequest(const v1::Plan& plan, int steps) {
+  v1::SubmitJobRequest request;
+  request.set_model("gpt-tiny");
+  request.set_cluster("test");
+  request.set_memory_budget_bytes(int64_t{4} << 30);
+  *request.mutable_plan() = plan;
+  request.mutable_training()->set_steps(steps);
+  request.mutable_training()->set_dtype("float64");
+  request.mutable_training()->set_seed(7);
+  return request;
+}
+
+// galvatron-worker processes anywhere on the machine whose command line
+// mentions `marker` (a test's temporary directory).
+int WorkersMentioning(const std::string& marker) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (text.find("galvatron-worker") != std::string::npos &&
+        text.find(marker) != std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+std::string AgentLogs(const testing::TempDir& dir) {
+  return "n1:\n" + Slurp(dir.File("agent-n1.log")) + "\nn2:\n" + Slurp(dir.File("agent-n2.log"));
+}
+
+}  // namespace
+
+TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launch does",
+          "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200"});
+  Client client(planner.address());
+  auto n1 = StartAgent(dir, planner.address(), "n1");
+  auto n2 = StartAgent(dir, planner.address(), "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  const v1::Plan plan = Pp2Tp2(dir);
+  v1::SubmitJobRequest request = JobRequest(plan, 4);
+  request.mutable_training()->set_checkpoint_every(2);
+  const v1::Job submitted = client.Submit(request);
+  CHECK(submitted.id() == "job-1");
+  CHECK(submitted.state() == v1::JOB_STATE_PENDING);
+  CHECK_THAT(submitted.plan_id(), Catch::StartsWith("plan-given-"));
+
+  const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(240));
+  INFO(job.DebugString());
+  INFO(AgentLogs(dir));
+  INFO(planner.Log());
+  REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
+  // Every transition stored with its reason, in order.
+  std::vector<v1::JobState> states;
+  for (const v1::JobTransition& t : job.transitions()) {
+    states.push_back(t.state());
+    CHECK_FALSE(t.reason().empty());
+  }
+  CHECK(states == std::vector<v1::JobState>{v1::JOB_STATE_PENDING, v1::JOB_STATE_PLANNED,
+                                            v1::JOB_STATE_LAUNCHING, v1::JOB_STATE_RUNNING,
+                                            v1::JOB_STATE_SUCCEEDED});
+  // Ranks 0-1 on n1, 2-3 on n2: each stage (and its tp pair) on one node.
+  REQUIRE(job.ranks_size() == 4);
+  for (int rank = 0; rank < 4; ++rank) {
+    CHECK(job.ranks(rank).rank() == rank);
+    CHECK(job.ranks(rank).node() == (rank < 2 ? "n1" : "n2"));
+    CHECK(job.ranks(rank).device_index() == rank % 2);
+  }
+  CHECK(job.world_size() == 4);
+  CHECK(job.steps_done() == 4);
+  CHECK(job.checkpoint().complete());
+  CHECK(job.checkpoint().step() == 4);
+  CHECK(job.checkpoint().ranks_written_size() == 4);
+  CHECK(job.step_time().measured_seconds() > 0);
+  CHECK(job.step_time().measured_stage_seconds_size() == 2);
+  CHECK_THAT(job.message(), Catch::Contains("checkpoint step 4"));
+  // No shared filesystem: each node holds its own ranks' shards.
+  CHECK(std::filesystem::exists(dir.File("work-n1/checkpoints/job-1/step-4/rank-0.pt")));
+  CHECK(std::filesystem::exists(dir.File("work-n2/checkpoints/job-1/step-4/rank-3.pt")));
+  CHECK_FALSE(std::filesystem::exists(dir.File("work-n1/checkpoints/job-1/step-4/rank-3.pt")));
+
+  const std::vector<v1::StepMetrics> metrics = client.Metrics(job.id());
+  REQUIRE(metrics.size() == 4);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    CHECK(metrics[i].step() == static_cast<int64_t>(i + 1));
+    CHECK(metrics[i].job_id() == job.id());
+  }
+  CHECK(job.last_metrics().step() == 4);
+  CHECK(job.last_metrics().loss() == metrics.back().loss());
+
+  const v1::GetJobLogsResponse logs = client.Logs(job.id(), 3);
+  REQUIRE(logs.logs_size() == 1);
+  CHECK(logs.logs(0).rank() == 3);
+  CHECK(logs.logs(0).node() == "n2");
+
+  // The same plan through the launcher, on this machine, one thread per rank
+  // as the agents give them (2 cores / 2 ranks per node).
+  const std::string plan_file = dir.File("pp2-tp2.json");
+  testing::CommandResult launched = testing::RunCommand({testing::Worker(),
+                                                         "launch",
+                                                         "--nproc",
+                                                         "4",
+                                                         "--",
+                                                         "train",
+                                                         "--plan",
+                                                         plan_file,
+                                                         "--model",
+                                                         "gpt-tiny",
+                                                         "--steps",
+                                                         "4",
+                                                         "--dtype",
+                                                         "float64",
+                                                         "--seed",
+                                                         "7",
+                                                         "--threads",
+                                                         "1",
+                                                         "--metrics-out",
+                                                         dir.File("launch-metrics.jsonl")},
+                                                        std::chrono::seconds(240));
+  INFO(launched.err);
+  REQUIRE(launched.exit_code == 0);
+  const std::vector<v1::StepMetrics> reference =
+      testing::ReadMetrics(dir.File("launch-metrics.jsonl"));
+  REQUIRE(reference.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("step " << i + 1);
+    CHECK(metrics[i].loss() == reference[i].loss());
+    CHECK(metrics[i].grad_norm() == reference[i].grad_norm());
+  }
+
+  n1->Signal(SIGTERM);
+  n2->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+  CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("Submissions are checked field by field", "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
+  Client client(planner.address());
+  const v1::Plan plan = Pp2Tp2(dir);
+
+  v1::SubmitJobRequest no_memory = JobRequest(plan, 4);
+  no_memory.set_memory_budget_bytes(0);
+  grpc::Status status = client.TrySubmit(no_memory);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::Contains("memory_budget_bytes"));
+
+  v1::SubmitJobRequest bad_dtype = JobRequest(plan, 4);
+  bad_dtype.mutable_training()->set_dtype("float16");
+  status = client.TrySubmit(bad_dtype);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(),
+             Catch::Contains("training.dtype") && Catch::Contains("float16"));
+
+  v1::SubmitJobRequest unknown_model = JobRequest(plan, 4);
+  unknown_model.set_model("no-such-model");
+  status = client.TrySubmit(unknown_model);
+  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
+
+  v1::SubmitJobRequest wrong_plan = JobRequest(plan, 4);
+  wrong_plan.mutable_plan()->mutable_layers()->RemoveLast();
+  status = client.TrySubmit(wrong_plan);
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(status.error_message(), Catch::Contains("plan") && Catch::Contains("layers"));
+}
+
+TEST_CASE("A job cancelled while it runs ends CANCELLED with no worker left", "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200"});
+  Client client(planner.address());
+  auto n1 = StartAgent(dir, planner.address(), "n1");
+  auto n2 = StartAgent(dir, planner.address(), "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  const v1::Job submitted = client.Submit(JobRequest(Pp2Tp2(dir), 100000));
+  v1::Job running = client.WaitState(submitted.id(), v1::JOB_STATE_RUNNING, kDeadline);
+  INFO(AgentLogs(dir));
+  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  // Wait for a step so that every rank is past its rendezvous.
+  REQUIRE(testing::WaitFor([&] { return client.Get(submitted.id()).steps_done() >= 1; },
+                           std::chrono::seconds(120)));
+  CHECK(WorkersMentioning(dir.path()) == 4);
+
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  const v1::Job cancelled = client.Cancel(submitted.id());
+  CHECK(cancelled.state() == v1::JOB_STATE_CANCELLED);
+  CHECK_THAT(cancelled.message(), Catch::Contains("cancelled"));
+  // Every worker stops within 10 s.
+  CHECK(testing::WaitFor(
+      [&] { return WorkersMentioning(dir.path()) == 0; },
+      std::chrono::seconds(10) - std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::steady_clock::now() - cancelled_at)));
+  n1->Signal(SIGTERM);
+  n2->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+  CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("An agent lost mid-job fails the job and stops the other node's workers", "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200", "--node-timeout-ms", "2000"});
+  Client client(planner.address());
+  auto n1 = StartAgent(dir, planner.address(), "n1");
+  auto n2 = StartAgent(dir, planner.address(), "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  const v1::Job submitted = client.Submit(JobRequest(Pp2Tp2(dir), 100000));
+  REQUIRE(testing::WaitFor([&] { return client.Get(submitted.id()).steps_done() >= 1; },
+                           std::chrono::seconds(120)));
+  // n2's agent vanishes (its workers keep running, orphaned, until their
+  // peers stop; the job must not wait for them).
+  n2->Signal(SIGKILL);
+  n2->Wait(std::chrono::seconds(10));
+  const auto lost_at = std::chrono::steady_clock::now();
+  const v1::Job failed = client.WaitEnd(submitted.id(), std::chrono::seconds(60));
+  const auto took = std::chrono::steady_clock::now() - lost_at;
+  INFO(failed.DebugString());
+  CHECK(failed.state() == v1::JOB_STATE_FAILED);
+  CHECK_THAT(failed.message(), Catch::Contains("n2") && Catch::Contains("lost"));
+  CHECK(took <= std::chrono::seconds(2 + 5));  // node timeout + 5 s
+  // n1's workers are stopped by their agent.
+  CHECK(testing::WaitFor(
+      [&] {
+        for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+          std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
+          std::string text((std::istreambuf_iterator<char>(cmdline)),
+                           std::istreambuf_iterator<char>());
+          if (text.find("galvatron-worker") != std::string::npos &&
+              text.find(dir.File("work-n1")) != std::string::npos) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(15)));
+  // n2's orphans stop once their peers are gone (peer watch), or are killed
+  // here so that nothing outlives the test.
+  if (!testing::WaitFor([&] { return WorkersMentioning(dir.path()) == 0; },
+                        std::chrono::seconds(60))) {
+    std::system(("pkill -9 -f " + dir.path()).c_str());
+  }
+  n1->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+}
+
+}  // namespace galvatron
