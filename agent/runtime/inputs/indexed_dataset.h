@@ -1,7 +1,7 @@
 // Megatron-LM's indexed dataset ("MMIDIDX") as a TokenSource: PREFIX.idx
 // describes the sequences of PREFIX.bin, a flat array of token ids. Our own
-// reader of the layout Megatron-LM writes (megatron/core/datasets/
-// indexed_dataset.py), all little-endian:
+// reader of the layout Megatron-LM's IndexedDatasetBuilder writes, all
+// little-endian:
 //
 //   .idx  offset  size  field
 //         0       9     magic "MMIDIDX\0\0"
