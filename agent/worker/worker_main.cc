@@ -199,7 +199,10 @@ int main(int argc, char** argv) {
           "float32, float64 (exactness checks) or bfloat16 (bf16 compute, float32 master weights)")
       ->capture_default_str();
   train_cmd
-      ->add_option("--data", train.data, "synthetic, or a file of little-endian uint16 token ids")
+      ->add_option("--data", train.data,
+                   "synthetic; a Megatron-LM indexed dataset: PREFIX (or PREFIX.bin, PREFIX.idx) "
+                   "when PREFIX.bin and PREFIX.idx both exist; or a raw file of little-endian "
+                   "uint16 token ids. Samples are non-overlapping windows of seq + 1 tokens")
       ->capture_default_str();
   train_cmd->add_option("--metrics-out", train.metrics_out,
                         "rank 0: append one JSON object per step (step, loss, stepSeconds, ...)");

@@ -38,6 +38,11 @@ class MappedTokens final : public TokenSource {
 
   int64_t num_samples() const override { return (tokens_ - 1) / seq_len_; }
   int seq_len() const override { return seq_len_; }
+  std::string Describe() const override {
+    return absl::StrCat("token file ", path_, ": ", tokens_, " ",
+                        type_ == TokenType::kUint16 ? "uint16" : "uint32", " tokens, ",
+                        num_samples(), " samples of ", seq_len_, " + 1 tokens");
+  }
 
   absl::Status Sample(int64_t index, int64_t* out) const override {
     if (index < 0 || index >= num_samples()) {
@@ -82,6 +87,10 @@ class Synthetic final : public TokenSource {
       : samples_(samples), seq_len_(seq_len), vocab_(vocab), seed_(seed) {}
   int64_t num_samples() const override { return samples_; }
   int seq_len() const override { return seq_len_; }
+  std::string Describe() const override {
+    return absl::StrCat("synthetic tokens: ", samples_, " samples of ", seq_len_,
+                        " + 1 tokens below ", vocab_);
+  }
   absl::Status Sample(int64_t index, int64_t* out) const override {
     if (index < 0 || index >= samples_) {
       return absl::OutOfRangeError(absl::StrCat("synthetic sample ", index, " of ", samples_));

@@ -1,12 +1,13 @@
 // Training data as token windows: sample i is seq_len + 1 consecutive tokens
-// (inputs = the first seq_len, labels = the last seq_len). Two sources: a
+// (inputs = the first seq_len, labels = the last seq_len). Sources here: a
 // memory-mapped file of little-endian token ids (uint16, as nanoGPT's
 // train.bin, or uint32), cut into non-overlapping windows, and synthetic
-// tokens derived from a seed. The order of samples in an epoch is a
-// permutation from the seed, computed with our own Fisher-Yates over
-// std::mt19937_64 (whose output the standard fixes), so every rank and every
-// run sees the same order on any platform — what makes runs repeatable and
-// checkpoints resumable. No LibTorch here.
+// tokens derived from a seed; Megatron-LM's indexed datasets are in
+// indexed_dataset.h, and training_data.h resolves what --data names. The
+// order of samples in an epoch is a permutation from the seed, computed with
+// our own Fisher-Yates over std::mt19937_64 (whose output the standard
+// fixes), so every rank and every run sees the same order on any platform —
+// what makes runs repeatable and checkpoints resumable. No LibTorch here.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,8 @@ class TokenSource {
   // Writes the seq_len + 1 tokens of sample `index` (0 <= index <
   // num_samples) to `out`. DATA_LOSS for a token id outside the vocabulary.
   virtual absl::Status Sample(int64_t index, int64_t* out) const = 0;
+  // One line for the log: what the source is and how many samples it has.
+  virtual std::string Describe() const = 0;
 };
 
 enum class TokenType { kUint16, kUint32 };

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "agent/runtime/inputs/training_data.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace galvatron::runtime {
 
@@ -20,13 +22,10 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
   b->chunks_ = std::max(1, plan.micro_batches());
   b->m_ = b->global_batch_ / b->chunks_;
   b->weights_dtype_ = weights_dtype;
-  if (o.data == "synthetic") {
-    b->data_ = SyntheticTokens(std::max<int64_t>(4096, o.steps * b->global_batch_), b->seq_,
-                               model.vocab_size(), b->seed_);
-  } else {
-    ASSIGN_OR_RETURN(b->data_,
-                     OpenTokenFile(o.data, TokenType::kUint16, b->seq_, model.vocab_size()));
-  }
+  ASSIGN_OR_RETURN(b->data_,
+                   OpenTrainingData(o.data, b->seq_, model.vocab_size(),
+                                    std::max<int64_t>(4096, o.steps * b->global_batch_), b->seed_));
+  if (o.rank == 0) spdlog::info("data: {}", b->data_->Describe());
   b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
   // The token windows [samples, seq + 1] of this rank's embedding/head slice.
   b->slice_ = b->m_ / stage.embedding_layout.dp;

@@ -34,7 +34,7 @@ struct MicroBatch {
 
 class BatchSource {
  public:
-  // Synthetic tokens or the token file of --data; the sequence length, global
+  // What --data names (OpenTrainingData); the sequence length, global
   // batch and micro-batches from the plan (the model's sequence length when
   // the plan has none). `weights_dtype`: BERT's weights (the master type).
   static absl::StatusOr<std::unique_ptr<BatchSource>> Open(const TrainOptions& o,

@@ -19,11 +19,12 @@
 // name), so any plan trains exactly as one process would, up to rounding.
 //
 // Also: micro-batches, AdamW, global-norm clipping, warm-up + cosine LR,
-// repeatable synthetic or memory-mapped token data, sharded checkpoints that
-// resume exactly, per-step metrics as JSON lines. Ranks meet through a c10d
-// TCPStore at rank 0 and talk over Gloo (CPU); NCCL for GPUs is not wired
-// yet. --dtype bfloat16 is mixed precision (bf16 compute, float32 masters);
-// float16 (which needs loss scaling) is refused.
+// repeatable synthetic or memory-mapped token data (raw token files or
+// Megatron-LM indexed datasets), sharded checkpoints that resume exactly,
+// per-step metrics as JSON lines. Ranks meet through a c10d TCPStore at rank
+// 0 and talk over Gloo (CPU); NCCL for GPUs is not wired yet. --dtype
+// bfloat16 is mixed precision (bf16 compute, float32 masters); float16
+// (which needs loss scaling) is refused.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,10 @@ struct TrainOptions {
   int64_t steps = 10;
   int64_t seed = 1234;
   std::string dtype = "float32";   // float32, float64 (exactness checks) or bfloat16 (mixed)
-  std::string data = "synthetic";  // "synthetic" or a token file (uint16 ids)
+  std::string data = "synthetic";  // "synthetic", a Megatron-LM indexed dataset
+                                   // (PREFIX, PREFIX.bin or PREFIX.idx; both files
+                                   // must exist) or a raw uint16 token file; see
+                                   // agent/runtime/inputs/training_data.h
   std::string metrics_out;         // rank 0: one JSON object per step
   std::string checkpoint_dir;      // sharded checkpoints: step-N/rank-R.pt
   int64_t checkpoint_every = 0;    // 0: only at the end (when a dir is given)
