@@ -2,7 +2,6 @@
 
 #include <numeric>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_file.h"
 #include "common/status_macros.h"
@@ -29,7 +28,7 @@ std::vector<const v1::LayerGroup*> Layers(const v1::ModelSpec& model) {
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size) {
   ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   LoadedPlan loaded;
-  if (absl::StrContains(text, "\"pp_deg\"")) {
+  if (interop::SniffGalvatronConfig(text).is_config) {
     interop::GalvatronConfigReadOptions options;
     options.world_size = world_size;
     ASSIGN_OR_RETURN(interop::GalvatronConfigImport imported,

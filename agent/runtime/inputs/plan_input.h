@@ -20,9 +20,10 @@ struct LoadedPlan {
   std::vector<std::string> notes;  // what a Galvatron file held that a Plan cannot
 };
 
-// Reads `path`: a Galvatron strategy file has a "pp_deg" key; anything else is
-// parsed as a Plan. `world_size` completes Galvatron files without a
-// world_size key (and must match when they have one).
+// Reads `path`: a Galvatron strategy file has a "pp_deg" key
+// (interop::SniffGalvatronConfig); anything else is parsed as a Plan.
+// `world_size` completes Galvatron files without a world_size key (and must
+// match when they have one).
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size);
 
 // Checks that the plan can run `model` on `world_size` ranks: one strategy per
