@@ -1,9 +1,10 @@
 // The `galvatron` CLI's commands: each talks to the planner over the public
-// gRPC API and writes its result to `out` (tables, or JSON with --json).
-// Not thread-safe; one command per process.
+// gRPC API and writes its result to `out` (tables, or JSON with --json),
+// progress and notes to `err`. Not thread-safe; one command at a time.
 #pragma once
 
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -15,6 +16,11 @@
 
 namespace galvatron::cli {
 
+// Exit codes of `galvatron`.
+inline constexpr int kExitOk = 0;          // done
+inline constexpr int kExitCallFailed = 1;  // a call failed (the planner's message)
+inline constexpr int kExitUsage = 2;       // bad command line
+
 struct ClientOptions {
   std::string planner = "127.0.0.1:50051";
   bool json = false;
@@ -23,7 +29,7 @@ struct ClientOptions {
 
 class PlannerClient {
  public:
-  PlannerClient(const ClientOptions& options, std::ostream* out);
+  PlannerClient(const ClientOptions& options, std::ostream* out, std::ostream* err = &std::cerr);
 
   absl::Status ModelsSubmit(const std::string& file);
   absl::Status ModelsList(bool include_builtin);
@@ -72,6 +78,7 @@ class PlannerClient {
 
   ClientOptions options_;
   std::ostream* out_;
+  std::ostream* err_;
   std::unique_ptr<v1::ModelService::Stub> models_;
   std::unique_ptr<v1::HardwareProfileService::Stub> hardware_;
   std::unique_ptr<v1::ComputeProfileService::Stub> compute_;
