@@ -12,8 +12,10 @@
 #include "absl/strings/str_split.h"
 #include "common/plan_request_flags.h"
 #include "common/rpc_status.h"
+#include "common/status_macros.h"
 #include "common/units.h"
 #include "dashboard/cli/cli_commands.h"
+#include "dashboard/cli/job_flags.h"
 
 namespace galvatron::cli {
 
@@ -24,7 +26,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   // The global flags below work before and after the subcommand: every
   // subcommand (made after this) passes the flags it does not know up.
   app.fallthrough();
-  app.footer("Exit codes: 0 done, 1 a call to the planner failed, 2 bad usage.");
+  app.footer(
+      "Exit codes: 0 done (a waited-for job succeeded), 1 a call to the planner failed, 2 bad "
+      "usage, 3 the waited-for job failed, 4 it was cancelled.");
   ClientOptions options;
   if (const char* env = std::getenv("GALVATRON_PLANNER"); env && *env) options.planner = env;
   app.add_option("--planner", options.planner,
@@ -210,6 +214,137 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   nodes_list->add_option("--cluster", cluster, "only nodes of this cluster");
   nodes_list->callback([&] { command = [&](PlannerClient& c) { return c.NodesList(cluster); }; });
 
+  // galvatron jobs: training runs planned, launched and watched by the planner.
+  auto* jobs =
+      app.add_subcommand("jobs", "training jobs: submit, list, show, metrics, logs, wait, cancel");
+  jobs->require_subcommand(1);
+  // Set by the commands that wait for a job: its exit code.
+  int exit_code = kExitOk;
+  // A flag the planner never saw is wrong: exit 2, naming it.
+  absl::Status usage_error;
+  std::string job_id;
+  bool follow = false;
+
+  JobSubmitFlags submit_flags;
+  JobSubmission submission;
+  auto* jobs_submit = jobs->add_subcommand(
+      "submit",
+      "submit a training job and print its id; the planner measures what is missing, plans "
+      "(unless --plan), launches the ranks on the nodes' agents and relaunches from the latest "
+      "checkpoint after a failure (--max-restarts)");
+  jobs_submit->footer(
+      "With --follow: state changes and steps on stderr until the job ends, then the job on "
+      "stdout; exit 0 when it succeeded, 3 failed, 4 cancelled, 1 when a call failed.");
+  jobs_submit
+      ->add_option("--model", submit_flags.model,
+                   "stored or built-in model name, or a ModelSpec JSON file (sent inline)")
+      ->required();
+  jobs_submit->add_option("--cluster", submit_flags.cluster, "cluster whose agents run it")
+      ->required();
+  jobs_submit->add_option("--memory", submit_flags.memory, "memory budget per device, e.g. 4GiB")
+      ->required();
+  jobs_submit->add_option("--global-batch", submit_flags.global_batch,
+                          "N or MIN..MAX[:STEP] (default 8; with --plan, the plan's)");
+  jobs_submit->add_option("--steps", submit_flags.steps, "training steps (default 10)");
+  jobs_submit->add_option("--data", submit_flags.data,
+                          "synthetic (default) or a token file present on every node");
+  jobs_submit->add_option("--dtype", submit_flags.dtype, "float32 (default), float64 or bfloat16");
+  jobs_submit->add_option("--lr", submit_flags.lr, "learning rate (default: the model's)");
+  jobs_submit->add_option("--seed", submit_flags.seed, "seed (default 1234)");
+  jobs_submit->add_option("--checkpoint-every", submit_flags.checkpoint_every,
+                          "steps between checkpoints (default: at the end only)");
+  jobs_submit->add_option("--checkpoint-dir", submit_flags.checkpoint_dir,
+                          "where each node keeps checkpoints, under <dir>/<job id> (default: the "
+                          "agent's work dir)");
+  jobs_submit->add_option("--max-restarts", submit_flags.max_restarts,
+                          "relaunches after a worker fails (default 0)");
+  jobs_submit->add_option("--nodes", submit_flags.nodes,
+                          "only these nodes, comma-separated (default: every alive node)");
+  jobs_submit->add_option("--plan", submit_flags.plan,
+                          "use this plan instead of searching: a stored plan id, our Plan JSON "
+                          "file or a Galvatron strategy file (galvatron_config_*.json)");
+  jobs_submit->add_flag("--follow", follow, "follow the job to its end and exit like `jobs wait`");
+  jobs_submit->callback([&] {
+    auto parsed = ParseJobSubmitFlags(submit_flags);
+    if (!parsed.ok()) {
+      usage_error = parsed.status();
+      return;
+    }
+    submission = std::move(*parsed);
+    command = [&](PlannerClient& c) -> absl::Status {
+      ASSIGN_OR_RETURN(exit_code, c.JobsSubmit(&submission, follow));
+      return absl::OkStatus();
+    };
+  });
+
+  std::string job_state;
+  auto* jobs_list = jobs->add_subcommand("list", "list jobs, newest first");
+  jobs_list->add_option("--cluster", cluster, "only jobs of this cluster");
+  jobs_list->add_option("--state", job_state,
+                        "only jobs in this state: pending, profiling, planned, launching, "
+                        "running, succeeded, failed or cancelled");
+  jobs_list->callback([&] {
+    auto state = ParseJobStateFlag(job_state);
+    if (!state.ok()) {
+      usage_error = state.status();
+      return;
+    }
+    command = [&, wanted = *state](PlannerClient& c) { return c.JobsList(cluster, wanted); };
+  });
+
+  auto* jobs_show = jobs->add_subcommand(
+      "show",
+      "show a job: state and reason, plan, ranks, progress, ETA, loss, predicted against "
+      "measured step time, checkpoint, failure");
+  jobs_show->add_option("ID", job_id, "job id")->required();
+  jobs_show->callback([&] { command = [&](PlannerClient& c) { return c.JobsShow(job_id); }; });
+
+  auto* jobs_metrics = jobs->add_subcommand(
+      "metrics", "a job's steps, one line each (--json: one StepMetrics object a line)");
+  jobs_metrics->add_option("ID", job_id, "job id")->required();
+  jobs_metrics->add_flag("--follow", follow, "then each new step until the job ends (exit 0)");
+  jobs_metrics->callback(
+      [&] { command = [&](PlannerClient& c) { return c.JobsMetrics(job_id, follow); }; });
+
+  int log_rank = -1, log_lines = 0;
+  auto* jobs_logs = jobs->add_subcommand(
+      "logs", "the last lines of a job's worker logs, as the agents last sent them");
+  jobs_logs->add_option("ID", job_id, "job id")->required();
+  jobs_logs->add_option("--rank", log_rank, "only this rank (default: every rank)");
+  jobs_logs->add_option("--lines", log_lines, "lines per rank (default: the planner's, 100)");
+  jobs_logs->add_flag("--follow", follow, "then new lines until the job ends (exit 0)");
+  jobs_logs->callback([&] {
+    if (log_rank < -1) {
+      usage_error = absl::InvalidArgumentError(
+          absl::StrCat("--rank: \"", log_rank, "\", expected a rank >= 0"));
+      return;
+    }
+    if (log_lines < 0) {
+      usage_error = absl::InvalidArgumentError(
+          absl::StrCat("--lines: \"", log_lines, "\", expected a number of lines >= 1"));
+      return;
+    }
+    command = [&](PlannerClient& c) { return c.JobsLogs(job_id, log_rank, log_lines, follow); };
+  });
+
+  auto* jobs_wait = jobs->add_subcommand(
+      "wait",
+      "follow a job to its end (state changes on stderr), print it and exit 0 when it "
+      "succeeded, 3 when it failed, 4 when it was cancelled (the reason on stderr); 1 when a "
+      "call failed");
+  jobs_wait->add_option("ID", job_id, "job id")->required();
+  jobs_wait->callback([&] {
+    command = [&](PlannerClient& c) -> absl::Status {
+      ASSIGN_OR_RETURN(exit_code, c.JobsWait(job_id));
+      return absl::OkStatus();
+    };
+  });
+
+  auto* jobs_cancel =
+      jobs->add_subcommand("cancel", "cancel a job; answers once its workers are stopped");
+  jobs_cancel->add_option("ID", job_id, "job id")->required();
+  jobs_cancel->callback([&] { command = [&](PlannerClient& c) { return c.JobsCancel(job_id); }; });
+
   // galvatron plan: ask the planner for the best plan of a model on a cluster.
   auto* plan = app.add_subcommand("plan", "find (or fetch) the best plan of a model on a cluster");
   std::string plan_memory, plan_batch = "8", plan_mode = "default", plan_disable, plan_pipeline;
@@ -264,6 +399,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     const int code = app.exit(e, out, err);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (!usage_error.ok()) {
+    err << "galvatron: " << usage_error.message() << "\n";
+    return kExitUsage;
+  }
   if (!command) {
     err << app.help();
     return kExitUsage;
@@ -274,7 +413,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     err << "galvatron: " << StatusCodeName(status.code()) << ": " << status.message() << "\n";
     return kExitCallFailed;
   }
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace galvatron::cli

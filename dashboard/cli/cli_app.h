@@ -11,7 +11,8 @@
 namespace galvatron::cli {
 
 // Runs `galvatron args...` (args[0] is the program name) and returns its exit
-// code (cli_commands.h: 0 done, 1 a call failed, 2 bad usage). Results go to `out`, progress and
+// code (cli_commands.h: 0 done, 1 a call failed, 2 bad usage, 3 / 4 a
+// waited-for job failed / was cancelled). Results go to `out`, progress and
 // errors to `err`. The planner address defaults to $GALVATRON_PLANNER.
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

@@ -34,10 +34,27 @@ using text::TaskListTable;
 using text::TaskWhat;
 using text::TextTable;
 
+int JobExitCode(v1::JobState state) {
+  switch (state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      return kExitOk;
+    case v1::JOB_STATE_FAILED:
+      return kExitJobFailed;
+    case v1::JOB_STATE_CANCELLED:
+      return kExitJobCancelled;
+    default:
+      return kExitCallFailed;  // not ended
+  }
+}
+
 PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out, std::ostream* err)
     : options_(options), out_(out), err_(err) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // A planner that restarts is found again within seconds (gRPC's own
+  // reconnect backoff would grow to two minutes).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto channel =
       grpc::CreateCustomChannel(options.planner, grpc::InsecureChannelCredentials(), args);
   models_ = v1::ModelService::NewStub(channel);
@@ -46,6 +63,7 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out, st
   plans_ = v1::PlanService::NewStub(channel);
   nodes_ = v1::NodeService::NewStub(channel);
   tasks_ = v1::TaskService::NewStub(channel);
+  jobs_ = v1::JobService::NewStub(channel);
 }
 
 std::unique_ptr<grpc::ClientContext> PlannerClient::Context(double seconds) const {
@@ -264,7 +282,10 @@ absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
   std::string last_line;
   while (true) {
     v1::GetTaskResponse response;
-    RETURN_IF_ERROR(Check(tasks_->GetTask(Context(60).get(), request, &response)));
+    RETURN_IF_ERROR(Retrying(id, [&] {
+      return tasks_->GetTask(Context(request.wait_ms() / 1000.0 + options_.timeout_seconds).get(),
+                             request, &response);
+    }));
     const v1::Task& task = response.task();
     const std::string line = absl::StrFormat(
         "%s %s: %s %3.0f%% %s", task.id(), TaskWhat(task),
