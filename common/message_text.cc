@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/units.h"
 
@@ -340,6 +342,284 @@ std::string TaskDetails(const v1::Task& t) {
   for (const std::string& id : t.result_ids()) absl::StrAppend(&text, "  result    ", id, "\n");
   if (!t.message().empty()) absl::StrAppend(&text, "  message   ", t.message(), "\n");
   return text;
+}
+
+std::string JobStateName(v1::JobState state) {
+  return ShortEnumName(v1::JobState_Name(state), "JOB_STATE_");
+}
+
+std::string FormatDuration(double seconds) {
+  if (!(seconds > 0)) return "-";
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  if (s < 60) return absl::StrCat(s, "s");
+  if (s < 3600) return absl::StrFormat("%dm %02ds", s / 60, s % 60);
+  if (s < 86400) return absl::StrFormat("%dh %02dm", s / 3600, s % 3600 / 60);
+  return absl::StrFormat("%dd %02dh", s / 86400, s % 86400 / 3600);
+}
+
+int64_t JobTotalSteps(const v1::Job& job) {
+  return job.training().steps() > 0 ? job.training().steps() : 10;
+}
+
+namespace {
+
+bool JobFinished(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+         state == v1::JOB_STATE_CANCELLED;
+}
+
+std::string FirstLine(const std::string& text) {
+  const size_t newline = text.find('\n');
+  if (newline == std::string::npos) return text;
+  return text.substr(0, newline) + " ...";
+}
+
+std::string JobBatch(const v1::Job& job) {
+  switch (job.batch_case()) {
+    case v1::Job::kGlobalBatch:
+      return absl::StrCat(job.global_batch());
+    case v1::Job::kGlobalBatchRange: {
+      const auto& r = job.global_batch_range();
+      return absl::StrCat(r.min(), "..", r.max(), r.step() > 1 ? absl::StrCat(":", r.step()) : "",
+                          " (searched)");
+    }
+    default:
+      return "the plan's";
+  }
+}
+
+std::string TrainingSummary(const v1::TrainingOptions& t) {
+  std::vector<std::string> parts;
+  parts.push_back(absl::StrCat(t.steps() > 0 ? t.steps() : 10, " steps"));
+  parts.push_back(t.dataset().empty() || t.dataset() == "synthetic"
+                      ? std::string("synthetic data")
+                      : absl::StrCat("data ", t.dataset()));
+  parts.push_back(t.dtype().empty() ? "float32" : t.dtype());
+  parts.push_back(absl::StrCat("seed ", t.seed() != 0 ? t.seed() : 1234));
+  parts.push_back(t.learning_rate() > 0 ? absl::StrFormat("lr %g", t.learning_rate())
+                                        : std::string("the model's lr"));
+  return absl::StrJoin(parts, ", ");
+}
+
+std::string CheckpointPolicy(const v1::TrainingOptions& t) {
+  std::string text = t.checkpoint_every() > 0
+                         ? absl::StrCat("every ", t.checkpoint_every(), " steps")
+                         : std::string("at the end only");
+  absl::StrAppend(&text, ", to ",
+                  t.checkpoint_dir().empty() ? std::string("the agents' work dirs")
+                                             : t.checkpoint_dir() + "/<job id> on each node");
+  absl::StrAppend(&text, "; ",
+                  t.max_restarts() > 0 ? absl::StrCat("up to ", t.max_restarts(), " restarts")
+                                       : std::string("no restarts"));
+  return text;
+}
+
+// "0-3" / "0, 2, 5-6": sorted ints with consecutive runs merged.
+std::string IntRuns(std::vector<int> values) {
+  std::sort(values.begin(), values.end());
+  std::vector<std::string> runs;
+  for (size_t i = 0; i < values.size();) {
+    size_t j = i;
+    while (j + 1 < values.size() && values[j + 1] == values[j] + 1) ++j;
+    runs.push_back(j == i ? absl::StrCat(values[i]) : absl::StrCat(values[i], "-", values[j]));
+    i = j + 1;
+  }
+  return absl::StrJoin(runs, ", ");
+}
+
+// "4: n1 ranks 0-1, n2 ranks 2-3" in the order the nodes first appear.
+std::string RankPlacement(const v1::Job& job) {
+  std::vector<std::string> order;
+  std::vector<std::vector<int>> ranks;
+  for (const v1::RankAssignment& r : job.ranks()) {
+    auto it = std::find(order.begin(), order.end(), r.node());
+    if (it == order.end()) {
+      order.push_back(r.node());
+      ranks.emplace_back();
+      it = order.end() - 1;
+    }
+    ranks[static_cast<size_t>(it - order.begin())].push_back(r.rank());
+  }
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < order.size(); ++i) {
+    parts.push_back(absl::StrCat(order[i], " ranks ", IntRuns(ranks[i])));
+  }
+  std::string text = absl::StrCat(job.world_size());
+  if (!parts.empty()) absl::StrAppend(&text, ": ", absl::StrJoin(parts, ", "));
+  return text;
+}
+
+std::string StageTimes(const google::protobuf::RepeatedField<double>& stages) {
+  std::vector<std::string> parts;
+  int slowest = 0;
+  for (int i = 0; i < stages.size(); ++i) {
+    if (stages.Get(i) > stages.Get(slowest)) slowest = i;
+  }
+  for (int i = 0; i < stages.size(); ++i) {
+    parts.push_back(absl::StrCat("stage ", i, " ", Seconds(stages.Get(i)),
+                                 stages.size() > 1 && i == slowest ? " (slowest)" : ""));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+// Continuation lines of a JobDetails field, aligned under its value.
+constexpr char kIndent[] = "                ";
+
+}  // namespace
+
+std::string JobListTable(const std::vector<v1::Job>& jobs) {
+  TextTable table({"ID", "MODEL", "CLUSTER", "STATE", "PROGRESS", "WORLD", "LOSS", "ETA", "CREATED",
+                   "MESSAGE"});
+  for (const auto& j : jobs) {
+    const bool has_loss = j.has_last_metrics() && j.last_metrics().step() > 0;
+    table.AddRow({j.id(), j.model(), j.cluster(), JobStateName(j.state()),
+                  absl::StrCat(j.steps_done(), "/", JobTotalSteps(j)),
+                  j.world_size() > 0 ? absl::StrCat(j.world_size()) : "-",
+                  has_loss ? absl::StrFormat("%.4f", j.last_metrics().loss()) : "-",
+                  JobFinished(j.state()) ? "-" : FormatDuration(j.eta_seconds()),
+                  FormatTimestamp(j.created_at()), FirstLine(j.message())});
+  }
+  if (table.empty()) return "no jobs\n";
+  return table.Render();
+}
+
+std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
+  std::string out;
+  auto field = [&out](absl::string_view name, absl::string_view value) {
+    absl::StrAppend(&out, "  ", absl::StrFormat("%-12s", name), "  ", value, "\n");
+  };
+  absl::StrAppend(&out, "job ", j.id(), ": ", j.model(),
+                  j.model_version() > 0 ? absl::StrCat(" (version ", j.model_version(), ")") : "",
+                  " on cluster ", j.cluster(), "\n");
+  field("state",
+        absl::StrCat(JobStateName(j.state()),
+                     j.attempt() > 0 ? absl::StrCat(" (attempt ", j.attempt() + 1, ")") : ""));
+  if (!j.message().empty()) {
+    field("reason", absl::StrReplaceAll(j.message(), {{"\n", absl::StrCat("\n", kIndent)}}));
+  }
+  if (j.plan_id().empty()) {
+    field("plan", JobFinished(j.state()) ? "none" : "not yet chosen");
+  } else if (plan != nullptr && plan->id() == j.plan_id()) {
+    field("plan",
+          absl::StrCat(
+              j.plan_id(), ": pp", plan->pp(), " ",
+              ShortEnumName(v1::PipelineSchedule_Name(plan->schedule()), "PIPELINE_SCHEDULE_"),
+              ", global batch ", plan->global_batch(), " in ", plan->micro_batches(),
+              " micro-batches, layers per stage [", absl::StrJoin(plan->pp_division(), ", "), "]"));
+    for (const std::string& line : CompressLayerStrategies(*plan)) {
+      absl::StrAppend(&out, kIndent, line, "\n");
+    }
+  } else {
+    field("plan", j.plan_id());
+  }
+  if (j.world_size() > 0) field("ranks", RankPlacement(j));
+  if (j.nodes_size() > 0) field("nodes", absl::StrJoin(j.nodes(), ", "));
+  field("batch", absl::StrCat("global ", JobBatch(j), ", memory ",
+                              j.memory_budget_bytes() > 0 ? FormatBytes(j.memory_budget_bytes())
+                                                          : std::string("-"),
+                              " per device"));
+  field("training", TrainingSummary(j.training()));
+  field("checkpoints", CheckpointPolicy(j.training()));
+
+  const int64_t total = JobTotalSteps(j);
+  field("progress", absl::StrFormat("%d/%d steps (%.0f%%)", j.steps_done(), total,
+                                    100.0 * static_cast<double>(j.steps_done()) /
+                                        static_cast<double>(std::max<int64_t>(total, 1))));
+  if (!JobFinished(j.state())) {
+    field("eta", j.eta_seconds() > 0 ? FormatDuration(j.eta_seconds())
+                                     : std::string("unknown (no measured pace yet)"));
+  }
+  if (j.has_last_metrics() && j.last_metrics().step() > 0) {
+    const v1::StepMetrics& m = j.last_metrics();
+    field("loss", absl::StrFormat("%.4f at step %d (grad norm %.4g, lr %.3g)", m.loss(), m.step(),
+                                  m.grad_norm(), m.learning_rate()));
+    field("throughput",
+          absl::StrFormat("%.0f tokens/s, %.2f samples/s, peak memory %s, model state %s",
+                          m.tokens_per_second(), m.samples_per_second(),
+                          FormatBytes(m.peak_memory_bytes()), FormatBytes(m.model_state_bytes())));
+  }
+
+  const v1::StepTimeComparison& st = j.step_time();
+  if (st.predicted_seconds() > 0 || st.measured_seconds() > 0) {
+    const v1::TimeBreakdown& b = st.predicted_breakdown();
+    field("step time", absl::StrCat("predicted ", Seconds(st.predicted_seconds()), ": compute ",
+                                    Seconds(b.compute_seconds()), ", exposed communication ",
+                                    Seconds(b.exposed_communication_seconds()), ", bubble ",
+                                    Seconds(b.bubble_seconds())));
+    if (st.measured_seconds() > 0) {
+      std::string measured = absl::StrFormat("measured  %s: median of %d steps, spread %.1f%%",
+                                             Seconds(st.measured_seconds()), st.steps_measured(),
+                                             100 * st.measured_spread());
+      if (st.predicted_seconds() > 0) {
+        absl::StrAppend(&measured, absl::StrFormat("; %.2fx the prediction",
+                                                   st.measured_seconds() / st.predicted_seconds()));
+      }
+      absl::StrAppend(&out, kIndent, measured, "\n");
+    } else {
+      absl::StrAppend(&out, kIndent, "measured  - (no step after the warm-up yet)\n");
+    }
+    if (st.measured_stage_seconds_size() > 0) {
+      absl::StrAppend(&out, kIndent, "per stage ", StageTimes(st.measured_stage_seconds()), "\n");
+    }
+  }
+
+  const v1::CheckpointState& c = j.checkpoint();
+  if (c.step() > 0) {
+    std::vector<int> ranks(c.ranks_written().begin(), c.ranks_written().end());
+    field("checkpoint", absl::StrCat("step ", c.step(), c.complete() ? ", complete" : ", partial",
+                                     " (ranks ", IntRuns(ranks), ")"));
+  } else {
+    field("checkpoint", "none yet");
+  }
+
+  if (j.has_failure()) {
+    const v1::JobFailure& f = j.failure();
+    std::string who = f.rank() >= 0 ? absl::StrCat("rank ", f.rank()) : std::string();
+    if (!f.node().empty()) absl::StrAppend(&who, who.empty() ? "node " : " on node ", f.node());
+    if (who.empty()) who = "the job";
+    field("failure", absl::StrCat(who, ": ", f.exit_status().empty() ? "-" : f.exit_status()));
+    if (!f.log_tail().empty()) {
+      absl::StrAppend(&out, kIndent, "log tail:\n");
+      for (absl::string_view line : absl::StrSplit(f.log_tail(), '\n', absl::SkipEmpty())) {
+        absl::StrAppend(&out, kIndent, "| ", line, "\n");
+      }
+    }
+  }
+  field("created", FormatTimestamp(j.created_at()));
+  field("updated", FormatTimestamp(j.updated_at()));
+  if (j.transitions_size() > 0) {
+    absl::StrAppend(&out, "  history\n");
+    for (const v1::JobTransition& t : j.transitions()) {
+      absl::StrAppend(&out, "    ", FormatTimestamp(t.time()), "  ",
+                      absl::StrFormat("%-10s", JobStateName(t.state())), "  ",
+                      FirstLine(t.reason()), "\n");
+    }
+  }
+  return out;
+}
+
+std::string JobTransitionLine(const std::string& job_id, const v1::JobTransition& t) {
+  std::string line = absl::StrCat(job_id, " ", JobStateName(t.state()));
+  if (!t.reason().empty()) absl::StrAppend(&line, ": ", FirstLine(t.reason()));
+  return line;
+}
+
+std::string StepMetricsLine(const v1::StepMetrics& m, int64_t total_steps) {
+  std::string line = absl::StrCat("step ", m.step());
+  if (total_steps > 0) absl::StrAppend(&line, "/", total_steps);
+  absl::StrAppend(&line, absl::StrFormat("  loss %.4f  %s/step  %.0f tokens/s  %.2f samples/s",
+                                         m.loss(), Seconds(m.step_seconds()), m.tokens_per_second(),
+                                         m.samples_per_second()));
+  absl::StrAppend(&line,
+                  absl::StrFormat("  lr %.3g  grad norm %.4g", m.learning_rate(), m.grad_norm()));
+  if (m.peak_memory_bytes() > 0)
+    absl::StrAppend(&line, "  peak ", FormatBytes(m.peak_memory_bytes()));
+  if (m.stage_seconds_size() > 1) {
+    std::vector<std::string> stages;
+    for (double s : m.stage_seconds()) stages.push_back(Seconds(s));
+    absl::StrAppend(&line, "  stages ", absl::StrJoin(stages, " | "));
+  }
+  return line;
 }
 
 }  // namespace galvatron::text

@@ -1,13 +1,15 @@
 // Human-readable views of API messages (aligned tables and summaries), shared
-// by the `galvatron` CLI and `galvatron-planner search`. Thread-compatible: pure functions and a
-// value type.
+// by the `galvatron` CLI, `galvatron-planner search` and the web dashboard. Thread-compatible: pure
+// functions and a value type.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/job.pb.h"
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
 #include "galvatron/v1/task.pb.h"
@@ -53,5 +55,25 @@ std::string TaskListTable(const std::vector<v1::Task>& tasks);
 std::string TaskDetails(const v1::Task& task);
 // "probe", "profile gpt-tiny".
 std::string TaskWhat(const v1::Task& task);
+
+// Training jobs.
+// "running", "succeeded", ...
+std::string JobStateName(v1::JobState state);
+// "42s", "3m 05s", "2h 03m", "1d 04h"; "-" for 0 or less.
+std::string FormatDuration(double seconds);
+// The steps the job runs (its training.steps, 10 when 0).
+int64_t JobTotalSteps(const v1::Job& job);
+// ID MODEL CLUSTER STATE PROGRESS WORLD LOSS ETA CREATED MESSAGE, one row a job.
+std::string JobListTable(const std::vector<v1::Job>& jobs);
+// Everything `galvatron jobs show` promises: state and reason, plan (its id,
+// and with `plan` its shape), ranks, what was asked, progress, ETA, loss and
+// throughput, predicted against measured step time (breakdown, per stage),
+// checkpoint, failure (rank, node, exit status, log tail), history.
+std::string JobDetails(const v1::Job& job, const v1::Plan* plan = nullptr);
+// "job-3 running: launched 4 ranks" (one state change, its reason's first line).
+std::string JobTransitionLine(const std::string& job_id, const v1::JobTransition& transition);
+// One step: "step 40/100  loss 2.3456  0.150 s/step  1234 tokens/s ...";
+// `total_steps` 0 leaves out "/100".
+std::string StepMetricsLine(const v1::StepMetrics& metrics, int64_t total_steps = 0);
 
 }  // namespace galvatron::text

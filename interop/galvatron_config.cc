@@ -322,6 +322,15 @@ GalvatronConfigName GalvatronConfigNameForPlan(const v1::Plan& plan) {
   return name;
 }
 
+GalvatronConfigSniff SniffGalvatronConfig(const std::string& json) {
+  GalvatronConfigSniff sniff;
+  const Json parsed = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object()) return sniff;
+  sniff.is_config = parsed.contains("pp_deg");
+  sniff.has_world_size = sniff.is_config && parsed.contains("world_size");
+  return sniff;
+}
+
 absl::StatusOr<GalvatronConfigImport> ImportGalvatronConfig(
     const std::string& json, const std::string& what, const GalvatronConfigReadOptions& options) {
   ASSIGN_OR_RETURN(Json config, internal::ParseJsonObject(json, what));

@@ -70,6 +70,16 @@ std::string GalvatronConfigFileName(const GalvatronConfigName& name);
 // world size.
 GalvatronConfigName GalvatronConfigNameForPlan(const v1::Plan& plan);
 
+// Tells Galvatron's strategy files from our Plan JSON, which has no field of
+// that name, without judging either: a JSON object with Galvatron's "pp_deg"
+// key is a config; anything else (another object, text that is not JSON) is
+// not.
+struct GalvatronConfigSniff {
+  bool is_config = false;
+  bool has_world_size = false;  // it has a "world_size" key (Galvatron 3.0)
+};
+GalvatronConfigSniff SniffGalvatronConfig(const std::string& json);
+
 struct GalvatronConfigReadOptions {
   // Used when the file has no world_size key (Galvatron 2.x and early 3.0
   // files); must match it when both are given. 0: unknown.

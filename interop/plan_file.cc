@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "common/json_file.h"
 #include "common/status_macros.h"
 #include "interop/galvatron_config.h"
@@ -12,7 +11,7 @@ namespace galvatron::interop {
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size) {
   ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   LoadedPlan loaded;
-  if (absl::StrContains(text, "\"pp_deg\"")) {
+  if (SniffGalvatronConfig(text).is_config) {
     GalvatronConfigReadOptions options;
     options.world_size = world_size;
     ASSIGN_OR_RETURN(GalvatronConfigImport imported, ImportGalvatronConfig(text, path, options));

@@ -18,8 +18,8 @@ struct LoadedPlan {
   std::vector<std::string> notes;  // what a Galvatron file held that a Plan cannot
 };
 
-// Reads `path`: a Galvatron strategy file has a "pp_deg" key; anything else is
-// parsed as a Plan. `world_size` completes Galvatron files without a
+// Reads `path`: a Galvatron strategy file has a "pp_deg" key
+// (SniffGalvatronConfig); anything else is parsed as a Plan. `world_size` completes Galvatron files without a
 // world_size key (and must match when they have one); 0 = unknown (the file
 // must then say it).
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size);

@@ -13,6 +13,7 @@
 #include "common/message_text.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
+#include "dashboard/cli/paging.h"
 #include "google/protobuf/struct.pb.h"
 #include "grpcpp/create_channel.h"
 #include "interop/galvatron_hardware.h"
@@ -33,35 +34,27 @@ using text::TaskListTable;
 using text::TaskWhat;
 using text::TextTable;
 
-namespace {
-
-// Every list command asks for pages this large.
-constexpr int kListPageSize = 1000;
-
-// Fetches every page of a List RPC: `call(request, &page)` makes one call
-// (with its own deadline) and returns its status; the repeated field `items`
-// of each page is moved into `all`. Stops at the first page without a
-// next_page_token.
-template <typename Request, typename Response, typename Item, typename Call>
-absl::Status FetchAllPages(Request request, const Call& call,
-                           google::protobuf::RepeatedPtrField<Item>* (Response::*items)(),
-                           Response* all) {
-  request.set_page_size(kListPageSize);
-  do {
-    Response page;
-    RETURN_IF_ERROR(call(request, &page));
-    for (Item& item : *(page.*items)()) *((all->*items)()->Add()) = std::move(item);
-    request.set_page_token(page.next_page_token());
-  } while (!request.page_token().empty());
-  return absl::OkStatus();
+int JobExitCode(v1::JobState state) {
+  switch (state) {
+    case v1::JOB_STATE_SUCCEEDED:
+      return kExitOk;
+    case v1::JOB_STATE_FAILED:
+      return kExitJobFailed;
+    case v1::JOB_STATE_CANCELLED:
+      return kExitJobCancelled;
+    default:
+      return kExitCallFailed;  // not ended
+  }
 }
 
-}  // namespace
-
-PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
-    : options_(options), out_(out) {
+PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out, std::ostream* err)
+    : options_(options), out_(out), err_(err) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // A planner that restarts is found again within seconds (gRPC's own
+  // reconnect backoff would grow to two minutes).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto channel =
       grpc::CreateCustomChannel(options.planner, grpc::InsecureChannelCredentials(), args);
   models_ = v1::ModelService::NewStub(channel);
@@ -70,6 +63,7 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out)
   plans_ = v1::PlanService::NewStub(channel);
   nodes_ = v1::NodeService::NewStub(channel);
   tasks_ = v1::TaskService::NewStub(channel);
+  jobs_ = v1::JobService::NewStub(channel);
 }
 
 std::unique_ptr<grpc::ClientContext> PlannerClient::Context(double seconds) const {
@@ -288,7 +282,10 @@ absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
   std::string last_line;
   while (true) {
     v1::GetTaskResponse response;
-    RETURN_IF_ERROR(Check(tasks_->GetTask(Context(60).get(), request, &response)));
+    RETURN_IF_ERROR(Retrying(id, [&] {
+      return tasks_->GetTask(Context(request.wait_ms() / 1000.0 + options_.timeout_seconds).get(),
+                             request, &response);
+    }));
     const v1::Task& task = response.task();
     const std::string line = absl::StrFormat(
         "%s %s: %s %3.0f%% %s", task.id(), TaskWhat(task),
@@ -296,7 +293,7 @@ absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {
         response.revision() < 0 ? task.message().substr(0, task.message().find('\n'))
                                 : task.progress_message());
     if (line != last_line) {
-      std::cerr << line << std::endl;
+      *err_ << line << std::endl;
       last_line = line;
     }
     if (response.revision() < 0) return task;  // finished
@@ -327,8 +324,8 @@ absl::Status PlannerClient::ProfilesProbe(const v1::CreateTaskRequest& request, 
     *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
     return absl::OkStatus();
   }
-  std::cerr << task.id() << " started: probing " << task.world_size() << " rank(s) on "
-            << task.nodes_size() << " node(s) of " << task.cluster() << std::endl;
+  *err_ << task.id() << " started: probing " << task.world_size() << " rank(s) on "
+        << task.nodes_size() << " node(s) of " << task.cluster() << std::endl;
   ASSIGN_OR_RETURN(task, Follow(task.id()));
   RETURN_IF_ERROR(TaskOutcome(task));
   if (task.result_ids_size() == 0) {
@@ -340,7 +337,7 @@ absl::Status PlannerClient::ProfilesProbe(const v1::CreateTaskRequest& request, 
   RETURN_IF_ERROR(Check(hardware_->GetHardwareProfile(Context().get(), get, &profile)));
   if (!galvatron_out.empty()) {
     RETURN_IF_ERROR(interop::WriteGalvatronHardware(profile, galvatron_out));
-    std::cerr << "Galvatron hardware-profile files written to " << galvatron_out << std::endl;
+    *err_ << "Galvatron hardware-profile files written to " << galvatron_out << std::endl;
   }
   *out_ << (options_.json ? MessageToJson(profile) + "\n" : HardwareProfileDetails(profile));
   return absl::OkStatus();
@@ -353,8 +350,8 @@ absl::Status PlannerClient::ProfilesMeasure(const v1::CreateTaskRequest& request
     *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
     return absl::OkStatus();
   }
-  std::cerr << task.id() << " started: profiling " << request.model() << " on node "
-            << task.nodes(0).node() << std::endl;
+  *err_ << task.id() << " started: profiling " << request.model() << " on node "
+        << task.nodes(0).node() << std::endl;
   ASSIGN_OR_RETURN(task, Follow(task.id()));
   RETURN_IF_ERROR(TaskOutcome(task));
   *out_ << (options_.json ? MessageToJson(task) + "\n" : TaskDetails(task));
@@ -408,8 +405,8 @@ absl::Status PlannerClient::Plan(const v1::PlanRequest& request, bool measure) {
     v1::MeasureMissingResponse measuring;
     RETURN_IF_ERROR(Check(tasks_->MeasureMissing(Context().get(), missing, &measuring)));
     for (const v1::Task& task : measuring.tasks()) {
-      std::cerr << "measuring first: " << task.id() << " (" << TaskWhat(task) << ", "
-                << task.reason() << ")" << std::endl;
+      *err_ << "measuring first: " << task.id() << " (" << TaskWhat(task) << ", " << task.reason()
+            << ")" << std::endl;
       ASSIGN_OR_RETURN(v1::Task done, Follow(task.id()));
       RETURN_IF_ERROR(TaskOutcome(done));
     }

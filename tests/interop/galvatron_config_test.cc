@@ -288,5 +288,26 @@ TEST_CASE("Galvatron's config file names", "[interop]") {
         "galvatron_config_llama2-7b_2nodes_8gpus_per_node_36GB_fp16_bsz64_[fsdp_off].json");
 }
 
+TEST_CASE("Galvatron configs are told from our Plan JSON", "[interop]") {
+  for (const char* name : {kShipped, kShipped2x}) {
+    const GalvatronConfigSniff shipped = SniffGalvatronConfig(DataText(name));
+    CHECK(shipped.is_config);
+    CHECK_FALSE(shipped.has_world_size);  // neither file has the key
+  }
+  const GalvatronConfigSniff written =
+      SniffGalvatronConfig(R"({"pp_deg": 1, "tp_sizes_enc": "1", "world_size": 8})");
+  CHECK(written.is_config);
+  CHECK(written.has_world_size);
+  v1::Plan plan;
+  plan.set_pp(2);
+  plan.add_layers()->set_tp(1);
+  CHECK_FALSE(SniffGalvatronConfig(MessageToJson(plan)).is_config);
+  // Only the key counts, not the text: a value, a nested key, or not JSON.
+  CHECK_FALSE(SniffGalvatronConfig(R"({"note": "pp_deg"})").is_config);
+  CHECK_FALSE(SniffGalvatronConfig(R"({"x": {"pp_deg": 2}})").is_config);
+  CHECK_FALSE(SniffGalvatronConfig(R"({"pp_deg": 2,)").is_config);
+  CHECK_FALSE(SniffGalvatronConfig(R"([{"pp_deg": 2}])").is_config);
+}
+
 }  // namespace
 }  // namespace galvatron::interop
