@@ -38,6 +38,13 @@ namespace {
 // Every list command asks for pages this large.
 constexpr int kListPageSize = 1000;
 
+// "measured", or "measured (noisy)" for a profile flagged noisy
+// (docs/measurement.md).
+std::string Source(v1::ProfileSource source, const v1::MeasurementQuality& quality) {
+  return absl::StrCat(ShortEnumName(v1::ProfileSource_Name(source), "PROFILE_SOURCE_"),
+                      quality.noisy() ? " (noisy)" : "");
+}
+
 // Fetches every page of a List RPC: `call(request, &page)` makes one call
 // (with its own deadline) and returns its status; the repeated field `items`
 // of each page is moved into `all`. Stops at the first page without a
@@ -247,13 +254,11 @@ absl::Status PlannerClient::ProfilesList(const std::string& kind, const std::str
     table.AddRow({p.id(), "hardware", p.cluster(), absl::StrCat(p.version()),
                   absl::StrCat(p.num_nodes(), "x", p.devices_per_node(), " ",
                                p.device().name().empty() ? "devices" : p.device().name()),
-                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
-                  FormatTimestamp(p.created_at())});
+                  Source(p.source(), p.quality()), FormatTimestamp(p.created_at())});
   }
   for (const auto& p : cp.profiles()) {
     table.AddRow({p.id(), "compute", p.cluster(), absl::StrCat(p.version()), p.layer_type(),
-                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
-                  FormatTimestamp(p.created_at())});
+                  Source(p.source(), p.quality()), FormatTimestamp(p.created_at())});
   }
   *out_ << (table.empty() ? std::string("no profiles\n") : table.Render());
   return absl::OkStatus();
