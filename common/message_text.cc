@@ -76,6 +76,19 @@ std::string Seconds(double s) {
   return absl::StrFormat("%.3f s", s);
 }
 
+// The "quality:" line of a measured profile (and its note when noisy); ""
+// when the profile has no record (imported, written by hand).
+std::string QualityLines(bool has_quality, const v1::MeasurementQuality& q) {
+  if (!has_quality) return "";
+  std::string out = absl::StrFormat(
+      "quality:     %s: spread %.3g (threshold %.3g), load %s (threshold %.3g), %d %s\n",
+      q.noisy() ? "NOISY" : "quiet", q.spread(), q.spread_threshold(),
+      q.load() < 0 ? std::string("unknown") : absl::StrFormat("%.2f", q.load()), q.load_threshold(),
+      q.attempts(), q.attempts() == 1 ? "attempt" : "attempts at most");
+  if (!q.note().empty()) absl::StrAppend(&out, "             ", q.note(), "\n");
+  return out;
+}
+
 }  // namespace
 
 std::string ModelListTable(const std::vector<v1::ModelSpec>& models) {
@@ -141,6 +154,7 @@ std::string HardwareProfileDetails(const v1::HardwareProfile& p) {
   absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
   absl::StrAppend(&out, "measured:    ", FormatTimestamp(p.measured_at()),
                   p.measured_by().empty() ? "" : " by " + p.measured_by(), "\n");
+  absl::StrAppend(&out, QualityLines(p.has_quality(), p.quality()));
   absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
   TextTable table({"COLLECTIVE", "GROUP", "LAYOUT", "SAMPLES", "BUS_BW", "ALPHA", "BETA"});
   for (const auto& c : p.collectives()) {
@@ -176,6 +190,7 @@ std::string ComputeProfileDetails(const v1::ComputeProfile& p) {
       &out, absl::StrFormat("forward fit: b*(%.3g*s^2 + %.3g*s + %.3g) + %.3g seconds\n",
                             f.per_sample_s2(), f.per_sample_s1(), f.per_sample_s0(), f.constant()));
   absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
+  absl::StrAppend(&out, QualityLines(p.has_quality(), p.quality()));
   absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
   TextTable times({"MICRO_BATCH", "SEQ", "FORWARD", "BACKWARD"});
   for (const auto& s : p.time_samples()) {

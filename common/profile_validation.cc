@@ -41,6 +41,22 @@ absl::Status ValidateDevice(const v1::Device& d) {
   return CheckNonNegativeFinite("device.peak_flops", d.peak_flops());
 }
 
+constexpr int kMaxNoisyMeasurements = 65536;
+
+// The measurement-quality record (common/measurement_quality.h), when there.
+absl::Status ValidateQuality(const v1::MeasurementQuality& q) {
+  RETURN_IF_ERROR(CheckNonNegativeFinite("quality.spread", q.spread()));
+  RETURN_IF_ERROR(CheckFinite("quality.load", q.load()));
+  if (q.load() < 0 && q.load() != -1) {
+    return Invalid("quality.load", absl::StrCat(q.load()), "must be >= 0, or -1 (unknown)");
+  }
+  RETURN_IF_ERROR(CheckAtLeast("quality.attempts", q.attempts(), 0));
+  RETURN_IF_ERROR(CheckNonNegativeFinite("quality.spread_threshold", q.spread_threshold()));
+  RETURN_IF_ERROR(CheckNonNegativeFinite("quality.load_threshold", q.load_threshold()));
+  return CheckCount("quality.noisy_measurements", q.noisy_measurements_size(),
+                    kMaxNoisyMeasurements, "lines");
+}
+
 absl::Status ValidateCollectiveTable(const std::string& p, const v1::CollectiveTable& t,
                                      int64_t world_size) {
   RETURN_IF_ERROR(CheckEnum(p + "collective", v1::Collective_descriptor(), t.collective(), true));
@@ -93,6 +109,7 @@ absl::Status ValidateHardwareProfile(const v1::HardwareProfile& profile) {
   RETURN_IF_ERROR(CheckFinite("overlap_coefficient", overlap));
   RETURN_IF_ERROR(CheckAtLeast("runtime_context_bytes", profile.runtime_context_bytes(), 0));
   RETURN_IF_ERROR(CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
+  if (profile.has_quality()) RETURN_IF_ERROR(ValidateQuality(profile.quality()));
 
   RETURN_IF_ERROR(
       CheckCount("collectives", profile.collectives_size(), P::kMaxCollectiveTables, "tables"));
@@ -135,6 +152,7 @@ absl::Status ValidateComputeProfile(const v1::ComputeProfile& profile) {
   if (!profile.model().empty()) RETURN_IF_ERROR(ValidateName("model", profile.model()));
   RETURN_IF_ERROR(CheckEnum("precision", v1::Precision_descriptor(), profile.precision(), false));
   RETURN_IF_ERROR(CheckEnum("source", v1::ProfileSource_descriptor(), profile.source(), false));
+  if (profile.has_quality()) RETURN_IF_ERROR(ValidateQuality(profile.quality()));
 
   RETURN_IF_ERROR(
       CheckCount("time_samples", profile.time_samples_size(), P::kMaxTimeSamples, "samples"));

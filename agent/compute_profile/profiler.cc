@@ -21,10 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "agent/runtime/blocks/blocks.h"
 #include "common/host_facts.h"
 #include "common/layer_type.h"
 #include "common/least_squares.h"
+#include "common/measurement_quality.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -110,6 +112,7 @@ struct Context {
   torch::Device device;
   torch::Dtype dtype;
   std::chrono::steady_clock::time_point deadline;
+  LoadSource* load = nullptr;
   int total_steps = 0;
   int done_steps = 0;
 
@@ -152,14 +155,17 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Forward and backward medians of each of `runs` (each returns the output to
-// back-propagate a gradient of ones through). The runs take turns, one
-// repetition of each at a time, so that a slow spell of the machine (other
-// processes, frequency changes) hits every size alike instead of making one
-// size look slower than a larger one.
+struct ForwardBackwardTimes {
+  std::vector<std::vector<double>> forward, backward;  // per run: each repetition
+};
+
+// Forward and backward times of each repetition of each of `runs` (each
+// returns the output to back-propagate a gradient of ones through). The runs
+// take turns, one repetition of each at a time, so that a slow spell of the
+// machine (other processes, frequency changes) hits every size alike instead
+// of making one size look slower than a larger one.
 template <typename Run>
-std::vector<std::pair<double, double>> TimeForwardBackward(const Context& ctx,
-                                                           const std::vector<Run>& runs) {
+ForwardBackwardTimes TimeForwardBackward(const Context& ctx, const std::vector<Run>& runs) {
   std::vector<std::vector<double>> forward(runs.size()), backward(runs.size());
   for (int i = 0; i < ctx.options.warmup + ctx.options.repeats; ++i) {
     for (size_t r = 0; r < runs.size(); ++r) {
@@ -177,11 +183,7 @@ std::vector<std::pair<double, double>> TimeForwardBackward(const Context& ctx,
       }
     }
   }
-  std::vector<std::pair<double, double>> medians;
-  for (size_t r = 0; r < runs.size(); ++r) {
-    medians.emplace_back(Median(forward[r]), Median(backward[r]));
-  }
-  return medians;
+  return {std::move(forward), std::move(backward)};
 }
 
 // Live bytes `run` leaves allocated, per sample: measured at micro-batches 1
@@ -257,26 +259,48 @@ v1::ComputeProfile NewProfile(const std::string& key, const v1::ModelSpec& model
 }
 
 // Times every micro-batch size at each sequence length (`make_run(b, s)`
-// builds the run of one size), records the samples and fits them.
+// builds the run of one size), records the samples and fits them. The sizes
+// of one length are one measurement: when it is noisy they are all timed
+// again (while the time budget allows), and the profile's quality record
+// gets what stays noisy.
 absl::Status TimeAndFit(const std::string& key, const std::vector<int>& seqs, Context* ctx,
                         const std::function<std::function<torch::Tensor()>(int b, int s)>& make_run,
                         v1::ComputeProfile* profile) {
+  QualityRecorder quality(ctx->options.noise);
   for (int s : seqs) {
     const std::string what = absl::StrCat(key, ": forward/backward s=", s,
                                           " b=", absl::StrJoin(ctx->options.micro_batches, ","));
     RETURN_IF_ERROR(ctx->Step(what));
     std::vector<std::function<torch::Tensor()>> runs;
     for (int b : ctx->options.micro_batches) runs.push_back(make_run(b, s));
-    const auto times = TimeForwardBackward(*ctx, runs);
-    for (size_t i = 0; i < times.size(); ++i) {
+    std::vector<ForwardBackwardTimes> attempts;
+    auto attempt = [&](int) -> absl::StatusOr<AttemptResult> {
+      ctx->load->Begin();
+      ForwardBackwardTimes& times = attempts.emplace_back(TimeForwardBackward(*ctx, runs));
+      AttemptResult result;
+      result.load = ctx->load->End();
+      result.series = times.forward;
+      result.series.insert(result.series.end(), times.backward.begin(), times.backward.end());
+      return result;
+    };
+    // Another attempt only if one more as long as the last fits the budget.
+    auto may_retry = [ctx](absl::Duration last) {
+      return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(last) < ctx->deadline;
+    };
+    ASSIGN_OR_RETURN(const MeasurementOutcome outcome,
+                     MeasureUntilQuiet(ctx->options.noise, what, attempt, may_retry));
+    quality.Add(what, outcome);
+    const ForwardBackwardTimes& kept = attempts[static_cast<size_t>(outcome.kept)];
+    for (size_t i = 0; i < runs.size(); ++i) {
       v1::LayerTimeSample* sample = profile->add_time_samples();
       sample->set_micro_batch(ctx->options.micro_batches[i]);
       sample->set_seq_len(s);
-      sample->set_forward_seconds(times[i].first);
-      sample->set_backward_seconds(times[i].second);
+      sample->set_forward_seconds(Median(kept.forward[i]));
+      sample->set_backward_seconds(Median(kept.backward[i]));
     }
     ctx->Done(what);
   }
+  *profile->mutable_quality() = quality.Quality();
   Fit(profile, false);
   Fit(profile, true);
   return absl::OkStatus();
@@ -433,6 +457,7 @@ absl::Status ValidateProfilerOptions(const ProfilerOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("--warmup ", o.warmup, " / --repeats ", o.repeats, ": expected >= 0 / >= 1"));
   }
+  RETURN_IF_ERROR(ValidateNoiseOptions(o.noise));
   if (!(o.time_budget_seconds > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--time-budget-seconds: ", o.time_budget_seconds, ", expected > 0"));
@@ -464,6 +489,9 @@ absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
       options, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU), torch::kFloat32,
       std::chrono::steady_clock::now() +
           std::chrono::microseconds(static_cast<int64_t>(options.time_budget_seconds * 1e6))};
+  std::shared_ptr<LoadSource> load = options.load_source;
+  if (load == nullptr) load = MakeProcLoadSource(/*exclude_siblings=*/false);
+  ctx.load = load.get();
   if (cuda && model.precision() == v1::PRECISION_BF16_MIXED) ctx.dtype = torch::kBFloat16;
   if (cuda && model.precision() == v1::PRECISION_FP16_MIXED) ctx.dtype = torch::kFloat16;
   if (model.precision() == v1::PRECISION_FP64) ctx.dtype = torch::kFloat64;

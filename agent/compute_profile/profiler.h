@@ -1,7 +1,9 @@
 // Compute profiling (`galvatron-worker profile`): for every layer type of a
 // model and its embedding/head, the forward and backward time over
 // micro-batch sizes and sequence lengths (median of repeats after warm-up,
-// fitted as t(b, s) = b·(s2·s² + s1·s + s0) + c), the parameter count, and
+// fitted as t(b, s) = b·(s2·s² + s1·s + s0) + c; a noisy measurement taken
+// again and what stays noisy flagged in the profile's quality record, see
+// common/measurement_quality.h and docs/measurement.md), the parameter count, and
 // the activation memory per sample for each tensor-parallel degree, with and
 // without checkpointing, measured on the same block code the training
 // runtime uses (agent/runtime/blocks) built with the sharded shapes.
@@ -15,10 +17,12 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/measurement_quality.h"
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/model.pb.h"
 
@@ -34,6 +38,12 @@ struct ProfilerOptions {
   int threads = 0;              // torch intra-op threads; 0 = all cores
   std::string device = "auto";  // cpu, cuda or auto
   std::string cluster = "local";
+  // When the repetitions of a timing spread too far or the machine is busy:
+  // time it again (within the time budget), keep the least noisy attempt,
+  // flag what stays noisy.
+  NoiseOptions noise;
+  // The machine's load while timing; null: /proc/stat (MakeProcLoadSource).
+  std::shared_ptr<LoadSource> load_source;
   // Called after each measured item with the fraction done and what it was.
   std::function<void(double, const std::string&)> progress;
 };

@@ -51,6 +51,21 @@ bool SafeName(const std::string& name) {
 
 constexpr int kTrainLogTailLines = 50;
 
+// The worker's noise flags from a task spec (0 / false: the worker's defaults).
+template <typename Spec>
+void AddNoiseArgs(const Spec& spec, std::vector<std::string>* args) {
+  if (spec.noise_threshold() > 0) {
+    args->insert(args->end(), {"--noise-threshold", absl::StrCat(spec.noise_threshold())});
+  }
+  if (spec.load_threshold() > 0) {
+    args->insert(args->end(), {"--load-threshold", absl::StrCat(spec.load_threshold())});
+  }
+  if (spec.max_remeasure() > 0) {
+    args->insert(args->end(), {"--max-remeasure", absl::StrCat(spec.max_remeasure())});
+  }
+  if (spec.accept_noisy()) args->push_back("--accept-noisy");
+}
+
 bool RetryableReportError(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
          absl::IsInternal(status) || absl::IsUnknown(status) ||
@@ -370,6 +385,7 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
     if (probe.timeout_seconds() > 0) {
       args.insert(args.end(), {"--timeout-seconds", absl::StrCat(probe.timeout_seconds())});
     }
+    AddNoiseArgs(probe, &args);
     if (rank == 0) args.insert(args.end(), {"--out", Join(dir, "hardware.json")});
     return args;
   }
@@ -389,6 +405,7 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
       args.insert(args.end(),
                   {"--time-budget-seconds", absl::StrCat(profile.time_budget_seconds())});
     }
+    AddNoiseArgs(profile, &args);
     return args;
   }
   if (task.kind() == v1::TASK_KIND_TRAIN) {
@@ -564,6 +581,10 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
       }
       done.set_message(absl::StrCat("measured ", done.hardware().collectives_size(),
                                     " collective tables over ", task.world_size(), " rank(s)"));
+      if (done.hardware().quality().noisy()) {
+        absl::StrAppend(done.mutable_message(),
+                        "; flagged noisy: ", done.hardware().quality().note());
+      }
     } else {
       v1::ComputeProfileList list;
       const std::string path = Join(dir, "compute.json");
@@ -574,6 +595,14 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
       *done.mutable_compute() = list.profiles();
       done.set_message(absl::StrCat("measured ", list.profiles_size(), " layer type(s) of ",
                                     task.profile().model().name()));
+      std::vector<std::string> noisy;
+      for (const v1::ComputeProfile& p : list.profiles()) {
+        if (p.quality().noisy()) noisy.push_back(p.layer_type());
+      }
+      if (!noisy.empty()) {
+        absl::StrAppend(done.mutable_message(), "; flagged noisy: ", absl::StrJoin(noisy, ", "),
+                        " (see each profile's quality)");
+      }
     }
   }
   spdlog::info("{}: this node's part succeeded{}", task.id(),

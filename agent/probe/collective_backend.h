@@ -18,7 +18,7 @@ namespace galvatron::probe {
 
 struct TimingOptions {
   int warmup = 3;   // untimed runs before the measurement
-  int repeats = 9;  // timed runs; the median is kept
+  int repeats = 9;  // timed runs; their median is kept
 };
 
 // Not thread-safe: one probe thread drives it (the overlap measurement starts
@@ -34,13 +34,22 @@ class CollectiveBackend {
   // meet.
   virtual absl::Status OpenGroup(const ProbeGroup& group) = 0;
 
-  // Median seconds of `collective` on `group` (opened before) at this rank,
-  // for a message of `bytes` (the whole buffer of the collective: the
-  // all-gather output, the reduce-scatter input, the all-to-all send buffer,
-  // the p2p message). P2P runs the pipeline pattern on the group: group rank
-  // k sends to k + 1 and receives from k - 1.
-  virtual absl::StatusOr<double> TimeCollective(v1::Collective collective, const ProbeGroup& group,
-                                                int64_t bytes, const TimingOptions& timing) = 0;
+  // Seconds of each of the `timing.repeats` timed runs (after
+  // `timing.warmup` untimed ones) of `collective` on `group` (opened before)
+  // at this rank, for a message of `bytes` (the whole buffer of the
+  // collective: the all-gather output, the reduce-scatter input, the
+  // all-to-all send buffer, the p2p message). P2P runs the pipeline pattern
+  // on the group: group rank k sends to k + 1 and receives from k - 1.
+  virtual absl::StatusOr<std::vector<double>> TimeCollective(v1::Collective collective,
+                                                             const ProbeGroup& group, int64_t bytes,
+                                                             const TimingOptions& timing) = 0;
+
+  // The element-wise maximum of `values` over the ranks of `group` (opened
+  // before; every rank of it calls this with as many values): how a group
+  // agrees on its timings and load, so that all its ranks take the same
+  // decision about measuring again.
+  virtual absl::StatusOr<std::vector<double>> MaxOverGroup(const ProbeGroup& group,
+                                                           std::vector<double> values) = 0;
 
   // Matmuls alone, all-reduces of `bytes` on `group` alone, then both at
   // once, as Galvatron's hardware profiler measures its overlap coefficient

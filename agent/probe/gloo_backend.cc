@@ -88,8 +88,9 @@ class GlooBackend final : public CollectiveBackend {
     return runtime::PublishGlooPeers(*store_, options_.rank, *gloo);
   }
 
-  absl::StatusOr<double> TimeCollective(v1::Collective collective, const ProbeGroup& group,
-                                        int64_t bytes, const TimingOptions& timing) override {
+  absl::StatusOr<std::vector<double>> TimeCollective(v1::Collective collective,
+                                                     const ProbeGroup& group, int64_t bytes,
+                                                     const TimingOptions& timing) override {
     auto it = groups_.find(group.key);
     if (it == groups_.end()) {
       return absl::FailedPreconditionError(absl::StrCat("group ", group.key, " is not open"));
@@ -167,7 +168,34 @@ class GlooBackend final : public CollectiveBackend {
                        " bytes on group ", group.key,
                        " failed (a peer stopped or timed out): ", FirstLine(e.what())));
     }
-    return Median(times);
+    return times;
+  }
+
+  absl::StatusOr<std::vector<double>> MaxOverGroup(const ProbeGroup& group,
+                                                   std::vector<double> values) override {
+    auto it = groups_.find(group.key);
+    if (it == groups_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat("group ", group.key, " is not open"));
+    }
+    if (values.empty()) return values;
+    try {
+      std::vector<at::Tensor> buffer{at::from_blob(values.data(),
+                                                   {static_cast<int64_t>(values.size())},
+                                                   at::TensorOptions().dtype(at::kDouble))
+                                         .clone()};
+      c10d::AllreduceOptions max;
+      max.reduceOp = c10d::ReduceOp::MAX;
+      it->second->allreduce(buffer, max)->wait();
+      const double* agreed = buffer[0].data_ptr<double>();
+      std::copy(agreed, agreed + values.size(), values.begin());
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("rank ", options_.rank, ": agreeing on group ",
+                                                 group.key,
+                                                 " failed (a peer stopped or timed "
+                                                 "out): ",
+                                                 FirstLine(e.what())));
+    }
+    return values;
   }
 
   absl::StatusOr<OverlapTimes> MeasureOverlap(const ProbeGroup& group, int64_t bytes) override {

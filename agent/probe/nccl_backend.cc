@@ -109,8 +109,9 @@ class NcclBackend final : public CollectiveBackend {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<double> TimeCollective(v1::Collective collective, const ProbeGroup& group,
-                                        int64_t bytes, const TimingOptions& timing) override {
+  absl::StatusOr<std::vector<double>> TimeCollective(v1::Collective collective,
+                                                     const ProbeGroup& group, int64_t bytes,
+                                                     const TimingOptions& timing) override {
     auto it = groups_.find(group.key);
     if (it == groups_.end()) {
       return absl::FailedPreconditionError(absl::StrCat("group ", group.key, " is not open"));
@@ -132,7 +133,33 @@ class NcclBackend final : public CollectiveBackend {
       GALVATRON_CUDA(cudaEventElapsedTime(&ms, start_, stop_));
       if (i >= timing.warmup) times.push_back(ms / 1000.0);
     }
-    return Median(times);
+    return times;
+  }
+
+  absl::StatusOr<std::vector<double>> MaxOverGroup(const ProbeGroup& group,
+                                                   std::vector<double> values) override {
+    auto it = groups_.find(group.key);
+    if (it == groups_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat("group ", group.key, " is not open"));
+    }
+    if (values.empty()) return values;
+    const NcclGroup& g = it->second;
+    const size_t bytes = values.size() * sizeof(double);
+    double* device = nullptr;
+    GALVATRON_CUDA(cudaMalloc(&device, bytes));
+    absl::Status agreed = [&]() -> absl::Status {
+      GALVATRON_CUDA(
+          cudaMemcpyAsync(device, values.data(), bytes, cudaMemcpyHostToDevice, g.stream));
+      GALVATRON_NCCL(
+          ncclAllReduce(device, device, values.size(), ncclDouble, ncclMax, g.comm, g.stream));
+      GALVATRON_CUDA(
+          cudaMemcpyAsync(values.data(), device, bytes, cudaMemcpyDeviceToHost, g.stream));
+      GALVATRON_CUDA(cudaStreamSynchronize(g.stream));
+      return absl::OkStatus();
+    }();
+    cudaFree(device);
+    if (!agreed.ok()) return agreed;
+    return values;
   }
 
   absl::StatusOr<OverlapTimes> MeasureOverlap(const ProbeGroup& group, int64_t bytes) override {

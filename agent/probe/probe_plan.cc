@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/least_squares.h"
+#include "common/measurement_quality.h"
 
 namespace galvatron::probe {
 
@@ -155,6 +156,7 @@ absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile,
   }
   merged->set_overlap_coefficient(
       std::max(merged->overlap_coefficient(), rank_profile.overlap_coefficient()));
+  if (rank_profile.has_quality()) MergeQuality(rank_profile.quality(), merged->mutable_quality());
   std::vector<std::string> hosts;
   if (!merged->measured_by().empty()) hosts = absl::StrSplit(merged->measured_by(), ", ");
   for (absl::string_view host : absl::StrSplit(rank_profile.measured_by(), ", ")) {

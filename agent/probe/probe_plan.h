@@ -81,8 +81,9 @@ double OverlapCoefficient(const OverlapTimes& times);
 
 // Folds the local profile of one more rank into `merged`: per sample the
 // slowest rank's time (a collective is as slow as its slowest member), the
-// overlap coefficient's maximum, and host names (measured_by) without
-// repeats. Tables are matched by (collective, group size, layout) and
+// overlap coefficient's maximum, host names (measured_by) without repeats,
+// and the measurement-quality records (common/measurement_quality.h:
+// MergeQuality). Tables are matched by (collective, group size, layout) and
 // samples by bytes; FAILED_PRECONDITION when the two disagree on them.
 absl::Status MergeRankProfile(const v1::HardwareProfile& rank_profile, v1::HardwareProfile* merged);
 

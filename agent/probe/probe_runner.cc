@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "agent/probe/collective_backend.h"
+#include "agent/probe/probe_measure.h"
 #include "agent/probe/probe_plan.h"
 #include "agent/runtime/comm/rendezvous.h"
 #include "common/host_facts.h"
@@ -117,17 +118,16 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend, cons
     }
   };
   progress("starting");
+  // Other processes' CPU time, less the other ranks of this node (children
+  // of the same agent or launcher), which are part of the measurement.
+  std::unique_ptr<LoadSource> load = MakeProcLoadSource(/*exclude_siblings=*/true);
+  QualityRecorder quality(o.noise);
   auto measure = [&](v1::Collective collective, const ProbeGroup& group,
                      v1::GroupLayout layout) -> absl::Status {
-    std::vector<v1::TimeSample> samples;
-    for (int64_t bytes : sizes) {
-      ASSIGN_OR_RETURN(const double seconds,
-                       backend.TimeCollective(collective, group, bytes, timing));
-      v1::TimeSample sample;
-      sample.set_bytes(bytes);
-      sample.set_seconds(std::max(seconds, 1e-9));  // a clock tick, never 0
-      samples.push_back(sample);
-    }
+    ASSIGN_OR_RETURN(TableMeasurement measured,
+                     MeasureTable(backend, collective, group, sizes, timing, o.noise, *load));
+    quality.Add(TableName(collective, group), measured.outcome);
+    const std::vector<v1::TimeSample>& samples = measured.samples;
     *local.add_collectives() = MakeCollectiveTable(collective, group.size, layout, samples);
     ++steps_done;
     progress(absl::StrCat(v1::Collective_Name(collective), " group_size ", group.size, " ",
@@ -162,6 +162,7 @@ absl::StatusOr<v1::HardwareProfile> MeasureRank(CollectiveBackend& backend, cons
         overlap.comm_overlapped, local.overlap_coefficient());
   }
   local.set_measured_by(ReadHostFacts().host_name);
+  *local.mutable_quality() = quality.Quality();
   return local;
 }
 
@@ -211,7 +212,7 @@ absl::Status ValidateProbeOptions(const ProbeOptions& o) {
   if (!(o.peer_timeout_seconds > 0) || o.peer_timeout_seconds > 86400) {
     return invalid("peer_timeout_seconds", o.peer_timeout_seconds, "must be in (0, 86400]");
   }
-  return absl::OkStatus();
+  return ValidateNoiseOptions(o.noise);
 }
 
 absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profile) {
@@ -241,9 +242,12 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
   if (o.rank == 0) {
     spdlog::info(
         "probe: {} ranks joined the store at {}:{}; backend {}, {}..{} bytes, "
-        "warm-up {}, repeats {}, {} threads",
+        "warm-up {}, repeats {}, {} threads; noisy above spread {} or load {}, {}",
         o.world_size, o.store_host, rendezvous->port(), backend_name, o.min_bytes, o.max_bytes,
-        o.warmup, o.repeats, o.threads);
+        o.warmup, o.repeats, o.threads, o.noise.spread_threshold, o.noise.load_threshold,
+        o.noise.accept_noisy
+            ? std::string("accepted as measured (--accept-noisy)")
+            : absl::StrCat("measured again up to ", o.noise.max_remeasure, " times"));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<CollectiveBackend> backend,
                    MakeBackend(backend_name, rendezvous.get(), o));
@@ -261,6 +265,9 @@ absl::Status RunProbe(const ProbeOptions& requested, v1::HardwareProfile* profil
     RETURN_IF_ERROR(MergeRankProfile(peer, &merged));
   }
   FinishTables(&merged);
+  if (merged.quality().noisy()) {
+    spdlog::warn("probe: the hardware profile is flagged noisy: {}", merged.quality().note());
+  }
   merged.set_cluster(o.cluster);
   merged.set_num_nodes(o.world_size / o.devices_per_node);
   merged.set_devices_per_node(o.devices_per_node);

@@ -1,7 +1,8 @@
 // The interconnect probe of one rank (`galvatron-worker probe`): rendezvous
 // through rank 0's TCPStore, every collective of every probe group at every
-// message size, the overlap coefficient, and on rank 0 the merged
-// HardwareProfile (each sample the slowest rank's median).
+// message size (a noisy table measured again: probe_measure.h), the overlap
+// coefficient, and on rank 0 the merged HardwareProfile (each sample the
+// slowest rank's median, with the measurement-quality record of all ranks).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "agent/runtime/comm/rendezvous.h"
+#include "common/measurement_quality.h"
 #include "galvatron/v1/hardware.pb.h"
 
 namespace galvatron::probe {
@@ -34,6 +36,10 @@ struct ProbeOptions {
   std::string progress_file;  // common/progress_file.h; none when empty
   double timeout_seconds = 300;
   double peer_timeout_seconds = 15;  // RendezvousOptions::peer_timeout
+  // When a table's timings are too spread or the machine too busy: measure
+  // it again, keep the least noisy attempt, flag what stays noisy in the
+  // profile's quality record (docs/measurement.md).
+  NoiseOptions noise;
   // Where RunProbe leaves its rendezvous for the caller, who reports the
   // outcome through it (TcpRendezvous::Leave); null: RunProbe closes it.
   std::shared_ptr<runtime::TcpRendezvous>* rendezvous_holder = nullptr;

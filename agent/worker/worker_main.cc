@@ -33,6 +33,7 @@
 #include "common/host_facts.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "common/measurement_quality.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
@@ -56,6 +57,28 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
     *host = host->substr(1, host->size() - 2);
   }
   return absl::SimpleAtoi(address.substr(colon + 1), port);
+}
+
+// The noise flags of probe and profile (docs/measurement.md).
+void AddNoiseFlags(CLI::App* command, galvatron::NoiseOptions* noise) {
+  command
+      ->add_option("--noise-threshold", noise->spread_threshold,
+                   "a measurement whose timed repetitions spread more than this, as (q3 - q1) / "
+                   "median, is noisy")
+      ->capture_default_str();
+  command
+      ->add_option("--load-threshold", noise->load_threshold,
+                   "a measurement taken while other processes used more than this share of the "
+                   "cores (from /proc/stat; 1 = all) is noisy")
+      ->capture_default_str();
+  command
+      ->add_option("--max-remeasure", noise->max_remeasure,
+                   "times a noisy measurement is taken again; the least noisy attempt is kept and "
+                   "one that stays noisy is flagged in the profile")
+      ->capture_default_str();
+  command->add_flag("--accept-noisy", noise->accept_noisy,
+                    "never measure again (e.g. several ranks sharing few cores); noisy "
+                    "measurements are still flagged");
 }
 
 int Fail(const std::string& message) {
@@ -141,6 +164,7 @@ int main(int argc, char** argv) {
                   "through the store; a tenth of this apart, at most 1 s)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  AddNoiseFlags(cmd, &probe.noise);
   // galvatron-worker profile: layer timing and memory of a model.
   galvatron::profiler::ProfilerOptions profiling;
   std::string profile_model, profile_out, profile_progress, micro_batches = "1,2,4", seq_lens,
@@ -178,6 +202,7 @@ int main(int argc, char** argv) {
   profile_cmd->add_option("--device", profiling.device, "cpu, cuda or auto")->capture_default_str();
   profile_cmd->add_option("--progress-file", profile_progress,
                           "rewrite this JSON file with the fraction done after every item");
+  AddNoiseFlags(profile_cmd, &profiling.noise);
   // galvatron-worker train: one rank of a training run.
   galvatron::runtime::TrainOptions train;
   std::string train_store;
@@ -349,6 +374,10 @@ int main(int argc, char** argv) {
       if (auto valid = galvatron::ValidateComputeProfile(p); !valid.ok()) {
         return Fail("profile: the measured profile of " + p.layer_type() +
                     " is invalid: " + std::string(valid.message()));
+      }
+      if (p.quality().noisy()) {
+        spdlog::warn("profile: {} is flagged noisy (spread {:.3f}, load {:.2f}): {}",
+                     p.layer_type(), p.quality().spread(), p.quality().load(), p.quality().note());
       }
     }
     if (auto written = galvatron::WriteTextFile(profile_out, galvatron::MessageToJson(*profiles));

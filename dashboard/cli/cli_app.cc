@@ -88,6 +88,28 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   galvatron::v1::CreateTaskRequest task_request;
   std::string task_nodes, galvatron_out, task_micro, task_seqs;
   bool no_wait = false;
+  // Noise handling of the workers (docs/measurement.md); 0: their defaults.
+  double noise_threshold = 0, load_threshold = 0;
+  int max_remeasure = 0;
+  bool accept_noisy = false;
+  auto add_noise_flags = [&](CLI::App* command) {
+    command->add_option("--noise-threshold", noise_threshold,
+                        "relative spread, (q3 - q1) / median of the repetitions, above which a "
+                        "measurement is noisy (default: the worker's, 0.25)");
+    command->add_option("--load-threshold", load_threshold,
+                        "share of the cores used by other processes above which a measurement "
+                        "is noisy (default: the worker's, 0.25)");
+    command->add_option("--max-remeasure", max_remeasure,
+                        "times a noisy measurement is taken again (default: the worker's, 3)");
+    command->add_flag("--accept-noisy", accept_noisy,
+                      "never measure again; noisy measurements are still flagged");
+  };
+  auto set_noise = [&](auto* spec) {
+    spec->set_noise_threshold(noise_threshold);
+    spec->set_load_threshold(load_threshold);
+    spec->set_max_remeasure(max_remeasure);
+    spec->set_accept_noisy(accept_noisy);
+  };
   auto* probe = profiles->add_subcommand(
       "probe",
       "have the cluster's agents measure its interconnect (every collective, group size and "
@@ -111,6 +133,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   probe->add_option("--galvatron-out", galvatron_out,
                     "also write Galvatron's hardware-profile JSON files to this directory");
   probe->add_flag("--no-wait", no_wait, "print the task and return at once");
+  add_noise_flags(probe);
   probe->callback([&] {
     task_request.set_kind(galvatron::v1::TASK_KIND_PROBE);
     task_request.set_cluster(cluster);
@@ -120,6 +143,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     spec->set_repeats(probe_repeats);
     spec->set_backend(probe_backend);
     spec->set_timeout_seconds(probe_timeout);
+    set_noise(spec);
     command = [&](PlannerClient& c) -> absl::Status {
       auto* spec = task_request.mutable_probe();
       for (const auto& [flag, text, setter] :
@@ -152,6 +176,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   measure->add_option("--seq-lens", task_seqs, "sequence lengths (default: the model's)");
   measure->add_option("--time-budget", measure_budget, "seconds the worker may take");
   measure->add_flag("--no-wait", no_wait, "print the task and return at once");
+  add_noise_flags(measure);
   measure->callback([&] {
     command = [&](PlannerClient& c) -> absl::Status {
       task_request.set_kind(galvatron::v1::TASK_KIND_PROFILE);
@@ -161,6 +186,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       if (!measure_node.empty()) task_request.add_nodes(measure_node);
       auto* spec = task_request.mutable_profile();
       spec->set_time_budget_seconds(measure_budget);
+      set_noise(spec);
       for (const auto& [flag, text, list] :
            {std::make_tuple("--micro-batches", &task_micro, spec->mutable_micro_batches()),
             std::make_tuple("--seq-lens", &task_seqs, spec->mutable_seq_lens())}) {

@@ -34,6 +34,17 @@ using text::TaskListTable;
 using text::TaskWhat;
 using text::TextTable;
 
+namespace {
+
+// "measured", or "measured (noisy)" for a profile flagged noisy
+// (docs/measurement.md).
+std::string Source(v1::ProfileSource source, const v1::MeasurementQuality& quality) {
+  return absl::StrCat(ShortEnumName(v1::ProfileSource_Name(source), "PROFILE_SOURCE_"),
+                      quality.noisy() ? " (noisy)" : "");
+}
+
+}  // namespace
+
 int JobExitCode(v1::JobState state) {
   switch (state) {
     case v1::JOB_STATE_SUCCEEDED:
@@ -241,13 +252,11 @@ absl::Status PlannerClient::ProfilesList(const std::string& kind, const std::str
     table.AddRow({p.id(), "hardware", p.cluster(), absl::StrCat(p.version()),
                   absl::StrCat(p.num_nodes(), "x", p.devices_per_node(), " ",
                                p.device().name().empty() ? "devices" : p.device().name()),
-                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
-                  FormatTimestamp(p.created_at())});
+                  Source(p.source(), p.quality()), FormatTimestamp(p.created_at())});
   }
   for (const auto& p : cp.profiles()) {
     table.AddRow({p.id(), "compute", p.cluster(), absl::StrCat(p.version()), p.layer_type(),
-                  ShortEnumName(v1::ProfileSource_Name(p.source()), "PROFILE_SOURCE_"),
-                  FormatTimestamp(p.created_at())});
+                  Source(p.source(), p.quality()), FormatTimestamp(p.created_at())});
   }
   *out_ << (table.empty() ? std::string("no profiles\n") : table.Render());
   return absl::OkStatus();

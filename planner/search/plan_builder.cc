@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -131,20 +132,34 @@ std::string PlanId(const PlanInputs& inputs) {
   model.clear_created_at();
   model.clear_builtin();
   h.Add(DeterministicBytes(model));
+  // A profile's measurement-quality record changes no figure of the plan,
+  // only whether the plan warns (NoisyProfileWarnings): what is hashed is the
+  // profile without it, plus kNoisyMark after a profile flagged noisy, so
+  // that a quiet record leaves the id as it was without one, and a plan
+  // stored with warnings is not returned for a profile without the flag.
+  static constexpr char kNoisyMark[] = "measurement flagged noisy";
   v1::HardwareProfile hardware = inputs.hardware;
   hardware.clear_id();
   hardware.clear_version();
   hardware.clear_created_at();
+  const bool hardware_noisy = hardware.quality().noisy();
+  hardware.clear_quality();
   h.Add(DeterministicBytes(hardware));
-  std::vector<std::string> compute;
+  if (hardware_noisy) h.Add(kNoisyMark);
+  std::vector<std::pair<std::string, bool>> compute;  // bytes, noisy
   for (v1::ComputeProfile p : inputs.compute) {
     p.clear_id();
     p.clear_version();
     p.clear_created_at();
-    compute.push_back(DeterministicBytes(p));
+    const bool noisy = p.quality().noisy();
+    p.clear_quality();
+    compute.emplace_back(DeterministicBytes(p), noisy);
   }
   std::sort(compute.begin(), compute.end());
-  for (const auto& c : compute) h.Add(c);
+  for (const auto& [bytes, noisy] : compute) {
+    h.Add(bytes);
+    if (noisy) h.Add(kNoisyMark);
+  }
   v1::PlanRequest request = inputs.request;
   // What names the inputs does not change the plan: the resolved inputs do.
   request.clear_model();
@@ -154,6 +169,35 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_hardware();
   h.Add(DeterministicBytes(request));
   return absl::StrCat("plan-", h.Hex());
+}
+
+std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs) {
+  auto numbers = [](const v1::MeasurementQuality& q) {
+    return absl::StrFormat(
+        "spread %.3g (threshold %.3g), load %s (threshold %.3g), %d %s", q.spread(),
+        q.spread_threshold(),
+        q.load() < 0 ? std::string("unknown") : absl::StrFormat("%.2f", q.load()),
+        q.load_threshold(), q.attempts(), q.attempts() == 1 ? "attempt" : "attempts at most");
+  };
+  auto id = [](const std::string& id) { return id.empty() ? std::string("(without an id)") : id; };
+  std::vector<std::string> warnings;
+  const v1::HardwareProfile& hardware = inputs.hardware;
+  if (hardware.quality().noisy()) {
+    warnings.push_back(absl::StrCat(
+        "hardware profile ", id(hardware.id()), " of cluster ", hardware.cluster(),
+        " was measured noisily (", numbers(hardware.quality()),
+        "): the communication times of this plan may be off; probe again on a quiet machine "
+        "(galvatron profiles probe)"));
+  }
+  for (const v1::ComputeProfile& p : inputs.compute) {
+    if (!p.quality().noisy()) continue;
+    warnings.push_back(absl::StrCat(
+        "compute profile ", id(p.id()), " of layer type ", p.layer_type(),
+        " was measured noisily (", numbers(p.quality()),
+        "): the compute times of this plan may be off; measure it again on a quiet machine "
+        "(galvatron profiles measure)"));
+  }
+  return warnings;
 }
 
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& build) {
@@ -226,6 +270,9 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   }
   v1::Plan plan = std::move(result.plan);
   plan.set_id(PlanId(inputs));
+  for (std::string& warning : NoisyProfileWarnings(inputs)) {
+    plan.mutable_prediction()->add_warnings(std::move(warning));
+  }
   *plan.mutable_request() = request;
   plan.set_model(inputs.model.name());
   plan.set_model_version(inputs.model.version());

@@ -32,11 +32,20 @@ struct PlanBuildOptions {
 
 // The content address of a plan: "plan-" + 32 hex digits of a hash over the
 // inputs (output-only fields excluded) and the engine version. Equal inputs
-// give equal ids.
+// give equal ids. Of a profile's measurement-quality record only the noisy
+// flag counts (it decides the plan's warnings); a profile with a quiet record
+// has the id it would have without one.
 std::string PlanId(const PlanInputs& inputs);
 
+// One warning per input profile whose measurement-quality record is flagged
+// noisy (docs/measurement.md), naming the profile's id (or "without an id"),
+// its layer type (compute) and its spread and load: the plan's figures rest
+// on timings that may be off. Empty when no profile is flagged.
+std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs);
+
 // INVALID_ARGUMENT for a bad request (naming the field), RESOURCE_EXHAUSTED
-// with the reason when no plan fits.
+// with the reason when no plan fits. The prediction carries
+// NoisyProfileWarnings, outputs like the rest of it (see PlanId).
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& options);
 
 }  // namespace galvatron::search

@@ -35,6 +35,14 @@ void AddParts(const Placement& placement, v1::Task* task) {
   task->set_world_size(placement.world_size);
 }
 
+// The noise fields both specs share (0: the worker's default).
+template <typename Spec>
+absl::Status ValidateNoiseFields(const std::string& prefix, const Spec& spec) {
+  RETURN_IF_ERROR(CheckNonNegativeFinite(prefix + ".noise_threshold", spec.noise_threshold()));
+  RETURN_IF_ERROR(CheckNonNegativeFinite(prefix + ".load_threshold", spec.load_threshold()));
+  return CheckRange(prefix + ".max_remeasure", spec.max_remeasure(), 0, 100);
+}
+
 }  // namespace
 
 absl::Status ValidateProbeSpec(const v1::ProbeTaskSpec& probe) {
@@ -50,6 +58,7 @@ absl::Status ValidateProbeSpec(const v1::ProbeTaskSpec& probe) {
   if (!backend.empty() && backend != "auto" && backend != "gloo" && backend != "nccl") {
     return Invalid("probe.backend", Quoted(backend), "expected gloo, nccl, auto or empty");
   }
+  RETURN_IF_ERROR(ValidateNoiseFields("probe", probe));
   return CheckNonNegativeFinite("probe.timeout_seconds", probe.timeout_seconds());
 }
 
@@ -70,6 +79,7 @@ absl::Status ValidateProfileSpec(const v1::ProfileTaskSpec& profile) {
     RETURN_IF_ERROR(
         CheckRange(absl::StrCat("profile.seq_lens[", i, "]"), profile.seq_lens(i), 1, 1 << 20));
   }
+  RETURN_IF_ERROR(ValidateNoiseFields("profile", profile));
   return CheckNonNegativeFinite("profile.time_budget_seconds", profile.time_budget_seconds());
 }
 

@@ -233,5 +233,35 @@ TEST_CASE("Durations as people read them") {
   CHECK(FormatDuration(93600) == "1d 02h");
 }
 
+TEST_CASE("Profile details show the measurement quality when there is a record") {
+  v1::ComputeProfile compute;
+  compute.set_id("cp-lab-1");
+  compute.set_layer_type("llama_decoder");
+  CHECK_THAT(ComputeProfileDetails(compute), !Catch::Contains("quality:"));
+  v1::MeasurementQuality* q = compute.mutable_quality();
+  q->set_spread(0.031);
+  q->set_load(0.02);
+  q->set_attempts(1);
+  q->set_spread_threshold(0.25);
+  q->set_load_threshold(0.25);
+  CHECK_THAT(ComputeProfileDetails(compute),
+             Catch::Contains("quality:     quiet: spread 0.031 (threshold 0.25), load 0.02 "
+                             "(threshold 0.25), 1 attempt\n"));
+  q->set_noisy(true);
+  q->set_spread(0.41);
+  q->set_load(-1);
+  q->set_attempts(4);
+  q->set_note("1 measurement stayed noisy: llama_decoder: forward/backward s=64");
+  CHECK_THAT(ComputeProfileDetails(compute),
+             Catch::Contains("quality:     NOISY: spread 0.41 (threshold 0.25), load unknown "
+                             "(threshold 0.25), 4 attempts at most\n"
+                             "             1 measurement stayed noisy: llama_decoder"));
+
+  v1::HardwareProfile hardware;
+  CHECK_THAT(HardwareProfileDetails(hardware), !Catch::Contains("quality:"));
+  *hardware.mutable_quality() = compute.quality();
+  CHECK_THAT(HardwareProfileDetails(hardware), Catch::Contains("quality:     NOISY: spread 0.41"));
+}
+
 }  // namespace
 }  // namespace galvatron::text

@@ -360,5 +360,35 @@ TEST_CASE("compute: memory") {
   }
 }
 
+TEST_CASE("the measurement-quality record is checked when there is one") {
+  v1::MeasurementQuality q;
+  q.set_noisy(true);
+  q.set_spread(0.41);
+  q.set_load(-1);  // unknown
+  q.set_attempts(4);
+  q.set_spread_threshold(0.25);
+  q.set_load_threshold(0.25);
+  q.add_noisy_measurements("x: spread 0.41");
+  v1::HardwareProfile hw = Hardware();
+  *hw.mutable_quality() = q;
+  CHECK(ErrorOf(ValidateHardwareProfile(hw)) == "OK");
+  v1::ComputeProfile cp = Compute();
+  *cp.mutable_quality() = q;
+  CHECK(ErrorOf(ValidateComputeProfile(cp)) == "OK");
+
+  cp.mutable_quality()->set_spread(kNaN);
+  CHECK(ErrorOf(ValidateComputeProfile(cp)) == "quality.spread: nan, must be >= 0");
+  cp.mutable_quality()->set_spread(0.41);
+  cp.mutable_quality()->set_load(-0.5);
+  CHECK(ErrorOf(ValidateComputeProfile(cp)) == "quality.load: -0.5, must be >= 0, or -1 (unknown)");
+  cp.mutable_quality()->set_load(kInf);
+  CHECK(ErrorOf(ValidateComputeProfile(cp)) == "quality.load: inf, must be finite");
+  cp.mutable_quality()->set_load(0.9);
+  cp.mutable_quality()->set_attempts(-1);
+  CHECK(ErrorOf(ValidateComputeProfile(cp)) == "quality.attempts: -1, must be >= 0");
+  hw.mutable_quality()->set_load_threshold(-2);
+  CHECK(ErrorOf(ValidateHardwareProfile(hw)) == "quality.load_threshold: -2, must be >= 0");
+}
+
 }  // namespace
 }  // namespace galvatron

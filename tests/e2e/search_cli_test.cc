@@ -1,14 +1,19 @@
 // `galvatron-planner search` end to end on Galvatron's own profile files
 // (LLaMA-2-7B, 8 x A100, bf16, seq 2048) and `galvatron plan` against a live
-// planner.
+// planner (with a warning when a compute profile it uses is flagged noisy).
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/json_file.h"
+#include "common/layer_type.h"
+#include "common/model_catalog.h"
+#include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/plan.pb.h"
 #include "interop/galvatron_config.h"
 #include "tests/support/synthetic_cluster.h"
@@ -133,6 +138,54 @@ TEST_CASE("galvatron plan against a live planner") {
            "--global-batch", "0"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("--global-batch"));
+  planner.process().Signal(SIGTERM);
+  CHECK(planner.process().Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("galvatron plan warns about a noisy compute profile") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
+  const std::optional<v1::ModelSpec> model = CatalogModel("gpt2-small");
+  REQUIRE(model.has_value());
+  v1::ComputeProfile block;
+  block.set_layer_type(LayerTypeKey(*model, 0));
+  block.set_cluster("synthetic");
+  block.set_precision(v1::PRECISION_BF16_MIXED);
+  block.set_source(v1::PROFILE_SOURCE_MEASURED);
+  block.mutable_forward_fit()->set_per_sample_s0(2e-3);
+  v1::MeasurementQuality* q = block.mutable_quality();
+  q->set_noisy(true);
+  q->set_spread(0.41);
+  q->set_load(0.93);
+  q->set_attempts(4);
+  q->set_spread_threshold(0.25);
+  q->set_load_threshold(0.25);
+  q->add_noisy_measurements(block.layer_type() + ": forward/backward s=1024 b=1,2,4: spread 0.410");
+  q->set_note("1 measurement stayed noisy: " + q->noisy_measurements(0));
+  REQUIRE(WriteTextFile(dir.File("hw.json"),
+                        MessageToJson(testing::SyntheticCluster("synthetic", 1, 8)))
+              .ok());
+  REQUIRE(WriteTextFile(dir.File("block.json"), MessageToJson(block)).ok());
+  auto cli = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {testing::BinDir() + "/galvatron", "--planner",
+                                     planner.address()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, std::chrono::seconds(300));
+  };
+  REQUIRE(cli({"profiles", "import", dir.File("hw.json")}).exit_code == 0);
+  testing::CommandResult r = cli({"profiles", "import", dir.File("block.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  r = cli({"profiles", "list", "--kind", "compute"});
+  CHECK_THAT(r.out, Catch::Contains("measured (noisy)"));
+
+  r = cli({"plan", "--model", "gpt2-small", "--cluster", "synthetic", "--memory", "8GiB",
+           "--global-batch", "16"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("warning:      compute profile cp-synthetic-") &&
+                        Catch::Contains("of layer type " + block.layer_type()) &&
+                        Catch::Contains("spread 0.41 (threshold 0.25)"));
   planner.process().Signal(SIGTERM);
   CHECK(planner.process().Wait(std::chrono::seconds(20)) == 0);
 }

@@ -111,7 +111,7 @@ TEST_CASE("Two agents probe a 4-rank cluster through the planner", "[e2e][tasks]
   CommandResult r =
       Cli(address,
           {"--json", "profiles", "probe", "--cluster", "test", "--min-bytes", "4096", "--max-bytes",
-           "65536", "--repeats", "3", "--galvatron-out", galvatron_dir},
+           "65536", "--repeats", "3", "--galvatron-out", galvatron_dir, "--accept-noisy"},
           std::chrono::seconds(180));
   INFO(r.err);
   INFO(Slurp(dir.File("agent-n1.log")));
@@ -125,6 +125,11 @@ TEST_CASE("Two agents probe a 4-rank cluster through the planner", "[e2e][tasks]
   CHECK(profile.num_nodes() == 2);
   CHECK(profile.devices_per_node() == 2);
   CHECK(profile.overlap_coefficient() >= 1.0);
+  // Four ranks on two shared cores: --accept-noisy reached every worker, so
+  // each table was measured once, noisy or not, and the ranks' records merged.
+  REQUIRE(profile.has_quality());
+  CHECK(profile.quality().attempts() == 1);
+  CHECK(profile.quality().noisy() == (profile.quality().noisy_measurements_size() > 0));
   std::set<std::tuple<int, int, int>> tables;  // collective, group size, layout
   for (const v1::CollectiveTable& t : profile.collectives()) {
     tables.insert({t.collective(), t.group_size(), t.layout()});

@@ -149,6 +149,13 @@ TEST_CASE("Plan → Galvatron config → Plan round-trips", "[interop]") {
   const v1::Plan plan = MixedPlan();
   auto text = WriteGalvatronConfig(plan);
   REQUIRE(text.ok());
+  // Warnings (e.g. about a noisy profile) are ours: the file is the same.
+  v1::Plan warned = plan;
+  warned.mutable_prediction()->add_warnings(
+      "compute profile cp-lab-1 of layer type x was measured noisily (spread 0.41)");
+  auto warned_text = WriteGalvatronConfig(warned);
+  REQUIRE(warned_text.ok());
+  CHECK(*warned_text == *text);
   CHECK(*text ==
         "{\n"
         "    \"pp_deg\": 2,\n"

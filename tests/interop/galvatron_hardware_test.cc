@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <iterator>
 #include <string>
 
 #include "common/json_file.h"
@@ -217,6 +218,38 @@ TEST_CASE("Galvatron hardware files round-trip through our profile", "[interop]"
   // Written as json.dump(indent=4) writes it.
   CHECK(*ReadTextFile(out.File("overlap_coefficient.json")) ==
         "{\n    \"overlap_coe\": 1.125552573612729\n}");
+}
+
+TEST_CASE("a noisy profile writes the same Galvatron files as a clean one", "[interop]") {
+  // The measurement-quality record is ours: Galvatron's files keep their shape.
+  testing::TempDir in, clean_dir, noisy_dir;
+  Copy8Gpu(in);
+  GalvatronHardwareFiles files;
+  files.directory = in.path();
+  files.cluster = "a100-8";
+  auto clean = ReadGalvatronHardware(files);
+  REQUIRE(clean.ok());
+  CHECK_FALSE(clean->has_quality());  // Galvatron's files say nothing of it
+  v1::HardwareProfile noisy = *clean;
+  v1::MeasurementQuality* q = noisy.mutable_quality();
+  q->set_noisy(true);
+  q->set_spread(0.6);
+  q->set_load(0.9);
+  q->set_attempts(4);
+  q->set_note("1 measurement stayed noisy: COLLECTIVE_ALL_REDUCE on group s8-consecutive-0");
+  q->add_noisy_measurements("COLLECTIVE_ALL_REDUCE on group s8-consecutive-0: spread 0.6");
+  CHECK(ValidateHardwareProfile(noisy).ok());
+  REQUIRE(WriteGalvatronHardware(*clean, clean_dir.path()).ok());
+  REQUIRE(WriteGalvatronHardware(noisy, noisy_dir.path()).ok());
+  int compared = 0;
+  for (const auto& entry : fs::directory_iterator(clean_dir.path())) {
+    const std::string name = entry.path().filename().string();
+    INFO(name);
+    CHECK(*ReadTextFile(noisy_dir.File(name)) == *ReadTextFile(clean_dir.File(name)));
+    ++compared;
+  }
+  CHECK(compared == 4);
+  CHECK(std::distance(fs::directory_iterator(noisy_dir.path()), fs::directory_iterator()) == 4);
 }
 
 TEST_CASE("the 2-node files round-trip, including 7.65998 MB/ms", "[interop]") {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "agent/compute_profile/profiler.h"
@@ -62,8 +63,23 @@ ProfilerOptions Quick() {
   options.threads = 1;
   options.device = "cpu";
   options.cluster = "cpu-test";
+  // Shared cores here: time once, whatever the noise.
+  options.noise.accept_noisy = true;
   return options;
 }
+
+// A machine load chosen by the test, whatever this machine is doing.
+class FixedLoad final : public LoadSource {
+ public:
+  explicit FixedLoad(double load) : load_(load) {}
+  void Begin() override { ++windows_; }
+  double End() override { return load_; }
+  int windows() const { return windows_; }
+
+ private:
+  double load_;
+  int windows_ = 0;
+};
 
 const v1::ComputeProfile& Find(const v1::ComputeProfileList& list, const std::string& key) {
   for (const v1::ComputeProfile& p : list.profiles()) {
@@ -168,6 +184,64 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
   }
 }
 
+TEST_CASE("The profiler flags timings taken on a busy machine", "[profiler]") {
+  const v1::ModelSpec model = Model("gpt-tiny");
+  ProfilerOptions options = Quick();
+  options.micro_batches = {1, 2};
+  options.tp_degrees = {1};
+  options.repeats = 3;
+  // The spread cannot decide (any spread passes); the load does.
+  options.noise.spread_threshold = 1e9;
+  options.noise.accept_noisy = false;
+  options.noise.max_remeasure = 2;
+
+  SECTION("a busy machine: every timing measured three times, then flagged") {
+    auto busy = std::make_shared<FixedLoad>(0.9);
+    options.load_source = busy;
+    auto list = ProfileModel(model, options);
+    REQUIRE(list.ok());
+    CHECK(busy->windows() == 2 * 3);  // block and embedding/head, 3 attempts each
+    for (const v1::ComputeProfile& p : list->profiles()) {
+      INFO(p.layer_type());
+      CHECK(ValidateComputeProfile(p).ok());
+      REQUIRE(p.has_quality());
+      CHECK(p.quality().noisy());
+      CHECK(p.quality().load() == Approx(0.9));
+      CHECK(p.quality().attempts() == 3);
+      REQUIRE(p.quality().noisy_measurements_size() == 1);
+      CHECK_THAT(p.quality().noisy_measurements(0),
+                 Catch::Contains(p.layer_type() + ": forward/backward s=") &&
+                     Catch::Contains("load 0.90 (threshold 0.25) after 3 attempts"));
+      CHECK(p.time_samples_size() == 2);
+    }
+  }
+  SECTION("--accept-noisy: measured once, still flagged") {
+    auto busy = std::make_shared<FixedLoad>(0.9);
+    options.load_source = busy;
+    options.noise.accept_noisy = true;
+    auto list = ProfileModel(model, options);
+    REQUIRE(list.ok());
+    CHECK(busy->windows() == 2);
+    for (const v1::ComputeProfile& p : list->profiles()) {
+      CHECK(p.quality().noisy());
+      CHECK(p.quality().attempts() == 1);
+    }
+  }
+  SECTION("a quiet machine: measured once, not flagged") {
+    auto quiet = std::make_shared<FixedLoad>(0.01);
+    options.load_source = quiet;
+    auto list = ProfileModel(model, options);
+    REQUIRE(list.ok());
+    CHECK(quiet->windows() == 2);
+    for (const v1::ComputeProfile& p : list->profiles()) {
+      CHECK_FALSE(p.quality().noisy());
+      CHECK(p.quality().attempts() == 1);
+      CHECK(p.quality().load() == Approx(0.01));
+      CHECK(p.quality().note().empty());
+    }
+  }
+}
+
 TEST_CASE("Profiler options and budgets are checked", "[profiler]") {
   const v1::ModelSpec model = Model("gpt-tiny");
   ProfilerOptions options = Quick();
@@ -183,6 +257,12 @@ TEST_CASE("Profiler options and budgets are checked", "[profiler]") {
   CHECK_THAT(std::string(late.status().message()),
              Catch::Contains("time budget") && Catch::Contains("gpt_decoder"));
 
+  options = Quick();
+  options.noise.load_threshold = 0;
+  auto no_threshold = ProfileModel(model, options);
+  REQUIRE(absl::IsInvalidArgument(no_threshold.status()));
+  CHECK_THAT(std::string(no_threshold.status().message()), Catch::Contains("--load-threshold: 0"));
+
   v1::ModelSpec t5 = model;
   t5.mutable_layers(0)->set_kind(v1::LAYER_KIND_T5_ENCODER);
   CHECK(absl::IsUnimplemented(ProfileModel(t5, Quick()).status()));
@@ -193,13 +273,20 @@ TEST_CASE("galvatron-worker profile writes validated profiles and its progress",
   testing::CommandResult r = testing::RunCommand(
       {testing::BinDir() + "/galvatron-worker", "--log-level", "warn", "profile", "--model",
        "llama-tiny", "--cluster", "lab", "--out", dir.File("out.json"), "--progress-file",
-       dir.File("progress.json"), "--threads", "1", "--repeats", "2", "--device", "cpu"});
+       dir.File("progress.json"), "--threads", "1", "--repeats", "2", "--device", "cpu",
+       "--accept-noisy"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   v1::ComputeProfileList list;
   REQUIRE(ReadJsonFile(dir.File("out.json"), &list).ok());
   REQUIRE(list.profiles_size() == 2);
-  for (const auto& p : list.profiles()) CHECK(ValidateComputeProfile(p).ok());
+  for (const auto& p : list.profiles()) {
+    CHECK(ValidateComputeProfile(p).ok());
+    // Measured once each (--accept-noisy), noisy or not: the record is there.
+    REQUIRE(p.has_quality());
+    CHECK(p.quality().attempts() == 1);
+    CHECK(p.quality().noisy() == (p.quality().noisy_measurements_size() > 0));
+  }
   CHECK(list.profiles(0).cluster() == "lab");
   auto progress = ReadProgressFile(dir.File("progress.json"));
   REQUIRE(progress.ok());
@@ -223,6 +310,10 @@ TEST_CASE("galvatron-worker profile writes validated profiles and its progress",
                            "gpt-tiny", "--out", dir.File("x.json"), "--seq-lens", "64,x"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("--seq-lens"));
+  r = testing::RunCommand({testing::BinDir() + "/galvatron-worker", "profile", "--model",
+                           "gpt-tiny", "--out", dir.File("x.json"), "--noise-threshold=-1"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--noise-threshold: -1"));
 }
 
 }  // namespace galvatron::profiler

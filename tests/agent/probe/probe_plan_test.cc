@@ -1,11 +1,14 @@
 // Tests of agent/probe/probe_plan.cc: groups, sizes, bus-bandwidth factors,
-// merging of rank profiles. No processes, no LibTorch.
+// merging of rank profiles and their quality records. No processes, no
+// LibTorch.
 #include "agent/probe/probe_plan.h"
 
 #include <catch2/catch.hpp>
 
+#include <string>
 #include <vector>
 
+#include "common/measurement_quality.h"
 #include "common/profile_validation.h"
 
 namespace galvatron::probe {
@@ -132,6 +135,46 @@ TEST_CASE("merging rank profiles keeps the slowest rank and every host") {
   other = rank_profile(1, "c", 1);
   other.mutable_collectives()->RemoveLast();
   CHECK(MergeRankProfile(other, &merged).code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("merging rank profiles merges their measurement quality") {
+  auto rank_profile = [](double spread, double load, const std::string& noisy_line) {
+    v1::HardwareProfile p;
+    *p.add_collectives() = MakeCollectiveTable(v1::COLLECTIVE_ALL_REDUCE, 2,
+                                               v1::GROUP_LAYOUT_CONSECUTIVE, {Sample(1024, 1e-4)});
+    v1::MeasurementQuality* q = p.mutable_quality();
+    q->set_spread(spread);
+    q->set_load(load);
+    q->set_attempts(noisy_line.empty() ? 1 : 4);
+    q->set_spread_threshold(0.25);
+    q->set_load_threshold(0.25);
+    if (!noisy_line.empty()) {
+      q->set_noisy(true);
+      q->add_noisy_measurements(noisy_line);
+    }
+    return p;
+  };
+  v1::HardwareProfile merged = rank_profile(0.05, 0.1, "");  // rank 0's own
+  REQUIRE(MergeRankProfile(rank_profile(0.02, kUnknownLoad, ""), &merged).ok());
+  CHECK_FALSE(merged.quality().noisy());
+  CHECK(merged.quality().spread() == Approx(0.05));
+  CHECK(merged.quality().load() == Approx(0.1));
+  CHECK(merged.quality().note().empty());
+  // Two ranks of one group report the same noisy table: named once.
+  const std::string line = "COLLECTIVE_ALL_REDUCE on group s2-consecutive-0: spread 0.6";
+  REQUIRE(MergeRankProfile(rank_profile(0.6, 0.5, line), &merged).ok());
+  REQUIRE(MergeRankProfile(rank_profile(0.6, 0.5, line), &merged).ok());
+  CHECK(merged.quality().noisy());
+  CHECK(merged.quality().spread() == Approx(0.6));
+  CHECK(merged.quality().load() == Approx(0.5));
+  CHECK(merged.quality().attempts() == 4);
+  CHECK(merged.quality().noisy_measurements_size() == 1);
+  CHECK_THAT(merged.quality().note(), Catch::Contains("1 measurement stayed noisy: " + line));
+  // A rank without a record (an older worker) changes nothing.
+  v1::HardwareProfile old = rank_profile(0, 0, "");
+  old.clear_quality();
+  REQUIRE(MergeRankProfile(old, &merged).ok());
+  CHECK(merged.quality().noisy_measurements_size() == 1);
 }
 
 }  // namespace

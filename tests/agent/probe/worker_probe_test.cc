@@ -55,11 +55,11 @@ int UnusedPort() {
 
 TEST_CASE("four gloo ranks on loopback measure every table") {
   TempDir dir;
-  const std::vector<std::string> common = {"probe",    "--world-size",      "4",    "--backend",
-                                           "gloo",     "--min-bytes",       "4096", "--max-bytes",
-                                           "8388608",  "--warmup",          "2",    "--repeats",
-                                           "5",        "--threads",         "1",    "--cluster",
-                                           "cpu-test", "--timeout-seconds", "30"};
+  const std::vector<std::string> common = {
+      "probe", "--world-size",  "4",       "--backend", "gloo",     "--min-bytes",
+      "4096",  "--max-bytes",   "8388608", "--warmup",  "2",        "--repeats",
+      "5",     "--threads",     "1",       "--cluster", "cpu-test", "--timeout-seconds",
+      "30",    "--accept-noisy"};
   auto args = [&](int rank, const std::string& store) {
     std::vector<std::string> argv = {Worker()};
     argv.insert(argv.end(), common.begin(), common.end());
@@ -101,6 +101,19 @@ TEST_CASE("four gloo ranks on loopback measure every table") {
   CHECK(!profile.measured_by().empty());
   CHECK(profile.measured_at().seconds() > 0);
   CHECK(profile.overlap_coefficient() >= 1.0);
+  // Four ranks share two cores here: --accept-noisy measured every table
+  // once, and the record says how noisy that was (whatever it was).
+  REQUIRE(profile.has_quality());
+  const v1::MeasurementQuality& quality = profile.quality();
+  CHECK(quality.attempts() == 1);
+  CHECK(quality.spread_threshold() == 0.25);
+  CHECK(quality.load_threshold() == 0.25);
+  CHECK(quality.spread() >= 0);
+  CHECK(quality.noisy() == (quality.noisy_measurements_size() > 0));
+  CHECK(quality.noisy() == !quality.note().empty());
+  for (const std::string& line : quality.noisy_measurements()) {
+    CHECK_THAT(line, Catch::Contains(" on group s") && Catch::Contains("after 1 attempt"));
+  }
 
   std::set<std::tuple<int, int, int>> tables;
   for (const v1::CollectiveTable& t : profile.collectives()) {
@@ -142,7 +155,7 @@ TEST_CASE("a rank killed mid-probe stops the others, each naming it") {
                                            "4194304", "--repeats",
                                            "200",     "--threads",
                                            "1",       "--peer-timeout-seconds",
-                                           "5"};
+                                           "5",       "--accept-noisy"};
   auto args = [&](int rank, const std::string& store) {
     std::vector<std::string> argv = {Worker()};
     argv.insert(argv.end(), common.begin(), common.end());
@@ -224,6 +237,14 @@ TEST_CASE("bad flags are refused with the option named") {
   r = RunCommand({Worker(), "probe", "--rank", "0", "--world-size", "2", "--store", "nohost"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("expected HOST:PORT") != std::string::npos);
+  r = RunCommand({Worker(), "probe", "--rank", "0", "--world-size", "2", "--store", "127.0.0.1:0",
+                  "--noise-threshold", "0"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("--noise-threshold: 0") != std::string::npos);
+  r = RunCommand({Worker(), "probe", "--rank", "0", "--world-size", "2", "--store", "127.0.0.1:0",
+                  "--max-remeasure=-2"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("--max-remeasure: -2") != std::string::npos);
 }
 
 TEST_CASE("--help exits 0") {
@@ -234,6 +255,11 @@ TEST_CASE("--help exits 0") {
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("--world-size") != std::string::npos);
   CHECK(r.out.find("--timeout-seconds") != std::string::npos);
+  for (const char* flag :
+       {"--noise-threshold", "--load-threshold", "--max-remeasure", "--accept-noisy"}) {
+    INFO(flag);
+    CHECK(r.out.find(flag) != std::string::npos);
+  }
 }
 
 }  // namespace

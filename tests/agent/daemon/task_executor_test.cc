@@ -1,0 +1,116 @@
+// TaskExecutor with a stand-in worker (a shell script): the noise settings of
+// a task's spec reach the worker as its flags, and a result flagged noisy is
+// named in the part's final report.
+#include "agent/daemon/task_executor.h"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_support.h"
+
+namespace galvatron::agent {
+namespace {
+
+// Writes its arguments to "args" beside itself and, for a profile, a result
+// to the path after --out: two profiles, one flagged noisy.
+constexpr char kWorkerScript[] = R"(#!/bin/sh
+echo "$@" > "$(dirname "$0")/args"
+out=""
+kind="$3"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--out" ]; then out="$2"; fi
+  shift
+done
+if [ "$kind" = "profile" ]; then
+  echo '{"profiles": [{"layerType": "block", "quality": {"noisy": true, "note": "n"}},
+                      {"layerType": "head", "quality": {"noisy": false}}]}' > "$out"
+fi
+exit 0
+)";
+
+struct Outcome {
+  std::vector<v1::ReportTaskRequest> reports;
+  std::string args;
+};
+
+Outcome Execute(const v1::Task& task) {
+  testing::TempDir dir;
+  const std::string worker = dir.File("worker.sh");
+  {
+    std::ofstream script(worker);
+    script << kWorkerScript;
+  }
+  REQUIRE(chmod(worker.c_str(), 0755) == 0);
+  ExecutorConfig config;
+  config.worker_path = worker;
+  config.work_dir = dir.File("work");
+  config.progress_interval = absl::Milliseconds(50);
+  v1::Node node;
+  node.set_name("n1");
+  node.set_cpu_cores(2);
+  node.add_devices()->set_kind(v1::DEVICE_KIND_CPU);
+  TaskExecutor executor(config, node);
+  Outcome run;
+  executor.Run(
+      task, 0,
+      [&](v1::ReportTaskRequest request) -> absl::StatusOr<v1::ReportTaskResponse> {
+        run.reports.push_back(std::move(request));
+        return v1::ReportTaskResponse();
+      },
+      [] { return false; });
+  std::ifstream args(dir.File("args"));
+  std::getline(args, run.args);
+  return run;
+}
+
+v1::Task ProfileTask() {
+  v1::Task task;
+  task.set_id("task-1");
+  task.set_kind(v1::TASK_KIND_PROFILE);
+  task.set_cluster("lab");
+  task.set_world_size(1);
+  v1::TaskNode* part = task.add_nodes();
+  part->set_node("n1");
+  part->set_num_ranks(1);
+  task.mutable_profile()->mutable_model()->set_name("gpt-tiny");
+  return task;
+}
+
+}  // namespace
+
+TEST_CASE("A task's noise settings reach the worker; a noisy result is named", "[agent]") {
+  v1::Task task = ProfileTask();
+  v1::ProfileTaskSpec* spec = task.mutable_profile();
+  spec->set_noise_threshold(0.5);
+  spec->set_load_threshold(0.4);
+  spec->set_max_remeasure(1);
+  spec->set_accept_noisy(true);
+  Outcome run = Execute(task);
+  INFO(run.args);
+  CHECK_THAT(run.args, Catch::Contains("profile --model") &&
+                           Catch::Contains("--noise-threshold 0.5 --load-threshold 0.4 "
+                                           "--max-remeasure 1 --accept-noisy"));
+  REQUIRE_FALSE(run.reports.empty());
+  const v1::ReportTaskRequest& last = run.reports.back();
+  INFO(last.message());
+  CHECK(last.state() == v1::TASK_STATE_SUCCEEDED);
+  CHECK(last.compute_size() == 2);
+  CHECK_THAT(last.message(), Catch::Contains("flagged noisy: block (see each profile's quality)"));
+}
+
+TEST_CASE("Without noise settings the worker gets its defaults", "[agent]") {
+  Outcome run = Execute(ProfileTask());
+  INFO(run.args);
+  CHECK_THAT(run.args, Catch::Contains("profile --model"));
+  CHECK_THAT(run.args, !Catch::Contains("--noise-threshold") && !Catch::Contains("--load") &&
+                           !Catch::Contains("--max-remeasure") && !Catch::Contains("--accept"));
+  REQUIRE_FALSE(run.reports.empty());
+  CHECK(run.reports.back().state() == v1::TASK_STATE_SUCCEEDED);
+}
+
+}  // namespace galvatron::agent
