@@ -253,10 +253,10 @@ nlohmann::ordered_json LlamaConfig(const Sizes& s, torch::Dtype dtype,
         "the layers have biases: attention_bias (q, k, v, o) and mlp_bias (gate, up, down) are "
         "set; transformers versions without mlp_bias cannot load the MLP's biases");
   }
-  if (dtype == torch::kBFloat16 || dtype == torch::kFloat16) {
+  if (dtype != torch::kFloat32) {
     notes->push_back(
-        "HF's LlamaRMSNorm normalises in float32 and casts back; our RMSNorm computes in the "
-        "activations' dtype, so half-precision outputs differ by rounding");
+        "HF's LlamaRMSNorm normalises in float32 and casts back (float64 models too); our RMSNorm "
+        "computes in the activations' dtype, so outputs differ by float32 rounding");
   }
   return c;
 }
