@@ -1,8 +1,9 @@
 // galvatron-worker: one process per device, spawned by the node agent.
 // `galvatron-worker probe` measures the interconnect (flags → ProbeOptions →
 // RunProbe); `galvatron-worker profile` measures a model's layers (flags →
-// ProfilerOptions → ProfileModel); `train` runs one rank of a training run and
-// `launch` starts N local ranks of it.
+// ProfilerOptions → ProfileModel); `train` runs one rank of a training run,
+// `launch` starts N local ranks of it, and `export` writes a run's sharded
+// checkpoint as one Hugging Face safetensors file.
 //
 // Failures: each of probe, profile and train runs inside one boundary
 // (RunCatching) where an exception becomes a Status naming the command and
@@ -27,6 +28,7 @@
 #include "agent/compute_profile/profiler.h"
 #include "agent/probe/probe_runner.h"
 #include "agent/runtime/comm/rendezvous.h"
+#include "agent/runtime/trainer/export.h"
 #include "agent/runtime/trainer/trainer.h"
 #include "agent/worker/command_boundary.h"
 #include "agent/worker/launch.h"
@@ -274,6 +276,30 @@ int main(int argc, char** argv) {
       "write each rank's final parameters as text, one tensor per line: name, full "
       "shape, the slice held (dim, start; dim -1 = whole), count, values; PATH "
       "for one rank, PATH.rank-R for more");
+  train_cmd->add_option(
+      "--export-out", train.export_out,
+      "at the end, write the trained model here as safetensors with Hugging Face's names "
+      "(GPT-2, LLaMA): the ranks send their slices to rank 0, which writes the file");
+
+  // galvatron-worker export: a checkpoint as Hugging Face safetensors.
+  galvatron::runtime::ExportOptions exporting;
+  auto* export_cmd = app.add_subcommand(
+      "export",
+      "write a training run's sharded checkpoint (--checkpoint-dir of train) as one "
+      "safetensors file with Hugging Face's parameter names, shapes and layouts "
+      "(GPT2LMHeadModel or LlamaForCausalLM); the file's metadata holds the matching "
+      "config.json");
+  export_cmd->add_option("--checkpoint", exporting.checkpoint, "the run's checkpoint directory")
+      ->required();
+  export_cmd->add_option("--plan", exporting.plan, "the plan the run trained with")->required();
+  export_cmd->add_option("--model", exporting.model, "ModelSpec JSON file or catalog name")
+      ->required();
+  export_cmd->add_option("--out", exporting.out, "the safetensors file to write")->required();
+  export_cmd->add_option("--step", exporting.step, "the step to export (default: latest)");
+  export_cmd->add_option("--dtype", exporting.dtype,
+                         "float64, float32, bfloat16 or float16 (default: as trained)");
+  export_cmd->add_option("--config-out", exporting.config_out,
+                         "also write transformers' config.json for the file here");
 
   // galvatron-worker launch: N local ranks of a command.
   int nproc = 1;
@@ -332,6 +358,19 @@ int main(int argc, char** argv) {
       train.rendezvous_holder = rendezvous;
       return galvatron::runtime::RunTraining(train);
     });
+  }
+  if (export_cmd->parsed()) {
+    if (auto status = galvatron::InitLogging(logging); !status.ok()) {
+      return Fail(std::string(status.message()));
+    }
+    // One process, no group: the boundary only catches.
+    absl::Status exported = galvatron::worker::RunCatching(
+        "export", [&] { return galvatron::runtime::RunExport(exporting); });
+    if (!exported.ok()) {
+      spdlog::error("export failed: {}", std::string(exported.message()));
+      return Fail("export: " + std::string(exported.message()));
+    }
+    return 0;
   }
   if (profile_cmd->parsed()) {
     if (auto status = galvatron::InitLogging(logging); !status.ok()) {

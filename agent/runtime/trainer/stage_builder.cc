@@ -133,6 +133,57 @@ uint64_t SeedOf(uint64_t seed, const std::string& name) {
   return Fnv1a64(name, kParameterSeedBasis ^ seed);
 }
 
+BlockOptions EmbeddingBlockOptions(const v1::EmbeddingStrategy& e, int position,
+                                   torch::Dtype dtype) {
+  const int vtp = std::max(1, e.vocab_tp());
+  BlockOptions options;
+  options.dtype = dtype;
+  options.tp = vtp;
+  options.tp_rank = position % vtp;
+  options.sp = vtp > 1 ? e.sp() : v1::SEQUENCE_PARALLEL_NONE;
+  return options;
+}
+
+HeadPart HeadPartOf(int pp, bool first_stage) {
+  return pp == 1 ? HeadPart::kAll : first_stage ? HeadPart::kEmbedding : HeadPart::kHead;
+}
+
+absl::StatusOr<LayerBlockSetup> LayerBlockOptions(const v1::ModelSpec& model, const v1::Plan& plan,
+                                                  int layer, int position, torch::Dtype dtype) {
+  if (layer < 0 || layer >= plan.layers_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("layer ", layer, ": the plan has ", plan.layers_size(), " layers"));
+  }
+  const std::vector<int> group_of = GroupOfLayers(model);
+  if (layer >= static_cast<int>(group_of.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("layer ", layer, ": the model has ", group_of.size(), " layers"));
+  }
+  const v1::LayerStrategy& s = plan.layers(layer);
+  const int tp = std::max(1, s.tp());
+  const bool ulysses = tp > 1 && s.sp() == v1::SEQUENCE_PARALLEL_ULYSSES;
+  LayerBlockSetup setup;
+  ASSIGN_OR_RETURN(setup.shape, ResolveBlockShape(model, group_of[static_cast<size_t>(layer)],
+                                                  ulysses ? 1 : tp));
+  setup.options.dtype = dtype;
+  setup.options.tp = ulysses ? 1 : tp;
+  setup.options.tp_rank = ulysses ? 0 : position % tp;
+  setup.options.sp = tp > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE;
+  return setup;
+}
+
+bool NeedsGroupComm(const BlockOptions& options) {
+  return options.tp > 1 || options.sp != v1::SEQUENCE_PARALLEL_NONE;
+}
+
+bool TiedAcrossPipeline(const v1::ModelSpec& model, int pp, const std::string& name) {
+  return model.tie_embeddings() && pp > 1 && name == "embedding.tokens.weight";
+}
+
+bool InZero3Unit(v1::DataParallelType type, bool tied, int shard_group_size) {
+  return !tied && SyncOf(type) == Sync::kZero3 && shard_group_size > 1;
+}
+
 ParallelLayout LayoutOfPlan(const v1::Plan& plan, const v1::ModelSpec& model, int rank) {
   ParallelLayout layout;
   layout.world = plan.world_size();
@@ -183,7 +234,6 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   st.first = ctx.first_stage();
   st.last = ctx.last_stage();
   const int pp = ctx.pp();
-  const bool tied_across = model_spec.tie_embeddings() && pp > 1;
 
   auto add_params = [&](torch::nn::Module& module, const std::vector<ParamShard>& shards,
                         const std::string& prefix, const LayerGroups& gg, v1::DataParallelType type,
@@ -196,7 +246,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
       p.name = prefix + shard.name;
       p.tensor = named[shard.name];
       p.shard = shard;
-      p.tied = tied_across && p.name == "embedding.tokens.weight";
+      p.tied = TiedAcrossPipeline(model_spec, pp, p.name);
       const bool partial = shard.grad == ParamShard::Grad::kPartial;
       // Ulysses: gradients add up over dp × sp (its grad_sync group);
       // Megatron-SP's whole tensors: over the stage; the rest over dp.
@@ -211,19 +261,18 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
           return absl::InternalError(absl::StrCat(p.name, ": no KV share group"));
       }
       p.sync = p.tied ? Sync::kDdp : SyncOf(type);
-      if (p.sync == Sync::kZero3) {
+      // The checkpoint's placement (param_placement.h) decides with the same function.
+      if (InZero3Unit(type, p.tied, GroupSize(gg.grad_sync))) {
         // Sharded over grad_sync; Megatron-SP partial tensors summed over tp first.
         Zero3Unit::Member m;
         m.param = p.tensor;
         m.pre_sum = partial && !ulysses && GroupSize(gg.tp) > 1 ? gg.tp : p.share;
         m.norm_weight =
             (shard.grad == ParamShard::Grad::kReplicated || (partial && !ulysses)) ? 1.0 / tp : 1.0;
-        if (GroupSize(gg.grad_sync) > 1) {
-          members.push_back(m);
-          member_params.push_back(st.params.size());
-        } else {
-          p.sync = Sync::kDdp;
-        }
+        members.push_back(m);
+        member_params.push_back(st.params.size());
+      } else if (p.sync == Sync::kZero3) {
+        p.sync = Sync::kDdp;  // a shard group of one: nothing to shard over
       } else if (p.sync != Sync::kDdp && p.sum_group == nullptr) {
         p.sync = Sync::kDdp;  // nothing to shard over
       }
@@ -245,16 +294,9 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   if (st.first || st.last) {
     ASSIGN_OR_RETURN(const LayerGroups* mg, ctx.Embedding());
     ASSIGN_OR_RETURN(const LayerGroups* gg, grads.Embedding());
-    BlockOptions options;
-    options.dtype = dtype;
-    options.tp = vtp;
-    options.tp_rank = st.position % vtp;
-    options.sp = vtp > 1 ? e.sp() : v1::SEQUENCE_PARALLEL_NONE;
-    if (vtp > 1) options.comm = std::make_shared<GroupComm>(mg->tp);
-    const HeadPart part = pp == 1    ? HeadPart::kAll
-                          : st.first ? HeadPart::kEmbedding
-                                     : HeadPart::kHead;
-    st.embedding = EmbeddingHead(model_spec, part, options);
+    BlockOptions options = EmbeddingBlockOptions(e, st.position, dtype);
+    if (NeedsGroupComm(options)) options.comm = std::make_shared<GroupComm>(mg->tp);
+    st.embedding = EmbeddingHead(model_spec, HeadPartOf(pp, st.first), options);
     const std::vector<ParamShard> shards = st.embedding->Shards();
     InitParameters(*st.embedding, shards, "embedding.", seed);
     ASSIGN_OR_RETURN(st.embedding_unit,
@@ -263,23 +305,17 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   }
 
   // This stage's blocks.
-  const std::vector<int> group_of = GroupOfLayers(model_spec);
   for (int l = ctx.first_layer(); l < ctx.first_layer() + ctx.layer_count(); ++l) {
     const v1::LayerStrategy& s = plan.layers(l);
     ASSIGN_OR_RETURN(const LayerGroups* mg, ctx.Layer(l));
     ASSIGN_OR_RETURN(const LayerGroups* gg, grads.Layer(l));
     const int tp = std::max(1, s.tp());
     const bool ulysses = tp > 1 && s.sp() == v1::SEQUENCE_PARALLEL_ULYSSES;
-    ASSIGN_OR_RETURN(
-        BlockShape shape,
-        ResolveBlockShape(model_spec, group_of[static_cast<size_t>(l)], ulysses ? 1 : tp));
-    BlockOptions options;
-    options.dtype = dtype;
-    options.tp = ulysses ? 1 : tp;
-    options.tp_rank = ulysses ? 0 : st.position % tp;
-    options.sp = tp > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE;
-    if (tp > 1) options.comm = std::make_shared<GroupComm>(mg->tp);
-    TransformerBlock block(shape, options);
+    ASSIGN_OR_RETURN(LayerBlockSetup setup,
+                     LayerBlockOptions(model_spec, plan, l, st.position, dtype));
+    BlockOptions& options = setup.options;
+    if (NeedsGroupComm(options)) options.comm = std::make_shared<GroupComm>(mg->tp);
+    TransformerBlock block(setup.shape, options);
     const std::string prefix = absl::StrCat("layer", l, ".");
     const std::vector<ParamShard> shards = block->Shards();
     InitParameters(*block, shards, prefix, seed);

@@ -9,6 +9,7 @@
 //   optimizer       AdamW, the learning-rate schedule, bf16 master weights
 //   step_metrics    the per-step metrics
 //   checkpoint_io   sharded checkpoints and parameter dumps
+//   export_gather   the trained model as Hugging Face safetensors (--export-out)
 //   trainer_comm    the rendezvous, process groups and pipeline messages
 //   error_boundary  statuses naming the rank and step, for any failure
 #include "agent/runtime/trainer/trainer.h"
@@ -20,10 +21,12 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/export/hf_export.h"
 #include "agent/runtime/trainer/batches.h"
 #include "agent/runtime/trainer/checkpoint_io.h"
 #include "agent/runtime/trainer/clip_grads.h"
 #include "agent/runtime/trainer/error_boundary.h"
+#include "agent/runtime/trainer/export_gather.h"
 #include "agent/runtime/trainer/grad_sync.h"
 #include "agent/runtime/trainer/model_support.h"
 #include "agent/runtime/trainer/optimizer.h"
@@ -89,6 +92,12 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   auto t = std::make_unique<Training>();
   ASSIGN_OR_RETURN(t->model, LoadModelArgument(o.model));
   RETURN_IF_ERROR(CheckModelIsTrainable(t->model));
+  if (!o.export_out.empty()) {
+    absl::Status exportable = CheckExportable(t->model);
+    if (!exportable.ok()) {
+      return absl::Status(exportable.code(), absl::StrCat("--export-out: ", exportable.message()));
+    }
+  }
   ASSIGN_OR_RETURN(interop::LoadedPlan loaded, interop::LoadPlanFile(o.plan, o.world_size));
   t->plan = std::move(loaded.plan);
   for (const std::string& note : loaded.notes) spdlog::warn("--plan: {}", note);
@@ -170,6 +179,9 @@ absl::Status RunTraining(const TrainOptions& o) {
   absl::Status done = RunGuarded(at_rank, [&]() -> absl::Status {
     if (!o.dump_parameters.empty()) {
       RETURN_IF_ERROR(DumpParameters(o.dump_parameters, comm.world(), o.rank, stage));
+    }
+    if (!o.export_out.empty()) {
+      RETURN_IF_ERROR(ExportTrained(o.export_out, t->model, stage, comm, t->precision));
     }
     comm.Barrier();
     return absl::OkStatus();

@@ -21,7 +21,8 @@
 // Also: micro-batches, AdamW, global-norm clipping, warm-up + cosine LR,
 // repeatable synthetic or memory-mapped token data (raw token files or
 // Megatron-LM indexed datasets), sharded checkpoints that resume exactly,
-// per-step metrics as JSON lines. Ranks meet through a c10d TCPStore at rank
+// per-step metrics as JSON lines, and the trained model written as Hugging
+// Face safetensors (--export-out). Ranks meet through a c10d TCPStore at rank
 // 0 and talk over Gloo (CPU); NCCL for GPUs is not wired yet. --dtype
 // bfloat16 is mixed precision (bf16 compute, float32 masters); float16
 // (which needs loss scaling) is refused.
@@ -73,6 +74,10 @@ struct TrainOptions {
   // Write each rank's final parameters with their place in the full tensors
   // (tests): this path for a world of one, else PATH.rank-R per rank.
   std::string dump_parameters;
+  // Write the trained model here at the end, as safetensors with Hugging
+  // Face's names (GPT-2 and LLaMA models): the ranks' slices are gathered to
+  // rank 0 over the process group, which writes the file (export_gather.h).
+  std::string export_out;
 };
 
 // Runs the training. Errors name this rank and, once training has started,
