@@ -19,9 +19,9 @@ struct LoadedPlan {
 };
 
 // Reads `path`: a Galvatron strategy file has a "pp_deg" key
-// (SniffGalvatronConfig); anything else is parsed as a Plan. `world_size` completes Galvatron files without a
-// world_size key (and must match when they have one); 0 = unknown (the file
-// must then say it).
+// (SniffGalvatronConfig); anything else is parsed as a Plan. `world_size` completes Galvatron files
+// without a world_size key (and must match when they have one); 0 = unknown (the file must then say
+// it).
 absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size);
 
 }  // namespace galvatron::interop

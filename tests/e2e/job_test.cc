@@ -3,13 +3,17 @@
 // processes they start, driven through the JobService by a real gRPC
 // client. A 4-rank job with a plan of pp 2 and tp 2 reaches SUCCEEDED and
 // trains exactly as `galvatron-worker launch` does with the same plan
-// (float64, losses equal step by step); a job cancelled while it runs ends
-// CANCELLED with no worker left; an agent lost mid-job fails the job and
-// the other node's workers stop.
+// (float64, losses equal step by step); a worker killed mid-run is relaunched
+// from the latest complete checkpoint and the job still trains exactly as an
+// uninterrupted run; a planner killed and restarted mid-job loses nothing
+// (every step once); a job cancelled while it runs ends CANCELLED with no
+// worker left; an agent lost mid-job fails the job and the other node's
+// workers stop.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -113,8 +117,10 @@ class Client {
       request.set_id(id);
       request.set_wait_ms(5000);
       request.set_known_revision(revision);
+      context.set_wait_for_ready(true);  // through a planner restart
       v1::GetJobResponse response;
       grpc::Status status = jobs_->GetJob(&context, request, &response);
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) continue;  // restarting
       INFO(status.error_message());
       REQUIRE(status.ok());
       job = response.job();
@@ -227,6 +233,36 @@ int WorkersMentioning(const std::string& marker) {
   return count;
 }
 
+// The pid of the galvatron-worker train process of `rank` whose command line
+// mentions `marker`; 0 if none.
+pid_t WorkerPid(const std::string& marker, int rank) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    std::replace(text.begin(), text.end(), '\0', ' ');
+    if (text.find("galvatron-worker") != std::string::npos &&
+        text.find(marker) != std::string::npos && text.find(" train ") != std::string::npos &&
+        text.find(" --rank " + std::to_string(rank) + " ") != std::string::npos) {
+      return static_cast<pid_t>(std::stoi(entry.path().filename().string()));
+    }
+  }
+  return 0;
+}
+
+// Losses of `steps` float64 steps of the plan through the launcher.
+std::vector<v1::StepMetrics> Launched(const testing::TempDir& dir, const std::string& plan_file,
+                                      int steps, const std::string& name) {
+  testing::CommandResult launched = testing::RunCommand(
+      {testing::Worker(), "launch",      "--nproc", "4",        "--",        "train",
+       "--plan",          plan_file,     "--model", "gpt-tiny", "--steps",   std::to_string(steps),
+       "--dtype",         "float64",     "--seed",  "7",        "--threads", "1",
+       "--metrics-out",   dir.File(name)},
+      std::chrono::seconds(300));
+  INFO(launched.err);
+  REQUIRE(launched.exit_code == 0);
+  return testing::ReadMetrics(dir.File(name));
+}
+
 std::string AgentLogs(const testing::TempDir& dir) {
   return "n1:\n" + Slurp(dir.File("agent-n1.log")) + "\nn2:\n" + Slurp(dir.File("agent-n2.log"));
 }
@@ -301,32 +337,8 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
 
   // The same plan through the launcher, on this machine, one thread per rank
   // as the agents give them (2 cores / 2 ranks per node).
-  const std::string plan_file = dir.File("pp2-tp2.json");
-  testing::CommandResult launched = testing::RunCommand({testing::Worker(),
-                                                         "launch",
-                                                         "--nproc",
-                                                         "4",
-                                                         "--",
-                                                         "train",
-                                                         "--plan",
-                                                         plan_file,
-                                                         "--model",
-                                                         "gpt-tiny",
-                                                         "--steps",
-                                                         "4",
-                                                         "--dtype",
-                                                         "float64",
-                                                         "--seed",
-                                                         "7",
-                                                         "--threads",
-                                                         "1",
-                                                         "--metrics-out",
-                                                         dir.File("launch-metrics.jsonl")},
-                                                        std::chrono::seconds(240));
-  INFO(launched.err);
-  REQUIRE(launched.exit_code == 0);
   const std::vector<v1::StepMetrics> reference =
-      testing::ReadMetrics(dir.File("launch-metrics.jsonl"));
+      Launched(dir, dir.File("pp2-tp2.json"), 4, "launch-metrics.jsonl");
   REQUIRE(reference.size() == 4);
   for (size_t i = 0; i < 4; ++i) {
     INFO("step " << i + 1);
@@ -334,6 +346,103 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
     CHECK(metrics[i].grad_norm() == reference[i].grad_norm());
   }
 
+  n1->Signal(SIGTERM);
+  n2->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+  CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200"});
+  Client client(planner.address());
+  auto n1 = StartAgent(dir, planner.address(), "n1");
+  auto n2 = StartAgent(dir, planner.address(), "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  constexpr int kSteps = 60;
+  v1::SubmitJobRequest request = JobRequest(Pp2Tp2(dir), kSteps);
+  request.mutable_training()->set_checkpoint_every(5);
+  request.mutable_training()->set_max_restarts(1);
+  const v1::Job submitted = client.Submit(request);
+  // Once a checkpoint is complete and a later step ran, kill rank 2 (on n2).
+  REQUIRE(testing::WaitFor(
+      [&] {
+        const v1::Job job = client.Get(submitted.id());
+        return job.checkpoint().complete() && job.steps_done() > job.checkpoint().step();
+      },
+      std::chrono::seconds(120)));
+  const pid_t victim = WorkerPid(dir.File("work-n2"), 2);
+  REQUIRE(victim > 0);
+  REQUIRE(kill(victim, SIGKILL) == 0);
+
+  const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(300));
+  INFO(job.DebugString());
+  INFO(AgentLogs(dir));
+  REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
+  CHECK(job.attempt() == 1);
+  // The relaunch says why and from where; the record's failure is cleared
+  // by the attempt that succeeded.
+  std::string relaunch;
+  for (const v1::JobTransition& t : job.transitions()) {
+    if (t.state() == v1::JOB_STATE_PLANNED && t.reason().find("relaunching") != std::string::npos) {
+      relaunch = t.reason();
+    }
+  }
+  CHECK_THAT(relaunch, Catch::Contains("rank 2 on n2") && Catch::Contains("signal 9") &&
+                           Catch::Contains("from checkpoint step"));
+  CHECK(job.failure().exit_status().empty());
+  // Every step once, equal to an uninterrupted run bit for bit.
+  const std::vector<v1::StepMetrics> metrics = client.Metrics(job.id());
+  const std::vector<v1::StepMetrics> reference =
+      Launched(dir, dir.File("pp2-tp2.json"), kSteps, "uninterrupted.jsonl");
+  REQUIRE(metrics.size() == kSteps);
+  REQUIRE(reference.size() == kSteps);
+  for (int i = 0; i < kSteps; ++i) {
+    INFO("step " << i + 1);
+    CHECK(metrics[i].step() == i + 1);
+    CHECK(metrics[i].loss() == reference[i].loss());
+  }
+  n1->Signal(SIGTERM);
+  n2->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+  CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
+}
+
+TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]") {
+  testing::TempDir dir;
+  auto planner = std::make_unique<testing::PlannerProcess>(
+      dir.File("planner.db"), dir.path(),
+      std::vector<std::string>{"--heartbeat-interval-ms", "200"});
+  const std::string address = planner->address();
+  Client client(address);
+  auto n1 = StartAgent(dir, address, "n1");
+  auto n2 = StartAgent(dir, address, "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  constexpr int kSteps = 40;
+  const v1::Job submitted = client.Submit(JobRequest(Pp2Tp2(dir), kSteps));
+  REQUIRE(testing::WaitFor([&] { return client.Get(submitted.id()).steps_done() >= 3; },
+                           std::chrono::seconds(120)));
+  planner->process().Signal(SIGKILL);
+  planner->process().Wait(std::chrono::seconds(10));
+  planner.reset();
+  // The workers go on without it.
+  CHECK(WorkersMentioning(dir.path()) == 4);
+  planner = std::make_unique<testing::PlannerProcess>(
+      dir.File("planner.db"), dir.path(),
+      std::vector<std::string>{"--heartbeat-interval-ms", "200"}, address);
+
+  const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(300));
+  INFO(job.DebugString());
+  INFO(AgentLogs(dir));
+  INFO(planner->Log());
+  REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
+  CHECK(job.attempt() == 0);  // the same workers, not a relaunch
+  const std::vector<v1::StepMetrics> metrics = client.Metrics(job.id());
+  REQUIRE(metrics.size() == kSteps);
+  for (int i = 0; i < kSteps; ++i) CHECK(metrics[i].step() == i + 1);
   n1->Signal(SIGTERM);
   n2->Signal(SIGTERM);
   CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
