@@ -330,6 +330,24 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
   CHECK(job.last_metrics().step() == 4);
   CHECK(job.last_metrics().loss() == metrics.back().loss());
 
+  // The CLI against the real planner: wait's exit code, show, one line per
+  // step, global flags after the subcommand.
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {testing::BinDir() + "/galvatron", "--planner", planner.address()});
+    return testing::RunCommand(args, std::chrono::seconds(60));
+  };
+  testing::CommandResult waited = cli({"jobs", "wait", "job-1"});
+  CHECK(waited.exit_code == 0);
+  testing::CommandResult shown = cli({"jobs", "show", "job-1"});
+  INFO(shown.err);
+  CHECK(shown.exit_code == 0);
+  CHECK_THAT(shown.out, Catch::Contains("job-1") && Catch::Contains("succeeded") &&
+                            Catch::Contains(job.plan_id()));
+  testing::CommandResult steps = cli({"jobs", "metrics", "job-1", "--json"});
+  CHECK(steps.exit_code == 0);
+  CHECK(std::count(steps.out.begin(), steps.out.end(), '\n') == 4);
+  CHECK(cli({"jobs", "list", "--state", "succeeded"}).out.find("job-1") != std::string::npos);
+
   const v1::GetJobLogsResponse logs = client.Logs(job.id(), 3);
   REQUIRE(logs.logs_size() == 1);
   CHECK(logs.logs(0).rank() == 3);
