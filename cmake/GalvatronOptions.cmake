@@ -8,3 +8,13 @@ endif()
 # proto/CMakeLists.txt).
 add_library(galvatron_warnings INTERFACE)
 target_compile_options(galvatron_warnings INTERFACE -Wall -Wextra -Wno-unused-parameter)
+
+# RelWithDebInfo (the build scripts' default) keeps line tables only (-g1):
+# backtraces and perf still name the file and line, while the full variable
+# information of LibTorch's templates, which cost about 40 % of each LibTorch
+# translation unit's compile time, is left out. Turn it back on for a debugger
+# session with -DGALVATRON_FULL_DEBUG_INFO=ON (or build with Debug).
+option(GALVATRON_FULL_DEBUG_INFO "Full debug information (-g) in RelWithDebInfo builds" OFF)
+if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo" AND NOT GALVATRON_FULL_DEBUG_INFO)
+  add_compile_options(-g1)
+endif()
