@@ -370,6 +370,42 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
   CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
 }
 
+TEST_CASE("A job without a plan has the agents measure the cluster and then plans and trains",
+          "[e2e][jobs]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--heartbeat-interval-ms", "200"});
+  Client client(planner.address());
+  auto n1 = StartAgent(dir, planner.address(), "n1");
+  auto n2 = StartAgent(dir, planner.address(), "n2");
+  REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
+
+  v1::SubmitJobRequest request;
+  request.set_model("gpt-tiny");
+  request.set_cluster("test");
+  request.set_memory_budget_bytes(int64_t{4} << 30);
+  request.set_global_batch(8);
+  request.mutable_training()->set_steps(3);
+  const v1::Job job = client.WaitEnd(client.Submit(request).id(), std::chrono::seconds(600));
+  INFO(job.DebugString());
+  INFO(AgentLogs(dir));
+  REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
+  std::vector<v1::JobState> states;
+  for (const v1::JobTransition& t : job.transitions()) states.push_back(t.state());
+  CHECK(states == std::vector<v1::JobState>{v1::JOB_STATE_PENDING, v1::JOB_STATE_PROFILING,
+                                            v1::JOB_STATE_PLANNED, v1::JOB_STATE_LAUNCHING,
+                                            v1::JOB_STATE_RUNNING, v1::JOB_STATE_SUCCEEDED});
+  CHECK(job.task_ids_size() >= 2);  // a probe and a profile task
+  CHECK_THAT(job.plan_id(), Catch::StartsWith("plan-"));
+  CHECK(job.world_size() == 4);
+  CHECK(job.step_time().predicted_seconds() > 0);
+  CHECK(job.steps_done() == 3);
+  n1->Signal(SIGTERM);
+  n2->Signal(SIGTERM);
+  CHECK(n1->Wait(std::chrono::seconds(20)) == 0);
+  CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
+}
+
 TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "[e2e][jobs]") {
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
