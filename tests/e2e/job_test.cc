@@ -26,6 +26,7 @@
 #include "galvatron/v1/service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "tests/agent/runtime/trainer/train_support.h"
+#include "tests/support/agents.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -33,30 +34,9 @@ namespace {
 
 using testing::ChildProcess;
 using testing::Slurp;
+using testing::StartAgent;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
-
-std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std::string& planner,
-                                         const std::string& name) {
-  std::vector<std::string> argv = {testing::BinDir() + "/galvatron-agent",
-                                   "--planner",
-                                   planner,
-                                   "--cluster",
-                                   "test",
-                                   "--node-name",
-                                   name,
-                                   "--devices",
-                                   "cpu:2",
-                                   "--advertise-host",
-                                   "127.0.0.1",
-                                   "--heartbeat-interval-ms",
-                                   "200",
-                                   "--work-dir",
-                                   dir.File("work-" + name),
-                                   "--log-level",
-                                   "debug"};
-  return std::make_unique<ChildProcess>(argv, dir.File("agent-" + name + ".log"));
-}
 
 class Client {
  public:
@@ -275,8 +255,8 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
   Client client(planner.address());
-  auto n1 = StartAgent(dir, planner.address(), "n1");
-  auto n2 = StartAgent(dir, planner.address(), "n2");
+  auto n1 = StartAgent(dir, planner.address(), "n1", 2);
+  auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   const v1::Plan plan = Pp2Tp2(dir);
@@ -376,8 +356,8 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
   Client client(planner.address());
-  auto n1 = StartAgent(dir, planner.address(), "n1");
-  auto n2 = StartAgent(dir, planner.address(), "n2");
+  auto n1 = StartAgent(dir, planner.address(), "n1", 2);
+  auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   v1::SubmitJobRequest request;
@@ -411,8 +391,8 @@ TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
   Client client(planner.address());
-  auto n1 = StartAgent(dir, planner.address(), "n1");
-  auto n2 = StartAgent(dir, planner.address(), "n2");
+  auto n1 = StartAgent(dir, planner.address(), "n1", 2);
+  auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   constexpr int kSteps = 60;
@@ -471,8 +451,8 @@ TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]")
       std::vector<std::string>{"--heartbeat-interval-ms", "200"});
   const std::string address = planner->address();
   Client client(address);
-  auto n1 = StartAgent(dir, address, "n1");
-  auto n2 = StartAgent(dir, address, "n2");
+  auto n1 = StartAgent(dir, address, "n1", 2);
+  auto n2 = StartAgent(dir, address, "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   constexpr int kSteps = 40;
@@ -539,8 +519,8 @@ TEST_CASE("A job cancelled while it runs ends CANCELLED with no worker left", "[
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
   Client client(planner.address());
-  auto n1 = StartAgent(dir, planner.address(), "n1");
-  auto n2 = StartAgent(dir, planner.address(), "n2");
+  auto n1 = StartAgent(dir, planner.address(), "n1", 2);
+  auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   const v1::Job submitted = client.Submit(JobRequest(Pp2Tp2(dir), 100000));
@@ -572,8 +552,8 @@ TEST_CASE("An agent lost mid-job fails the job and stops the other node's worker
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200", "--node-timeout-ms", "2000"});
   Client client(planner.address());
-  auto n1 = StartAgent(dir, planner.address(), "n1");
-  auto n2 = StartAgent(dir, planner.address(), "n2");
+  auto n1 = StartAgent(dir, planner.address(), "n1", 2);
+  auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
 
   const v1::Job submitted = client.Submit(JobRequest(Pp2Tp2(dir), 100000));

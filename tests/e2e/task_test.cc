@@ -22,6 +22,7 @@
 #include "common/model_catalog.h"
 #include "galvatron/v1/service.pb.h"
 #include "galvatron/v1/task.pb.h"
+#include "tests/support/agents.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -31,35 +32,9 @@ using testing::ChildProcess;
 using testing::CommandResult;
 using testing::RunCommand;
 using testing::Slurp;
+using testing::StartAgent;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
-
-std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std::string& planner,
-                                         const std::string& name, int devices,
-                                         const std::string& worker = "") {
-  std::vector<std::string> argv = {testing::BinDir() + "/galvatron-agent",
-                                   "--planner",
-                                   planner,
-                                   "--cluster",
-                                   "test",
-                                   "--node-name",
-                                   name,
-                                   "--devices",
-                                   "cpu:" + std::to_string(devices),
-                                   "--advertise-host",
-                                   "127.0.0.1",
-                                   "--heartbeat-interval-ms",
-                                   "200",
-                                   "--work-dir",
-                                   dir.File("work-" + name),
-                                   "--log-level",
-                                   "debug"};
-  if (!worker.empty()) {
-    argv.push_back("--worker");
-    argv.push_back(worker);
-  }
-  return std::make_unique<ChildProcess>(argv, dir.File("agent-" + name + ".log"));
-}
 
 CommandResult Cli(const std::string& planner, std::vector<std::string> args,
                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
