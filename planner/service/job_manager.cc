@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/field_checks.h"
+#include "common/message_text.h"
 #include "common/model_validation.h"
 #include "common/plan_validation.h"
 #include "common/rpc_status.h"
@@ -29,6 +30,8 @@ using field_checks::CheckRange;
 using field_checks::Invalid;
 using field_checks::Quoted;
 using store::Table;
+
+using text::JobStateName;
 
 namespace {
 
@@ -635,7 +638,7 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
   }
 
   // Logs, checkpoint shards, a failure.
-  std::optional<Write> write = Change(number, false, [&](Entry& entry) {
+  Change(number, false, [&](Entry& entry) {
     if (entry.job.train_task_id() != task.id()) return false;
     bool changed = entry.reattached.insert(report.node()).second;
     for (const v1::RankLog& log : report.logs()) {
@@ -660,7 +663,6 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
     }
     return changed;
   });
-  (void)write;
 
   // A checkpoint that became complete is stored with the job (a relaunch
   // after a planner restart resumes from it).

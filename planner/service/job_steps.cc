@@ -34,14 +34,6 @@ bool Terminal(v1::JobState state) {
          state == v1::JOB_STATE_CANCELLED;
 }
 
-std::string JobStateName(v1::JobState state) {
-  std::string name = v1::JobState_Name(state);
-  if (absl::StartsWith(name, "JOB_STATE_")) name = name.substr(10);
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
-}
-
 int64_t JobNumber(const std::string& id) {
   int64_t number = 0;
   if (!absl::StartsWith(id, "job-") || !absl::SimpleAtoi(id.substr(4), &number) || number <= 0) {

@@ -263,5 +263,10 @@ TEST_CASE("Profile details show the measurement quality when there is a record")
   CHECK_THAT(HardwareProfileDetails(hardware), Catch::Contains("quality:     NOISY: spread 0.41"));
 }
 
+TEST_CASE("Job states by their short names") {
+  CHECK(JobStateName(v1::JOB_STATE_RUNNING) == "running");
+  CHECK(JobStateName(v1::JOB_STATE_SUCCEEDED) == "succeeded");
+}
+
 }  // namespace
 }  // namespace galvatron::text
