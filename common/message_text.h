@@ -44,6 +44,9 @@ std::string ComputeProfileDetails(const v1::ComputeProfile& profile);
 std::vector<std::string> CompressLayerStrategies(const v1::Plan& plan);
 std::string PlanListTable(const std::vector<v1::Plan>& plans);
 std::string PlanDetails(const v1::Plan& plan);
+// A cluster's calibration: factors, errors, and one line per sample (the
+// job, its prediction against its measurement, why it was not fitted).
+std::string CalibrationDetails(const v1::Calibration& c);
 
 // "2x cpu", "8x cuda NVIDIA H100 80GB HBM3", or "3 devices" when they differ.
 std::string DeviceSummary(const v1::Node& node);

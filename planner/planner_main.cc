@@ -90,6 +90,11 @@ int main(int argc, char** argv) {
                  "milliseconds without a heartbeat after which a node is LOST")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{50}, int64_t{86400000}));
+  app.add_option("--calibration-max-spread", config.calibration_max_spread,
+                 "finished jobs whose step times spread more than this ((p90 - p10) / median) "
+                 "are not fitted by their cluster's calibration")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   // `galvatron-planner search ...`: the offline search, no daemon.
   galvatron::planner::SearchCommandConfig search;
@@ -142,6 +147,9 @@ int main(int argc, char** argv) {
   cmd->add_option("--galvatron-config-out", search.galvatron_config_out,
                   "also write the plan as Galvatron's strategy JSON (galvatron_config_*.json)");
   cmd->add_flag("--quiet", search.quiet, "no progress on stderr");
+  cmd->add_option("--calibration", search.calibration,
+                  "search with this calibration (Calibration JSON, e.g. `galvatron calibration "
+                  "show CLUSTER --json`): compute and communication times scaled by its factors");
   CLI11_PARSE(app, argc, argv);
 
   if (cmd->parsed()) return galvatron::planner::RunSearchCommand(search);

@@ -174,6 +174,16 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
   request.set_model(inputs.model.name());
   request.set_cluster(inputs.hardware.cluster());
   inputs.request = request;
+  if (!c.calibration.empty()) {
+    v1::Calibration calibration;
+    RETURN_IF_ERROR(ReadJsonFile(c.calibration, &calibration));
+    if (!(calibration.compute_factor() > 0) || !(calibration.communication_factor() > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--calibration ", c.calibration, ": computeFactor ", calibration.compute_factor(),
+          ", communicationFactor ", calibration.communication_factor(), ", expected both > 0"));
+    }
+    inputs.calibration = std::move(calibration);
+  }
 
   search::PlanBuildOptions build;
   build.threads = c.threads;

@@ -29,6 +29,7 @@ struct SearchCommandConfig {
   int top_k = 5;
   bool json = false;
   std::string galvatron_config_out;  // also write Galvatron's strategy JSON here
+  std::string calibration;           // a Calibration JSON file to search with ("" = none)
   bool quiet = false;                // no progress on stderr
 };
 

@@ -233,6 +233,22 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   plans_show->add_option("ID", plan_id, "plan id")->required();
   plans_show->callback([&] { command = [&](PlannerClient& c) { return c.PlansShow(plan_id); }; });
 
+  auto* calibration = app.add_subcommand(
+      "calibration", "the cost model's per-cluster calibration, learned from finished jobs");
+  calibration->require_subcommand(1);
+  std::string calibration_cluster;
+  int64_t calibration_version = 0;
+  auto* calibration_show =
+      calibration->add_subcommand("show", "show a cluster's calibration and its samples");
+  calibration_show->add_option("CLUSTER", calibration_cluster, "cluster name")->required();
+  calibration_show->add_option("--version", calibration_version, "version (0 = latest)")
+      ->capture_default_str();
+  calibration_show->callback([&] {
+    command = [&](PlannerClient& c) {
+      return c.CalibrationShow(calibration_cluster, calibration_version);
+    };
+  });
+
   auto* nodes = app.add_subcommand("nodes", "nodes registered by galvatron-agent");
   nodes->require_subcommand(1);
   auto* nodes_list =
@@ -390,6 +406,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   plan->add_option("--max-pp", plan_max_pp, "largest pipeline degree");
   plan->add_option("--pipeline", plan_pipeline, "gpipe, 1f1b or gpipe,1f1b");
   plan->add_option("--time-limit", plan_time_limit, "search seconds (0 = the planner's default)");
+  bool plan_uncalibrated = false;
+  plan->add_flag("--uncalibrated", plan_uncalibrated,
+                 "plan from the profiles alone, without the cluster's calibration");
   bool plan_estimate = false;
   plan->add_flag("--estimate-missing", plan_estimate,
                  "estimate compute profiles the cluster lacks instead of having its agents "
@@ -411,6 +430,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       plan_request.set_micro_batches(plan_micro);
       plan_request.set_time_limit_seconds(plan_time_limit);
       plan_request.set_estimate_missing(plan_estimate);
+      plan_request.set_uncalibrated(plan_uncalibrated);
       return c.Plan(plan_request);
     };
   });

@@ -20,6 +20,7 @@
 
 namespace galvatron::cli {
 
+using text::CalibrationDetails;
 using text::ComputeProfileDetails;
 using text::FormatTimestamp;
 using text::HardwareProfileDetails;
@@ -450,6 +451,16 @@ absl::Status PlannerClient::PlansShow(const std::string& id) {
   v1::Plan response;
   RETURN_IF_ERROR(Check(plans_->GetPlan(Context().get(), request, &response)));
   *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  return absl::OkStatus();
+}
+
+absl::Status PlannerClient::CalibrationShow(const std::string& cluster, int64_t version) {
+  v1::GetCalibrationRequest request;
+  request.set_cluster(cluster);
+  request.set_version(version);
+  v1::Calibration response;
+  RETURN_IF_ERROR(Check(plans_->GetCalibration(Context().get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response) + "\n" : CalibrationDetails(response));
   return absl::OkStatus();
 }
 

@@ -77,6 +77,8 @@ class PlannerClient {
   absl::Status Plan(const v1::PlanRequest& request, bool measure = true);
   absl::Status PlansList(const std::string& model, const std::string& cluster);
   absl::Status PlansShow(const std::string& id);
+  // The cluster's calibration (version 0: the latest) with its samples.
+  absl::Status CalibrationShow(const std::string& cluster, int64_t version);
 
   // Every registered node (of `cluster`, or all) with its state.
   absl::Status NodesList(const std::string& cluster);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/stable_hash.h"
 #include "common/status_macros.h"
+#include "planner/cost/calibration.h"
 #include "planner/cost/cost_model.h"
 
 namespace galvatron::search {
@@ -168,6 +169,11 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_cluster();
   request.clear_hardware();
   h.Add(DeterministicBytes(request));
+  if (inputs.calibration.has_value()) {
+    const v1::Calibration& c = *inputs.calibration;
+    h.Add(absl::StrFormat("calibration %s v%d compute %.17g communication %.17g", c.id(),
+                          c.version(), c.compute_factor(), c.communication_factor()));
+  }
   return absl::StrCat("plan-", h.Hex());
 }
 
@@ -254,13 +260,24 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   std::sort(schedules.begin(), schedules.end());
   schedules.erase(std::unique(schedules.begin(), schedules.end()), schedules.end());
 
+  // The search runs on the calibrated profiles when there is a calibration.
+  v1::HardwareProfile hardware = inputs.hardware;
+  std::vector<v1::ComputeProfile> compute = inputs.compute;
+  if (inputs.calibration.has_value()) {
+    if (cost_options.mode == cost::Mode::kGalvatron) {
+      return absl::InvalidArgumentError(
+          "calibration: galvatron mode reproduces Galvatron's cost model and is never calibrated");
+    }
+    cost::ApplyCalibration(*inputs.calibration, cost_options.analytic_efficiency, &hardware,
+                           &compute);
+  }
   std::vector<std::unique_ptr<cost::CostModel>> models;
   std::vector<const cost::CostModel*> model_ptrs;
   for (cost::Schedule s : schedules) {
     cost::CostOptions o = cost_options;
     o.schedule = s;
     ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> m,
-                     cost::CostModel::Create(inputs.model, inputs.hardware, inputs.compute, o));
+                     cost::CostModel::Create(inputs.model, hardware, compute, o));
     model_ptrs.push_back(m.get());
     models.push_back(std::move(m));
   }
@@ -269,9 +286,20 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
     return absl::ResourceExhaustedError(result.infeasible_reason);
   }
   v1::Plan plan = std::move(result.plan);
+  if (inputs.calibration.has_value()) {
+    // What the profiles alone predict for the plan the calibrated search chose.
+    cost::CostOptions o = cost_options;
+    o.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
+                                                                : cost::Schedule::k1F1B;
+    ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> raw,
+                     cost::CostModel::Create(inputs.model, inputs.hardware, inputs.compute, o));
+    ASSIGN_OR_RETURN(*plan.mutable_raw_prediction(), PredictPlan(*raw, plan));
+    *plan.mutable_calibration() = cost::CalibrationSummary(*inputs.calibration);
+  }
   plan.set_id(PlanId(inputs));
   for (std::string& warning : NoisyProfileWarnings(inputs)) {
-    plan.mutable_prediction()->add_warnings(std::move(warning));
+    plan.mutable_prediction()->add_warnings(warning);
+    if (plan.has_raw_prediction()) plan.mutable_raw_prediction()->add_warnings(std::move(warning));
   }
   *plan.mutable_request() = request;
   plan.set_model(inputs.model.name());

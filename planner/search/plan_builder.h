@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct PlanInputs {
   v1::HardwareProfile hardware;
   std::vector<v1::ComputeProfile> compute;
   v1::PlanRequest request;
+  // The cluster's calibration (planner/cost/calibration.h), default mode
+  // only: the search runs on the profiles scaled by its factors, and the
+  // plan records it and the uncalibrated prediction of the same plan.
+  std::optional<v1::Calibration> calibration;
 };
 
 struct PlanBuildOptions {
@@ -32,9 +37,10 @@ struct PlanBuildOptions {
 
 // The content address of a plan: "plan-" + 32 hex digits of a hash over the
 // inputs (output-only fields excluded) and the engine version. Equal inputs
-// give equal ids. Of a profile's measurement-quality record only the noisy
-// flag counts (it decides the plan's warnings); a profile with a quiet record
-// has the id it would have without one.
+// give equal ids. A calibration counts by its id and factors (a plan without
+// one has the id it had before calibrations existed). Of a profile's measurement-quality record
+// only the noisy flag counts (it decides the plan's warnings); a profile with a quiet record has
+// the id it would have without one.
 std::string PlanId(const PlanInputs& inputs);
 
 // One warning per input profile whose measurement-quality record is flagged
@@ -43,8 +49,8 @@ std::string PlanId(const PlanInputs& inputs);
 // on timings that may be off. Empty when no profile is flagged.
 std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs);
 
-// INVALID_ARGUMENT for a bad request (naming the field), RESOURCE_EXHAUSTED
-// with the reason when no plan fits. The prediction carries
+// INVALID_ARGUMENT for a bad request (naming the field) or a calibration in
+// galvatron mode, RESOURCE_EXHAUSTED with the reason when no plan fits. The prediction carries
 // NoisyProfileWarnings, outputs like the rest of it (see PlanId).
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& options);
 

@@ -748,6 +748,85 @@ absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
 
 }  // namespace
 
+absl::StatusOr<v1::Prediction> PredictPlan(const CostModel& model, const v1::Plan& plan) {
+  const int W = model.world_size();
+  const int pp = std::max(plan.pp(), 1);
+  if (plan.world_size() != W) {
+    return absl::InvalidArgumentError(absl::StrCat("plan ", plan.id(), ": world_size ",
+                                                   plan.world_size(), ", the cost model has ", W));
+  }
+  if (plan.layers_size() != model.num_layers()) {
+    return absl::InvalidArgumentError(absl::StrCat("plan ", plan.id(), ": ", plan.layers_size(),
+                                                   " layer strategies for a model of ",
+                                                   model.num_layers(), " layers"));
+  }
+  if (W % pp != 0 || plan.micro_batches() < 1 || plan.global_batch() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plan ", plan.id(), ": pp ", pp, ", micro_batches ", plan.micro_batches(),
+        ", global_batch ", plan.global_batch(), " do not describe a pipeline of ", W, " devices"));
+  }
+  std::vector<int> division(plan.pp_division().begin(), plan.pp_division().end());
+  if (division.empty()) division = EvenPartition(model.num_layers(), pp);
+  int total = 0;
+  for (int d : division) total += d;
+  if (static_cast<int>(division.size()) != pp || total != model.num_layers()) {
+    return absl::InvalidArgumentError(absl::StrCat("plan ", plan.id(), ": pp_division [",
+                                                   absl::StrJoin(division, ", "), "] for pp ", pp,
+                                                   " and ", model.num_layers(), " layers"));
+  }
+  Task task;
+  task.global_batch = plan.global_batch();
+  task.chunks = plan.micro_batches();
+  task.pp = pp;
+  task.schedule = model.options().schedule;
+  const v1::EmbeddingStrategy& pe = plan.embedding();
+  EmbeddingStrategy e;
+  e.pp = pp;
+  const int vocab = std::max(pe.vocab_tp(), 1);
+  if (pe.sp() == v1::SEQUENCE_PARALLEL_ULYSSES) {
+    e.sp = vocab;
+  } else {
+    e.tp = vocab;
+    e.megatron_sp = pe.sp() == v1::SEQUENCE_PARALLEL_MEGATRON;
+  }
+  e.dp = std::max(W / pp / vocab, 1);
+  e.dp_type = cost::FromProto(pe.dp_type());
+  const cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
+
+  TaskResult r;
+  r.feasible = true;
+  r.stage_no_sync.assign(pp, 0);
+  r.stage_compute.assign(pp, 0);
+  r.stage_memory_mb.assign(pp, 0);
+  r.stage_other_mb.assign(pp, 0);
+  std::vector<double> with_sync(pp, 0);
+  const bool galvatron = model.options().mode == cost::Mode::kGalvatron;
+  const auto& type_of = model.layer_type_of();
+  int layer = 0;
+  for (int stage = 0; stage < pp; ++stage) {
+    r.stage_no_sync[stage] = ec.seconds_no_sync[stage];
+    with_sync[stage] = galvatron ? 0 : ec.seconds[stage];
+    for (int l = 0; l < division[stage]; ++l, ++layer) {
+      const LayerStrategy s = cost::FromProto(plan.layers(layer), pp);
+      if (s.devices_per_stage() * pp != W) {
+        return absl::InvalidArgumentError(absl::StrCat("plan ", plan.id(), ": layer ", layer, " (",
+                                                       s.ShortName(), ") does not use the ", W / pp,
+                                                       " devices of its stage"));
+      }
+      const cost::LayerCost c =
+          model.Layer(type_of[layer], s, task.global_batch, task.chunks, stage);
+      r.stage_no_sync[stage] += c.seconds_no_sync;
+      with_sync[stage] += c.seconds;
+      r.stage_compute[stage] += c.compute_seconds;
+    }
+  }
+  r.seconds = model.PipelineSeconds(r.stage_no_sync, with_sync, task.chunks);
+  v1::Prediction p = MakePrediction(model, task, r, 0);
+  p.clear_stage_memory();
+  *p.mutable_stage_memory() = plan.prediction().stage_memory();
+  return p;
+}
+
 absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
                                     const SearchOptions& options) {
   const auto started = std::chrono::steady_clock::now();

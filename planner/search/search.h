@@ -67,4 +67,13 @@ struct SearchResult {
 absl::StatusOr<SearchResult> Search(const std::vector<const cost::CostModel*>& models,
                                     const SearchOptions& options);
 
+// The time `model` predicts for an existing plan's layers, embedding,
+// pipeline and micro-batches, by the formulas the search ranks plans with:
+// for a plan the search found on the same model it equals the plan's own
+// prediction (iteration time, throughput, breakdown, warnings of the
+// physical bound). The stage memory is copied from the plan, not recomputed.
+// `model` must be built for the plan's schedule. INVALID_ARGUMENT when the
+// plan does not fit the model (world size, layer count, division).
+absl::StatusOr<v1::Prediction> PredictPlan(const cost::CostModel& model, const v1::Plan& plan);
+
 }  // namespace galvatron::search

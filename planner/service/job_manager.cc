@@ -87,13 +87,14 @@ std::string PlanSummaryText(const v1::Plan& plan) {
 
 JobManager::JobManager(store::Store* store, NodeManager* nodes, ModelManager* models,
                        HardwareProfileManager* hardware, PlanManager* plans, TaskManager* tasks,
-                       const JobManagerOptions& options)
+                       const JobManagerOptions& options, CalibrationManager* calibrations)
     : store_(store),
       nodes_(nodes),
       models_(models),
       hardware_(hardware),
       plans_(plans),
       tasks_(tasks),
+      calibrations_(calibrations),
       options_(options) {}
 
 JobManager::~JobManager() { Shutdown(); }
@@ -1046,14 +1047,27 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1:
     std::string where = entry.job.training().checkpoint_dir().empty()
                             ? std::string("<agent work dir>/checkpoints")
                             : entry.job.training().checkpoint_dir();
-    return Transition(
+    RETURN_IF_ERROR(Transition(
         number, v1::JOB_STATE_SUCCEEDED,
         absl::StrCat("trained ", entry.job.steps_done(), " step(s); final loss ",
                      absl::StrFormat("%.6g", entry.job.last_metrics().loss()), "; checkpoint ",
                      entry.job.checkpoint().complete()
                          ? absl::StrCat("step ", entry.job.checkpoint().step())
                          : std::string("(none reported complete)"),
-                     " under ", where, "/", entry.job.id(), " on ", NodesOf(entry.job)));
+                     " under ", where, "/", entry.job.id(), " on ", NodesOf(entry.job))));
+    // What the job measured teaches the cluster's calibration; a failure
+    // there is the planner's, not the job's.
+    if (calibrations_ != nullptr) {
+      std::optional<Entry> done = Snapshot(number);
+      if (done.has_value()) {
+        auto recorded = calibrations_->Record(done->job, done->plan);
+        if (!recorded.ok()) {
+          spdlog::warn("job {}: not recorded for calibration: {}", done->job.id(),
+                       recorded.status().ToString());
+        }
+      }
+    }
+    return absl::OkStatus();
   }
   if (task.state() == v1::TASK_STATE_CANCELLED || entry.cancel_requested) {
     return Transition(number, v1::JOB_STATE_CANCELLED,

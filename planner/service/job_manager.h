@@ -22,7 +22,9 @@
 //    step), the tails of the workers' logs (kept in memory), the checkpoint
 //    shards written on each node (a checkpoint is complete when every rank's
 //    is), and a failed worker's rank, exit and log tail.
-//  - The task's end ends the job: SUCCEEDED; FAILED (a worker failed with
+//  - The task's end ends the job: SUCCEEDED (and the job's measured step
+//    time against its plan's prediction goes to the cluster's calibration,
+//    CalibrationManager); FAILED (a worker failed with
 //    no restart left, a node was lost, the search found nothing, ...);
 //    CANCELLED. A worker failure with restarts left relaunches every rank
 //    from the latest complete checkpoint on the same nodes (a new training
@@ -60,6 +62,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "galvatron/v1/job.grpc.pb.h"
+#include "planner/service/calibration_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/long_poll.h"
 #include "planner/service/model_manager.h"
@@ -91,7 +94,7 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
  public:
   JobManager(store::Store* store, NodeManager* nodes, ModelManager* models,
              HardwareProfileManager* hardware, PlanManager* plans, TaskManager* tasks,
-             const JobManagerOptions& options = {});
+             const JobManagerOptions& options = {}, CalibrationManager* calibrations = nullptr);
   ~JobManager() override;
 
   // Reads the stored jobs and takes the unfinished ones up again (see
@@ -212,6 +215,7 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
   HardwareProfileManager* const hardware_;
   PlanManager* const plans_;
   TaskManager* const tasks_;
+  CalibrationManager* const calibrations_;  // null: jobs teach no calibration
   const JobManagerOptions options_;
   Revisions revisions_;
   WriteSequencer writes_;

@@ -127,6 +127,10 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
         tasks_->MeasureMissing(inputs.model, inputs.hardware.cluster(), "a plan was requested"));
     if (measuring.tasks_size() > 0) return MeasuringError(measuring);
   }
+  if (calibrations_ != nullptr && request.mode() != v1::COST_MODEL_MODE_GALVATRON &&
+      !request.uncalibrated()) {
+    ASSIGN_OR_RETURN(inputs.calibration, calibrations_->Usable(inputs.hardware.cluster()));
+  }
   const std::string id = search::PlanId(inputs);
   ASSIGN_OR_RETURN(auto existing, store_->Get(Table::kPlans, id, 0));
   if (existing) return DecodeRow<v1::Plan>(Table::kPlans, *existing);
@@ -176,6 +180,17 @@ absl::StatusOr<v1::ListPlansResponse> PlanManager::List(const v1::ListPlansReque
 grpc::Status PlanManager::RequestPlan(grpc::ServerContext*, const v1::PlanRequest* request,
                                       v1::Plan* response) {
   return Reply(Request(*request), response);
+}
+
+grpc::Status PlanManager::GetCalibration(grpc::ServerContext*,
+                                         const v1::GetCalibrationRequest* request,
+                                         v1::Calibration* response) {
+  if (calibrations_ == nullptr) {
+    return Reply(absl::StatusOr<v1::Calibration>(
+                     absl::UnimplementedError("this planner keeps no calibrations")),
+                 response);
+  }
+  return Reply(calibrations_->Get(request->cluster(), request->version()), response);
 }
 
 grpc::Status PlanManager::GetPlan(grpc::ServerContext*, const v1::GetPlanRequest* request,

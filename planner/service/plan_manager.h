@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "planner/service/calibration_manager.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/model_manager.h"
@@ -28,16 +29,18 @@ class PlanManager final : public v1::PlanService::Service {
  public:
   PlanManager(store::Store* store, ModelManager* models, HardwareProfileManager* hardware,
               ComputeProfileManager* compute, PlanManagerOptions options = {},
-              TaskManager* tasks = nullptr)
+              TaskManager* tasks = nullptr, CalibrationManager* calibrations = nullptr)
       : store_(store),
         models_(models),
         hardware_(hardware),
         compute_(compute),
         options_(options),
-        tasks_(tasks) {}
+        tasks_(tasks),
+        calibrations_(calibrations) {}
 
   // Resolves the request's inputs, returns the stored plan for them or
-  // searches, stores and returns a new one.
+  // searches, stores and returns a new one. A default-mode request plans
+  // with the cluster's latest calibration unless it says `uncalibrated`.
   absl::StatusOr<v1::Plan> Request(const v1::PlanRequest& request);
 
   // Stores `plan` under plan.id() unless a plan with that id exists; returns
@@ -52,6 +55,9 @@ class PlanManager final : public v1::PlanService::Service {
                        v1::Plan* response) override;
   grpc::Status ListPlans(grpc::ServerContext* context, const v1::ListPlansRequest* request,
                          v1::ListPlansResponse* response) override;
+  grpc::Status GetCalibration(grpc::ServerContext* context,
+                              const v1::GetCalibrationRequest* request,
+                              v1::Calibration* response) override;
 
  private:
   store::Store* const store_;
@@ -59,7 +65,8 @@ class PlanManager final : public v1::PlanService::Service {
   HardwareProfileManager* const hardware_;
   ComputeProfileManager* const compute_;
   const PlanManagerOptions options_;
-  TaskManager* const tasks_;  // null: never measure, estimate
+  TaskManager* const tasks_;                // null: never measure, estimate
+  CalibrationManager* const calibrations_;  // null: never calibrate
 };
 
 }  // namespace galvatron::planner

@@ -46,14 +46,22 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   // deadline thread calls this (no NodeManager lock held).
   server->nodes_->AddNodeLostListener(
       [tasks = server->tasks_.get()](const v1::Node& node) { tasks->OnNodeLost(node); });
+  if (!(config.calibration_max_spread >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration_max_spread: ", config.calibration_max_spread, ", expected >= 0"));
+  }
+  cost::CalibrationOptions calibration_options;
+  calibration_options.max_spread = config.calibration_max_spread;
+  server->calibrations_ = std::make_unique<CalibrationManager>(
+      server->store_.get(), server->hardware_.get(), calibration_options);
   PlanManagerOptions plan_options;
   plan_options.search_threads = config.search_threads;
-  server->plans_ = std::make_unique<PlanManager>(server->store_.get(), server->models_.get(),
-                                                 server->hardware_.get(), server->compute_.get(),
-                                                 plan_options, server->tasks_.get());
-  server->jobs_ = std::make_unique<JobManager>(server->store_.get(), server->nodes_.get(),
-                                               server->models_.get(), server->hardware_.get(),
-                                               server->plans_.get(), server->tasks_.get());
+  server->plans_ = std::make_unique<PlanManager>(
+      server->store_.get(), server->models_.get(), server->hardware_.get(), server->compute_.get(),
+      plan_options, server->tasks_.get(), server->calibrations_.get());
+  server->jobs_ = std::make_unique<JobManager>(
+      server->store_.get(), server->nodes_.get(), server->models_.get(), server->hardware_.get(),
+      server->plans_.get(), server->tasks_.get(), JobManagerOptions{}, server->calibrations_.get());
   // Reports of training tasks reach the jobs before they change the task.
   server->tasks_->SetTrainListener(server->jobs_.get());
   RETURN_IF_ERROR(server->jobs_->Start());

@@ -1,7 +1,8 @@
 // The planner's composition root: open the store (migrating it), build one
 // manager per resource, wire them (NodeManager's lost-node listener fails
 // the tasks of a lost node; the training tasks' reports reach the job
-// manager; the only place that wiring is done), then open the port. Health checking and server
+// manager, and the jobs that succeed reach the calibrations the plans use;
+// the only place that wiring is done), then open the port. Health checking and server
 // reflection are on.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "planner/service/calibration_manager.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/job_manager.h"
@@ -35,6 +37,9 @@ struct PlannerConfig {
   int64_t heartbeat_interval_ms = 2000;
   // A node whose last heartbeat is older than this is LOST.
   int64_t node_timeout_ms = 10000;
+  // Finished jobs whose step times spread more than this ((p90 - p10) /
+  // median) are not fitted by the cluster's calibration.
+  double calibration_max_spread = cost::CalibrationOptions{}.max_spread;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.
@@ -60,6 +65,7 @@ class PlannerServer {
   HardwareProfileManager& hardware_profiles() { return *hardware_; }
   ComputeProfileManager& compute_profiles() { return *compute_; }
   PlanManager& plans() { return *plans_; }
+  CalibrationManager& calibrations() { return *calibrations_; }
   NodeManager& nodes() { return *nodes_; }
   TaskManager& tasks() { return *tasks_; }
   JobManager& jobs() { return *jobs_; }
@@ -71,6 +77,7 @@ class PlannerServer {
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<HardwareProfileManager> hardware_;
   std::unique_ptr<ComputeProfileManager> compute_;
+  std::unique_ptr<CalibrationManager> calibrations_;
   std::unique_ptr<PlanManager> plans_;
   std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<TaskManager> tasks_;

@@ -61,6 +61,12 @@ void FillRowFields(const store::Row& row, v1::ComputeProfile* message) {
   *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
 }
 
+void FillRowFields(const store::Row& row, v1::Calibration* message) {
+  message->set_id(row.id);
+  message->set_version(row.version);
+  *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);
+}
+
 void FillRowFields(const store::Row& row, v1::Plan* message) {
   message->set_id(row.key);
   *message->mutable_created_at() = MicrosToTimestamp(row.created_unix_micros);

@@ -41,6 +41,7 @@ void FillRowFields(const store::Row& row, v1::ModelSpec* message);
 void FillRowFields(const store::Row& row, v1::HardwareProfile* message);
 void FillRowFields(const store::Row& row, v1::ComputeProfile* message);
 void FillRowFields(const store::Row& row, v1::Plan* message);
+void FillRowFields(const store::Row& row, v1::Calibration* message);
 // registered_at = when this description of the node was first stored.
 void FillRowFields(const store::Row& row, v1::Node* message);
 // Tasks carry their own times; nothing to fill.

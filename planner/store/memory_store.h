@@ -51,7 +51,7 @@ class MemoryStore final : public Store {
 
   absl::Mutex mu_;
   // One per Table enumerator, indexed by its value.
-  std::array<TableRows, static_cast<size_t>(Table::kJobMetrics) + 1> tables_ ABSL_GUARDED_BY(mu_);
+  std::array<TableRows, static_cast<size_t>(Table::kCalibrations) + 1> tables_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace galvatron::store

@@ -107,6 +107,19 @@ CREATE TABLE job_metrics (
 );
 CREATE INDEX job_metrics_tag ON job_metrics (tag);
 )sql"},
+    {"v5: create the calibrations table",
+     R"sql(
+CREATE TABLE calibrations (
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  tag TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (key, version)
+);
+CREATE INDEX calibrations_tag ON calibrations (tag);
+)sql"},
 };
 
 }  // namespace

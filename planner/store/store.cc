@@ -24,6 +24,8 @@ const char* TableName(Table table) {
       return "jobs";
     case Table::kJobMetrics:
       return "job_metrics";
+    case Table::kCalibrations:
+      return "calibrations";
   }
   return "unknown_table";
 }
@@ -38,6 +40,7 @@ absl::Status ValidateTable(Table table) {
     case Table::kTasks:
     case Table::kJobs:
     case Table::kJobMetrics:
+    case Table::kCalibrations:
       return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat("table: unknown value ", static_cast<int>(table)));

@@ -25,6 +25,7 @@ enum class Table {
   kTasks,             // key: task id; tag: cluster; a version per state change
   kJobs,              // key: job id; tag: cluster; a version per state change
   kJobMetrics,        // key: job id + "/" + step (12 digits); tag: job id
+  kCalibrations,      // key: cluster; a version per refit
 };
 
 // The SQL table name (also used in error messages).

@@ -353,8 +353,11 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
 TEST_CASE("A job without a plan has the agents measure the cluster and then plans and trains",
           "[e2e][jobs]") {
   testing::TempDir dir;
-  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
-                                  {"--heartbeat-interval-ms", "200"});
+  // Two cores run four ranks here: whatever the step times' spread, the job
+  // counts for the calibration.
+  testing::PlannerProcess planner(
+      dir.File("planner.db"), dir.path(),
+      {"--heartbeat-interval-ms", "200", "--calibration-max-spread", "1000"});
   Client client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
@@ -365,7 +368,7 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   request.set_cluster("test");
   request.set_memory_budget_bytes(int64_t{4} << 30);
   request.set_global_batch(8);
-  request.mutable_training()->set_steps(3);
+  request.mutable_training()->set_steps(6);
   const v1::Job job = client.WaitEnd(client.Submit(request).id(), std::chrono::seconds(600));
   INFO(job.DebugString());
   INFO(AgentLogs(dir));
@@ -379,7 +382,57 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   CHECK_THAT(job.plan_id(), Catch::StartsWith("plan-"));
   CHECK(job.world_size() == 4);
   CHECK(job.step_time().predicted_seconds() > 0);
-  CHECK(job.steps_done() == 3);
+  CHECK(job.steps_done() == 6);
+  CHECK(job.step_time().steps_measured() == 5);  // after the first (warm-up) step
+
+  // The finished job calibrated the cluster's cost model, and the next plan
+  // for the same request uses it: another plan id, the calibration named,
+  // the uncalibrated prediction beside the calibrated one.
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {testing::BinDir() + "/galvatron", "--planner", planner.address()});
+    return testing::RunCommand(args, std::chrono::seconds(120));
+  };
+  testing::CommandResult calibration = cli({"calibration", "show", "test", "--json"});
+  INFO(calibration.err);
+  INFO(planner.Log());
+  REQUIRE(calibration.exit_code == 0);
+  v1::Calibration stored;
+  REQUIRE(JsonToMessage(calibration.out, "calibration", &stored).ok());
+  CHECK(stored.id() == "cal-test-1");
+  REQUIRE(stored.samples_size() == 1);
+  CHECK(stored.samples(0).job_id() == job.id());
+  CHECK(stored.samples(0).plan_id() == job.plan_id());
+  CHECK(stored.samples(0).used());
+  CHECK(stored.samples(0).measured_seconds() == job.step_time().measured_seconds());
+  CHECK(stored.samples_used() == 1);
+  CHECK(stored.compute_factor() > 0);
+  const std::vector<std::string> plan_args = {"plan",      "--model",        "gpt-tiny",
+                                              "--cluster", "test",           "--memory",
+                                              "4GiB",      "--global-batch", "8"};
+  std::vector<std::string> args = plan_args;
+  args.push_back("--json");
+  testing::CommandResult planned = cli(args);
+  INFO(planned.err);
+  REQUIRE(planned.exit_code == 0);
+  v1::Plan calibrated;
+  REQUIRE(JsonToMessage(planned.out, "plan", &calibrated).ok());
+  CHECK(calibrated.id() != job.plan_id());
+  CHECK(calibrated.calibration().id() == "cal-test-1");
+  CHECK(calibrated.raw_prediction().iteration_seconds() > 0);
+  args.push_back("--uncalibrated");
+  planned = cli(args);
+  REQUIRE(planned.exit_code == 0);
+  v1::Plan uncalibrated;
+  REQUIRE(JsonToMessage(planned.out, "plan", &uncalibrated).ok());
+  CHECK_FALSE(uncalibrated.has_calibration());
+  CHECK(uncalibrated.id() != calibrated.id());
+  // The same search as the job's own plan, from the profiles alone.
+  CHECK(uncalibrated.prediction().iteration_seconds() ==
+        Approx(job.step_time().predicted_seconds()).epsilon(1e-12));
+  testing::CommandResult shown = cli({"plans", "show", calibrated.id()});
+  CHECK_THAT(shown.out,
+             Catch::Contains("calibrated:   by cal-test-1") && Catch::Contains("uncalibrated: "));
+
   n1->Signal(SIGTERM);
   n2->Signal(SIGTERM);
   CHECK(n1->Wait(std::chrono::seconds(20)) == 0);

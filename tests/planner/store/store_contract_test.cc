@@ -243,7 +243,7 @@ STORE_CONTRACT_TEST("Every table stores and lists its own rows") {
   Store& store = under_test.store();
   for (Table table :
        {Table::kModels, Table::kHardwareProfiles, Table::kComputeProfiles, Table::kPlans,
-        Table::kNodes, Table::kTasks, Table::kJobs, Table::kJobMetrics}) {
+        Table::kNodes, Table::kTasks, Table::kJobs, Table::kJobMetrics, Table::kCalibrations}) {
     INFO(TableName(table));
     Row row = ValueOrFail(store.Append(table, MakeRow("c1/n1", "t-", "c1")));
     CHECK(row.version == 1);

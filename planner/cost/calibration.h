@@ -1,0 +1,74 @@
+// Calibration of the cost model from measured step times (docs/calibration.md).
+//
+// The cost model predicts an iteration from profiles measured one layer and
+// one collective at a time; a real run adds what those miss (several ranks
+// sharing caches and memory bandwidth, the optimizer, allocator and launch
+// overheads, collectives slower under load). A finished job gives one
+// sample: the uncalibrated prediction of its plan, split into
+//   a = compute + pipeline bubble   (scales with the layers' times)
+//   b = exposed communication       (scales with the collectives' times)
+// against its measured median step time T. The fit finds the two factors
+// (cf, mf) that make cf·a + mf·b closest to T in relative terms, and the
+// planner then multiplies every compute time of the cluster's profiles by cf
+// and every communication time by mf before it searches: two factors, so a
+// cluster whose collectives are slower than probed favours plans that
+// communicate less, not only slower predictions of the same plan.
+//
+// Pure functions; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "galvatron/v1/compute.pb.h"
+#include "galvatron/v1/hardware.pb.h"
+#include "galvatron/v1/plan.pb.h"
+
+namespace galvatron::cost {
+
+struct CalibrationOptions {
+  // A sample is fitted only when its measured relative spread, (p90 - p10) /
+  // median of the step times after the warm-up, is at most this: a job
+  // whose steps varied more than that says little about the plan.
+  double max_spread = 0.3;
+  // ... and when at least this many steps were measured after the warm-up.
+  int64_t min_steps = 3;
+  // Strength of the pull of both factors towards the single factor that
+  // best scales whole predictions (relative-error units). It decides the
+  // split when the samples cannot (one sample, or samples whose compute and
+  // communication shares are alike) and keeps the fit stable otherwise.
+  double ridge = 0.01;
+  // The factors stay within [1 / max_factor, max_factor].
+  double max_factor = 20;
+};
+
+// A sample from an uncalibrated prediction and a measurement; `used` and
+// `ignored_reason` are left for Refit.
+v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
+                                            double measured_seconds, double measured_spread,
+                                            int64_t steps_measured);
+
+// Marks which samples are fitted (those already marked unused with a reason
+// stay so; the others are judged by `options`), fits the factors on those,
+// and sets compute_factor, communication_factor, raw_error, fitted_error,
+// samples_used and note. Without a usable sample both factors are 1.
+void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration);
+
+// What `calibration` predicts for a sample: cf·a + mf·b, seconds.
+double CalibratedSeconds(const v1::Calibration& calibration, const v1::CalibrationSample& sample);
+
+// Scales the profiles the cost model will read: every compute time (samples
+// and fits) by compute_factor, every collective time (samples, fits, and
+// bus bandwidths inversely) by communication_factor. The device's peak
+// FLOP/s, which analytic estimates run at `analytic_efficiency` of, is
+// divided by max(compute_factor, analytic_efficiency), so a calibrated
+// analytic estimate never computes faster than the device's peak.
+void ApplyCalibration(const v1::Calibration& calibration, double analytic_efficiency,
+                      v1::HardwareProfile* hardware, std::vector<v1::ComputeProfile>* compute);
+
+// The calibration as a plan records it: factors, errors, id and version,
+// without the samples.
+v1::Calibration CalibrationSummary(const v1::Calibration& calibration);
+
+}  // namespace galvatron::cost

@@ -1,0 +1,178 @@
+// Calibration benchmark: measured step times of several plans against the
+// cost model, before and after a calibration fitted on some of them and
+// judged on the others. The measurements come from
+// tests/bench/calibrate/run.sh, which trains each plan on this machine; the
+// fit and the calibrated scores are the planner's own code
+// (planner/cost/calibration.h, search::PredictPlan).
+//
+//   bench_calibration --model M --hardware H.json --compute C.json
+//       --runs runs.tsv --fit 0,2,4 [--out calibration.json]
+//
+// runs.tsv: one plan per line, tab-separated: name, plan JSON file (as
+// `galvatron-planner search --json` writes it, uncalibrated), measured
+// median step time (s), its relative spread, steps measured.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/json_file.h"
+#include "common/model_catalog.h"
+#include "galvatron/v1/service.pb.h"
+#include "planner/cost/calibration.h"
+#include "planner/cost/cost_model.h"
+#include "planner/search/search.h"
+
+namespace {
+
+using namespace galvatron;  // NOLINT: a benchmark's main
+
+struct Run {
+  std::string name;
+  v1::Plan plan;
+  double measured = 0, spread = 0;
+  int64_t steps = 0;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "bench_calibration: %s\n", message.c_str());
+  return 1;
+}
+
+absl::StatusOr<double> Score(const v1::ModelSpec& model, const v1::HardwareProfile& hardware,
+                             const std::vector<v1::ComputeProfile>& compute, const v1::Plan& plan,
+                             const v1::Calibration* calibration) {
+  cost::CostOptions options;
+  options.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
+                                                                    : cost::Schedule::k1F1B;
+  options.seq_len = plan.request().seq_len();
+  v1::HardwareProfile hw = hardware;
+  std::vector<v1::ComputeProfile> cp = compute;
+  if (calibration != nullptr) {
+    cost::ApplyCalibration(*calibration, options.analytic_efficiency, &hw, &cp);
+  }
+  auto cost_model = cost::CostModel::Create(model, hw, cp, options);
+  if (!cost_model.ok()) return cost_model.status();
+  auto prediction = search::PredictPlan(**cost_model, plan);
+  if (!prediction.ok()) return prediction.status();
+  return prediction->iteration_seconds();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_arg, hardware_path, compute_path, runs_path, fit_arg, out_path;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--model")
+      model_arg = value;
+    else if (flag == "--hardware")
+      hardware_path = value;
+    else if (flag == "--compute")
+      compute_path = value;
+    else if (flag == "--runs")
+      runs_path = value;
+    else if (flag == "--fit")
+      fit_arg = value;
+    else if (flag == "--out")
+      out_path = value;
+    else
+      return Fail("unknown flag " + flag);
+  }
+  if (model_arg.empty() || hardware_path.empty() || compute_path.empty() || runs_path.empty() ||
+      fit_arg.empty()) {
+    return Fail(
+        "usage: --model M --hardware H.json --compute C.json --runs runs.tsv --fit 0,2,4 "
+        "[--out calibration.json]");
+  }
+  auto model = LoadModelArgument(model_arg);
+  if (!model.ok()) return Fail(std::string(model.status().message()));
+  v1::HardwareProfile hardware;
+  if (auto s = ReadJsonFile(hardware_path, &hardware); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  v1::ListComputeProfilesResponse list;
+  if (auto s = ReadJsonFile(compute_path, &list); !s.ok()) return Fail(std::string(s.message()));
+  const std::vector<v1::ComputeProfile> compute(list.profiles().begin(), list.profiles().end());
+
+  std::vector<Run> runs;
+  std::ifstream in(runs_path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    std::vector<std::string> f = absl::StrSplit(line, '\t');
+    Run r;
+    if (f.size() != 5 || !absl::SimpleAtod(f[2], &r.measured) ||
+        !absl::SimpleAtod(f[3], &r.spread) || !absl::SimpleAtoi(f[4], &r.steps)) {
+      return Fail("--runs: bad line: " + line);
+    }
+    r.name = f[0];
+    if (auto s = ReadJsonFile(f[1], &r.plan); !s.ok()) return Fail(std::string(s.message()));
+    runs.push_back(std::move(r));
+  }
+  std::set<int> fit;
+  for (absl::string_view part : absl::StrSplit(fit_arg, ',', absl::SkipEmpty())) {
+    int i = 0;
+    if (!absl::SimpleAtoi(part, &i) || i < 0 || i >= static_cast<int>(runs.size())) {
+      return Fail("--fit: bad index " + std::string(part));
+    }
+    fit.insert(i);
+  }
+
+  // The planner's own fit, on the chosen runs.
+  v1::Calibration calibration;
+  calibration.set_cluster(hardware.cluster());
+  calibration.set_id("cal-bench-1");
+  calibration.set_version(1);
+  for (int i : fit) {
+    v1::CalibrationSample s = cost::MakeCalibrationSample(
+        runs[i].plan.prediction(), runs[i].measured, runs[i].spread, runs[i].steps);
+    s.set_job_id(runs[i].name);
+    s.set_plan_id(runs[i].plan.id());
+    *calibration.add_samples() = s;
+  }
+  cost::RefitCalibration(cost::CalibrationOptions{}, &calibration);
+  std::printf("calibration: %s\n\n", calibration.note().c_str());
+
+  std::printf(
+      "| # | plan | set | measured | spread | uncalibrated | error | calibrated | error |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  double held_raw = 0, held_cal = 0, fit_raw = 0, fit_cal = 0;
+  int held = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Run& r = runs[i];
+    auto raw = Score(*model, hardware, compute, r.plan, nullptr);
+    auto cal = Score(*model, hardware, compute, r.plan, &calibration);
+    if (!raw.ok()) return Fail(r.name + ": " + std::string(raw.status().message()));
+    if (!cal.ok()) return Fail(r.name + ": " + std::string(cal.status().message()));
+    if (std::abs(*raw - r.plan.prediction().iteration_seconds()) >
+        1e-9 * r.plan.prediction().iteration_seconds()) {
+      return Fail(r.name + ": PredictPlan does not reproduce the plan's own prediction");
+    }
+    const double e_raw = (*raw - r.measured) / r.measured;
+    const double e_cal = (*cal - r.measured) / r.measured;
+    const bool in_fit = fit.count(static_cast<int>(i)) > 0;
+    (in_fit ? fit_raw : held_raw) += std::abs(e_raw);
+    (in_fit ? fit_cal : held_cal) += std::abs(e_cal);
+    if (!in_fit) ++held;
+    std::printf("| %zu | %s | %s | %.4f s | %.3f | %.4f s | %+.1f %% | %.4f s | %+.1f %% |\n", i,
+                r.name.c_str(), in_fit ? "fit" : "held out", r.measured, r.spread, *raw,
+                100 * e_raw, *cal, 100 * e_cal);
+  }
+  const int nfit = static_cast<int>(fit.size());
+  std::printf("\nfitted plans:    mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
+              100 * fit_raw / std::max(nfit, 1), 100 * fit_cal / std::max(nfit, 1));
+  std::printf("held-out plans:  mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
+              100 * held_raw / std::max(held, 1), 100 * held_cal / std::max(held, 1));
+  if (!out_path.empty()) {
+    if (auto s = WriteTextFile(out_path, MessageToJson(calibration) + "\n"); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Calibration benchmark: predicted vs measured step time of several plans,
+# before and after a calibration fitted on some of them and judged on the
+# others; then the plan the calibrated search picks, trained and compared
+# with the fastest plan measured.
+#   tests/bench/calibrate/run.sh [NPROC] [STEPS] [ROUNDS]
+# Measures this machine as NPROC CPU devices (galvatron-worker probe) and
+# gpt-bench's layers (galvatron-worker profile, with NPROC-1 copies of the
+# profiler beside it, as tests/bench/predict/run.sh explains), has the
+# search pick a plan under several restrictions (each a different kind of
+# plan), trains each ROUNDS times for STEPS steps (interleaved, so a busy
+# spell of the machine hits several plans, not all rounds of one), and takes
+# each round's median step time after the warm-up the planner uses for jobs
+# (the first step, or the first tenth). bench_calibration fits the planner's
+# calibration on the plans listed in FIT (default: every other one) and
+# scores all of them; run-to-run spread = the largest relative difference
+# between two rounds of one plan. Needs a build (build/bin, build/tests).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+nproc=${1:-2}
+steps=${2:-20}
+rounds=${3:-2}
+work=${WORK:-$(mktemp -d /tmp/galvatron-calibrate-XXXXXX)}
+mkdir -p "$work"
+model=tests/bench/train/gpt-bench.json
+bin=build/bin
+threads=$(( $(nproc) / nproc )); (( threads >= 1 )) || threads=1
+
+echo "probing $nproc CPU ranks and profiling the model ..." >&2
+$bin/galvatron-worker launch --nproc "$nproc" -- probe --out "$work/hardware.json" --log-level warn \
+  --accept-noisy
+loaders=()
+for ((i = 1; i < nproc; i++)); do
+  $bin/galvatron-worker profile --model "$model" --out "$work/load-$i.json" --threads "$threads" \
+    --repeats 50 --log-level warn --accept-noisy &
+  loaders+=($!)
+done
+$bin/galvatron-worker profile --model "$model" --out "$work/compute.json" --threads "$threads" \
+  --log-level warn --accept-noisy
+for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+
+# name | extra search flags. Each restriction leaves a different best plan.
+cases=(
+  "best|"
+  "ddp|--disable tp,sp,pp,sdp,zero1,zero2,ckpt"
+  "ulysses|--disable pp,dp,sdp,ckpt"
+  "megatron-tp|--disable pp,dp,sdp,ckpt,sp"
+  "zero3|--disable tp,sp,pp,dp,zero1,zero2,ckpt"
+  "pp2-1f1b|--disable tp,sp,dp,sdp,ckpt --pipeline 1f1b --micro-batches 4"
+  "pp2-gpipe-m8|--disable tp,sp,dp,sdp,ckpt --pipeline gpipe --micro-batches 8"
+)
+search() {  # name, flags..., [--calibration FILE]
+  local name=$1; shift
+  # shellcheck disable=SC2068
+  $bin/galvatron-planner search --model "$model" --hardware "$work/hardware.json" \
+    --compute "$work/compute.json" --memory 8GiB --global-batch 16 --json --quiet $@ \
+    > "$work/plan-$name.json"
+}
+for c in "${cases[@]}"; do search "${c%%|*}" ${c#*|}; done
+
+median_of() {  # metrics.jsonl -> "median spread steps"
+  python3 - "$1" "$steps" <<'PY'
+import json, statistics, sys
+times = [float(json.loads(l)["stepSeconds"]) for l in open(sys.argv[1])]
+total = int(sys.argv[2])
+warm = total // 10 if total > 10 else 1
+t = sorted(times[warm:])
+med = statistics.median(t)
+def q(p):
+    k = (len(t) - 1) * p
+    lo = int(k); hi = min(lo + 1, len(t) - 1)
+    return t[lo] + (t[hi] - t[lo]) * (k - lo)
+print(f"{med:.6f} {(q(0.9) - q(0.1)) / med:.4f} {len(t)}")
+PY
+}
+train() {  # name round -> prints "median spread steps"
+  $bin/galvatron-worker launch --nproc "$nproc" -- train --plan "$work/plan-$1.json" --model "$model" \
+    --steps "$steps" --threads "$threads" --log-level warn --metrics-out "$work/m-$1-$2.jsonl" >&2
+  median_of "$work/m-$1-$2.jsonl"
+}
+declare -A result
+names=()
+for c in "${cases[@]}"; do names+=("${c%%|*}"); done
+for ((r = 1; r <= rounds; r++)); do
+  for n in "${names[@]}"; do
+    echo "training $n (round $r) ..." >&2
+    result[$n,$r]=$(train "$n" "$r")
+  done
+done
+
+# One line per plan: the median over rounds of the round medians.
+: > "$work/runs.tsv"
+spread_report=""
+for n in "${names[@]}"; do
+  meds=(); spreads=(); steps_total=0
+  for ((r = 1; r <= rounds; r++)); do
+    read -r m s k <<< "${result[$n,$r]}"
+    meds+=("$m"); spreads+=("$s"); steps_total=$((steps_total + k))
+  done
+  line=$(python3 - "${meds[*]}" "${spreads[*]}" <<'PY'
+import statistics, sys
+m = [float(x) for x in sys.argv[1].split()]
+s = [float(x) for x in sys.argv[2].split()]
+rr = (max(m) - min(m)) / min(m)
+print(f"{statistics.median(m):.6f} {max(s):.4f} {rr:.4f}")
+PY
+)
+  read -r med spread rr <<< "$line"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$work/plan-$n.json" "$med" "$spread" "$steps_total" \
+    >> "$work/runs.tsv"
+  spread_report+="$n: rounds ${meds[*]} s, run-to-run $rr"$'\n'
+done
+echo
+echo "run-to-run (largest relative difference between rounds of one plan):"
+printf '%s' "$spread_report"
+echo
+fit=${FIT:-0,2,4,6}
+build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" \
+  --compute "$work/compute.json" --runs "$work/runs.tsv" --fit "$fit" --out "$work/calibration.json"
+
+# The calibrated search over the whole space, trained and compared with the
+# fastest plan measured.
+search calibrated --calibration "$work/calibration.json"
+for ((r = 1; r <= rounds; r++)); do result[calibrated,$r]=$(train calibrated "$r"); done
+python3 - "$work" "$rounds" "${names[*]}" <<PY
+import json, statistics, sys
+work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+runs = {l.split("\t")[0]: float(l.split("\t")[2]) for l in open(f"{work}/runs.tsv")}
+pick = json.load(open(f"{work}/plan-calibrated.json"))
+meds = []
+for r in range(1, rounds + 1):
+    t = [float(json.loads(l)["stepSeconds"]) for l in open(f"{work}/m-calibrated-{r}.jsonl")]
+    warm = len(t) // 10 if len(t) > 10 else 1
+    meds.append(statistics.median(t[warm:]))
+same = [n for n in names
+        if json.load(open(f"{work}/plan-{n}.json"))["layers"] == pick["layers"]
+        and json.load(open(f"{work}/plan-{n}.json")).get("pp", 1) == pick.get("pp", 1)
+        and json.load(open(f"{work}/plan-{n}.json")).get("microBatches") == pick.get("microBatches")]
+fastest = min(runs, key=runs.get)
+m = statistics.median(meds)
+print()
+print(f"calibrated pick: predicted {pick['prediction']['iterationSeconds']:.4f} s "
+      f"(uncalibrated {pick['rawPrediction']['iterationSeconds']:.4f} s), measured {m:.4f} s "
+      f"(rounds {', '.join(f'{x:.4f}' for x in meds)})"
+      + (f"; the same plan as '{same[0]}'" if same else ""))
+print(f"fastest measured plan: {fastest} {runs[fastest]:.4f} s; "
+      f"the pick is {100 * (m - runs[fastest]) / runs[fastest]:+.1f} % from it")
+PY
+echo "work dir: $work" >&2

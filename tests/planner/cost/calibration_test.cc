@@ -1,0 +1,198 @@
+// The calibration fit (planner/cost/calibration.h): it recovers the compute
+// and communication factors that produced the measurements, splits a single
+// sample evenly, leaves out samples too noisy or too short to learn from
+// (saying why), keeps its factors within bounds, and scales exactly the
+// profile figures it promises to.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "planner/cost/calibration.h"
+
+namespace galvatron::cost {
+namespace {
+
+using Catch::Matchers::Contains;
+
+v1::CalibrationSample Sample(double compute, double communication, double measured,
+                             double spread = 0.05, int64_t steps = 20) {
+  v1::Prediction p;
+  p.set_iteration_seconds(compute + communication);
+  p.mutable_breakdown()->set_compute_seconds(compute * 0.75);
+  p.mutable_breakdown()->set_bubble_seconds(compute * 0.25);
+  p.mutable_breakdown()->set_exposed_communication_seconds(communication);
+  return MakeCalibrationSample(p, measured, spread, steps);
+}
+
+}  // namespace
+
+TEST_CASE("a sample splits the prediction into compute with bubble and communication") {
+  const v1::CalibrationSample s = Sample(0.4, 0.1, 0.7, 0.08, 12);
+  CHECK(s.predicted_compute_seconds() == Approx(0.4).epsilon(1e-12));
+  CHECK(s.predicted_communication_seconds() == Approx(0.1).epsilon(1e-12));
+  CHECK(s.measured_seconds() == 0.7);
+  CHECK(s.measured_spread() == 0.08);
+  CHECK(s.steps_measured() == 12);
+
+  v1::Prediction bare;  // no breakdown: all of it counts as compute
+  bare.set_iteration_seconds(0.3);
+  CHECK(MakeCalibrationSample(bare, 0.5, 0, 10).predicted_compute_seconds() == 0.3);
+}
+
+TEST_CASE("the fit recovers the factors that produced the measurements") {
+  const double cf = 1.3, mf = 2.2;
+  v1::Calibration c;
+  const std::vector<std::pair<double, double>> parts = {
+      {0.50, 0.05}, {0.30, 0.20}, {0.40, 0.40}, {0.20, 0.10}, {0.60, 0.01}};
+  for (const auto& [a, b] : parts) *c.add_samples() = Sample(a, b, cf * a + mf * b);
+  RefitCalibration(CalibrationOptions{}, &c);
+  CHECK(c.samples_used() == 5);
+  CHECK(c.compute_factor() == Approx(cf).epsilon(0.02));
+  CHECK(c.communication_factor() == Approx(mf).epsilon(0.05));
+  CHECK(c.fitted_error() < 0.01);
+  CHECK(c.raw_error() > 0.3);  // the profiles alone were far off
+  for (const v1::CalibrationSample& s : c.samples()) {
+    CHECK(s.used());
+    CHECK(CalibratedSeconds(c, s) == Approx(s.measured_seconds()).epsilon(0.02));
+  }
+  CHECK_THAT(c.note(), Contains("5 job(s)"));
+
+  SECTION("without the ridge the fit is exact") {
+    CalibrationOptions exact;
+    exact.ridge = 0;
+    RefitCalibration(exact, &c);
+    CHECK(c.compute_factor() == Approx(cf).epsilon(1e-9));
+    CHECK(c.communication_factor() == Approx(mf).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("one sample scales compute and communication alike") {
+  v1::Calibration c;
+  *c.add_samples() = Sample(0.3, 0.1, 0.6);
+  RefitCalibration(CalibrationOptions{}, &c);
+  CHECK(c.samples_used() == 1);
+  CHECK(c.compute_factor() == Approx(1.5).epsilon(1e-9));
+  CHECK(c.communication_factor() == Approx(1.5).epsilon(1e-9));
+  CHECK(c.fitted_error() == Approx(0).margin(1e-9));
+  CHECK(c.raw_error() == Approx(1.0 / 3).epsilon(1e-9));
+}
+
+TEST_CASE("noisy short and unpredicted jobs are kept but not fitted") {
+  v1::Calibration c;
+  *c.add_samples() = Sample(0.3, 0.1, 0.6);
+  *c.add_samples() = Sample(0.3, 0.1, 5.0, /*spread=*/0.9);
+  *c.add_samples() = Sample(0.3, 0.1, 5.0, 0.05, /*steps=*/2);
+  *c.add_samples() = Sample(0, 0, 5.0);
+  v1::CalibrationSample given = Sample(0.3, 0.1, 5.0);
+  given.set_ignored_reason("its plan is a galvatron-mode plan");
+  *c.add_samples() = given;
+  RefitCalibration(CalibrationOptions{}, &c);
+  CHECK(c.samples_used() == 1);
+  CHECK(c.samples(0).used());
+  CHECK_FALSE(c.samples(1).used());
+  CHECK_THAT(c.samples(1).ignored_reason(), Contains("too noisy"));
+  CHECK_THAT(c.samples(1).ignored_reason(), Contains("0.9"));
+  CHECK_THAT(c.samples(2).ignored_reason(), Contains("only 2 step(s)"));
+  CHECK_THAT(c.samples(3).ignored_reason(), Contains("no predicted step time"));
+  CHECK(c.samples(4).ignored_reason() == "its plan is a galvatron-mode plan");
+  CHECK(c.compute_factor() == Approx(1.5).epsilon(1e-9));  // from the one usable job
+
+  SECTION("a looser spread limit takes the noisy job too") {
+    CalibrationOptions loose;
+    loose.max_spread = 1.0;
+    for (auto& s : *c.mutable_samples()) {
+      if (s.ignored_reason().find("too noisy") != std::string::npos) s.clear_ignored_reason();
+    }
+    RefitCalibration(loose, &c);
+    CHECK(c.samples(1).used());
+    CHECK(c.samples_used() == 2);
+  }
+}
+
+TEST_CASE("without a usable sample the factors are 1") {
+  v1::Calibration c;
+  *c.add_samples() = Sample(0.3, 0.1, 0.6, 0.9);
+  RefitCalibration(CalibrationOptions{}, &c);
+  CHECK(c.samples_used() == 0);
+  CHECK(c.compute_factor() == 1);
+  CHECK(c.communication_factor() == 1);
+  CHECK_THAT(c.note(), Contains("no usable sample"));
+}
+
+TEST_CASE("the factors stay within their bounds") {
+  v1::Calibration c;
+  // Measured far slower than any plausible profile error, communication-only
+  // differences: the communication factor hits the bound, and compute is
+  // refitted with it fixed.
+  *c.add_samples() = Sample(0.01, 0.001, 50);
+  *c.add_samples() = Sample(0.01, 0.002, 90);
+  RefitCalibration(CalibrationOptions{}, &c);
+  CHECK(c.compute_factor() <= 20);
+  CHECK(c.communication_factor() <= 20);
+  CHECK(c.compute_factor() >= 1.0 / 20);
+  CHECK(c.communication_factor() >= 1.0 / 20);
+}
+
+TEST_CASE("applying a calibration scales compute and communication figures") {
+  v1::Calibration c;
+  c.set_compute_factor(1.5);
+  c.set_communication_factor(3);
+  v1::HardwareProfile hw;
+  hw.mutable_device()->set_peak_flops(100e12);
+  auto* t = hw.add_collectives();
+  auto* s = t->add_samples();
+  s->set_bytes(1 << 20);
+  s->set_seconds(2e-3);
+  t->mutable_fit()->set_alpha_seconds(1e-5);
+  t->mutable_fit()->set_beta_seconds_per_byte(1e-9);
+  t->set_bus_bandwidth_bytes_per_second(1e9);
+  std::vector<v1::ComputeProfile> compute(1);
+  auto* ts = compute[0].add_time_samples();
+  ts->set_forward_seconds(0.01);
+  ts->set_backward_seconds(0.02);
+  compute[0].mutable_forward_fit()->set_per_sample_s0(1e-3);
+  compute[0].mutable_forward_fit()->set_constant(2e-4);
+  compute[0].mutable_backward_fit()->set_per_sample_s1(1e-6);
+  compute[0].add_activations()->set_bytes_per_sample(4096);
+
+  ApplyCalibration(c, 0.45, &hw, &compute);
+  CHECK(hw.collectives(0).samples(0).seconds() == Approx(6e-3));
+  CHECK(hw.collectives(0).samples(0).bytes() == 1 << 20);
+  CHECK(hw.collectives(0).fit().alpha_seconds() == Approx(3e-5));
+  CHECK(hw.collectives(0).fit().beta_seconds_per_byte() == Approx(3e-9));
+  CHECK(hw.collectives(0).bus_bandwidth_bytes_per_second() == Approx(1e9 / 3));
+  CHECK(hw.device().peak_flops() == Approx(100e12 / 1.5));
+  CHECK(compute[0].time_samples(0).forward_seconds() == Approx(0.015));
+  CHECK(compute[0].time_samples(0).backward_seconds() == Approx(0.03));
+  CHECK(compute[0].forward_fit().per_sample_s0() == Approx(1.5e-3));
+  CHECK(compute[0].forward_fit().constant() == Approx(3e-4));
+  CHECK(compute[0].backward_fit().per_sample_s1() == Approx(1.5e-6));
+  CHECK(compute[0].activations(0).bytes_per_sample() == 4096);  // memory is not time
+
+  SECTION("analytic estimates never run faster than the device's peak") {
+    v1::Calibration fast;
+    fast.set_compute_factor(0.1);  // "ten times faster than profiled"
+    fast.set_communication_factor(1);
+    v1::HardwareProfile h;
+    h.mutable_device()->set_peak_flops(100e12);
+    std::vector<v1::ComputeProfile> none;
+    ApplyCalibration(fast, 0.45, &h, &none);
+    // At 45 % of the scaled peak the estimate runs at exactly the real peak.
+    CHECK(h.device().peak_flops() * 0.45 == Approx(100e12));
+  }
+}
+
+TEST_CASE("a plan's calibration summary has no samples") {
+  v1::Calibration c;
+  c.set_id("cal-x-3");
+  c.set_version(3);
+  c.set_compute_factor(1.2);
+  *c.add_samples() = Sample(0.3, 0.1, 0.6);
+  const v1::Calibration summary = CalibrationSummary(c);
+  CHECK(summary.samples().empty());
+  CHECK(summary.id() == "cal-x-3");
+  CHECK(summary.compute_factor() == 1.2);
+}
+
+}  // namespace galvatron::cost

@@ -1,0 +1,223 @@
+// Plans with a calibration (planner/cost/calibration.h): PredictPlan scores
+// an existing plan exactly as the search scored it; a calibrated search
+// records its calibration and what the profiles alone predict for the same
+// plan, names the plan by the calibration too, can pick another plan than
+// the uncalibrated search (slow collectives favour plans that communicate
+// less), and its predictions obey the physical bound. Galvatron mode is not
+// calibrated.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/model_catalog.h"
+#include "planner/cost/calibration.h"
+#include "planner/cost/cost_model.h"
+#include "planner/search/plan_builder.h"
+#include "planner/search/search.h"
+#include "tests/support/synthetic_cluster.h"
+
+namespace galvatron::search {
+namespace {
+
+using Catch::Matchers::Contains;
+
+PlanInputs Inputs(const std::string& model, int nodes, int per_node, int global_batch) {
+  PlanInputs inputs;
+  inputs.model = *CatalogModel(model);
+  inputs.hardware = testing::SyntheticCluster("synthetic", nodes, per_node);
+  inputs.hardware.set_id("hw-synthetic-1");
+  inputs.request.set_memory_budget_bytes(int64_t{80} << 30);
+  inputs.request.set_global_batch(global_batch);
+  inputs.request.set_mode(v1::COST_MODEL_MODE_DEFAULT);
+  inputs.request.set_time_limit_seconds(60);
+  return inputs;
+}
+
+v1::Calibration Calibration(double compute, double communication, int version = 1) {
+  v1::Calibration c;
+  c.set_cluster("synthetic");
+  c.set_id("cal-synthetic-" + std::to_string(version));
+  c.set_version(version);
+  c.set_compute_factor(compute);
+  c.set_communication_factor(communication);
+  c.set_samples_used(1);
+  return c;
+}
+
+// The cost model the search used for `plan` (its schedule), from `inputs`
+// scaled by `calibration` when given.
+std::unique_ptr<cost::CostModel> ModelFor(const PlanInputs& inputs, const v1::Plan& plan,
+                                          const v1::Calibration* calibration = nullptr) {
+  cost::CostOptions o;
+  o.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
+                                                              : cost::Schedule::k1F1B;
+  v1::HardwareProfile hw = inputs.hardware;
+  std::vector<v1::ComputeProfile> compute = inputs.compute;
+  if (calibration != nullptr)
+    cost::ApplyCalibration(*calibration, o.analytic_efficiency, &hw, &compute);
+  auto model = cost::CostModel::Create(inputs.model, hw, compute, o);
+  REQUIRE(model.ok());
+  return std::move(*model);
+}
+
+void CheckSamePrediction(const v1::Prediction& a, const v1::Prediction& b) {
+  CHECK(a.iteration_seconds() == Approx(b.iteration_seconds()).epsilon(1e-12));
+  CHECK(a.samples_per_second() == Approx(b.samples_per_second()).epsilon(1e-12));
+  CHECK(a.breakdown().compute_seconds() == Approx(b.breakdown().compute_seconds()).epsilon(1e-12));
+  CHECK(a.breakdown().bubble_seconds() == Approx(b.breakdown().bubble_seconds()).epsilon(1e-12));
+  CHECK(a.breakdown().exposed_communication_seconds() ==
+        Approx(b.breakdown().exposed_communication_seconds()).epsilon(1e-12).margin(1e-15));
+  CHECK(a.warnings_size() == b.warnings_size());
+}
+
+}  // namespace
+
+TEST_CASE("PredictPlan scores a plan as the search did") {
+  struct Case {
+    std::string model;
+    int nodes, per_node, batch;
+    std::vector<std::string> disable;
+    v1::PipelineSchedule schedule;
+  };
+  const std::vector<Case> cases = {
+      {"gpt2-small", 1, 8, 32, {}, v1::PIPELINE_SCHEDULE_UNSPECIFIED},
+      {"gpt2-small", 2, 4, 32, {"dp", "sdp"}, v1::PIPELINE_SCHEDULE_1F1B},
+      {"gpt2-small", 2, 4, 64, {"tp", "sp", "dp", "sdp"}, v1::PIPELINE_SCHEDULE_GPIPE},
+      {"llama-tiny", 1, 4, 16, {"pp"}, v1::PIPELINE_SCHEDULE_UNSPECIFIED},
+      {"gpt-tiny", 1, 4, 8, {"tp", "dp", "sdp", "ckpt"}, v1::PIPELINE_SCHEDULE_UNSPECIFIED},
+  };
+  for (const Case& c : cases) {
+    PlanInputs inputs = Inputs(c.model, c.nodes, c.per_node, c.batch);
+    for (const std::string& d : c.disable) inputs.request.add_disable(d);
+    if (c.schedule != v1::PIPELINE_SCHEDULE_UNSPECIFIED) inputs.request.add_schedules(c.schedule);
+    CAPTURE(c.model, c.nodes, c.per_node, c.batch, c.disable.size());
+    auto plan = BuildPlan(inputs, {});
+    REQUIRE(plan.ok());
+    CAPTURE(plan->pp(), plan->micro_batches());
+    auto model = ModelFor(inputs, *plan);
+    auto scored = PredictPlan(*model, *plan);
+    REQUIRE(scored.ok());
+    CheckSamePrediction(*scored, plan->prediction());
+    CHECK(scored->stage_memory_size() == plan->prediction().stage_memory_size());
+    // The runners-up differ from the winner: scoring them another way would
+    // not match, so the winner's match is not a coincidence of equal plans.
+    CHECK_FALSE(plan->has_raw_prediction());
+    CHECK_FALSE(plan->has_calibration());
+  }
+}
+
+TEST_CASE("PredictPlan refuses a plan for another model or world") {
+  PlanInputs inputs = Inputs("gpt-tiny", 1, 4, 8);
+  auto plan = BuildPlan(inputs, {});
+  REQUIRE(plan.ok());
+  auto model = ModelFor(inputs, *plan);
+  v1::Plan wrong = *plan;
+  wrong.set_world_size(8);
+  CHECK(absl::IsInvalidArgument(PredictPlan(*model, wrong).status()));
+  wrong = *plan;
+  wrong.mutable_layers()->RemoveLast();
+  CHECK(absl::IsInvalidArgument(PredictPlan(*model, wrong).status()));
+  wrong = *plan;
+  wrong.mutable_layers(0)->set_dp(wrong.layers(0).dp() * 2);
+  auto refused = PredictPlan(*model, wrong);
+  CHECK(absl::IsInvalidArgument(refused.status()));
+  CHECK_THAT(std::string(refused.status().message()), Contains("layer 0"));
+}
+
+TEST_CASE("a calibrated plan records its calibration and the uncalibrated prediction") {
+  PlanInputs inputs = Inputs("gpt2-small", 1, 8, 32);
+  auto raw = BuildPlan(inputs, {});
+  REQUIRE(raw.ok());
+
+  inputs.calibration = Calibration(2.0, 1.0);
+  auto calibrated = BuildPlan(inputs, {});
+  REQUIRE(calibrated.ok());
+  REQUIRE(calibrated->has_calibration());
+  CHECK(calibrated->calibration().id() == "cal-synthetic-1");
+  CHECK(calibrated->calibration().compute_factor() == 2.0);
+  CHECK(calibrated->calibration().samples().empty());
+  REQUIRE(calibrated->has_raw_prediction());
+  // The raw prediction is the uncalibrated model's score of this plan.
+  PlanInputs plain = inputs;
+  plain.calibration.reset();
+  auto raw_model = ModelFor(plain, *calibrated);
+  CheckSamePrediction(calibrated->raw_prediction(), *PredictPlan(*raw_model, *calibrated));
+  // ... and the calibrated one the calibrated model's.
+  auto cal_model = ModelFor(plain, *calibrated, &*inputs.calibration);
+  CheckSamePrediction(calibrated->prediction(), *PredictPlan(*cal_model, *calibrated));
+  // Twice the compute time: slower, by at most twice.
+  CHECK(calibrated->prediction().iteration_seconds() >
+        calibrated->raw_prediction().iteration_seconds() * 1.2);
+  CHECK(calibrated->prediction().iteration_seconds() <=
+        calibrated->raw_prediction().iteration_seconds() * 2 * (1 + 1e-9));
+
+  // The calibration is part of the id: another version, another plan id;
+  // the same calibration, the same id; none, the id of before.
+  const std::string id = PlanId(inputs);
+  CHECK(calibrated->id() == id);
+  CHECK(id != raw->id());
+  CHECK(PlanId(plain) == raw->id());
+  PlanInputs other = inputs;
+  other.calibration = Calibration(2.0, 1.0, 2);
+  CHECK(PlanId(other) != id);
+  other.calibration = Calibration(2.0, 1.5, 1);
+  CHECK(PlanId(other) != id);
+}
+
+TEST_CASE("slow collectives make the calibrated search pick a plan that communicates less") {
+  PlanInputs inputs = Inputs("gpt2-small", 2, 4, 32);
+  auto raw = BuildPlan(inputs, {});
+  REQUIRE(raw.ok());
+  inputs.calibration = Calibration(1.0, 20.0);
+  auto calibrated = BuildPlan(inputs, {});
+  REQUIRE(calibrated.ok());
+  CAPTURE(raw->prediction().DebugString(), calibrated->prediction().DebugString());
+  // Another plan wins ...
+  const bool same = raw->pp() == calibrated->pp() &&
+                    raw->micro_batches() == calibrated->micro_batches() &&
+                    raw->layers(0).DebugString() == calibrated->layers(0).DebugString();
+  CHECK_FALSE(same);
+  // ... and under the calibrated model it beats the uncalibrated winner.
+  PlanInputs plain = inputs;
+  plain.calibration.reset();
+  auto cal_model = ModelFor(plain, *raw, &*inputs.calibration);
+  auto raw_winner_calibrated = PredictPlan(*cal_model, *raw);
+  REQUIRE(raw_winner_calibrated.ok());
+  CHECK(calibrated->prediction().iteration_seconds() < raw_winner_calibrated->iteration_seconds());
+}
+
+TEST_CASE("calibrated predictions obey the physical bound") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> factor(0.2, 8.0);
+  for (int i = 0; i < 6; ++i) {
+    PlanInputs inputs = Inputs(i % 2 ? "gpt2-small" : "llama-tiny", 2, 4, 32);
+    if (i % 3 == 0) inputs.request.add_disable("dp");
+    inputs.calibration = Calibration(factor(rng), factor(rng), i + 1);
+    CAPTURE(i, inputs.calibration->compute_factor(), inputs.calibration->communication_factor());
+    auto plan = BuildPlan(inputs, {});
+    REQUIRE(plan.ok());
+    // MakePrediction's bound check (no iteration shorter than chunks x the
+    // compute of the slowest stage) found nothing to warn about ...
+    CHECK(plan->prediction().warnings().empty());
+    CHECK(plan->raw_prediction().warnings().empty());
+    // ... and the parts add up to the iteration.
+    const auto& b = plan->prediction().breakdown();
+    CHECK(b.compute_seconds() + b.bubble_seconds() + b.exposed_communication_seconds() ==
+          Approx(plan->prediction().iteration_seconds()).epsilon(1e-9));
+    CHECK(b.compute_seconds() <= plan->prediction().iteration_seconds() * (1 + 1e-12));
+  }
+}
+
+TEST_CASE("galvatron mode is never calibrated") {
+  PlanInputs inputs = Inputs("gpt-tiny", 1, 4, 8);
+  inputs.request.set_mode(v1::COST_MODEL_MODE_GALVATRON);
+  inputs.calibration = Calibration(1.5, 1.5);
+  auto plan = BuildPlan(inputs, {});
+  CHECK(absl::IsInvalidArgument(plan.status()));
+  CHECK_THAT(std::string(plan.status().message()), Contains("galvatron mode"));
+}
+
+}  // namespace galvatron::search
