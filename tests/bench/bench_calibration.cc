@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <string>
@@ -157,12 +158,19 @@ int main(int argc, char** argv) {
     const double e_raw = (*raw - r.measured) / r.measured;
     const double e_cal = (*cal - r.measured) / r.measured;
     const bool in_fit = fit.count(static_cast<int>(i)) > 0;
+    std::string set = in_fit ? "fit" : "held out";
+    if (in_fit) {
+      const int k = static_cast<int>(std::distance(fit.begin(), fit.find(static_cast<int>(i))));
+      if (!calibration.samples(k).used()) {
+        set = "fit, left out: " + calibration.samples(k).ignored_reason();
+      }
+    }
     (in_fit ? fit_raw : held_raw) += std::abs(e_raw);
     (in_fit ? fit_cal : held_cal) += std::abs(e_cal);
     if (!in_fit) ++held;
     std::printf("| %zu | %s | %s | %.4f s | %.3f | %.4f s | %+.1f %% | %.4f s | %+.1f %% |\n", i,
-                r.name.c_str(), in_fit ? "fit" : "held out", r.measured, r.spread, *raw,
-                100 * e_raw, *cal, 100 * e_cal);
+                r.name.c_str(), set.c_str(), r.measured, r.spread, *raw, 100 * e_raw, *cal,
+                100 * e_cal);
   }
   const int nfit = static_cast<int>(fit.size());
   std::printf("\nfitted plans:    mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",

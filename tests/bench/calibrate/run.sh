@@ -12,7 +12,7 @@
 # spell of the machine hits several plans, not all rounds of one), and takes
 # each round's median step time after the warm-up the planner uses for jobs
 # (the first step, or the first tenth). bench_calibration fits the planner's
-# calibration on the plans listed in FIT (default: every other one) and
+# calibration on the plans listed in FIT (default: four of the nine) and
 # scores all of them; run-to-run spread = the largest relative difference
 # between two rounds of one plan. Needs a build (build/bin, build/tests).
 set -euo pipefail
@@ -39,24 +39,31 @@ $bin/galvatron-worker profile --model "$model" --out "$work/compute.json" --thre
   --log-level warn --accept-noisy
 for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 
-# name | extra search flags. Each restriction leaves a different best plan.
+# name | memory per device | extra search flags. Each restriction leaves a
+# different best plan (the small budgets force ZeRO-3 and checkpointing).
 cases=(
-  "best|"
-  "ddp|--disable tp,sp,pp,sdp,zero1,zero2,ckpt"
-  "ulysses|--disable pp,dp,sdp,ckpt"
-  "megatron-tp|--disable pp,dp,sdp,ckpt,sp"
-  "zero3|--disable tp,sp,pp,dp,zero1,zero2,ckpt"
-  "pp2-1f1b|--disable tp,sp,dp,sdp,ckpt --pipeline 1f1b --micro-batches 4"
-  "pp2-gpipe-m8|--disable tp,sp,dp,sdp,ckpt --pipeline gpipe --micro-batches 8"
+  "best|8GiB|"
+  "ddp|8GiB|--disable tp,sp,pp,sdp,zero1,zero2,ckpt"
+  "ddp-m4|8GiB|--disable tp,sp,pp,sdp,zero1,zero2,ckpt --micro-batches 4"
+  "ulysses|8GiB|--disable pp,dp,sdp,ckpt"
+  "megatron-tp|8GiB|--disable pp,dp,sdp,ckpt,sp"
+  "zero3|1.1GiB|--disable tp,sp,pp,zero1,zero2,ckpt"
+  "zero2-ckpt|1.15GiB|--disable tp,sp,pp,sdp"
+  "pp2-1f1b-m4|8GiB|--disable tp,sp,dp,sdp,ckpt --pipeline 1f1b --micro-batches 4"
+  "pp2-gpipe-m8|8GiB|--disable tp,sp,dp,sdp,ckpt --pipeline gpipe --micro-batches 8"
 )
-search() {  # name, flags..., [--calibration FILE]
-  local name=$1; shift
+search() {  # name, memory, flags...
+  local name=$1 memory=$2; shift 2
   # shellcheck disable=SC2068
   $bin/galvatron-planner search --model "$model" --hardware "$work/hardware.json" \
-    --compute "$work/compute.json" --memory 8GiB --global-batch 16 --json --quiet $@ \
+    --compute "$work/compute.json" --memory "$memory" --global-batch 16 --json --quiet $@ \
     > "$work/plan-$name.json"
 }
-for c in "${cases[@]}"; do search "${c%%|*}" ${c#*|}; done
+for c in "${cases[@]}"; do
+  IFS='|' read -r name memory flags <<< "$c"
+  # shellcheck disable=SC2086
+  search "$name" "$memory" $flags
+done
 
 median_of() {  # metrics.jsonl -> "median spread steps"
   python3 - "$1" "$steps" <<'PY'
@@ -114,13 +121,13 @@ echo
 echo "run-to-run (largest relative difference between rounds of one plan):"
 printf '%s' "$spread_report"
 echo
-fit=${FIT:-0,2,4,6}
+fit=${FIT:-0,3,5,7}
 build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" \
   --compute "$work/compute.json" --runs "$work/runs.tsv" --fit "$fit" --out "$work/calibration.json"
 
 # The calibrated search over the whole space, trained and compared with the
 # fastest plan measured.
-search calibrated --calibration "$work/calibration.json"
+search calibrated 8GiB --calibration "$work/calibration.json"
 for ((r = 1; r <= rounds; r++)); do result[calibrated,$r]=$(train calibrated "$r"); done
 python3 - "$work" "$rounds" "${names[*]}" <<PY
 import json, statistics, sys
