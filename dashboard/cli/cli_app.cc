@@ -325,7 +325,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   auto* jobs_show = jobs->add_subcommand(
       "show",
       "show a job: state and reason, plan, ranks, progress, ETA, loss, predicted against "
-      "measured step time, checkpoint, failure");
+      "measured step time, checkpoint, exported model, failure");
   jobs_show->add_option("ID", job_id, "job id")->required();
   jobs_show->callback([&] { command = [&](PlannerClient& c) { return c.JobsShow(job_id); }; });
 
