@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main demo: install dependencies, build, start a planner on a scratch
-# database and walk through the CLI (catalog, model submission, hardware
-# profile import, listing, plan search), then an agent that probes this
-# machine and profiles a model's layers for a plan, and finally training: the
-# plan the search picked, then a hand-written hybrid plan, on CPU ranks.
+# The walkthrough (scripts/demo.sh is the job flow): install dependencies,
+# build, start a planner on a scratch database and walk through the CLI
+# (catalog, model submission, hardware profile import, listing, plan search),
+# then an agent that probes this machine and profiles a model's layers for a
+# plan, and finally training by hand with the workers: the plan the search
+# picked, then a hand-written hybrid plan, on CPU ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -109,4 +110,6 @@ export GALVATRON_PLANNER=$(cat "$work/ready")
 run "$g" models list --stored-only
 run "$g" plans list
 echo
-echo "Demo done. Not built yet: NCCL training on GPUs, jobs run by agents, and the web dashboard."
+echo "Walkthrough done. scripts/demo.sh is the job flow: the planner has two agents profile, plans,"
+echo "and has them train, checkpoint and export. Not built yet: NCCL training on GPUs and the web"
+echo "dashboard."
