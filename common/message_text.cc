@@ -471,6 +471,12 @@ std::string CheckpointPolicy(const v1::TrainingOptions& t) {
   absl::StrAppend(&text, "; ",
                   t.max_restarts() > 0 ? absl::StrCat("up to ", t.max_restarts(), " restarts")
                                        : std::string("no restarts"));
+  if (t.export_safetensors()) {
+    absl::StrAppend(
+        &text, "; the model exported at the end to ",
+        t.checkpoint_dir().empty() ? std::string("<work dir>/checkpoints") : t.checkpoint_dir(),
+        "/<job id>/model.safetensors on rank 0's node");
+  }
   return text;
 }
 
@@ -630,6 +636,19 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
                                      " (ranks ", IntRuns(ranks), ")"));
   } else {
     field("checkpoint", "none yet");
+  }
+  if (j.has_exported_model()) {
+    const v1::ExportedModel& e = j.exported_model();
+    field("exported", absl::StrCat(e.path(), " on node ", e.node(), " (",
+                                   FormatBytes(e.size_bytes()), ", safetensors)"));
+  } else if (j.training().export_safetensors()) {
+    const char* status = "not yet (rank 0 writes it at the end)";
+    if (j.state() == v1::JOB_STATE_SUCCEEDED) {
+      status = "asked for, but no file was reported";
+    } else if (JobFinished(j.state())) {
+      status = "none (the job did not succeed)";
+    }
+    field("exported", status);
   }
 
   if (j.has_failure()) {

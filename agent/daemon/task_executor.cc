@@ -1,6 +1,7 @@
 #include "agent/daemon/task_executor.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -440,6 +441,9 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
       args.insert(args.end(), {"--resume", "--resume-step", absl::StrCat(train.resume_step())});
     }
     if (rank == 0) args.insert(args.end(), {"--metrics-out", Join(dir, "metrics.jsonl")});
+    // Every rank takes part in the export (the slices are gathered to rank
+    // 0 over the process group); only rank 0 writes the path.
+    if (o.export_safetensors()) args.insert(args.end(), {"--export-out", ExportPath(task)});
     return args;
   }
   return absl::InvalidArgumentError(
@@ -450,6 +454,10 @@ std::string TaskExecutor::CheckpointRoot(const v1::Task& task) const {
   const std::string& asked = task.train().training().checkpoint_dir();
   const std::string base = asked.empty() ? Join(config_.work_dir, "checkpoints") : asked;
   return Join(base, task.train().job_id());
+}
+
+std::string TaskExecutor::ExportPath(const v1::Task& task) const {
+  return Join(CheckpointRoot(task), "model.safetensors");
 }
 
 void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& report,
@@ -500,6 +508,10 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
     }
     run.SetTrainFiles(part.first_rank() == 0 ? Join(dir, "metrics.jsonl") : "",
                       CheckpointRoot(task));
+    if (part.first_rank() == 0 && task.train().training().export_safetensors()) {
+      // A file left by an earlier attempt must not pass for this one's.
+      std::filesystem::remove(ExportPath(task), error);
+    }
   }
   const bool cpu = node_.devices_size() == 0 || node_.devices(0).kind() != v1::DEVICE_KIND_CUDA;
   auto start = [&](int local_rank, const std::string& store,
@@ -572,6 +584,19 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
   if (task.kind() == v1::TASK_KIND_TRAIN) {
     done.set_message(absl::StrCat("trained ranks ", part.first_rank(), "..",
                                   part.first_rank() + part.num_ranks() - 1));
+    if (part.first_rank() == 0 && task.train().training().export_safetensors()) {
+      const std::string path = ExportPath(task);
+      std::error_code error;
+      const std::uintmax_t size = std::filesystem::file_size(path, error);
+      if (error) {
+        return run.Fail(absl::StrCat("the workers finished but rank 0's exported model ", path,
+                                     " is missing: ", error.message()));
+      }
+      done.mutable_exported_model()->set_node(node_.name());
+      done.mutable_exported_model()->set_path(path);
+      done.mutable_exported_model()->set_size_bytes(static_cast<int64_t>(size));
+      absl::StrAppend(done.mutable_message(), "; exported the model to ", path);
+    }
   } else if (part.first_rank() == 0) {
     if (task.kind() == v1::TASK_KIND_PROBE) {
       const std::string path = Join(dir, "hardware.json");

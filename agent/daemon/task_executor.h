@@ -13,7 +13,10 @@
 // written here (rank-R.done markers); what the planner took is not sent
 // again. While the planner does not take reports (unreachable, or restarted
 // and waiting for this agent to register again) the workers go on for
-// ExecutorConfig::planner_grace, then stop.
+// ExecutorConfig::planner_grace, then stop. With export_safetensors every
+// rank gets --export-out <checkpoint root>/model.safetensors (the export
+// gathers over the process group; only rank 0 writes) and the final report
+// of rank 0's node names the file.
 //
 // Multi-node: the node of rank 0 starts that rank first with a free store
 // port, reports "<advertise host>:<port>" so the planner can hand the task to
@@ -70,6 +73,9 @@ class TaskExecutor {
   // Training: where this node keeps the job's checkpoint shards,
   // <checkpoint_dir or work dir/checkpoints>/<job id>.
   std::string CheckpointRoot(const v1::Task& task) const;
+  // Training with export_safetensors: where rank 0 writes the model,
+  // <checkpoint root>/model.safetensors.
+  std::string ExportPath(const v1::Task& task) const;
 
   const ExecutorConfig config_;
   const v1::Node node_;

@@ -298,6 +298,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   jobs_submit->add_option("--checkpoint-dir", submit_flags.checkpoint_dir,
                           "where each node keeps checkpoints, under <dir>/<job id> (default: the "
                           "agent's work dir)");
+  jobs_submit->add_flag("--export", submit_flags.export_model,
+                        "at the end, write the trained model as Hugging Face safetensors to "
+                        "<checkpoint dir>/<job id>/model.safetensors on rank 0's node (GPT-2 and "
+                        "LLaMA models); `jobs show` says where");
   jobs_submit->add_option("--max-restarts", submit_flags.max_restarts,
                           "relaunches after a worker fails (default 0)");
   jobs_submit->add_option("--nodes", submit_flags.nodes,
@@ -337,7 +341,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   auto* jobs_show = jobs->add_subcommand(
       "show",
       "show a job: state and reason, plan, ranks, progress, ETA, loss, predicted against "
-      "measured step time, checkpoint, failure");
+      "measured step time, checkpoint, exported model, failure");
   jobs_show->add_option("ID", job_id, "job id")->required();
   jobs_show->callback([&] { command = [&](PlannerClient& c) { return c.JobsShow(job_id); }; });
 

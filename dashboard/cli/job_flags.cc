@@ -131,6 +131,7 @@ absl::Status ParseTraining(const JobSubmitFlags& f, v1::TrainingOptions* t) {
   }
   t->set_dataset(f.data);
   t->set_checkpoint_dir(f.checkpoint_dir);
+  t->set_export_safetensors(f.export_model);
   return absl::OkStatus();
 }
 

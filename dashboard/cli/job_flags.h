@@ -27,8 +27,9 @@ struct JobSubmitFlags {
   std::string checkpoint_every;
   std::string checkpoint_dir;
   std::string max_restarts;
-  std::string nodes;  // "n1,n2"
-  std::string plan;   // a plan id, our Plan JSON file or a Galvatron strategy file
+  std::string nodes;          // "n1,n2"
+  std::string plan;           // a plan id, our Plan JSON file or a Galvatron strategy file
+  bool export_model = false;  // --export: rank 0 writes model.safetensors at the end
 };
 
 // A submission ready to send, but for a Galvatron strategy file without a

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/field_checks.h"
+#include "common/hf_exportable.h"
 #include "common/message_text.h"
 #include "common/model_validation.h"
 #include "common/plan_validation.h"
@@ -71,6 +72,14 @@ std::string NodesOf(const v1::Job& job) {
     if (nodes.empty() || nodes.back() != rank.node()) nodes.push_back(rank.node());
   }
   return absl::StrJoin(nodes, ", ");
+}
+
+// The node of rank 0 ("" before the ranks are placed).
+std::string RankZeroNode(const v1::Job& job) {
+  for (const v1::RankAssignment& rank : job.ranks()) {
+    if (rank.rank() == 0) return rank.node();
+  }
+  return "";
 }
 
 std::string PlanSummaryText(const v1::Plan& plan) {
@@ -341,6 +350,13 @@ absl::StatusOr<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& request) 
     ASSIGN_OR_RETURN(model, models_->Get(request.model(), request.model_version()));
   } else {
     return Invalid("model", "\"\"", "a stored or built-in model name, or a model_spec");
+  }
+  if (training.export_safetensors()) {
+    absl::Status exportable = CheckHfExportable(model);
+    if (!exportable.ok()) {
+      return Invalid("training.export_safetensors", "true",
+                     absl::StrCat("a model export can write: ", exportable.message()));
+    }
   }
   v1::Plan given;
   if (!request.plan_id().empty()) {
@@ -653,6 +669,13 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
     }
     for (const v1::CheckpointShards& shards : report.checkpoints()) {
       for (int rank : shards.ranks()) entry.shards[shards.step()].insert(rank);
+      changed = true;
+    }
+    if (report.state() == v1::TASK_STATE_SUCCEEDED && report.has_exported_model() &&
+        report.node() == RankZeroNode(entry.job)) {
+      v1::ExportedModel exported = report.exported_model();
+      exported.set_node(report.node());
+      entry.exported = exported;
       changed = true;
     }
     if (report.has_failure() && !entry.failure.has_value()) {
@@ -1047,6 +1070,13 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1:
     std::string where = entry.job.training().checkpoint_dir().empty()
                             ? std::string("<agent work dir>/checkpoints")
                             : entry.job.training().checkpoint_dir();
+    std::string exported;
+    if (entry.exported.has_value()) {
+      exported = absl::StrCat("; model exported to ", entry.exported->path(), " on ",
+                              entry.exported->node());
+    } else if (entry.job.training().export_safetensors()) {
+      exported = "; no exported model was reported";
+    }
     RETURN_IF_ERROR(Transition(
         number, v1::JOB_STATE_SUCCEEDED,
         absl::StrCat("trained ", entry.job.steps_done(), " step(s); final loss ",
@@ -1054,7 +1084,10 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1:
                      entry.job.checkpoint().complete()
                          ? absl::StrCat("step ", entry.job.checkpoint().step())
                          : std::string("(none reported complete)"),
-                     " under ", where, "/", entry.job.id(), " on ", NodesOf(entry.job))));
+                     " under ", where, "/", entry.job.id(), " on ", NodesOf(entry.job), exported),
+        [](Entry& e) {
+          if (e.exported.has_value()) *e.job.mutable_exported_model() = *e.exported;
+        }));
     // What the job measured teaches the cluster's calibration; a failure
     // there is the planner's, not the job's.
     if (calibrations_ != nullptr) {
@@ -1108,6 +1141,7 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1:
           *e.job.mutable_failure() = *e.failure;
           e.job.set_attempt(e.job.attempt() + 1);
           e.job.clear_train_task_id();
+          e.exported.reset();
         });
   }
   return Transition(

@@ -152,6 +152,8 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
     // Checkpoint shards reported: step -> ranks.
     std::map<int64_t, std::set<int>> shards;
     std::optional<v1::JobFailure> failure;  // of the current attempt's task
+    // What rank 0's node reported exporting, with its final report.
+    std::optional<v1::ExportedModel> exported;
     absl::Time failure_at;
     // After a planner restart: until when the nodes may re-attach, and
     // those that have (reported since).

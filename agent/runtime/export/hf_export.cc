@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/hf_exportable.h"
 #include "common/safetensors.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
@@ -263,56 +264,7 @@ nlohmann::ordered_json LlamaConfig(const Sizes& s, torch::Dtype dtype,
 
 }  // namespace
 
-absl::Status CheckExportable(const v1::ModelSpec& model) {
-  const bool gpt = model.family() == v1::MODEL_FAMILY_GPT;
-  const bool llama = model.family() == v1::MODEL_FAMILY_LLAMA;
-  if (!gpt && !llama) {
-    return absl::UnimplementedError(absl::StrCat(
-        "model family ", v1::ModelFamily_Name(model.family()), " (", model.name(),
-        "): export writes Hugging Face GPT-2 (GPT2LMHeadModel) and LLaMA (LlamaForCausalLM) "
-        "models only"));
-  }
-  if (model.layers_size() == 0 || model.vocab_size() <= 0) {
-    return absl::UnimplementedError(
-        absl::StrCat(model.name(), ": export needs layers and a vocabulary"));
-  }
-  const v1::LayerKind kind = gpt ? v1::LAYER_KIND_GPT_DECODER : v1::LAYER_KIND_LLAMA_DECODER;
-  const v1::LayerGroup& first = model.layers(0);
-  for (int g = 0; g < model.layers_size(); ++g) {
-    const v1::LayerGroup& l = model.layers(g);
-    if (l.kind() != kind) {
-      return absl::UnimplementedError(
-          absl::StrCat("layers[", g, "].kind: ", v1::LayerKind_Name(l.kind()), " in a ",
-                       v1::ModelFamily_Name(model.family()), " model: export maps ",
-                       v1::LayerKind_Name(kind), " layers only"));
-    }
-    if (l.hidden() != first.hidden() || l.ffn_hidden() != first.ffn_hidden() ||
-        l.heads() != first.heads() || l.kv_heads() != first.kv_heads() ||
-        l.head_dim() != first.head_dim() || l.bias() != first.bias()) {
-      return absl::UnimplementedError(
-          absl::StrCat("layers[", g,
-                       "]: sizes differ from layers[0]'s; a Hugging Face config has one "
-                       "size for every layer"));
-    }
-  }
-  const Sizes s = SizesOf(model);
-  if (s.heads <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0) {
-    return absl::UnimplementedError(
-        absl::StrCat("layers[0]: ", s.heads, " heads and ", s.kv_heads, " KV heads do not group"));
-  }
-  if (gpt && s.kv_heads != s.heads) {
-    return absl::UnimplementedError(absl::StrCat("layers[0].kv_heads: ", s.kv_heads, " of ",
-                                                 s.heads,
-                                                 " heads: GPT-2 has no grouped-query attention "
-                                                 "(its c_attn holds q, k and v of equal width)"));
-  }
-  if (gpt && s.heads * s.head_dim != s.hidden) {
-    return absl::UnimplementedError(absl::StrCat("layers[0].head_dim: ", s.head_dim, " × ", s.heads,
-                                                 " heads is not the hidden ", s.hidden,
-                                                 ": GPT-2 splits the hidden size into its heads"));
-  }
-  return absl::OkStatus();
-}
+absl::Status CheckExportable(const v1::ModelSpec& model) { return CheckHfExportable(model); }
 
 absl::StatusOr<HfModel> ToHuggingFace(const v1::ModelSpec& model,
                                       const std::map<std::string, torch::Tensor>& ours,

@@ -36,7 +36,8 @@ namespace galvatron::runtime {
 // OK when `model` has a Hugging Face form export writes: a GPT-2 (GPT
 // decoder layers, as many KV heads as heads, heads × head_dim = hidden) or a
 // LLaMA model, every layer group of the same sizes. UNIMPLEMENTED naming
-// what is not (another family, mixed layers).
+// what is not (another family, mixed layers). The rules are
+// common/hf_exportable's, which the planner checks jobs with too.
 absl::Status CheckExportable(const v1::ModelSpec& model);
 
 struct HfModel {

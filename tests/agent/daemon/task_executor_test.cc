@@ -17,19 +17,26 @@ namespace galvatron::agent {
 namespace {
 
 // Writes its arguments to "args" beside itself and, for a profile, a result
-// to the path after --out: two profiles, one flagged noisy.
+// to the path after --out: two profiles, one flagged noisy; for training, a
+// store port to --port-file and 8 bytes to --export-out.
 constexpr char kWorkerScript[] = R"(#!/bin/sh
 echo "$@" > "$(dirname "$0")/args"
 out=""
+port_file=""
+export_out=""
 kind="$3"
 while [ $# -gt 0 ]; do
   if [ "$1" = "--out" ]; then out="$2"; fi
+  if [ "$1" = "--port-file" ]; then port_file="$2"; fi
+  if [ "$1" = "--export-out" ]; then export_out="$2"; fi
   shift
 done
 if [ "$kind" = "profile" ]; then
   echo '{"profiles": [{"layerType": "block", "quality": {"noisy": true, "note": "n"}},
                       {"layerType": "head", "quality": {"noisy": false}}]}' > "$out"
 fi
+if [ -n "$port_file" ]; then echo 29555 > "$port_file"; fi
+if [ -n "$export_out" ]; then printf 12345678 > "$export_out"; fi
 exit 0
 )";
 
@@ -81,7 +88,48 @@ v1::Task ProfileTask() {
   return task;
 }
 
+// A one-rank training task of job-9 on n1.
+v1::Task TrainTask(bool export_model) {
+  v1::Task task;
+  task.set_id("task-2");
+  task.set_kind(v1::TASK_KIND_TRAIN);
+  task.set_cluster("lab");
+  task.set_world_size(1);
+  v1::TaskNode* part = task.add_nodes();
+  part->set_node("n1");
+  part->set_num_ranks(1);
+  task.mutable_train()->set_job_id("job-9");
+  task.mutable_train()->mutable_training()->set_steps(2);
+  task.mutable_train()->mutable_training()->set_export_safetensors(export_model);
+  return task;
+}
+
 }  // namespace
+
+TEST_CASE("A training task that exports gives rank 0 --export-out and reports the file",
+          "[agent]") {
+  Outcome run = Execute(TrainTask(true));
+  INFO(run.args);
+  CHECK_THAT(run.args, Catch::Contains("train --plan") &&
+                           Catch::Contains("/work/checkpoints/job-9/model.safetensors"));
+  REQUIRE_FALSE(run.reports.empty());
+  const v1::ReportTaskRequest& last = run.reports.back();
+  INFO(last.message());
+  REQUIRE(last.state() == v1::TASK_STATE_SUCCEEDED);
+  REQUIRE(last.has_exported_model());
+  CHECK(last.exported_model().node() == "n1");
+  CHECK_THAT(last.exported_model().path(),
+             Catch::EndsWith("/work/checkpoints/job-9/model.safetensors"));
+  CHECK(last.exported_model().size_bytes() == 8);
+  CHECK_THAT(last.message(), Catch::Contains("exported the model to"));
+
+  run = Execute(TrainTask(false));
+  INFO(run.args);
+  CHECK_THAT(run.args, !Catch::Contains("--export-out"));
+  REQUIRE_FALSE(run.reports.empty());
+  CHECK(run.reports.back().state() == v1::TASK_STATE_SUCCEEDED);
+  CHECK_FALSE(run.reports.back().has_exported_model());
+}
 
 TEST_CASE("A task's noise settings reach the worker; a noisy result is named", "[agent]") {
   v1::Task task = ProfileTask();

@@ -160,6 +160,7 @@ TEST_CASE("jobs submit: the flags become the SubmitJobRequest") {
                "/ckpt",
                "--max-restarts",
                "2",
+               "--export",
                "--nodes",
                "n1, n2",
                "--plan",
@@ -188,6 +189,7 @@ TEST_CASE("jobs submit: the flags become the SubmitJobRequest") {
   CHECK(t.checkpoint_every() == 10);
   CHECK(t.checkpoint_dir() == "/ckpt");
   CHECK(t.max_restarts() == 2);
+  CHECK(t.export_safetensors());
   REQUIRE(request.nodes_size() == 2);
   CHECK(request.nodes(0) == "n1");
   CHECK(request.nodes(1) == "n2");
@@ -217,6 +219,7 @@ TEST_CASE("jobs submit: the flags become the SubmitJobRequest") {
     CHECK(last.global_batch() == 8);
     CHECK(last.memory_budget_bytes() == int64_t{512} << 20);
     CHECK(last.training().steps() == 0);  // the planner's default
+    CHECK_FALSE(last.training().export_safetensors());
   }
 }
 
@@ -459,6 +462,27 @@ TEST_CASE("jobs show: the job in full, with its plan's shape") {
   CHECK_THAT(r.out, Catch::Contains("3/5 steps (60%)"));
   CHECK_THAT(r.out, Catch::Contains("2m 05s"));
   CHECK_THAT(r.out, Catch::Contains("1.50x the prediction"));
+  CHECK_THAT(r.out, !Catch::Contains("exported"));
+
+  // A job that exports: where the file will be, then where it is.
+  fake.UpdateJob("job-7", [](v1::Job* job) {
+    job->mutable_training()->set_export_safetensors(true);
+    job->mutable_training()->set_checkpoint_dir("/ckpt");
+  });
+  r = Cli({"jobs", "show", "job-7", "--planner", fake.address()});
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Catch::Contains("exported at the end to /ckpt/<job id>/model.safetensors"));
+  CHECK_THAT(r.out, Catch::Contains("exported      not yet (rank 0 writes it at the end)"));
+  fake.UpdateJob("job-7", [](v1::Job* job) {
+    job->set_state(v1::JOB_STATE_SUCCEEDED);
+    job->mutable_exported_model()->set_node("n1");
+    job->mutable_exported_model()->set_path("/ckpt/job-7/model.safetensors");
+    job->mutable_exported_model()->set_size_bytes(3 << 20);
+  });
+  r = Cli({"jobs", "show", "job-7", "--planner", fake.address()});
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out,
+             Catch::Contains("exported      /ckpt/job-7/model.safetensors on node n1 (3.00 MiB"));
 
   // A plan the planner does not have: the job all the same.
   fake.UpdateJob("job-7", [](v1::Job* job) { job->set_plan_id("plan-gone"); });
