@@ -176,7 +176,7 @@ for node in node-a node-b; do
   devices=$devices_a
   [[ $node == node-b ]] && devices=$devices_b
   setsid "$bin/galvatron-agent" --planner "$GALVATRON_PLANNER" --cluster demo --node-name "$node" \
-    --devices "cpu:$devices" --advertise-host 127.0.0.1 --work-dir "$state/$node" \
+    --devices "cpu:$devices" --cores "$devices" --advertise-host 127.0.0.1 --work-dir "$state/$node" \
     --ready-file "$state/$node.ready" --log-level info >"$state/$node.log" 2>&1 </dev/null &
   echo $! >>"$pids_file"
 done

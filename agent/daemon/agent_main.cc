@@ -72,6 +72,12 @@ int main(int argc, char** argv) {
                  "devices to offer: auto (every CUDA device the driver reports, else one CPU "
                  "device), cpu:N, cuda:all or cuda:I,J,...")
       ->capture_default_str();
+  int cores = 0;
+  app.add_option("--cores", cores,
+                 "CPU cores this agent offers its workers, split evenly between their ranks "
+                 "(0 = every core of the machine; set it when several agents share a machine)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--work-dir", work_dir, "directory for the agent's files (created if missing)")
       ->capture_default_str();
   app.add_option("--heartbeat-interval-ms", config.heartbeat_interval_ms,
@@ -114,7 +120,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const galvatron::agent::HostFacts host = galvatron::agent::ReadHostFacts();
+  galvatron::agent::HostFacts host = galvatron::agent::ReadHostFacts();
+  if (cores > host.cpu_cores) {
+    return Fail("--cores " + std::to_string(cores) + ": this machine has " +
+                std::to_string(host.cpu_cores) + " cores");
+  }
+  if (cores > 0) host.cpu_cores = cores;
   if (node_name.empty()) node_name = host.host_name.substr(0, host.host_name.find('.'));
   for (auto status : {galvatron::ValidateName("--cluster", cluster),
                       galvatron::ValidateName("--node-name", node_name)}) {
