@@ -834,6 +834,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
       while (true) {
         std::optional<Entry> now = Snapshot(number);
         if (!now.has_value() || now->cancel_requested) {
+          // Cancel() cancelled the tasks the job named then; these may have
+          // been created after it looked.
+          for (const std::string& created : ids) tasks_->Cancel(created).IgnoreError();
           return Transition(number, v1::JOB_STATE_CANCELLED,
                             "cancelled by a client while profiling");
         }
@@ -843,6 +846,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
         const v1::TaskState state = task.task().state();
         if (state == v1::TASK_STATE_SUCCEEDED) break;
         if (state == v1::TASK_STATE_FAILED || state == v1::TASK_STATE_CANCELLED) {
+          // A task cancelled with the job (CancelJob) did not fail: look again.
+          std::optional<Entry> cancelled = Snapshot(number);
+          if (cancelled.has_value() && cancelled->cancel_requested) continue;
           return Transition(number, v1::JOB_STATE_FAILED,
                             absl::StrCat("measuring failed: ", id, " ", v1::TaskState_Name(state),
                                          ": ", task.task().message()));
