@@ -819,7 +819,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
     }
     std::vector<std::string> ids;
     for (const v1::Task& task : missing.tasks()) ids.push_back(task.id());
-    Change(number, true, [&](Entry& e) {
+    // Stored: the job's record names what was measured for it, through a
+    // planner restart too.
+    RETURN_IF_ERROR(Commit(Change(number, true, [&](Entry& e) {
       for (const std::string& id : ids) {
         if (std::find(e.job.task_ids().begin(), e.job.task_ids().end(), id) ==
             e.job.task_ids().end()) {
@@ -828,7 +830,7 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
       }
       e.job.set_message(absl::StrCat("measuring: ", absl::StrJoin(ids, ", ")));
       return true;
-    });
+    })));
     for (const std::string& id : ids) {
       int64_t known = 0;
       while (true) {
