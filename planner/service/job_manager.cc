@@ -188,6 +188,7 @@ absl::Status JobManager::Start() {
       Entry entry;
       entry.job = std::move(job);
       if (!Terminal(entry.job.state())) {
+        entry.nodes_deadline = absl::Now() + options_.reattach_timeout;
         auto model = models_->Get(entry.job.model(), entry.job.model_version());
         if (model.ok()) entry.model = std::move(*model);
         if (!entry.job.plan_id().empty()) {
@@ -770,7 +771,49 @@ absl::StatusOr<std::vector<v1::Node>> JobManager::JobNodes(const v1::Job& job) {
   return chosen;
 }
 
+std::vector<std::string> JobManager::NodesNotBack(const Entry& entry) {
+  if (absl::Now() >= entry.nodes_deadline) return {};
+  const v1::Job& job = entry.job;
+  std::vector<std::string> names;
+  for (const v1::RankAssignment& rank : job.ranks()) {
+    if (names.empty() || names.back() != rank.node()) names.push_back(rank.node());
+  }
+  if (names.empty()) names.assign(job.nodes().begin(), job.nodes().end());
+  if (names.empty()) {
+    v1::ListNodesRequest list;
+    list.set_cluster(job.cluster());
+    do {
+      absl::StatusOr<v1::ListNodesResponse> page = nodes_->List(list);
+      if (!page.ok()) break;
+      for (const v1::Node& node : page->nodes()) names.push_back(node.name());
+      list.set_page_token(page->next_page_token());
+    } while (!list.page_token().empty());
+  }
+  std::vector<std::string> away;
+  for (const std::string& name : names) {
+    if (!nodes_->IsAlive(job.cluster(), name)) away.push_back(name);
+  }
+  return away;
+}
+
+absl::Status JobManager::WaitForNodes(int64_t number, const std::vector<std::string>& away) {
+  const std::string waiting =
+      absl::StrCat("the planner restarted; waiting for the agents of node(s) ",
+                   absl::StrJoin(away, ", "), " to register again (at most ",
+                   absl::FormatDuration(options_.reattach_timeout), " after the restart)");
+  Change(number, false, [&](Entry& e) {
+    if (e.job.message() == waiting) return false;
+    e.job.set_message(waiting);
+    return true;
+  });
+  Nap(number);
+  return absl::OkStatus();
+}
+
 absl::Status JobManager::Pend(int64_t number, const Entry& entry) {
+  if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+    return WaitForNodes(number, away);
+  }
   ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, JobNodes(entry.job));
   if (nodes.empty()) {
     const std::string waiting =
@@ -805,6 +848,9 @@ absl::Status JobManager::Pend(int64_t number, const Entry& entry) {
 }
 
 absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
+  if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+    return WaitForNodes(number, away);
+  }
   const std::string reason = absl::StrCat("for ", entry.job.id());
   for (int round = 0; round < options_.max_profiling_rounds; ++round) {
     ASSIGN_OR_RETURN(v1::MeasureMissingResponse missing,
@@ -892,6 +938,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
 absl::Status JobManager::Launch(int64_t number, const Entry& entry) {
   ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, JobNodes(entry.job));
   if (nodes.empty()) {
+    if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+      return WaitForNodes(number, away);
+    }
     return Transition(number, v1::JOB_STATE_FAILED,
                       "the job's nodes are no longer alive; nothing to launch on");
   }
