@@ -35,6 +35,10 @@ struct PlannerConfig {
   int64_t heartbeat_interval_ms = 2000;
   // A node whose last heartbeat is older than this is LOST.
   int64_t node_timeout_ms = 10000;
+  // After a restart, how long jobs wait for their nodes' agents to register
+  // again (a running job: to report again) before going on without them or
+  // failing (JobManagerOptions::reattach_timeout).
+  int64_t reattach_timeout_ms = 60000;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.
