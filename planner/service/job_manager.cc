@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -39,6 +40,15 @@ constexpr int kDefaultMetricsPage = 1000;
 constexpr int kMaxMetricsPage = 10000;
 constexpr int kDefaultLogLines = 100;
 constexpr size_t kMaxLogBytes = 64 * 1024;
+// How long a failed training task's job waits for a worker killed by a
+// signal to be reported after a peer that exited because of it.
+constexpr absl::Duration kKilledWorkerGrace = absl::Seconds(2);
+
+// The agent's description of a worker's end (WorkerProcess::DescribeExit):
+// "killed by signal 9 (Killed)", "exit code 1".
+bool KilledBySignal(const v1::JobFailure& failure) {
+  return absl::StartsWith(failure.exit_status(), "killed by signal");
+}
 
 // "job-3/000000000017": metrics rows sort by step within a job.
 std::string MetricsKey(const std::string& job_id, int64_t step) {
@@ -639,6 +649,7 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
   }
 
   // Logs, checkpoint shards, a failure.
+  std::string replaced;  // the failure a worker killed by a signal replaced
   Change(number, false, [&](Entry& entry) {
     if (entry.job.train_task_id() != task.id()) return false;
     bool changed = entry.reattached.insert(report.node()).second;
@@ -655,15 +666,28 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
       for (int rank : shards.ranks()) entry.shards[shards.step()].insert(rank);
       changed = true;
     }
-    if (report.has_failure() && !entry.failure.has_value()) {
+    // The first failure reported, unless a worker killed by a signal comes
+    // after one that merely exited: peers that stop because a worker died
+    // exit 1, and their node may report before the dead worker's does.
+    if (report.has_failure() && (!entry.failure.has_value() || (KilledBySignal(report.failure()) &&
+                                                                !KilledBySignal(*entry.failure)))) {
       v1::JobFailure failure = report.failure();
       failure.set_node(report.node());
+      if (!entry.failure.has_value()) {
+        entry.failure_at = absl::Now();
+      } else {
+        replaced = absl::StrCat("rank ", entry.failure->rank(), " on ", entry.failure->node(), " ",
+                                entry.failure->exit_status());
+      }
       entry.failure = failure;
-      entry.failure_at = absl::Now();
       changed = true;
     }
     return changed;
   });
+  if (!replaced.empty()) {
+    spdlog::info("{}: rank {} on {} {}, reported after {}: the job names it", task.train().job_id(),
+                 report.failure().rank(), report.node(), report.failure().exit_status(), replaced);
+  }
 
   // A checkpoint that became complete is stored with the job (a relaunch
   // after a planner restart resumes from it).
@@ -1094,7 +1118,23 @@ absl::Status JobManager::Watch(int64_t number, const Entry& entry) {
   }
 }
 
-absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1::Task& task) {
+std::optional<JobManager::Entry> JobManager::AwaitKilledWorker(int64_t number, const Entry& entry) {
+  if (!entry.failure.has_value() || KilledBySignal(*entry.failure)) return std::nullopt;
+  const absl::Time until = entry.failure_at + kKilledWorkerGrace;
+  while (absl::Now() < until && !revisions_.stopped()) {
+    const int64_t seen = revisions_.Current();
+    std::optional<Entry> now = Snapshot(number);
+    if (!now.has_value()) return std::nullopt;
+    if (now->failure.has_value() && KilledBySignal(*now->failure)) return now;
+    revisions_.WaitForChange(seen, until, nullptr);
+  }
+  return Snapshot(number);
+}
+
+absl::Status JobManager::TaskEnded(int64_t number, const Entry& ended, const v1::Task& task) {
+  std::optional<Entry> later;
+  if (task.state() == v1::TASK_STATE_FAILED) later = AwaitKilledWorker(number, ended);
+  const Entry& entry = later.has_value() ? *later : ended;
   {
     absl::MutexLock lock(&mu_);
     train_tasks_.erase(task.id());

@@ -196,7 +196,14 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
   absl::Status Launch(int64_t number, const Entry& entry);
   absl::Status Watch(int64_t number, const Entry& entry);
   // The task ended: the job ends, or relaunches.
-  absl::Status TaskEnded(int64_t number, const Entry& entry, const v1::Task& task);
+  absl::Status TaskEnded(int64_t number, const Entry& ended, const v1::Task& task);
+  // A worker's failure that is only an exit (a peer stopping because a
+  // worker died, say) may be followed by the report of a worker killed by a
+  // signal, from a node whose agent was busy: waits for it a moment after
+  // the first failure. The entry then, or nullopt when there is nothing to
+  // wait for.
+  std::optional<Entry> AwaitKilledWorker(int64_t number, const Entry& entry)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // After a worker failure reported at `since`: the job's nodes found lost
   // (an agent that died takes its workers with it, and their peers fail
   // first). Waits until every node has either heartbeated after `since` or
