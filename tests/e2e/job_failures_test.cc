@@ -7,8 +7,9 @@
 //    and nothing of it runs on: its measuring tasks are cancelled, its
 //    workers stop.
 //  - A worker SIGKILLed with no restart left (none allowed, or all used)
-//    fails the job naming the rank, the node, the signal and the log's end;
-//    no worker stays behind on either node.
+//    fails the job naming the rank, the node, the signal and the log's end,
+//    also when its peers' node reports before its own; no worker stays
+//    behind on either node.
 //  - A planner SIGKILLed while a job profiles or launches takes the job up
 //    again: it measures or launches anew and succeeds.
 //  - After a planner restart, a node whose agent never reports again fails
@@ -299,18 +300,22 @@ bool HasTransition(const v1::Job& job, v1::JobState state, const std::string& te
   return false;
 }
 
+// Waits until the job has taken a step; REQUIREs that it runs.
+v1::Job WaitRunning(Cluster& cluster, const std::string& id) {
+  const v1::Job running = cluster.client->WaitJob(
+      id, [](const v1::Job& job) { return job.steps_done() >= 1; }, std::chrono::seconds(120));
+  INFO(running.DebugString());
+  INFO(cluster.Logs());
+  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  return running;
+}
+
 // A job of 100000 steps on n2 alone that keeps n2's agent busy; running once
 // it has taken a step.
 v1::Job OccupyN2(Cluster& cluster) {
   v1::SubmitJobRequest request = JobRequest(Dp2(cluster.dir), 100000);
   request.add_nodes("n2");
-  const v1::Job submitted = cluster.client->Submit(request);
-  const v1::Job running = cluster.client->WaitJob(
-      submitted.id(), [](const v1::Job& job) { return job.steps_done() >= 1; },
-      std::chrono::seconds(120));
-  INFO(running.DebugString());
-  INFO(cluster.Logs());
-  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  const v1::Job running = WaitRunning(cluster, cluster.client->Submit(request).id());
   REQUIRE(running.ranks_size() == 2);
   REQUIRE(running.ranks(0).node() == "n2");
   return running;
@@ -428,10 +433,7 @@ TEST_CASE("A worker killed with no restart allowed fails the job naming rank nod
           "[e2e][jobs]") {
   Cluster cluster;
   const v1::Job submitted = cluster.client->Submit(JobRequest(Pp2Tp2(cluster.dir), 100000));
-  const v1::Job running = cluster.client->WaitJob(
-      submitted.id(), [](const v1::Job& job) { return job.steps_done() >= 1; },
-      std::chrono::seconds(120));
-  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  const v1::Job running = WaitRunning(cluster, submitted.id());
   const pid_t victim = testing::TrainWorkerPid(cluster.dir.File("work-n2"), 2);
   REQUIRE(victim > 0);
   REQUIRE(kill(victim, SIGKILL) == 0);
@@ -459,6 +461,39 @@ TEST_CASE("A worker killed with no restart allowed fails the job naming rank nod
   cluster.StopAgents();
 }
 
+TEST_CASE("A failed job names the killed worker even when a peer's node reports first",
+          "[e2e][jobs]") {
+  Cluster cluster;
+  const v1::Job submitted = cluster.client->Submit(JobRequest(Pp2Tp2(cluster.dir), 100000));
+  const v1::Job running = WaitRunning(cluster, submitted.id());
+  // n2's agent is slow (held) when its rank 2 is killed: the peers on n1
+  // stop (exit 1) and n1 reports first, ending the task.
+  cluster.n2->Signal(SIGSTOP);
+  const pid_t victim = testing::TrainWorkerPid(cluster.dir.File("work-n2"), 2);
+  REQUIRE(victim > 0);
+  REQUIRE(kill(victim, SIGKILL) == 0);
+  const bool ended = testing::WaitFor(
+      [&] {
+        return cluster.client->Task(running.train_task_id()).state() == v1::TASK_STATE_FAILED;
+      },
+      kDeadline);
+  cluster.n2->Signal(SIGCONT);
+  INFO(cluster.client->Task(running.train_task_id()).DebugString());
+  REQUIRE(ended);
+
+  const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(60));
+  INFO(job.DebugString());
+  INFO(cluster.Logs());
+  REQUIRE(job.state() == v1::JOB_STATE_FAILED);
+  CHECK_THAT(job.message(),
+             Catch::Contains("rank 2 on node n2") && Catch::Contains("killed by signal 9"));
+  CHECK(job.failure().rank() == 2);
+  CHECK(job.failure().node() == "n2");
+  CHECK(testing::WaitFor([&] { return WorkerPids(cluster.dir.path()).empty(); },
+                         std::chrono::seconds(30)));
+  cluster.StopAgents();
+}
+
 TEST_CASE("A worker killed after the last restart fails the job with no restart left",
           "[e2e][jobs]") {
   Cluster cluster;
@@ -466,10 +501,7 @@ TEST_CASE("A worker killed after the last restart fails the job with no restart 
   request.mutable_training()->set_checkpoint_every(2);
   request.mutable_training()->set_max_restarts(1);
   const v1::Job submitted = cluster.client->Submit(request);
-  const v1::Job running = cluster.client->WaitJob(
-      submitted.id(), [](const v1::Job& job) { return job.steps_done() >= 1; },
-      std::chrono::seconds(120));
-  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  const v1::Job running = WaitRunning(cluster, submitted.id());
   const pid_t first = testing::TrainWorkerPid(cluster.dir.File("work-n2"), 2);
   REQUIRE(first > 0);
   REQUIRE(kill(first, SIGKILL) == 0);
@@ -615,10 +647,7 @@ TEST_CASE("A node whose agent does not come back after a planner restart fails i
           "[e2e][jobs]") {
   Cluster cluster({"--reattach-timeout-ms", "3000"});
   const v1::Job submitted = cluster.client->Submit(JobRequest(Pp2Tp2(cluster.dir), 100000));
-  const v1::Job running = cluster.client->WaitJob(
-      submitted.id(), [](const v1::Job& job) { return job.steps_done() >= 1; },
-      std::chrono::seconds(120));
-  REQUIRE(running.state() == v1::JOB_STATE_RUNNING);
+  const v1::Job running = WaitRunning(cluster, submitted.id());
 
   // n2's agent stops answering (its workers go on), and the planner
   // restarts: n1 re-attaches, n2 never does.
