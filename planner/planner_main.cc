@@ -95,6 +95,12 @@ int main(int argc, char** argv) {
                  "are not fitted by their cluster's calibration")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--reattach-timeout-ms", config.reattach_timeout_ms,
+                 "after a restart, milliseconds jobs wait for their nodes' agents to register "
+                 "again (a running job: to report again) before going on without them or "
+                 "failing")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{86400000}));
 
   // `galvatron-planner search ...`: the offline search, no daemon.
   galvatron::planner::SearchCommandConfig search;

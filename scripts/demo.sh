@@ -272,6 +272,12 @@ echo "a safetensors file: a $header_bytes-byte JSON header, $tensors tensors und
 grep -o '"transformer\.h\.0\.[a-z_.0-9]*"' <<<"$header" | tr '\n' ' ' | fold -s -w 96 | sed 's/^/  /' || true
 echo
 
+step "What the planner learned: the job's measured step time calibrates the cluster's cost model"
+echo "(a job whose steps varied too much is kept on record but not fitted; see docs/calibration.md)"
+run "$g" calibration show demo || true
+echo "The next plan for the same request uses the calibration (prediction vs uncalibrated):"
+run "$g" plan --model gpt-tiny --cluster demo --memory 4GiB --global-batch "$batch" || true
+
 finished=1
 if ((keep_running)); then
   step "The planner and the agents keep running (--keep-running)"

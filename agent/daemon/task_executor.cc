@@ -309,7 +309,14 @@ class PartRun {
       if (AllExitedCleanly()) return true;
       if (absl::Now() >= next_report) {
         if (!ReportProgress()) {
-          StopAll();
+          // Told to stop (the task ended elsewhere): a worker that died
+          // meanwhile is still reported, so that the planner can name it
+          // rather than a peer that stopped because of it.
+          if (std::string failure = FirstFailure(); !failure.empty()) {
+            Fail(failure);
+          } else {
+            StopAll();
+          }
           return false;
         }
         next_report = absl::Now() + config_.progress_interval;

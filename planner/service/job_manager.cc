@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -40,6 +41,15 @@ constexpr int kDefaultMetricsPage = 1000;
 constexpr int kMaxMetricsPage = 10000;
 constexpr int kDefaultLogLines = 100;
 constexpr size_t kMaxLogBytes = 64 * 1024;
+// How long a failed training task's job waits for a worker killed by a
+// signal to be reported after a peer that exited because of it.
+constexpr absl::Duration kKilledWorkerGrace = absl::Seconds(2);
+
+// The agent's description of a worker's end (WorkerProcess::DescribeExit):
+// "killed by signal 9 (Killed)", "exit code 1".
+bool KilledBySignal(const v1::JobFailure& failure) {
+  return absl::StartsWith(failure.exit_status(), "killed by signal");
+}
 
 // "job-3/000000000017": metrics rows sort by step within a job.
 std::string MetricsKey(const std::string& job_id, int64_t step) {
@@ -198,6 +208,7 @@ absl::Status JobManager::Start() {
       Entry entry;
       entry.job = std::move(job);
       if (!Terminal(entry.job.state())) {
+        entry.nodes_deadline = absl::Now() + options_.reattach_timeout;
         auto model = models_->Get(entry.job.model(), entry.job.model_version());
         if (model.ok()) entry.model = std::move(*model);
         if (!entry.job.plan_id().empty()) {
@@ -655,6 +666,7 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
   }
 
   // Logs, checkpoint shards, a failure.
+  std::string replaced;  // the failure a worker killed by a signal replaced
   Change(number, false, [&](Entry& entry) {
     if (entry.job.train_task_id() != task.id()) return false;
     bool changed = entry.reattached.insert(report.node()).second;
@@ -678,15 +690,28 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
       entry.exported = exported;
       changed = true;
     }
-    if (report.has_failure() && !entry.failure.has_value()) {
+    // The first failure reported, unless a worker killed by a signal comes
+    // after one that merely exited: peers that stop because a worker died
+    // exit 1, and their node may report before the dead worker's does.
+    if (report.has_failure() && (!entry.failure.has_value() || (KilledBySignal(report.failure()) &&
+                                                                !KilledBySignal(*entry.failure)))) {
       v1::JobFailure failure = report.failure();
       failure.set_node(report.node());
+      if (!entry.failure.has_value()) {
+        entry.failure_at = absl::Now();
+      } else {
+        replaced = absl::StrCat("rank ", entry.failure->rank(), " on ", entry.failure->node(), " ",
+                                entry.failure->exit_status());
+      }
       entry.failure = failure;
-      entry.failure_at = absl::Now();
       changed = true;
     }
     return changed;
   });
+  if (!replaced.empty()) {
+    spdlog::info("{}: rank {} on {} {}, reported after {}: the job names it", task.train().job_id(),
+                 report.failure().rank(), report.node(), report.failure().exit_status(), replaced);
+  }
 
   // A checkpoint that became complete is stored with the job (a relaunch
   // after a planner restart resumes from it).
@@ -794,7 +819,49 @@ absl::StatusOr<std::vector<v1::Node>> JobManager::JobNodes(const v1::Job& job) {
   return chosen;
 }
 
+std::vector<std::string> JobManager::NodesNotBack(const Entry& entry) {
+  if (absl::Now() >= entry.nodes_deadline) return {};
+  const v1::Job& job = entry.job;
+  std::vector<std::string> names;
+  for (const v1::RankAssignment& rank : job.ranks()) {
+    if (names.empty() || names.back() != rank.node()) names.push_back(rank.node());
+  }
+  if (names.empty()) names.assign(job.nodes().begin(), job.nodes().end());
+  if (names.empty()) {
+    v1::ListNodesRequest list;
+    list.set_cluster(job.cluster());
+    do {
+      absl::StatusOr<v1::ListNodesResponse> page = nodes_->List(list);
+      if (!page.ok()) break;
+      for (const v1::Node& node : page->nodes()) names.push_back(node.name());
+      list.set_page_token(page->next_page_token());
+    } while (!list.page_token().empty());
+  }
+  std::vector<std::string> away;
+  for (const std::string& name : names) {
+    if (!nodes_->IsAlive(job.cluster(), name)) away.push_back(name);
+  }
+  return away;
+}
+
+absl::Status JobManager::WaitForNodes(int64_t number, const std::vector<std::string>& away) {
+  const std::string waiting =
+      absl::StrCat("the planner restarted; waiting for the agents of node(s) ",
+                   absl::StrJoin(away, ", "), " to register again (at most ",
+                   absl::FormatDuration(options_.reattach_timeout), " after the restart)");
+  Change(number, false, [&](Entry& e) {
+    if (e.job.message() == waiting) return false;
+    e.job.set_message(waiting);
+    return true;
+  });
+  Nap(number);
+  return absl::OkStatus();
+}
+
 absl::Status JobManager::Pend(int64_t number, const Entry& entry) {
+  if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+    return WaitForNodes(number, away);
+  }
   ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, JobNodes(entry.job));
   if (nodes.empty()) {
     const std::string waiting =
@@ -829,6 +896,9 @@ absl::Status JobManager::Pend(int64_t number, const Entry& entry) {
 }
 
 absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
+  if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+    return WaitForNodes(number, away);
+  }
   const std::string reason = absl::StrCat("for ", entry.job.id());
   for (int round = 0; round < options_.max_profiling_rounds; ++round) {
     ASSIGN_OR_RETURN(v1::MeasureMissingResponse missing,
@@ -843,7 +913,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
     }
     std::vector<std::string> ids;
     for (const v1::Task& task : missing.tasks()) ids.push_back(task.id());
-    Change(number, true, [&](Entry& e) {
+    // Stored: the job's record names what was measured for it, through a
+    // planner restart too.
+    RETURN_IF_ERROR(Commit(Change(number, true, [&](Entry& e) {
       for (const std::string& id : ids) {
         if (std::find(e.job.task_ids().begin(), e.job.task_ids().end(), id) ==
             e.job.task_ids().end()) {
@@ -852,12 +924,15 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
       }
       e.job.set_message(absl::StrCat("measuring: ", absl::StrJoin(ids, ", ")));
       return true;
-    });
+    })));
     for (const std::string& id : ids) {
       int64_t known = 0;
       while (true) {
         std::optional<Entry> now = Snapshot(number);
         if (!now.has_value() || now->cancel_requested) {
+          // Cancel() cancelled the tasks the job named then; these may have
+          // been created after it looked.
+          for (const std::string& created : ids) tasks_->Cancel(created).IgnoreError();
           return Transition(number, v1::JOB_STATE_CANCELLED,
                             "cancelled by a client while profiling");
         }
@@ -867,6 +942,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
         const v1::TaskState state = task.task().state();
         if (state == v1::TASK_STATE_SUCCEEDED) break;
         if (state == v1::TASK_STATE_FAILED || state == v1::TASK_STATE_CANCELLED) {
+          // A task cancelled with the job (CancelJob) did not fail: look again.
+          std::optional<Entry> cancelled = Snapshot(number);
+          if (cancelled.has_value() && cancelled->cancel_requested) continue;
           return Transition(number, v1::JOB_STATE_FAILED,
                             absl::StrCat("measuring failed: ", id, " ", v1::TaskState_Name(state),
                                          ": ", task.task().message()));
@@ -908,6 +986,9 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
 absl::Status JobManager::Launch(int64_t number, const Entry& entry) {
   ASSIGN_OR_RETURN(std::vector<v1::Node> nodes, JobNodes(entry.job));
   if (nodes.empty()) {
+    if (std::vector<std::string> away = NodesNotBack(entry); !away.empty()) {
+      return WaitForNodes(number, away);
+    }
     return Transition(number, v1::JOB_STATE_FAILED,
                       "the job's nodes are no longer alive; nothing to launch on");
   }
@@ -1061,7 +1142,23 @@ absl::Status JobManager::Watch(int64_t number, const Entry& entry) {
   }
 }
 
-absl::Status JobManager::TaskEnded(int64_t number, const Entry& entry, const v1::Task& task) {
+std::optional<JobManager::Entry> JobManager::AwaitKilledWorker(int64_t number, const Entry& entry) {
+  if (!entry.failure.has_value() || KilledBySignal(*entry.failure)) return std::nullopt;
+  const absl::Time until = entry.failure_at + kKilledWorkerGrace;
+  while (absl::Now() < until && !revisions_.stopped()) {
+    const int64_t seen = revisions_.Current();
+    std::optional<Entry> now = Snapshot(number);
+    if (!now.has_value()) return std::nullopt;
+    if (now->failure.has_value() && KilledBySignal(*now->failure)) return now;
+    revisions_.WaitForChange(seen, until, nullptr);
+  }
+  return Snapshot(number);
+}
+
+absl::Status JobManager::TaskEnded(int64_t number, const Entry& ended, const v1::Task& task) {
+  std::optional<Entry> later;
+  if (task.state() == v1::TASK_STATE_FAILED) later = AwaitKilledWorker(number, ended);
+  const Entry& entry = later.has_value() ? *later : ended;
   {
     absl::MutexLock lock(&mu_);
     train_tasks_.erase(task.id());

@@ -38,7 +38,9 @@
 // was PENDING, PROFILING or PLANNED redoes that step, one that was
 // LAUNCHING launches again, one that was RUNNING without its task counts
 // as a failed attempt (relaunched from its latest complete checkpoint if it
-// has restarts left).
+// has restarts left). Nodes read LOST after a restart until their agents
+// register again, so for up to reattach_timeout these jobs first wait for
+// their nodes (a job without named nodes: every node of its cluster).
 //
 // Thread model: thread-safe. mu_ guards the jobs in memory and is never held
 // across a store write or a call to another manager: a change is made under
@@ -84,7 +86,10 @@ struct JobManagerOptions {
   // lacking profiles.
   int max_profiling_rounds = 3;
   // After a planner restart, how long a running job waits for each of its
-  // nodes' agents to report again before its task fails.
+  // nodes' agents to report again before its task fails, and how long a job
+  // not yet running waits for its nodes' agents to register again before it
+  // goes on with the nodes that are alive (galvatron-planner
+  // --reattach-timeout-ms).
   absl::Duration reattach_timeout = absl::Seconds(60);
   // How long CancelJob waits for the job to end.
   absl::Duration cancel_wait = absl::Seconds(20);
@@ -159,6 +164,9 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
     // those that have (reported since).
     absl::Time reattach_deadline = absl::InfiniteFuture();
     std::set<std::string> reattached;
+    // After a planner restart: until when a job that is not running waits
+    // for the agents of its nodes to register again (NodesNotBack).
+    absl::Time nodes_deadline = absl::InfinitePast();
   };
 
   // What a change must write: the job as the change left it, in its turn.
@@ -193,7 +201,14 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
   absl::Status Launch(int64_t number, const Entry& entry);
   absl::Status Watch(int64_t number, const Entry& entry);
   // The task ended: the job ends, or relaunches.
-  absl::Status TaskEnded(int64_t number, const Entry& entry, const v1::Task& task);
+  absl::Status TaskEnded(int64_t number, const Entry& ended, const v1::Task& task);
+  // A worker's failure that is only an exit (a peer stopping because a
+  // worker died, say) may be followed by the report of a worker killed by a
+  // signal, from a node whose agent was busy: waits for it a moment after
+  // the first failure. The entry then, or nullopt when there is nothing to
+  // wait for.
+  std::optional<Entry> AwaitKilledWorker(int64_t number, const Entry& entry)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // After a worker failure reported at `since`: the job's nodes found lost
   // (an agent that died takes its workers with it, and their peers fail
   // first). Waits until every node has either heartbeated after `since` or
@@ -206,6 +221,14 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
   // The alive nodes the job may use, in order; empty when they are not all
   // up yet.
   absl::StatusOr<std::vector<v1::Node>> JobNodes(const v1::Job& job);
+  // Before the entry's nodes_deadline: the job's nodes (those it was placed
+  // on or names, else every node the cluster has registered) whose agents
+  // have not registered since the restart; empty after it. Then a job waits
+  // (WaitForNodes) rather than go on without them (PENDING, PROFILING) or
+  // fail (PLANNED).
+  std::vector<std::string> NodesNotBack(const Entry& entry);
+  // Says so in the job's message and naps.
+  absl::Status WaitForNodes(int64_t number, const std::vector<std::string>& away);
   void StartDriver(int64_t number) ABSL_LOCKS_EXCLUDED(mu_);
   // After a restart: the stored metrics of the job's current attempt back
   // in its entry (the last step, the measured step times).

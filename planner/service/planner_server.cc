@@ -23,10 +23,12 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(const Planne
 
 absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
     const PlannerConfig& config, std::unique_ptr<store::Store> store) {
-  if (config.heartbeat_interval_ms <= 0 || config.node_timeout_ms <= 0) {
+  if (config.heartbeat_interval_ms <= 0 || config.node_timeout_ms <= 0 ||
+      config.reattach_timeout_ms <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("heartbeat_interval_ms: ", config.heartbeat_interval_ms,
-                     ", node_timeout_ms: ", config.node_timeout_ms, ", expected both > 0"));
+                     ", node_timeout_ms: ", config.node_timeout_ms,
+                     ", reattach_timeout_ms: ", config.reattach_timeout_ms, ", expected all > 0"));
   }
   std::unique_ptr<PlannerServer> server(new PlannerServer());
   server->store_ = std::move(store);
@@ -59,9 +61,11 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   server->plans_ = std::make_unique<PlanManager>(
       server->store_.get(), server->models_.get(), server->hardware_.get(), server->compute_.get(),
       plan_options, server->tasks_.get(), server->calibrations_.get());
+  JobManagerOptions job_options;
+  job_options.reattach_timeout = absl::Milliseconds(config.reattach_timeout_ms);
   server->jobs_ = std::make_unique<JobManager>(
       server->store_.get(), server->nodes_.get(), server->models_.get(), server->hardware_.get(),
-      server->plans_.get(), server->tasks_.get(), JobManagerOptions{}, server->calibrations_.get());
+      server->plans_.get(), server->tasks_.get(), job_options, server->calibrations_.get());
   // Reports of training tasks reach the jobs before they change the task.
   server->tasks_->SetTrainListener(server->jobs_.get());
   RETURN_IF_ERROR(server->jobs_->Start());

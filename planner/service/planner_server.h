@@ -40,6 +40,10 @@ struct PlannerConfig {
   // Finished jobs whose step times spread more than this ((p90 - p10) /
   // median) are not fitted by the cluster's calibration.
   double calibration_max_spread = cost::CalibrationOptions{}.max_spread;
+  // After a restart, how long jobs wait for their nodes' agents to register
+  // again (a running job: to report again) before going on without them or
+  // failing (JobManagerOptions::reattach_timeout).
+  int64_t reattach_timeout_ms = 60000;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.

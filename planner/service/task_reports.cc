@@ -98,6 +98,22 @@ absl::StatusOr<v1::ReportTaskResponse> ReportHandler::Report(const v1::ReportTas
     if (view.has_value() && view->task.kind() == v1::TASK_KIND_TRAIN &&
         !Terminal(view->task.state())) {
       RETURN_IF_ERROR(train_listener_->OnTrainReport(view->task, request));
+    } else if (request.has_failure()) {
+      // The task ended already, often because a peer of this worker failed
+      // when it died and the peer's node reported first: the job may still
+      // want to name the worker that died.
+      std::optional<v1::Task> ended;
+      if (view.has_value()) {
+        ended = std::move(view->task);
+      } else if (auto row = store_->Get(store::Table::kTasks, request.task_id(), 0);
+                 row.ok() && row->has_value()) {
+        if (auto task = DecodeRow<v1::Task>(store::Table::kTasks, **row); task.ok()) {
+          ended = std::move(*task);
+        }
+      }
+      if (ended.has_value() && ended->kind() == v1::TASK_KIND_TRAIN) {
+        train_listener_->OnTrainReport(*ended, request).IgnoreError();
+      }
     }
   }
 

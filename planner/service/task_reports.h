@@ -44,7 +44,9 @@ class TrainReportListener {
  public:
   virtual ~TrainReportListener() = default;
   // `task` is the training task as it was when the report came. An error
-  // rejects the report; the agent sends it again.
+  // rejects the report; the agent sends it again. A report that carries a
+  // worker's failure is passed on even after the task ended (another
+  // node's failure may have ended it first); its result is then ignored.
   virtual absl::Status OnTrainReport(const v1::Task& task, const v1::ReportTaskRequest& report) = 0;
 };
 

@@ -16,6 +16,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -136,6 +137,12 @@ absl::Status RunTraining(const TrainOptions& o) {
     ASSIGN_OR_RETURN(t, SetUp(o));
     return absl::OkStatus();
   }));
+  // Every rank says where it stands once it is in the group (rank 0 also
+  // logs each step): a rank killed later leaves a log that says what it was.
+  const int pp = std::max(1, t->plan.pp());
+  spdlog::info("rank {} of {}: pipeline stage {} of {} ({} layer(s)); steps {}..{}", o.rank,
+               o.world_size, o.rank / std::max(1, o.world_size / pp) + 1, pp,
+               t->stage.blocks.size(), t->first_step + 1, o.steps);
   TrainerComm& comm = *t->comm;
   Stage& stage = t->stage;
   StageOptimizer& optimizer = *t->optimizer;
