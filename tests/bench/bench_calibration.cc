@@ -11,6 +11,7 @@
 // runs.tsv: one plan per line, tab-separated: name, plan JSON file (as
 // `galvatron-planner search --json` writes it, uncalibrated), measured
 // median step time (s), its relative spread, steps measured.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -177,6 +178,47 @@ int main(int argc, char** argv) {
               100 * fit_raw / std::max(nfit, 1), 100 * fit_cal / std::max(nfit, 1));
   std::printf("held-out plans:  mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
               100 * held_raw / std::max(held, 1), 100 * held_cal / std::max(held, 1));
+  // Every other choice of as many fitted plans: how much the held-out error
+  // depends on which plans the calibration learned from.
+  const int n = static_cast<int>(runs.size());
+  std::vector<double> raw_seconds(n);
+  for (int i = 0; i < n; ++i) raw_seconds[i] = runs[i].plan.prediction().iteration_seconds();
+  std::vector<double> held_errors;
+  for (int mask = 0; mask < (1 << n); ++mask) {
+    if (__builtin_popcount(mask) != nfit) continue;
+    v1::Calibration c;
+    for (int i = 0; i < n; ++i) {
+      if (!(mask & (1 << i))) continue;
+      *c.add_samples() = cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured,
+                                                     runs[i].spread, runs[i].steps);
+    }
+    cost::RefitCalibration(cost::CalibrationOptions{}, &c);
+    double sum = 0;
+    int count = 0;
+    for (int i = 0; i < n; ++i) {
+      if (mask & (1 << i)) continue;
+      auto cal = Score(*model, hardware, compute, runs[i].plan, &c);
+      if (!cal.ok()) return Fail(std::string(cal.status().message()));
+      sum += std::abs(*cal - runs[i].measured) / runs[i].measured;
+      ++count;
+    }
+    held_errors.push_back(sum / std::max(count, 1));
+  }
+  std::sort(held_errors.begin(), held_errors.end());
+  if (!held_errors.empty()) {
+    double mean = 0;
+    int within = 0;
+    for (double e : held_errors) {
+      mean += e;
+      within += e <= 0.10 ? 1 : 0;
+    }
+    mean /= static_cast<double>(held_errors.size());
+    std::printf(
+        "every choice of %d fitted plans (%zu): held-out mean absolute error %.1f %% on average, "
+        "%.1f %% median, %.1f %% .. %.1f %%; <= 10 %% in %d of them\n",
+        nfit, held_errors.size(), 100 * mean, 100 * held_errors[held_errors.size() / 2],
+        100 * held_errors.front(), 100 * held_errors.back(), within);
+  }
   if (!out_path.empty()) {
     if (auto s = WriteTextFile(out_path, MessageToJson(calibration) + "\n"); !s.ok()) {
       return Fail(std::string(s.message()));

@@ -12,7 +12,9 @@
 # spell of the machine hits several plans, not all rounds of one), and takes
 # each round's median step time after the warm-up the planner uses for jobs
 # (the first step, or the first tenth). bench_calibration fits the planner's
-# calibration on the plans listed in FIT (default: four of the nine) and
+# calibration on the plans listed in FIT (default: one plan per dimension —
+# ddp, megatron-tp, zero3, pp2-1f1b-m4 — four of the nine), reports every
+# other choice of four too, and
 # scores all of them; run-to-run spread = the largest relative difference
 # between two rounds of one plan. Needs a build (build/bin, build/tests).
 set -euo pipefail
@@ -121,7 +123,7 @@ echo
 echo "run-to-run (largest relative difference between rounds of one plan):"
 printf '%s' "$spread_report"
 echo
-fit=${FIT:-0,3,5,7}
+fit=${FIT:-1,4,5,7}
 build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" \
   --compute "$work/compute.json" --runs "$work/runs.tsv" --fit "$fit" --out "$work/calibration.json"
 
