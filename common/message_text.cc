@@ -309,7 +309,7 @@ std::string CalibrationDetails(const v1::Calibration& c) {
   absl::StrAppend(&out, absl::StrFormat("factors:      compute x%.4f, communication x%.4f\n",
                                         c.compute_factor(), c.communication_factor()));
   absl::StrAppend(&out, absl::StrFormat("fit:          %d of %d job(s) used; mean step-time error "
-                                        "%.1f%% uncalibrated, %.1f%% calibrated\n",
+                                        "%.1f%% uncalibrated, %.1f%% by the fit's linear model\n",
                                         c.samples_used(), c.samples_size(), 100 * c.raw_error(),
                                         100 * c.fitted_error()));
   absl::StrAppend(&out, "created:      ", FormatTimestamp(c.created_at()), "\n");

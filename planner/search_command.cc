@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -177,10 +178,17 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
   if (!c.calibration.empty()) {
     v1::Calibration calibration;
     RETURN_IF_ERROR(ReadJsonFile(c.calibration, &calibration));
-    if (!(calibration.compute_factor() > 0) || !(calibration.communication_factor() > 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--calibration ", c.calibration, ": computeFactor ", calibration.compute_factor(),
-          ", communicationFactor ", calibration.communication_factor(), ", expected both > 0"));
+    const auto fine = [](double f) { return std::isfinite(f) && f > 0; };
+    if (!fine(calibration.compute_factor()) || !fine(calibration.communication_factor())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--calibration ", c.calibration, ": computeFactor ",
+                       calibration.compute_factor(), ", communicationFactor ",
+                       calibration.communication_factor(), ", expected both finite and > 0"));
+    }
+    if (!calibration.cluster().empty() && calibration.cluster() != inputs.hardware.cluster()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--calibration ", c.calibration, ": cluster \"", calibration.cluster(),
+                       "\", the hardware profile's is \"", inputs.hardware.cluster(), "\""));
     }
     inputs.calibration = std::move(calibration);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace galvatron::cost {
@@ -16,7 +17,13 @@ double Clamp(double factor, const CalibrationOptions& options) {
 
 // The reason a sample cannot be fitted, or "" when it can.
 std::string Unusable(const v1::CalibrationSample& s, const CalibrationOptions& options) {
-  if (!s.ignored_reason().empty()) return s.ignored_reason();
+  if (!s.excluded_reason().empty()) return s.excluded_reason();
+  if (!options.hardware_profile_id.empty() &&
+      s.hardware_profile_id() != options.hardware_profile_id) {
+    return absl::StrCat("measured against hardware profile ",
+                        s.hardware_profile_id().empty() ? "(none)" : s.hardware_profile_id(),
+                        "; the cluster's is now ", options.hardware_profile_id);
+  }
   if (!(s.measured_seconds() > 0)) return "no step time was measured";
   if (!(s.predicted_compute_seconds() + s.predicted_communication_seconds() > 0)) {
     return "its plan has no predicted step time";
@@ -121,10 +128,10 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
   }
   calibration->set_raw_error(raw / n);
   calibration->set_fitted_error(fitted / n);
-  calibration->set_note(absl::StrFormat(
-      "fitted on %d job(s): compute x%.3f, communication x%.3f; mean error %.1f%% before, "
-      "%.1f%% after",
-      n, cf, mf, 100 * raw / n, 100 * fitted / n));
+  calibration->set_note(
+      absl::StrFormat("fitted on %d job(s): compute x%.3f, communication x%.3f; mean error %.1f%% "
+                      "uncalibrated, %.1f%% by the fit's linear model",
+                      n, cf, mf, 100 * raw / n, 100 * fitted / n));
 }
 
 void ApplyCalibration(const v1::Calibration& calibration, double analytic_efficiency,

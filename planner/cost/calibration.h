@@ -41,6 +41,8 @@ struct CalibrationOptions {
   double ridge = 0.01;
   // The factors stay within [1 / max_factor, max_factor].
   double max_factor = 20;
+  // When set, only samples taken against this hardware profile are fitted.
+  std::string hardware_profile_id;
 };
 
 // A sample from an uncalibrated prediction and a measurement; `used` and
@@ -49,9 +51,10 @@ v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
                                             double measured_seconds, double measured_spread,
                                             int64_t steps_measured);
 
-// Marks which samples are fitted (those already marked unused with a reason
-// stay so; the others are judged by `options`), fits the factors on those,
-// and sets compute_factor, communication_factor, raw_error, fitted_error,
+// Judges every sample again (an excluded_reason excludes it for good; the
+// spread, step count and hardware profile are judged by `options`), sets
+// used and ignored_reason, fits the factors on the used ones, and sets
+// compute_factor, communication_factor, raw_error, fitted_error,
 // samples_used and note. Without a usable sample both factors are 1.
 void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration);
 

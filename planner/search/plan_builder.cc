@@ -168,11 +168,15 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_model_spec();
   request.clear_cluster();
   request.clear_hardware();
+  // Asking for no calibration is what no calibration gives.
+  request.clear_uncalibrated();
   h.Add(DeterministicBytes(request));
   if (inputs.calibration.has_value()) {
+    // Its factors decide the plan; a new version with the same factors (a
+    // job that was not fitted) finds the stored plan.
     const v1::Calibration& c = *inputs.calibration;
-    h.Add(absl::StrFormat("calibration %s v%d compute %.17g communication %.17g", c.id(),
-                          c.version(), c.compute_factor(), c.communication_factor()));
+    h.Add(absl::StrFormat("calibration compute %.17g communication %.17g", c.compute_factor(),
+                          c.communication_factor()));
   }
   return absl::StrCat("plan-", h.Hex());
 }

@@ -37,10 +37,10 @@ struct PlanBuildOptions {
 
 // The content address of a plan: "plan-" + 32 hex digits of a hash over the
 // inputs (output-only fields excluded) and the engine version. Equal inputs
-// give equal ids. A calibration counts by its id and factors (a plan without
-// one has the id it had before calibrations existed). Of a profile's measurement-quality record
-// only the noisy flag counts (it decides the plan's warnings); a profile with a quiet record has
-// the id it would have without one.
+// give equal ids. A calibration counts by its factors (a plan without one,
+// or asked `uncalibrated`, has the id it had before calibrations existed). Of a profile's
+// measurement-quality record only the noisy flag counts (it decides the plan's warnings); a profile
+// with a quiet record has the id it would have without one.
 std::string PlanId(const PlanInputs& inputs);
 
 // One warning per input profile whose measurement-quality record is flagged

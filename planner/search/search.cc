@@ -789,7 +789,12 @@ absl::StatusOr<v1::Prediction> PredictPlan(const CostModel& model, const v1::Pla
     e.tp = vocab;
     e.megatron_sp = pe.sp() == v1::SEQUENCE_PARALLEL_MEGATRON;
   }
-  e.dp = std::max(W / pp / vocab, 1);
+  if ((W / pp) % vocab != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("plan ", plan.id(), ": embedding.vocab_tp ",
+                                                   vocab, ", expected a divisor of the ", W / pp,
+                                                   " devices of a stage"));
+  }
+  e.dp = W / pp / vocab;
   e.dp_type = cost::FromProto(pe.dp_type());
   const cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
 

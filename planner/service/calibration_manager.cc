@@ -33,11 +33,16 @@ absl::StatusOr<v1::Calibration> CalibrationManager::Get(const std::string& clust
 }
 
 absl::StatusOr<std::optional<v1::Calibration>> CalibrationManager::Usable(
-    const std::string& cluster) {
+    const std::string& cluster, const std::string& hardware_profile_id) {
   auto latest = Get(cluster, 0);
   if (absl::IsNotFound(latest.status())) return std::optional<v1::Calibration>();
   if (!latest.ok()) return latest.status();
   if (latest->samples_used() == 0) return std::optional<v1::Calibration>();
+  for (const v1::CalibrationSample& s : latest->samples()) {
+    if (s.used() && s.hardware_profile_id() != hardware_profile_id) {
+      return std::optional<v1::Calibration>();
+    }
+  }
   return std::optional<v1::Calibration>(std::move(*latest));
 }
 
@@ -61,7 +66,11 @@ absl::StatusOr<v1::Calibration> CalibrationManager::Record(const v1::Job& job,
   std::string hardware_id;
   v1::GetHardwareProfileRequest get;
   get.set_cluster(job.cluster());
-  if (auto hardware = hardware_->Get(get); hardware.ok()) hardware_id = hardware->id();
+  if (auto hardware = hardware_->Get(get); hardware.ok()) {
+    hardware_id = hardware->id();
+  } else if (!absl::IsNotFound(hardware.status())) {
+    return hardware.status();
+  }
 
   const v1::StepTimeComparison& measured = job.step_time();
   const v1::Prediction& uncalibrated =
@@ -72,31 +81,35 @@ absl::StatusOr<v1::Calibration> CalibrationManager::Record(const v1::Job& job,
   sample.set_job_id(job.id());
   sample.set_plan_id(plan.id());
   sample.set_hardware_profile_id(hardware_id);
-  if (plan.mode() == v1::COST_MODEL_MODE_GALVATRON) {
-    sample.set_ignored_reason("its plan is a galvatron-mode plan (Galvatron's cost model)");
+  if (plan.mode() != v1::COST_MODEL_MODE_DEFAULT) {
+    sample.set_excluded_reason(
+        plan.mode() == v1::COST_MODEL_MODE_GALVATRON
+            ? "its plan is a galvatron-mode plan (Galvatron's cost model)"
+            : "its plan was not searched by this planner (no cost-model mode)");
   } else if (plan.cluster() != job.cluster()) {
-    sample.set_ignored_reason(
+    sample.set_excluded_reason(
         absl::StrCat("its plan was made for cluster \"", plan.cluster(), "\""));
-  } else if (!plan.hardware_profile_id().empty() && plan.hardware_profile_id() != hardware_id) {
-    sample.set_ignored_reason(absl::StrCat("its plan was made from hardware profile ",
-                                           plan.hardware_profile_id(), ", the cluster's is ",
-                                           hardware_id.empty() ? "gone" : hardware_id));
+  } else if (plan.hardware_profile_id().empty()) {
+    sample.set_excluded_reason(
+        "its plan was made from a hardware profile given inline, not the cluster's");
+  } else if (plan.hardware_profile_id() != hardware_id) {
+    sample.set_excluded_reason(absl::StrCat("its plan was made from hardware profile ",
+                                            plan.hardware_profile_id(), ", the cluster's is ",
+                                            hardware_id.empty() ? "gone" : hardware_id));
   }
 
-  // Replace the job's earlier sample; earlier samples of another hardware
-  // profile are kept for the record, not fitted.
+  // Replace the job's earlier sample; keep the newest kMaxSamples.
   auto* samples = calibration.mutable_samples();
   for (int i = samples->size() - 1; i >= 0; --i) {
     if (samples->Get(i).job_id() == job.id()) samples->DeleteSubrange(i, 1);
   }
-  for (v1::CalibrationSample& s : *samples) {
-    if (s.hardware_profile_id() != hardware_id && s.ignored_reason().empty()) {
-      s.set_ignored_reason(absl::StrCat("measured when the cluster's hardware profile was ",
-                                        s.hardware_profile_id(), "; it is now ", hardware_id));
-    }
-  }
   *samples->Add() = std::move(sample);
-  cost::RefitCalibration(options_, &calibration);
+  if (samples->size() > kMaxSamples) samples->DeleteSubrange(0, samples->size() - kMaxSamples);
+  // Samples measured against an older hardware profile stay on record but
+  // are not fitted (RefitCalibration judges them by the profile's id).
+  cost::CalibrationOptions options = options_;
+  options.hardware_profile_id = hardware_id;
+  cost::RefitCalibration(options, &calibration);
 
   store::NewRow row;
   row.key = job.cluster();

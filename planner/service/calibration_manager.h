@@ -32,17 +32,25 @@ class CalibrationManager {
   // The cluster's calibration at `version` (0 = latest); NOT_FOUND when it
   // has none (no job on it has succeeded yet).
   absl::StatusOr<v1::Calibration> Get(const std::string& cluster, int64_t version);
-  // The latest calibration with at least one fitted sample, if any.
-  absl::StatusOr<std::optional<v1::Calibration>> Usable(const std::string& cluster);
+  // The cluster's latest calibration, for a plan made from the hardware
+  // profile `hardware_profile_id`: none when it has no fitted sample, or
+  // when its samples were measured against another profile (a re-probe, or
+  // an inline profile of a what-if request) — a calibration only corrects
+  // the profile it was learned on.
+  absl::StatusOr<std::optional<v1::Calibration>> Usable(const std::string& cluster,
+                                                        const std::string& hardware_profile_id);
 
   // Adds the finished job (its measured step time against the uncalibrated
   // prediction of `plan`, the plan it ran) to its cluster's samples,
   // replacing an earlier sample of the same job, refits and stores the new
   // version. A job that cannot teach anything (a galvatron-mode plan, a plan
-  // for another cluster or another hardware profile, too few or too noisy
-  // steps) is kept as an unused sample with the reason.
+  // for another cluster, from another or an inline hardware profile, too few
+  // or too noisy steps) is kept as an unused sample with the reason. The
+  // cluster keeps its newest kMaxSamples samples.
   absl::StatusOr<v1::Calibration> Record(const v1::Job& job, const v1::Plan& plan)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  static constexpr int kMaxSamples = 200;
 
  private:
   store::Store* const store_;

@@ -1167,6 +1167,16 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& ended, const v1:
     std::string where = entry.job.training().checkpoint_dir().empty()
                             ? std::string("<agent work dir>/checkpoints")
                             : entry.job.training().checkpoint_dir();
+    // What the job measured teaches the cluster's calibration, before the
+    // job shows SUCCEEDED (a client that saw it end finds the calibration
+    // updated); a failure there is the planner's, not the job's.
+    if (calibrations_ != nullptr) {
+      auto recorded = calibrations_->Record(entry.job, entry.plan);
+      if (!recorded.ok()) {
+        spdlog::warn("job {}: not recorded for calibration: {}", entry.job.id(),
+                     recorded.status().ToString());
+      }
+    }
     std::string exported;
     if (entry.exported.has_value()) {
       exported = absl::StrCat("; model exported to ", entry.exported->path(), " on ",
@@ -1185,18 +1195,6 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& ended, const v1:
         [](Entry& e) {
           if (e.exported.has_value()) *e.job.mutable_exported_model() = *e.exported;
         }));
-    // What the job measured teaches the cluster's calibration; a failure
-    // there is the planner's, not the job's.
-    if (calibrations_ != nullptr) {
-      std::optional<Entry> done = Snapshot(number);
-      if (done.has_value()) {
-        auto recorded = calibrations_->Record(done->job, done->plan);
-        if (!recorded.ok()) {
-          spdlog::warn("job {}: not recorded for calibration: {}", done->job.id(),
-                       recorded.status().ToString());
-        }
-      }
-    }
     return absl::OkStatus();
   }
   if (task.state() == v1::TASK_STATE_CANCELLED || entry.cancel_requested) {

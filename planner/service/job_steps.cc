@@ -132,10 +132,11 @@ absl::StatusOr<v1::PlanRequest> JobPlanRequest(const v1::Job& job, const v1::Mod
                      "probe --cluster ",
                      job.cluster(), ")"));
   }
-  // Fewer nodes than the profile measured: the same interconnect, cut.
+  // Fewer nodes than the profile measured: the same interconnect, cut. It
+  // keeps the profile's id, so that the plan names the profile it came from
+  // and the cluster's calibration (learned on that profile) applies.
   v1::HardwareProfile cut = hardware;
   cut.set_num_nodes(static_cast<int>(nodes.size()));
-  cut.clear_id();
   cut.clear_version();
   cut.clear_created_at();
   *request.mutable_hardware() = std::move(cut);

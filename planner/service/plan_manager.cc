@@ -129,7 +129,10 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
   }
   if (calibrations_ != nullptr && request.mode() != v1::COST_MODEL_MODE_GALVATRON &&
       !request.uncalibrated()) {
-    ASSIGN_OR_RETURN(inputs.calibration, calibrations_->Usable(inputs.hardware.cluster()));
+    // Only for the profile the calibration was learned on (a stored
+    // profile, or a job's cut of it, which keeps its id).
+    ASSIGN_OR_RETURN(inputs.calibration,
+                     calibrations_->Usable(inputs.hardware.cluster(), inputs.hardware.id()));
   }
   const std::string id = search::PlanId(inputs);
   ASSIGN_OR_RETURN(auto existing, store_->Get(Table::kPlans, id, 0));

@@ -30,6 +30,10 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
                      ", node_timeout_ms: ", config.node_timeout_ms,
                      ", reattach_timeout_ms: ", config.reattach_timeout_ms, ", expected all > 0"));
   }
+  if (!(config.calibration_max_spread >= 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration_max_spread: ", config.calibration_max_spread, ", expected >= 0"));
+  }
   std::unique_ptr<PlannerServer> server(new PlannerServer());
   server->store_ = std::move(store);
   server->models_ = std::make_unique<ModelManager>(server->store_.get());
@@ -48,10 +52,6 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   // deadline thread calls this (no NodeManager lock held).
   server->nodes_->AddNodeLostListener(
       [tasks = server->tasks_.get()](const v1::Node& node) { tasks->OnNodeLost(node); });
-  if (!(config.calibration_max_spread >= 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("calibration_max_spread: ", config.calibration_max_spread, ", expected >= 0"));
-  }
   cost::CalibrationOptions calibration_options;
   calibration_options.max_spread = config.calibration_max_spread;
   server->calibrations_ = std::make_unique<CalibrationManager>(

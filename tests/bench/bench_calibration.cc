@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   // Every other choice of as many fitted plans: how much the held-out error
   // depends on which plans the calibration learned from.
   const int n = static_cast<int>(runs.size());
+  if (n > 20) return Fail("--runs: at most 20 plans (every subset of them is scored)");
   std::vector<double> raw_seconds(n);
   for (int i = 0; i < n; ++i) raw_seconds[i] = runs[i].plan.prediction().iteration_seconds();
   std::vector<double> held_errors;

@@ -405,7 +405,11 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   CHECK(stored.samples(0).used());
   CHECK(stored.samples(0).measured_seconds() == job.step_time().measured_seconds());
   CHECK(stored.samples_used() == 1);
-  CHECK(stored.compute_factor() > 0);
+  // One sample: both factors are its measured over predicted step time.
+  CHECK(stored.compute_factor() ==
+        Approx(job.step_time().measured_seconds() / job.step_time().predicted_seconds())
+            .epsilon(1e-9));
+  CHECK(stored.communication_factor() == Approx(stored.compute_factor()).epsilon(1e-9));
   const std::vector<std::string> plan_args = {"plan",      "--model",        "gpt-tiny",
                                               "--cluster", "test",           "--memory",
                                               "4GiB",      "--global-batch", "8"};

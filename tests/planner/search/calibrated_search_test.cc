@@ -56,8 +56,9 @@ std::unique_ptr<cost::CostModel> ModelFor(const PlanInputs& inputs, const v1::Pl
                                                               : cost::Schedule::k1F1B;
   v1::HardwareProfile hw = inputs.hardware;
   std::vector<v1::ComputeProfile> compute = inputs.compute;
-  if (calibration != nullptr)
+  if (calibration != nullptr) {
     cost::ApplyCalibration(*calibration, o.analytic_efficiency, &hw, &compute);
+  }
   auto model = cost::CostModel::Create(inputs.model, hw, compute, o);
   REQUIRE(model.ok());
   return std::move(*model);
@@ -102,8 +103,7 @@ TEST_CASE("PredictPlan scores a plan as the search did") {
     REQUIRE(scored.ok());
     CheckSamePrediction(*scored, plan->prediction());
     CHECK(scored->stage_memory_size() == plan->prediction().stage_memory_size());
-    // The runners-up differ from the winner: scoring them another way would
-    // not match, so the winner's match is not a coincidence of equal plans.
+    // An uncalibrated plan records no calibration.
     CHECK_FALSE(plan->has_raw_prediction());
     CHECK_FALSE(plan->has_calibration());
   }
@@ -154,16 +154,21 @@ TEST_CASE("a calibrated plan records its calibration and the uncalibrated predic
   CHECK(calibrated->prediction().iteration_seconds() <=
         calibrated->raw_prediction().iteration_seconds() * 2 * (1 + 1e-9));
 
-  // The calibration is part of the id: another version, another plan id;
-  // the same calibration, the same id; none, the id of before.
+  // The calibration's factors are part of the id: other factors, another
+  // plan id; the same factors (a later version that fitted nothing new),
+  // the same id; none, or asked uncalibrated, the id of before.
   const std::string id = PlanId(inputs);
   CHECK(calibrated->id() == id);
   CHECK(id != raw->id());
   CHECK(PlanId(plain) == raw->id());
+  plain.request.set_uncalibrated(true);
+  CHECK(PlanId(plain) == raw->id());
   PlanInputs other = inputs;
   other.calibration = Calibration(2.0, 1.0, 2);
-  CHECK(PlanId(other) != id);
+  CHECK(PlanId(other) == id);
   other.calibration = Calibration(2.0, 1.5, 1);
+  CHECK(PlanId(other) != id);
+  other.calibration = Calibration(2.5, 1.0, 1);
   CHECK(PlanId(other) != id);
 }
 

@@ -125,17 +125,30 @@ TEST_CASE("a succeeded job calibrates the plans that follow") {
     REQUIRE(noisy->samples_size() == 2);
     CHECK_FALSE(noisy->samples(1).used());
     CHECK_THAT(noisy->samples(1).ignored_reason(), Contains("too noisy"));
+    CHECK(noisy->samples(1).excluded_reason().empty());  // judged again at each refit
     CHECK(noisy->compute_factor() == Approx(2).epsilon(1e-9));
     auto from_galvatron =
         f.calibrations.Record(Finished("job-4", galvatron_plan, predicted), galvatron_plan);
     REQUIRE(from_galvatron.ok());
-    CHECK_THAT(from_galvatron->samples(2).ignored_reason(), Contains("galvatron-mode"));
+    CHECK_THAT(from_galvatron->samples(2).excluded_reason(), Contains("galvatron-mode"));
     v1::Plan elsewhere = raw;
     elsewhere.set_cluster("other");
     auto other = f.calibrations.Record(Finished("job-5", elsewhere, predicted), elsewhere);
     REQUIRE(other.ok());
     CHECK_THAT(other->samples(3).ignored_reason(), Contains("cluster \"other\""));
+    v1::Plan given = raw;
+    given.clear_hardware_profile_id();
+    auto inline_profile = f.calibrations.Record(Finished("job-8", given, predicted), given);
+    REQUIRE(inline_profile.ok());
+    CHECK_THAT(inline_profile->samples(4).excluded_reason(), Contains("inline"));
     CHECK(other->samples_used() == 1);
+  }
+
+  SECTION("an inline what-if profile is not calibrated") {
+    v1::PlanRequest what_if = f.Request();
+    what_if.clear_cluster();
+    *what_if.mutable_hardware() = testing::SyntheticCluster("syn", 1, 4);
+    CHECK_FALSE(f.Plan(what_if).has_calibration());
   }
 
   SECTION("a job recorded again replaces its sample") {
@@ -149,22 +162,33 @@ TEST_CASE("a succeeded job calibrates the plans that follow") {
   }
 
   SECTION("a new hardware profile retires the samples measured against the old one") {
-    REQUIRE(f.hardware.Put(testing::SyntheticCluster("syn", 1, 4)).ok());
+    v1::HardwareProfile reprobed = testing::SyntheticCluster("syn", 1, 4);
+    reprobed.set_overlap_coefficient(1.15);  // a new probe measures other figures
+    REQUIRE(f.hardware.Put(reprobed).ok());
+    // The calibration was learned on hw-syn-1: plans on hw-syn-2 go without.
     const v1::Plan replanned = f.Plan(f.Request());
-    // The calibration still applies (it is the cluster's latest) ...
-    CHECK(replanned.calibration().id() == "cal-syn-1");
-    // ... until a job against the new profile refits it without the old one.
-    auto refit = f.calibrations.Record(Finished("job-6", raw, predicted), raw);
+    CHECK_FALSE(replanned.has_calibration());
+    CHECK(replanned.hardware_profile_id() == "hw-syn-2");
+    auto usable = f.calibrations.Usable("syn", "hw-syn-2");
+    REQUIRE(usable.ok());
+    CHECK_FALSE(usable->has_value());
+    // A job of a plan from the old profile teaches nothing; a job of a plan
+    // from the new one refits without the old samples.
+    auto old_plan = f.calibrations.Record(Finished("job-6", raw, predicted), raw);
+    REQUIRE(old_plan.ok());
+    CHECK_THAT(old_plan->samples(1).excluded_reason(), Contains("hw-syn-1"));
+    CHECK(old_plan->samples_used() == 0);
+    auto refit = f.calibrations.Record(
+        Finished("job-7", replanned, 3 * replanned.prediction().iteration_seconds()), replanned);
     REQUIRE(refit.ok());
     CHECK_FALSE(refit->samples(0).used());
     CHECK_THAT(refit->samples(0).ignored_reason(), Contains("hw-syn-1") && Contains("hw-syn-2"));
-    // job-6's plan was made from hw-syn-1 as well.
-    CHECK_FALSE(refit->samples(1).used());
-    CHECK(refit->samples_used() == 0);
-    auto usable = f.calibrations.Usable("syn");
-    REQUIRE(usable.ok());
-    CHECK_FALSE(usable->has_value());
-    CHECK_FALSE(f.Plan(f.Request()).has_calibration());
+    CHECK(refit->samples(2).used());
+    CHECK(refit->samples_used() == 1);
+    CHECK(refit->compute_factor() == Approx(3).epsilon(1e-9));
+    const v1::Plan recalibrated = f.Plan(f.Request());
+    CHECK(recalibrated.calibration().id() == "cal-syn-3");
+    CHECK(recalibrated.calibration().compute_factor() == Approx(3).epsilon(1e-9));
   }
 }
 

@@ -135,7 +135,10 @@ TEST_CASE("The plan request uses the cluster's profile, cut to the job's nodes",
     CHECK(request->hardware().num_nodes() == 1);
     CHECK(request->hardware().devices_per_node() == 2);
     CHECK(request->hardware().cluster() == "lab");
-    CHECK(request->hardware().id().empty());
+    // The cut names the profile it came from (the plan records it, and the
+    // cluster's calibration, learned on that profile, applies).
+    CHECK(request->hardware().id() == "hw-lab-3");
+    CHECK(request->hardware().version() == 0);
   }
   SECTION("other devices per node: probe again") {
     auto request = JobPlanRequest(job, model, Profile(2, 4), {MakeNode("n1"), MakeNode("n2")});
