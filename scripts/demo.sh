@@ -275,7 +275,7 @@ echo
 step "What the planner learned: the job's measured step time calibrates the cluster's cost model"
 echo "(a job whose steps varied too much is kept on record but not fitted; see docs/calibration.md)"
 run "$g" calibration show demo || true
-echo "The next plan for the same request uses the calibration (prediction vs uncalibrated):"
+echo "The next plan for the same request: calibrated (prediction beside the uncalibrated one) once a job was fitted:"
 run "$g" plan --model gpt-tiny --cluster demo --memory 4GiB --global-batch "$batch" || true
 
 finished=1
