@@ -164,8 +164,29 @@ absl::StatusOr<v1::Job> PlannerClient::FollowJob(const std::string& id, const Jo
     ASSIGN_OR_RETURN(job, PollJob(id, wait_ms, &revision));
     total_steps = JobTotalSteps(job);
     for (; shown_transitions < job.transitions_size(); ++shown_transitions) {
-      if (view.transitions) {
-        *err_ << JobTransitionLine(job.id(), job.transitions(shown_transitions)) << std::endl;
+      if (!view.transitions) continue;
+      const v1::JobTransition& t = job.transitions(shown_transitions);
+      *err_ << JobTransitionLine(job.id(), t) << std::endl;
+      // Once planned: the plan's shape and per-layer strategy (an extra;
+      // following goes on without it if the plan cannot be read).
+      if (t.state() == v1::JOB_STATE_PLANNED && !job.plan_id().empty()) {
+        v1::GetPlanRequest get;
+        get.set_id(job.plan_id());
+        v1::Plan plan;
+        if (plans_->GetPlan(Context().get(), get, &plan).ok()) {
+          *err_ << absl::StrFormat(
+                       "  plan %s: pp%d %s, global batch %d in %d micro-batches, predicted %.4g "
+                       "s/step",
+                       plan.id(), plan.pp(),
+                       text::ShortEnumName(v1::PipelineSchedule_Name(plan.schedule()),
+                                           "PIPELINE_SCHEDULE_"),
+                       plan.global_batch(), plan.micro_batches(),
+                       plan.prediction().iteration_seconds())
+                << std::endl;
+          for (const std::string& line : text::CompressLayerStrategies(plan)) {
+            *err_ << "    " << line << std::endl;
+          }
+        }
       }
     }
     return absl::OkStatus();

@@ -572,6 +572,23 @@ TEST_CASE("jobs submit --follow: state changes and steps, then exits like wait")
                        "1GiB", "--steps", "5", "--follow", "--planner", fake.address()});
   WaitForPark(fake, "GetJob", 0);
   size_t before = fake.calls().size();
+  // Planned: the plan's per-layer strategy is shown.
+  v1::Plan plan;
+  plan.set_id("plan-abc");
+  plan.set_pp(1);
+  plan.set_global_batch(8);
+  plan.set_micro_batches(2);
+  plan.mutable_prediction()->set_iteration_seconds(0.25);
+  for (int i = 0; i < 4; ++i) {
+    auto* layer = plan.add_layers();
+    layer->set_tp(i < 2 ? 2 : 1);
+    layer->set_dp(i < 2 ? 1 : 2);
+  }
+  fake.PutPlan(plan);
+  fake.UpdateJob("job-1", [](v1::Job* job) { job->set_plan_id("plan-abc"); });
+  fake.SetState("job-1", v1::JOB_STATE_PLANNED, "planned");
+  WaitForPark(fake, "GetJob", before);
+  before = fake.calls().size();
   fake.SetState("job-1", v1::JOB_STATE_RUNNING, "launched 2 ranks");
   // Running: it waits for steps.
   WaitForPark(fake, "GetJobMetrics", before);
@@ -588,6 +605,10 @@ TEST_CASE("jobs submit --follow: state changes and steps, then exits like wait")
   CHECK_THAT(r.err, Catch::Contains("job-1 pending: submitted\n"));
   CHECK_THAT(r.err, Catch::Contains("job-1 running: launched 2 ranks\n"));
   CHECK_THAT(r.err, Catch::Contains("job-1 succeeded: 5 steps done\n"));
+  CHECK_THAT(r.err,
+             Catch::Contains("  plan plan-abc: pp1") &&
+                 Catch::Contains("global batch 8 in 2 micro-batches, predicted 0.25 s/step"));
+  CHECK_THAT(r.err, Catch::Contains("    layers 0-1") && Catch::Contains("    layers 2-3"));
   for (int step = 1; step <= 5; ++step) {
     INFO("step " << step);
     CHECK(Count(r.err, absl::StrCat("step ", step, "/5  loss ")) == 1);
