@@ -30,66 +30,16 @@
 #include "nlohmann/json.hpp"
 #include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/agents.h"
+#include "tests/support/job_client.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::JobClient;
 using testing::Slurp;
 using testing::StartAgent;
-
-class Client {
- public:
-  explicit Client(const std::string& address)
-      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-        jobs_(v1::JobService::NewStub(channel_)),
-        nodes_(v1::NodeService::NewStub(channel_)) {}
-
-  int AliveNodes() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::ListNodesResponse response;
-    if (!nodes_->ListNodes(&context, v1::ListNodesRequest(), &response).ok()) return -1;
-    int alive = 0;
-    for (const v1::Node& node : response.nodes()) alive += node.state() == v1::NODE_STATE_ALIVE;
-    return alive;
-  }
-
-  grpc::Status Submit(const v1::SubmitJobRequest& request, v1::Job* job) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    return jobs_->SubmitJob(&context, request, job);
-  }
-
-  // Follows the job with long polls until it ends or `timeout` passes.
-  v1::Job WaitEnd(const std::string& id, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int64_t revision = 0;
-    v1::Job job;
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-      v1::GetJobRequest request;
-      request.set_id(id);
-      request.set_wait_ms(5000);
-      request.set_known_revision(revision);
-      v1::GetJobResponse response;
-      grpc::Status status = jobs_->GetJob(&context, request, &response);
-      INFO(status.error_message());
-      REQUIRE(status.ok());
-      job = response.job();
-      revision = response.revision();
-      if (revision == -1) break;  // ended
-    }
-    return job;
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::JobService::Stub> jobs_;
-  std::unique_ptr<v1::NodeService::Stub> nodes_;
-};
 
 // One tensor of a safetensors file: its dtype, shape and raw bytes.
 struct RawTensor {
@@ -160,7 +110,7 @@ TEST_CASE("A job with export writes its trained model on rank 0's node as the ch
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, std::chrono::seconds(30)));
@@ -176,7 +126,7 @@ TEST_CASE("A job with export writes its trained model on rank 0's node as the ch
   request.mutable_training()->set_seed(7);
   request.mutable_training()->set_export_safetensors(true);
   v1::Job submitted;
-  grpc::Status status = client.Submit(request, &submitted);
+  grpc::Status status = client.TrySubmit(request, &submitted);
   INFO(status.error_message());
   REQUIRE(status.ok());
   CHECK(submitted.training().export_safetensors());
@@ -250,14 +200,14 @@ TEST_CASE("A job asking to export a model export cannot write is refused at subm
           "[e2e][jobs]") {
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
-  Client client(planner.address());
+  JobClient client(planner.address());
   v1::SubmitJobRequest request;
   request.set_model("bert-base");
   request.set_cluster("test");
   request.set_memory_budget_bytes(int64_t{4} << 30);
   request.mutable_training()->set_export_safetensors(true);
   v1::Job job;
-  const grpc::Status status = client.Submit(request, &job);
+  const grpc::Status status = client.TrySubmit(request, &job);
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(status.error_message(), Catch::Contains("training.export_safetensors") &&
                                          Catch::Contains("MODEL_FAMILY_BERT"));

@@ -39,136 +39,19 @@
 #include "grpcpp/create_channel.h"
 #include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/agents.h"
+#include "tests/support/job_client.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
 namespace {
 
 using testing::ChildProcess;
+using testing::JobClient;
 using testing::Slurp;
 using testing::StartAgent;
 using testing::WorkerPids;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
-
-class Client {
- public:
-  explicit Client(const std::string& address)
-      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-        jobs_(v1::JobService::NewStub(channel_)),
-        tasks_(v1::TaskService::NewStub(channel_)),
-        nodes_(v1::NodeService::NewStub(channel_)) {}
-
-  int AliveNodes() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::ListNodesRequest request;
-    v1::ListNodesResponse response;
-    if (!nodes_->ListNodes(&context, request, &response).ok()) return -1;
-    int alive = 0;
-    for (const v1::Node& node : response.nodes()) alive += node.state() == v1::NODE_STATE_ALIVE;
-    return alive;
-  }
-
-  v1::Job Submit(const v1::SubmitJobRequest& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::Job job;
-    grpc::Status status = jobs_->SubmitJob(&context, request, &job);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return job;
-  }
-
-  // The job; through a planner restart (waits for the planner to serve).
-  v1::Job Get(const std::string& id) {
-    for (int attempt = 0;; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      context.set_wait_for_ready(true);
-      v1::GetJobRequest request;
-      request.set_id(id);
-      v1::GetJobResponse response;
-      grpc::Status status = jobs_->GetJob(&context, request, &response);
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && attempt < 3) continue;
-      INFO(status.error_message());
-      REQUIRE(status.ok());
-      return response.job();
-    }
-  }
-
-  v1::Task Task(const std::string& id) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    v1::GetTaskRequest request;
-    request.set_id(id);
-    v1::GetTaskResponse response;
-    grpc::Status status = tasks_->GetTask(&context, request, &response);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return response.task();
-  }
-
-  // Follows the job with long polls until it ends or `timeout` passes.
-  v1::Job WaitEnd(const std::string& id, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int64_t revision = 0;
-    v1::Job job;
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-      v1::GetJobRequest request;
-      request.set_id(id);
-      request.set_wait_ms(5000);
-      request.set_known_revision(revision);
-      context.set_wait_for_ready(true);  // through a planner restart
-      v1::GetJobResponse response;
-      grpc::Status status = jobs_->GetJob(&context, request, &response);
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-          status.error_code() == grpc::StatusCode::CANCELLED) {
-        continue;  // restarting
-      }
-      INFO(status.error_message());
-      REQUIRE(status.ok());
-      job = response.job();
-      revision = response.revision();
-      if (revision == -1) break;
-    }
-    return job;
-  }
-
-  // Waits until `ready` holds for the job (or it has ended); the job.
-  v1::Job WaitJob(const std::string& id, const std::function<bool(const v1::Job&)>& ready,
-                  std::chrono::seconds timeout) {
-    v1::Job job;
-    testing::WaitFor(
-        [&] {
-          job = Get(id);
-          return ready(job) || job.state() >= v1::JOB_STATE_SUCCEEDED;
-        },
-        timeout);
-    return job;
-  }
-
-  v1::Job Cancel(const std::string& id) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::CancelJobRequest request;
-    request.set_id(id);
-    v1::Job job;
-    grpc::Status status = jobs_->CancelJob(&context, request, &job);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return job;
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::JobService::Stub> jobs_;
-  std::unique_ptr<v1::TaskService::Stub> tasks_;
-  std::unique_ptr<v1::NodeService::Stub> nodes_;
-};
 
 // A planner, n1 and n2 (two CPU devices each), both alive. The planner can
 // be SIGKILLed and started again on the same address and database.
@@ -179,7 +62,7 @@ class Cluster {
     planner_ =
         std::make_unique<testing::PlannerProcess>(dir.File("planner.db"), dir.path(), flags_);
     address_ = planner_->address();
-    client = std::make_unique<Client>(address_);
+    client = std::make_unique<JobClient>(address_);
     n1 = StartAgent(dir, address_, "n1", 2);
     n2 = StartAgent(dir, address_, "n2", 2);
     REQUIRE(testing::WaitFor([&] { return client->AliveNodes() == 2; }, kDeadline));
@@ -223,7 +106,7 @@ class Cluster {
   }
 
   testing::TempDir dir;
-  std::unique_ptr<Client> client;
+  std::unique_ptr<JobClient> client;
   std::unique_ptr<ChildProcess> n1;
   std::unique_ptr<ChildProcess> n2;
 

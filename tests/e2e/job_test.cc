@@ -27,152 +27,18 @@
 #include "grpcpp/create_channel.h"
 #include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/agents.h"
+#include "tests/support/job_client.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
 namespace {
 
 using testing::ChildProcess;
+using testing::JobClient;
 using testing::Slurp;
 using testing::StartAgent;
 
 constexpr auto kDeadline = std::chrono::seconds(30);
-
-class Client {
- public:
-  explicit Client(const std::string& address)
-      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-        jobs_(v1::JobService::NewStub(channel_)),
-        nodes_(v1::NodeService::NewStub(channel_)) {}
-
-  int AliveNodes() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::ListNodesRequest request;
-    v1::ListNodesResponse response;
-    if (!nodes_->ListNodes(&context, request, &response).ok()) return -1;
-    int alive = 0;
-    for (const v1::Node& node : response.nodes()) alive += node.state() == v1::NODE_STATE_ALIVE;
-    return alive;
-  }
-
-  v1::Job Submit(const v1::SubmitJobRequest& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::Job job;
-    grpc::Status status = jobs_->SubmitJob(&context, request, &job);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return job;
-  }
-
-  grpc::Status TrySubmit(const v1::SubmitJobRequest& request) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::Job job;
-    return jobs_->SubmitJob(&context, request, &job);
-  }
-
-  v1::Job Get(const std::string& id) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::GetJobRequest request;
-    request.set_id(id);
-    v1::GetJobResponse response;
-    grpc::Status status = jobs_->GetJob(&context, request, &response);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return response.job();
-  }
-
-  // Follows the job with long polls until it ends or `timeout` passes.
-  v1::Job WaitEnd(const std::string& id, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int64_t revision = 0;
-    v1::Job job;
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
-      v1::GetJobRequest request;
-      request.set_id(id);
-      request.set_wait_ms(5000);
-      request.set_known_revision(revision);
-      context.set_wait_for_ready(true);  // through a planner restart
-      v1::GetJobResponse response;
-      grpc::Status status = jobs_->GetJob(&context, request, &response);
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) continue;  // restarting
-      INFO(status.error_message());
-      REQUIRE(status.ok());
-      job = response.job();
-      revision = response.revision();
-      if (revision == -1) break;
-    }
-    return job;
-  }
-
-  // Waits until the job is in `state` (or has ended).
-  v1::Job WaitState(const std::string& id, v1::JobState state, std::chrono::seconds timeout) {
-    v1::Job job;
-    testing::WaitFor(
-        [&] {
-          job = Get(id);
-          return job.state() == state || job.state() >= v1::JOB_STATE_SUCCEEDED;
-        },
-        timeout);
-    return job;
-  }
-
-  std::vector<v1::StepMetrics> Metrics(const std::string& id) {
-    std::vector<v1::StepMetrics> all;
-    int64_t after = 0;
-    while (true) {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      v1::GetJobMetricsRequest request;
-      request.set_job_id(id);
-      request.set_after_step(after);
-      request.set_page_size(2);  // exercises paging
-      v1::GetJobMetricsResponse response;
-      grpc::Status status = jobs_->GetJobMetrics(&context, request, &response);
-      INFO(status.error_message());
-      REQUIRE(status.ok());
-      for (const v1::StepMetrics& m : response.metrics()) all.push_back(m);
-      if (response.metrics_size() == 0 || response.job_finished()) break;
-      after = response.metrics(response.metrics_size() - 1).step();
-    }
-    return all;
-  }
-
-  v1::GetJobLogsResponse Logs(const std::string& id, int rank) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::GetJobLogsRequest request;
-    request.set_job_id(id);
-    request.set_rank(rank);
-    v1::GetJobLogsResponse response;
-    grpc::Status status = jobs_->GetJobLogs(&context, request, &response);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return response;
-  }
-
-  v1::Job Cancel(const std::string& id) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::CancelJobRequest request;
-    request.set_id(id);
-    v1::Job job;
-    grpc::Status status = jobs_->CancelJob(&context, request, &job);
-    INFO(status.error_message());
-    REQUIRE(status.ok());
-    return job;
-  }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::JobService::Stub> jobs_;
-  std::unique_ptr<v1::NodeService::Stub> nodes_;
-};
 
 // pp 2 × tp 2 over 4 ranks: each stage's tensor-parallel pair on one node.
 v1::Plan Pp2Tp2(const testing::TempDir& dir) {
@@ -196,37 +62,6 @@ v1::SubmitJobRequest JobRequest(const v1::Plan& plan, int steps) {
   request.mutable_training()->set_dtype("float64");
   request.mutable_training()->set_seed(7);
   return request;
-}
-
-// galvatron-worker processes anywhere on the machine whose command line
-// mentions `marker` (a test's temporary directory).
-int WorkersMentioning(const std::string& marker) {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (text.find("galvatron-worker") != std::string::npos &&
-        text.find(marker) != std::string::npos) {
-      ++count;
-    }
-  }
-  return count;
-}
-
-// The pid of the galvatron-worker train process of `rank` whose command line
-// mentions `marker`; 0 if none.
-pid_t WorkerPid(const std::string& marker, int rank) {
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream cmdline(entry.path() / "cmdline", std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    if (text.find("galvatron-worker") != std::string::npos &&
-        text.find(marker) != std::string::npos && text.find(" train ") != std::string::npos &&
-        text.find(" --rank " + std::to_string(rank) + " ") != std::string::npos) {
-      return static_cast<pid_t>(std::stoi(entry.path().filename().string()));
-    }
-  }
-  return 0;
 }
 
 // Losses of `steps` float64 steps of the plan through the launcher.
@@ -254,7 +89,7 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -358,7 +193,7 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   testing::PlannerProcess planner(
       dir.File("planner.db"), dir.path(),
       {"--heartbeat-interval-ms", "200", "--calibration-max-spread", "1000"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -447,7 +282,7 @@ TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -464,7 +299,7 @@ TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "
         return job.checkpoint().complete() && job.steps_done() > job.checkpoint().step();
       },
       std::chrono::seconds(120)));
-  const pid_t victim = WorkerPid(dir.File("work-n2"), 2);
+  const pid_t victim = testing::TrainWorkerPid(dir.File("work-n2"), 2);
   REQUIRE(victim > 0);
   REQUIRE(kill(victim, SIGKILL) == 0);
 
@@ -507,7 +342,7 @@ TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]")
       dir.File("planner.db"), dir.path(),
       std::vector<std::string>{"--heartbeat-interval-ms", "200"});
   const std::string address = planner->address();
-  Client client(address);
+  JobClient client(address);
   auto n1 = StartAgent(dir, address, "n1", 2);
   auto n2 = StartAgent(dir, address, "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -520,7 +355,7 @@ TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]")
   planner->process().Wait(std::chrono::seconds(10));
   planner.reset();
   // The workers go on without it.
-  CHECK(WorkersMentioning(dir.path()) == 4);
+  CHECK(testing::WorkerPids(dir.path()).size() == 4);
   planner = std::make_unique<testing::PlannerProcess>(
       dir.File("planner.db"), dir.path(),
       std::vector<std::string>{"--heartbeat-interval-ms", "200"}, address);
@@ -543,7 +378,7 @@ TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]")
 TEST_CASE("Submissions are checked field by field", "[e2e][jobs]") {
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path());
-  Client client(planner.address());
+  JobClient client(planner.address());
   const v1::Plan plan = Pp2Tp2(dir);
 
   v1::SubmitJobRequest no_memory = JobRequest(plan, 4);
@@ -575,7 +410,7 @@ TEST_CASE("A job cancelled while it runs ends CANCELLED with no worker left", "[
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -587,7 +422,7 @@ TEST_CASE("A job cancelled while it runs ends CANCELLED with no worker left", "[
   // Wait for a step so that every rank is past its rendezvous.
   REQUIRE(testing::WaitFor([&] { return client.Get(submitted.id()).steps_done() >= 1; },
                            std::chrono::seconds(120)));
-  CHECK(WorkersMentioning(dir.path()) == 4);
+  CHECK(testing::WorkerPids(dir.path()).size() == 4);
 
   const auto cancelled_at = std::chrono::steady_clock::now();
   const v1::Job cancelled = client.Cancel(submitted.id());
@@ -595,7 +430,7 @@ TEST_CASE("A job cancelled while it runs ends CANCELLED with no worker left", "[
   CHECK_THAT(cancelled.message(), Catch::Contains("cancelled"));
   // Every worker stops within 10 s.
   CHECK(testing::WaitFor(
-      [&] { return WorkersMentioning(dir.path()) == 0; },
+      [&] { return testing::WorkerPids(dir.path()).empty(); },
       std::chrono::seconds(10) - std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::steady_clock::now() - cancelled_at)));
   n1->Signal(SIGTERM);
@@ -608,7 +443,7 @@ TEST_CASE("An agent lost mid-job fails the job and stops the other node's worker
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
                                   {"--heartbeat-interval-ms", "200", "--node-timeout-ms", "2000"});
-  Client client(planner.address());
+  JobClient client(planner.address());
   auto n1 = StartAgent(dir, planner.address(), "n1", 2);
   auto n2 = StartAgent(dir, planner.address(), "n2", 2);
   REQUIRE(testing::WaitFor([&] { return client.AliveNodes() == 2; }, kDeadline));
@@ -644,7 +479,7 @@ TEST_CASE("An agent lost mid-job fails the job and stops the other node's worker
       std::chrono::seconds(15)));
   // n2's orphans stop once their peers are gone (peer watch), or are killed
   // here so that nothing outlives the test.
-  if (!testing::WaitFor([&] { return WorkersMentioning(dir.path()) == 0; },
+  if (!testing::WaitFor([&] { return testing::WorkerPids(dir.path()).empty(); },
                         std::chrono::seconds(60))) {
     std::system(("pkill -9 -f " + dir.path()).c_str());
   }
