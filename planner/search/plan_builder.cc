@@ -123,6 +123,52 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
   return absl::OkStatus();
 }
 
+// The cost-model options a request asks for (the schedule aside).
+absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request) {
+  cost::CostOptions cost_options;
+  cost_options.mode = request.mode() == v1::COST_MODEL_MODE_GALVATRON ? cost::Mode::kGalvatron
+                                                                      : cost::Mode::kDefault;
+  if (request.seq_len() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seq_len: ", request.seq_len(), ", must be >= 0 (0 = the model's)"));
+  }
+  cost_options.seq_len = request.seq_len();
+  switch (request.default_dp_type()) {
+    case v1::DATA_PARALLEL_TYPE_UNSPECIFIED:
+    case v1::DATA_PARALLEL_TYPE_DDP:
+      cost_options.default_dp_type = cost::DpType::kDdp;
+      break;
+    case v1::DATA_PARALLEL_TYPE_ZERO2:
+      cost_options.default_dp_type = cost::DpType::kZero2;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
+                       ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
+  }
+  return cost_options;
+}
+
+// What `inputs`' cost model, its profiles scaled by inputs.calibration when
+// `calibrated`, predicts for `plan` (with the plan's schedule).
+absl::StatusOr<v1::Prediction> Predict(const PlanInputs& inputs, bool calibrated,
+                                       const v1::Plan& plan) {
+  ASSIGN_OR_RETURN(cost::CostOptions options, CostOptionsFor(inputs.request));
+  options.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
+                                                                    : cost::Schedule::k1F1B;
+  std::unique_ptr<cost::CostModel> model;
+  if (calibrated && inputs.calibration.has_value()) {
+    v1::HardwareProfile hardware = inputs.hardware;
+    std::vector<v1::ComputeProfile> compute = inputs.compute;
+    cost::ApplyCalibration(*inputs.calibration, options.analytic_efficiency, &hardware, &compute);
+    ASSIGN_OR_RETURN(model, cost::CostModel::Create(inputs.model, hardware, compute, options));
+  } else {
+    ASSIGN_OR_RETURN(
+        model, cost::CostModel::Create(inputs.model, inputs.hardware, inputs.compute, options));
+  }
+  return PredictPlan(*model, plan);
+}
+
 }  // namespace
 
 std::string PlanId(const PlanInputs& inputs) {
@@ -181,6 +227,10 @@ std::string PlanId(const PlanInputs& inputs) {
   return absl::StrCat("plan-", h.Hex());
 }
 
+absl::StatusOr<v1::Prediction> PredictPlanFor(const PlanInputs& inputs, const v1::Plan& plan) {
+  return Predict(inputs, true, plan);
+}
+
 std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs) {
   auto numbers = [](const v1::MeasurementQuality& q) {
     return absl::StrFormat(
@@ -217,27 +267,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   options.threads = build.threads;
   options.progress = build.progress;
 
-  cost::CostOptions cost_options;
-  cost_options.mode = request.mode() == v1::COST_MODEL_MODE_GALVATRON ? cost::Mode::kGalvatron
-                                                                      : cost::Mode::kDefault;
-  if (request.seq_len() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("seq_len: ", request.seq_len(), ", must be >= 0 (0 = the model's)"));
-  }
-  cost_options.seq_len = request.seq_len();
-  switch (request.default_dp_type()) {
-    case v1::DATA_PARALLEL_TYPE_UNSPECIFIED:
-    case v1::DATA_PARALLEL_TYPE_DDP:
-      cost_options.default_dp_type = cost::DpType::kDdp;
-      break;
-    case v1::DATA_PARALLEL_TYPE_ZERO2:
-      cost_options.default_dp_type = cost::DpType::kZero2;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
-                       ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
-  }
+  ASSIGN_OR_RETURN(cost::CostOptions cost_options, CostOptionsFor(request));
   std::vector<cost::Schedule> schedules;
   for (int i = 0; i < request.schedules_size(); ++i) {
     switch (request.schedules(i)) {
@@ -292,12 +322,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   v1::Plan plan = std::move(result.plan);
   if (inputs.calibration.has_value()) {
     // What the profiles alone predict for the plan the calibrated search chose.
-    cost::CostOptions o = cost_options;
-    o.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
-                                                                : cost::Schedule::k1F1B;
-    ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> raw,
-                     cost::CostModel::Create(inputs.model, inputs.hardware, inputs.compute, o));
-    ASSIGN_OR_RETURN(*plan.mutable_raw_prediction(), PredictPlan(*raw, plan));
+    ASSIGN_OR_RETURN(*plan.mutable_raw_prediction(), Predict(inputs, false, plan));
     *plan.mutable_calibration() = cost::CalibrationSummary(*inputs.calibration);
   }
   plan.set_id(PlanId(inputs));

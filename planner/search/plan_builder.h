@@ -49,6 +49,12 @@ std::string PlanId(const PlanInputs& inputs);
 // on timings that may be off. Empty when no profile is flagged.
 std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs);
 
+// What the cost model BuildPlan builds from `inputs` (the request's options,
+// the profiles scaled by inputs.calibration when set) predicts for `plan`,
+// with the plan's schedule (search::PredictPlan): for a plan BuildPlan made
+// from the same inputs, its own prediction.
+absl::StatusOr<v1::Prediction> PredictPlanFor(const PlanInputs& inputs, const v1::Plan& plan);
+
 // INVALID_ARGUMENT for a bad request (naming the field) or a calibration in
 // galvatron mode, RESOURCE_EXHAUSTED with the reason when no plan fits. The prediction carries
 // NoisyProfileWarnings, outputs like the rest of it (see PlanId).

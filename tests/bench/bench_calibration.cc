@@ -28,8 +28,7 @@
 #include "common/model_catalog.h"
 #include "galvatron/v1/service.pb.h"
 #include "planner/cost/calibration.h"
-#include "planner/cost/cost_model.h"
-#include "planner/search/search.h"
+#include "planner/search/plan_builder.h"
 
 namespace {
 
@@ -47,21 +46,18 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// The iteration time the cost model predicts for `plan` from these profiles
+// (scaled by `calibration` when given), as the planner scores plans.
 absl::StatusOr<double> Score(const v1::ModelSpec& model, const v1::HardwareProfile& hardware,
                              const std::vector<v1::ComputeProfile>& compute, const v1::Plan& plan,
                              const v1::Calibration* calibration) {
-  cost::CostOptions options;
-  options.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
-                                                                    : cost::Schedule::k1F1B;
-  options.seq_len = plan.request().seq_len();
-  v1::HardwareProfile hw = hardware;
-  std::vector<v1::ComputeProfile> cp = compute;
-  if (calibration != nullptr) {
-    cost::ApplyCalibration(*calibration, options.analytic_efficiency, &hw, &cp);
-  }
-  auto cost_model = cost::CostModel::Create(model, hw, cp, options);
-  if (!cost_model.ok()) return cost_model.status();
-  auto prediction = search::PredictPlan(**cost_model, plan);
+  search::PlanInputs inputs;
+  inputs.model = model;
+  inputs.hardware = hardware;
+  inputs.compute = compute;
+  inputs.request = plan.request();
+  if (calibration != nullptr) inputs.calibration = *calibration;
+  auto prediction = search::PredictPlanFor(inputs, plan);
   if (!prediction.ok()) return prediction.status();
   return prediction->iteration_seconds();
 }
