@@ -178,6 +178,7 @@ std::string PlanId(const PlanInputs& inputs) {
   model.clear_version();
   model.clear_created_at();
   model.clear_builtin();
+  model.clear_owner();
   h.Add(DeterministicBytes(model));
   // A profile's measurement-quality record changes no figure of the plan,
   // only whether the plan warns (NoisyProfileWarnings): what is hashed is the
@@ -189,6 +190,8 @@ std::string PlanId(const PlanInputs& inputs) {
   hardware.clear_id();
   hardware.clear_version();
   hardware.clear_created_at();
+  hardware.clear_uploaded_by();
+  hardware.clear_restored_from_version();
   const bool hardware_noisy = hardware.quality().noisy();
   hardware.clear_quality();
   h.Add(DeterministicBytes(hardware));
@@ -198,6 +201,8 @@ std::string PlanId(const PlanInputs& inputs) {
     p.clear_id();
     p.clear_version();
     p.clear_created_at();
+    p.clear_uploaded_by();
+    p.clear_restored_from_version();
     const bool noisy = p.quality().noisy();
     p.clear_quality();
     compute.emplace_back(DeterministicBytes(p), noisy);
@@ -214,6 +219,7 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_model_spec();
   request.clear_cluster();
   request.clear_hardware();
+  request.clear_hardware_profile_version();  // the profile it names is hashed
   // Asking for no calibration is what no calibration gives.
   request.clear_uncalibrated();
   h.Add(DeterministicBytes(request));
