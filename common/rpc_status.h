@@ -21,6 +21,15 @@ grpc::Status Reply(absl::StatusOr<T> result, T* response) {
   return grpc::Status::OK;
 }
 
+// Ends a handler body that returns absl::Status (planner/service/access.h):
+// the value into *response, or the error.
+template <typename T>
+absl::Status Fill(absl::StatusOr<T> result, T* response) {
+  if (!result.ok()) return result.status();
+  *response = std::move(*result);
+  return absl::OkStatus();
+}
+
 // Name of a code as a user reads it: "INVALID_ARGUMENT", "NOT_FOUND", ...
 const char* StatusCodeName(absl::StatusCode code);
 

@@ -24,6 +24,7 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto server = galvatron::planner::PlannerServer::Start(config);
@@ -42,11 +43,27 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
     }
   }
   std::thread signal_waiter([&signals, &server] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    spdlog::info("received {}, shutting down (calls in flight get 5 s)",
-                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-    (*server)->Shutdown(absl::Seconds(5));
+    while (true) {
+      int signal_number = 0;
+      sigwait(&signals, &signal_number);
+      if (signal_number == SIGHUP) {
+        // A token file changed: read it again (the tokens in force stay if
+        // it does not parse).
+        if (auto reloaded = (*server)->authorizer().Reload(); !reloaded.ok()) {
+          spdlog::error("SIGHUP: the token file was not re-read, the old tokens stay: {}",
+                        std::string(reloaded.message()));
+        } else {
+          spdlog::info("SIGHUP: {}", (*server)->authorizer().enabled()
+                                         ? "token file re-read"
+                                         : "no token file to re-read (--auth-tokens)");
+        }
+        continue;
+      }
+      spdlog::info("received {}, shutting down (calls in flight get 5 s)",
+                   signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+      (*server)->Shutdown(absl::Seconds(5));
+      return;
+    }
   });
   (*server)->Wait();
   signal_waiter.join();
@@ -77,6 +94,15 @@ int main(int argc, char** argv) {
                  "largest request or response accepted")
       ->capture_default_str()
       ->check(CLI::Range(4096, 1 << 30));
+  app.add_option("--tls-cert", config.tls_cert,
+                 "TLS: the server's certificate chain (PEM); with --tls-key, clients must use TLS");
+  app.add_option("--tls-key", config.tls_key, "TLS: the server's private key (PEM)");
+  app.add_option("--tls-client-ca", config.tls_client_ca,
+                 "mutual TLS: accept only clients whose certificate this CA (PEM) signed");
+  app.add_option("--auth-tokens", config.auth_tokens,
+                 "token file, one `ROLE NAME TOKEN [CLUSTER]` per line (roles admin, user, agent, "
+                 "viewer); every call must then carry a known bearer token. Re-read on SIGHUP. "
+                 "Without TLS or tokens the planner serves loopback only");
   app.add_option("--ready-file", ready_file,
                  "once serving, write the address (with the actual port) to this file");
   app.add_option("--search-threads", config.search_threads,

@@ -27,7 +27,7 @@ std::shared_ptr<grpc::Channel> PlannerChannel(const AgentConfig& config) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial_ms);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial_ms);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
-  return grpc::CreateCustomChannel(config.planner, grpc::InsecureChannelCredentials(), args);
+  return CreatePlannerChannel(config.planner, config.credentials, args);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "agent/daemon/backoff.h"
 #include "agent/daemon/task_executor.h"
+#include "common/rpc_channel.h"
 #include "galvatron/v1/service.grpc.pb.h"
 #include "galvatron/v1/task.grpc.pb.h"
 
@@ -25,6 +26,8 @@ namespace galvatron::agent {
 
 struct AgentConfig {
   std::string planner = "127.0.0.1:50051";  // HOST:PORT
+  // TLS and the bearer token (common/rpc_channel.h); default: plaintext.
+  ClientCredentials credentials;
   // Overrides the interval the planner sends (0 = the planner's).
   int64_t heartbeat_interval_ms = 0;
   // Deadline of each RPC to the planner.

@@ -38,6 +38,17 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   app.add_option("--timeout", options.timeout_seconds, "seconds to wait for the planner")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  ClientSecurityOptions security;
+  app.add_option("--tls-ca", security.tls_ca,
+                 "TLS: trust the planner's certificate through this CA (PEM; default: "
+                 "$GALVATRON_TLS_CA; without it and --tls-cert: plaintext)");
+  app.add_option("--tls-cert", security.tls_cert,
+                 "mutual TLS: this client's certificate (PEM; default: $GALVATRON_TLS_CERT)");
+  app.add_option("--tls-key", security.tls_key,
+                 "mutual TLS: this client's key (PEM; default: $GALVATRON_TLS_KEY)");
+  app.add_option("--token-file", security.token_file,
+                 "file holding the bearer token every call carries (default: "
+                 "$GALVATRON_TOKEN_FILE, or the token in $GALVATRON_TOKEN)");
 
   std::function<absl::Status(PlannerClient&)> command;
 
@@ -80,6 +91,23 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   profiles_list->add_option("--cluster", cluster, "only this cluster (hardware: every version)");
   profiles_list->callback(
       [&] { command = [&](PlannerClient& c) { return c.ProfilesList(profile_kind, cluster); }; });
+  std::string rollback_cluster, rollback_layer_type;
+  int64_t rollback_version = 0;
+  auto* profiles_rollback = profiles->add_subcommand(
+      "rollback",
+      "make an older version of a cluster's hardware profile (or, with --layer-type, of a compute "
+      "profile) the latest again, as a new version; admins only");
+  profiles_rollback->add_option("CLUSTER", rollback_cluster, "cluster name")->required();
+  profiles_rollback->add_option("--to-version", rollback_version, "the version to restore")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  profiles_rollback->add_option("--layer-type", rollback_layer_type,
+                                "roll back this layer type's compute profile instead");
+  profiles_rollback->callback([&] {
+    command = [&](PlannerClient& c) {
+      return c.ProfilesRollback(rollback_cluster, rollback_layer_type, rollback_version);
+    };
+  });
   auto* profiles_show = profiles->add_subcommand("show", "show one profile");
   profiles_show->add_option("ID", profile_id, "profile id (hw-... or cp-...)")->required();
   profiles_show->callback(
@@ -410,6 +438,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   plan->add_option("--max-pp", plan_max_pp, "largest pipeline degree");
   plan->add_option("--pipeline", plan_pipeline, "gpipe, 1f1b or gpipe,1f1b");
   plan->add_option("--time-limit", plan_time_limit, "search seconds (0 = the planner's default)");
+  int64_t plan_hardware_version = 0;
+  plan->add_option("--hardware-version", plan_hardware_version,
+                   "plan from this version of the cluster's hardware profile (0 = the latest)")
+      ->check(CLI::NonNegativeNumber);
   bool plan_uncalibrated = false;
   plan->add_flag("--uncalibrated", plan_uncalibrated,
                  "plan from the profiles alone, without the cluster's calibration");
@@ -435,6 +467,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       plan_request.set_time_limit_seconds(plan_time_limit);
       plan_request.set_estimate_missing(plan_estimate);
       plan_request.set_uncalibrated(plan_uncalibrated);
+      plan_request.set_hardware_profile_version(plan_hardware_version);
       return c.Plan(plan_request);
     };
   });
@@ -457,6 +490,13 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     err << app.help();
     return kExitUsage;
   }
+  ApplySecurityEnvironment(&security);
+  auto credentials = LoadClientCredentials(security);
+  if (!credentials.ok()) {
+    err << "galvatron: " << credentials.status().message() << "\n";
+    return kExitUsage;
+  }
+  options.credentials = std::move(*credentials);
   PlannerClient client(options, &out, &err);
   absl::Status status = command(client);
   if (!status.ok()) {

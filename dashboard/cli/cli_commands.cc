@@ -67,8 +67,7 @@ PlannerClient::PlannerClient(const ClientOptions& options, std::ostream* out, st
   // reconnect backoff would grow to two minutes).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel =
-      grpc::CreateCustomChannel(options.planner, grpc::InsecureChannelCredentials(), args);
+  auto channel = CreatePlannerChannel(options.planner, options.credentials, args);
   models_ = v1::ModelService::NewStub(channel);
   hardware_ = v1::HardwareProfileService::NewStub(channel);
   compute_ = v1::ComputeProfileService::NewStub(channel);
@@ -283,6 +282,31 @@ absl::Status PlannerClient::ProfilesShow(const std::string& id) {
   return absl::InvalidArgumentError(
       absl::StrCat("ID: \"", id,
                    "\", expected a hardware profile id (hw-...) or a compute profile id (cp-...)"));
+}
+
+absl::Status PlannerClient::ProfilesRollback(const std::string& cluster,
+                                             const std::string& layer_type, int64_t version) {
+  if (layer_type.empty()) {
+    v1::RollbackHardwareProfileRequest request;
+    request.set_cluster(cluster);
+    request.set_version(version);
+    v1::HardwareProfile response;
+    RETURN_IF_ERROR(Check(hardware_->RollbackHardwareProfile(Context().get(), request, &response)));
+    *out_ << (options_.json ? MessageToJson(response) + "\n"
+                            : absl::StrCat("hardware profile ", response.id(), " stored: ", cluster,
+                                           " is back at version ", version, "\n"));
+    return absl::OkStatus();
+  }
+  v1::RollbackComputeProfileRequest request;
+  request.set_cluster(cluster);
+  request.set_layer_type(layer_type);
+  request.set_version(version);
+  v1::ComputeProfile response;
+  RETURN_IF_ERROR(Check(compute_->RollbackComputeProfile(Context().get(), request, &response)));
+  *out_ << (options_.json ? MessageToJson(response) + "\n"
+                          : absl::StrCat("compute profile ", response.id(), " stored: ", layer_type,
+                                         " on ", cluster, " is back at version ", version, "\n"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Task> PlannerClient::Follow(const std::string& id) {

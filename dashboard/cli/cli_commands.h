@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/rpc_channel.h"
 #include "dashboard/cli/job_flags.h"
 #include "galvatron/v1/job.grpc.pb.h"
 #include "galvatron/v1/service.grpc.pb.h"
@@ -38,6 +39,9 @@ struct ClientOptions {
   // (doubling, at most 5 s).
   double reconnect_seconds = 120;
   double reconnect_backoff_seconds = 0.5;
+  // TLS and the bearer token (common/rpc_channel.h); default: plaintext,
+  // no token.
+  ClientCredentials credentials;
 };
 
 class PlannerClient {
@@ -55,6 +59,10 @@ class PlannerClient {
   // kind: "all", "hardware" or "compute".
   absl::Status ProfilesList(const std::string& kind, const std::string& cluster);
   absl::Status ProfilesShow(const std::string& id);
+  // Makes the cluster's hardware profile (or, with a layer type, that
+  // compute profile) at `version` its latest again.
+  absl::Status ProfilesRollback(const std::string& cluster, const std::string& layer_type,
+                                int64_t version);
 
   // Asks the agents of the cluster to measure its interconnect (a probe
   // task); with `wait`, follows it to the end (progress on stderr), prints

@@ -21,11 +21,39 @@ std::string ComputeProfileKey(const std::string& cluster, const std::string& lay
   return absl::StrCat(cluster, "/", layer_type);
 }
 
-absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Put(v1::ComputeProfile profile) {
+absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Put(v1::ComputeProfile profile,
+                                                              std::string uploaded_by) {
+  profile.clear_restored_from_version();
+  return Append(std::move(profile), std::move(uploaded_by));
+}
+
+absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Rollback(const std::string& cluster,
+                                                                   const std::string& layer_type,
+                                                                   int64_t version,
+                                                                   std::string by) {
+  if (version < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: ", version, ", expected the version (>= 1) to restore"));
+  }
+  v1::GetComputeProfileRequest get;
+  get.set_cluster(cluster);
+  get.set_layer_type(layer_type);
+  get.set_version(version);
+  ASSIGN_OR_RETURN(v1::ComputeProfile old, Get(get));
+  old.set_restored_from_version(version);
+  ASSIGN_OR_RETURN(v1::ComputeProfile restored, Append(std::move(old), std::move(by)));
+  spdlog::info("compute profile of {} on {} rolled back to version {} as {}", layer_type, cluster,
+               version, restored.id());
+  return restored;
+}
+
+absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Append(v1::ComputeProfile profile,
+                                                                 std::string uploaded_by) {
   RETURN_IF_ERROR(ValidateComputeProfile(profile));
   profile.clear_id();
   profile.clear_version();
   profile.clear_created_at();
+  profile.set_uploaded_by(std::move(uploaded_by));
   store::NewRow row;
   row.key = ComputeProfileKey(profile.cluster(), profile.layer_type());
   row.id_prefix =
@@ -97,22 +125,37 @@ absl::StatusOr<v1::ListComputeProfilesResponse> ComputeProfileManager::List(
   return response;
 }
 
-grpc::Status ComputeProfileManager::PutComputeProfile(grpc::ServerContext*,
+grpc::Status ComputeProfileManager::PutComputeProfile(grpc::ServerContext* context,
                                                       const v1::PutComputeProfileRequest* request,
                                                       v1::ComputeProfile* response) {
-  return Reply(Put(request->profile()), response);
+  return Handle(context, "ComputeProfileService/PutComputeProfile",
+                [&](const Principal& who) -> absl::Status {
+                  RETURN_IF_ERROR(CheckCluster(who, request->profile().cluster(), "the profile"));
+                  return Fill(Put(request->profile(), who.name), response);
+                });
 }
 
-grpc::Status ComputeProfileManager::GetComputeProfile(grpc::ServerContext*,
+grpc::Status ComputeProfileManager::RollbackComputeProfile(
+    grpc::ServerContext* context, const v1::RollbackComputeProfileRequest* request,
+    v1::ComputeProfile* response) {
+  return Handle(context, "ComputeProfileService/RollbackComputeProfile", [&](const Principal& who) {
+    return Fill(Rollback(request->cluster(), request->layer_type(), request->version(), who.name),
+                response);
+  });
+}
+
+grpc::Status ComputeProfileManager::GetComputeProfile(grpc::ServerContext* context,
                                                       const v1::GetComputeProfileRequest* request,
                                                       v1::ComputeProfile* response) {
-  return Reply(Get(*request), response);
+  return Handle(context, "ComputeProfileService/GetComputeProfile",
+                [&](const Principal&) { return Fill(Get(*request), response); });
 }
 
 grpc::Status ComputeProfileManager::ListComputeProfiles(
-    grpc::ServerContext*, const v1::ListComputeProfilesRequest* request,
+    grpc::ServerContext* context, const v1::ListComputeProfilesRequest* request,
     v1::ListComputeProfilesResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "ComputeProfileService/ListComputeProfiles",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
 }  // namespace galvatron::planner

@@ -14,11 +14,37 @@ namespace galvatron::planner {
 
 using store::Table;
 
-absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Put(v1::HardwareProfile profile) {
+absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Put(v1::HardwareProfile profile,
+                                                                std::string uploaded_by) {
+  profile.clear_restored_from_version();
+  return Append(std::move(profile), std::move(uploaded_by));
+}
+
+absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Rollback(const std::string& cluster,
+                                                                     int64_t version,
+                                                                     std::string by) {
+  if (version < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version: ", version, ", expected the version (>= 1) to restore"));
+  }
+  v1::GetHardwareProfileRequest get;
+  get.set_cluster(cluster);
+  get.set_version(version);
+  ASSIGN_OR_RETURN(v1::HardwareProfile old, Get(get));
+  old.set_restored_from_version(version);
+  ASSIGN_OR_RETURN(v1::HardwareProfile restored, Append(std::move(old), std::move(by)));
+  spdlog::info("hardware profile of {} rolled back to version {} as {}", cluster, version,
+               restored.id());
+  return restored;
+}
+
+absl::StatusOr<v1::HardwareProfile> HardwareProfileManager::Append(v1::HardwareProfile profile,
+                                                                   std::string uploaded_by) {
   RETURN_IF_ERROR(ValidateHardwareProfile(profile));
   profile.clear_id();
   profile.clear_version();
   profile.clear_created_at();
+  profile.set_uploaded_by(std::move(uploaded_by));
   store::NewRow row;
   row.key = profile.cluster();
   row.id_prefix = absl::StrCat("hw-", profile.cluster(), "-");
@@ -84,21 +110,36 @@ absl::StatusOr<v1::ListHardwareProfilesResponse> HardwareProfileManager::List(
 }
 
 grpc::Status HardwareProfileManager::PutHardwareProfile(
-    grpc::ServerContext*, const v1::PutHardwareProfileRequest* request,
+    grpc::ServerContext* context, const v1::PutHardwareProfileRequest* request,
     v1::HardwareProfile* response) {
-  return Reply(Put(request->profile()), response);
+  return Handle(context, "HardwareProfileService/PutHardwareProfile",
+                [&](const Principal& who) -> absl::Status {
+                  RETURN_IF_ERROR(CheckCluster(who, request->profile().cluster(), "the profile"));
+                  return Fill(Put(request->profile(), who.name), response);
+                });
+}
+
+grpc::Status HardwareProfileManager::RollbackHardwareProfile(
+    grpc::ServerContext* context, const v1::RollbackHardwareProfileRequest* request,
+    v1::HardwareProfile* response) {
+  return Handle(context, "HardwareProfileService/RollbackHardwareProfile",
+                [&](const Principal& who) {
+                  return Fill(Rollback(request->cluster(), request->version(), who.name), response);
+                });
 }
 
 grpc::Status HardwareProfileManager::GetHardwareProfile(
-    grpc::ServerContext*, const v1::GetHardwareProfileRequest* request,
+    grpc::ServerContext* context, const v1::GetHardwareProfileRequest* request,
     v1::HardwareProfile* response) {
-  return Reply(Get(*request), response);
+  return Handle(context, "HardwareProfileService/GetHardwareProfile",
+                [&](const Principal&) { return Fill(Get(*request), response); });
 }
 
 grpc::Status HardwareProfileManager::ListHardwareProfiles(
-    grpc::ServerContext*, const v1::ListHardwareProfilesRequest* request,
+    grpc::ServerContext* context, const v1::ListHardwareProfilesRequest* request,
     v1::ListHardwareProfilesResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "HardwareProfileService/ListHardwareProfiles",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
 }  // namespace galvatron::planner

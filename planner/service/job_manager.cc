@@ -347,7 +347,8 @@ void JobManager::StartDriver(int64_t number) {
 
 // ---------------------------------------------------------------- API
 
-absl::StatusOr<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& request) {
+absl::StatusOr<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& request,
+                                           const std::string& owner) {
   v1::TrainingOptions training;
   RETURN_IF_ERROR(ValidateSubmission(request, &training));
   v1::ModelSpec model;
@@ -356,7 +357,7 @@ absl::StatusOr<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& request) 
       return Invalid("model", Quoted(request.model()), "either a name or model_spec, not both");
     }
     RETURN_IF_ERROR(ValidateModelSpec(request.model_spec()));
-    ASSIGN_OR_RETURN(model, models_->Submit(request.model_spec()));
+    ASSIGN_OR_RETURN(model, models_->Submit(request.model_spec(), owner));
   } else if (!request.model().empty()) {
     ASSIGN_OR_RETURN(model, models_->Get(request.model(), request.model_version()));
   } else {
@@ -400,6 +401,7 @@ absl::StatusOr<v1::Job> JobManager::Submit(const v1::SubmitJobRequest& request) 
   job.set_model(model.name());
   job.set_model_version(model.version());
   job.set_cluster(request.cluster());
+  job.set_owner(owner);
   job.set_memory_budget_bytes(request.memory_budget_bytes());
   if (request.batch_case() == v1::SubmitJobRequest::kGlobalBatch) {
     job.set_global_batch(request.global_batch());
@@ -1260,35 +1262,53 @@ absl::Status JobManager::TaskEnded(int64_t number, const Entry& ended, const v1:
 
 // ---------------------------------------------------------------- gRPC
 
-grpc::Status JobManager::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
-                                   v1::Job* response) {
-  return Reply(Submit(*request), response);
+grpc::Status JobManager::SubmitJob(grpc::ServerContext* context,
+                                   const v1::SubmitJobRequest* request, v1::Job* response) {
+  return Handle(context, "JobService/SubmitJob", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the job"));
+    if (request->has_model_spec())
+      RETURN_IF_ERROR(models_->MayChange(who, request->model_spec().name()));
+    return Fill(Submit(*request, who.name), response);
+  });
 }
 
 grpc::Status JobManager::GetJob(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                 v1::GetJobResponse* response) {
-  return Reply(Get(*request, context), response);
+  return Handle(context, "JobService/GetJob",
+                [&](const Principal&) { return Fill(Get(*request, context), response); });
 }
 
-grpc::Status JobManager::ListJobs(grpc::ServerContext*, const v1::ListJobsRequest* request,
+grpc::Status JobManager::ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                   v1::ListJobsResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "JobService/ListJobs",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
-grpc::Status JobManager::CancelJob(grpc::ServerContext*, const v1::CancelJobRequest* request,
-                                   v1::Job* response) {
-  return Reply(Cancel(request->id()), response);
+grpc::Status JobManager::CancelJob(grpc::ServerContext* context,
+                                   const v1::CancelJobRequest* request, v1::Job* response) {
+  return Handle(context, "JobService/CancelJob", [&](const Principal& who) -> absl::Status {
+    if (who.role != Role::kAdmin) {
+      v1::GetJobRequest get;
+      get.set_id(request->id());
+      ASSIGN_OR_RETURN(v1::GetJobResponse job, Get(get, context));
+      RETURN_IF_ERROR(CheckOwner(who, job.job().owner(), absl::StrCat("job ", request->id())));
+    }
+    return Fill(Cancel(request->id()), response);
+  });
 }
 
 grpc::Status JobManager::GetJobMetrics(grpc::ServerContext* context,
                                        const v1::GetJobMetricsRequest* request,
                                        v1::GetJobMetricsResponse* response) {
-  return Reply(Metrics(*request, context), response);
+  return Handle(context, "JobService/GetJobMetrics",
+                [&](const Principal&) { return Fill(Metrics(*request, context), response); });
 }
 
-grpc::Status JobManager::GetJobLogs(grpc::ServerContext*, const v1::GetJobLogsRequest* request,
+grpc::Status JobManager::GetJobLogs(grpc::ServerContext* context,
+                                    const v1::GetJobLogsRequest* request,
                                     v1::GetJobLogsResponse* response) {
-  return Reply(Logs(*request), response);
+  return Handle(context, "JobService/GetJobLogs",
+                [&](const Principal&) { return Fill(Logs(*request), response); });
 }
 
 }  // namespace galvatron::planner

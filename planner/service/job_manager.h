@@ -64,6 +64,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "galvatron/v1/job.grpc.pb.h"
+#include "planner/service/access.h"
 #include "planner/service/calibration_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/long_poll.h"
@@ -95,7 +96,9 @@ struct JobManagerOptions {
   absl::Duration cancel_wait = absl::Seconds(20);
 };
 
-class JobManager final : public v1::JobService::Service, public TrainReportListener {
+class JobManager final : public v1::JobService::Service,
+                         public TrainReportListener,
+                         public GuardedService {
  public:
   JobManager(store::Store* store, NodeManager* nodes, ModelManager* models,
              HardwareProfileManager* hardware, PlanManager* plans, TaskManager* tasks,
@@ -108,7 +111,9 @@ class JobManager final : public v1::JobService::Service, public TrainReportListe
   // Stops the drivers (jobs stay as stored) and wakes every long poll.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::StatusOr<v1::Job> Submit(const v1::SubmitJobRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  // `owner`: the submitting token's NAME (empty without tokens).
+  absl::StatusOr<v1::Job> Submit(const v1::SubmitJobRequest& request, const std::string& owner = "")
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<v1::GetJobResponse> Get(const v1::GetJobRequest& request,
                                          const grpc::ServerContext* context = nullptr)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -15,7 +15,7 @@ namespace galvatron::planner {
 
 using store::Table;
 
-absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec) {
+absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec, std::string owner) {
   RETURN_IF_ERROR(ValidateModelSpec(spec));
   if (CatalogModel(spec.name())) {
     return absl::AlreadyExistsError(
@@ -26,12 +26,14 @@ absl::StatusOr<v1::ModelSpec> ModelManager::Submit(v1::ModelSpec spec) {
   spec.clear_version();
   spec.clear_created_at();
   spec.clear_builtin();
+  spec.set_owner(std::move(owner));
   store::NewRow row;
   row.key = spec.name();
   row.id_prefix = absl::StrCat(spec.name(), "@");
   row.payload = DeterministicBytes(spec);
   ASSIGN_OR_RETURN(store::Row stored, store_->Append(Table::kModels, row));
-  spdlog::info("model {} version {} stored", spec.name(), stored.version);
+  spdlog::info("model {} version {} stored{}", spec.name(), stored.version,
+               spec.owner().empty() ? "" : absl::StrCat(" for ", spec.owner()));
   return DecodeRow<v1::ModelSpec>(Table::kModels, stored);
 }
 
@@ -115,27 +117,47 @@ absl::StatusOr<int64_t> ModelManager::Delete(const std::string& name) {
   return deleted;
 }
 
-grpc::Status ModelManager::SubmitModel(grpc::ServerContext*, const v1::SubmitModelRequest* request,
+absl::Status ModelManager::MayChange(const Principal& who, const std::string& name) {
+  if (who.role == Role::kAdmin) return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateName("name", name));
+  ASSIGN_OR_RETURN(auto row, store_->Get(Table::kModels, name, 0));
+  if (!row) return absl::OkStatus();  // a new name: anyone may claim it
+  ASSIGN_OR_RETURN(v1::ModelSpec latest, DecodeRow<v1::ModelSpec>(Table::kModels, *row));
+  return CheckOwner(who, latest.owner(), absl::StrCat("model \"", name, "\""));
+}
+
+grpc::Status ModelManager::SubmitModel(grpc::ServerContext* context,
+                                       const v1::SubmitModelRequest* request,
                                        v1::ModelSpec* response) {
-  return Reply(Submit(request->spec()), response);
+  return Handle(context, "ModelService/SubmitModel", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(MayChange(who, request->spec().name()));
+    return Fill(Submit(request->spec(), who.name), response);
+  });
 }
 
-grpc::Status ModelManager::GetModel(grpc::ServerContext*, const v1::GetModelRequest* request,
-                                    v1::ModelSpec* response) {
-  return Reply(Get(request->name(), request->version()), response);
+grpc::Status ModelManager::GetModel(grpc::ServerContext* context,
+                                    const v1::GetModelRequest* request, v1::ModelSpec* response) {
+  return Handle(context, "ModelService/GetModel", [&](const Principal&) {
+    return Fill(Get(request->name(), request->version()), response);
+  });
 }
 
-grpc::Status ModelManager::ListModels(grpc::ServerContext*, const v1::ListModelsRequest* request,
+grpc::Status ModelManager::ListModels(grpc::ServerContext* context,
+                                      const v1::ListModelsRequest* request,
                                       v1::ListModelsResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "ModelService/ListModels",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
-grpc::Status ModelManager::DeleteModel(grpc::ServerContext*, const v1::DeleteModelRequest* request,
+grpc::Status ModelManager::DeleteModel(grpc::ServerContext* context,
+                                       const v1::DeleteModelRequest* request,
                                        v1::DeleteModelResponse* response) {
-  auto result = Delete(request->name());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  response->set_versions_deleted(*result);
-  return grpc::Status::OK;
+  return Handle(context, "ModelService/DeleteModel", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(MayChange(who, request->name()));
+    ASSIGN_OR_RETURN(int64_t deleted, Delete(request->name()));
+    response->set_versions_deleted(deleted);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace galvatron::planner

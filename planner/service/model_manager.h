@@ -7,18 +7,23 @@
 
 #include "absl/status/statusor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "planner/service/access.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
 
 // Thread-safe: no state of its own beyond the thread-safe store; gRPC calls
 // it from its thread pool.
-class ModelManager final : public v1::ModelService::Service {
+class ModelManager final : public v1::ModelService::Service, public GuardedService {
  public:
   explicit ModelManager(store::Store* store) : store_(store) {}
 
-  // Validates and stores a new version of spec.name(); returns it as stored.
-  absl::StatusOr<v1::ModelSpec> Submit(v1::ModelSpec spec);
+  // Validates and stores a new version of spec.name() owned by `owner` (a
+  // token's NAME; empty without tokens); returns it as stored.
+  absl::StatusOr<v1::ModelSpec> Submit(v1::ModelSpec spec, std::string owner = "");
+  // PERMISSION_DENIED unless `who` may add a version of, or delete, the
+  // stored model `name`: an admin, its owner, or anyone for a new name.
+  absl::Status MayChange(const Principal& who, const std::string& name);
   // A stored model (version 0 = latest) or a catalog model.
   absl::StatusOr<v1::ModelSpec> Get(const std::string& name, int64_t version);
   absl::StatusOr<v1::ListModelsResponse> List(const v1::ListModelsRequest& request);

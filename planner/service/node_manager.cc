@@ -310,19 +310,29 @@ absl::StatusOr<v1::ListNodesResponse> NodeManager::List(const v1::ListNodesReque
   return response;
 }
 
-grpc::Status NodeManager::RegisterNode(grpc::ServerContext*, const v1::RegisterNodeRequest* request,
+grpc::Status NodeManager::RegisterNode(grpc::ServerContext* context,
+                                       const v1::RegisterNodeRequest* request,
                                        v1::RegisterNodeResponse* response) {
-  return Reply(Register(*request), response);
+  return Handle(context, "NodeService/RegisterNode", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->node().cluster(), "the node"));
+    return Fill(Register(*request), response);
+  });
 }
 
-grpc::Status NodeManager::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status NodeManager::Heartbeat(grpc::ServerContext* context,
+                                    const v1::HeartbeatRequest* request,
                                     v1::HeartbeatResponse* response) {
-  return Reply(Beat(*request), response);
+  return Handle(context, "NodeService/Heartbeat", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the heartbeat"));
+    return Fill(Beat(*request), response);
+  });
 }
 
-grpc::Status NodeManager::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* request,
+grpc::Status NodeManager::ListNodes(grpc::ServerContext* context,
+                                    const v1::ListNodesRequest* request,
                                     v1::ListNodesResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "NodeService/ListNodes",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
 }  // namespace galvatron::planner

@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "planner/service/access.h"
 #include "planner/service/write_sequencer.h"
 #include "planner/store/store.h"
 
@@ -67,7 +68,7 @@ absl::Status ValidateNodeRegistration(const v1::Node& node);
 // The read-compare-append of a node's row at registration is ordered per
 // node by a WriteSequencer turn (registrations of one node take turns;
 // other nodes, heartbeats and reads do not wait for the write).
-class NodeManager final : public v1::NodeService::Service {
+class NodeManager final : public v1::NodeService::Service, public GuardedService {
  public:
   using NodeLostListener = std::function<void(const v1::Node& node)>;
 

@@ -82,13 +82,21 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
     return absl::InvalidArgumentError(
         "model: empty, expected a model name (stored or built-in) or a model_spec");
   }
+  if (request.hardware_profile_version() < 0 ||
+      (request.hardware_profile_version() > 0 && request.has_hardware())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "hardware_profile_version: ", request.hardware_profile_version(),
+        ", expected 0 (the latest) or, with a cluster (not an inline profile), a stored version"));
+  }
   if (request.has_hardware()) {
     RETURN_IF_ERROR(ValidateHardwareProfile(request.hardware()));
     inputs.hardware = request.hardware();
   } else if (!request.cluster().empty()) {
     v1::GetHardwareProfileRequest get;
     get.set_cluster(request.cluster());
+    get.set_version(request.hardware_profile_version());
     auto hardware = hardware_->Get(get);
+    if (request.hardware_profile_version() > 0 && !hardware.ok()) return hardware.status();
     if (absl::IsNotFound(hardware.status()) && tasks_ != nullptr) {
       ASSIGN_OR_RETURN(
           v1::MeasureMissingResponse measuring,
@@ -180,30 +188,38 @@ absl::StatusOr<v1::ListPlansResponse> PlanManager::List(const v1::ListPlansReque
   return response;
 }
 
-grpc::Status PlanManager::RequestPlan(grpc::ServerContext*, const v1::PlanRequest* request,
+grpc::Status PlanManager::RequestPlan(grpc::ServerContext* context, const v1::PlanRequest* request,
                                       v1::Plan* response) {
-  return Reply(Request(*request), response);
+  return Handle(context, "PlanService/RequestPlan", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(
+        who, request->has_hardware() ? request->hardware().cluster() : request->cluster(),
+        "the plan request"));
+    return Fill(Request(*request), response);
+  });
 }
 
-grpc::Status PlanManager::GetCalibration(grpc::ServerContext*,
+grpc::Status PlanManager::GetCalibration(grpc::ServerContext* context,
                                          const v1::GetCalibrationRequest* request,
                                          v1::Calibration* response) {
-  if (calibrations_ == nullptr) {
-    return Reply(absl::StatusOr<v1::Calibration>(
-                     absl::UnimplementedError("this planner keeps no calibrations")),
-                 response);
-  }
-  return Reply(calibrations_->Get(request->cluster(), request->version()), response);
+  return Handle(context, "PlanService/GetCalibration", [&](const Principal&) -> absl::Status {
+    if (calibrations_ == nullptr) {
+      return absl::UnimplementedError("this planner keeps no calibrations");
+    }
+    return Fill(calibrations_->Get(request->cluster(), request->version()), response);
+  });
 }
 
-grpc::Status PlanManager::GetPlan(grpc::ServerContext*, const v1::GetPlanRequest* request,
+grpc::Status PlanManager::GetPlan(grpc::ServerContext* context, const v1::GetPlanRequest* request,
                                   v1::Plan* response) {
-  return Reply(Get(request->id()), response);
+  return Handle(context, "PlanService/GetPlan",
+                [&](const Principal&) { return Fill(Get(request->id()), response); });
 }
 
-grpc::Status PlanManager::ListPlans(grpc::ServerContext*, const v1::ListPlansRequest* request,
+grpc::Status PlanManager::ListPlans(grpc::ServerContext* context,
+                                    const v1::ListPlansRequest* request,
                                     v1::ListPlansResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "PlanService/ListPlans",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
 }  // namespace galvatron::planner

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "galvatron/v1/service.grpc.pb.h"
+#include "planner/service/access.h"
 #include "planner/service/calibration_manager.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
@@ -25,7 +26,7 @@ struct PlanManagerOptions {
 // Thread-safe: no state of its own beyond the thread-safe store and the
 // thread-safe managers it reads (models, hardware and compute profiles) and
 // the task manager it asks to measure what a plan lacks.
-class PlanManager final : public v1::PlanService::Service {
+class PlanManager final : public v1::PlanService::Service, public GuardedService {
  public:
   PlanManager(store::Store* store, ModelManager* models, HardwareProfileManager* hardware,
               ComputeProfileManager* compute, PlanManagerOptions options = {},

@@ -1,18 +1,71 @@
 #include "planner/service/planner_server.h"
 
+#include <initializer_list>
+#include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_file.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "planner/store/sqlite_store.h"
 #include "spdlog/spdlog.h"
 
 namespace galvatron::planner {
 
+namespace {
+
+// True for addresses only this machine can reach.
+bool IsLoopbackListen(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const PlannerConfig& config) {
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key: one given without the other, expected both or neither");
+  }
+  if (config.tls_cert.empty()) {
+    if (!config.tls_client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-client-ca: given without --tls-cert/--tls-key, expected mutual TLS on top of "
+          "TLS");
+    }
+    if (config.auth_tokens.empty() && !IsLoopbackListen(config.listen)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--listen ", config.listen,
+          ": without TLS (--tls-cert/--tls-key) or tokens (--auth-tokens) the planner serves "
+          "loopback only (127.0.0.1, ::1 or localhost); anyone who can reach the port could "
+          "change every profile and run jobs on every node"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions options;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain, ReadTextFile(config.tls_cert));
+  ASSIGN_OR_RETURN(pair.private_key, ReadTextFile(config.tls_key));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!config.tls_client_ca.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadTextFile(config.tls_client_ca));
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(const PlannerConfig& config) {
+  // Refuse a bad security set-up before touching the store.
+  RETURN_IF_ERROR(ServerCredentials(config).status());
   store::SqliteStoreOptions options;
   options.path = config.db_path;
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(options));
@@ -34,7 +87,13 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("calibration_max_spread: ", config.calibration_max_spread, ", expected >= 0"));
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, ServerCredentials(config));
   std::unique_ptr<PlannerServer> server(new PlannerServer());
+  if (config.auth_tokens.empty()) {
+    server->authorizer_ = std::make_unique<Authorizer>();
+  } else {
+    ASSIGN_OR_RETURN(server->authorizer_, Authorizer::FromFile(config.auth_tokens));
+  }
   server->store_ = std::move(store);
   server->models_ = std::make_unique<ModelManager>(server->store_.get());
   server->hardware_ = std::make_unique<HardwareProfileManager>(server->store_.get());
@@ -74,7 +133,12 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  for (GuardedService* service : std::initializer_list<GuardedService*>{
+           server->models_.get(), server->hardware_.get(), server->compute_.get(),
+           server->plans_.get(), server->nodes_.get(), server->tasks_.get(), server->jobs_.get()}) {
+    service->set_authorizer(server->authorizer_.get());
+  }
+  builder.AddListeningPort(config.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
   builder.RegisterService(server->models_.get());
@@ -97,7 +161,11 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   if (health != nullptr) {
     health->SetServingStatus(true);
   }
-  spdlog::info("galvatron-planner serving on {}", server->address_);
+  spdlog::info(
+      "galvatron-planner serving on {} ({}{}, {})", server->address_,
+      config.tls_cert.empty() ? "plaintext" : "TLS",
+      config.tls_client_ca.empty() ? "" : " with client certificates",
+      config.auth_tokens.empty() ? "no tokens: every caller is admin" : "bearer tokens required");
   return server;
 }
 

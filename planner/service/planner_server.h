@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "planner/service/access.h"
 #include "planner/service/calibration_manager.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
@@ -44,6 +45,16 @@ struct PlannerConfig {
   // again (a running job: to report again) before going on without them or
   // failing (JobManagerOptions::reattach_timeout).
   int64_t reattach_timeout_ms = 60000;
+
+  // Security (docs/security.md). TLS: the server's certificate chain and
+  // key (PEM files); with tls_client_ca, clients must present a certificate
+  // signed by that CA (mutual TLS). Tokens: the token file of
+  // common/token_file.h; without one every caller is an anonymous admin.
+  // With neither TLS nor tokens the planner listens on loopback only.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string auth_tokens;
 };
 
 // Thread-safe after Start(): Shutdown() may be called from any thread.
@@ -73,10 +84,13 @@ class PlannerServer {
   NodeManager& nodes() { return *nodes_; }
   TaskManager& tasks() { return *tasks_; }
   JobManager& jobs() { return *jobs_; }
+  // Re-read on SIGHUP.
+  Authorizer& authorizer() { return *authorizer_; }
 
  private:
   PlannerServer() = default;
 
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<ModelManager> models_;
   std::unique_ptr<HardwareProfileManager> hardware_;

@@ -210,42 +210,66 @@ absl::StatusOr<v1::MeasureMissingResponse> TaskManager::MeasureMissing(const v1:
   return measure_.MeasureMissing(model, cluster, reason);
 }
 
-grpc::Status TaskManager::CreateTask(grpc::ServerContext*, const v1::CreateTaskRequest* request,
-                                     v1::Task* response) {
-  return Reply(Create(*request), response);
+grpc::Status TaskManager::CreateTask(grpc::ServerContext* context,
+                                     const v1::CreateTaskRequest* request, v1::Task* response) {
+  return Handle(context, "TaskService/CreateTask", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the task"));
+    return Fill(Create(*request), response);
+  });
 }
 
 grpc::Status TaskManager::GetTask(grpc::ServerContext* context, const v1::GetTaskRequest* request,
                                   v1::GetTaskResponse* response) {
-  return Reply(Get(*request, context), response);
+  return Handle(context, "TaskService/GetTask",
+                [&](const Principal&) { return Fill(Get(*request, context), response); });
 }
 
-grpc::Status TaskManager::ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* request,
+grpc::Status TaskManager::ListTasks(grpc::ServerContext* context,
+                                    const v1::ListTasksRequest* request,
                                     v1::ListTasksResponse* response) {
-  return Reply(List(*request), response);
+  return Handle(context, "TaskService/ListTasks",
+                [&](const Principal&) { return Fill(List(*request), response); });
 }
 
-grpc::Status TaskManager::CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest* request,
-                                     v1::Task* response) {
-  return Reply(Cancel(request->id()), response);
+grpc::Status TaskManager::CancelTask(grpc::ServerContext* context,
+                                     const v1::CancelTaskRequest* request, v1::Task* response) {
+  return Handle(context, "TaskService/CancelTask", [&](const Principal& who) -> absl::Status {
+    if (!who.cluster.empty()) {
+      v1::GetTaskRequest get;
+      get.set_id(request->id());
+      ASSIGN_OR_RETURN(v1::GetTaskResponse task, Get(get, context));
+      RETURN_IF_ERROR(CheckCluster(who, task.task().cluster(), "the task"));
+    }
+    return Fill(Cancel(request->id()), response);
+  });
 }
 
 grpc::Status TaskManager::PollTask(grpc::ServerContext* context, const v1::PollTaskRequest* request,
                                    v1::PollTaskResponse* response) {
-  return Reply(Poll(*request, context), response);
+  return Handle(context, "TaskService/PollTask", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the poll"));
+    return Fill(Poll(*request, context), response);
+  });
 }
 
-grpc::Status TaskManager::ReportTask(grpc::ServerContext*, const v1::ReportTaskRequest* request,
+grpc::Status TaskManager::ReportTask(grpc::ServerContext* context,
+                                     const v1::ReportTaskRequest* request,
                                      v1::ReportTaskResponse* response) {
-  return Reply(Report(*request), response);
+  // The report's cluster must be the task's (checked by the reports).
+  return Handle(context, "TaskService/ReportTask", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the report"));
+    return Fill(Report(*request), response);
+  });
 }
 
-grpc::Status TaskManager::MeasureMissing(grpc::ServerContext*,
+grpc::Status TaskManager::MeasureMissing(grpc::ServerContext* context,
                                          const v1::MeasureMissingRequest* request,
                                          v1::MeasureMissingResponse* response) {
-  auto model = models_->Get(request->model(), request->model_version());
-  if (!model.ok()) return ToGrpcStatus(model.status());
-  return Reply(MeasureMissing(*model, request->cluster(), "asked by a client"), response);
+  return Handle(context, "TaskService/MeasureMissing", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(CheckCluster(who, request->cluster(), "the request"));
+    ASSIGN_OR_RETURN(v1::ModelSpec model, models_->Get(request->model(), request->model_version()));
+    return Fill(MeasureMissing(model, request->cluster(), "asked by a client"), response);
+  });
 }
 
 }  // namespace galvatron::planner

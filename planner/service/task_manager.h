@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "galvatron/v1/task.grpc.pb.h"
+#include "planner/service/access.h"
 #include "planner/service/compute_profile_manager.h"
 #include "planner/service/hardware_profile_manager.h"
 #include "planner/service/long_poll.h"
@@ -52,7 +53,7 @@ struct TaskManagerOptions {
 // managers it calls are thread-safe, and no lock is held across a store
 // write (task_board.h says how writes are ordered). Long polls wait on
 // Revisions and wake at least once a second to notice a cancelled call.
-class TaskManager final : public v1::TaskService::Service {
+class TaskManager final : public v1::TaskService::Service, public GuardedService {
  public:
   TaskManager(store::Store* store, NodeManager* nodes, ModelManager* models,
               HardwareProfileManager* hardware, ComputeProfileManager* compute,
