@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "planner/db_command.h"
 #include "planner/search_command.h"
 #include "planner/service/planner_server.h"
 #include "spdlog/spdlog.h"
@@ -83,6 +84,14 @@ int main(int argc, char** argv) {
   std::string ready_file;
   app.add_option("--db", config.db_path, "SQLite database file (created if missing)")
       ->capture_default_str();
+  app.add_flag("--init", config.init_empty_db,
+               "make an existing empty (0-byte) --db file a new store (refused otherwise)");
+  std::string integrity_check = "quick";
+  app.add_option("--integrity-check", integrity_check,
+                 "check the store before serving it: none, quick (quick_check) or full "
+                 "(integrity_check)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "quick", "full"}));
   app.add_option("--listen", config.listen,
                  "address to serve on, HOST:PORT (port 0 picks a free one)")
       ->capture_default_str();
@@ -182,6 +191,17 @@ int main(int argc, char** argv) {
   cmd->add_option("--calibration", search.calibration,
                   "search with this calibration (Calibration JSON, e.g. `galvatron calibration "
                   "show CLUSTER --json`): compute and communication times scaled by its factors");
+  // `galvatron-planner --db F check|backup DEST|recover DEST`: the store file's
+  // upkeep, no daemon.
+  galvatron::planner::DbCommandConfig db;
+  auto* check_cmd = app.add_subcommand(
+      "check", "run integrity_check on --db and read its write-ahead log (exit 0 intact)");
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "copy --db to DEST with SQLite's online backup (works while a planner serves it)");
+  backup_cmd->add_option("DEST", db.destination, "the new file")->required();
+  auto* recover_cmd =
+      app.add_subcommand("recover", "salvage the readable rows of a damaged --db into DEST");
+  recover_cmd->add_option("DEST", db.destination, "the new file")->required();
   CLI11_PARSE(app, argc, argv);
 
   if (cmd->parsed()) return galvatron::planner::RunSearchCommand(search);
@@ -190,5 +210,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "galvatron-planner: %s\n", std::string(status.message()).c_str());
     return 2;
   }
+  for (auto* db_cmd : {check_cmd, backup_cmd, recover_cmd}) {
+    if (!db_cmd->parsed()) continue;
+    db.command = db_cmd->get_name();
+    db.db_path = config.db_path;
+    return galvatron::planner::RunDbCommand(db);
+  }
+  config.integrity_check = *galvatron::store::ParseIntegrityCheck(integrity_check);
   return Serve(config, ready_file);
 }

@@ -68,9 +68,12 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(const Planne
   RETURN_IF_ERROR(ServerCredentials(config).status());
   store::SqliteStoreOptions options;
   options.path = config.db_path;
+  options.init_empty_file = config.init_empty_db;
+  options.integrity_check = config.integrity_check;
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store, store::SqliteStore::Open(options));
-  spdlog::info("store {} open (schema version {})", config.db_path,
-               store::SqliteStore::LatestSchemaVersion());
+  spdlog::info("store {} open (schema version {}, integrity check: {})", config.db_path,
+               store::SqliteStore::LatestSchemaVersion(),
+               store::IntegrityCheckName(config.integrity_check));
   return Start(config, std::move(store));
 }
 

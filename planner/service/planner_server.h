@@ -22,12 +22,17 @@
 #include "planner/service/node_manager.h"
 #include "planner/service/plan_manager.h"
 #include "planner/service/task_manager.h"
+#include "planner/store/sqlite_integrity.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
 
 struct PlannerConfig {
+  // Created when absent; an existing empty file only with init_empty_db.
   std::string db_path = "./galvatron-planner.db";
+  bool init_empty_db = false;
+  // What the store checks before serving the file (none, quick or full).
+  store::IntegrityCheck integrity_check = store::IntegrityCheck::kQuick;
   // host:port; port 0 picks a free port (see PlannerServer::address()).
   std::string listen = "127.0.0.1:50051";
   // Largest request or response accepted.

@@ -1,7 +1,9 @@
 #include "planner/store/sqlite_schema.h"
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -70,7 +72,7 @@ absl::Status CheckAndMigrateInTransaction(SqliteConnection& connection) {
 
 }  // namespace
 
-absl::Status CheckSqliteHeader(const std::string& path) {
+absl::Status CheckSqliteHeader(const std::string& path, bool init_empty) {
   std::ifstream file(path, std::ios::binary);
   // Absent: Open creates it. Unreadable: sqlite3_open_v2 reports why.
   if (!file) return absl::OkStatus();
@@ -78,13 +80,29 @@ absl::Status CheckSqliteHeader(const std::string& path) {
   char header[sizeof kMagic] = {};
   file.read(header, sizeof header);
   const std::streamsize size = file.gcount();
-  if (size == 0) return absl::OkStatus();  // an empty file is a new store
+  if (size == 0) {
+    std::error_code error;
+    const bool wal_has_data = std::filesystem::file_size(path + "-wal", error) > 0 && !error;
+    if (init_empty && !wal_has_data) return absl::OkStatus();
+    if (wal_has_data) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, " is empty but ", path,
+          "-wal beside it is not: the database file lost its contents. Refusing to start on it. "
+          "Keep both files and restore a backup (README: backup and recovery)"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        " is empty (0 bytes). A store that lost its contents looks like this, so it is not made "
+        "into a new store silently: if it is a new store, start once with --init; otherwise "
+        "restore a backup (README: backup and recovery)"));
+  }
   if (size < static_cast<std::streamsize>(sizeof kMagic) ||
       std::memcmp(header, kMagic, sizeof kMagic) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path,
-                     " is not a galvatron-planner store (not an SQLite "
-                     "database: no SQLite header)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        " is not a galvatron-planner store (not an SQLite database: no SQLite header). If it was "
+        "one, its first page is damaged: restore a backup; --init never overwrites a non-empty "
+        "file"));
   }
   return absl::OkStatus();
 }

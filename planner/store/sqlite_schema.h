@@ -19,11 +19,14 @@
 
 namespace galvatron::store::internal {
 
-// SQLite treats a file shorter than its header as an empty database and
-// would overwrite it, so an existing non-empty file must start with the
-// SQLite header before SQLite touches it. OK for an absent or empty file;
-// FAILED_PRECONDITION otherwise.
-absl::Status CheckSqliteHeader(const std::string& path);
+// SQLite treats an empty file as a new database and would build one in it,
+// so an existing file must start with the SQLite header before SQLite touches
+// it. OK for an absent file (Open creates it). An empty (0-byte) file is what a
+// store that lost its contents looks like, so it is refused unless
+// `init_empty` (--init) says it is meant to become a new store, and even then
+// not when a non-empty -wal file sits beside it. FAILED_PRECONDITION
+// otherwise, saying what to do.
+absl::Status CheckSqliteHeader(const std::string& path, bool init_empty);
 
 // Sets up the write connection (foreign keys, synchronous = FULL), then, in
 // one BEGIN IMMEDIATE transaction (so two processes opening a new file do

@@ -6,12 +6,14 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "planner/store/sqlite_connection.h"
 #include "planner/store/sqlite_schema.h"
+#include "spdlog/spdlog.h"
 
 namespace galvatron::store {
 namespace {
@@ -71,6 +73,30 @@ std::string ListSql(Table table, const ListOptions& options) {
   return sql;
 }
 
+// DATA_LOSS and INTERNAL mean a damaged file or a bug, never a bad request:
+// they are logged here, where the file's path is known.
+bool IsSevere(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kDataLoss ||
+         status.code() == absl::StatusCode::kInternal;
+}
+
+template <typename T>
+T Logged(T result, const std::string& path, absl::string_view operation) {
+  const absl::Status& status = result.status();
+  if (IsSevere(status)) {
+    spdlog::error("store {}: {}: {}", path, std::string(operation), status.ToString());
+  }
+  return result;
+}
+
+template <typename T>
+T Logged(T result, const std::string& path, Table table, absl::string_view operation) {
+  if (IsSevere(result.status())) {
+    return Logged(std::move(result), path, absl::StrCat(TableName(table), " ", operation));
+  }
+  return result;
+}
+
 absl::Status CheckVersion(Table table, int64_t version) {
   if (version < 0) {
     return absl::InvalidArgumentError(
@@ -101,7 +127,8 @@ class SqliteStore::ReaderLease {
 
 int SqliteStore::LatestSchemaVersion() { return store::LatestSchemaVersion(); }
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::OpenUnlogged(
+    const SqliteStoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("SqliteStoreOptions.path is empty");
   }
@@ -112,7 +139,18 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStore
   if (sqlite3_threadsafe() == 0) {
     return absl::FailedPreconditionError("the SQLite library was built with SQLITE_THREADSAFE=0");
   }
-  RETURN_IF_ERROR(internal::CheckSqliteHeader(options.path));
+  RETURN_IF_ERROR(internal::CheckSqliteHeader(options.path, options.init_empty_file));
+  // Before SQLite reads the log (and drops what follows a bad frame).
+  ASSIGN_OR_RETURN(const WalReport wal, CheckWalFile(options.path));
+  RETURN_IF_ERROR(RefuseWalThatLosesCommits(options.path, wal));
+  if (wal.dropped_frames > 0) {
+    spdlog::warn("store {}: {}", options.path, wal.Summary());
+  }
+  if (std::filesystem::exists(options.path)) {
+    ASSIGN_OR_RETURN(std::vector<std::string> problems,
+                     RunIntegrityCheck(options.path, options.integrity_check));
+    RETURN_IF_ERROR(DamagedFileError(options.path, options.integrity_check, problems));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
                    Connection::Open(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                     options.busy_timeout_ms));
@@ -124,6 +162,35 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStore
   // at the first read.
   { ASSIGN_OR_RETURN(ReaderLease reader, store->AcquireReader()); }
   return store;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions& options) {
+  return Logged(OpenUnlogged(options), options.path, "open");
+}
+
+absl::StatusOr<Row> SqliteStore::Append(Table table, const NewRow& row) {
+  return Logged(AppendUnlogged(table, row), path(), table, "append");
+}
+
+absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(Table table, const NewRow& row) {
+  return Logged(InsertIfAbsentUnlogged(table, row), path(), table, "insert");
+}
+
+absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table, const std::string& key,
+                                                    int64_t version) {
+  return Logged(GetUnlogged(table, key, version), path(), table, "get");
+}
+
+absl::StatusOr<std::optional<Row>> SqliteStore::GetById(Table table, const std::string& id) {
+  return Logged(GetByIdUnlogged(table, id), path(), table, "get by id");
+}
+
+absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table, const ListOptions& options) {
+  return Logged(ListUnlogged(table, options), path(), table, "list");
+}
+
+absl::StatusOr<int64_t> SqliteStore::Delete(Table table, const std::string& key) {
+  return Logged(DeleteUnlogged(table, key), path(), table, "delete");
 }
 
 SqliteStore::SqliteStore(SqliteStoreOptions options, std::unique_ptr<Connection> writer)
@@ -216,7 +283,7 @@ absl::Status InsertRow(SqliteConnection& connection, Table table, const NewRow& 
 
 }  // namespace
 
-absl::StatusOr<Row> SqliteStore::Append(Table table, const NewRow& new_row) {
+absl::StatusOr<Row> SqliteStore::AppendUnlogged(Table table, const NewRow& new_row) {
   RETURN_IF_ERROR(ValidateNewRow(table, new_row));
   Row row;
   absl::MutexLock lock(&write_mu_);
@@ -232,8 +299,8 @@ absl::StatusOr<Row> SqliteStore::Append(Table table, const NewRow& new_row) {
   return row;
 }
 
-absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(Table table,
-                                                                 const NewRow& new_row) {
+absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsentUnlogged(Table table,
+                                                                         const NewRow& new_row) {
   RETURN_IF_ERROR(ValidateNewRow(table, new_row));
   std::optional<Row> existing;
   Row inserted;
@@ -252,8 +319,8 @@ absl::StatusOr<std::pair<Row, bool>> SqliteStore::InsertIfAbsent(Table table,
   return std::make_pair(std::move(inserted), true);
 }
 
-absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table, const std::string& key,
-                                                    int64_t version) {
+absl::StatusOr<std::optional<Row>> SqliteStore::GetUnlogged(Table table, const std::string& key,
+                                                            int64_t version) {
   RETURN_IF_ERROR(ValidateTable(table));
   RETURN_IF_ERROR(CheckVersion(table, version));
   ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
@@ -267,7 +334,8 @@ absl::StatusOr<std::optional<Row>> SqliteStore::Get(Table table, const std::stri
   return get.QueryRow();
 }
 
-absl::StatusOr<std::optional<Row>> SqliteStore::GetById(Table table, const std::string& id) {
+absl::StatusOr<std::optional<Row>> SqliteStore::GetByIdUnlogged(Table table,
+                                                                const std::string& id) {
   RETURN_IF_ERROR(ValidateTable(table));
   ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
   ASSIGN_OR_RETURN(Statement get,
@@ -277,7 +345,8 @@ absl::StatusOr<std::optional<Row>> SqliteStore::GetById(Table table, const std::
   return get.QueryRow();
 }
 
-absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table, const ListOptions& options) {
+absl::StatusOr<std::vector<Row>> SqliteStore::ListUnlogged(Table table,
+                                                           const ListOptions& options) {
   RETURN_IF_ERROR(ValidateListOptions(table, options));
   ASSIGN_OR_RETURN(ReaderLease reader, AcquireReader());
   ASSIGN_OR_RETURN(Statement list, Statement::Prepare(*reader, ListSql(table, options),
@@ -295,7 +364,7 @@ absl::StatusOr<std::vector<Row>> SqliteStore::List(Table table, const ListOption
   return rows;
 }
 
-absl::StatusOr<int64_t> SqliteStore::Delete(Table table, const std::string& key) {
+absl::StatusOr<int64_t> SqliteStore::DeleteUnlogged(Table table, const std::string& key) {
   RETURN_IF_ERROR(ValidateTable(table));
   int64_t deleted = 0;
   absl::MutexLock lock(&write_mu_);

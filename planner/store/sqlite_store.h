@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "planner/store/migrations.h"
+#include "planner/store/sqlite_integrity.h"
 #include "planner/store/store.h"
 
 namespace galvatron::store {
@@ -28,6 +29,10 @@ struct SqliteStoreOptions {
   // The database file, created if absent. Its -wal and -shm files live beside
   // it, so the directory must be writable.
   std::string path;
+  // An existing empty (0-byte) file is refused unless this is set (--init).
+  bool init_empty_file = false;
+  // The check Open runs before it serves the file (sqlite_integrity.h).
+  IntegrityCheck integrity_check = IntegrityCheck::kQuick;
   // How long a statement waits for a lock that another process holds before
   // it fails with UNAVAILABLE.
   int busy_timeout_ms = 5000;
@@ -38,8 +43,11 @@ struct SqliteStoreOptions {
 // File: PRAGMA application_id = kApplicationId marks the file as ours, and
 // PRAGMA user_version is the number of migrations applied (sqlite_schema.h).
 // Open creates or migrates the schema and stamps both in one transaction, and
-// refuses with FAILED_PRECONDITION a file that is not SQLite, an SQLite file of
-// another program, or one written by a newer build.
+// refuses with FAILED_PRECONDITION a file that is not SQLite, an empty file
+// (unless init_empty_file), an SQLite file of another program, or one written
+// by a newer build. Before it touches the file it refuses with DATA_LOSS, and
+// advice on recovery, a -wal file whose damage would drop committed
+// transactions and a file that fails options.integrity_check.
 //
 // Durability: WAL journal with synchronous=FULL, so a write that returned OK
 // is in the fsynced log and survives a crash of the process or the machine.
@@ -47,7 +55,9 @@ struct SqliteStoreOptions {
 // Errors: every SQLite failure becomes a Status carrying sqlite3_errmsg /
 // sqlite3_errstr text (busy/locked -> UNAVAILABLE, a taken row id ->
 // ALREADY_EXISTS, corrupt file -> DATA_LOSS, full disk -> RESOURCE_EXHAUSTED,
-// the rest INTERNAL); nothing aborts the process.
+// the rest INTERNAL); nothing aborts the process. Every DATA_LOSS and INTERNAL
+// error is also logged at error level where it happens, so that a damaged file
+// shows in the planner's log even when a caller only passes the Status on.
 //
 // Thread model: thread-safe. Writes share one write connection guarded by
 // write_mu_ and each runs in its own BEGIN IMMEDIATE ... COMMIT, so writers
@@ -88,6 +98,18 @@ class SqliteStore final : public Store {
   class ReaderLease;
 
   SqliteStore(SqliteStoreOptions options, std::unique_ptr<Connection> writer);
+
+  // Open, Append, ... without the logging of severe errors that the public
+  // methods add.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> OpenUnlogged(
+      const SqliteStoreOptions& options);
+  absl::StatusOr<Row> AppendUnlogged(Table table, const NewRow& row);
+  absl::StatusOr<std::pair<Row, bool>> InsertIfAbsentUnlogged(Table table, const NewRow& row);
+  absl::StatusOr<std::optional<Row>> GetUnlogged(Table table, const std::string& key,
+                                                 int64_t version);
+  absl::StatusOr<std::optional<Row>> GetByIdUnlogged(Table table, const std::string& id);
+  absl::StatusOr<std::vector<Row>> ListUnlogged(Table table, const ListOptions& options);
+  absl::StatusOr<int64_t> DeleteUnlogged(Table table, const std::string& key);
 
   absl::StatusOr<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<Connection> reader);

@@ -148,14 +148,30 @@ TEST_CASE("Open creates, migrates and stamps a new file", "[store][sqlite]") {
   }
 }
 
-TEST_CASE("Open accepts an empty file as a new store", "[store][sqlite]") {
+TEST_CASE("Open makes an empty file a new store only when told to", "[store][sqlite]") {
   TempDir dir;
   const std::string path = dir.File("empty.db");
   WriteFileBytes(path, "");
-  std::unique_ptr<SqliteStore> store = OpenStore(path);
+  // A store that lost its contents looks like this: refused, and untouched.
+  absl::Status refused = OpenStatus(path);
+  CHECK(absl::IsFailedPrecondition(refused));
+  CHECK_THAT(Message(refused), Catch::Contains("empty (0 bytes)") && Catch::Contains("--init"));
+  CHECK(ReadFileBytes(path).empty());
+
+  SqliteStoreOptions options;
+  options.path = path;
+  options.init_empty_file = true;
+  std::unique_ptr<SqliteStore> store = ValueOrFail(SqliteStore::Open(options));
   CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-"))).version == 1);
   RawDb raw(path, SQLITE_OPEN_READONLY);
   CHECK(raw.QueryInt("PRAGMA application_id") == SqliteStore::kApplicationId);
+}
+
+TEST_CASE("Open still creates a missing file", "[store][sqlite]") {
+  TempDir dir;
+  const std::string path = dir.File("new.db");
+  std::unique_ptr<SqliteStore> store = OpenStore(path);
+  CHECK(ValueOrFail(store->Append(Table::kModels, MakeRow("gpt", "m-"))).version == 1);
 }
 
 TEST_CASE("Open checks its options", "[store][sqlite]") {
