@@ -18,3 +18,17 @@ option(GALVATRON_FULL_DEBUG_INFO "Full debug information (-g) in RelWithDebInfo 
 if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo" AND NOT GALVATRON_FULL_DEBUG_INFO)
   add_compile_options(-g1)
 endif()
+
+# libFuzzer builds (scripts/fuzz.sh, docs/fuzzing.md): clang only; every
+# library is instrumented for coverage, AddressSanitizer and
+# UndefinedBehaviorSanitizer, and tests/fuzz links its targets with
+# libFuzzer's main instead of the replay main of ordinary builds.
+option(GALVATRON_FUZZ "Build the fuzz targets with libFuzzer (clang)" OFF)
+if(GALVATRON_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "GALVATRON_FUZZ needs clang (CXX=clang++), not ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

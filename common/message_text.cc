@@ -122,6 +122,7 @@ std::string ModelDetails(const v1::ModelSpec& m) {
                     m.vision().patch_size(), ", classes ", m.vision().num_classes(), "\n");
   }
   if (!m.builtin()) absl::StrAppend(&out, "created:     ", FormatTimestamp(m.created_at()), "\n");
+  if (!m.owner().empty()) absl::StrAppend(&out, "owner:       ", m.owner(), "\n");
   TextTable table(
       {"GROUP", "KIND", "COUNT", "HIDDEN", "FFN", "HEADS", "KV_HEADS", "HEAD_DIM", "SEQ", "BIAS"});
   for (int i = 0; i < m.layers_size(); ++i) {
@@ -155,7 +156,12 @@ std::string HardwareProfileDetails(const v1::HardwareProfile& p) {
   absl::StrAppend(&out, "measured:    ", FormatTimestamp(p.measured_at()),
                   p.measured_by().empty() ? "" : " by " + p.measured_by(), "\n");
   absl::StrAppend(&out, QualityLines(p.has_quality(), p.quality()));
-  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
+  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()),
+                  p.uploaded_by().empty() ? "" : " by " + p.uploaded_by(),
+                  p.restored_from_version() > 0
+                      ? absl::StrCat(" (rolled back to version ", p.restored_from_version(), ")")
+                      : "",
+                  "\n\n");
   TextTable table({"COLLECTIVE", "GROUP", "LAYOUT", "SAMPLES", "BUS_BW", "ALPHA", "BETA"});
   for (const auto& c : p.collectives()) {
     table.AddRow({ShortEnumName(v1::Collective_Name(c.collective()), "COLLECTIVE_"),
@@ -191,7 +197,12 @@ std::string ComputeProfileDetails(const v1::ComputeProfile& p) {
                             f.per_sample_s2(), f.per_sample_s1(), f.per_sample_s0(), f.constant()));
   absl::StrAppend(&out, "source:      ", SourceName(p.source()), "\n");
   absl::StrAppend(&out, QualityLines(p.has_quality(), p.quality()));
-  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()), "\n\n");
+  absl::StrAppend(&out, "stored:      ", FormatTimestamp(p.created_at()),
+                  p.uploaded_by().empty() ? "" : " by " + p.uploaded_by(),
+                  p.restored_from_version() > 0
+                      ? absl::StrCat(" (rolled back to version ", p.restored_from_version(), ")")
+                      : "",
+                  "\n\n");
   TextTable times({"MICRO_BATCH", "SEQ", "FORWARD", "BACKWARD"});
   for (const auto& s : p.time_samples()) {
     times.AddRow({absl::StrCat(s.micro_batch()), absl::StrCat(s.seq_len()),
@@ -557,6 +568,7 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
   absl::StrAppend(&out, "job ", j.id(), ": ", j.model(),
                   j.model_version() > 0 ? absl::StrCat(" (version ", j.model_version(), ")") : "",
                   " on cluster ", j.cluster(), "\n");
+  if (!j.owner().empty()) field("owner", j.owner());
   field("state",
         absl::StrCat(JobStateName(j.state()),
                      j.attempt() > 0 ? absl::StrCat(" (attempt ", j.attempt() + 1, ")") : ""));
