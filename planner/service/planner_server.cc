@@ -138,14 +138,15 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   const std::vector<grpc::Service*> services = {
-      server->models_.get(), server->hardware_.get(), server->compute_.get(),
-      server->plans_.get(),  server->nodes_.get(),    server->tasks_.get(),
-      server->jobs_.get()};
-  const std::vector<std::string> service_names = {
-      v1::ModelService::service_full_name(), v1::HardwareProfileService::service_full_name(),
-      v1::ComputeProfileService::service_full_name(), v1::PlanService::service_full_name(),
-      v1::NodeService::service_full_name(),  v1::TaskService::service_full_name(),
-      v1::JobService::service_full_name()};
+      server->models_.get(), server->hardware_.get(), server->compute_.get(), server->plans_.get(),
+      server->nodes_.get(),  server->tasks_.get(),    server->jobs_.get()};
+  const std::vector<std::string> service_names = {v1::ModelService::service_full_name(),
+                                                  v1::HardwareProfileService::service_full_name(),
+                                                  v1::ComputeProfileService::service_full_name(),
+                                                  v1::PlanService::service_full_name(),
+                                                  v1::NodeService::service_full_name(),
+                                                  v1::TaskService::service_full_name(),
+                                                  v1::JobService::service_full_name()};
   std::vector<std::string> listed = service_names;
   listed.insert(listed.end(), {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
                                "grpc.reflection.v1alpha.ServerReflection"});

@@ -59,8 +59,7 @@ rv1::ServerReflectionResponse ReflectionV1Service::Answer(
       const auto* file = pool_->FindFileContainingSymbol(request.file_containing_symbol());
       if (file == nullptr) {
         SetError(absl::StatusCode::kNotFound,
-                 absl::StrCat("symbol \"", request.file_containing_symbol(), "\" not found"),
-                 &out);
+                 absl::StrCat("symbol \"", request.file_containing_symbol(), "\" not found"), &out);
         break;
       }
       AddFile(file, sent, out.mutable_file_descriptor_response(), true);
