@@ -32,6 +32,8 @@ bool Allows(Role role, Access access) {
       return role == Role::kAgent || role == Role::kAdmin;
     case Access::kAdmin:
       return role == Role::kAdmin;
+    case Access::kPublic:
+      return true;
   }
   return false;
 }
@@ -76,9 +78,18 @@ const std::vector<RpcRule>& RpcRules() {
   return *rules;
 }
 
+const std::vector<RpcRule>& PublicRpcRules() {
+  static const auto* rules = new std::vector<RpcRule>{
+      {"grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Access::kPublic, ""},
+  };
+  return *rules;
+}
+
 const RpcRule* FindRpcRule(absl::string_view method) {
-  for (const RpcRule& rule : RpcRules()) {
-    if (rule.method == method) return &rule;
+  for (const auto* rules : {&RpcRules(), &PublicRpcRules()}) {
+    for (const RpcRule& rule : *rules) {
+      if (rule.method == method) return &rule;
+    }
   }
   return nullptr;
 }
@@ -93,6 +104,8 @@ absl::string_view AccessName(Access access) {
       return "agent";
     case Access::kAdmin:
       return "admin";
+    case Access::kPublic:
+      return "anyone";
   }
   return "unknown";
 }
@@ -124,6 +137,10 @@ absl::StatusOr<Principal> Authorizer::Authorize(const grpc::ServerContext& conte
   }
   Principal who;
   if (!enabled()) return who;  // an anonymous admin
+  if (rule->access == Access::kPublic) {
+    who.role = Role::kViewer;  // no token looked at: the least role
+    return who;
+  }
   const auto& metadata = context.client_metadata();
   auto header = metadata.find("authorization");
   if (header == metadata.end()) {
@@ -209,7 +226,7 @@ void GuardedService::Record(const Principal& who, absl::string_view method,
     return;
   }
   const RpcRule* rule = FindRpcRule(method);
-  if (rule != nullptr && rule->access != Access::kRead) {
+  if (rule != nullptr && rule->access != Access::kRead && rule->access != Access::kPublic) {
     // PollTask and Heartbeat are an agent's steady chatter: debug level.
     const bool chatter = method == "TaskService/PollTask" || method == "NodeService/Heartbeat";
     spdlog::log(chatter ? spdlog::level::debug : spdlog::level::info, "{} by {} ({}): {}",

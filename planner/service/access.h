@@ -24,7 +24,8 @@ namespace galvatron::planner {
 
 // What a call needs. kRead: any token (viewer, agent, user, admin).
 // kUser: user or admin. kAgent: agent or admin. kAdmin: admin only.
-enum class Access { kRead, kUser, kAgent, kAdmin };
+// kPublic: no token at all (server reflection, which reveals no stored data).
+enum class Access { kRead, kUser, kAgent, kAdmin, kPublic };
 
 struct RpcRule {
   absl::string_view method;  // "ModelService/SubmitModel"
@@ -35,6 +36,10 @@ struct RpcRule {
 
 // Every RPC of the galvatron.v1 services, each exactly once.
 const std::vector<RpcRule>& RpcRules();
+// The RPCs of other services that go through GuardedService::Handle, by
+// full name ("grpc.reflection.v1.ServerReflection/ServerReflectionInfo"):
+// all kPublic.
+const std::vector<RpcRule>& PublicRpcRules();
 // The rule of `method` ("ModelService/SubmitModel"), or nullptr.
 const RpcRule* FindRpcRule(absl::string_view method);
 absl::string_view AccessName(Access access);  // "viewer", "user", ...

@@ -476,13 +476,14 @@ absl::StatusOr<v1::ListJobsResponse> JobManager::List(const v1::ListJobsRequest&
                    "the next_page_token of an earlier answer");
   }
   v1::ListJobsResponse response;
+  PageBytes bytes;
   absl::MutexLock lock(&mu_);
   for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
     if (before > 0 && it->first >= before) continue;
     const v1::Job& job = it->second.job;
     if (!request.cluster().empty() && job.cluster() != request.cluster()) continue;
     if (request.state() != v1::JOB_STATE_UNSPECIFIED && job.state() != request.state()) continue;
-    if (response.jobs_size() == page_size) {
+    if (response.jobs_size() == page_size || !bytes.Add(job)) {
       response.set_next_page_token(absl::StrCat(it->first + 1));
       break;
     }
@@ -548,11 +549,18 @@ absl::StatusOr<v1::GetJobMetricsResponse> JobManager::Metrics(
     options.limit = page;
     ASSIGN_OR_RETURN(std::vector<store::Row> rows, store_->List(Table::kJobMetrics, options));
     v1::GetJobMetricsResponse response;
+    PageBytes bytes;
+    bool cut = false;  // stopped at kMaxPageBytes: more steps follow
     for (const store::Row& row : rows) {
-      ASSIGN_OR_RETURN(*response.add_metrics(),
+      ASSIGN_OR_RETURN(v1::StepMetrics metrics,
                        DecodeRow<v1::StepMetrics>(Table::kJobMetrics, row));
+      if (!bytes.Add(metrics)) {
+        cut = true;
+        break;
+      }
+      *response.add_metrics() = std::move(metrics);
     }
-    response.set_job_finished(finished && static_cast<int>(rows.size()) < page);
+    response.set_job_finished(finished && !cut && static_cast<int>(rows.size()) < page);
     if (response.metrics_size() == 0 && !finished) return std::nullopt;
     return response;
   };

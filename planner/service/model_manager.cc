@@ -71,6 +71,8 @@ absl::StatusOr<v1::ListModelsResponse> ModelManager::List(const v1::ListModelsRe
   if (!request.include_builtin()) {
     for (auto& m : stored) *response.add_models() = std::move(m);
     response.set_next_page_token(next);
+    // Said on every page, so that a client that sees no models knows why.
+    response.set_builtin_models_omitted(static_cast<int32_t>(CatalogModelNames().size()));
     return response;
   }
   // Merge the catalog into the stored page by name. A catalog model belongs
@@ -93,6 +95,14 @@ absl::StatusOr<v1::ListModelsResponse> ModelManager::List(const v1::ListModelsRe
   if (static_cast<int>(merged.size()) > size) {
     merged.resize(size);
     more = true;
+  }
+  PageBytes bytes;
+  for (size_t i = 0; i < merged.size(); ++i) {
+    if (!bytes.Add(merged[i])) {
+      merged.resize(i);
+      more = true;
+      break;
+    }
   }
   for (auto& m : merged) *response.add_models() = std::move(m);
   if (more) {

@@ -2,7 +2,9 @@
 
 #include <initializer_list>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "grpcpp/support/channel_arguments.h"
 #include "planner/store/sqlite_store.h"
 #include "spdlog/spdlog.h"
 
@@ -134,23 +137,39 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
+  const std::vector<grpc::Service*> services = {
+      server->models_.get(), server->hardware_.get(), server->compute_.get(), server->plans_.get(),
+      server->nodes_.get(),  server->tasks_.get(),    server->jobs_.get()};
+  const std::vector<std::string> service_names = {v1::ModelService::service_full_name(),
+                                                  v1::HardwareProfileService::service_full_name(),
+                                                  v1::ComputeProfileService::service_full_name(),
+                                                  v1::PlanService::service_full_name(),
+                                                  v1::NodeService::service_full_name(),
+                                                  v1::TaskService::service_full_name(),
+                                                  v1::JobService::service_full_name()};
+  std::vector<std::string> listed = service_names;
+  listed.insert(listed.end(), {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                               "grpc.reflection.v1alpha.ServerReflection"});
+  server->reflection_v1_ = std::make_unique<ReflectionV1Service>(std::move(listed));
   for (GuardedService* service : std::initializer_list<GuardedService*>{
            server->models_.get(), server->hardware_.get(), server->compute_.get(),
-           server->plans_.get(), server->nodes_.get(), server->tasks_.get(), server->jobs_.get()}) {
+           server->plans_.get(), server->nodes_.get(), server->tasks_.get(), server->jobs_.get(),
+           server->reflection_v1_.get()}) {
     service->set_authorizer(server->authorizer_.get());
   }
+  grpc::ServerBuilder builder;
+  // No SO_REUSEPORT: with it gRPC opens one more listening socket per extra
+  // polling set by binding the address again, which with port 0 picks a
+  // second free port that serves too but is reported nowhere; and another
+  // process could bind the planner's fixed port beside it and take a share
+  // of its connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
   builder.AddListeningPort(config.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
-  builder.RegisterService(server->models_.get());
-  builder.RegisterService(server->hardware_.get());
-  builder.RegisterService(server->compute_.get());
-  builder.RegisterService(server->plans_.get());
-  builder.RegisterService(server->nodes_.get());
-  builder.RegisterService(server->tasks_.get());
-  builder.RegisterService(server->jobs_.get());
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  builder.RegisterService(server->reflection_v1_.get());
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || port == 0) {
     return absl::UnavailableError(
@@ -160,9 +179,11 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   std::string host = config.listen.substr(0, config.listen.rfind(':'));
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
   server->address_ = absl::StrCat(host, ":", port);
-  auto* health = server->server_->GetHealthCheckService();
-  if (health != nullptr) {
+  // Health per service: "" (the whole server) and each galvatron.v1
+  // service; Shutdown() turns them all NOT_SERVING.
+  if (auto* health = server->server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
+    for (const std::string& name : service_names) health->SetServingStatus(name, true);
   }
   spdlog::info(
       "galvatron-planner serving on {} ({}{}, {})", server->address_,
@@ -187,6 +208,8 @@ PlannerServer::~PlannerServer() {
 void PlannerServer::Shutdown(absl::Duration grace) {
   tasks_->Shutdown();  // long polls answer now instead of holding the shutdown
   jobs_->Shutdown();
+  // Every service name and "" go NOT_SERVING before the port closes, so a
+  // load balancer stops sending calls while those in flight finish.
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }

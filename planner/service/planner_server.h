@@ -2,8 +2,9 @@
 // manager per resource, wire them (NodeManager's lost-node listener fails
 // the tasks of a lost node; the training tasks' reports reach the job
 // manager, and the jobs that succeed reach the calibrations the plans use;
-// the only place that wiring is done), then open the port. Health checking and server
-// reflection are on.
+// the only place that wiring is done), then open the port. Health checking
+// (per service) and server reflection (v1alpha from gRPC, v1 from
+// reflection_v1.h) are on.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include "planner/service/model_manager.h"
 #include "planner/service/node_manager.h"
 #include "planner/service/plan_manager.h"
+#include "planner/service/reflection_v1.h"
 #include "planner/service/task_manager.h"
 #include "planner/store/sqlite_integrity.h"
 #include "planner/store/store.h"
@@ -105,6 +107,7 @@ class PlannerServer {
   std::unique_ptr<NodeManager> nodes_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<JobManager> jobs_;
+  std::unique_ptr<ReflectionV1Service> reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

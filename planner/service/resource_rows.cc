@@ -4,9 +4,24 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "common/stable_hash.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace galvatron::planner {
+
+size_t PageItemBytes(const google::protobuf::MessageLite& item) {
+  const size_t size = item.ByteSizeLong();
+  // Every list response's repeated field has a number below 16: a 1-byte tag.
+  return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(size) + size;
+}
+
+bool PageBytes::Add(const google::protobuf::MessageLite& item) {
+  const size_t bytes = PageItemBytes(item);
+  if (!empty_ && bytes_ + bytes > kMaxPageBytes) return false;
+  bytes_ += bytes;
+  empty_ = false;
+  return true;
+}
 
 absl::StatusOr<int> ResolvePageSize(int32_t requested) {
   if (requested == 0) return kDefaultPageSize;

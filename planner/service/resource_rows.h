@@ -3,6 +3,7 @@
 // calls the thread-safe Store).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,12 +20,36 @@
 #include "galvatron/v1/model.pb.h"
 #include "galvatron/v1/plan.pb.h"
 #include "galvatron/v1/task.pb.h"
+#include "google/protobuf/message_lite.h"
 #include "planner/store/store.h"
 
 namespace galvatron::planner {
 
 inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
+// Every List* page also stops before the serialized size of its items would
+// pass this bound, with a next_page_token, so that a page fits the 4 MiB a
+// gRPC client accepts by default with room to spare for the response's other
+// fields. One item bigger than the bound still comes, alone on its page
+// (docs/api.md).
+inline constexpr size_t kMaxPageBytes = 3 * 1024 * 1024;
+
+// The bytes `item` adds to a list response's repeated field: its serialized
+// size, the field's tag and the length prefix.
+size_t PageItemBytes(const google::protobuf::MessageLite& item);
+
+// Counts the bytes of a page as items join it. Not thread-safe: one per
+// call.
+class PageBytes {
+ public:
+  // False when `item` would take a page that holds something past
+  // kMaxPageBytes; otherwise counts it and returns true.
+  bool Add(const google::protobuf::MessageLite& item);
+
+ private:
+  size_t bytes_ = 0;
+  bool empty_ = true;
+};
 
 // 0 → the default; otherwise 1..kMaxPageSize.
 absl::StatusOr<int> ResolvePageSize(int32_t requested);
@@ -65,8 +90,9 @@ absl::StatusOr<Message> DecodeRow(store::Table table, const store::Row& row) {
 }
 
 // One page of a list: rows of `table` that pass `options` (key/tag filters,
-// latest_only) and `keep`, in key order, starting after `page_token`. Sets
-// `next_page_token` to "" when nothing more passes.
+// latest_only) and `keep`, in key order, starting after `page_token`, at
+// most `page_size` of them and at most kMaxPageBytes of them (PageBytes).
+// Sets `next_page_token` to "" when nothing more passes.
 template <typename Message, typename Keep>
 absl::StatusOr<std::vector<Message>> ListPage(store::Store* store, store::Table table,
                                               store::ListOptions options,
@@ -76,6 +102,7 @@ absl::StatusOr<std::vector<Message>> ListPage(store::Store* store, store::Table 
   RETURN_IF_ERROR(DecodePageToken(page_token, &options.after_key, &options.after_version));
   next_page_token->clear();
   std::vector<Message> out;
+  PageBytes bytes;
   std::string last_key;
   int64_t last_version = 0;
   options.limit = size + 1;
@@ -86,7 +113,7 @@ absl::StatusOr<std::vector<Message>> ListPage(store::Store* store, store::Table 
       options.after_version = row.version;
       ASSIGN_OR_RETURN(Message message, DecodeRow<Message>(table, row));
       if (!keep(message)) continue;
-      if (static_cast<int>(out.size()) == size) {
+      if (static_cast<int>(out.size()) == size || !bytes.Add(message)) {
         // One more item passes: the page is full and another follows.
         *next_page_token = EncodePageToken(last_key, last_version);
         return out;

@@ -147,15 +147,17 @@ absl::StatusOr<v1::ListTasksResponse> TaskManager::List(const v1::ListTasksReque
     options.after_version = rows.back().version;
   }
   v1::ListTasksResponse response;
+  PageBytes bytes;
   for (auto& [number, task] : tasks) {
-    if (response.tasks_size() == page_size) {
-      response.set_next_page_token(absl::StrCat(number + 1));
-      break;
-    }
     // The board's view is newer (it has the progress, and changes not yet
     // written).
     std::optional<TaskBoard::View> live = board_.Find(number);
-    *response.add_tasks() = live.has_value() ? std::move(live->task) : std::move(task);
+    v1::Task shown = live.has_value() ? std::move(live->task) : std::move(task);
+    if (response.tasks_size() == page_size || !bytes.Add(shown)) {
+      response.set_next_page_token(absl::StrCat(number + 1));
+      break;
+    }
+    *response.add_tasks() = std::move(shown);
   }
   return response;
 }
