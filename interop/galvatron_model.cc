@@ -203,6 +203,16 @@ absl::Status FillTime(const std::vector<TimePoint>& points, int type,
     s.set_forward_seconds(p.ms * p.bsz / kMsPerSecond);
     samples.push_back(std::move(s));
   }
+  if (samples.empty()) {
+    // Galvatron derives these times from differences of measurements, so a
+    // few may come out <= 0 and are left out; a series without one > 0
+    // describes no layer that takes time.
+    const TimePoint& p = points.front();
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": every ", SeriesName(type), "_bsz{b}_seq{s} time is <= 0 (\"",
+                     SeriesName(type), "_bsz", p.bsz, "_seq", SeqText(p.seqs), "\": ", p.ms,
+                     " ms); a layer's time must be > 0: profile the model again"));
+  }
   std::stable_sort(samples.begin(), samples.end(), [](const auto& a, const auto& b) {
     return std::make_pair(a.seq_len(), a.micro_batch()) <
            std::make_pair(b.seq_len(), b.micro_batch());
