@@ -100,6 +100,12 @@ int main(int argc, char** argv) {
                  "unreachable (it may be restarting), then stop them")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  double claim_wait_seconds = absl::ToDoubleSeconds(config.claim_wait);
+  app.add_option("--name-claim-wait-seconds", claim_wait_seconds,
+                 "while another live agent holds this --node-name, keep registering this long "
+                 "(for a killed predecessor to be found lost), then exit with an error")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "once first registered, write a line saying so to this file");
   app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
@@ -139,6 +145,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(work_dir, error);
   if (error) return Fail("--work-dir " + work_dir + ": " + error.message());
 
+  config.claim_wait = absl::Seconds(claim_wait_seconds);
   config.executor.work_dir = work_dir;
   config.executor.planner_grace = absl::Seconds(planner_grace_seconds);
   config.executor.advertise_host = advertise_host.empty() ? host.host_name : advertise_host;
