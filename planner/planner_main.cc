@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "common/main_guard.h"
 #include "planner/search_command.h"
 #include "planner/service/planner_server.h"
 #include "spdlog/spdlog.h"
@@ -54,9 +55,8 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The program; main() below runs it inside RunGuardedMain.
+int GuardedMain(int argc, char** argv) {
   CLI::App app{
       "galvatron-planner: the Galvatron-C++ planner daemon. It stores model specs, "
       "hardware and compute profiles and plans in SQLite and serves them over gRPC."};
@@ -165,4 +165,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   return Serve(config, ready_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return galvatron::RunGuardedMain("galvatron-planner", [&] { return GuardedMain(argc, argv); });
 }

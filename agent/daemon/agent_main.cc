@@ -17,6 +17,7 @@
 #include "agent/daemon/agent_daemon.h"
 #include "agent/daemon/devices.h"
 #include "common/logging.h"
+#include "common/main_guard.h"
 #include "common/model_validation.h"
 #include "spdlog/spdlog.h"
 
@@ -51,9 +52,8 @@ std::string FindWorker() {
   return beside;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The program; main() below runs it inside RunGuardedMain.
+int GuardedMain(int argc, char** argv) {
   CLI::App app{
       "galvatron-agent: the Galvatron-C++ node agent. It registers this node (host, CPU "
       "cores, RAM and devices) with galvatron-planner, sends heartbeats so the planner can "
@@ -188,4 +188,10 @@ int main(int argc, char** argv) {
   if (!status.ok()) return Fail(std::string(status.message()));
   spdlog::info("galvatron-agent stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return galvatron::RunGuardedMain("galvatron-agent", [&] { return GuardedMain(argc, argv); });
 }
