@@ -3,15 +3,93 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace galvatron {
+namespace {
+
+constexpr absl::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// "line L, column C" of the byte at `offset` (0-based), columns counted in
+// bytes from 1.
+std::string Position(absl::string_view text, size_t offset) {
+  offset = std::min(offset, text.size());
+  size_t line = 1, line_start = 0;
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  return absl::StrCat("line ", line, ", column ", offset - line_start + 1);
+}
+
+// A syntax error of `text` as "line L, column C: what", or "" when it is
+// well-formed JSON. protobuf's parser reports where it failed poorly, so the
+// text is scanned again by a parser that does.
+std::string SyntaxError(absl::string_view text) {
+  try {
+    (void)nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte: 1-based index of the last byte read, where the error is.
+    std::string what = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: x"
+    // → "x": the position is given our way.
+    const size_t colon = what.find(": ");
+    if (colon != std::string::npos) what = what.substr(colon + 2);
+    return absl::StrCat(Position(text, e.byte > 0 ? e.byte - 1 : 0), ": ", what);
+  } catch (const nlohmann::json::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Where the key `name` (a field protobuf named in its error) first appears
+// in `text`, as " (at line L, column C)"; "" when it cannot be found.
+std::string KeyPosition(absl::string_view text, absl::string_view message) {
+  // protobuf 3.x names the field last in the path before ": " or in quotes.
+  std::string name;
+  const size_t quote = message.find('"');
+  if (quote != absl::string_view::npos) {
+    const size_t end = message.find('"', quote + 1);
+    if (end != absl::string_view::npos)
+      name = std::string(message.substr(quote + 1, end - quote - 1));
+  }
+  if (name.empty()) {
+    const size_t colon = message.find(':');
+    absl::string_view path = message.substr(0, colon);
+    const size_t dot = path.rfind('.');
+    if (dot != absl::string_view::npos) path = path.substr(dot + 1);
+    if (path.find(' ') == absl::string_view::npos) name = std::string(path);
+  }
+  if (name.empty()) return "";
+  const std::string quoted = absl::StrCat("\"", name, "\"");
+  for (size_t at = text.find(quoted); at != absl::string_view::npos;
+       at = text.find(quoted, at + 1)) {
+    size_t next = at + quoted.size();
+    while (next < text.size() &&
+           (text[next] == ' ' || text[next] == '\t' || text[next] == '\n' || text[next] == '\r')) {
+      ++next;
+    }
+    if (next < text.size() && text[next] == ':') {
+      return absl::StrCat(" (at ", Position(text, at), ")");
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 std::string MessageToJson(const google::protobuf::Message& message,
                           const JsonPrintOptions& options) {
@@ -31,15 +109,23 @@ std::string MessageToJson(const google::protobuf::Message& message,
 
 absl::Status JsonToMessage(const std::string& json, const std::string& what,
                            google::protobuf::Message* message) {
+  absl::string_view text = json;
+  // Editors on Windows start UTF-8 files with a byte order mark; JSON
+  // parsers may ignore it (RFC 8259, section 8.1), and we do.
+  absl::ConsumePrefix(&text, kUtf8Bom);
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(json, message, parse);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": not a valid ",
-                                                   message->GetDescriptor()->name(),
-                                                   " in JSON: ", std::string(status.message())));
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(text.data(), text.size()), message, parse);
+  if (status.ok()) return absl::OkStatus();
+  const std::string type = message->GetDescriptor()->name();
+  if (std::string syntax = SyntaxError(text); !syntax.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": not valid JSON (a ", type, " was expected): ", syntax));
   }
-  return absl::OkStatus();
+  const std::string detail(status.message());
+  return absl::InvalidArgumentError(absl::StrCat(what, ": not a valid ", type, " in JSON",
+                                                 KeyPosition(text, detail), ": ", detail));
 }
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
