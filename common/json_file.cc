@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -55,26 +56,9 @@ std::string SyntaxError(absl::string_view text) {
   return "";
 }
 
-// Where the key `name` (a field protobuf named in its error) first appears
-// in `text`, as " (at line L, column C)"; "" when it cannot be found.
-std::string KeyPosition(absl::string_view text, absl::string_view message) {
-  // protobuf 3.x names the field last in the path before ": " or in quotes.
-  std::string name;
-  const size_t quote = message.find('"');
-  if (quote != absl::string_view::npos) {
-    const size_t end = message.find('"', quote + 1);
-    if (end != absl::string_view::npos)
-      name = std::string(message.substr(quote + 1, end - quote - 1));
-  }
-  if (name.empty()) {
-    const size_t colon = message.find(':');
-    absl::string_view path = message.substr(0, colon);
-    const size_t dot = path.rfind('.');
-    if (dot != absl::string_view::npos) path = path.substr(dot + 1);
-    if (path.find(' ') == absl::string_view::npos) name = std::string(path);
-  }
-  if (name.empty()) return "";
-  const std::string quoted = absl::StrCat("\"", name, "\"");
+// Where `key` first appears as an object key in `text`; npos if nowhere.
+size_t FindKey(absl::string_view text, const std::string& key) {
+  const std::string quoted = absl::StrCat("\"", key, "\"");
   for (size_t at = text.find(quoted); at != absl::string_view::npos;
        at = text.find(quoted, at + 1)) {
     size_t next = at + quoted.size();
@@ -82,8 +66,57 @@ std::string KeyPosition(absl::string_view text, absl::string_view message) {
            (text[next] == ' ' || text[next] == '\t' || text[next] == '\n' || text[next] == '\r')) {
       ++next;
     }
-    if (next < text.size() && text[next] == ':') {
-      return absl::StrCat(" (at ", Position(text, at), ")");
+    if (next < text.size() && text[next] == ':') return at;
+  }
+  return absl::string_view::npos;
+}
+
+// "devices_per_node" -> "devicesPerNode", protobuf's JSON name.
+std::string LowerCamel(absl::string_view snake) {
+  std::string out;
+  bool upper = false;
+  for (char c : snake) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out.push_back(upper && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c);
+    upper = false;
+  }
+  return out;
+}
+
+// " (at line L, column C)" of the key protobuf's error `message` is about,
+// or "" when it cannot be told. protobuf 3.x names the field as a path in
+// parentheses ("(device.memory_bytes): invalid value ..."), before a colon
+// ("layerz: Cannot find field.") or in quotes; the text may spell it in
+// lowerCamelCase or as in the .proto.
+std::string KeyPosition(absl::string_view text, absl::string_view message) {
+  std::vector<std::string> names;
+  // The last field of a path: "a.b[2].c" -> "c".
+  const auto last_field = [](absl::string_view path) {
+    const size_t dot = path.rfind('.');
+    if (dot != absl::string_view::npos) path = path.substr(dot + 1);
+    return std::string(path.substr(0, path.find('[')));
+  };
+  if (absl::ConsumePrefix(&message, "(")) {
+    names.push_back(last_field(message.substr(0, message.find(')'))));
+  } else if (const size_t colon = message.find(": ");
+             colon != absl::string_view::npos &&
+             message.substr(0, colon).find(' ') == absl::string_view::npos) {
+    names.push_back(last_field(message.substr(0, colon)));  // "layerz: Cannot find field."
+  }
+  for (size_t quote = message.find('"'); quote != absl::string_view::npos;) {
+    const size_t end = message.find('"', quote + 1);
+    if (end == absl::string_view::npos) break;
+    names.emplace_back(message.substr(quote + 1, end - quote - 1));
+    quote = message.find('"', end + 1);
+  }
+  for (const std::string& name : names) {
+    if (name.empty()) continue;
+    for (const std::string& key : {name, LowerCamel(name)}) {
+      const size_t at = FindKey(text, key);
+      if (at != absl::string_view::npos) return absl::StrCat(" (at ", Position(text, at), ")");
     }
   }
   return "";

@@ -141,6 +141,16 @@ TEST_CASE("JsonToMessage: a field error names the line of its key") {
   INFO(status.message());
   CHECK_THAT(std::string(status.message()),
              Catch::StartsWith("m.json: not a valid ModelSpec in JSON (at line 4, column 5): "));
+
+  // A value of the wrong type: protobuf names the field in .proto spelling.
+  v1::HardwareProfile hardware;
+  status = JsonToMessage("{\n  \"cluster\": \"a\",\n  \"devicesPerNode\": \"x\"\n}", "hw.json",
+                         &hardware);
+  REQUIRE(status.code() == absl::StatusCode::kInvalidArgument);
+  INFO(status.message());
+  CHECK_THAT(
+      std::string(status.message()),
+      Catch::StartsWith("hw.json: not a valid HardwareProfile in JSON (at line 3, column 3): "));
 }
 
 TEST_CASE("JsonToMessage: a UTF-8 byte order mark is skipped") {
