@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "common/field_checks.h"
 #include "google/protobuf/descriptor.h"
 
 namespace galvatron {
@@ -132,6 +133,35 @@ std::vector<std::string> ModelLayerTypeKeys(const v1::ModelSpec& spec) {
   }
   keys.push_back(EmbeddingTypeKey(spec));
   return keys;
+}
+
+absl::Status CheckLayerTypeKey(absl::string_view path, const std::string& key) {
+  if (key.empty()) {
+    return field_checks::Invalid(path, "empty", "must be a layer-type key (common/layer_type.h)");
+  }
+  if (key.size() > kMaxLayerTypeKeyChars) {
+    return field_checks::Invalid(path, absl::StrCat(key.size(), " characters"),
+                                 absl::StrCat("must be <= ", kMaxLayerTypeKeyChars));
+  }
+  bool part_empty = true;
+  for (char c : key) {
+    if (c == ':') {
+      if (part_empty) break;
+      part_empty = true;
+      continue;
+    }
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      part_empty = true;  // refused below
+      break;
+    }
+    part_empty = false;
+  }
+  if (part_empty) {
+    return field_checks::Invalid(path, field_checks::Quoted(key),
+                                 "must be a layer-type key: parts of [a-z0-9_] joined by ':' "
+                                 "(e.g. \"gpt_decoder:h768:f3072:a12:kv12:d64:s1024:bias:bf16\")");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace galvatron

@@ -3,9 +3,12 @@
 // profiles. Thread-safe: pure functions.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "galvatron/v1/model.pb.h"
 
 namespace galvatron {
@@ -21,5 +24,15 @@ std::string EmbeddingTypeKey(const v1::ModelSpec& spec);
 // Every distinct layer-type key of the spec in model order, then the
 // embedding key.
 std::vector<std::string> ModelLayerTypeKeys(const v1::ModelSpec& spec);
+
+inline constexpr size_t kMaxLayerTypeKeyChars = 512;
+
+// Whether `key` has the form of a layer-type key: 1 to kMaxLayerTypeKeyChars
+// characters, parts of [a-z0-9_] joined by ':' (no empty part). Every key the
+// functions above make has it; a key from outside (a compute profile, a
+// request) must have it before it is stored or becomes part of a file name,
+// which rules out "/", "." and ".." at once. INVALID_ARGUMENT naming `path`
+// and the key otherwise.
+absl::Status CheckLayerTypeKey(absl::string_view path, const std::string& key);
 
 }  // namespace galvatron

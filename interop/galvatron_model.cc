@@ -203,6 +203,24 @@ absl::Status FillTime(const std::vector<TimePoint>& points, int type,
     s.set_forward_seconds(p.ms * p.bsz / kMsPerSecond);
     samples.push_back(std::move(s));
   }
+  // Galvatron clamps the embedding/head time at 0 (max(0, ·)): 0 is
+  // possible there, a negative time is not.
+  for (const TimePoint& p : points) {
+    if (type == kOtherType && p.ms < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": key \"", SeriesName(type), "_bsz", p.bsz, "_seq", SeqText(p.seqs),
+                       "\": ", p.ms, " ms, must be >= 0 (Galvatron writes max(0, time))"));
+    }
+  }
+  if (samples.empty() && type != kOtherType) {
+    // A layer's times are differences of measurements, so one may come out
+    // <= 0 and is left out; a layer without a time > 0 takes no time at all.
+    const TimePoint& p = points.front();
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": every ", SeriesName(type), "_bsz{b}_seq{s} time is <= 0 (\"",
+                     SeriesName(type), "_bsz", p.bsz, "_seq", SeqText(p.seqs), "\": ", p.ms,
+                     " ms); a layer's time must be > 0: profile the model again"));
+  }
   std::stable_sort(samples.begin(), samples.end(), [](const auto& a, const auto& b) {
     return std::make_pair(a.seq_len(), a.micro_batch()) <
            std::make_pair(b.seq_len(), b.micro_batch());

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "common/main_guard.h"
 #include "planner/db_command.h"
 #include "planner/search_command.h"
 #include "planner/service/planner_server.h"
@@ -72,9 +73,8 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The program; main() below runs it inside RunGuardedMain.
+int GuardedMain(int argc, char** argv) {
   CLI::App app{
       "galvatron-planner: the Galvatron-C++ planner daemon. It stores model specs, "
       "hardware and compute profiles and plans in SQLite and serves them over gRPC."};
@@ -218,4 +218,10 @@ int main(int argc, char** argv) {
   }
   config.integrity_check = *galvatron::store::ParseIntegrityCheck(integrity_check);
   return Serve(config, ready_file);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return galvatron::RunGuardedMain("galvatron-planner", [&] { return GuardedMain(argc, argv); });
 }

@@ -1,9 +1,12 @@
 #include "agent/daemon/agent_daemon.h"
 
+#include <algorithm>
+#include <random>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/json_file.h"
 #include "common/rpc_status.h"
 #include "grpcpp/create_channel.h"
@@ -30,11 +33,23 @@ std::shared_ptr<grpc::Channel> PlannerChannel(const AgentConfig& config) {
   return CreatePlannerChannel(config.planner, config.credentials, args);
 }
 
+v1::Node WithInstanceId(v1::Node node) {
+  if (node.agent_instance_id().empty()) node.set_agent_instance_id(NewAgentInstanceId());
+  return node;
+}
+
 }  // namespace
+
+std::string NewAgentInstanceId() {
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) absl::StrAppendFormat(&id, "%08x", random());
+  return id;
+}
 
 AgentDaemon::AgentDaemon(const AgentConfig& config, const v1::Node& node)
     : config_(config),
-      node_(node),
+      node_(WithInstanceId(node)),
       node_key_(absl::StrCat(node.cluster(), "/", node.name())),
       channel_(PlannerChannel(config)),
       stub_(v1::NodeService::NewStub(channel_)),
@@ -96,8 +111,10 @@ absl::Status AgentDaemon::Register() {
     session_ = session_id_;
   }
   interval_ = IntervalOr(config_.heartbeat_interval_ms, response.heartbeat_interval_ms());
-  spdlog::info("registered {} with the planner at {} ({} devices; heartbeat every {})", node_key_,
-               config_.planner, node_.devices_size(), absl::FormatDuration(interval_));
+  spdlog::info(
+      "registered {} with the planner at {} ({} devices; heartbeat every {}; agent instance {})",
+      node_key_, config_.planner, node_.devices_size(), absl::FormatDuration(interval_),
+      node_.agent_instance_id());
   if (!ready_written_ && !config_.ready_file.empty()) {
     absl::Status written = WriteTextFile(
         config_.ready_file, absl::StrCat("registered ", node_key_, " at ", config_.planner, "\n"));
@@ -194,6 +211,7 @@ absl::Status AgentDaemon::RunHeartbeats() {
     if (status.ok()) {
       if (!reachable) spdlog::info("planner at {} reachable again", config_.planner);
       reachable = true;
+      refused_since_ = absl::InfiniteFuture();
       backoff_.Reset();
       delay = interval_;
       continue;
@@ -203,6 +221,30 @@ absl::Status AgentDaemon::RunHeartbeats() {
       spdlog::error("the planner rejected the registration of {}: {}", node_key_,
                     std::string(status.message()));
       return status;
+    }
+    if (registering && status.code() == absl::StatusCode::kAlreadyExists) {
+      // Another live agent holds this node name. Wait for it to be found
+      // lost (it may be this agent's killed predecessor), then give up:
+      // two agents taking turns at one name would each lose their session
+      // every heartbeat.
+      const absl::Time now = absl::Now();
+      if (refused_since_ == absl::InfiniteFuture()) {
+        refused_since_ = now;
+        spdlog::warn("the planner refused {}: {}; retrying for up to {}", node_key_,
+                     std::string(status.message()), absl::FormatDuration(config_.claim_wait));
+      }
+      if (now - refused_since_ >= config_.claim_wait) {
+        const std::string message = absl::StrCat(
+            "another agent is registered as ", node_key_, " (refused for ",
+            absl::FormatDuration(absl::Trunc(now - refused_since_, absl::Seconds(1))),
+            "); start this agent with its own --node-name, or stop the other one. The planner "
+            "said: ",
+            status.message());
+        spdlog::error("{}", message);
+        return absl::AlreadyExistsError(message);
+      }
+      delay = std::min(backoff_.Next(), config_.claim_wait);
+      continue;
     }
     if (!registering && status.code() == absl::StatusCode::kNotFound) {
       spdlog::info("the planner does not know this session of {}; registering again", node_key_);

@@ -37,19 +37,31 @@ struct AgentConfig {
   std::string ready_file;
   // How long one PollTask waits for a task on the planner.
   absl::Duration poll_wait = absl::Seconds(20);
+  // How long to keep registering while the planner answers ALREADY_EXISTS
+  // (another live agent holds this node name) before giving up: long
+  // enough for the planner to find a killed predecessor LOST (its node
+  // timeout, 10 s by default), short enough that a second agent started
+  // under the same name by mistake says so and exits.
+  absl::Duration claim_wait = absl::Seconds(30);
   ExecutorConfig executor;
 };
+
+// 128 random bits as 32 hex digits: the agent_instance_id of one run of an
+// agent, so that the planner can tell two agents claiming one node name apart.
+std::string NewAgentInstanceId();
 
 // Thread-safe: Run() on one thread, Stop() from any thread; the loop's own
 // state (session, interval) is touched only by the Run() thread.
 class AgentDaemon {
  public:
-  // `node` is registered as is (name, cluster, host, cores, memory, devices).
+  // `node` is registered as is (name, cluster, host, cores, memory, devices,
+  // agent_instance_id; a new id when it has none).
   AgentDaemon(const AgentConfig& config, const v1::Node& node);
 
   // Blocks until Stop() (OK) or until the planner rejects the registration
-  // as invalid, which retrying cannot fix (that error). Runs the task loop on
-  // a thread of its own meanwhile.
+  // as invalid, which retrying cannot fix, or keeps refusing it for
+  // `claim_wait` because another live agent holds the node name (that
+  // error). Runs the task loop on a thread of its own meanwhile.
   absl::Status Run();
   void Stop();
 
@@ -81,6 +93,9 @@ class AgentDaemon {
   std::string session_id_;
   absl::Duration interval_ = absl::Seconds(2);
   bool ready_written_ = false;
+  // When the planner first answered ALREADY_EXISTS in the current run of
+  // refusals; InfiniteFuture when the last answer was not a refusal.
+  absl::Time refused_since_ = absl::InfiniteFuture();
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -17,6 +17,7 @@
 #include "agent/daemon/agent_daemon.h"
 #include "agent/daemon/devices.h"
 #include "common/logging.h"
+#include "common/main_guard.h"
 #include "common/model_validation.h"
 #include "common/rpc_channel.h"
 #include "spdlog/spdlog.h"
@@ -52,9 +53,8 @@ std::string FindWorker() {
   return beside;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The program; main() below runs it inside RunGuardedMain.
+int GuardedMain(int argc, char** argv) {
   CLI::App app{
       "galvatron-agent: the Galvatron-C++ node agent. It registers this node (host, CPU "
       "cores, RAM and devices) with galvatron-planner, sends heartbeats so the planner can "
@@ -112,6 +112,12 @@ int main(int argc, char** argv) {
                  "unreachable (it may be restarting), then stop them")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  double claim_wait_seconds = absl::ToDoubleSeconds(config.claim_wait);
+  app.add_option("--name-claim-wait-seconds", claim_wait_seconds,
+                 "while another live agent holds this --node-name, keep registering this long "
+                 "(for a killed predecessor to be found lost), then exit with an error")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--ready-file", config.ready_file,
                  "once first registered, write a line saying so to this file");
   app.add_option("--log-level", logging.level, "trace, debug, info, warn, error, critical or off")
@@ -156,6 +162,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(work_dir, error);
   if (error) return Fail("--work-dir " + work_dir + ": " + error.message());
 
+  config.claim_wait = absl::Seconds(claim_wait_seconds);
   config.executor.work_dir = work_dir;
   config.executor.planner_grace = absl::Seconds(planner_grace_seconds);
   config.executor.advertise_host = advertise_host.empty() ? host.host_name : advertise_host;
@@ -198,4 +205,10 @@ int main(int argc, char** argv) {
   if (!status.ok()) return Fail(std::string(status.message()));
   spdlog::info("galvatron-agent stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return galvatron::RunGuardedMain("galvatron-agent", [&] { return GuardedMain(argc, argv); });
 }

@@ -19,9 +19,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/daemon/work_paths.h"
 #include "agent/daemon/worker_process.h"
 #include "common/json_file.h"
 #include "common/progress_file.h"
+#include "common/status_macros.h"
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/job.pb.h"
 #include "google/protobuf/util/time_util.h"
@@ -39,15 +41,6 @@ std::string Join(const std::string& dir, const std::string& name) {
 
 std::string IntList(const google::protobuf::RepeatedField<int32_t>& values) {
   return absl::StrJoin(values, ",");
-}
-
-// Job ids name folders on this node: only "job-<digits>"-like names pass.
-bool SafeName(const std::string& name) {
-  if (name.empty() || name.size() > 128 || name[0] == '.') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-  });
 }
 
 constexpr int kTrainLogTailLines = 50;
@@ -419,6 +412,7 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
   if (task.kind() == v1::TASK_KIND_TRAIN) {
     const v1::TrainTaskSpec& train = task.train();
     const v1::TrainingOptions& o = train.training();
+    ASSIGN_OR_RETURN(const std::string checkpoint_root, CheckpointRoot(task));
     args.insert(args.end(),
                 {"train",
                  "--plan",
@@ -438,7 +432,7 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
                  "--data",
                  o.dataset().empty() ? "synthetic" : o.dataset(),
                  "--checkpoint-dir",
-                 CheckpointRoot(task),
+                 checkpoint_root,
                  "--checkpoint-every",
                  absl::StrCat(o.checkpoint_every()),
                  "--threads",
@@ -450,26 +444,46 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
     if (rank == 0) args.insert(args.end(), {"--metrics-out", Join(dir, "metrics.jsonl")});
     // Every rank takes part in the export (the slices are gathered to rank
     // 0 over the process group); only rank 0 writes the path.
-    if (o.export_safetensors()) args.insert(args.end(), {"--export-out", ExportPath(task)});
+    if (o.export_safetensors()) {
+      args.insert(args.end(), {"--export-out", Join(checkpoint_root, "model.safetensors")});
+    }
     return args;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("kind: ", v1::TaskKind_Name(task.kind()), " is not a task this agent can run"));
 }
 
-std::string TaskExecutor::CheckpointRoot(const v1::Task& task) const {
+absl::StatusOr<std::string> TaskExecutor::CheckpointRoot(const v1::Task& task) const {
+  RETURN_IF_ERROR(CheckJobId("train.job_id", task.train().job_id()));
   const std::string& asked = task.train().training().checkpoint_dir();
-  const std::string base = asked.empty() ? Join(config_.work_dir, "checkpoints") : asked;
-  return Join(base, task.train().job_id());
-}
-
-std::string TaskExecutor::ExportPath(const v1::Task& task) const {
-  return Join(CheckpointRoot(task), "model.safetensors");
+  if (asked.empty()) {
+    ASSIGN_OR_RETURN(std::string base, PathUnder(config_.work_dir, "checkpoints"));
+    return PathUnder(base, task.train().job_id());
+  }
+  // A folder the user chose for the job (a shared file system, say) may be
+  // anywhere, but must say so plainly: absolute, without "." or "..".
+  const std::filesystem::path path(asked);
+  if (!path.is_absolute() || path.lexically_normal() != path) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train.training.checkpoint_dir: \"", asked,
+                     "\", expected an absolute path without \".\" or \"..\" parts"));
+  }
+  return PathUnder(asked, task.train().job_id());
 }
 
 void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& report,
                        const std::function<bool()>& stopping) {
-  const std::string dir = Join(config_.work_dir, task.id());
+  // Nothing is written, or removed, before the task's folder is known to be
+  // inside the work dir.
+  const absl::Status id_checked = CheckTaskId("task.id", task.id());
+  const absl::StatusOr<std::string> task_dir =
+      id_checked.ok() ? PathUnder(config_.work_dir, task.id()) : id_checked;
+  if (!task_dir.ok()) {
+    PartRun(config_, task, v1::TaskNode(), "", report, stopping)
+        .Fail(absl::StrCat("refused: ", task_dir.status().message()));
+    return;
+  }
+  const std::string dir = *task_dir;
   if (node_index < 0 || node_index >= task.nodes_size()) {
     PartRun(config_, task, v1::TaskNode(), dir, report, stopping)
         .Fail(absl::StrCat("node_index ", node_index, " is outside the task's ", task.nodes_size(),
@@ -498,9 +512,9 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
     }
   }
   if (task.kind() == v1::TASK_KIND_TRAIN) {
-    if (!SafeName(task.train().job_id())) {
-      return run.Fail(absl::StrCat("train.job_id: \"", task.train().job_id(),
-                                   "\" cannot name a folder (expected letters, digits, - and _)"));
+    absl::StatusOr<std::string> checkpoint_root = CheckpointRoot(task);
+    if (!checkpoint_root.ok()) {
+      return run.Fail(absl::StrCat("refused: ", checkpoint_root.status().message()));
     }
     for (const auto& [name, json] :
          {std::make_pair("plan.json", MessageToJson(task.train().plan())),
@@ -509,15 +523,14 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
         return run.Fail(std::string(written.message()));
       }
     }
-    std::filesystem::create_directories(CheckpointRoot(task), error);
+    std::filesystem::create_directories(*checkpoint_root, error);
     if (error) {
-      return run.Fail(absl::StrCat("cannot create ", CheckpointRoot(task), ": ", error.message()));
+      return run.Fail(absl::StrCat("cannot create ", *checkpoint_root, ": ", error.message()));
     }
-    run.SetTrainFiles(part.first_rank() == 0 ? Join(dir, "metrics.jsonl") : "",
-                      CheckpointRoot(task));
+    run.SetTrainFiles(part.first_rank() == 0 ? Join(dir, "metrics.jsonl") : "", *checkpoint_root);
     if (part.first_rank() == 0 && task.train().training().export_safetensors()) {
       // A file left by an earlier attempt must not pass for this one's.
-      std::filesystem::remove(ExportPath(task), error);
+      std::filesystem::remove(Join(*checkpoint_root, "model.safetensors"), error);
     }
   }
   const bool cpu = node_.devices_size() == 0 || node_.devices(0).kind() != v1::DEVICE_KIND_CUDA;
@@ -592,7 +605,7 @@ void TaskExecutor::Run(const v1::Task& task, int node_index, const ReportFn& rep
     done.set_message(absl::StrCat("trained ranks ", part.first_rank(), "..",
                                   part.first_rank() + part.num_ranks() - 1));
     if (part.first_rank() == 0 && task.train().training().export_safetensors()) {
-      const std::string path = ExportPath(task);
+      const std::string path = Join(*CheckpointRoot(task), "model.safetensors");
       std::error_code error;
       const std::uintmax_t size = std::filesystem::file_size(path, error);
       if (error) {

@@ -71,11 +71,11 @@ class TaskExecutor {
                                                       const std::string& dir) const;
 
   // Training: where this node keeps the job's checkpoint shards,
-  // <checkpoint_dir or work dir/checkpoints>/<job id>.
-  std::string CheckpointRoot(const v1::Task& task) const;
-  // Training with export_safetensors: where rank 0 writes the model,
+  // <checkpoint_dir or work dir/checkpoints>/<job id> (agent/daemon/
+  // work_paths.h); INVALID_ARGUMENT for a job id the planner does not make
+  // or a path that escapes its root. Rank 0 exports the model to
   // <checkpoint root>/model.safetensors.
-  std::string ExportPath(const v1::Task& task) const;
+  absl::StatusOr<std::string> CheckpointRoot(const v1::Task& task) const;
 
   const ExecutorConfig config_;
   const v1::Node node_;

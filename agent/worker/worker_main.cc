@@ -35,6 +35,7 @@
 #include "common/host_facts.h"
 #include "common/json_file.h"
 #include "common/logging.h"
+#include "common/main_guard.h"
 #include "common/measurement_quality.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
@@ -105,9 +106,8 @@ int RunAsRank(
   return Fail(absl::StrCat(command, " (rank ", rank, "): ", status.message()));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The program; main() below runs it inside RunGuardedMain.
+int GuardedMain(int argc, char** argv) {
   CLI::App app{
       "galvatron-worker: one process per device, started by galvatron-agent. "
       "LibTorch + c10d (NCCL on GPU, Gloo on CPU)."};
@@ -466,4 +466,10 @@ int main(int argc, char** argv) {
                  probe.out.empty() ? "" : ", written to " + probe.out);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return galvatron::RunGuardedMain("galvatron-worker", [&] { return GuardedMain(argc, argv); });
 }

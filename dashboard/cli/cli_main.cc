@@ -3,8 +3,12 @@
 #include <string>
 #include <vector>
 
+#include "common/main_guard.h"
 #include "dashboard/cli/cli_app.h"
 
 int main(int argc, char** argv) {
-  return galvatron::cli::RunCli(std::vector<std::string>(argv, argv + argc), std::cout, std::cerr);
+  return galvatron::RunGuardedMain("galvatron", [&] {
+    return galvatron::cli::RunCli(std::vector<std::string>(argv, argv + argc), std::cout,
+                                  std::cerr);
+  });
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/layer_type.h"
+#include "common/status_macros.h"
 
 namespace galvatron::cost {
 namespace {
@@ -184,6 +185,30 @@ void FillOtherMemory(const v1::ComputeProfile& p, const std::vector<int>& seq_of
   }
 }
 
+// A time taken from a compute profile must be a time: finite, and positive
+// for one sample. A fit that fails this (Galvatron files with negative times
+// give such fits) makes the search prefer the plans that run the most of the
+// impossible layer; the error names the profile it came from. The slope may
+// be slightly negative: the least-squares line through the noisy timings of
+// a layer whose time hardly grows with the micro-batch (a small embedding
+// on a CPU) is one.
+absl::Status CheckMeasuredTime(const v1::ComputeProfile& p, const char* pass, int seq,
+                               const TimeLine& t) {
+  const double one = t.At(1);
+  if (std::isfinite(t.per_sample_ms) && std::isfinite(t.constant_ms) && one > 0 &&
+      std::isfinite(one)) {
+    return absl::OkStatus();
+  }
+  const bool from_fit = pass[0] == 'f' ? !IsZero(p.forward_fit()) : !IsZero(p.backward_fit());
+  return absl::InvalidArgumentError(absl::StrCat(
+      "compute profile ", p.id().empty() ? "" : absl::StrCat(p.id(), " "), "of layer type \"",
+      p.layer_type(), "\": its ", pass, " time at seq ", seq, " is ", t.per_sample_ms,
+      " ms per sample + ", t.constant_ms, " ms (", one, " ms for one sample, from its ",
+      from_fit ? absl::StrCat(pass, "_fit") : std::string("time_samples"),
+      "); a layer's time must be finite and > 0 for one sample: re-profile the layer or fix the "
+      "profile"));
+}
+
 absl::Status NeedPeakFlops(const std::string& what, const std::string& key) {
   return absl::InvalidArgumentError(absl::StrCat(
       what, " \"", key,
@@ -276,6 +301,8 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     if (p != nullptr) {
       forward = TimeFromProfile(p->forward_fit(), *p, false, seq, flops_ratio);
       t.backward = TimeFromProfile(p->backward_fit(), *p, true, seq, flops_ratio);
+      if (forward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "forward", seq, *forward));
+      if (t.backward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "backward", seq, *t.backward));
       FillActivations(*p, seq, &t);
       if (p->parameter_bytes() > 0) {
         t.info.parameter_mb = static_cast<double>(p->parameter_bytes()) / kBytesPerMb;
@@ -309,6 +336,8 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     const auto seq_ratio = [&](int from) { return static_cast<double>(in.seq_len) / from; };
     forward = TimeFromProfile(p->forward_fit(), *p, false, in.seq_len, seq_ratio);
     e.backward = TimeFromProfile(p->backward_fit(), *p, true, in.seq_len, seq_ratio);
+    if (forward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "forward", in.seq_len, *forward));
+    if (e.backward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "backward", in.seq_len, *e.backward));
     std::vector<int> seq_of_position(4, in.seq_len);
     seq_of_position[v1::PIPELINE_POSITION_LAST] = last_seq;
     FillOtherMemory(*p, seq_of_position, &e);

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/physical_bounds.h"
 
 namespace galvatron::cost {
 namespace {
@@ -84,6 +85,20 @@ absl::StatusOr<HardwareTables> HardwareTables::Build(const v1::HardwareProfile& 
       t.bus_mb_per_ms = factor * mb / ms;
     } else if (t.has_line && t.m > 0) {
       t.bus_mb_per_ms = factor / t.m;
+    }
+    // Times are 1 / bandwidth: a bandwidth so small (or a line so steep)
+    // that they overflow would give every plan an infinite time, and the
+    // search nothing to compare. Validated profiles never get here.
+    if (!std::isfinite(t.bus_mb_per_ms) ||
+        (t.bus_mb_per_ms > 0 && !std::isfinite(1.0 / t.bus_mb_per_ms)) || !std::isfinite(t.m) ||
+        !std::isfinite(t.c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("hardware.collectives[", i, "]: bus bandwidth ",
+                       in.bus_bandwidth_bytes_per_second(), " bytes/s, fit alpha ",
+                       in.fit().alpha_seconds(), " s, beta ", in.fit().beta_seconds_per_byte(),
+                       " s/byte give no finite communication time; expected a bandwidth between ",
+                       physical_bounds::kBandwidthBytesPerSecond.min, " and ",
+                       physical_bounds::kBandwidthBytesPerSecond.max, " bytes/s"));
     }
     if (t.bus_mb_per_ms <= 0 && t.samples.empty() && !t.has_line) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -107,6 +107,10 @@ std::vector<int> MinMaxPartition(const std::vector<double>& weights,
       }
     }
   }
+  // No division with a finite maximum (a weight is infinite or NaN, or there
+  // are fewer layers than parts): walking `cut` back would index it with -1.
+  // The even division is as good as any then.
+  if (L < parts || cut[parts][L] < 0) return EvenPartition(L, parts);
   std::vector<int> division(parts, 0);
   int i = L;
   for (int k = parts; k >= 1; --k) {

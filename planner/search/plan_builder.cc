@@ -1,11 +1,15 @@
 #include "planner/search/plan_builder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "planner/cost/calibration.h"
@@ -266,6 +270,31 @@ std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs) {
   return warnings;
 }
 
+namespace {
+
+// The inputs are checked against physical bounds where they enter, but
+// their combination may still overflow; a plan whose prediction is not a
+// finite positive time is refused, naming what it came from, rather than
+// answered with an infinite or negative throughput.
+absl::Status CheckPredictionIsPhysical(const PlanInputs& inputs, const v1::Plan& plan) {
+  const v1::Prediction& p = plan.prediction();
+  const auto fine = [](double v) { return std::isfinite(v) && v > 0; };
+  if (fine(p.iteration_seconds()) && fine(p.samples_per_second())) return absl::OkStatus();
+  std::vector<std::string> compute;
+  for (const v1::ComputeProfile& c : inputs.compute) {
+    compute.push_back(c.id().empty() ? c.layer_type() : c.id());
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the best plan's predicted iteration takes ", p.iteration_seconds(), " s (",
+      p.samples_per_second(), " samples/s), which no hardware does; it was computed from model ",
+      inputs.model.name(), ", hardware profile ",
+      inputs.hardware.id().empty() ? inputs.hardware.cluster() : inputs.hardware.id(),
+      " and compute profiles [", absl::StrJoin(compute, ", "),
+      "]: check their times and bandwidths"));
+}
+
+}  // namespace
+
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& build) {
   const v1::PlanRequest& request = inputs.request;
   SearchOptions options;
@@ -326,6 +355,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
     return absl::ResourceExhaustedError(result.infeasible_reason);
   }
   v1::Plan plan = std::move(result.plan);
+  RETURN_IF_ERROR(CheckPredictionIsPhysical(inputs, plan));
   if (inputs.calibration.has_value()) {
     // What the profiles alone predict for the plan the calibrated search chose.
     ASSIGN_OR_RETURN(*plan.mutable_raw_prediction(), Predict(inputs, false, plan));

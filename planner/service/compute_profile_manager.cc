@@ -83,6 +83,7 @@ absl::StatusOr<v1::ComputeProfile> ComputeProfileManager::Get(
     return absl::InvalidArgumentError(
         "layer_type: empty, expected a profile id or a layer type and a cluster");
   }
+  RETURN_IF_ERROR(CheckLayerTypeKey("layer_type", request.layer_type()));
   RETURN_IF_ERROR(ValidateName("cluster", request.cluster()));
   if (request.version() < 0) {
     return absl::InvalidArgumentError(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -97,6 +98,15 @@ absl::Status ValidateSubmission(const v1::SubmitJobRequest& request,
     if (path->find('\0') != std::string::npos || path->size() > 4096) {
       return Invalid(path == &training->dataset() ? "training.dataset" : "training.checkpoint_dir",
                      absl::StrCat(path->size(), " bytes"), "a path of at most 4096 bytes");
+    }
+  }
+  // Every node's agent makes <checkpoint_dir>/<job id> and refuses a folder
+  // that is relative (to what?) or climbs with "..": say so at submission.
+  if (const std::string& dir = training->checkpoint_dir(); !dir.empty()) {
+    const std::filesystem::path path(dir);
+    if (!path.is_absolute() || path.lexically_normal() != path) {
+      return Invalid("training.checkpoint_dir", Quoted(dir),
+                     "an absolute path without \".\" or \"..\" parts (a folder on every node)");
     }
   }
   return absl::OkStatus();

@@ -62,6 +62,10 @@ absl::Status ValidateNodeRegistration(const v1::Node& node) {
     return Invalid("node.agent_version", absl::StrCat(node.agent_version().size(), " bytes"),
                    absl::StrCat("must be <= ", kMaxAgentVersionBytes, " bytes"));
   }
+  if (node.agent_instance_id().size() > static_cast<size_t>(kMaxAgentInstanceIdBytes)) {
+    return Invalid("node.agent_instance_id", Quoted(node.agent_instance_id()),
+                   absl::StrCat("must be <= ", kMaxAgentInstanceIdBytes, " bytes"));
+  }
   RETURN_IF_ERROR(CheckRange("node.cpu_cores", node.cpu_cores(), 0, 1 << 20));
   RETURN_IF_ERROR(CheckRange("node.memory_bytes", node.memory_bytes(), 0, int64_t{1} << 60));
   RETURN_IF_ERROR(CheckCount("node.devices", node.devices_size(), kMaxNodeDevices, "devices"));
@@ -167,7 +171,11 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
   node.clear_registered_at();
   node.clear_last_heartbeat();
   const std::string key = NodeKey(node.cluster(), node.name());
-  const std::string payload = DeterministicBytes(node);
+  // The instance id names this run of the agent, not the node: a restarted
+  // agent stores no new version of an unchanged node.
+  v1::Node described = node;
+  described.clear_agent_instance_id();
+  const std::string payload = DeterministicBytes(described);
 
   store::Row stored;
   Session session{NewSessionId(), absl::Time(), absl::Time(), node, false};
@@ -179,6 +187,10 @@ absl::StatusOr<v1::RegisterNodeResponse> NodeManager::Register(
     // session). The turn is no lock: other nodes, heartbeats and reads do
     // not wait for the write.
     WriteSequencer::Ticket turn = registrations_.Enter(key);
+    {
+      absl::MutexLock lock(&mu_);
+      RETURN_IF_ERROR(CheckClaim(key, node, absl::Now()));
+    }
     ASSIGN_OR_RETURN(std::optional<store::Row> latest, store_->Get(Table::kNodes, key, 0));
     if (latest.has_value() && latest->payload == payload) {
       stored = std::move(*latest);
@@ -275,6 +287,26 @@ absl::StatusOr<std::vector<v1::Node>> NodeManager::AliveNodes(const std::string&
   return alive;
 }
 
+absl::Status NodeManager::CheckClaim(const std::string& key, const v1::Node& node, absl::Time now) {
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return absl::OkStatus();
+  const Session& held = it->second;
+  const std::string& holder = held.node.agent_instance_id();
+  const std::string& claimant = node.agent_instance_id();
+  // Agents older than instance ids send none: they re-register as before.
+  if (holder.empty() || claimant.empty() || holder == claimant) return absl::OkStatus();
+  const absl::Duration silent = now - held.last_heartbeat;
+  if (silent >= options_.node_timeout) return absl::OkStatus();  // LOST: the node is free
+  return absl::AlreadyExistsError(absl::StrCat(
+      "node ", key, " is held by another live agent: host ", Quoted(held.node.host()),
+      ", agent_instance_id ", Quoted(holder), ", last heartbeat ",
+      absl::FormatDuration(absl::Trunc(silent, absl::Milliseconds(1))), " ago; this agent (host ",
+      Quoted(node.host()), ", agent_instance_id ", Quoted(claimant),
+      ") is refused. Give each agent its own --node-name, or stop the other one (the name is "
+      "free again once that node is LOST, ",
+      absl::FormatDuration(options_.node_timeout), " after its last heartbeat)"));
+}
+
 void NodeManager::FillLiveness(v1::Node* node, absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(NodeKey(node->cluster(), node->name()));
@@ -283,6 +315,7 @@ void NodeManager::FillLiveness(v1::Node* node, absl::Time now) {
     return;
   }
   const Session& session = it->second;
+  node->set_agent_instance_id(session.node.agent_instance_id());
   *node->mutable_registered_at() = ToTimestamp(session.registered_at);
   *node->mutable_last_heartbeat() = ToTimestamp(session.last_heartbeat);
   node->set_state(now - session.last_heartbeat < options_.node_timeout ? v1::NODE_STATE_ALIVE

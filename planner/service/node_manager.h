@@ -58,6 +58,7 @@ struct NodeManagerOptions {
 inline constexpr int kMaxNodeDevices = 1024;
 inline constexpr int kMaxNodeHostBytes = 255;
 inline constexpr int kMaxAgentVersionBytes = 128;
+inline constexpr int kMaxAgentInstanceIdBytes = 128;
 
 // Checks a node as an agent registers it; output-only fields (state,
 // registered_at, last_heartbeat) are ignored.
@@ -68,6 +69,12 @@ absl::Status ValidateNodeRegistration(const v1::Node& node);
 // The read-compare-append of a node's row at registration is ordered per
 // node by a WriteSequencer turn (registrations of one node take turns;
 // other nodes, heartbeats and reads do not wait for the write).
+//
+// One agent per node name: an agent that sends an agent_instance_id is
+// refused (ALREADY_EXISTS, naming the other agent) while another live agent
+// holds the node under another id. The same instance registering again, a
+// new one once the node is LOST, and agents that send no id are accepted
+// (the latest registration holds the session).
 class NodeManager final : public v1::NodeService::Service, public GuardedService {
  public:
   using NodeLostListener = std::function<void(const v1::Node& node)>;
@@ -123,8 +130,12 @@ class NodeManager final : public v1::NodeService::Service, public GuardedService
     bool announced_lost = false;
   };
 
-  // Sets state, registered_at and last_heartbeat of a stored node from its
-  // session (LOST without one).
+  // ALREADY_EXISTS, naming the holder, when another live agent (another
+  // non-empty agent_instance_id) holds the node `key` that `node` claims.
+  absl::Status CheckClaim(const std::string& key, const v1::Node& node, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets state, registered_at, last_heartbeat and agent_instance_id of a
+  // stored node from its session (LOST without one).
   void FillLiveness(v1::Node* node, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // The deadline thread's loop.
   void WatchDeadlines() ABSL_LOCKS_EXCLUDED(mu_);

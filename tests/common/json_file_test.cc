@@ -116,6 +116,51 @@ TEST_CASE("JsonToMessage: unknown fields and bad JSON are errors naming the inpu
   CHECK(!wrong_type.ok());
 }
 
+TEST_CASE("JsonToMessage: a syntax error names its line and column") {
+  v1::ModelSpec spec;
+  // The missing comma is noticed at the end of the second key: line 3,
+  // column 10.
+  absl::Status status = JsonToMessage("{\n  \"name\": \"m\"\n  \"seqLen\": 8\n}", "m.json", &spec);
+  REQUIRE(status.code() == absl::StatusCode::kInvalidArgument);
+  const std::string message(status.message());
+  INFO(message);
+  CHECK_THAT(message, Catch::StartsWith("m.json: not valid JSON (a ModelSpec was expected): "
+                                        "line 3, column 10: "));
+
+  status = JsonToMessage("{\"name\": ", "cut.json", &spec);
+  INFO(status.message());
+  CHECK_THAT(std::string(status.message()),
+             Catch::Contains("cut.json: not valid JSON") && Catch::Contains("line 1, column 10"));
+}
+
+TEST_CASE("JsonToMessage: a field error names the line of its key") {
+  v1::ModelSpec spec;
+  absl::Status status =
+      JsonToMessage("{\n  \"name\": \"m\",\n\n    \"layerz\": []\n}", "m.json", &spec);
+  REQUIRE(status.code() == absl::StatusCode::kInvalidArgument);
+  INFO(status.message());
+  CHECK_THAT(std::string(status.message()),
+             Catch::StartsWith("m.json: not a valid ModelSpec in JSON (at line 4, column 5): "));
+
+  // A value of the wrong type: protobuf names the field in .proto spelling.
+  v1::HardwareProfile hardware;
+  status = JsonToMessage("{\n  \"cluster\": \"a\",\n  \"devicesPerNode\": \"x\"\n}", "hw.json",
+                         &hardware);
+  REQUIRE(status.code() == absl::StatusCode::kInvalidArgument);
+  INFO(status.message());
+  CHECK_THAT(
+      std::string(status.message()),
+      Catch::StartsWith("hw.json: not a valid HardwareProfile in JSON (at line 3, column 3): "));
+}
+
+TEST_CASE("JsonToMessage: a UTF-8 byte order mark is skipped") {
+  v1::ModelSpec spec;
+  const absl::Status status = JsonToMessage("\xEF\xBB\xBF{\"name\": \"m\"}", "bom.json", &spec);
+  INFO(status.message());
+  REQUIRE(status.ok());
+  CHECK(spec.name() == "m");
+}
+
 TEST_CASE("files: write, read back, no temporary left behind") {
   TempDir dir;
   const std::string path = dir.File("hw.json");

@@ -204,5 +204,26 @@ TEST_CASE("keys of different catalog models do not collide") {
   CHECK(layer_keys.size() == groups);
 }
 
+TEST_CASE("CheckLayerTypeKey takes what the key functions make and nothing path-like") {
+  for (const std::string& name : CatalogModelNames()) {
+    const auto spec = CatalogModel(name);
+    REQUIRE(spec.has_value());
+    for (const std::string& key : ModelLayerTypeKeys(*spec)) {
+      INFO(key);
+      CHECK(CheckLayerTypeKey("layer_type", key).ok());
+    }
+  }
+  CHECK(CheckLayerTypeKey("k", "block").ok());
+  CHECK(CheckLayerTypeKey("k", std::string(512, 'k')).ok());
+  for (const std::string& bad : std::vector<std::string>{
+           "", "../../etc/passwd", "/etc/passwd", "..", ".", "a/b", "gpt decoder", "Gpt", "a::b",
+           ":a", "a:", "a\nb", std::string(513, 'k')}) {
+    INFO(bad);
+    const absl::Status status = CheckLayerTypeKey("layer_type", bad);
+    CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(status.message()), Catch::StartsWith("layer_type: "));
+  }
+}
+
 }  // namespace
 }  // namespace galvatron

@@ -104,7 +104,10 @@ TEST_CASE("hardware: cluster and shape") {
   SECTION("device") {
     p.mutable_device()->set_memory_bytes(-1);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) == "device.memory_bytes: -1, must be >= 0");
-    p.mutable_device()->set_memory_bytes(0);  // unknown
+    p.mutable_device()->set_memory_bytes(0);  // unknown: not in a measured profile
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "device.memory_bytes: 0, must be between 1.67772e+07 and 1.1259e+15 bytes");
+    p.set_source(v1::PROFILE_SOURCE_MANUAL);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) == "OK");
     p.mutable_device()->set_peak_flops(-5);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) == "device.peak_flops: -5, must be >= 0");
@@ -116,12 +119,13 @@ TEST_CASE("hardware: cluster and shape") {
     CHECK(ErrorOf(ValidateHardwareProfile(p)) == "OK");
     p.set_overlap_coefficient(0.5);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
-          "overlap_coefficient: 0.5, must be 0 (unknown) or >= 1");
+          "overlap_coefficient: 0.5, must be 0 (unknown) or between 1 and 4");
     p.set_overlap_coefficient(kNaN);
     CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
-          "overlap_coefficient: nan, must be 0 (unknown) or >= 1");
+          "overlap_coefficient: nan, must be 0 (unknown) or between 1 and 4");
     p.set_overlap_coefficient(kInf);
-    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "overlap_coefficient: inf, must be finite");
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "overlap_coefficient: inf, must be 0 (unknown) or between 1 and 4");
   }
   SECTION("runtime_context_bytes") {
     p.set_runtime_context_bytes(-1);
@@ -268,8 +272,11 @@ TEST_CASE("compute: identity fields") {
     p.set_layer_type(std::string(513, 'k'));
     CHECK(ErrorOf(ValidateComputeProfile(p)) == "layer_type: 513 characters, must be <= 512");
     p.set_layer_type("gpt decoder");
-    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
-          "layer_type: \"gpt decoder\", must be printable ASCII without spaces");
+    CHECK_THAT(ErrorOf(ValidateComputeProfile(p)),
+               Catch::StartsWith("layer_type: \"gpt decoder\", must be a layer-type key"));
+    p.set_layer_type("../../etc/passwd");
+    CHECK_THAT(ErrorOf(ValidateComputeProfile(p)),
+               Catch::StartsWith("layer_type: \"../../etc/passwd\", must be a layer-type key"));
   }
   SECTION("cluster") {
     p.set_cluster("");
@@ -388,6 +395,96 @@ TEST_CASE("the measurement-quality record is checked when there is one") {
   CHECK(ErrorOf(ValidateComputeProfile(cp)) == "quality.attempts: -1, must be >= 0");
   hw.mutable_quality()->set_load_threshold(-2);
   CHECK(ErrorOf(ValidateHardwareProfile(hw)) == "quality.load_threshold: -2, must be >= 0");
+}
+
+// Values no hardware has, each of which gave a wrong answer (or an abort)
+// downstream before the bounds of common/physical_bounds.h were checked.
+TEST_CASE("hardware: measured quantities must be physical") {
+  v1::HardwareProfile p = Hardware();
+  SECTION("a bus bandwidth of 1e-300 bytes/s") {
+    p.mutable_collectives(2)->set_bus_bandwidth_bytes_per_second(1e-300);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[2].bus_bandwidth_bytes_per_second: 1e-300, must be 0 (unknown) or "
+          "between 1000 and 1e+14 bytes/s");
+  }
+  SECTION("a bus bandwidth of 1e300 bytes/s") {
+    p.mutable_collectives(2)->set_bus_bandwidth_bytes_per_second(1e300);
+    CHECK_THAT(ErrorOf(ValidateHardwareProfile(p)),
+               Catch::StartsWith("collectives[2].bus_bandwidth_bytes_per_second: 1e+300, must be"));
+  }
+  SECTION("a sample faster than any link") {
+    p.mutable_collectives(0)->mutable_samples(1)->set_seconds(1e-8);
+    CHECK_THAT(ErrorOf(ValidateHardwareProfile(p)),
+               Catch::StartsWith("collectives[0].samples[1].seconds: 1e-08, implies"));
+  }
+  SECTION("a sample slower than a day") {
+    p.mutable_collectives(0)->mutable_samples(1)->set_seconds(1e6);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "collectives[0].samples[1].seconds: 1e+06, must be between 1e-09 and 86400 s");
+  }
+  SECTION("a fit slope of 1 s per byte") {
+    p.mutable_collectives(1)->mutable_fit()->set_beta_seconds_per_byte(1);
+    CHECK_THAT(ErrorOf(ValidateHardwareProfile(p)),
+               Catch::StartsWith("collectives[1].fit.beta_seconds_per_byte: 1, must be between"));
+  }
+  SECTION("overlap coefficients of 1e12 and 1e308") {
+    p.set_overlap_coefficient(1e12);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "overlap_coefficient: 1e+12, must be 0 (unknown) or between 1 and 4");
+    p.set_overlap_coefficient(1e308);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "overlap_coefficient: 1e+308, must be 0 (unknown) or between 1 and 4");
+  }
+  SECTION("device memory 0 in a measured profile; unknown elsewhere") {
+    p.mutable_device()->set_memory_bytes(0);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "device.memory_bytes: 0, must be between 1.67772e+07 and 1.1259e+15 bytes");
+    p.set_source(v1::PROFILE_SOURCE_GALVATRON_IMPORT);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "OK");
+    p.mutable_device()->set_memory_bytes(1024);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "device.memory_bytes: 1024, must be 0 (unknown) or between 1.67772e+07 and "
+          "1.1259e+15 bytes");
+  }
+  SECTION("peak FLOP/s") {
+    p.mutable_device()->set_peak_flops(1e30);
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "device.peak_flops: 1e+30, must be 0 (unknown) or between 1e+06 and 1e+18 FLOP/s");
+  }
+  SECTION("a device name of 1 MB") {
+    p.mutable_device()->set_name(std::string(1 << 20, 'x'));
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) ==
+          "device.name: 1048576 bytes, must be <= 256 bytes");
+  }
+  SECTION("free text") {
+    p.set_measured_by(std::string(5000, 'm'));
+    CHECK(ErrorOf(ValidateHardwareProfile(p)) == "measured_by: 5000 bytes, must be <= 4096 bytes");
+  }
+}
+
+TEST_CASE("compute: measured quantities must be physical") {
+  v1::ComputeProfile p = Compute();
+  SECTION("a forward time of a week") {
+    p.mutable_time_samples(0)->set_forward_seconds(604800);
+    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
+          "time_samples[0].forward_seconds: 604800, must be between 1e-09 and 86400 s");
+  }
+  SECTION("a backward time of 1e-300 s") {
+    p.mutable_time_samples(1)->set_backward_seconds(1e-300);
+    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
+          "time_samples[1].backward_seconds: 1e-300, must be 0 (unknown) or between 1e-09 and "
+          "86400 s");
+  }
+  SECTION("a fit term of 1e300") {
+    p.mutable_forward_fit()->set_per_sample_s0(-1e300);
+    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
+          "forward_fit.per_sample_s0: -1e+300, must be between -86400 and 86400");
+  }
+  SECTION("activation bytes beyond any memory") {
+    p.mutable_activations(0)->set_bytes_per_sample(int64_t{1} << 62);
+    CHECK(ErrorOf(ValidateComputeProfile(p)) ==
+          "activations[0].bytes_per_sample: 4611686018427387904, must be <= 1.1259e+15 bytes");
+  }
 }
 
 }  // namespace

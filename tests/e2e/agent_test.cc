@@ -42,13 +42,25 @@ bool NodeIs(const std::string& planner, const std::string& name, v1::NodeState s
 }
 
 std::unique_ptr<ChildProcess> StartAgent(const testing::TempDir& dir, const std::string& planner,
-                                         const std::string& tag) {
-  return std::make_unique<ChildProcess>(
-      std::vector<std::string>{testing::BinDir() + "/galvatron-agent", "--planner", planner,
-                               "--cluster", "test", "--node-name", "n1", "--devices", "cpu:2",
-                               "--heartbeat-interval-ms", "100", "--work-dir",
-                               dir.File("work-" + tag), "--log-level", "debug"},
-      dir.File("agent-" + tag + ".log"));
+                                         const std::string& tag,
+                                         const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{testing::BinDir() + "/galvatron-agent",
+                                "--planner",
+                                planner,
+                                "--cluster",
+                                "test",
+                                "--node-name",
+                                "n1",
+                                "--devices",
+                                "cpu:2",
+                                "--heartbeat-interval-ms",
+                                "100",
+                                "--work-dir",
+                                dir.File("work-" + tag),
+                                "--log-level",
+                                "debug"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<ChildProcess>(argv, dir.File("agent-" + tag + ".log"));
 }
 
 }  // namespace
@@ -145,6 +157,36 @@ TEST_CASE("An agent registers, heartbeats, is lost when killed and survives a pl
   agent->Signal(SIGTERM);
   CHECK(agent->Wait(std::chrono::seconds(10)) == 0);
   CHECK_THAT(Slurp(dir.File("agent-2.log")), Catch::Contains("galvatron-agent stopped"));
+}
+
+// Two agents under one --node-name used to take the node from each other
+// every heartbeat, silently. The second is now refused and exits saying so.
+TEST_CASE("A second agent with the same node name exits with a clear message", "[e2e][agent]") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--node-timeout-ms", "2000", "--heartbeat-interval-ms", "100"});
+  const std::string address = planner.address();
+  auto first = StartAgent(dir, address, "first");
+  REQUIRE(testing::WaitFor([&] { return NodeIs(address, "n1", v1::NODE_STATE_ALIVE); }, kDeadline));
+  std::optional<v1::Node> node = ListedNode(address, "n1");
+  REQUIRE(node.has_value());
+  const std::string instance = node->agent_instance_id();
+  CHECK(instance.size() == 32);
+
+  auto second = StartAgent(dir, address, "second", {"--name-claim-wait-seconds", "0.5"});
+  const int exit_code = second->Wait(kDeadline);
+  const std::string log = Slurp(dir.File("agent-second.log"));
+  INFO(log);
+  CHECK(exit_code == 1);
+  CHECK_THAT(log, Catch::Contains("another agent is registered as test/n1") &&
+                      Catch::Contains(instance) && Catch::Contains("--node-name"));
+  // The first agent kept the node all along.
+  node = ListedNode(address, "n1");
+  REQUIRE(node.has_value());
+  CHECK(node->state() == v1::NODE_STATE_ALIVE);
+  CHECK(node->agent_instance_id() == instance);
+  first->Signal(SIGTERM);
+  CHECK(first->Wait(std::chrono::seconds(10)) == 0);
 }
 
 TEST_CASE("An agent started before its planner registers once the planner is up", "[e2e][agent]") {

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/json_file.h"
@@ -16,6 +20,7 @@
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/plan.pb.h"
 #include "interop/galvatron_config.h"
+#include "nlohmann/json.hpp"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
@@ -89,6 +94,64 @@ TEST_CASE("galvatron-planner search on Galvatron's LLaMA-2-7B profiles") {
       CHECK(back->layers(i).checkpoint() == plan.layers(i).checkpoint());
     }
   }
+}
+
+// Inputs that aborted the search (SIGABRT) or gave a plan from impossible
+// numbers: each is now an error that names the field, exit code 1.
+TEST_CASE("galvatron-planner search refuses profiles no hardware has") {
+  testing::TempDir dir;
+  v1::HardwareProfile example;
+  REQUIRE(ReadJsonFile(testing::SourceDir() + "/examples/a100x8.hardware.json", &example).ok());
+  struct Case {
+    std::function<void(v1::HardwareProfile*)> change;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {[](v1::HardwareProfile* p) {
+         for (auto& t : *p->mutable_collectives()) t.set_bus_bandwidth_bytes_per_second(1e-300);
+       },
+       "collectives[0].bus_bandwidth_bytes_per_second: 1e-300, must be 0 (unknown) or between"},
+      {[](v1::HardwareProfile* p) { p->set_overlap_coefficient(1e308); },
+       "overlap_coefficient: 1e+308, must be 0 (unknown) or between 1 and 4"},
+      {[](v1::HardwareProfile* p) { p->set_overlap_coefficient(1e12); },
+       "overlap_coefficient: 1e+12"},
+      {[](v1::HardwareProfile* p) { p->mutable_device()->set_name(std::string(1 << 20, 'x')); },
+       "device.name: 1048576 bytes, must be <= 256 bytes"},
+  };
+  for (const Case& c : cases) {
+    v1::HardwareProfile hardware = example;
+    c.change(&hardware);
+    REQUIRE(WriteTextFile(dir.File("hw.json"), MessageToJson(hardware)).ok());
+    testing::CommandResult r = testing::RunCommand(
+        {testing::BinDir() + "/galvatron-planner", "search", "--model", "llama2-7b", "--hardware",
+         dir.File("hw.json"), "--memory", "36GiB", "--global-batch", "8", "--quiet"},
+        std::chrono::seconds(120));
+    INFO(r.err);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains(c.error));
+  }
+
+  // Galvatron's computation profile with every time negated.
+  const std::string folder = dir.File("galvatron");
+  std::filesystem::create_directories(folder);
+  for (const auto& entry : std::filesystem::directory_iterator(Fixtures())) {
+    std::filesystem::copy(entry.path(), folder);
+  }
+  const std::string computation = folder + "/computation_profiling_bf16_llama2-7b_all.json";
+  nlohmann::ordered_json times = nlohmann::ordered_json::parse(*ReadTextFile(computation));
+  for (auto& [key, value] : times.items()) {
+    if (value.is_number()) value = -value.get<double>();
+  }
+  REQUIRE(WriteTextFile(computation, times.dump(4)).ok());
+  std::vector<std::string> args = SearchArgs("galvatron");
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--compute") args[i + 1] = folder;
+  }
+  testing::CommandResult r = testing::RunCommand(args, std::chrono::seconds(120));
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("computation_profiling_bf16_llama2-7b_all.json") &&
+                        Catch::Contains("time is <= 0"));
 }
 
 TEST_CASE("galvatron-planner search: readable output, and a budget nothing fits") {

@@ -339,6 +339,29 @@ TEST_CASE("ReadGalvatronModelProfiles names the file and key of bad input", "[in
     REQUIRE(read.status().code() == absl::StatusCode::kInvalidArgument);
     CHECK_THAT(std::string(read.status().message()), Catch::Contains("layertype_1"));
   }
+  SECTION("a layer whose times are all negative") {
+    REQUIRE(WriteTextFile(computation, R"({"layertype_0_bsz1_seq2048": -4.0,
+                                           "layertype_0_bsz2_seq2048": -4.1,
+                                           "layertype_other_bsz1_seq2048": 2.0})")
+                .ok());
+    files.computation_profile_path = computation;
+    auto read = ReadGalvatronModelProfiles(files);
+    REQUIRE(read.status().code() == absl::StatusCode::kInvalidArgument);
+    const std::string message(read.status().message());
+    CHECK_THAT(message, Catch::Contains(computation) &&
+                            Catch::Contains("every layertype_0_bsz{b}_seq{s} time is <= 0") &&
+                            Catch::Contains("\"layertype_0_bsz1_seq2048\": -4 ms"));
+  }
+  SECTION("a negative embedding/head time") {
+    REQUIRE(WriteTextFile(computation, R"({"layertype_0_bsz1_seq2048": 4.0,
+                                           "layertype_other_bsz1_seq2048": -2.0})")
+                .ok());
+    files.computation_profile_path = computation;
+    auto read = ReadGalvatronModelProfiles(files);
+    REQUIRE(read.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(read.status().message()),
+               Catch::Contains("key \"layertype_other_bsz1_seq2048\": -2 ms, must be >= 0"));
+  }
   SECTION("too few batch sizes for batch mode") {
     REQUIRE(WriteTextFile(computation, R"({"layertype_0_bsz1_seq2048": 4.4,
                                            "layertype_0_bsz2_seq2048": 4.3,

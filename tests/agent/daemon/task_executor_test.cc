@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -45,8 +46,8 @@ struct Outcome {
   std::string args;
 };
 
-Outcome Execute(const v1::Task& task) {
-  testing::TempDir dir;
+// Runs `task` with work dir dir/work.
+Outcome Execute(const v1::Task& task, const testing::TempDir& dir) {
   const std::string worker = dir.File("worker.sh");
   {
     std::ofstream script(worker);
@@ -73,6 +74,11 @@ Outcome Execute(const v1::Task& task) {
   std::ifstream args(dir.File("args"));
   std::getline(args, run.args);
   return run;
+}
+
+Outcome Execute(const v1::Task& task) {
+  testing::TempDir dir;
+  return Execute(task, dir);
 }
 
 v1::Task ProfileTask() {
@@ -159,6 +165,50 @@ TEST_CASE("Without noise settings the worker gets its defaults", "[agent]") {
                            !Catch::Contains("--max-remeasure") && !Catch::Contains("--accept"));
   REQUIRE_FALSE(run.reports.empty());
   CHECK(run.reports.back().state() == v1::TASK_STATE_SUCCEEDED);
+}
+
+// A planner that is wrong, or not ours, names a task "../../escaped-task"
+// or "/tmp/..." (or a job "../x"): the agent refuses it before it creates,
+// removes or writes anything.
+TEST_CASE("Task and job ids that would leave the work dir are refused", "[agent]") {
+  testing::TempDir dir;
+  const std::filesystem::path outside = std::filesystem::path(dir.path()).parent_path();
+  const std::string absolute = dir.File("absolute-task");
+  for (const std::string& id : std::vector<std::string>{"../../escaped-task", "../escaped-task",
+                                                        absolute, "task-1/../../x"}) {
+    INFO(id);
+    v1::Task task = ProfileTask();
+    task.set_id(id);
+    Outcome run = Execute(task, dir);
+    REQUIRE(run.reports.size() == 1);
+    const v1::ReportTaskRequest& last = run.reports.back();
+    CHECK(last.state() == v1::TASK_STATE_FAILED);
+    CHECK_THAT(last.message(), Catch::Contains("refused: task.id: ") &&
+                                   Catch::Contains("expected a planner's task id, task-<n>"));
+    CHECK(run.args.empty());  // no worker ran
+  }
+  CHECK_FALSE(std::filesystem::exists(outside / "escaped-task"));
+  CHECK_FALSE(std::filesystem::exists(dir.File("escaped-task")));
+  CHECK_FALSE(std::filesystem::exists(absolute));
+  CHECK_FALSE(std::filesystem::exists(dir.File("x")));
+
+  v1::Task train = TrainTask(false);
+  train.mutable_train()->set_job_id("../jobs-elsewhere");
+  Outcome run = Execute(train, dir);
+  REQUIRE_FALSE(run.reports.empty());
+  CHECK(run.reports.back().state() == v1::TASK_STATE_FAILED);
+  CHECK_THAT(run.reports.back().message(),
+             Catch::Contains("refused: train.job_id: \"../jobs-elsewhere\""));
+  CHECK_FALSE(std::filesystem::exists(dir.File("work/jobs-elsewhere")));
+  CHECK(run.args.empty());
+
+  train = TrainTask(false);
+  train.mutable_train()->mutable_training()->set_checkpoint_dir("relative/ckpt");
+  run = Execute(train, dir);
+  REQUIRE_FALSE(run.reports.empty());
+  CHECK(run.reports.back().state() == v1::TASK_STATE_FAILED);
+  CHECK_THAT(run.reports.back().message(),
+             Catch::Contains("train.training.checkpoint_dir: \"relative/ckpt\""));
 }
 
 }  // namespace galvatron::agent

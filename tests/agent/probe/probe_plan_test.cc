@@ -126,7 +126,11 @@ TEST_CASE("merging rank profiles keeps the slowest rank and every host") {
   merged.set_num_nodes(1);
   merged.set_devices_per_node(2);
   merged.mutable_device()->set_kind(v1::DEVICE_KIND_CPU);
+  // A measured profile knows its device's memory (probe_runner takes the
+  // device from the backend).
+  merged.mutable_device()->set_memory_bytes(int64_t{8} << 30);
   merged.set_source(v1::PROFILE_SOURCE_MEASURED);
+  INFO(ValidateHardwareProfile(merged).message());
   CHECK(ValidateHardwareProfile(merged).ok());
 
   v1::HardwareProfile other = rank_profile(1, "c", 1);

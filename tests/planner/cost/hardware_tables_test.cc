@@ -16,6 +16,22 @@ HardwareTables Build(const v1::HardwareProfile& hw, int world = 8) {
   return *t;
 }
 
+// Validation refuses such a profile first (common/physical_bounds.h); the
+// tables refuse it too rather than turn it into infinite times.
+TEST_CASE("A bandwidth whose inverse overflows is an error", "[cost][hardware]") {
+  v1::HardwareProfile hw = testing::A100x8();
+  for (auto& t : *hw.mutable_collectives()) {
+    t.clear_samples();
+    t.clear_fit();
+    t.set_bus_bandwidth_bytes_per_second(1e-300);
+  }
+  auto tables = HardwareTables::Build(hw, 8);
+  REQUIRE(tables.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK_THAT(std::string(tables.status().message()),
+             Catch::Contains("hardware.collectives[0]: bus bandwidth 1e-300 bytes/s") &&
+                 Catch::Contains("no finite communication time"));
+}
+
 TEST_CASE("Galvatron's comm_coe_dict", "[cost][hardware]") {
   const HardwareTables t = Build(testing::A100x8());
   // 'W', 'W_0', 'W_1' all take the consecutive table of size W.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -45,6 +46,20 @@ TEST_CASE("even partition follows Galvatron: the rest goes to the last stage") {
   CHECK(EvenPartition(32, 4) == std::vector<int>{8, 8, 8, 8});
   CHECK(EvenPartition(30, 4) == std::vector<int>{7, 7, 7, 9});
   CHECK(EvenPartition(5, 1) == std::vector<int>{5});
+}
+
+// Infinite stage times (from a bandwidth of 1e-300 bytes/s) left every
+// table entry infinite and the walk back through it read cut[k][-1]: a
+// garbage division whose negative layer count aborted the search with
+// std::length_error. No finite division: the even one.
+TEST_CASE("min-max partition without a finite division is the even one") {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  CHECK(MinMaxPartition({inf, inf, inf, inf, inf}, {0, 0}, 2) == std::vector<int>{2, 3});
+  CHECK(MinMaxPartition({1, 1, 1, 1}, {inf, 0}, 2) == std::vector<int>{2, 2});
+  CHECK(MinMaxPartition({nan, nan, nan, nan}, {0, 0, 0, 0}, 4) == std::vector<int>{1, 1, 1, 1});
+  // One infinite layer makes every division infinite.
+  CHECK(MinMaxPartition({1, inf, 1}, {0, 0, 0}, 3) == std::vector<int>{1, 1, 1});
 }
 
 TEST_CASE("min-max partition equals brute force") {

@@ -107,6 +107,15 @@ TEST_CASE("A submission is checked field by field", "[jobs]") {
   r.set_plan_id("plan-1");
   *r.mutable_plan() = PlanOf(4, 1, 1);
   CHECK_THAT(message(r), Catch::Contains("plan_id"));
+  for (const char* dir : {"ckpt", "./ckpt", "/data/../etc", "/data/./ckpt"}) {
+    r = Valid();
+    r.mutable_training()->set_checkpoint_dir(dir);
+    CHECK_THAT(message(r), Catch::StartsWith("training.checkpoint_dir: \"") &&
+                               Catch::Contains("an absolute path"));
+  }
+  r = Valid();
+  r.mutable_training()->set_checkpoint_dir("/shared/ckpt");
+  CHECK(ValidateSubmission(r, &training).ok());
 }
 
 TEST_CASE("The plan request uses the cluster's profile, cut to the job's nodes", "[jobs]") {

@@ -36,12 +36,12 @@ constexpr int64_t kNodeTimeoutMs = 300;
 
 class NodeFixture {
  public:
-  NodeFixture() {
+  explicit NodeFixture(int64_t node_timeout_ms = kNodeTimeoutMs) {
     PlannerConfig config;
     config.db_path = dir_.File("planner.db");
     config.listen = "127.0.0.1:0";
     config.heartbeat_interval_ms = kHeartbeatIntervalMs;
-    config.node_timeout_ms = kNodeTimeoutMs;
+    config.node_timeout_ms = node_timeout_ms;
     auto server = PlannerServer::Start(config);
     REQUIRE(server.ok());
     server_ = std::move(*server);
@@ -79,12 +79,14 @@ class NodeFixture {
     return response;
   }
 
-  v1::NodeState StateOf(const std::string& name) {
+  v1::NodeState StateOf(const std::string& name) { return Listed(name).state(); }
+
+  v1::Node Listed(const std::string& name) {
     const v1::ListNodesResponse list = List();
     for (const v1::Node& node : list.nodes()) {
-      if (node.name() == name) return node.state();
+      if (node.name() == name) return node;
     }
-    return v1::NODE_STATE_UNSPECIFIED;
+    return v1::Node();
   }
 
   std::unique_ptr<v1::NodeService::Stub> nodes;
@@ -200,6 +202,66 @@ TEST_CASE("NodeService: invalid registrations name the field", "[service][nodes]
   status = planner.nodes->Heartbeat(planner.Context().get(), empty_session, &beat);
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(status.error_message(), Catch::StartsWith("session_id:"));
+}
+
+// Two agents started with one --node-name used to take the node from each
+// other at every heartbeat. Now the second is refused while the first lives.
+TEST_CASE("NodeService: a second live agent claiming a node name is ALREADY_EXISTS",
+          "[service][nodes]") {
+  NodeFixture planner(/*node_timeout_ms=*/2000);
+  v1::Node first = MakeNode("n1");
+  first.set_agent_instance_id("1111aaaa");
+  v1::RegisterNodeResponse registered;
+  REQUIRE(planner.Register(first, &registered).ok());
+  CHECK(planner.Listed("n1").agent_instance_id() == "1111aaaa");
+
+  v1::Node second = MakeNode("n1");
+  second.set_host("other-host");
+  second.set_agent_instance_id("2222bbbb");
+  REQUIRE(planner.Beat("n1", registered.session_id()).ok());
+  v1::RegisterNodeResponse refused;
+  grpc::Status status = planner.Register(second, &refused);
+  INFO(status.error_message());
+  REQUIRE(status.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK_THAT(status.error_message(),
+             Catch::Contains("node test/n1") && Catch::Contains("\"host-n1\"") &&
+                 Catch::Contains("\"1111aaaa\"") && Catch::Contains("\"other-host\"") &&
+                 Catch::Contains("--node-name"));
+  // The first agent keeps its session.
+  CHECK(planner.Beat("n1", registered.session_id()).ok());
+
+  // The same instance registering again (after a planner hiccup) is fine.
+  v1::RegisterNodeResponse again;
+  REQUIRE(planner.Register(first, &again).ok());
+  CHECK(planner.Beat("n1", again.session_id()).ok());
+
+  // Once the first is LOST, the second may take the name.
+  REQUIRE(testing::WaitFor([&] { return planner.StateOf("n1") == v1::NODE_STATE_LOST; },
+                           std::chrono::seconds(10)));
+  v1::RegisterNodeResponse taken;
+  status = planner.Register(second, &taken);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  const v1::Node listed = planner.Listed("n1");
+  CHECK(listed.state() == v1::NODE_STATE_ALIVE);
+  CHECK(listed.agent_instance_id() == "2222bbbb");
+  CHECK(listed.host() == "other-host");
+}
+
+TEST_CASE("NodeService: agents without an instance id register as before", "[service][nodes]") {
+  NodeFixture planner(/*node_timeout_ms=*/2000);
+  v1::RegisterNodeResponse one, two;
+  REQUIRE(planner.Register(MakeNode("n1"), &one).ok());
+  REQUIRE(planner.Register(MakeNode("n1"), &two).ok());
+  // The latest registration holds the session.
+  CHECK(planner.Beat("n1", two.session_id()).ok());
+  CHECK(planner.Beat("n1", one.session_id()).error_code() == grpc::StatusCode::NOT_FOUND);
+  // Nor is an old agent refused by, or refusing, one with an id.
+  v1::Node with_id = MakeNode("n1");
+  with_id.set_agent_instance_id("3333cccc");
+  v1::RegisterNodeResponse three, four;
+  REQUIRE(planner.Register(with_id, &three).ok());
+  REQUIRE(planner.Register(MakeNode("n1"), &four).ok());
 }
 
 TEST_CASE("NodeService: list filters by cluster", "[service][nodes]") {
