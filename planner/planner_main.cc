@@ -115,8 +115,28 @@ int GuardedMain(int argc, char** argv) {
   app.add_option("--ready-file", ready_file,
                  "once serving, write the address (with the actual port) to this file");
   app.add_option("--search-threads", config.search_threads,
-                 "threads of each plan search (0 = all cores)")
-      ->capture_default_str();
+                 "threads of a plan search running alone (0 = all cores); several running "
+                 "searches share them")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-concurrent-searches", config.max_concurrent_searches,
+                 "plan searches running at once (0 = half the cores, at least 1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--search-queue", config.search_queue,
+                 "plan searches waiting to start; a RequestPlan beyond is answered "
+                 "RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--search-queue-per-caller", config.search_queue_per_caller,
+                 "of those, from one caller (a token's name, or a client address without "
+                 "tokens; 0 = a quarter of --search-queue, at least 1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--search-time-limit", config.search_time_limit_seconds,
+                 "seconds a plan search may take when its request sets no time limit")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--heartbeat-interval-ms", config.heartbeat_interval_ms,
                  "milliseconds between agent heartbeats (told to agents when they register)")
       ->capture_default_str()

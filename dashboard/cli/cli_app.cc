@@ -35,7 +35,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                  "planner address HOST:PORT (default: $GALVATRON_PLANNER or 127.0.0.1:50051)")
       ->capture_default_str();
   app.add_flag("--json", options.json, "machine-readable JSON output");
-  app.add_option("--timeout", options.timeout_seconds, "seconds to wait for the planner")
+  app.add_option("--timeout", options.timeout_seconds,
+                 "seconds to wait for the planner's answer to each call (plan: when not given, "
+                 "the search's time limit, 120 s unless --time-limit, plus 60 s)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   ClientSecurityOptions security;
@@ -497,6 +499,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return kExitUsage;
   }
   options.credentials = std::move(*credentials);
+  options.timeout_given = app.get_option("--timeout")->count() > 0;
   PlannerClient client(options, &out, &err);
   absl::Status status = command(client);
   if (!status.ok()) {

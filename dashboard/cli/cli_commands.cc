@@ -446,11 +446,27 @@ absl::Status PlannerClient::Plan(const v1::PlanRequest& request, bool measure) {
     }
   }
   v1::Plan response;
-  // A search may take minutes; the request's own time limit bounds it.
-  const double wait =
-      std::max(options_.timeout_seconds,
-               (request.time_limit_seconds() > 0 ? request.time_limit_seconds() : 120.0) + 60.0);
-  RETURN_IF_ERROR(Check(plans_->RequestPlan(Context(wait).get(), request, &response)));
+  // --timeout bounds the call when given: the planner stops the search when
+  // the deadline passes (unless another client waits for the same plan).
+  // Otherwise the search's time limit bounds it: the request's, or the
+  // planner's default (120 s unless galvatron-planner --search-time-limit
+  // says otherwise), plus kPlanMarginSeconds for a wait in the planner's
+  // search queue and the answer.
+  constexpr double kDefaultTimeLimitSeconds = 120, kPlanMarginSeconds = 60;
+  const double wait = options_.timeout_given
+                          ? options_.timeout_seconds
+                          : std::max(options_.timeout_seconds, (request.time_limit_seconds() > 0
+                                                                    ? request.time_limit_seconds()
+                                                                    : kDefaultTimeLimitSeconds) +
+                                                                   kPlanMarginSeconds);
+  absl::Status asked = Check(plans_->RequestPlan(Context(wait).get(), request, &response));
+  if (absl::IsDeadlineExceeded(asked)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "no plan within ", wait, " s (",
+        options_.timeout_given ? "--timeout" : "the search's time limit plus 60 s; see --timeout",
+        "); the planner stops the search unless another client waits for the same plan"));
+  }
+  RETURN_IF_ERROR(asked);
   *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
   return absl::OkStatus();
 }

@@ -33,7 +33,10 @@ int JobExitCode(v1::JobState state);
 struct ClientOptions {
   std::string planner = "127.0.0.1:50051";
   bool json = false;
+  // The deadline of each call. `plan` waits longer unless it was given
+  // (timeout_given): the search's time limit plus a margin.
   double timeout_seconds = 30;
+  bool timeout_given = false;
   // Following a job or a task: how long to keep retrying while the planner
   // is unavailable (e.g. restarting), and the first pause between tries
   // (doubling, at most 5 s).

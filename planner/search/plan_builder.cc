@@ -301,6 +301,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   RETURN_IF_ERROR(ToSearchOptions(request, &options));
   options.threads = build.threads;
   options.progress = build.progress;
+  options.cancelled = build.cancelled;
 
   ASSIGN_OR_RETURN(cost::CostOptions cost_options, CostOptionsFor(request));
   std::vector<cost::Schedule> schedules;

@@ -33,6 +33,9 @@ struct PlanInputs {
 struct PlanBuildOptions {
   int threads = 0;  // 0 = hardware concurrency
   std::function<void(const SearchProgress&)> progress;
+  // SearchOptions::cancelled: true stops the search (BuildPlan then returns
+  // CANCELLED).
+  std::function<bool()> cancelled;
 };
 
 // The content address of a plan: "plan-" + 32 hex digits of a hash over the
@@ -56,7 +59,8 @@ std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs);
 absl::StatusOr<v1::Prediction> PredictPlanFor(const PlanInputs& inputs, const v1::Plan& plan);
 
 // INVALID_ARGUMENT for a bad request (naming the field) or a calibration in
-// galvatron mode, RESOURCE_EXHAUSTED with the reason when no plan fits. The prediction carries
+// galvatron mode, RESOURCE_EXHAUSTED with the reason when no plan fits,
+// CANCELLED when options.cancelled stopped the search. The prediction carries
 // NoisyProfileWarnings, outputs like the rest of it (see PlanId).
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& options);
 

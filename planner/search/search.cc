@@ -8,6 +8,7 @@
 #include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <thread>
 #include <utility>
 
@@ -135,7 +136,11 @@ struct StageTables {
   std::map<int64_t, StageDpSolution> solutions;  // by budget
 };
 
-std::vector<StageTables> BuildStageTables(const CostModel& model, const Task& task,
+bool Cancelled(const SearchOptions& options) { return options.cancelled && options.cancelled(); }
+
+// Stops early (leaving the tables incomplete) when the search is cancelled.
+std::vector<StageTables> BuildStageTables(const CostModel& model, const SearchOptions& options,
+                                          const Task& task,
                                           const std::vector<LayerStrategy>& layers,
                                           const std::vector<int>& division) {
   const int S = static_cast<int>(layers.size());
@@ -153,6 +158,7 @@ std::vector<StageTables> BuildStageTables(const CostModel& model, const Task& ta
     bool any_switch = false;
     std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
     for (int l = 0; l < n; ++l) {
+      if (Cancelled(options)) return stages;
       const int type = type_of[start + l];
       for (int s = 0; s < S; ++s) {
         cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
@@ -207,9 +213,12 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     auto cached = tables.solutions.find(budget);
     if (cached == tables.solutions.end()) {
       tables.problem.budget = budget;
-      absl::StatusOr<StageDpSolution> solved = SolveStageDp(tables.problem);
+      StageDpOptions dp_options;
+      dp_options.cancelled = ctx.options->cancelled;
+      absl::StatusOr<StageDpSolution> solved = SolveStageDp(tables.problem, dp_options);
       if (!solved.ok()) {
-        // The tables come from the cost model; a NaN there is a bug, not a plan.
+        // The tables come from the cost model; a NaN there is a bug, not a
+        // plan (or the search was cancelled).
         best->error = solved.status();
         return false;
       }
@@ -251,11 +260,18 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
                     const std::vector<int>& division, v1::PartitionMethod method,
                     double global_buffer_mb, TaskResult* best) {
   const CostModel& model = *ctx.model;
-  std::vector<StageTables> stages = BuildStageTables(model, task, layers, division);
+  std::vector<StageTables> stages = BuildStageTables(model, *ctx.options, task, layers, division);
+  if (Cancelled(*ctx.options)) {
+    best->error = absl::CancelledError("the search was cancelled");
+    return;
+  }
   StagePlans plans;
   for (const EmbeddingStrategy& e : embeddings) {
     const cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
-    if (!SolveStages(ctx, ec, global_buffer_mb, &stages, best, &plans)) continue;
+    if (!SolveStages(ctx, ec, global_buffer_mb, &stages, best, &plans)) {
+      if (!best->error.ok()) return;  // a DP failed or was cancelled
+      continue;
+    }
     const double seconds = model.PipelineSeconds(plans.no_sync, plans.with_sync, task.chunks);
     if (seconds < best->seconds) {
       best->feasible = true;
@@ -332,6 +348,7 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
         v1::PARTITION_METHOD_TIME_BALANCED);
   }
   for (const auto& [division, method] : partitions) {
+    if (!result.error.ok()) break;
     SolvePartition(ctx, task, layers, embeddings, division, method, buffer_mb, &result);
   }
   return result;
@@ -510,6 +527,7 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
   for (const auto& [schedule_index, unused] : schedule_models) {
     const Schedule schedule = static_cast<Schedule>(schedule_index);
     for (int gbsz : GlobalBatches(options)) {
+      if (Cancelled(options)) return tasks;  // RunTasks skips them all
       for (int chunks = 1; chunks <= gbsz; ++chunks) {
         if (gbsz % chunks != 0) continue;
         if (options.fixed_chunks > 0 && chunks != options.fixed_chunks) continue;
@@ -587,17 +605,24 @@ struct TaskRuns {
   std::vector<TaskResult> results;
   int64_t tasks_done = 0;
   bool time_limit_hit = false;
+  bool cancelled = false;
   int threads = 1;
 };
 
 // Runs every task on a pool; tasks that start after the time limit are
-// skipped (their results stay infeasible).
+// skipped (their results stay infeasible), and once options.cancelled says
+// so every task still to start.
 TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_models,
                   const std::vector<Task>& tasks, std::chrono::steady_clock::time_point started) {
   const SearchOptions& options = *ctx.options;
   TaskRuns out;
+  if (Cancelled(options)) {  // perhaps while the tasks were listed
+    out.cancelled = true;
+    return out;
+  }
   out.results.resize(tasks.size());
   std::atomic<bool> time_limit_hit{false};
+  std::atomic<bool> cancelled{false};
   ProgressTracker progress(static_cast<int64_t>(tasks.size()), options.progress);
   const auto deadline =
       options.time_limit_seconds > 0
@@ -608,25 +633,32 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
                     ? options.threads
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   {
-    ThreadPool pool(out.threads);
-    std::vector<std::future<void>> done;
-    done.reserve(tasks.size());
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      done.push_back(pool.Submit([&, i] {
-        if (std::chrono::steady_clock::now() > deadline) {
-          time_limit_hit = true;
-          return;
-        }
-        SearchContext task_ctx = ctx;
-        task_ctx.model = &ModelFor(schedule_models, tasks[i].schedule);
-        out.results[i] = RunTask(task_ctx, tasks[i]);
-        progress.TaskDone(tasks[i], out.results[i]);
-      }));
-    }
-    for (auto& f : done) f.get();
+    // The calling thread works too: out.threads in all. Tasks are handed out
+    // one at a time, so once cancelled the rest are skipped at once.
+    std::unique_ptr<ThreadPool> pool;
+    if (out.threads > 1) pool = std::make_unique<ThreadPool>(out.threads - 1);
+    ParallelFor(pool.get(), static_cast<int64_t>(tasks.size()), [&](int64_t i) {
+      if (cancelled || Cancelled(options)) {
+        cancelled = true;
+        return;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        time_limit_hit = true;
+        return;
+      }
+      SearchContext task_ctx = ctx;
+      task_ctx.model = &ModelFor(schedule_models, tasks[i].schedule);
+      out.results[i] = RunTask(task_ctx, tasks[i]);
+      if (absl::IsCancelled(out.results[i].error)) {
+        cancelled = true;
+        return;
+      }
+      progress.TaskDone(tasks[i], out.results[i]);
+    });
   }
   out.tasks_done = progress.tasks_done();
   out.time_limit_hit = time_limit_hit;
+  out.cancelled = cancelled;
   return out;
 }
 
@@ -849,6 +881,10 @@ absl::StatusOr<SearchResult> Search(const std::vector<const CostModel*>& models,
   const SearchContext ctx = MakeContext(model, options, copts);
   const std::vector<Task> tasks = EnumerateTasks(ctx, copts, schedule_models);
   const TaskRuns runs = RunTasks(ctx, schedule_models, tasks, started);
+  if (runs.cancelled) {
+    return absl::CancelledError(absl::StrCat("the search was cancelled after ", runs.tasks_done,
+                                             " of ", tasks.size(), " tasks"));
+  }
   return AssembleResult(ctx, schedule_models, tasks, runs, started);
 }
 

@@ -47,6 +47,11 @@ struct SearchOptions {
   int top_k = 5;                  // runners-up kept
   // Called from worker threads (serialised) as tasks finish.
   std::function<void(const SearchProgress&)> progress;
+  // Asked from worker threads before each task and before each layer of
+  // every stage DP, so that a search stops within milliseconds of it turning
+  // true (the time limit, by contrast, lets running tasks finish): Search()
+  // then returns CANCELLED. Must be thread-safe and cheap. Empty: never.
+  std::function<bool()> cancelled;
 };
 
 // The names `disabled` accepts.
@@ -62,8 +67,9 @@ struct SearchResult {
 // Searches the plan space of one model on one cluster. `models` holds one
 // cost model per pipeline schedule to try (built from the same inputs, their
 // options differing only in the schedule); the first is the reference for
-// world size, layers and mode. Returns INVALID_ARGUMENT for bad options; a
-// SearchResult with found=false when nothing fits.
+// world size, layers and mode. Returns INVALID_ARGUMENT for bad options,
+// CANCELLED when options.cancelled stopped it; a SearchResult with
+// found=false when nothing fits.
 absl::StatusOr<SearchResult> Search(const std::vector<const cost::CostModel*>& models,
                                     const SearchOptions& options);
 

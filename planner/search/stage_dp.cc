@@ -211,6 +211,8 @@ std::vector<int> ActiveStrategies(const StageDpProblem& p, int l, bool prune, bo
   return active;
 }
 
+absl::Status Cancelled() { return absl::CancelledError("stage DP: cancelled"); }
+
 absl::Status TooManyStates(int64_t max_states) {
   return absl::ResourceExhaustedError(
       absl::StrCat("stage DP: more than max_states = ", max_states,
@@ -221,15 +223,18 @@ absl::Status TooManyStates(int64_t max_states) {
 // frontiers[i] holds plans of order[0..i]; parents index frontiers[i−1].
 // caps[i] bounds their memory. Returns false when some step is empty.
 absl::StatusOr<bool> SingleFrontierPass(const StageDpProblem& p, const std::vector<int>& order,
-                                        const std::vector<int64_t>& caps, bool prune,
-                                        int64_t max_states, std::vector<LayerFrontiers>* frontiers,
-                                        int64_t* explored) {
+                                        const std::vector<int64_t>& caps,
+                                        const StageDpOptions& options,
+                                        std::vector<LayerFrontiers>* frontiers, int64_t* explored) {
+  const bool prune = options.prune_dominated_strategies;
+  const int64_t max_states = options.max_states;
   int64_t kept = 0;
   const PartialPlan root{0, 0.0, -1, -1};  // the empty plan
   std::vector<PartialPlan> acc;
   std::vector<PartialPlan> merged;
   frontiers->assign(order.size(), LayerFrontiers{});
   for (size_t i = 0; i < order.size(); ++i) {
+    if (options.cancelled && options.cancelled()) return Cancelled();
     const int l = order[i];
     const PartialPlan* src = i == 0 ? &root : (*frontiers)[i - 1].plans.data();
     const int32_t src_size = i == 0 ? 1 : static_cast<int32_t>((*frontiers)[i - 1].plans.size());
@@ -363,8 +368,8 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
   std::vector<LayerFrontiers> layers;
   if (!p.has_switch_cost()) {
     // Only (memory, time) of a prefix matters: one frontier per layer.
-    absl::StatusOr<bool> ok = SingleFrontierPass(p, order, caps, prune, options.max_states, &layers,
-                                                 &solution.states_explored);
+    absl::StatusOr<bool> ok =
+        SingleFrontierPass(p, order, caps, options, &layers, &solution.states_explored);
     if (!ok.ok()) return ok.status();
     for (const LayerFrontiers& f : layers)
       solution.states_kept += static_cast<int64_t>(f.plans.size());
@@ -387,8 +392,8 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
         prefix_least -= least[l];
         back_caps[i] = p.budget - prefix_least;
       }
-      absl::StatusOr<bool> ok = SingleFrontierPass(
-          p, backwards, back_caps, prune, options.max_states, &rest, &solution.states_explored);
+      absl::StatusOr<bool> ok =
+          SingleFrontierPass(p, backwards, back_caps, options, &rest, &solution.states_explored);
       if (!ok.ok()) return ok.status();
       if (!*ok) return solution;  // nothing fits even without switch costs
       // The relaxation's best plan is a real plan: its true time bounds the
@@ -417,6 +422,7 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
     const PartialPlan root{0, 0.0, -1, -1};
     layers.resize(num_layers);
     for (int l = 0; l < num_layers; ++l) {
+      if (options.cancelled && options.cancelled()) return Cancelled();
       CompletionBound bound = bound_template;
       bound.rest = l + 1 < num_layers && !rest.empty() ? &rest[num_layers - 2 - l] : nullptr;
       bound.switch_floor = switch_floor[l + 1];

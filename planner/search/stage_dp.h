@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -106,6 +107,9 @@ struct StageDpOptions {
   // than this (24 bytes each). Frontier points have distinct memories, so a
   // layer never holds more than S·(budget+1).
   int64_t max_states = int64_t{1} << 26;
+  // Asked before each layer (each pass); true stops the solver with
+  // CANCELLED. Empty: never.
+  std::function<bool()> cancelled;
 };
 
 // The fast exact solver.

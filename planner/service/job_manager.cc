@@ -979,7 +979,23 @@ absl::Status JobManager::Profile(int64_t number, const Entry& entry) {
   if (!request.ok()) {
     return Transition(number, v1::JOB_STATE_FAILED, std::string(request.status().message()));
   }
-  absl::StatusOr<v1::Plan> plan = plans_->Request(*request);
+  // The job's search waits in the queue like any (never refused), and stops
+  // when the job is cancelled or the planner stops.
+  SearchCall call;
+  call.caller = entry.job.owner().empty() ? "jobs" : entry.job.owner();
+  call.still_wanted = [this, number]() -> absl::Status {
+    std::optional<Entry> now = Snapshot(number);
+    if (!now.has_value() || now->cancel_requested || revisions_.stopped()) {
+      return absl::CancelledError("the job was cancelled, or the planner stops");
+    }
+    return absl::OkStatus();
+  };
+  absl::StatusOr<v1::Plan> plan = plans_->Request(*request, std::move(call));
+  if (absl::IsCancelled(plan.status()) || absl::IsUnavailable(plan.status())) {
+    // The next step records the cancellation; a stopping planner takes the
+    // job up again when it restarts.
+    return absl::OkStatus();
+  }
   if (!plan.ok()) {
     return Transition(number, v1::JOB_STATE_FAILED,
                       absl::StrCat("planning failed: ", plan.status().message()));

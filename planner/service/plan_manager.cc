@@ -1,5 +1,8 @@
 #include "planner/service/plan_manager.h"
 
+#include <chrono>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -50,7 +53,46 @@ absl::Status MeasuringError(const v1::MeasureMissingResponse& measuring) {
                    "(galvatron plan --estimate-missing) to estimate compute profiles"));
 }
 
+// The caller of a RequestPlan for the search queue's fairness: the token's
+// name, or without one the client's address without its port (a client
+// that opens more connections stays one caller).
+std::string SearchCaller(const Principal& who, const grpc::ServerContext& context) {
+  if (!who.name.empty()) return who.name;
+  std::string peer = context.peer();  // "ipv4:127.0.0.1:41234", "ipv6:[::1]:41234"
+  const size_t colon = peer.rfind(':');
+  if (colon != std::string::npos && colon + 1 < peer.size() &&
+      peer.find_first_not_of("0123456789", colon + 1) == std::string::npos &&
+      peer.find(':') < colon) {
+    peer.resize(colon);
+  }
+  return peer.empty() ? "anonymous" : peer;
+}
+
+// OK while the client of `context` still waits for its answer.
+absl::Status StillWanted(grpc::ServerContext* context) {
+  if (context->deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError("the call's deadline passed while its plan search ran");
+  }
+  if (context->IsCancelled()) {
+    return absl::CancelledError("the client cancelled the call while its plan search ran");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+PlanManager::PlanManager(store::Store* store, ModelManager* models,
+                         HardwareProfileManager* hardware, ComputeProfileManager* compute,
+                         PlanManagerOptions options, TaskManager* tasks,
+                         CalibrationManager* calibrations)
+    : store_(store),
+      models_(models),
+      hardware_(hardware),
+      compute_(compute),
+      options_(options),
+      tasks_(tasks),
+      calibrations_(calibrations),
+      queue_(options.queue) {}
 
 absl::StatusOr<std::pair<v1::Plan, bool>> PlanManager::Store(v1::Plan plan) {
   RETURN_IF_ERROR(ValidatePlanId(plan.id()));
@@ -66,7 +108,7 @@ absl::StatusOr<std::pair<v1::Plan, bool>> PlanManager::Store(v1::Plan plan) {
   return std::make_pair(std::move(result), stored.second);
 }
 
-absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
+absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request, SearchCall call) {
   search::PlanInputs inputs;
   inputs.request = request;
   if (request.has_model_spec()) {
@@ -146,19 +188,30 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request) {
   ASSIGN_OR_RETURN(auto existing, store_->Get(Table::kPlans, id, 0));
   if (existing) return DecodeRow<v1::Plan>(Table::kPlans, *existing);
 
-  search::PlanBuildOptions build;
-  build.threads = options_.search_threads;
   if (inputs.request.time_limit_seconds() == 0) {
     inputs.request.set_time_limit_seconds(options_.default_time_limit_seconds);
   }
-  spdlog::info("searching a plan for {} on {} ({} compute profiles)", inputs.model.name(),
-               inputs.hardware.cluster(), inputs.compute.size());
-  ASSIGN_OR_RETURN(v1::Plan plan, search::BuildPlan(inputs, build));
-  plan.set_id(id);  // the id of the request as given (time limit default aside)
-  spdlog::info("plan {}: {:.3f} samples/s, search {:.2f} s", id,
-               plan.prediction().samples_per_second(), plan.search().wall_seconds());
-  ASSIGN_OR_RETURN(auto stored, Store(std::move(plan)));
-  return std::move(stored.first);
+  call.key = id;
+  return queue_.Run(
+      call,
+      [this, inputs = std::move(inputs), id](const std::function<bool()>& cancelled,
+                                             int threads) -> absl::StatusOr<v1::Plan> {
+        // A search of the same inputs may have ended since the look-up above.
+        ASSIGN_OR_RETURN(auto stored, store_->Get(Table::kPlans, id, 0));
+        if (stored) return DecodeRow<v1::Plan>(Table::kPlans, *stored);
+        search::PlanBuildOptions build;
+        build.threads = threads;
+        build.cancelled = cancelled;
+        spdlog::info("searching a plan for {} on {} ({} compute profiles, time limit {} s)",
+                     inputs.model.name(), inputs.hardware.cluster(), inputs.compute.size(),
+                     inputs.request.time_limit_seconds());
+        ASSIGN_OR_RETURN(v1::Plan plan, search::BuildPlan(inputs, build));
+        plan.set_id(id);  // the id of the request as given (time limit default aside)
+        spdlog::info("plan {}: {:.3f} samples/s, search {:.2f} s", id,
+                     plan.prediction().samples_per_second(), plan.search().wall_seconds());
+        ASSIGN_OR_RETURN(auto added, Store(std::move(plan)));
+        return std::move(added.first);
+      });
 }
 
 absl::StatusOr<v1::Plan> PlanManager::Get(const std::string& id) {
@@ -194,7 +247,11 @@ grpc::Status PlanManager::RequestPlan(grpc::ServerContext* context, const v1::Pl
     RETURN_IF_ERROR(CheckCluster(
         who, request->has_hardware() ? request->hardware().cluster() : request->cluster(),
         "the plan request"));
-    return Fill(Request(*request), response);
+    SearchCall call;
+    call.caller = SearchCaller(who, *context);
+    call.still_wanted = [context] { return StillWanted(context); };
+    call.wait_when_full = false;
+    return Fill(Request(*request, std::move(call)), response);
   });
 }
 

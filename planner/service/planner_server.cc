@@ -121,8 +121,21 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
   calibration_options.max_spread = config.calibration_max_spread;
   server->calibrations_ = std::make_unique<CalibrationManager>(
       server->store_.get(), server->hardware_.get(), calibration_options);
+  if (config.search_threads < 0 || config.max_concurrent_searches < 0 || config.search_queue < 0 ||
+      config.search_queue_per_caller < 0 || !(config.search_time_limit_seconds > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("search_threads: ", config.search_threads, ", max_concurrent_searches: ",
+                     config.max_concurrent_searches, ", search_queue: ", config.search_queue,
+                     ", search_queue_per_caller: ", config.search_queue_per_caller,
+                     ", search_time_limit_seconds: ", config.search_time_limit_seconds,
+                     ", expected all >= 0 (0 = the default) and a time limit > 0"));
+  }
   PlanManagerOptions plan_options;
-  plan_options.search_threads = config.search_threads;
+  plan_options.default_time_limit_seconds = config.search_time_limit_seconds;
+  plan_options.queue.threads = config.search_threads;
+  plan_options.queue.max_running = config.max_concurrent_searches;
+  plan_options.queue.max_queued = config.search_queue;
+  plan_options.queue.max_queued_per_caller = config.search_queue_per_caller;
   server->plans_ = std::make_unique<PlanManager>(
       server->store_.get(), server->models_.get(), server->hardware_.get(), server->compute_.get(),
       plan_options, server->tasks_.get(), server->calibrations_.get());
@@ -185,6 +198,12 @@ absl::StatusOr<std::unique_ptr<PlannerServer>> PlannerServer::Start(
     health->SetServingStatus(true);
     for (const std::string& name : service_names) health->SetServingStatus(name, true);
   }
+  const SearchQueueOptions& queue = server->plans_->search_queue().options();
+  spdlog::info(
+      "plan searches: at most {} at once, {} waiting ({} per caller), {} threads, time limit {} s "
+      "unless the request sets one",
+      queue.max_running, queue.max_queued, queue.max_queued_per_caller, queue.threads,
+      config.search_time_limit_seconds);
   spdlog::info(
       "galvatron-planner serving on {} ({}{}, {})", server->address_,
       config.tls_cert.empty() ? "plaintext" : "TLS",
@@ -197,7 +216,10 @@ PlannerServer::~PlannerServer() {
   // No lost-node listener may run once tasks_ is destroyed (members go in
   // reverse order: tasks_ before nodes_).
   if (nodes_) nodes_->Stop();
-  if (jobs_) jobs_->Shutdown();  // joins the job drivers, which call tasks_
+  // Joins the job drivers, which call tasks_ (one waiting for a search
+  // leaves it once the jobs stop).
+  if (jobs_) jobs_->Shutdown();
+  if (plans_) plans_->Shutdown();
   if (tasks_) tasks_->Shutdown();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now());
@@ -208,6 +230,7 @@ PlannerServer::~PlannerServer() {
 void PlannerServer::Shutdown(absl::Duration grace) {
   tasks_->Shutdown();  // long polls answer now instead of holding the shutdown
   jobs_->Shutdown();
+  plans_->Shutdown();  // calls waiting for a plan search answer now too
   // Every service name and "" go NOT_SERVING before the port closes, so a
   // load balancer stops sending calls while those in flight finish.
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);

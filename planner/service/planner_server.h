@@ -39,8 +39,16 @@ struct PlannerConfig {
   std::string listen = "127.0.0.1:50051";
   // Largest request or response accepted.
   int max_message_bytes = 16 * 1024 * 1024;
-  // Threads of each plan search (RequestPlan); 0 = hardware concurrency.
+  // Plan searches (RequestPlan, jobs; search_queue.h). Threads of a search
+  // running alone (0 = all cores; shared out when several run); searches
+  // running at once (0 = max(1, cores / 2)); searches waiting to start, from
+  // all callers and from one (0 = max(1, search_queue / 4)); the time limit
+  // of a search whose request sets none.
   int search_threads = 0;
+  int max_concurrent_searches = 0;
+  int search_queue = 16;
+  int search_queue_per_caller = 0;
+  double search_time_limit_seconds = 120;
   // Agents heartbeat this often (sent to them when they register).
   int64_t heartbeat_interval_ms = 2000;
   // A node whose last heartbeat is older than this is LOST.

@@ -1,15 +1,18 @@
 // The `galvatron` CLI end to end against a live galvatron-planner process.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "common/json_file.h"
 #include "common/layer_type.h"
 #include "common/model_catalog.h"
 #include "galvatron/v1/compute.pb.h"
 #include "galvatron/v1/hardware.pb.h"
+#include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron {
@@ -168,6 +171,33 @@ TEST_CASE("CLI: a planner that is not there is reported plainly") {
       {testing::BinDir() + "/galvatron", "--planner", address, "--timeout", "3", "models", "list"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("cannot reach the planner at " + address));
+}
+
+// A search of minutes (LLaMA-2-70B on 1024 synthetic GPUs, 16 global
+// batches): --timeout bounds the call, and the planner stops the search.
+TEST_CASE("galvatron --timeout 1 plan answers DEADLINE_EXCEEDED within seconds") {
+  testing::TempDir dir;
+  testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),
+                                  {"--search-time-limit", "600"});
+  Cli cli{planner.address()};
+  WriteFile(dir.File("big.json"), MessageToJson(testing::SyntheticCluster("big", 128, 8)));
+  REQUIRE(cli({"profiles", "import", dir.File("big.json")}).exit_code == 0);
+
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult r = cli({"--timeout", "1", "plan", "--model", "llama2-70b", "--cluster", "big",
+                         "--memory", "80GiB", "--global-batch", "256..4096:256"});
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("DEADLINE_EXCEEDED") && Catch::Contains("--timeout"));
+  CHECK(seconds < 5);
+  // The planner stopped the search nobody waits for.
+  CHECK(testing::WaitFor(
+      [&] { return absl::StrContains(planner.Log(), "cancelled: nobody waits for it"); },
+      std::chrono::seconds(5)));
+  planner.process().Signal(SIGTERM);
+  CHECK(planner.process().Wait(std::chrono::seconds(20)) == 0);
 }
 
 TEST_CASE("planner refuses bad flags and a foreign database file") {

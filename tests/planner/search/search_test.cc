@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+
 #include "common/model_catalog.h"
 #include "planner/search/plan_builder.h"
 #include "tests/support/synthetic_cluster.h"
@@ -92,6 +94,31 @@ TEST_CASE("the search is deterministic and reports its work") {
   CHECK(plan.prediction().iteration_seconds() > 0);
   CHECK(plan.prediction().analytic_estimate());
   for (const auto& m : plan.prediction().stage_memory()) CHECK(m.total_bytes() <= m.budget_bytes());
+}
+
+TEST_CASE("a cancelled search stops and says so") {
+  auto model = Model("llama2-7b", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.global_batch_min = 8;
+  options.global_batch_max = 64;
+  options.global_batch_step = 8;
+  options.memory_budget_mb = 40 * 1024;
+  options.threads = 2;
+  // Cancelled from the start: no task runs.
+  options.cancelled = [] { return true; };
+  auto result = Search({model.get()}, options);
+  CHECK(result.status().code() == absl::StatusCode::kCancelled);
+  CHECK_THAT(std::string(result.status().message()), Catch::Contains("after 0 of"));
+  // Cancelled in the middle (the flag is asked again and again: inside the
+  // stage DPs too).
+  std::atomic<int> asked{0};
+  options.cancelled = [&asked] { return ++asked > 200; };
+  result = Search({model.get()}, options);
+  CHECK(result.status().code() == absl::StatusCode::kCancelled);
+  options.cancelled = [] { return false; };
+  result = Search({model.get()}, options);
+  REQUIRE(result.ok());
+  CHECK(result->found);
 }
 
 TEST_CASE("an impossible budget is infeasible with the reason") {

@@ -298,6 +298,30 @@ TEST_CASE("Pareto tie-breaking picks the documented plan") {
   }
 }
 
+TEST_CASE("a cancelled stage DP stops with CANCELLED") {
+  for (const bool with_switch : {false, true}) {
+    StageDpProblem p;
+    p.Resize(8, 3, with_switch);
+    for (int l = 0; l < 8; ++l) {
+      for (int s = 0; s < 3; ++s) {
+        p.MemoryAt(l, s) = s + 1;
+        p.TimeAt(l, s) = 1.0 / (s + 1);
+      }
+    }
+    p.budget = 16;
+    StageDpOptions options;
+    int asked = 0;
+    options.cancelled = [&asked] { return ++asked > 3; };
+    absl::StatusOr<StageDpSolution> solved = SolveStageDp(p, options);
+    INFO("with switch costs: " << with_switch);
+    CHECK(solved.status().code() == absl::StatusCode::kCancelled);
+    options.cancelled = [] { return false; };
+    solved = SolveStageDp(p, options);
+    REQUIRE(solved.ok());
+    CHECK(solved->feasible);
+  }
+}
+
 TEST_CASE("more budget never raises the optimum") {
   for (int i = 0; i < 300; ++i) {
     const uint32_t seed = 70000 + i;
