@@ -19,7 +19,8 @@ absl::StatusOr<Json> ParseJsonObject(const std::string& text, const std::string&
   Json json;
   try {
     json = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e999).
     return absl::InvalidArgumentError(absl::StrCat(what, ": not valid JSON: ", e.what()));
   }
   if (!json.is_object()) {
