@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "common/json_file.h"
+#include "common/layer_type.h"
+#include "common/model_catalog.h"
 #include "common/rpc_channel.h"
 #include "common/token_file.h"
 #include "galvatron/v1/job.grpc.pb.h"
@@ -387,8 +389,11 @@ TEST_CASE("A hardware profile can be rolled back and a plan can pin a version") 
 
 TEST_CASE("A compute profile can be rolled back") {
   SecureFixture f(false);  // without tokens: an anonymous admin
-  auto compute = f.server().compute_profiles().Rollback("c1", "gpt/h64", 1, "");
-  CHECK(compute.status().code() == absl::StatusCode::kNotFound);
+  const std::string key = ModelLayerTypeKeys(*CatalogModel("gpt-tiny")).front();
+  auto missing = f.server().compute_profiles().Rollback("c1", key, 1, "");
+  CHECK(missing.status().code() == absl::StatusCode::kNotFound);
+  auto bad_key = f.server().compute_profiles().Rollback("c1", "../../etc/passwd", 1, "");
+  CHECK(bad_key.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("Reloading the token file takes new tokens and keeps the old ones on a bad file") {
