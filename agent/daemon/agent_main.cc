@@ -16,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "agent/daemon/agent_daemon.h"
 #include "agent/daemon/devices.h"
+#include "common/client_security_flags.h"
 #include "common/logging.h"
 #include "common/main_guard.h"
 #include "common/model_validation.h"
@@ -68,16 +69,7 @@ int GuardedMain(int argc, char** argv) {
   std::string cluster, node_name, devices_flag = "auto", work_dir = "./galvatron-agent";
   app.add_option("--planner", config.planner, "planner address HOST:PORT")->capture_default_str();
   galvatron::ClientSecurityOptions security;
-  app.add_option("--tls-ca", security.tls_ca,
-                 "TLS: trust the planner's certificate through this CA (PEM; default: "
-                 "$GALVATRON_TLS_CA; without it and --tls-cert: plaintext)");
-  app.add_option("--tls-cert", security.tls_cert,
-                 "mutual TLS: this agent's certificate (PEM; default: $GALVATRON_TLS_CERT)");
-  app.add_option("--tls-key", security.tls_key,
-                 "mutual TLS: this agent's key (PEM; default: $GALVATRON_TLS_KEY)");
-  app.add_option("--token-file", security.token_file,
-                 "file holding this agent's bearer token (default: $GALVATRON_TOKEN_FILE, or the "
-                 "token in $GALVATRON_TOKEN)");
+  galvatron::AddClientSecurityFlags(&app, &security);
   app.add_option("--cluster", cluster, "cluster this node belongs to")->required();
   app.add_option("--node-name", node_name, "name of this node (default: the host name)");
   app.add_option("--devices", devices_flag,

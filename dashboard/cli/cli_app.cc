@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/client_security_flags.h"
 #include "common/plan_request_flags.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
@@ -41,16 +42,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   ClientSecurityOptions security;
-  app.add_option("--tls-ca", security.tls_ca,
-                 "TLS: trust the planner's certificate through this CA (PEM; default: "
-                 "$GALVATRON_TLS_CA; without it and --tls-cert: plaintext)");
-  app.add_option("--tls-cert", security.tls_cert,
-                 "mutual TLS: this client's certificate (PEM; default: $GALVATRON_TLS_CERT)");
-  app.add_option("--tls-key", security.tls_key,
-                 "mutual TLS: this client's key (PEM; default: $GALVATRON_TLS_KEY)");
-  app.add_option("--token-file", security.token_file,
-                 "file holding the bearer token every call carries (default: "
-                 "$GALVATRON_TOKEN_FILE, or the token in $GALVATRON_TOKEN)");
+  AddClientSecurityFlags(&app, &security);
 
   std::function<absl::Status(PlannerClient&)> command;
 
