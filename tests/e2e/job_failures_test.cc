@@ -215,6 +215,7 @@ v1::Job HeldInLaunching(Cluster& cluster, int steps) {
                WorkerPids(cluster.TaskDir("n1", j.train_task_id())).size() == 2;
       },
       kDeadline);
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(cluster.Logs());
   REQUIRE(job.state() == v1::JOB_STATE_LAUNCHING);
@@ -322,6 +323,7 @@ TEST_CASE("A worker killed with no restart allowed fails the job naming rank nod
   REQUIRE(kill(victim, SIGKILL) == 0);
 
   const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(60));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(cluster.Logs());
   REQUIRE(job.state() == v1::JOB_STATE_FAILED);
@@ -365,6 +367,7 @@ TEST_CASE("A failed job names the killed worker even when a peer's node reports 
   REQUIRE(ended);
 
   const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(60));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(cluster.Logs());
   REQUIRE(job.state() == v1::JOB_STATE_FAILED);
@@ -409,6 +412,7 @@ TEST_CASE("A worker killed after the last restart fails the job with no restart 
   REQUIRE(kill(second, SIGKILL) == 0);
 
   const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(60));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   REQUIRE(job.state() == v1::JOB_STATE_FAILED);
   CHECK(job.attempt() == 1);
@@ -457,6 +461,7 @@ TEST_CASE("A planner killed while a job profiles measures again and the job succ
   CHECK(waiting.task_ids_size() == static_cast<int>(before.size()));
 
   const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(240));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(cluster.Logs());
   REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
@@ -514,6 +519,7 @@ TEST_CASE("A planner killed while a job launches launches it again and the job s
   CHECK(cluster.client->Cancel(other.id()).state() == v1::JOB_STATE_CANCELLED);
 
   const v1::Job job = cluster.client->WaitEnd(launching.id(), std::chrono::seconds(120));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
   CHECK(job.attempt() == 0);
@@ -544,6 +550,7 @@ TEST_CASE("A node whose agent does not come back after a planner restart fails i
   const v1::Job job = cluster.client->WaitEnd(submitted.id(), std::chrono::seconds(60));
   const auto took = std::chrono::steady_clock::now() - restarted_at;
   cluster.n2->Signal(SIGCONT);
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(cluster.Logs());
   REQUIRE(job.state() == v1::JOB_STATE_FAILED);

@@ -103,6 +103,7 @@ TEST_CASE("A 4-rank job with pp 2 and tp 2 on two agents trains exactly as launc
   CHECK_THAT(submitted.plan_id(), Catch::StartsWith("plan-given-"));
 
   const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(240));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(AgentLogs(dir));
   INFO(planner.Log());
@@ -205,6 +206,7 @@ TEST_CASE("A job without a plan has the agents measure the cluster and then plan
   request.set_global_batch(8);
   request.mutable_training()->set_steps(6);
   const v1::Job job = client.WaitEnd(client.Submit(request).id(), std::chrono::seconds(600));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(AgentLogs(dir));
   REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
@@ -304,6 +306,7 @@ TEST_CASE("A killed worker is relaunched from the latest complete checkpoint", "
   REQUIRE(kill(victim, SIGKILL) == 0);
 
   const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(300));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(AgentLogs(dir));
   REQUIRE(job.state() == v1::JOB_STATE_SUCCEEDED);
@@ -361,6 +364,7 @@ TEST_CASE("A planner killed and restarted mid-job loses nothing", "[e2e][jobs]")
       std::vector<std::string>{"--heartbeat-interval-ms", "200"}, address);
 
   const v1::Job job = client.WaitEnd(submitted.id(), std::chrono::seconds(300));
+  INFO(testing::JobEnding(job));
   INFO(job.DebugString());
   INFO(AgentLogs(dir));
   INFO(planner->Log());

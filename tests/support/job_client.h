@@ -185,4 +185,16 @@ class JobClient {
   std::unique_ptr<v1::NodeService::Stub> nodes_;
 };
 
+// One line on how a job ended (its last transition's reason and any worker
+// failure), for INFO before the full message: a long DebugString may be cut
+// from a test log, this line is not.
+inline std::string JobEnding(const v1::Job& job) {
+  std::string line = v1::JobState_Name(job.state());
+  if (job.transitions_size() > 0) {
+    line += ": " + job.transitions(job.transitions_size() - 1).reason();
+  }
+  if (job.has_failure()) line += " | failure: " + job.failure().ShortDebugString();
+  return line;
+}
+
 }  // namespace galvatron::testing
