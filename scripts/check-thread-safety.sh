@@ -69,9 +69,13 @@ echo "check-thread-safety: $count translation units in ${#folders[@]} folders: $
 
 check_one() {
   local dir=$1 rel=$2 cmd=$3
-  # JSON escapes quotes in defines (-DX=\"...\"); undo that, then split the
-  # command into words the way a shell would.
+  # The JSON string escapes the shell command's own escaped quotes
+  # (-DX=\"...\" is written -DX=\\\"...\\\") and plain quotes (\"): undo both
+  # (the first kept as \" for the shell), then split the command into words
+  # the way a shell would.
+  cmd=${cmd//\\\\\\\"/$'\x01'}
   cmd=${cmd//\\\"/\"}
+  cmd=${cmd//$'\x01'/\\\"}
   eval "set -- $cmd"
   shift  # the compiler
   local args=() skip=0 a
