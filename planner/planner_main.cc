@@ -1,17 +1,15 @@
 // galvatron-planner: the central daemon. Flags → PlannerConfig → serve until
 // SIGTERM or SIGINT.
-#include <pthread.h>
-#include <signal.h>
 
 #include <cstdio>
 #include <string>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
 #include "common/json_file.h"
 #include "common/logging.h"
 #include "common/main_guard.h"
+#include "common/signal_watch.h"
 #include "planner/db_command.h"
 #include "planner/search_command.h"
 #include "planner/service/planner_server.h"
@@ -20,14 +18,9 @@
 namespace {
 
 int Serve(const galvatron::planner::PlannerConfig& config, const std::string& ready_file) {
-  // Signals are handled by one thread with sigwait; every other thread
-  // (gRPC's included, created later) inherits this mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Signals are taken by one thread; every other thread (gRPC's included,
+  // created later) inherits the blocked mask.
+  galvatron::SignalWatch signals(/*reload=*/true);
 
   auto server = galvatron::planner::PlannerServer::Start(config);
   if (!server.ok()) {
@@ -44,11 +37,8 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
       return 1;
     }
   }
-  std::thread signal_waiter([&signals, &server] {
-    while (true) {
-      int signal_number = 0;
-      sigwait(&signals, &signal_number);
-      if (signal_number == SIGHUP) {
+  signals.Start(
+      [&server] {
         // A token file changed: read it again (the tokens in force stay if
         // it does not parse).
         if (auto reloaded = (*server)->authorizer().Reload(); !reloaded.ok()) {
@@ -59,16 +49,13 @@ int Serve(const galvatron::planner::PlannerConfig& config, const std::string& re
                                          ? "token file re-read"
                                          : "no token file to re-read (--auth-tokens)");
         }
-        continue;
-      }
-      spdlog::info("received {}, shutting down (calls in flight get 5 s)",
-                   signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
-      (*server)->Shutdown(absl::Seconds(5));
-      return;
-    }
-  });
+      },
+      [&server](const char* name) {
+        spdlog::info("received {}, shutting down (calls in flight get 5 s)", name);
+        (*server)->Shutdown(absl::Seconds(5));
+      });
   (*server)->Wait();
-  signal_waiter.join();
+  signals.Join();
   spdlog::info("galvatron-planner stopped");
   return 0;
 }
