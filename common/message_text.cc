@@ -309,6 +309,19 @@ std::string PlanDetails(const v1::Plan& p) {
                               std::string(30 - bar, '.'), FormatBytes(m.total_bytes()),
                               FormatBytes(m.budget_bytes())));
   }
+  // Why deeper pipelines or other micro-batch counts lost: the closest few
+  // of the search's tasks in which nothing fitted.
+  const auto& infeasible = p.search().infeasible_tasks();
+  for (int i = 0; i < infeasible.size() && i < 3; ++i) {
+    const v1::InfeasibleTask& t = infeasible[i];
+    absl::StrAppend(&out, i == 0 ? "did not fit:  " : "              ", "pp", t.pp(), " ",
+                    ShortEnumName(v1::PipelineSchedule_Name(t.schedule()), "PIPELINE_SCHEDULE_"),
+                    ", global batch ", t.global_batch(), " in ", t.micro_batches(),
+                    " micro-batches: ", t.reason(), "\n");
+  }
+  if (p.search().infeasible_tasks_total() > 3) {
+    absl::StrAppend(&out, "              and ", p.search().infeasible_tasks_total() - 3, " more\n");
+  }
   absl::StrAppend(&out, "created:      ", FormatTimestamp(p.created_at()), "\n");
   return out;
 }

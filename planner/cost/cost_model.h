@@ -48,6 +48,7 @@ struct LayerCost {
   double seconds_no_sync = 0;  // the same without gradient sync
   double compute_seconds = 0;  // forward + backward (+ recompute) alone
   double memory_mb = 0;        // model states + activations on stage `stage`
+  double states_mb = 0;        // of which model states (parameters, gradients, optimizer)
 };
 
 // Embedding + LM head for every pipeline stage (index = stage).

@@ -235,6 +235,7 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   const double states = fp32_mb / 4 * StateBytesPerParam(s.dp_type, d);
   const double per_sample = s.checkpoint ? CheckpointMb(t, s) : ActivationMb(t, s);
   out.memory_mb = states + per_sample * lbsz * in_flight;
+  out.states_mb = states;
   return out;
 }
 

@@ -216,6 +216,7 @@ LayerCost GalvatronCostModel::Layer(int layer_type, const LayerStrategy& strateg
     activation = ActivationMb(t, tp_sp, s.sp > 1 || options_.sequence_parallel) * cumulative_lbsz;
   }
   out.memory_mb = model_states + activation;
+  out.states_mb = model_states;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -77,6 +78,7 @@ struct TaskResult {
   v1::PartitionMethod partition = v1::PARTITION_METHOD_EVEN;
   std::vector<double> stage_memory_mb;  // layers + embedding + buffer
   std::vector<double> stage_other_mb;   // embedding + buffer
+  std::vector<double> stage_states_mb;  // the layers' model states
   std::vector<double> stage_no_sync;    // C_i
   std::vector<double> stage_compute;    // compute alone per micro-batch
   int64_t states = 0;
@@ -187,6 +189,7 @@ std::vector<StageTables> BuildStageTables(const CostModel& model, const SearchOp
 struct StagePlans {
   std::vector<std::vector<int>> choice;
   std::vector<double> no_sync, with_sync, memory_mb, other_mb, compute;
+  std::vector<double> states_mb;  // the layers' model states, part of memory_mb
 };
 
 // Solves (or reuses) every stage's DP for the budget the embedding leaves.
@@ -195,9 +198,13 @@ struct StagePlans {
 bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double global_buffer_mb,
                  std::vector<StageTables>* stages, TaskResult* best, StagePlans* out) {
   const int pp = static_cast<int>(stages->size());
-  *out = StagePlans{std::vector<std::vector<int>>(pp), std::vector<double>(pp),
-                    std::vector<double>(pp),           std::vector<double>(pp),
-                    std::vector<double>(pp),           std::vector<double>(pp)};
+  *out = StagePlans{std::vector<std::vector<int>>(pp),
+                    std::vector<double>(pp),
+                    std::vector<double>(pp),
+                    std::vector<double>(pp),
+                    std::vector<double>(pp),
+                    std::vector<double>(pp),
+                    std::vector<double>(pp)};
   for (int stage = 0; stage < pp; ++stage) {
     StageTables& tables = (*stages)[stage];
     const StageDpProblem& problem = tables.problem;
@@ -235,12 +242,13 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     // Default mode counts the embedding's gradient sync (its fix 8);
     // Galvatron's pipeline_costmodel leaves it out.
     double c = ec.seconds_no_sync[stage], r = ctx.galvatron ? 0 : ec.seconds[stage];
-    double compute = 0, mem = other;
+    double compute = 0, states = 0, mem = other;
     for (int l = 0; l < problem.num_layers; ++l) {
       const cost::LayerCost& lc = tables.costs[l * S + sol.strategy[l]];
       c += lc.seconds_no_sync;
       r += lc.seconds;
       compute += lc.compute_seconds;
+      states += lc.states_mb;
       mem += static_cast<double>(problem.memory[l * S + sol.strategy[l]]);
     }
     out->no_sync[stage] = c;
@@ -248,6 +256,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     out->memory_mb[stage] = mem;
     out->other_mb[stage] = other;
     out->compute[stage] = compute;
+    out->states_mb[stage] = states;
   }
   return true;
 }
@@ -285,6 +294,7 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
       }
       best->stage_memory_mb = plans.memory_mb;
       best->stage_other_mb = plans.other_mb;
+      best->stage_states_mb = plans.states_mb;
       best->stage_no_sync = plans.no_sync;
       best->stage_compute = plans.compute;
     }
@@ -384,6 +394,14 @@ v1::Prediction MakePrediction(const CostModel& model, const Task& task, const Ta
     auto* m = p.add_stage_memory();
     m->set_stage(stage);
     m->set_other_bytes(static_cast<int64_t>(r.stage_other_mb[stage] * kMiB));
+    // The layers' part split into their model states and the rest, their
+    // activations (with the per-layer rounding of the memory the DP counts).
+    if (stage < static_cast<int>(r.stage_states_mb.size())) {
+      const double layers_mb = r.stage_memory_mb[stage] - r.stage_other_mb[stage];
+      const double states_mb = std::min(r.stage_states_mb[stage], std::max(0.0, layers_mb));
+      m->set_model_state_bytes(static_cast<int64_t>(states_mb * kMiB));
+      m->set_activation_bytes(static_cast<int64_t>(std::max(0.0, layers_mb - states_mb) * kMiB));
+    }
     m->set_total_bytes(static_cast<int64_t>(r.stage_memory_mb[stage] * kMiB));
     m->set_budget_bytes(static_cast<int64_t>(budget_mb * kMiB));
   }
@@ -733,6 +751,55 @@ void AddRunnersUp(const ScheduleModels& schedule_models, const std::vector<Task>
   }
 }
 
+// The tasks in which nothing fitted, the tp/sp variants of one (global
+// batch, micro-batches, pp, schedule) taken together, the closest to fitting
+// first, for the plan's reader: why a deeper pipeline or more micro-batches
+// did not win.
+void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
+                        v1::SearchStatistics* stats) {
+  constexpr int kMaxInfeasibleTasks = 32;
+  struct Group {
+    const Task* task = nullptr;
+    bool feasible = false;
+    bool ran = false;
+    double least_needed_mb = kInf;
+  };
+  std::map<std::tuple<int, int, int, int>, Group> groups;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const Task& t = tasks[i];
+    Group& g = groups[{t.global_batch, t.chunks, t.pp, static_cast<int>(t.schedule)}];
+    if (g.task == nullptr) g.task = &t;
+    const TaskResult& r = runs.results[i];
+    g.feasible = g.feasible || r.feasible;
+    g.ran = g.ran || r.states > 0 || r.feasible || std::isfinite(r.least_needed_mb);
+    g.least_needed_mb = std::min(g.least_needed_mb, r.least_needed_mb);
+  }
+  std::vector<const Group*> infeasible;
+  for (const auto& [key, g] : groups) {
+    if (!g.feasible && g.ran) infeasible.push_back(&g);
+  }
+  std::stable_sort(infeasible.begin(), infeasible.end(), [](const Group* a, const Group* b) {
+    return a->least_needed_mb < b->least_needed_mb;
+  });
+  stats->set_infeasible_tasks_total(static_cast<int64_t>(infeasible.size()));
+  for (size_t k = 0; k < infeasible.size() && k < kMaxInfeasibleTasks; ++k) {
+    const Group& g = *infeasible[k];
+    v1::InfeasibleTask* out = stats->add_infeasible_tasks();
+    out->set_pp(g.task->pp);
+    out->set_micro_batches(g.task->chunks);
+    out->set_global_batch(g.task->global_batch);
+    out->set_schedule(ScheduleProto(g.task->schedule));
+    if (std::isfinite(g.least_needed_mb)) {
+      const auto bytes = static_cast<int64_t>(std::ceil(g.least_needed_mb * 1048576));
+      out->set_extra_bytes_needed(bytes);
+      out->set_reason(absl::StrCat("its closest plan needs ", FormatBytes(bytes),
+                                   " more than the budget on one pipeline stage"));
+    } else {
+      out->set_reason("no strategy of its candidates fits the memory budget");
+    }
+  }
+}
+
 // Ranks the results (ties go to the earliest task, so the result is
 // deterministic) and assembles the plan, or says why there is none.
 absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
@@ -764,6 +831,7 @@ absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
   plan.set_world_size(ctx.model->world_size());
   plan.set_seq_len(ctx.model->seq_len());
   plan.set_mode(ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON : v1::COST_MODEL_MODE_DEFAULT);
+  AddInfeasibleTasks(tasks, runs, stats);
   if (order.empty()) {
     out.infeasible_reason = InfeasibleReason(ctx, tasks.size(), least_needed, runs.time_limit_hit);
   } else {

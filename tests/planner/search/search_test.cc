@@ -178,4 +178,52 @@ TEST_CASE("plan ids are content addresses") {
   CHECK(none.status().code() == absl::StatusCode::kResourceExhausted);
 }
 
+TEST_CASE("a plan names the search tasks in which nothing fitted and by how much") {
+  // gpt2-small at 1.5 GiB per device: shallow pipelines do not fit, deeper
+  // ones do.
+  auto model = Model("gpt2-small", cost::Schedule::k1F1B);
+  SearchOptions options;
+  options.global_batch_min = options.global_batch_max = 16;
+  options.memory_budget_mb = 1.5 * 1024;
+  options.threads = 2;
+  auto result = Search({model.get()}, options);
+  REQUIRE(result.ok());
+  REQUIRE(result->found);
+  const v1::SearchStatistics& stats = result->plan.search();
+  INFO(stats.DebugString());
+  REQUIRE(stats.infeasible_tasks_size() > 0);
+  CHECK(stats.infeasible_tasks_total() >= stats.infeasible_tasks_size());
+  CHECK(stats.infeasible_tasks_size() <= 32);
+  int64_t previous = 0;
+  for (const v1::InfeasibleTask& t : stats.infeasible_tasks()) {
+    CHECK(t.pp() >= 1);
+    CHECK(t.micro_batches() >= t.pp());
+    CHECK(t.global_batch() == 16);
+    CHECK_FALSE(t.reason().empty());
+    // No infeasible task is the winner's.
+    CHECK_FALSE((t.pp() == result->plan.pp() && t.micro_batches() == result->plan.micro_batches() &&
+                 t.schedule() == result->plan.schedule()));
+    if (t.extra_bytes_needed() > 0) {
+      CHECK(t.extra_bytes_needed() >= previous);  // the closest to fitting first
+      previous = t.extra_bytes_needed();
+      CHECK_THAT(t.reason(), Catch::Contains("more than the budget"));
+    }
+  }
+  // The winner's memory per stage: its layers' model states and activations
+  // and the rest (embedding, context, buffers) make up its total.
+  for (const v1::StageMemory& m : result->plan.prediction().stage_memory()) {
+    INFO("stage " << m.stage());
+    CHECK(m.model_state_bytes() > 0);
+    CHECK(m.activation_bytes() > 0);
+    CHECK(m.model_state_bytes() + m.activation_bytes() + m.other_bytes() <= m.total_bytes());
+    CHECK(m.model_state_bytes() + m.activation_bytes() + m.other_bytes() >= m.total_bytes() - 3);
+  }
+  // With all the memory in the world, every task fits.
+  options.memory_budget_mb = 1 << 20;
+  auto roomy = Search({model.get()}, options);
+  REQUIRE(roomy.ok());
+  CHECK(roomy->plan.search().infeasible_tasks_size() == 0);
+  CHECK(roomy->plan.search().infeasible_tasks_total() == 0);
+}
+
 }  // namespace galvatron::search
