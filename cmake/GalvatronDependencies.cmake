@@ -13,6 +13,18 @@ endif()
 
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 
+# The dashboard: cpp-httplib serves its pages (HTTP and HTTPS, with
+# OpenSSL), Chart.js draws its charts in the browser (compiled into the
+# binary).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+find_package(OpenSSL REQUIRED)
+find_file(GALVATRON_CHART_JS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH)
+if(NOT GALVATRON_CHART_JS)
+  message(FATAL_ERROR "Chart.js not found at /usr/share/javascript/chart.js/chart.min.js: "
+                      "install Debian's libjs-chart.js (scripts/install-deps.sh does)")
+endif()
+
 # LibTorch (CPU build with c10d and Gloo). Only agent/probe, agent/profiler and
 # agent/runtime may link it.
 set(GALVATRON_HAVE_TORCH OFF)

@@ -157,4 +157,12 @@ absl::StatusOr<std::string> ReadClientToken(const std::string& path) {
   return token;
 }
 
+bool SameToken(absl::string_view a, absl::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+  }
+  return diff == 0;
+}
+
 }  // namespace galvatron

@@ -54,4 +54,8 @@ absl::StatusOr<std::vector<TokenEntry>> ReadTokenFile(const std::string& path);
 absl::StatusOr<std::string> ParseClientToken(absl::string_view text);
 absl::StatusOr<std::string> ReadClientToken(const std::string& path);
 
+// Compares two tokens without stopping at the first difference, so that the
+// time a check takes does not tell how much of a guessed token was right.
+bool SameToken(absl::string_view a, absl::string_view b);
+
 }  // namespace galvatron

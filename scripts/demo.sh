@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 state=$root/.galvatron
-pids_file=$state/pids # one process-group leader a line: the planner, then the agents
+pids_file=$state/pids # one process-group leader a line: the planner, the agents, the dashboard
 
 keep_running=0
 stop_only=0
@@ -189,6 +189,28 @@ for node in node-a node-b; do
 done
 run "$g" nodes list --cluster demo
 
+# The web UI, stopped first (it is the last in $pids_file): port 8080 when it
+# is free, else one the OS picks.
+step "Start the dashboard (the web UI of the planner)"
+for listen in 127.0.0.1:8080 127.0.0.1:0; do
+  rm -f "$state/dashboard.ready"
+  setsid "$bin/galvatron-dashboard" --planner "$GALVATRON_PLANNER" --listen "$listen" \
+    --ready-file "$state/dashboard.ready" >"$state/dashboard.log" 2>&1 </dev/null &
+  dashboard_pid=$!
+  for _ in $(seq 1 100); do
+    [[ -s $state/dashboard.ready ]] && break
+    alive "$dashboard_pid" || break
+    sleep 0.1
+  done
+  if [[ -s $state/dashboard.ready ]]; then
+    echo $dashboard_pid >>"$pids_file"
+    break
+  fi
+done
+[[ -s $state/dashboard.ready ]] || fail "the dashboard did not start (log $state/dashboard.log)"
+dashboard_url=$(<"$state/dashboard.ready")
+echo "dashboard at $dashboard_url: open it to watch the job below (its page updates as it trains)"
+
 # Training data the loss can fall on: token ids counting 0..511 over and over
 # as little-endian uint16 (a raw token file; the next token is always the
 # last one + 1). The default synthetic tokens are random: their loss stays
@@ -288,7 +310,8 @@ Talk to them:
   galvatron jobs submit --model llama-tiny --cluster demo --memory 4GiB --steps 40 --lr 1e-2 \\
       --data $state/tokens.bin --export --follow
   galvatron nodes list; galvatron plans list; galvatron profiles list --cluster demo
-Logs: $state/planner.log, $state/node-a.log, $state/node-b.log
+Watch them: $dashboard_url
+Logs: $state/planner.log, $state/node-a.log, $state/node-b.log, $state/dashboard.log
 Stop them:
   scripts/demo.sh --stop
   (by hand: kill -TERM -- -PGID for the process groups, agents first: $(tac "$pids_file" | tr '\n' ' '))

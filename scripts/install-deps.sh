@@ -17,6 +17,11 @@ packages=(
   libsqlite3-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   # Clang's thread-safety analysis and clang-format: contracts checked by ctest.
   clang clang-format
+  # The dashboard: cpp-httplib serves its pages over HTTP/HTTPS; Chart.js
+  # (compiled into the binary) draws its charts.
+  libcpp-httplib-dev libjs-chart.js
+  # The dashboard's browser test: Chromium driven by Selenium.
+  chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -12,16 +12,6 @@ namespace {
 
 constexpr absl::string_view kServicePrefix = "/galvatron.v1.";
 
-// Compares without stopping at the first difference, so that the time a
-// check takes does not tell how much of a guessed token was right.
-bool SameToken(absl::string_view a, absl::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
-  }
-  return diff == 0;
-}
-
 bool Allows(Role role, Access access) {
   switch (access) {
     case Access::kRead:
