@@ -303,9 +303,10 @@ def api_get(args, path, context=None, token=None):
 # ------------------------------------------------------------------ pages
 
 
-def page_list(args):
+def page_list(args, facts):
     """(name, path, key element, extra checks(driver, results, label, size))."""
     enc = urllib.parse.quote
+    task = facts.get('train_task') or 'task-unknown'
     return [
         ('overview', '/', None, check_overview),
         ('nodes', '/nodes', '#node-table', check_nodes),
@@ -317,6 +318,7 @@ def page_list(args):
         ('jobs', '/jobs', None, check_jobs),
         ('job', '/jobs/' + enc(args.job), '#steps-done', check_job),
         ('tasks', '/tasks', None, check_tasks),
+        ('task', '/tasks/' + enc(task), '#task-nodes', check_task),
         ('whatif', '/whatif', None, check_whatif),
     ]
 
@@ -433,6 +435,13 @@ def check_tasks(driver, r, label, size, args, facts):
     r.check(f'{label}: lists the training task', present, repr(task))
 
 
+def check_task(driver, r, label, size, args, facts):
+    nodes = driver.execute_script(
+        'return document.querySelectorAll("#task-nodes tbody tr").length;')
+    r.check(f'{label}: lists the nodes of the training task', nodes == 2, f'{nodes} row(s)')
+    r.check(f'{label}: links its job', has_link(driver, '/jobs/' + urllib.parse.quote(args.job)))
+
+
 def check_whatif(driver, r, label, size, args, facts):
     forms = driver.find_elements(By.CSS_SELECTOR, '#main form')
     r.check(f'{label}: has its form', len(forms) > 0, f'{len(forms)} form(s)')
@@ -475,7 +484,7 @@ def run_pages(driver, args, r):
     deadline = time.monotonic() + args.deadline
     for size in (DESKTOP, PHONE):
         set_viewport(driver, size)
-        for name, path, key, extra in page_list(args):
+        for name, path, key, extra in page_list(args, facts):
             label = f'{name} {path} @{size[0]}'
             if time.monotonic() > deadline:
                 r.check(f'{label}', False, f'not checked: past the {args.deadline} s deadline')
