@@ -19,6 +19,7 @@ find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(OpenSSL REQUIRED)
+find_package(ZLIB REQUIRED)
 find_file(GALVATRON_CHART_JS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH)
 if(NOT GALVATRON_CHART_JS)
   message(FATAL_ERROR "Chart.js not found at /usr/share/javascript/chart.js/chart.min.js: "

@@ -244,10 +244,19 @@ TEST_CASE("The JSON API pages through nodes and answers errors with the planner'
   CHECK_THAT(page->get_header_value("Content-Security-Policy"),
              Catch::Contains("default-src 'self'"));
   CHECK(client->Get("/no/such/page")->status == 404);
-  httplib::Result chart = client->Get("/assets/chart.min.js");
+  httplib::Result chart =
+      client->Get("/assets/chart.min.js", httplib::Headers{{"Accept-Encoding", "gzip, br"}});
   REQUIRE(chart);
   CHECK(chart->status == 200);
+  CHECK(chart->get_header_value("Content-Encoding") == "gzip");  // compressed once, at start
   CHECK_THAT(chart->body, Catch::Contains("Chart.js v3"));
+  const std::string etag = chart->get_header_value("ETag");
+  REQUIRE_FALSE(etag.empty());
+  httplib::Result again =
+      client->Get("/assets/chart.min.js", httplib::Headers{{"If-None-Match", etag}});
+  REQUIRE(again);
+  CHECK(again->status == 304);
+  CHECK(again->body.empty());
   CHECK(client->Get("/assets/../planner.db")->status == 404);
 }
 
