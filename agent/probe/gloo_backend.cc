@@ -24,6 +24,7 @@
 #include "agent/runtime/comm/c10d_store.h"
 #include "agent/runtime/comm/gloo_peers.h"
 #include "common/host_facts.h"
+#include "common/net_address.h"
 
 namespace galvatron::probe {
 namespace {
@@ -38,10 +39,6 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || absl::StartsWith(host, "127.") || host == "::1";
-}
-
 // The transport device: the loopback address when the store is on loopback
 // (single-host runs), the interface in $GLOO_SOCKET_IFNAME when set (as in
 // PyTorch), else the address this host's name resolves to.
@@ -49,7 +46,7 @@ std::shared_ptr<::gloo::transport::Device> MakeGlooDevice(const std::string& sto
   if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
   }
-  if (IsLoopback(store_host)) {
+  if (IsLoopbackHost(store_host)) {
     return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   }
   return c10d::ProcessGroupGloo::createDefaultDevice();

@@ -158,14 +158,6 @@ Query QueryOf(const httplib::Request& request) {
 
 }  // namespace
 
-bool IsLoopbackAddress(const std::string& listen) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(
     const DashboardConfig& config, std::unique_ptr<PlannerViews> views) {
   if (config.https_cert.empty() != config.https_key.empty()) {
@@ -189,10 +181,7 @@ absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen: \"", config.listen, "\", expected HOST:PORT with a port in [0, 65535]"));
   }
-  std::string host = config.listen.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
+  const std::string host = HostOf(config.listen);
 
   std::unique_ptr<DashboardServer> server(new DashboardServer());
   server->https_ = https;
@@ -211,13 +200,8 @@ absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(
     server->server_ = std::make_unique<httplib::Server>();
   }
   server->Routes();
-  int bound = port;
-  if (port == 0) {
-    bound = server->server_->bind_to_any_port(host);
-    if (bound < 0) bound = -1;
-  } else if (!server->server_->bind_to_port(host, port)) {
-    bound = -1;
-  }
+  const int bound = port == 0 ? server->server_->bind_to_any_port(host)
+                              : (server->server_->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     return absl::UnavailableError(
         absl::StrCat("--listen ", config.listen, ": cannot bind (in use, or not this host's)"));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "common/net_address.h"
 #include "dashboard/web/browser_auth.h"
 #include "dashboard/web/planner_views.h"
 
@@ -27,9 +28,6 @@ struct DashboardConfig {
   std::string https_key;
   std::string auth_tokens;  // the token file browsers log in with
 };
-
-// True for addresses only this machine can reach (127.x, ::1, localhost).
-bool IsLoopbackAddress(const std::string& listen);
 
 class DashboardServer {
  public:

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_file.h"
+#include "common/net_address.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -22,15 +23,6 @@ namespace galvatron::planner {
 
 namespace {
 
-// True for addresses only this machine can reach.
-bool IsLoopbackListen(const std::string& listen) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
     const PlannerConfig& config) {
   if (config.tls_cert.empty() != config.tls_key.empty()) {
@@ -43,7 +35,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
           "--tls-client-ca: given without --tls-cert/--tls-key, expected mutual TLS on top of "
           "TLS");
     }
-    if (config.auth_tokens.empty() && !IsLoopbackListen(config.listen)) {
+    if (config.auth_tokens.empty() && !IsLoopbackAddress(config.listen)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "--listen ", config.listen,
           ": without TLS (--tls-cert/--tls-key) or tokens (--auth-tokens) the planner serves "
