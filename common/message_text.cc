@@ -428,6 +428,11 @@ std::string TaskDetails(const v1::Task& t) {
   return text;
 }
 
+bool JobEnded(v1::JobState state) {
+  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
+         state == v1::JOB_STATE_CANCELLED;
+}
+
 std::string JobStateName(v1::JobState state) {
   return ShortEnumName(v1::JobState_Name(state), "JOB_STATE_");
 }
@@ -446,11 +451,6 @@ int64_t JobTotalSteps(const v1::Job& job) {
 }
 
 namespace {
-
-bool JobFinished(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED;
-}
 
 std::string FirstLine(const std::string& text) {
   const size_t newline = text.find('\n');
@@ -566,7 +566,7 @@ std::string JobListTable(const std::vector<v1::Job>& jobs) {
                   absl::StrCat(j.steps_done(), "/", JobTotalSteps(j)),
                   j.world_size() > 0 ? absl::StrCat(j.world_size()) : "-",
                   has_loss ? absl::StrFormat("%.4f", j.last_metrics().loss()) : "-",
-                  JobFinished(j.state()) ? "-" : FormatDuration(j.eta_seconds()),
+                  JobEnded(j.state()) ? "-" : FormatDuration(j.eta_seconds()),
                   FormatTimestamp(j.created_at()), FirstLine(j.message())});
   }
   if (table.empty()) return "no jobs\n";
@@ -589,7 +589,7 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
     field("reason", absl::StrReplaceAll(j.message(), {{"\n", absl::StrCat("\n", kIndent)}}));
   }
   if (j.plan_id().empty()) {
-    field("plan", JobFinished(j.state()) ? "none" : "not yet chosen");
+    field("plan", JobEnded(j.state()) ? "none" : "not yet chosen");
   } else if (plan != nullptr && plan->id() == j.plan_id()) {
     field("plan",
           absl::StrCat(
@@ -616,7 +616,7 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
   field("progress", absl::StrFormat("%d/%d steps (%.0f%%)", j.steps_done(), total,
                                     100.0 * static_cast<double>(j.steps_done()) /
                                         static_cast<double>(std::max<int64_t>(total, 1))));
-  if (!JobFinished(j.state())) {
+  if (!JobEnded(j.state())) {
     field("eta", j.eta_seconds() > 0 ? FormatDuration(j.eta_seconds())
                                      : std::string("unknown (no measured pace yet)"));
   }
@@ -670,7 +670,7 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
     const char* status = "not yet (rank 0 writes it at the end)";
     if (j.state() == v1::JOB_STATE_SUCCEEDED) {
       status = "asked for, but no file was reported";
-    } else if (JobFinished(j.state())) {
+    } else if (JobEnded(j.state())) {
       status = "none (the job did not succeed)";
     }
     field("exported", status);

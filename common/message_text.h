@@ -62,6 +62,8 @@ std::string TaskWhat(const v1::Task& task);
 // Training jobs.
 // "running", "succeeded", ...
 std::string JobStateName(v1::JobState state);
+// SUCCEEDED, FAILED or CANCELLED: the job will not change state again.
+bool JobEnded(v1::JobState state);
 // "42s", "3m 05s", "2h 03m", "1d 04h"; "-" for 0 or less.
 std::string FormatDuration(double seconds);
 // The steps the job runs (its training.steps, 10 when 0).

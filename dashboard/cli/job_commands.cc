@@ -46,11 +46,6 @@ constexpr int kMetricsPageSize = 1000;
 // Pauses between retries grow to this.
 constexpr double kMaxBackoffSeconds = 5;
 
-bool Finished(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED;
-}
-
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -228,7 +223,7 @@ absl::StatusOr<v1::Job> PlannerClient::FollowJob(const std::string& id, const Jo
   RETURN_IF_ERROR(poll_job(0));
   if (view.steps != nullptr) RETURN_IF_ERROR(drain_metrics());
   bool wait_on_metrics = false;
-  while (!Finished(job.state())) {
+  while (!text::JobEnded(job.state())) {
     if (wait_on_metrics) {
       bool finished = false;
       ASSIGN_OR_RETURN(int count, poll_metrics(kMetricsWaitMs, &finished));
@@ -431,7 +426,7 @@ absl::Status PlannerClient::JobsLogs(const std::string& id, int rank, int max_li
     v1::GetJobLogsResponse response;
     RETURN_IF_ERROR(fetch(&response));
     show(response);
-    if (Finished(job.state())) return absl::OkStatus();
+    if (text::JobEnded(job.state())) return absl::OkStatus();
   }
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/json_file.h"
+#include "common/message_text.h"
 #include "common/plan_request_flags.h"
 #include "common/rpc_status.h"
 #include "interop/galvatron_config.h"
@@ -137,11 +138,6 @@ absl::StatusOr<v1::JobState> ParseJobState(const std::string& text) {
         "cancelled"));
   }
   return state;
-}
-
-bool JobEnded(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED;
 }
 
 }  // namespace
@@ -528,7 +524,7 @@ absl::Status PlannerViews::RefreshSteps(const v1::Job& job, CachedSteps* out) {
         cached.last = m;
       }
       if (response.metrics_size() < kMetricsPage) {
-        cached.finished = response.job_finished() && JobEnded(job.state());
+        cached.finished = response.job_finished() && text::JobEnded(job.state());
         break;
       }
     }
@@ -566,7 +562,7 @@ ApiReply PlannerViews::JobMetrics(const std::string& id, const Query& query) {
   out["bucketSteps"] = bucket;
   out["stepsDone"] = std::to_string(job.job().steps_done());
   out["totalSteps"] = std::to_string(job.job().training().steps());
-  out["jobFinished"] = JobEnded(job.job().state());
+  out["jobFinished"] = text::JobEnded(job.job().state());
   out["last"] = steps.steps.empty() ? json(nullptr) : ToJson(steps.last);
   return JsonReply(out);
 }

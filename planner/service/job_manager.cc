@@ -147,7 +147,7 @@ absl::Status JobManager::Transition(int64_t number, v1::JobState state, const st
                                     const std::function<void(Entry&)>& extra) {
   v1::JobState from = v1::JOB_STATE_UNSPECIFIED;
   std::optional<Write> write = Change(number, true, [&](Entry& entry) {
-    if (Terminal(entry.job.state())) return false;
+    if (text::JobEnded(entry.job.state())) return false;
     from = entry.job.state();
     if (extra) extra(entry);
     entry.job.set_state(state);
@@ -180,7 +180,7 @@ absl::StatusOr<v1::GetJobResponse> JobManager::Current(const std::string& id) {
     if (it != entries_.end()) {
       v1::GetJobResponse response;
       *response.mutable_job() = it->second.job;
-      response.set_revision(Terminal(it->second.job.state()) ? -1 : it->second.revision);
+      response.set_revision(text::JobEnded(it->second.job.state()) ? -1 : it->second.revision);
       return response;
     }
   }
@@ -207,7 +207,7 @@ absl::Status JobManager::Start() {
       ASSIGN_OR_RETURN(v1::Job job, DecodeRow<v1::Job>(Table::kJobs, row));
       Entry entry;
       entry.job = std::move(job);
-      if (!Terminal(entry.job.state())) {
+      if (!text::JobEnded(entry.job.state())) {
         entry.nodes_deadline = absl::Now() + options_.reattach_timeout;
         auto model = models_->Get(entry.job.model(), entry.job.model_version());
         if (model.ok()) entry.model = std::move(*model);
@@ -499,7 +499,7 @@ absl::StatusOr<v1::Job> JobManager::Cancel(const std::string& id) {
   bool known = false;
   Change(number, false, [&](Entry& entry) {
     known = true;
-    if (Terminal(entry.job.state())) return false;
+    if (text::JobEnded(entry.job.state())) return false;
     entry.cancel_requested = true;
     if (!entry.job.train_task_id().empty()) tasks.push_back(entry.job.train_task_id());
     if (entry.job.state() == v1::JOB_STATE_PROFILING) {
@@ -523,7 +523,7 @@ absl::StatusOr<v1::Job> JobManager::Cancel(const std::string& id) {
                    LongPoll<v1::Job>(revisions_, deadline, nullptr,
                                      [&]() -> absl::StatusOr<std::optional<v1::Job>> {
                                        ASSIGN_OR_RETURN(v1::GetJobResponse now, Current(id));
-                                       if (!Terminal(now.job().state())) return std::nullopt;
+                                       if (!text::JobEnded(now.job().state())) return std::nullopt;
                                        return now.job();
                                      }));
   if (ended.has_value()) return std::move(*ended);
@@ -541,7 +541,7 @@ absl::StatusOr<v1::GetJobMetricsResponse> JobManager::Metrics(
   const absl::Time deadline = absl::Now() + absl::Milliseconds(request.wait_ms());
   auto attempt = [&]() -> absl::StatusOr<std::optional<v1::GetJobMetricsResponse>> {
     ASSIGN_OR_RETURN(v1::GetJobResponse job, Current(request.job_id()));
-    const bool finished = Terminal(job.job().state());
+    const bool finished = text::JobEnded(job.job().state());
     store::ListOptions options;
     options.tag = request.job_id();
     options.after_key = MetricsKey(request.job_id(), request.after_step());
@@ -765,7 +765,7 @@ void JobManager::Nap(int64_t number) {
 
 bool JobManager::Step(int64_t number) {
   std::optional<Entry> entry = Snapshot(number);
-  if (!entry.has_value() || Terminal(entry->job.state())) return false;
+  if (!entry.has_value() || text::JobEnded(entry->job.state())) return false;
   absl::Status status;
   if (entry->cancel_requested && entry->job.train_task_id().empty()) {
     status =
@@ -1130,7 +1130,7 @@ absl::Status JobManager::Watch(int64_t number, const Entry& entry) {
       return TaskEnded(number, *now, task.task());
     }
     std::optional<Entry> now = Snapshot(number);
-    if (!now.has_value() || Terminal(now->job.state())) return absl::OkStatus();
+    if (!now.has_value() || text::JobEnded(now->job.state())) return absl::OkStatus();
     if (absl::Now() > now->reattach_deadline) {
       std::vector<std::string> missing;
       for (const v1::TaskNode& part : task.task().nodes()) {

@@ -30,11 +30,6 @@ constexpr int kMaxJobNodes = 4096;
 
 }  // namespace
 
-bool Terminal(v1::JobState state) {
-  return state == v1::JOB_STATE_SUCCEEDED || state == v1::JOB_STATE_FAILED ||
-         state == v1::JOB_STATE_CANCELLED;
-}
-
 int64_t JobNumber(const std::string& id) {
   int64_t number = 0;
   if (!absl::StartsWith(id, "job-") || !absl::SimpleAtoi(id.substr(4), &number) || number <= 0) {

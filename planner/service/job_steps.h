@@ -19,8 +19,6 @@
 
 namespace galvatron::planner {
 
-bool Terminal(v1::JobState state);
-
 // "job-17" -> 17; 0 when `id` is not a job id.
 int64_t JobNumber(const std::string& id);
 

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/message_text.h"
 #include "tests/support/nodes.h"
 
 namespace galvatron::planner {
@@ -59,8 +60,8 @@ TEST_CASE("Job ids and terminal states", "[jobs]") {
   CHECK(JobNumber("job-017") == 0);
   CHECK(JobNumber("task-1") == 0);
   CHECK(JobNumber("job-") == 0);
-  CHECK(Terminal(v1::JOB_STATE_CANCELLED));
-  CHECK_FALSE(Terminal(v1::JOB_STATE_LAUNCHING));
+  CHECK(text::JobEnded(v1::JOB_STATE_CANCELLED));
+  CHECK_FALSE(text::JobEnded(v1::JOB_STATE_LAUNCHING));
 }
 
 TEST_CASE("A submission gets the training defaults", "[jobs]") {
