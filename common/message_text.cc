@@ -287,6 +287,9 @@ std::string PlanDetails(const v1::Plan& p) {
                            b.bubble_seconds());
   };
   absl::StrAppend(&out, "              ", breakdown(pred), "\n");
+  if (pred.analytic_estimate() && !pred.note().empty()) {
+    absl::StrAppend(&out, "estimates:    ", pred.note(), "\n");
+  }
   if (p.has_calibration()) {
     const auto& c = p.calibration();
     const auto& raw = p.raw_prediction();

@@ -1,5 +1,7 @@
 #include "planner/cost/calibration.h"
 
+#include "planner/cost/analytic_efficiency.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -159,8 +161,8 @@ void ApplyCalibration(const v1::Calibration& calibration, double analytic_effici
     t.set_bus_bandwidth_bytes_per_second(t.bus_bandwidth_bytes_per_second() / mf);
   }
   if (hardware->device().peak_flops() > 0) {
-    hardware->mutable_device()->set_peak_flops(hardware->device().peak_flops() /
-                                               std::max(cf, analytic_efficiency));
+    hardware->mutable_device()->set_peak_flops(
+        hardware->device().peak_flops() / std::max(cf, MaxAnalyticEfficiency(analytic_efficiency)));
   }
 }
 

@@ -64,9 +64,10 @@ double CalibratedSeconds(const v1::Calibration& calibration, const v1::Calibrati
 // Scales the profiles the cost model will read: every compute time (samples
 // and fits) by compute_factor, every collective time (samples, fits, and
 // bus bandwidths inversely) by communication_factor. The device's peak
-// FLOP/s, which analytic estimates run at `analytic_efficiency` of, is
-// divided by max(compute_factor, analytic_efficiency), so a calibrated
-// analytic estimate never computes faster than the device's peak.
+// FLOP/s, which analytic estimates run at a fraction of (CostOptions'
+// `analytic_efficiency`, 0 = by layer size), is divided by
+// max(compute_factor, the largest such fraction), so a calibrated analytic
+// estimate never computes faster than the device's peak.
 void ApplyCalibration(const v1::Calibration& calibration, double analytic_efficiency,
                       v1::HardwareProfile* hardware, std::vector<v1::ComputeProfile>* compute);
 

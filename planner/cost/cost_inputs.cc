@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/layer_type.h"
 #include "common/status_macros.h"
+#include "planner/cost/analytic_efficiency.h"
 
 namespace galvatron::cost {
 namespace {
@@ -269,7 +271,22 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
   in.hidden = model.layers(0).hidden();
 
   const ProfileIndex profiles(compute);
-  const double flops_per_ms = peak_flops * options.analytic_efficiency / kMsPerSecond;
+  // Analytic times: the options' fixed efficiency, or by layer size from
+  // published measurements (planner/cost/analytic_efficiency.h).
+  const auto efficiency_for = [&](int hidden) {
+    if (options.analytic_efficiency > 0) {
+      EfficiencyEstimate fixed;
+      fixed.fraction = fixed.low = fixed.high = options.analytic_efficiency;
+      fixed.basis = "the cost options' fixed efficiency";
+      return fixed;
+    }
+    return EstimatedEfficiency(hidden);
+  };
+  std::vector<std::string> estimated;  // for the prediction's note
+  const auto note_estimate = [&](const std::string& what, const EfficiencyEstimate& e) {
+    estimated.push_back(
+        absl::StrFormat("%s at %.1f %% of peak (%s)", what, 100 * e.fraction, e.basis));
+  };
 
   std::map<std::string, int> index_of_key;
   for (int i = 0; i < model.layers_size(); ++i) {
@@ -315,8 +332,11 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     if (forward) {
       t.forward = *forward;
     } else {
-      if (!(flops_per_ms > 0)) return NeedPeakFlops("layer type", t.info.key);
-      t.forward.per_sample_ms = flops_here / flops_per_ms;
+      if (!(peak_flops > 0)) return NeedPeakFlops("layer type", t.info.key);
+      const EfficiencyEstimate e = efficiency_for(t.group.hidden());
+      t.forward.per_sample_ms = flops_here / (peak_flops * e.fraction / kMsPerSecond);
+      t.info.analytic_efficiency = e.fraction;
+      note_estimate(absl::StrCat("layer type ", t.info.key), e);
     }
     if (t.info.parameter_mb <= 0) {
       t.info.parameter_mb =
@@ -348,10 +368,22 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
   if (forward) {
     e.forward = *forward;
   } else {
-    if (!(flops_per_ms > 0)) return NeedPeakFlops("embedding/head", e.key);
-    e.forward.per_sample_ms = analytic::EmbeddingForwardFlopsPerSample(model) / flops_per_ms;
+    if (!(peak_flops > 0)) return NeedPeakFlops("embedding/head", e.key);
+    const EfficiencyEstimate eff = efficiency_for(in.hidden);
+    e.forward.per_sample_ms = analytic::EmbeddingForwardFlopsPerSample(model) /
+                              (peak_flops * eff.fraction / kMsPerSecond);
+    note_estimate("the embedding/head", eff);
   }
   in.analytic = in.analytic || !e.time_measured || !e.memory_measured;
+  if (!estimated.empty()) {
+    in.analytic_note = absl::StrCat(
+        "compute times without a measured profile are FLOP estimates: ",
+        absl::StrJoin(estimated, "; "),
+        ". Published runs of similar size reached the band named; a calibration from finished "
+        "jobs (docs/calibration.md) replaces the estimate with what this cluster does");
+  } else if (in.analytic) {
+    in.analytic_note = "activation or model-state memory without a measured profile is estimated";
+  }
   return in;
 }
 

@@ -83,6 +83,8 @@ struct CostInputs {
   std::vector<int> type_of;  // per layer
   EmbeddingData embedding;
   bool analytic = false;  // something was estimated without a profile
+  // What was estimated and how (the prediction's note); empty when nothing.
+  std::string analytic_note;
 
   // Builds the inputs. INVALID_ARGUMENT for an empty model, or when a layer
   // type (or the embedding) has no compute profile and `peak_flops` is 0.

@@ -36,11 +36,12 @@ absl::StatusOr<std::unique_ptr<CostModel>> CostModel::Create(
                      hardware.devices_per_node(), "; both must be >= 1"));
   }
   if (!(options.bct_fct_coe >= 0) || !(options.costmodel_coe > 0) ||
-      !(options.analytic_efficiency > 0 && options.analytic_efficiency <= 1)) {
+      !(options.analytic_efficiency >= 0 && options.analytic_efficiency <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cost options: bct_fct_coe ", options.bct_fct_coe, ", costmodel_coe ",
         options.costmodel_coe, ", analytic_efficiency ", options.analytic_efficiency,
-        "; expected bct_fct_coe >= 0, costmodel_coe > 0, 0 < analytic_efficiency <= 1"));
+        "; expected bct_fct_coe >= 0, costmodel_coe > 0, 0 <= analytic_efficiency <= 1 (0: by "
+        "layer size)"));
   }
   if (options.seq_len < 0) {
     return absl::InvalidArgumentError(

@@ -38,8 +38,10 @@ struct CostOptions {
   double bct_fct_coe = 2.0;               // backward = 2 x forward unless profiled
   DpType default_dp_type = DpType::kDdp;  // kDdp or kZero2 for dp > 1 layers
   double pytorch_context_mb = 1024;       // fallback when the hardware profile has none
-  // Analytic mode (no compute profile): achieved fraction of peak FLOP/s.
-  double analytic_efficiency = 0.45;
+  // Analytic times (no compute profile): the fraction of peak FLOP/s they
+  // assume. 0 (the default): by layer size, from published measurements
+  // (planner/cost/analytic_efficiency.h); > 0: this fraction for every layer.
+  double analytic_efficiency = 0;
 };
 
 // One layer of one micro-batch on one device.
@@ -65,6 +67,9 @@ struct LayerTypeInfo {
   int seq_len = 0;
   double parameter_mb = 0;  // fp32 MB of one layer's parameters
   bool measured = false;    // false: analytic estimate
+  // The fraction of peak its analytic time assumes; 0 when its time was
+  // measured (planner/cost/analytic_efficiency.h).
+  double analytic_efficiency = 0;
 };
 
 class CostModel {
@@ -99,6 +104,8 @@ class CostModel {
   virtual const std::vector<int>& layer_type_of() const = 0;
   virtual const std::vector<LayerTypeInfo>& layer_types() const = 0;
   virtual bool analytic() const = 0;
+  // What analytic() estimated and on what grounds; empty when nothing.
+  virtual const std::string& analytic_note() const = 0;
   virtual int seq_len() const = 0;
 
   // Device memory in MB usable by the search for a budget of `budget_mb`

@@ -32,6 +32,7 @@ class CostModelBase : public CostModel {
   const std::vector<int>& layer_type_of() const override { return in_.type_of; }
   const std::vector<LayerTypeInfo>& layer_types() const override { return infos_; }
   bool analytic() const override { return in_.analytic; }
+  const std::string& analytic_note() const override { return in_.analytic_note; }
   int seq_len() const override { return in_.seq_len; }
 
   // Galvatron's reserve (DpOnModel.__init__): for budgets with

@@ -420,7 +420,9 @@ v1::Prediction MakePrediction(const CostModel& model, const Task& task, const Ta
   b->set_exposed_communication_seconds(
       std::max(0.0, r.seconds - b->compute_seconds() - b->bubble_seconds()));
   if (model.analytic()) {
-    p.set_note("no measured compute profile for some layer types: times are FLOP estimates");
+    p.set_note(model.analytic_note().empty()
+                   ? "no measured compute profile for some layer types: times are FLOP estimates"
+                   : model.analytic_note());
   }
   // A physical bound from the cost model's own figures: every stage computes
   // all `chunks` micro-batches, so no iteration is shorter than the largest

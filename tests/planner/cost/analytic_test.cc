@@ -2,6 +2,7 @@
 // times, and the errors and flags around them.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "common/layer_type.h"
 #include "common/model_catalog.h"
 #include "planner/cost/analytic.h"
+#include "planner/cost/analytic_efficiency.h"
 #include "planner/cost/cost_model.h"
 #include "tests/planner/cost/galvatron_fixture.h"
 
@@ -90,7 +92,8 @@ TEST_CASE("Without a profile the device peak FLOP/s is required", "[cost][analyt
 TEST_CASE("Analytic estimates when profiles are missing", "[cost][analytic]") {
   const v1::ModelSpec gpt = *CatalogModel("gpt-tiny");
   const double peak = 100e12;
-  CostOptions options;  // efficiency 0.45
+  CostOptions options;
+  options.analytic_efficiency = 0.45;  // fixed (the default is by layer size)
   auto made = CostModel::Create(gpt, Hardware(peak), {}, options);
   REQUIRE(made.ok());
   const CostModel& m = **made;
@@ -119,7 +122,7 @@ TEST_CASE("Analytic estimates when profiles are missing", "[cost][analytic]") {
   CHECK(ec.memory_mb[0] > 36992.0 * 16 / kMiB + 1024);
 
   // Galvatron mode runs its formulas on the same estimates.
-  CostOptions g;
+  CostOptions g = options;
   g.mode = Mode::kGalvatron;
   auto gm = CostModel::Create(gpt, Hardware(peak), {}, g);
   REQUIRE(gm.ok());
@@ -176,4 +179,67 @@ TEST_CASE("Create rejects unusable inputs", "[cost][analytic]") {
 }
 
 }  // namespace
+}  // namespace galvatron::cost
+
+namespace galvatron::cost {
+
+// The analytic efficiencies are the published figures they come from, and
+// in between they follow them.
+TEST_CASE("Analytic efficiencies are the published figures", "[cost][analytic]") {
+  const auto& f = PublishedEfficiencies();
+  REQUIRE(f.size() == 5);
+  // Megatron-LM 2019: 39 TFLOP/s of a V100's 125, "30 % of peak".
+  CHECK(f[0].hidden == 1536);
+  CHECK(f[0].fraction == 0.300);
+  // Korthikanti et al. 2022 (Megatron-LM's README): model FLOPs utilisation
+  // of the 22B, 175B, 530B and 1T GPTs on A100s.
+  CHECK(f[1].hidden == 6144);
+  CHECK(f[1].fraction == 0.415);
+  CHECK(f[2].hidden == 12288);
+  CHECK(f[2].fraction == 0.514);
+  CHECK(f[3].hidden == 20480);
+  CHECK(f[3].fraction == 0.560);
+  CHECK(f[4].hidden == 25600);
+  CHECK(f[4].fraction == 0.563);
+  for (const PublishedEfficiency& p : f) {
+    CHECK(EstimatedEfficiency(p.hidden).fraction == Approx(p.fraction).epsilon(1e-12));
+  }
+  // In between: log-linear, inside the band of its neighbours.
+  const EfficiencyEstimate mid = EstimatedEfficiency(8192);
+  CHECK(mid.low == 0.415);
+  CHECK(mid.high == 0.514);
+  CHECK(mid.fraction == Approx(0.415 + (0.514 - 0.415) * std::log2(8192.0 / 6144) / 1.0));
+  CHECK_THAT(mid.basis, Catch::Contains("6144") && Catch::Contains("12288"));
+  // Smaller layers run less efficiently, never below the floor; larger ones
+  // at most the largest figure.
+  double previous = 0;
+  for (int h : {64, 256, 768, 1024, 1536, 2048, 4096, 6144, 8192, 16384, 25600, 65536}) {
+    const double e = EstimatedEfficiency(h).fraction;
+    INFO("hidden " << h << ": " << e);
+    CHECK(e >= previous);
+    CHECK(e >= kMinAnalyticEfficiency);
+    CHECK(e <= 0.563);
+    previous = e;
+  }
+  CHECK(EstimatedEfficiency(1024).fraction < 0.300);
+  CHECK(EstimatedEfficiency(64).fraction == kMinAnalyticEfficiency);
+  CHECK(MaxAnalyticEfficiency(0) == 0.563);
+  CHECK(MaxAnalyticEfficiency(0.45) == 0.45);
+}
+
+TEST_CASE("Analytic times follow the layer's estimated efficiency and say so", "[cost][analytic]") {
+  const v1::ModelSpec gpt = *CatalogModel("gpt2-medium");  // hidden 1024
+  auto made = CostModel::Create(gpt, Hardware(312e12), {}, CostOptions());
+  REQUIRE(made.ok());
+  const CostModel& m = **made;
+  const double e = EstimatedEfficiency(1024).fraction;
+  REQUIRE(m.layer_types().size() == 1);
+  CHECK(m.layer_types()[0].analytic_efficiency == Approx(e));
+  const LayerCost c = m.Layer(0, LayerStrategy(), 1, 1, 0);
+  const double flops = analytic::LayerForwardFlopsPerSample(gpt.layers(0), gpt.seq_len());
+  CHECK(c.compute_seconds == Approx(3 * flops / (e * 312e12)).epsilon(1e-9));
+  CHECK_THAT(m.analytic_note(), Catch::Contains("FLOP estimates") && Catch::Contains("% of peak") &&
+                                    Catch::Contains("1536") && Catch::Contains("calibration"));
+}
+
 }  // namespace galvatron::cost

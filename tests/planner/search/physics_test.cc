@@ -24,6 +24,7 @@
 #include "common/model_catalog.h"
 #include "interop/galvatron_hardware.h"
 #include "interop/galvatron_model.h"
+#include "planner/cost/analytic_efficiency.h"
 #include "planner/search/plan_builder.h"
 #include "planner/search/search.h"
 #include "tests/support/synthetic_cluster.h"
@@ -119,9 +120,15 @@ void CheckDefaultModePlan(const Case& c, const v1::Plan& plan) {
   if (peak > 0) {
     const double achieved = ImpliedFlopsPerDevice(c, global_batch, world, seconds);
     CHECK(achieved <= peak * (1 + kTolerance));
-    // Estimates run at the cost model's efficiency (CostOptions default).
-    if (all_estimated)
-      CHECK(achieved <= cost::CostOptions().analytic_efficiency * peak * (1 + kTolerance));
+    // Estimates run at most at the largest efficiency they may assume
+    // (CostOptions default: by layer size, from published figures).
+    if (all_estimated) {
+      double efficiency = 0;
+      for (const v1::LayerGroup& g : c.model.layers()) {
+        efficiency = std::max(efficiency, cost::EstimatedEfficiency(g.hidden()).fraction);
+      }
+      CHECK(achieved <= efficiency * peak * (1 + kTolerance));
+    }
   }
   // Per stage: the compute of its layers.
   std::vector<int> group_of;
@@ -297,8 +304,9 @@ TEST_CASE("Default-mode predictions obey physics on random models and clusters")
 // layers, hidden 4096, 32 heads, seq 2048) on 16 × 8 A100-like devices,
 // analytic estimates, data and pipeline parallelism only. One 20-layer stage
 // on 32 devices needs 2.75 s per 512 samples at peak: no plan may predict
-// more, and estimates at 45 % of peak no more than 45 % of the peak-bound
-// throughput (181.4 samples/s; Megatron-LM measured 138.5 on 128 A100s).
+// more, and estimates (38.1 % of peak for hidden 4096, from published
+// figures) no more than 38.1 % of the peak-bound throughput (153.8
+// samples/s; Megatron-LM measured 138.5 on 128 A100s).
 TEST_CASE("Megatron-LM's 36-layer GPT on 128 devices stays under peak") {
   Case c;
   v1::ModelSpec& m = c.model;
@@ -327,10 +335,14 @@ TEST_CASE("Megatron-LM's 36-layer GPT on 128 devices stays under peak") {
     REQUIRE(result.ok());
     REQUIRE(result->found);
     CheckDefaultModePlan(c, result->plan);
+    // Estimates for hidden 4096 assume 38.1 % of peak (between the
+    // published 30 % at hidden 1536 and 41.5 % at 6144).
+    const double efficiency = cost::EstimatedEfficiency(4096).fraction;
+    CHECK(efficiency == Approx(0.3814).epsilon(1e-3));
     const double bound =
-        0.45 * 312e12 * 128 / (3 * (36 * BlockForwardFlops(*g, 2048) + HeadForwardFlops(m)));
+        efficiency * 312e12 * 128 / (3 * (36 * BlockForwardFlops(*g, 2048) + HeadForwardFlops(m)));
     CHECK(result->plan.prediction().samples_per_second() <= bound);
-    CHECK(bound == Approx(181.42).epsilon(1e-4));
+    CHECK(bound == Approx(153.76).epsilon(1e-3));
   }
 }
 
@@ -422,8 +434,10 @@ TEST_CASE("Galvatron mode warns where Galvatron's pipeline formula breaks the bo
   CHECK_THAT(plan.prediction().warnings(0),
              Catch::Contains("stage 1") || Catch::Contains("stage 2"));
   // The warning's bound is real: a middle stage's two wide layers, on its 2
-  // devices, for the 64 samples, at the 45 % of peak the estimates assume.
-  const double middle = 2 * 3 * BlockForwardFlops(m.layers(1), 512) * 64 / 2 / (0.45 * 312e12);
+  // devices, for the 64 samples, at the fraction of peak the estimates
+  // assume for hidden 1024.
+  const double middle = 2 * 3 * BlockForwardFlops(m.layers(1), 512) * 64 / 2 /
+                        (cost::EstimatedEfficiency(1024).fraction * 312e12);
   CHECK(plan.prediction().iteration_seconds() < middle);
 
   // Default mode on the same space: within the bound, no warning.
