@@ -7,6 +7,9 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+# Galvatron's search settings file (search_dist.yaml) for `galvatron-planner
+# search --galvatron-yaml`.
+find_package(yaml-cpp CONFIG REQUIRED)
 if(GALVATRON_BUILD_TESTS)
   find_package(Catch2 CONFIG REQUIRED)
 endif()

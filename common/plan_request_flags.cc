@@ -70,9 +70,11 @@ absl::Status ParseModeFlag(const std::string& text, v1::PlanRequest* request) {
     request->set_mode(v1::COST_MODEL_MODE_DEFAULT);
   } else if (text == "galvatron") {
     request->set_mode(v1::COST_MODEL_MODE_GALVATRON);
+  } else if (text == "galvatron-extended") {
+    request->set_mode(v1::COST_MODEL_MODE_GALVATRON_EXTENDED);
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("--mode: \"", text, "\", expected default or galvatron"));
+        absl::StrCat("--mode: \"", text, "\", expected default, galvatron or galvatron-extended"));
   }
   return absl::OkStatus();
 }

@@ -267,6 +267,8 @@ absl::StatusOr<std::string> WriteGalvatronConfig(const v1::Plan& plan,
   config["vtp"] = vtp;
   config["vsp"] = vsp;
   config["embed_sdp"] = embed_sdp;
+  // The runtime's vocab_sdp defaults to 0, so only a ZeRO-3 embedding needs it.
+  if (options.write_vocab_sdp && embed_sdp == 1) config["vocab_sdp"] = 1;
   return internal::DumpLikePython(config);
 }
 

@@ -16,6 +16,8 @@
 //   vsp                   int 0|1    embedding/head Ulysses
 //   embed_sdp             int 0|1    embedding/head ZeRO-3 (ignored by Galvatron's
 //                                    runtime, which reads vocab_sdp)
+//   vocab_sdp             int 1      the same, as the runtime reads it (ours only,
+//                                    written when 1)
 // Thread-safe: pure functions.
 #pragma once
 
@@ -35,6 +37,11 @@ struct GalvatronConfigOptions {
   std::string default_dp_type;
   // Write the world_size key (Galvatron 3.0 does; 2.x did not).
   bool write_world_size = true;
+  // Also write vocab_sdp: 1 for a ZeRO-3 embedding. Galvatron's runtime reads
+  // the embedding's ZeRO-3 flag from vocab_sdp (default 0) and ignores the
+  // embed_sdp its own search writes, so without it such a plan would run its
+  // embedding with the default type.
+  bool write_vocab_sdp = true;
 };
 
 // The galvatron_config_*.json text for `plan` (as json.dump(indent=4)).

@@ -148,8 +148,9 @@ int GuardedMain(int argc, char** argv) {
   galvatron::planner::SearchCommandConfig search;
   auto* cmd = app.add_subcommand(
       "search", "search the best plan from files and print it (no daemon, no database)");
-  cmd->add_option("--model", search.model, "ModelSpec JSON file or built-in model name")
-      ->required();
+  cmd->add_option("--model", search.model,
+                  "ModelSpec JSON file or built-in model name (required unless --galvatron-yaml "
+                  "names model_size)");
   cmd->add_option("--hardware", search.hardware,
                   "HardwareProfile JSON file, or Galvatron's hardware_configs folder")
       ->required();
@@ -157,14 +158,18 @@ int GuardedMain(int argc, char** argv) {
                   "ComputeProfile JSON file(s), comma-separated, or a folder with Galvatron's "
                   "computation_profiling_*.json and memory_profiling_*.json (default: analytic "
                   "estimate)");
-  cmd->add_option("--memory", search.memory, "memory budget per device, e.g. 36GiB")->required();
+  cmd->add_option("--memory", search.memory,
+                  "memory budget per device, e.g. 36GiB (required unless --galvatron-yaml sets "
+                  "memory_constraint)");
   cmd->add_option("--global-batch", search.global_batch, "N or MIN..MAX[:STEP]")
       ->capture_default_str();
   cmd->add_option("--micro-batches", search.micro_batches,
                   "fix the number of micro-batches (0 = search it)");
   cmd->add_option("--seq", search.seq, "sequence length (0 = the model's)");
   cmd->add_option("--mode", search.mode,
-                  "cost model: default (our formulas) or galvatron (Galvatron's, quirks included)")
+                  "cost model and space: default (our formulas), galvatron (Galvatron's formulas "
+                  "and space, quirks included) or galvatron-extended (Galvatron's formulas, "
+                  "uneven partitions, both schedules, DDP or ZeRO-2 per plan)")
       ->capture_default_str();
   cmd->add_option("--disable", search.disable,
                   "dimensions to leave out, comma-separated: tp, sp, megatron_sp, pp, dp, sdp, "
@@ -175,8 +180,32 @@ int GuardedMain(int argc, char** argv) {
                   "gpipe, 1f1b or gpipe,1f1b (default: gpipe in galvatron mode, both otherwise)");
   cmd->add_option("--default-dp-type", search.default_dp_type,
                   "galvatron mode: the data-parallel type beside ZeRO-3, ddp or zero2 "
-                  "(Galvatron's default_dp_type)")
+                  "(Galvatron's default_dp_type; galvatron-extended tries both)")
       ->capture_default_str();
+  cmd->add_option("--galvatron-yaml", search.galvatron_yaml,
+                  "Galvatron's search settings file (search_dist.yaml): its settings apply where "
+                  "no flag here gives them; implies --mode galvatron unless --mode is given");
+  cmd->add_option("--memory-profile-mode", search.memory_profile_mode,
+                  "Galvatron memory profiles: static or sequence (default static)");
+  cmd->add_option("--sequence-parallel", search.sequence_parallel,
+                  "Galvatron's sequence_parallel, true or false (default true): Megatron TP with "
+                  "Megatron-SP, sharded activations and the `_sp` memory tables");
+  cmd->add_option("--global-memory-buffer", search.global_memory_buffer,
+                  "Galvatron's global_memory_buffer, true or false (default true)");
+  cmd->add_option("--async-grad-reduce", search.async_grad_reduce,
+                  "Galvatron's async_grad_reduce, true or false (default true)");
+  cmd->add_option("--fine-grained-mode", search.fine_grained_mode,
+                  "Galvatron's fine_grained_mode: 1 a strategy per layer (default), 0 one for all");
+  cmd->add_option("--costmodel-coe", search.costmodel_coe,
+                  "Galvatron's debug_costmodel_coe: scales layer times (default 1)");
+  cmd->add_option("--settle-bsz", search.settle_bsz,
+                  "Galvatron's settle_bsz: search this global batch only (-1 = the range)");
+  cmd->add_option("--settle-chunk", search.micro_batches,
+                  "Galvatron's settle_chunk: the same as --micro-batches");
+  cmd->add_option("--bsz-scale", search.bsz_scale,
+                  "Galvatron's bsz_scale: the step of a --global-batch range");
+  cmd->add_option("--mixed-precision", search.mixed_precision,
+                  "Galvatron's mixed_precision: bf16, fp16 or fp32 (default: the model's)");
   cmd->add_option("--threads", search.threads, "search threads (0 = all cores)");
   cmd->add_option("--time-limit", search.time_limit,
                   "seconds; return the best plan found by then (0 = none)");
@@ -195,6 +224,11 @@ int GuardedMain(int argc, char** argv) {
   cmd->add_option("--galvatron-config-out", search.galvatron_config_out,
                   "also write the plan as Galvatron's strategy JSON (galvatron_config_*.json)");
   cmd->add_flag("--quiet", search.quiet, "no progress on stderr");
+  cmd->add_flag("--explain", search.explain,
+                "why the plan won: its three nearest runners-up, by compute, bubble, exposed "
+                "communication and memory; when nothing fits, the smallest change that would "
+                "(more memory, more devices, a smaller global batch, a limit lifted), each with "
+                "its plan");
   cmd->add_option("--calibration", search.calibration,
                   "search with this calibration (Calibration JSON, e.g. `galvatron calibration "
                   "show CLUSTER --json`): compute and communication times scaled by its factors");
@@ -211,7 +245,12 @@ int GuardedMain(int argc, char** argv) {
   recover_cmd->add_option("DEST", db.destination, "the new file")->required();
   CLI11_PARSE(app, argc, argv);
 
-  if (cmd->parsed()) return galvatron::planner::RunSearchCommand(search);
+  if (cmd->parsed()) {
+    for (const CLI::Option* option : cmd->get_options()) {
+      if (option->count() > 0) search.given.insert(option->get_name());
+    }
+    return galvatron::planner::RunSearchCommand(search);
+  }
 
   if (auto status = galvatron::InitLogging(logging); !status.ok()) {
     std::fprintf(stderr, "galvatron-planner: %s\n", std::string(status.message()).c_str());

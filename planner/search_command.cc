@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,6 +23,7 @@
 #include "common/message_text.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
+#include "common/plan_explanation.h"
 #include "common/plan_request_flags.h"
 #include "common/profile_validation.h"
 #include "common/status_macros.h"
@@ -29,11 +31,95 @@
 #include "interop/galvatron_config.h"
 #include "interop/galvatron_hardware.h"
 #include "interop/galvatron_model.h"
+#include "interop/galvatron_search_yaml.h"
+#include "planner/search/fit_suggestions.h"
 #include "planner/search/plan_builder.h"
 
 namespace galvatron::planner {
 
 namespace {
+
+// "true"/"false"/"1"/"0" of a Galvatron switch flag; nullopt when empty.
+absl::StatusOr<std::optional<bool>> SwitchFlag(const std::string& flag, const std::string& text) {
+  if (text.empty()) return std::optional<bool>();
+  if (text == "true" || text == "1") return std::optional<bool>(true);
+  if (text == "false" || text == "0") return std::optional<bool>(false);
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": \"", text, "\", expected true, false, 1 or 0"));
+}
+
+// Galvatron's search_dist.yaml under the flags: every setting the file makes
+// that no flag on the command line gave. The file implies galvatron mode
+// unless --mode says otherwise. Returns what the file sets that the search
+// does not act on, for the user.
+absl::StatusOr<std::vector<std::string>> ApplyGalvatronYaml(SearchCommandConfig* c) {
+  ASSIGN_OR_RETURN(interop::GalvatronSearchYaml y,
+                   interop::ReadGalvatronSearchYaml(c->galvatron_yaml));
+  const auto unset = [&](const char* flag) { return c->given.count(flag) == 0; };
+  const std::string where = absl::StrCat("--galvatron-yaml ", c->galvatron_yaml);
+  if (unset("--mode")) c->mode = "galvatron";
+  if (y.model_size && unset("--model")) c->model = *y.model_size;
+  if (y.seq_length && unset("--seq")) c->seq = *y.seq_length;
+  if (y.time_profile_mode && unset("--time-profile-mode")) {
+    c->time_profile_mode = *y.time_profile_mode;
+  }
+  if (y.memory_profile_mode && unset("--memory-profile-mode")) {
+    c->memory_profile_mode = *y.memory_profile_mode;
+  }
+  const auto switch_text = [](bool v) { return std::string(v ? "true" : "false"); };
+  if (y.sequence_parallel && unset("--sequence-parallel")) {
+    c->sequence_parallel = switch_text(*y.sequence_parallel);
+  }
+  if (y.global_memory_buffer && unset("--global-memory-buffer")) {
+    c->global_memory_buffer = switch_text(*y.global_memory_buffer);
+  }
+  if (y.async_grad_reduce && unset("--async-grad-reduce")) {
+    c->async_grad_reduce = switch_text(*y.async_grad_reduce);
+  }
+  if (y.fine_grained && unset("--fine-grained-mode")) c->fine_grained_mode = *y.fine_grained;
+  if (y.costmodel_coe && unset("--costmodel-coe")) c->costmodel_coe = *y.costmodel_coe;
+  if (y.default_dp_type && unset("--default-dp-type")) {
+    if (*y.default_dp_type == "zero3") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where,
+                       ": parallelism_info.default_dp_type: \"zero3\", expected ddp or zero2 (for "
+                       "ZeRO-3 everywhere, keep zero2 and disable dp's other types)"));
+    }
+    c->default_dp_type = *y.default_dp_type;
+  }
+  if (y.pipeline_type && unset("--pipeline")) {
+    c->pipeline = *y.pipeline_type == "pipedream_flush" ? "1f1b" : "gpipe";
+  }
+  if (y.num_nodes && unset("--num-nodes")) c->num_nodes = *y.num_nodes;
+  if (y.gpus_per_node && unset("--gpus-per-node")) c->gpus_per_node = *y.gpus_per_node;
+  if (y.memory_constraint_gb && unset("--memory")) {
+    c->memory =
+        absl::StrCat(static_cast<int64_t>(std::llround(*y.memory_constraint_gb * 1024)), "MiB");
+  }
+  if (unset("--global-batch")) {
+    // Galvatron's defaults: min_bsz = max_bsz = bsz_scale = 8.
+    const int lo = y.min_bsz.value_or(8), hi = y.max_bsz.value_or(8);
+    c->global_batch =
+        lo == hi ? std::to_string(lo) : absl::StrCat(lo, "..", hi, ":", y.bsz_scale.value_or(8));
+  }
+  if (y.bsz_scale && unset("--bsz-scale")) c->bsz_scale = *y.bsz_scale;
+  if (y.settle_bsz && *y.settle_bsz > 0 && unset("--settle-bsz")) c->settle_bsz = *y.settle_bsz;
+  if (y.settle_chunk && *y.settle_chunk > 0 && unset("--micro-batches") &&
+      unset("--settle-chunk")) {
+    c->micro_batches = *y.settle_chunk;
+  }
+  if (!y.disabled.empty() && unset("--disable")) c->disable = absl::StrJoin(y.disabled, ",");
+  if (y.max_tp_deg && y.max_sp_deg && *y.max_tp_deg != *y.max_sp_deg) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": search_space_info.max_tp_deg ", *y.max_tp_deg, " and max_sp_deg ",
+                     *y.max_sp_deg, " differ; the search has one limit for both (--max-tp)"));
+  }
+  const std::optional<int> max_tp = y.max_tp_deg ? y.max_tp_deg : y.max_sp_deg;
+  if (max_tp && unset("--max-tp")) c->max_tp = *max_tp;
+  if (y.max_pp_deg && unset("--max-pp")) c->max_pp = *y.max_pp_deg;
+  if (y.mixed_precision && unset("--mixed-precision")) c->mixed_precision = *y.mixed_precision;
+  return y.ignored;
+}
 
 bool IsDirectory(const std::string& path) {
   struct stat st;
@@ -94,6 +180,12 @@ absl::StatusOr<std::vector<v1::ComputeProfile>> LoadCompute(const SearchCommandC
     files.seq_len = c.seq;
     ASSIGN_OR_RETURN(files.time_profile_mode,
                      interop::ParseGalvatronTimeProfileMode(c.time_profile_mode));
+    if (!c.memory_profile_mode.empty()) {
+      ASSIGN_OR_RETURN(files.memory_profile_mode,
+                       interop::ParseGalvatronMemoryProfileMode(c.memory_profile_mode));
+    }
+    ASSIGN_OR_RETURN(files.sequence_parallel,
+                     SwitchFlag("--sequence-parallel", c.sequence_parallel));
     return interop::ReadGalvatronModelProfiles(files);
   }
   for (absl::string_view part : absl::StrSplit(c.compute, ',', absl::SkipEmpty())) {
@@ -125,6 +217,30 @@ absl::StatusOr<v1::PlanRequest> MakeRequest(const SearchCommandConfig& c) {
   RETURN_IF_ERROR(ParsePipelineFlag(c.pipeline, &request));
   RETURN_IF_ERROR(ParseDisableFlag(c.disable, &request));
   RETURN_IF_ERROR(ParseModeFlag(c.mode, &request));
+  if (c.settle_bsz > 0) request.set_global_batch(c.settle_bsz);  // Galvatron's -1: none
+  if (c.bsz_scale > 0 && request.has_global_batch_range()) {
+    request.mutable_global_batch_range()->set_step(c.bsz_scale);
+  } else if (c.bsz_scale < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bsz-scale: ", c.bsz_scale, ", expected an integer >= 1"));
+  }
+  v1::GalvatronSettings g;
+  ASSIGN_OR_RETURN(std::optional<bool> sp, SwitchFlag("--sequence-parallel", c.sequence_parallel));
+  if (sp) g.set_sequence_parallel(*sp);
+  ASSIGN_OR_RETURN(std::optional<bool> buffer,
+                   SwitchFlag("--global-memory-buffer", c.global_memory_buffer));
+  if (buffer) g.set_global_memory_buffer(*buffer);
+  ASSIGN_OR_RETURN(std::optional<bool> async,
+                   SwitchFlag("--async-grad-reduce", c.async_grad_reduce));
+  if (async) g.set_async_grad_reduce(*async);
+  if (c.fine_grained_mode == 0 || c.fine_grained_mode == 1) {
+    g.set_fine_grained(c.fine_grained_mode == 1);
+  } else if (c.fine_grained_mode != -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--fine-grained-mode: ", c.fine_grained_mode, ", expected 1 or 0"));
+  }
+  if (c.costmodel_coe != 0) g.set_costmodel_coe(c.costmodel_coe);
+  if (g.ByteSizeLong() > 0) *request.mutable_galvatron() = g;
   request.set_seq_len(c.seq);
   request.set_max_tp(c.max_tp);
   request.set_max_pp(c.max_pp);
@@ -166,10 +282,40 @@ class ProgressPrinter {
       std::chrono::steady_clock::now() - std::chrono::seconds(10);
 };
 
-absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
+// The search's inputs from the command's flags (and its YAML file).
+absl::StatusOr<search::PlanInputs> Prepare(const SearchCommandConfig& config) {
+  SearchCommandConfig c = config;
+  if (!c.galvatron_yaml.empty()) {
+    ASSIGN_OR_RETURN(std::vector<std::string> ignored, ApplyGalvatronYaml(&c));
+    for (const std::string& line : ignored) {
+      std::fprintf(stderr, "galvatron-planner search: note: --galvatron-yaml: %s\n", line.c_str());
+    }
+  }
+  if (c.model.empty()) {
+    return absl::InvalidArgumentError(
+        "--model: required (a ModelSpec JSON file or a catalog name), or model_info.model_size "
+        "in --galvatron-yaml");
+  }
+  if (c.memory.empty()) {
+    return absl::InvalidArgumentError(
+        "--memory: required (e.g. 36GiB), or hardware_info.memory_constraint in "
+        "--galvatron-yaml");
+  }
   ASSIGN_OR_RETURN(v1::PlanRequest request, MakeRequest(c));
   search::PlanInputs inputs;
   ASSIGN_OR_RETURN(inputs.model, LoadModelArgument(c.model));
+  if (!c.mixed_precision.empty()) {
+    if (c.mixed_precision == "bf16") {
+      inputs.model.set_precision(v1::PRECISION_BF16_MIXED);
+    } else if (c.mixed_precision == "fp16") {
+      inputs.model.set_precision(v1::PRECISION_FP16_MIXED);
+    } else if (c.mixed_precision == "fp32") {
+      inputs.model.set_precision(v1::PRECISION_FP32);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--mixed-precision: \"", c.mixed_precision,
+                                                     "\", expected bf16, fp16 or fp32"));
+    }
+  }
   ASSIGN_OR_RETURN(inputs.hardware, LoadHardware(c));
   ASSIGN_OR_RETURN(inputs.compute, LoadCompute(c, inputs.model, inputs.hardware.cluster()));
   request.set_model(inputs.model.name());
@@ -193,13 +339,44 @@ absl::StatusOr<v1::Plan> Run(const SearchCommandConfig& c) {
     inputs.calibration = std::move(calibration);
   }
 
-  search::PlanBuildOptions build;
-  build.threads = c.threads;
-  ProgressPrinter printer;
-  if (!c.quiet) {
-    build.progress = [&printer](const search::SearchProgress& p) { printer.Print(p); };
+  return inputs;
+}
+
+// What would make an infeasible request fit (--explain), on stdout.
+int ExplainInfeasible(const SearchCommandConfig& config, const search::PlanInputs& inputs,
+                      const absl::Status& why) {
+  std::printf("nothing fits: %s\n", std::string(why.message()).c_str());
+  search::FitSuggestionOptions options;
+  options.build.threads = config.threads;
+  if (!config.quiet) {
+    options.progress = [](const std::string& line) {
+      std::fprintf(stderr, "explain: %s\n", line.c_str());
+    };
   }
-  return search::BuildPlan(inputs, build);
+  absl::StatusOr<std::vector<search::FitSuggestion>> suggestions =
+      search::SuggestFits(inputs, options);
+  if (!suggestions.ok()) {
+    std::fprintf(stderr, "galvatron-planner search: --explain: %s\n",
+                 std::string(suggestions.status().message()).c_str());
+    return 1;
+  }
+  if (suggestions->empty()) {
+    std::printf(
+        "no single change tried makes it fit (memory up to %dx, devices up to %dx, a "
+        "smaller global batch, the request's own limits lifted)\n",
+        options.max_memory_factor, options.max_device_factor);
+    return 3;
+  }
+  std::printf("what would make it fit (each change alone, with the plan the search then finds):\n");
+  for (const search::FitSuggestion& s : *suggestions) {
+    const v1::Plan& p = s.plan;
+    std::printf(
+        "  %-13s %s\n                %.4g samples/s: pp%d, global batch %d in %d "
+        "micro-batches\n",
+        (s.kind + ":").c_str(), s.change.c_str(), p.prediction().samples_per_second(), p.pp(),
+        p.global_batch(), p.micro_batches());
+  }
+  return 3;
 }
 
 std::string Readable(const v1::Plan& plan) {
@@ -227,7 +404,22 @@ std::string Readable(const v1::Plan& plan) {
 }  // namespace
 
 int RunSearchCommand(const SearchCommandConfig& config) {
-  absl::StatusOr<v1::Plan> plan = Run(config);
+  absl::StatusOr<search::PlanInputs> inputs = Prepare(config);
+  if (!inputs.ok()) {
+    std::fprintf(stderr, "galvatron-planner search: %s\n",
+                 std::string(inputs.status().message()).c_str());
+    return 1;
+  }
+  search::PlanBuildOptions build;
+  build.threads = config.threads;
+  ProgressPrinter printer;
+  if (!config.quiet) {
+    build.progress = [&printer](const search::SearchProgress& p) { printer.Print(p); };
+  }
+  absl::StatusOr<v1::Plan> plan = search::BuildPlan(*inputs, build);
+  if (config.explain && absl::IsResourceExhausted(plan.status())) {
+    return ExplainInfeasible(config, *inputs, plan.status());
+  }
   if (!plan.ok()) {
     std::fprintf(stderr, "galvatron-planner search: %s\n",
                  std::string(plan.status().message()).c_str());
@@ -235,7 +427,12 @@ int RunSearchCommand(const SearchCommandConfig& config) {
   }
   if (!config.galvatron_config_out.empty()) {
     interop::GalvatronConfigOptions options;
-    if (config.mode == "galvatron") options.default_dp_type = config.default_dp_type;
+    // Galvatron mode writes the default type it searched with (as Galvatron
+    // does); the extended mode's plans carry theirs.
+    if (plan->mode() == v1::COST_MODEL_MODE_GALVATRON) {
+      options.default_dp_type =
+          plan->request().default_dp_type() == v1::DATA_PARALLEL_TYPE_ZERO2 ? "zero2" : "ddp";
+    }
     auto json = interop::WriteGalvatronConfig(*plan, options);
     absl::Status written =
         json.ok() ? WriteTextFile(config.galvatron_config_out, *json) : json.status();
@@ -247,8 +444,10 @@ int RunSearchCommand(const SearchCommandConfig& config) {
   }
   if (config.json) {
     std::cout << MessageToJson(*plan) << "\n";
+    if (config.explain) std::cerr << text::ExplainRunnersUp(*plan);
   } else {
     std::cout << Readable(*plan);
+    if (config.explain) std::cout << text::ExplainRunnersUp(*plan);
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 // Galvatron's profile folders) to a plan on stdout, without any daemon.
 #pragma once
 
+#include <set>
 #include <string>
 
 namespace galvatron::planner {
@@ -18,7 +19,7 @@ struct SearchCommandConfig {
   std::string global_batch = "8";            // "16" or "16..64:16"
   int micro_batches = 0;                     // 0 = search them
   int seq = 0;
-  std::string mode = "default";  // default | galvatron
+  std::string mode = "default";  // default | galvatron | galvatron-extended
   std::string disable;           // comma-separated
   int max_tp = 0;
   int max_pp = 0;
@@ -31,6 +32,25 @@ struct SearchCommandConfig {
   std::string galvatron_config_out;  // also write Galvatron's strategy JSON here
   std::string calibration;           // a Calibration JSON file to search with ("" = none)
   bool quiet = false;                // no progress on stderr
+  // Why the plan won (its nearest runners-up by component); for a request
+  // nothing fits, the smallest changes that would make it fit.
+  bool explain = false;
+
+  // Galvatron's search settings by their names (galvatron modes), unset
+  // when empty / 0 / -1: Galvatron's defaults.
+  std::string galvatron_yaml;        // its search_dist.yaml
+  std::string memory_profile_mode;   // static | sequence ("" = static)
+  std::string mixed_precision;       // bf16 | fp16 | fp32 ("" = the model's)
+  std::string sequence_parallel;     // true | false
+  std::string global_memory_buffer;  // true | false
+  std::string async_grad_reduce;     // true | false
+  int fine_grained_mode = -1;        // 1 | 0
+  double costmodel_coe = 0;          // debug_costmodel_coe
+  int settle_bsz = 0;                // > 0: this global batch only
+  int bsz_scale = 0;                 // > 0: the step of the global batch range
+  // The flags given on the command line (by their long names, e.g.
+  // "--memory"): they win over the YAML file's values.
+  std::set<std::string> given;
 };
 
 // Runs the search and prints the plan; returns the process exit code

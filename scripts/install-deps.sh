@@ -15,6 +15,8 @@ packages=(
   libopenblas0-pthread
   # Storage, logging, flags, JSON files, tests.
   libsqlite3-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
+  # Galvatron's search settings (search_dist.yaml) read by the offline search.
+  libyaml-cpp-dev
   # Clang's thread-safety analysis and clang-format: contracts checked by ctest.
   clang clang-format
   # The dashboard: cpp-httplib serves its pages over HTTP/HTTPS; Chart.js

@@ -253,6 +253,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       [&] { command = [&](PlannerClient& c) { return c.PlansList(plan_model, cluster); }; });
   auto* plans_show = plans->add_subcommand("show", "show one plan");
   plans_show->add_option("ID", plan_id, "plan id")->required();
+  plans_show->add_flag("--explain", options.explain,
+                       "also say why it won: its nearest runners-up by compute, bubble, exposed "
+                       "communication and memory");
   plans_show->callback([&] { command = [&](PlannerClient& c) { return c.PlansShow(plan_id); }; });
 
   auto* calibration = app.add_subcommand(
@@ -426,7 +429,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   plan->add_option("--global-batch", plan_batch, "N or MIN..MAX[:STEP]")->capture_default_str();
   plan->add_option("--micro-batches", plan_micro, "fix the micro-batch count (0 = search)");
   plan->add_option("--seq", plan_seq, "sequence length (0 = the model's)");
-  plan->add_option("--mode", plan_mode, "default or galvatron")->capture_default_str();
+  plan->add_option("--mode", plan_mode, "default, galvatron or galvatron-extended")
+      ->capture_default_str();
+  plan->add_flag("--explain", options.explain,
+                 "also say why the plan won: its nearest runners-up by compute, bubble, exposed "
+                 "communication and memory");
   plan->add_option("--disable", plan_disable, "dimensions to leave out, comma-separated");
   plan->add_option("--max-tp", plan_max_tp, "largest tensor/sequence-parallel degree");
   plan->add_option("--max-pp", plan_max_pp, "largest pipeline degree");

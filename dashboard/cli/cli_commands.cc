@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/json_file.h"
 #include "common/message_text.h"
+#include "common/plan_explanation.h"
 #include "common/rpc_status.h"
 #include "common/status_macros.h"
 #include "dashboard/cli/paging.h"
@@ -467,7 +468,7 @@ absl::Status PlannerClient::Plan(const v1::PlanRequest& request, bool measure) {
         "); the planner stops the search unless another client waits for the same plan"));
   }
   RETURN_IF_ERROR(asked);
-  *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  PrintPlan(response);
   return absl::OkStatus();
 }
 
@@ -490,8 +491,17 @@ absl::Status PlannerClient::PlansShow(const std::string& id) {
   request.set_id(id);
   v1::Plan response;
   RETURN_IF_ERROR(Check(plans_->GetPlan(Context().get(), request, &response)));
-  *out_ << (options_.json ? MessageToJson(response) + "\n" : PlanDetails(response));
+  PrintPlan(response);
   return absl::OkStatus();
+}
+
+void PlannerClient::PrintPlan(const v1::Plan& plan) {
+  if (options_.json) {
+    *out_ << MessageToJson(plan) << "\n";
+    return;
+  }
+  *out_ << PlanDetails(plan);
+  if (options_.explain) *out_ << text::ExplainRunnersUp(plan);
 }
 
 absl::Status PlannerClient::CalibrationShow(const std::string& cluster, int64_t version) {

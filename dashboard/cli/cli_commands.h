@@ -33,6 +33,9 @@ int JobExitCode(v1::JobState state);
 struct ClientOptions {
   std::string planner = "127.0.0.1:50051";
   bool json = false;
+  // `plan` and `plans show`: also say why the plan won (its nearest
+  // runners-up by component, common/plan_explanation.h).
+  bool explain = false;
   // The deadline of each call. `plan` waits longer unless it was given
   // (timeout_given): the search's time limit plus a margin.
   double timeout_seconds = 30;
@@ -118,6 +121,9 @@ class PlannerClient {
   absl::Status JobsCancel(const std::string& id);
 
  private:
+  // A plan on out_: JSON, or readable (with ExplainRunnersUp under
+  // options_.explain).
+  void PrintPlan(const v1::Plan& plan);
   // What FollowJob shows as it goes.
   struct JobFollowView {
     bool transitions = true;        // each state change, on err_

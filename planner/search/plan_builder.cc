@@ -23,11 +23,18 @@ namespace {
 // that mode's cost model changes results, so stored plans of an older engine
 // are not returned for the same inputs, while a mode whose results did not
 // change keeps its plan ids.
-//   galvatron mode: 1 (reproduces Galvatron; unchanged since plan ids exist)
-//   default mode:   2 (a pipeline is as slow as its slowest stage)
+//   galvatron mode:          1 (reproduces Galvatron; unchanged since plan ids exist)
+//   default mode:            2 (a pipeline is as slow as its slowest stage)
+//   galvatron-extended mode: 1
 const char* EngineVersion(v1::CostModelMode mode) {
-  return mode == v1::COST_MODEL_MODE_GALVATRON ? "galvatron-cpp-search/1"
-                                               : "galvatron-cpp-search/2";
+  switch (mode) {
+    case v1::COST_MODEL_MODE_GALVATRON:
+      return "galvatron-cpp-search/1";
+    case v1::COST_MODEL_MODE_GALVATRON_EXTENDED:
+      return "galvatron-cpp-search/extended-1";
+    default:
+      return "galvatron-cpp-search/2";
+  }
 }
 
 // Two independent 64-bit FNV-1a streams (different starting states) = 128
@@ -124,14 +131,23 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
         absl::StrCat("micro_batches: ", r.micro_batches(), ", must be >= 0 (0 = search it)"));
   }
   o->fixed_chunks = r.micro_batches();
+  o->extended_space = r.mode() == v1::COST_MODEL_MODE_GALVATRON_EXTENDED;
+  if (r.galvatron().has_fine_grained()) {
+    if (!IsGalvatronMode(r.mode())) {
+      return absl::InvalidArgumentError(
+          "galvatron.fine_grained: a Galvatron setting, expected mode galvatron or "
+          "galvatron-extended");
+    }
+    o->coarse = !r.galvatron().fine_grained();
+  }
   return absl::OkStatus();
 }
 
 // The cost-model options a request asks for (the schedule aside).
 absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request) {
   cost::CostOptions cost_options;
-  cost_options.mode = request.mode() == v1::COST_MODEL_MODE_GALVATRON ? cost::Mode::kGalvatron
-                                                                      : cost::Mode::kDefault;
+  cost_options.mode =
+      IsGalvatronMode(request.mode()) ? cost::Mode::kGalvatron : cost::Mode::kDefault;
   if (request.seq_len() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("seq_len: ", request.seq_len(), ", must be >= 0 (0 = the model's)"));
@@ -149,6 +165,21 @@ absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request)
       return absl::InvalidArgumentError(
           absl::StrCat("default_dp_type: ", v1::DataParallelType_Name(request.default_dp_type()),
                        ", expected DATA_PARALLEL_TYPE_DDP or DATA_PARALLEL_TYPE_ZERO2"));
+  }
+  const v1::GalvatronSettings& g = request.galvatron();
+  if (g.ByteSizeLong() > 0 && !IsGalvatronMode(request.mode())) {
+    return absl::InvalidArgumentError(
+        "galvatron: Galvatron's search settings, expected mode galvatron or galvatron-extended");
+  }
+  if (g.has_sequence_parallel()) cost_options.sequence_parallel = g.sequence_parallel();
+  if (g.has_global_memory_buffer()) cost_options.global_memory_buffer = g.global_memory_buffer();
+  if (g.has_async_grad_reduce()) cost_options.async_grad_reduce = g.async_grad_reduce();
+  if (g.has_costmodel_coe()) {
+    if (!(std::isfinite(g.costmodel_coe()) && g.costmodel_coe() > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("galvatron.costmodel_coe: ", g.costmodel_coe(),
+                                                     ", expected a finite number > 0"));
+    }
+    cost_options.costmodel_coe = g.costmodel_coe();
   }
   return cost_options;
 }
@@ -174,6 +205,10 @@ absl::StatusOr<v1::Prediction> Predict(const PlanInputs& inputs, bool calibrated
 }
 
 }  // namespace
+
+bool IsGalvatronMode(v1::CostModelMode mode) {
+  return mode == v1::COST_MODEL_MODE_GALVATRON || mode == v1::COST_MODEL_MODE_GALVATRON_EXTENDED;
+}
 
 std::string PlanId(const PlanInputs& inputs) {
   Hasher h;
@@ -226,6 +261,8 @@ std::string PlanId(const PlanInputs& inputs) {
   request.clear_hardware_profile_version();  // the profile it names is hashed
   // Asking for no calibration is what no calibration gives.
   request.clear_uncalibrated();
+  // No Galvatron setting is Galvatron's defaults, as before the field existed.
+  if (request.galvatron().ByteSizeLong() == 0) request.clear_galvatron();
   h.Add(DeterministicBytes(request));
   if (inputs.calibration.has_value()) {
     // Its factors decide the plan; a new version with the same factors (a
@@ -320,8 +357,8 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
     }
   }
   if (schedules.empty()) {
-    // Galvatron's default is GPipe; ours tries both.
-    if (cost_options.mode == cost::Mode::kGalvatron) {
+    // Galvatron's default is GPipe; ours (and the extended space) tries both.
+    if (request.mode() == v1::COST_MODEL_MODE_GALVATRON) {
       schedules = {cost::Schedule::kGpipe};
     } else {
       schedules = {cost::Schedule::k1F1B, cost::Schedule::kGpipe};
@@ -336,7 +373,8 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   if (inputs.calibration.has_value()) {
     if (cost_options.mode == cost::Mode::kGalvatron) {
       return absl::InvalidArgumentError(
-          "calibration: galvatron mode reproduces Galvatron's cost model and is never calibrated");
+          "calibration: the galvatron modes reproduce Galvatron's cost model and are never "
+          "calibrated");
     }
     cost::ApplyCalibration(*inputs.calibration, cost_options.analytic_efficiency, &hardware,
                            &compute);

@@ -19,6 +19,10 @@
 
 namespace galvatron::search {
 
+// Galvatron's formulas: COST_MODEL_MODE_GALVATRON or _GALVATRON_EXTENDED
+// (never calibrated; they read PlanRequest.galvatron).
+bool IsGalvatronMode(v1::CostModelMode mode);
+
 struct PlanInputs {
   v1::ModelSpec model;  // resolved: the request's model or inline spec
   v1::HardwareProfile hardware;

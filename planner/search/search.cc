@@ -67,6 +67,10 @@ struct Task {
   TpSpMode mode = TpSpMode::kTpOnly;
   int buffer_tp = 1;  // the largest tp/sp degree of the task (global buffer)
   Schedule schedule = Schedule::k1F1B;
+  int space = 0;  // index into SearchContext::spaces
+  // Galvatron-extended: the plan-wide data-parallel type of the space.
+  bool extended = false;
+  cost::DpType default_dp_type = cost::DpType::kDdp;
 };
 
 struct TaskResult {
@@ -105,20 +109,27 @@ std::vector<int> GlobalBatches(const SearchOptions& o) {
   return out;
 }
 
+// What a data-parallel degree must divide.
+enum class BatchRule {
+  kNone,         // Galvatron's search: nothing (its runtime splits unevenly)
+  kMicroBatch,   // our runtime: whole micro-batches on every data-parallel rank
+  kGlobalBatch,  // Galvatron's runtime: the global batch (it asserts so)
+};
+
 template <typename Strategy>
-bool FitsTask(const Strategy& s, const Task& t, int max_dp, bool divisible_batches) {
+bool FitsTask(const Strategy& s, const Task& t, int max_dp, BatchRule rule) {
   if (s.pp != t.pp || s.tp_sp() > t.buffer_tp || s.dp > max_dp) return false;
   if (t.mode == TpSpMode::kTpOnly && s.sp != 1) return false;
   if (t.mode == TpSpMode::kSpOnly && s.tp != 1) return false;
-  // Our runtime needs whole micro-batches on every data-parallel rank.
-  if (divisible_batches && (t.global_batch / t.chunks) % s.dp != 0) return false;
+  if (rule == BatchRule::kMicroBatch && (t.global_batch / t.chunks) % s.dp != 0) return false;
+  if (rule == BatchRule::kGlobalBatch && t.global_batch % s.dp != 0) return false;
   return true;
 }
 
-// Everything one task needs from the search's shared state.
-struct SearchContext {
-  const CostModel* model = nullptr;
-  const SearchOptions* options = nullptr;
+// The candidate strategies of one space: one per search, except in the
+// extended space, which has one per plan-wide data-parallel type.
+struct CandidateSpace {
+  cost::DpType default_dp_type = cost::DpType::kDdp;
   std::vector<LayerStrategy> layer_candidates;
   std::vector<EmbeddingStrategy> embedding_candidates;
   // The candidates with no dimension disabled: the balanced partitions are
@@ -126,8 +137,23 @@ struct SearchContext {
   // from the space and never moves a partition.
   std::vector<LayerStrategy> reference_layers;
   std::vector<EmbeddingStrategy> reference_embeddings;
+};
+
+// Everything one task needs from the search's shared state.
+struct SearchContext {
+  const CostModel* model = nullptr;
+  const SearchOptions* options = nullptr;
+  std::vector<CandidateSpace> spaces;
   double usable_mb = 0;
-  bool galvatron = false;
+  bool galvatron = false;  // Galvatron's formulas (galvatron and extended modes)
+  bool extended = false;   // the galvatron-extended space
+  // Galvatron's own space: its candidates, tasks and even partitions only.
+  bool galvatron_space() const { return galvatron && !extended; }
+  BatchRule batch_rule() const {
+    return extended    ? BatchRule::kGlobalBatch
+           : galvatron ? BatchRule::kNone
+                       : BatchRule::kMicroBatch;
+  }
 };
 
 // Per stage of one partition: the DP problem without its budget, the
@@ -140,49 +166,80 @@ struct StageTables {
 
 bool Cancelled(const SearchOptions& options) { return options.cancelled && options.cancelled(); }
 
-// Stops early (leaving the tables incomplete) when the search is cancelled.
-std::vector<StageTables> BuildStageTables(const CostModel& model, const SearchOptions& options,
-                                          const Task& task,
-                                          const std::vector<LayerStrategy>& layers,
-                                          const std::vector<int>& division) {
+// The tables of one stage (layers [start, start + n) on pipeline stage
+// `stage`). Stops early (leaving them incomplete) when the search is
+// cancelled.
+void BuildStageTable(const CostModel& model, const SearchOptions& options, const Task& task,
+                     const std::vector<LayerStrategy>& layers, int stage, int start, int n,
+                     StageTables* out) {
   const int S = static_cast<int>(layers.size());
   const auto& type_of = model.layer_type_of();
-  std::vector<StageTables> stages(task.pp);
-  int start = 0;
-  for (int stage = 0; stage < task.pp; ++stage) {
-    const int n = division[stage];
-    StageTables& t = stages[stage];
-    t.problem.num_layers = n;
-    t.problem.num_strategies = S;
-    t.problem.time.resize(static_cast<size_t>(n) * S);
-    t.problem.memory.resize(static_cast<size_t>(n) * S);
-    t.costs.resize(static_cast<size_t>(n) * S);
-    bool any_switch = false;
-    std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
-    for (int l = 0; l < n; ++l) {
-      if (Cancelled(options)) return stages;
-      const int type = type_of[start + l];
-      for (int s = 0; s < S; ++s) {
-        cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
-        t.costs[l * S + s] = c;
-        t.problem.time[l * S + s] = c.seconds;
-        t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
-      }
-      if (l == 0) continue;  // the first layer of a stage switches from nothing
-      for (int a = 0; a < S; ++a) {
-        for (int b = 0; b < S; ++b) {
-          if (a == b) continue;
-          double sw = model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
-          inter[(static_cast<size_t>(l) * S + a) * S + b] = sw;
-          any_switch = any_switch || sw != 0;
-        }
+  StageTables& t = *out;
+  t.problem.num_layers = n;
+  t.problem.num_strategies = S;
+  t.problem.time.resize(static_cast<size_t>(n) * S);
+  t.problem.memory.resize(static_cast<size_t>(n) * S);
+  t.costs.resize(static_cast<size_t>(n) * S);
+  bool any_switch = false;
+  std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
+  for (int l = 0; l < n; ++l) {
+    if (Cancelled(options)) return;
+    const int type = type_of[start + l];
+    for (int s = 0; s < S; ++s) {
+      cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
+      t.costs[l * S + s] = c;
+      t.problem.time[l * S + s] = c.seconds;
+      t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
+    }
+    if (l == 0) continue;  // the first layer of a stage switches from nothing
+    for (int a = 0; a < S; ++a) {
+      for (int b = 0; b < S; ++b) {
+        if (a == b) continue;
+        double sw = model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
+        inter[(static_cast<size_t>(l) * S + a) * S + b] = sw;
+        any_switch = any_switch || sw != 0;
       }
     }
-    if (any_switch) t.problem.switch_cost = std::move(inter);
-    start += n;
   }
-  return stages;
+  if (any_switch) t.problem.switch_cost = std::move(inter);
 }
+
+// The stage tables of one task's candidate list by (stage, first layer,
+// layers): the partitions a task tries share the stages they have in common,
+// and each stage its DP solutions by budget. Not thread-safe (one per task).
+class StageCache {
+ public:
+  StageCache(const CostModel& model, const SearchOptions& options, const Task& task,
+             const std::vector<LayerStrategy>& layers)
+      : model_(model), options_(options), task_(task), layers_(layers) {}
+
+  const std::vector<LayerStrategy>& layers() const { return layers_; }
+
+  // The tables of every stage of `division`.
+  std::vector<StageTables*> For(const std::vector<int>& division) {
+    std::vector<StageTables*> out;
+    int start = 0;
+    for (int stage = 0; stage < static_cast<int>(division.size()); ++stage) {
+      const auto key = std::make_tuple(stage, start, division[stage]);
+      auto it = tables_.find(key);
+      if (it == tables_.end()) {
+        it = tables_.emplace(key, std::make_unique<StageTables>()).first;
+        BuildStageTable(model_, options_, task_, layers_, stage, start, division[stage],
+                        it->second.get());
+      }
+      out.push_back(it->second.get());
+      start += division[stage];
+    }
+    return out;
+  }
+
+ private:
+  const CostModel& model_;
+  const SearchOptions& options_;
+  const Task& task_;
+  const std::vector<LayerStrategy>& layers_;
+  std::map<std::tuple<int, int, int>, std::unique_ptr<StageTables>> tables_;
+};
 
 // One embedding strategy's pipeline: each stage's chosen strategies (indices
 // into the task's layer candidates) and its figures.
@@ -196,8 +253,8 @@ struct StagePlans {
 // False when a stage does not fit (best->least_needed_mb then says by how
 // much) or its DP failed (best->error).
 bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double global_buffer_mb,
-                 std::vector<StageTables>* stages, TaskResult* best, StagePlans* out) {
-  const int pp = static_cast<int>(stages->size());
+                 const std::vector<StageTables*>& stages, TaskResult* best, StagePlans* out) {
+  const int pp = static_cast<int>(stages.size());
   *out = StagePlans{std::vector<std::vector<int>>(pp),
                     std::vector<double>(pp),
                     std::vector<double>(pp),
@@ -206,7 +263,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
                     std::vector<double>(pp),
                     std::vector<double>(pp)};
   for (int stage = 0; stage < pp; ++stage) {
-    StageTables& tables = (*stages)[stage];
+    StageTables& tables = *stages[stage];
     const StageDpProblem& problem = tables.problem;
     const int S = problem.num_strategies;
     const double other = std::ceil(ec.memory_mb[stage] - 1e-9) + std::floor(global_buffer_mb);
@@ -262,26 +319,37 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
 }
 
 // Runs the stage DPs of one partition for every embedding strategy and keeps
-// the fastest pipeline.
+// the fastest pipeline (in `best`, when faster than what it holds).
 void SolvePartition(const SearchContext& ctx, const Task& task,
-                    const std::vector<LayerStrategy>& layers,
                     const std::vector<EmbeddingStrategy>& embeddings,
                     const std::vector<int>& division, v1::PartitionMethod method,
-                    double global_buffer_mb, TaskResult* best) {
+                    double global_buffer_mb, StageCache* cache, TaskResult* best) {
   const CostModel& model = *ctx.model;
-  std::vector<StageTables> stages = BuildStageTables(model, *ctx.options, task, layers, division);
+  const std::vector<StageTables*> stages = cache->For(division);
   if (Cancelled(*ctx.options)) {
     best->error = absl::CancelledError("the search was cancelled");
     return;
   }
+  // Galvatron's pipeline formula charges the steady state at the last
+  // stage's time, so it can score an uneven split faster than its slowest
+  // stage computes its micro-batches. The extended space takes an uneven
+  // split only where its score respects that bound (Galvatron's own even
+  // splits are scored as Galvatron scores them).
+  const bool check_bound =
+      ctx.extended &&
+      division != EvenPartition(model.num_layers(), static_cast<int>(division.size()));
   StagePlans plans;
   for (const EmbeddingStrategy& e : embeddings) {
     const cost::EmbeddingCost ec = model.Embedding(e, task.global_batch, task.chunks);
-    if (!SolveStages(ctx, ec, global_buffer_mb, &stages, best, &plans)) {
+    if (!SolveStages(ctx, ec, global_buffer_mb, stages, best, &plans)) {
       if (!best->error.ok()) return;  // a DP failed or was cancelled
       continue;
     }
     const double seconds = model.PipelineSeconds(plans.no_sync, plans.with_sync, task.chunks);
+    if (check_bound) {
+      const double slowest = *std::max_element(plans.compute.begin(), plans.compute.end());
+      if (seconds < slowest * task.chunks * (1 - 1e-12)) continue;
+    }
     if (seconds < best->seconds) {
       best->feasible = true;
       best->seconds = seconds;
@@ -290,7 +358,7 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
       best->partition = method;
       best->layers.clear();
       for (const std::vector<int>& stage_choice : plans.choice) {
-        for (int idx : stage_choice) best->layers.push_back(layers[idx]);
+        for (int idx : stage_choice) best->layers.push_back(cache->layers()[idx]);
       }
       best->stage_memory_mb = plans.memory_mb;
       best->stage_other_mb = plans.other_mb;
@@ -301,20 +369,47 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
   }
 }
 
+// From the best partition found so far, moves one layer across one stage
+// boundary at a time while that makes the pipeline faster (steepest descent
+// over single moves; every partition is solved exactly by the stage DPs).
+void SearchPartitionsAround(const SearchContext& ctx, const Task& task,
+                            const std::vector<EmbeddingStrategy>& embeddings, double buffer_mb,
+                            StageCache* cache, TaskResult* result) {
+  const int max_steps = 2 * ctx.model->num_layers();
+  std::set<std::vector<int>> tried = {result->division};
+  for (int step = 0; step < max_steps && result->feasible && result->error.ok(); ++step) {
+    const std::vector<int> from = result->division;
+    for (size_t b = 0; b + 1 < from.size(); ++b) {
+      for (int move : {-1, 1}) {  // one layer to the next stage, or from it
+        std::vector<int> d = from;
+        d[b] += move;
+        d[b + 1] -= move;
+        if (d[b] < 1 || d[b + 1] < 1 || !tried.insert(d).second) continue;
+        SolvePartition(ctx, task, embeddings, d, v1::PARTITION_METHOD_SEARCHED, buffer_mb, cache,
+                       result);
+        if (!result->error.ok()) return;
+      }
+    }
+    if (result->division == from) return;  // no single move is faster
+  }
+}
+
 TaskResult RunTask(const SearchContext& ctx, const Task& task) {
   TaskResult result;
   result.task_batch = task.global_batch;
   const CostModel& model = *ctx.model;
+  const CandidateSpace& space = ctx.spaces[task.space];
+  const BatchRule rule = ctx.batch_rule();
   const int W = model.world_size();
   const int max_dp = std::max(std::min(task.global_batch / task.chunks, W / task.pp), 1);
   std::vector<LayerStrategy> layers;
-  for (LayerStrategy s : ctx.layer_candidates) {
-    if (!FitsTask(s, task, max_dp, !ctx.galvatron)) continue;
+  for (LayerStrategy s : space.layer_candidates) {
+    if (!FitsTask(s, task, max_dp, rule)) continue;
     layers.push_back(s);
   }
   std::vector<EmbeddingStrategy> embeddings;
-  for (const EmbeddingStrategy& e : ctx.embedding_candidates) {
-    if (FitsTask(e, task, max_dp, !ctx.galvatron)) embeddings.push_back(e);
+  for (const EmbeddingStrategy& e : space.embedding_candidates) {
+    if (FitsTask(e, task, max_dp, rule)) embeddings.push_back(e);
   }
   if (layers.empty() || embeddings.empty()) return result;
   const double buffer_mb =
@@ -332,17 +427,17 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
     partitions.emplace_back(EvenPartition(model.num_layers(), task.pp), v1::PARTITION_METHOD_EVEN);
   }
   std::vector<LayerStrategy> reference_layers;
-  for (const LayerStrategy& s : ctx.reference_layers) {
-    if (FitsTask(s, task, max_dp, !ctx.galvatron)) reference_layers.push_back(s);
+  for (const LayerStrategy& s : space.reference_layers) {
+    if (FitsTask(s, task, max_dp, rule)) reference_layers.push_back(s);
   }
   const EmbeddingStrategy* reference_embedding = nullptr;
-  for (const EmbeddingStrategy& e : ctx.reference_embeddings) {
-    if (FitsTask(e, task, max_dp, !ctx.galvatron)) {
+  for (const EmbeddingStrategy& e : space.reference_embeddings) {
+    if (FitsTask(e, task, max_dp, rule)) {
       reference_embedding = &e;
       break;
     }
   }
-  if (!ctx.galvatron && task.pp > 1 && !reference_layers.empty() && reference_embedding) {
+  if (!ctx.galvatron_space() && task.pp > 1 && !reference_layers.empty() && reference_embedding) {
     auto add = [&](std::vector<int> d, v1::PartitionMethod m) {
       if (!allowed(m)) return;
       for (const auto& p : partitions) {
@@ -357,16 +452,40 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
                               task.chunks, task.pp),
         v1::PARTITION_METHOD_TIME_BALANCED);
   }
+  if (ctx.options->coarse) {
+    // Galvatron's coarse mode: every layer runs one strategy, the embedding
+    // the same without checkpointing, and the global buffer is rounded up
+    // (Galvatron's ceil there, where its per-layer DP floors).
+    for (const LayerStrategy& s : layers) {
+      const EmbeddingStrategy e{s.pp, s.tp, s.sp, s.dp, s.dp_type, s.megatron_sp};
+      const std::vector<LayerStrategy> one = {s};
+      StageCache cache(model, *ctx.options, task, one);
+      for (const auto& [division, method] : partitions) {
+        if (!result.error.ok()) return result;
+        SolvePartition(ctx, task, {e}, division, method, std::ceil(buffer_mb), &cache, &result);
+      }
+    }
+    return result;
+  }
+  StageCache cache(model, *ctx.options, task, layers);
   for (const auto& [division, method] : partitions) {
     if (!result.error.ok()) break;
-    SolvePartition(ctx, task, layers, embeddings, division, method, buffer_mb, &result);
+    SolvePartition(ctx, task, embeddings, division, method, buffer_mb, &cache, &result);
+  }
+  if (ctx.extended && task.pp > 1 && result.error.ok() && allowed(v1::PARTITION_METHOD_SEARCHED)) {
+    SearchPartitionsAround(ctx, task, embeddings, buffer_mb, &cache, &result);
   }
   return result;
 }
 
 std::string DescribeTask(const Task& t) {
-  return absl::StrFormat("gbsz %d, %d micro-batches, pp%d, %s, buffer tp%d", t.global_batch,
-                         t.chunks, t.pp, ModeName(t.mode), t.buffer_tp);
+  std::string out = absl::StrFormat("gbsz %d, %d micro-batches, pp%d, %s, buffer tp%d",
+                                    t.global_batch, t.chunks, t.pp, ModeName(t.mode), t.buffer_tp);
+  if (t.extended) {
+    absl::StrAppend(&out, ", default ",
+                    t.default_dp_type == cost::DpType::kZero2 ? "zero2" : "ddp");
+  }
+  return out;
 }
 
 // "pp2 | layers 0-15 tp2 dp4 zero3 | ..." for runners-up.
@@ -473,6 +592,10 @@ absl::Status ValidateOptions(const CostModel& model, const SearchOptions& option
                                                      absl::StrJoin(DisableNames(), ", ")));
     }
   }
+  if (options.extended_space && model.options().mode != cost::Mode::kGalvatron) {
+    return absl::InvalidArgumentError(
+        "extended_space: the galvatron-extended space needs a galvatron-mode cost model");
+  }
   if (!IsPowerOfTwo(model.world_size())) {
     return absl::InvalidArgumentError(absl::StrCat("world size: ", model.world_size(),
                                                    " devices, the search needs a power of two"));
@@ -515,17 +638,40 @@ SearchContext MakeContext(const CostModel& model, const SearchOptions& options,
   ctx.model = &model;
   ctx.options = &options;
   ctx.galvatron = copts.galvatron_compatible;
+  ctx.extended = ctx.galvatron && options.extended_space;
   ctx.usable_mb = model.UsableMemoryMb(options.memory_budget_mb);
-  ctx.layer_candidates = GenerateLayerStrategies(copts);
-  ctx.embedding_candidates = GenerateEmbeddingStrategies(copts);
-  CandidateOptions reference = copts;
-  reference.disable_pp = reference.disable_tp = reference.disable_sp = false;
-  reference.disable_dp = reference.disable_ckpt = reference.disable_fsdp = false;
-  reference.disable_embedding_lmhead_tp = reference.disable_embedding_lmhead_sp = false;
-  reference.offer_zero1 = reference.offer_zero2 = true;
-  reference.megatron_sp = MegatronSpChoice::kBoth;
-  ctx.reference_layers = GenerateLayerStrategies(reference);
-  ctx.reference_embeddings = GenerateEmbeddingStrategies(reference);
+  // The extended space holds a Galvatron candidate list per plan-wide
+  // data-parallel type (a strategy file has one default type; ZeRO-1 is not
+  // one of Galvatron's). Where disabled dimensions make two lists equal,
+  // one is searched.
+  std::vector<cost::DpType> types = {copts.default_dp_type};
+  if (ctx.extended) {
+    types = {cost::DpType::kDdp};
+    if (!Disabled(options, "zero2")) types.push_back(cost::DpType::kZero2);
+  }
+  for (cost::DpType type : types) {
+    CandidateOptions space_options = copts;
+    space_options.default_dp_type = type;
+    CandidateSpace space;
+    space.default_dp_type = type;
+    space.layer_candidates = GenerateLayerStrategies(space_options);
+    space.embedding_candidates = GenerateEmbeddingStrategies(space_options);
+    bool duplicate = false;
+    for (const CandidateSpace& other : ctx.spaces) {
+      duplicate = duplicate || (other.layer_candidates == space.layer_candidates &&
+                                other.embedding_candidates == space.embedding_candidates);
+    }
+    if (duplicate) continue;
+    CandidateOptions reference = space_options;
+    reference.disable_pp = reference.disable_tp = reference.disable_sp = false;
+    reference.disable_dp = reference.disable_ckpt = reference.disable_fsdp = false;
+    reference.disable_embedding_lmhead_tp = reference.disable_embedding_lmhead_sp = false;
+    reference.offer_zero1 = reference.offer_zero2 = true;
+    reference.megatron_sp = MegatronSpChoice::kBoth;
+    space.reference_layers = GenerateLayerStrategies(reference);
+    space.reference_embeddings = GenerateEmbeddingStrategies(reference);
+    ctx.spaces.push_back(std::move(space));
+  }
   return ctx;
 }
 
@@ -537,10 +683,11 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
                                  const ScheduleModels& schedule_models) {
   const SearchOptions& options = *ctx.options;
   const int W = ctx.model->world_size(), num_layers = ctx.model->num_layers();
+  // Every space has the same degrees (they differ in data-parallel types).
   std::set<int> pp_range;
-  for (const auto& e : ctx.embedding_candidates) pp_range.insert(e.pp);
+  for (const auto& e : ctx.spaces.front().embedding_candidates) pp_range.insert(e.pp);
   std::map<int, int> max_candidate_tp;  // by pp
-  for (const auto& s : ctx.layer_candidates) {
+  for (const auto& s : ctx.spaces.front().layer_candidates) {
     max_candidate_tp[s.pp] = std::max(max_candidate_tp[s.pp], s.tp_sp());
   }
   std::vector<Task> tasks;
@@ -553,6 +700,11 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
         if (options.fixed_chunks > 0 && chunks != options.fixed_chunks) continue;
         for (int pp : pp_range) {
           if (pp > chunks || pp > num_layers) continue;
+          // Without a pipeline the schedule changes nothing: the extended
+          // space runs those tasks under its first schedule only.
+          if (ctx.extended && pp == 1 && schedule_index != schedule_models.begin()->first) {
+            continue;
+          }
           if (!options.pipeline_degrees.empty() && options.pipeline_degrees.count(pp) == 0) {
             continue;
           }
@@ -567,7 +719,7 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
             // A tp_only task has a subset of the candidates of the tp_with_sp
             // task with the same buffer and the same buffer memory, so it can
             // never win; Galvatron runs it anyway (kept in galvatron mode).
-            if (mode == TpSpMode::kTpOnly && !ctx.galvatron && !copts.disable_sp) continue;
+            if (mode == TpSpMode::kTpOnly && !ctx.galvatron_space() && !copts.disable_sp) continue;
             std::vector<int> buffers;
             if (mode == TpSpMode::kSpOnly) {
               buffers.push_back(max_tp);
@@ -576,7 +728,15 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
                 if (IsPowerOfTwo(t) && t * pp <= W) buffers.push_back(t);
               }
             }
-            for (int b : buffers) tasks.push_back({gbsz, chunks, pp, mode, b, schedule});
+            for (int b : buffers) {
+              for (size_t space = 0; space < ctx.spaces.size(); ++space) {
+                Task task{gbsz, chunks, pp, mode, b, schedule};
+                task.space = static_cast<int>(space);
+                task.extended = ctx.extended;
+                task.default_dp_type = ctx.spaces[space].default_dp_type;
+                tasks.push_back(task);
+              }
+            }
           }
         }
       }
@@ -832,7 +992,9 @@ absl::StatusOr<SearchResult> AssembleResult(const SearchContext& ctx,
   stats->set_threads(runs.threads);
   plan.set_world_size(ctx.model->world_size());
   plan.set_seq_len(ctx.model->seq_len());
-  plan.set_mode(ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON : v1::COST_MODEL_MODE_DEFAULT);
+  plan.set_mode(ctx.extended    ? v1::COST_MODEL_MODE_GALVATRON_EXTENDED
+                : ctx.galvatron ? v1::COST_MODEL_MODE_GALVATRON
+                                : v1::COST_MODEL_MODE_DEFAULT);
   AddInfeasibleTasks(tasks, runs, stats);
   if (order.empty()) {
     out.infeasible_reason = InfeasibleReason(ctx, tasks.size(), least_needed, runs.time_limit_hit);

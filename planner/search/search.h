@@ -42,6 +42,18 @@ struct SearchOptions {
   // offers: galvatron mode splits evenly only).
   std::set<int> pipeline_degrees;
   std::set<v1::PartitionMethod> partition_methods;
+  // Galvatron-extended: with a galvatron-mode cost model, search beyond
+  // Galvatron's own space while every plan stays a Galvatron strategy file:
+  // uneven pipeline partitions (memory- and time-balanced, and a local
+  // search around the best), both default data-parallel types (DDP and
+  // ZeRO-2, one per plan), and the schedules of `models`. An uneven
+  // partition is kept only where Galvatron's pipeline formula does not
+  // predict it faster than its slowest stage can compute.
+  bool extended_space = false;
+  // Galvatron's fine_grained_mode 0: one strategy for every layer (and the
+  // embedding the same strategy without checkpointing) instead of one per
+  // layer.
+  bool coarse = false;
   int threads = 0;                // 0 = hardware concurrency
   double time_limit_seconds = 0;  // 0 = none
   int top_k = 5;                  // runners-up kept

@@ -6,6 +6,7 @@
 #include "common/model_validation.h"
 #include "common/stable_hash.h"
 #include "common/status_macros.h"
+#include "planner/search/plan_builder.h"
 #include "planner/service/resource_rows.h"
 #include "spdlog/spdlog.h"
 
@@ -83,7 +84,7 @@ absl::StatusOr<v1::Calibration> CalibrationManager::Record(const v1::Job& job,
   sample.set_hardware_profile_id(hardware_id);
   if (plan.mode() != v1::COST_MODEL_MODE_DEFAULT) {
     sample.set_excluded_reason(
-        plan.mode() == v1::COST_MODEL_MODE_GALVATRON
+        search::IsGalvatronMode(plan.mode())
             ? "its plan is a galvatron-mode plan (Galvatron's cost model)"
             : "its plan was not searched by this planner (no cost-model mode)");
   } else if (plan.cluster() != job.cluster()) {

@@ -177,7 +177,7 @@ absl::StatusOr<v1::Plan> PlanManager::Request(const v1::PlanRequest& request, Se
         tasks_->MeasureMissing(inputs.model, inputs.hardware.cluster(), "a plan was requested"));
     if (measuring.tasks_size() > 0) return MeasuringError(measuring);
   }
-  if (calibrations_ != nullptr && request.mode() != v1::COST_MODEL_MODE_GALVATRON &&
+  if (calibrations_ != nullptr && !search::IsGalvatronMode(request.mode()) &&
       !request.uncalibrated()) {
     // Only for the profile the calibration was learned on (a stored
     // profile, or a job's cut of it, which keeps its id).

@@ -29,6 +29,21 @@ namespace {
 
 std::string Fixtures() { return testing::SourceDir() + "/tests/data/galvatron"; }
 
+// Our strategy file against Galvatron's: the same keys and values, except
+// that we also write world_size (Galvatron 3.0's search does not write it
+// into this file) and vocab_sdp, the key Galvatron's runtime reads for the
+// embedding's ZeRO-3 (its search writes only embed_sdp, which the runtime
+// ignores). The formatting is checked byte for byte in tests/interop.
+void CheckSameStrategy(const std::string& ours_text, const std::string& theirs_text) {
+  nlohmann::json ours = nlohmann::json::parse(ours_text);
+  const nlohmann::json theirs = nlohmann::json::parse(theirs_text);
+  CHECK(ours.value("vocab_sdp", 0) == theirs.value("embed_sdp", 0));
+  ours.erase("world_size");
+  ours.erase("vocab_sdp");
+  INFO("ours: " << ours.dump() << "\ntheirs: " << theirs.dump());
+  CHECK(ours == theirs);
+}
+
 std::vector<std::string> SearchArgs(const std::string& mode) {
   return {testing::BinDir() + "/galvatron-planner",
           "search",
@@ -53,6 +68,14 @@ std::vector<std::string> SearchArgs(const std::string& mode) {
           "--mode",
           mode,
           "--quiet"};
+}
+
+// The id after "plan:" in `galvatron plan`'s readable output.
+std::string LastPlanId(const std::string& out) {
+  const size_t at = out.find("plan-");
+  if (at == std::string::npos) return "";
+  const size_t end = out.find_first_of(" \n", at);
+  return out.substr(at, end - at);
 }
 
 }  // namespace
@@ -195,8 +218,20 @@ TEST_CASE("galvatron plan against a live planner") {
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("plan:         plan-") && Catch::Contains("layers 0"));
   CHECK_THAT(r.out, Catch::Contains("(analytic estimate)"));
+  // The estimate names its grounds.
+  CHECK_THAT(r.out, Catch::Contains("% of peak") && Catch::Contains("published"));
   r = cli({"plans", "list"});
   CHECK_THAT(r.out, Catch::Contains("gpt2-small"));
+  // Galvatron's formulas over the extended space, as a service, and why the
+  // plan won.
+  r = cli({"plan", "--model", "gpt2-small", "--cluster", "synthetic", "--memory", "8GiB",
+           "--global-batch", "16", "--mode", "galvatron-extended", "--explain"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("plan:         plan-"));
+  CHECK_THAT(r.out, Catch::Contains("why it won") && Catch::Contains("slower"));
+  r = cli({"--json", "plans", "show", LastPlanId(r.out)});
+  CHECK_THAT(r.out, Catch::Contains("COST_MODEL_MODE_GALVATRON_EXTENDED"));
   r = cli({"plan", "--model", "gpt2-small", "--cluster", "synthetic", "--memory", "8GiB",
            "--global-batch", "0"});
   CHECK(r.exit_code == 1);
@@ -299,14 +334,74 @@ TEST_CASE("galvatron mode reproduces Galvatron's shipped LLaMA-2-7B strategy") {
       ReadTextFile(Fixtures() + "/galvatron_config_llama2-7b_1nodes_8gpus_per_node_36GB_bf16.json");
   REQUIRE(ours.ok());
   REQUIRE(theirs.ok());
-  // Galvatron 3.0 does not write world_size into this file; we do.
-  std::string without_world;
-  for (absl::string_view line : absl::StrSplit(*ours, '\n')) {
-    if (absl::StrContains(line, "\"world_size\"")) continue;
-    if (!without_world.empty()) without_world += "\n";
-    without_world += std::string(line);
+  CheckSameStrategy(*ours, *theirs);
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+
+// The same search from Galvatron's own settings file: its layout, with the
+// values of the shipped strategy's search (36 GB, global batch 16, batch
+// time fit, zero2, pipedream_flush), finds Galvatron's shipped strategy.
+TEST_CASE("galvatron-planner search --galvatron-yaml reproduces Galvatron's shipped strategy") {
+  testing::TempDir dir;
+  const std::string yaml = dir.File("search_dist.yaml");
+  {
+    std::ofstream out(yaml);
+    out << "NUM_NODES: 1\nNUM_GPUS_PER_NODE: 8\nMEMORY_CONSTRAINT: 36\nSEQ_LENGTH: 2048\n"
+           "search_engine:\n"
+           "  profiling_info:\n    time_profile_mode: batch\n    memory_profile_mode: static\n"
+           "  model_info:\n    model_size: llama2-7b\n    set_seqlen_manually: 1\n"
+           "  common_train_info:\n    seq_length: ${SEQ_LENGTH}\n    sequence_parallel: true\n"
+           "    global_memory_buffer: true\n"
+           "  parallelism_info:\n    default_dp_type: zero2\n    pipeline_type: pipedream_flush\n"
+           "    async_grad_reduce: true\n    mixed_precision: bf16\n"
+           "  hardware_info:\n    num_nodes: ${NUM_NODES}\n"
+           "    num_gpus_per_node: ${NUM_GPUS_PER_NODE}\n"
+           "    memory_constraint: ${MEMORY_CONSTRAINT}\n"
+           "  batch_size_info:\n    min_bsz: 16\n    max_bsz: 16\n    bsz_scale: 8\n"
+           "    settle_bsz: -1\n    recommend_min_bsz: 0\n"
+           "  search_space_info:\n    disable_cp: 1\n    max_tp_deg: 8\n    max_pp_deg: 8\n"
+           "    max_sp_deg: 8\n"
+           "  options_info:\n    parallel_search: false\n    log_dir: ./logs\n"
+           "    fine_grained_mode: 1\n";
   }
-  CHECK(without_world == *theirs);
+  std::vector<std::string> args = {testing::BinDir() + "/galvatron-planner",
+                                   "search",
+                                   "--galvatron-yaml",
+                                   yaml,
+                                   "--hardware",
+                                   Fixtures(),
+                                   "--compute",
+                                   Fixtures(),
+                                   "--quiet",
+                                   "--galvatron-config-out",
+                                   dir.File("ours.json")};
+  testing::CommandResult r = testing::RunCommand(args, std::chrono::seconds(300));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  // What the file sets that only Galvatron's engine reads is named.
+  CHECK_THAT(r.err, Catch::Contains("options_info.log_dir") && Catch::Contains("not"));
+  auto ours = ReadTextFile(dir.File("ours.json"));
+  auto theirs =
+      ReadTextFile(Fixtures() + "/galvatron_config_llama2-7b_1nodes_8gpus_per_node_36GB_bf16.json");
+  REQUIRE(ours.ok());
+  REQUIRE(theirs.ok());
+  CheckSameStrategy(*ours, *theirs);
+
+  // A flag on the command line wins over the file; a bad key is named.
+  args.push_back("--memory");
+  args.push_back("1GiB");
+  r = testing::RunCommand(args, std::chrono::seconds(120));
+  CHECK(r.exit_code == 3);
+  {
+    std::ofstream out(yaml, std::ios::app);
+    out << "  debug_info:\n    debug_costmodel_coee: 1\n";
+  }
+  r = testing::RunCommand(args, std::chrono::seconds(60));
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("debug_info.debug_costmodel_coee"));
 }
 
 }  // namespace galvatron

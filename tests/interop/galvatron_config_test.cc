@@ -95,6 +95,7 @@ TEST_CASE("ReadGalvatronConfig reads Galvatron's shipped LLaMA-2-7B strategy", "
   GalvatronConfigOptions write;
   write.default_dp_type = "zero2";
   write.write_world_size = false;
+  write.write_vocab_sdp = false;
   auto text = WriteGalvatronConfig(*plan, write);
   REQUIRE(text.ok());
   CHECK(*text == json);
@@ -172,7 +173,8 @@ TEST_CASE("Plan → Galvatron config → Plan round-trips", "[interop]") {
         "    \"default_dp_type\": \"zero2\",\n"
         "    \"vtp\": 4,\n"
         "    \"vsp\": 1,\n"
-        "    \"embed_sdp\": 1\n"
+        "    \"embed_sdp\": 1,\n"
+        "    \"vocab_sdp\": 1\n"  // what Galvatron's runtime reads
         "}");
   auto back = ReadGalvatronConfig(*text, "written");
   REQUIRE(back.ok());

@@ -50,7 +50,8 @@
             title="N, or MIN..MAX, or MIN..MAX:STEP"></label>
           <label>Mode <select name="mode">
             <option value="default">default</option>
-            <option value="galvatron" ${val('mode') === 'galvatron' ? G.raw('selected') : ''}>galvatron</option></select></label>
+            <option value="galvatron" ${val('mode') === 'galvatron' ? G.raw('selected') : ''}>galvatron</option>
+            <option value="galvatron-extended" ${val('mode') === 'galvatron-extended' ? G.raw('selected') : ''}>galvatron-extended</option></select></label>
           <label>Max tp <input name="maxTp" type="number" min="0" step="1" value="${val('maxTp', '0')}" title="0: any"></label>
           <label>Max pp <input name="maxPp" type="number" min="0" step="1" value="${val('maxPp', '0')}" title="0: any"></label>
           <div class="form-actions"><button type="submit" id="whatif-submit">Find a plan</button>
