@@ -97,10 +97,11 @@ struct StageDpOptions {
   // never make a plan worse). Never changes the optimum.
   bool prune_dominated_strategies = true;
   // With switch costs: solve the switch-free relaxation first (backwards, one
-  // frontier per layer), price its best plan with its switches as an upper
-  // bound U, and drop partial plans whose time plus the relaxation's least
-  // time for the remaining layers (within the memory left) exceeds U (plus a
-  // rounding slack). Every optimal plan survives, so neither the optimum nor
+  // frontier per layer), take as an upper bound U the better of its best plan
+  // priced with its switches and the plan a beam search guided by it finds,
+  // and drop partial plans whose time plus the relaxation's least time for
+  // the remaining layers (within the memory left) exceeds U (plus a bound on
+  // the rounding error). Every optimal plan survives, so neither the optimum nor
   // the tie-breaking changes. Without switch costs there is nothing to bound.
   bool bound_with_relaxation = true;
   // RESOURCE_EXHAUSTED when the frontiers of one pass hold more partial plans
