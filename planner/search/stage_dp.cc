@@ -76,68 +76,62 @@ struct LayerFrontiers {
   void CloseSegment() { begin.push_back(static_cast<int32_t>(plans.size())); }
 };
 
-// Least time of the remaining layers given their memory allowance: a lower
-// bound from the switch-free relaxation, used to drop partial plans whose
-// every completion is slower than a known plan (branch and bound).
-struct CompletionBound {
-  const LayerFrontiers* rest = nullptr;  // frontier of layers l+1..L−1; null: none
-  double switch_floor = 0;               // Σ of negative switch costs still possible
-  double limit = kInf;                   // a known plan's time + rounding slack
-  int64_t budget = 0;
-
-  // An index into rest for the lookup by allowance: the allowances from the
-  // rest's least memory lo up are cut into buckets of 2^shift, and
-  // bucket_start[b] is the last rest plan of memory <= lo + b·2^shift.
-  // Buckets about as many as plans make a lookup O(1) on average, whatever
-  // the budget, where a binary search per candidate was most of the solver's
-  // time. Filled by Index().
-  std::vector<int32_t> bucket_start;
-  int64_t lo = 0;
-  int shift = 0;
-
-  void Index() {
-    bucket_start.clear();
+// The least time of the remaining layers within a memory allowance, from
+// the switch-free relaxation's frontier of those layers. The allowances
+// from the frontier's least memory lo up are cut into buckets of 2^shift,
+// and bucket_start[b] is the last plan of memory <= lo + b·2^shift: with
+// about as many buckets as plans a lookup is O(1) on average, whatever the
+// budget (a binary search per candidate was most of the solver's time).
+class RestIndex {
+ public:
+  RestIndex() = default;
+  // `rest` (null: no layers remain) must outlive the index.
+  explicit RestIndex(const LayerFrontiers* rest) : rest_(rest) {
     if (rest == nullptr || rest->plans.empty()) return;
     const std::vector<PartialPlan>& f = rest->plans;
     const int64_t n = static_cast<int64_t>(f.size());
-    lo = f.front().memory;
-    const int64_t range = f.back().memory - lo;
-    shift = 0;
-    while ((range >> shift) > 2 * n) ++shift;
-    const int64_t buckets = (range >> shift) + 1;
-    bucket_start.resize(static_cast<size_t>(buckets));
+    lo_ = f.front().memory;
+    const int64_t range = f.back().memory - lo_;
+    while ((range >> shift_) > 2 * n) ++shift_;
+    bucket_start_.resize(static_cast<size_t>((range >> shift_) + 1));
     int32_t i = 0;
-    for (int64_t b = 0; b < buckets; ++b) {
-      const int64_t start = lo + (b << shift);
+    for (size_t b = 0; b < bucket_start_.size(); ++b) {
+      const int64_t start = lo_ + (static_cast<int64_t>(b) << shift_);
       while (i + 1 < n && f[i + 1].memory <= start) ++i;
-      bucket_start[b] = i;
+      bucket_start_[b] = i;
     }
   }
 
+  // +inf when nothing fits; 0 when no layers remain.
+  double Least(int64_t allowance) const {
+    if (rest_ == nullptr) return 0;
+    const std::vector<PartialPlan>& f = rest_->plans;
+    if (f.empty() || allowance < lo_) return kInf;
+    if (allowance >= f.back().memory) return f.back().time;
+    const int32_t n = static_cast<int32_t>(f.size());
+    int32_t i = bucket_start_[static_cast<size_t>((allowance - lo_) >> shift_)];
+    while (i + 1 < n && f[i + 1].memory <= allowance) ++i;
+    return f[i].time;
+  }
+
+ private:
+  const LayerFrontiers* rest_ = nullptr;
+  std::vector<int32_t> bucket_start_;
+  int64_t lo_ = 0;
+  int shift_ = 0;
+};
+
+// Drops partial plans whose every completion is slower than a known plan
+// (branch and bound), by the relaxation's least completion time.
+struct CompletionBound {
+  const RestIndex* rest = nullptr;  // the layers after this one; null: none
+  double switch_floor = 0;          // Σ of negative switch costs still possible
+  double limit = kInf;              // a known plan's time + rounding slack
+  int64_t budget = 0;
+
   bool Prunes(int64_t memory, double time) const {
     if (!(limit < kInf)) return false;
-    double rest_time = 0;
-    if (!bucket_start.empty()) {
-      const int64_t a = budget - memory;
-      if (a < lo) return true;  // nothing fits
-      const std::vector<PartialPlan>& f = rest->plans;
-      const int32_t n = static_cast<int32_t>(f.size());
-      if (a >= f.back().memory) {
-        rest_time = f.back().time;
-      } else {
-        int32_t i = bucket_start[(a - lo) >> shift];
-        while (i + 1 < n && f[i + 1].memory <= a) ++i;
-        rest_time = f[i].time;
-      }
-    } else if (rest != nullptr) {
-      const int64_t allowance = budget - memory;
-      // The last plan with memory <= allowance has the least time.
-      const auto it =
-          std::upper_bound(rest->plans.begin(), rest->plans.end(), allowance,
-                           [](int64_t m, const PartialPlan& x) { return m < x.memory; });
-      if (it == rest->plans.begin()) return true;  // nothing fits
-      rest_time = std::prev(it)->time;
-    }
+    const double rest_time = rest == nullptr ? 0.0 : rest->Least(budget - memory);
     return time + rest_time + switch_floor > limit;
   }
 };
@@ -296,8 +290,7 @@ std::vector<int> ActiveStrategies(const StageDpProblem& p, int l, bool prune, bo
 bool SameLayer(const StageDpProblem& p, int a, int b) {
   const size_t n = static_cast<size_t>(p.num_strategies);
   const auto row = [n](int l) { return static_cast<size_t>(l) * n; };
-  if (!std::equal(p.time.begin() + row(a), p.time.begin() + row(a) + n, p.time.begin() + row(b)))
-    return false;
+  if (std::memcmp(&p.time[row(a)], &p.time[row(b)], n * sizeof(double)) != 0) return false;
   if (!std::equal(p.memory.begin() + row(a), p.memory.begin() + row(a) + n,
                   p.memory.begin() + row(b)))
     return false;
@@ -410,10 +403,10 @@ std::vector<LayerScale> LayerScales(const StageDpProblem& p, const std::vector<c
 
 // A good real plan, fast, to bound the optimum from above: a beam search
 // over the layers keeping, per last strategy, the `width` partial plans of
-// least time + the relaxation's least completion time (rest[i] = frontier
-// of the last i + 1 layers). Returns the plan's time (PlanTime), +inf when
+// least time + the relaxation's least completion time (rest[l]: of the
+// layers after l). Returns the plan's time (PlanTime), +inf when
 // the beam ends with no plan.
-double BeamUpperBound(const StageDpProblem& p, const std::vector<LayerFrontiers>& rest,
+double BeamUpperBound(const StageDpProblem& p, const std::vector<RestIndex>& rest,
                       const std::vector<std::vector<int>>& active,
                       const std::vector<int64_t>& caps, int width) {
   const int num_layers = p.num_layers;
@@ -425,14 +418,6 @@ double BeamUpperBound(const StageDpProblem& p, const std::vector<LayerFrontiers>
     int32_t strategy;
   };
   std::vector<std::vector<Node>> beams(num_layers);
-  // Least time of layers l+1..L−1 within the allowance.
-  auto completion = [&](int l, int64_t allowance) {
-    if (l + 1 >= num_layers) return allowance >= 0 ? 0.0 : kInf;
-    const std::vector<PartialPlan>& f = rest[num_layers - 2 - l].plans;
-    const auto it = std::upper_bound(f.begin(), f.end(), allowance,
-                                     [](int64_t m, const PartialPlan& x) { return m < x.memory; });
-    return it == f.begin() ? kInf : std::prev(it)->time;
-  };
   std::vector<Node> cands;
   for (int l = 0; l < num_layers; ++l) {
     for (const int s : active[l]) {
@@ -441,7 +426,7 @@ double BeamUpperBound(const StageDpProblem& p, const std::vector<LayerFrontiers>
         const int64_t mem = memory + p.MemoryAt(l, s);
         if (mem > caps[l]) return;
         const double t = (time + sc) + p.TimeAt(l, s);
-        const double score = t + completion(l, p.budget - mem);
+        const double score = t + rest[l].Least(p.budget - mem);
         if (score < kInf) cands.push_back(Node{mem, t, score, parent, s});
       };
       if (l == 0) {
@@ -586,6 +571,7 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
     // rest[i] = frontier of layers L−1−i..L−1, i.e. the least time of a
     // suffix for each memory allowance.
     std::vector<LayerFrontiers> rest;
+    std::vector<RestIndex> rest_index(num_layers);  // of the layers after l
     CompletionBound bound_template;
     bound_template.budget = p.budget;
     std::vector<double> switch_floor(num_layers + 1, 0.0);
@@ -623,8 +609,11 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
       // more than they saved. When the relaxation's plan pays no switch cost
       // it is optimal already.
       double upper = PlanTime(p, plan);
+      for (int l = 0; l < num_layers; ++l) {
+        rest_index[l] = RestIndex(l + 1 < num_layers ? &rest[num_layers - 2 - l] : nullptr);
+      }
       if (upper > rest[num_layers - 1].plans.back().time) {
-        upper = std::min(upper, BeamUpperBound(p, rest, active, caps, /*width=*/1));
+        upper = std::min(upper, BeamUpperBound(p, rest_index, active, caps, /*width=*/1));
       }
       // Rounding slack. The test compares computed sums, each off its exact
       // value by at most n·u·scale (n additions, unit roundoff u = 2^−53,
@@ -654,9 +643,8 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
     for (int l = 0; l < num_layers; ++l) {
       if (options.cancelled && options.cancelled()) return Cancelled();
       CompletionBound bound = bound_template;
-      bound.rest = l + 1 < num_layers && !rest.empty() ? &rest[num_layers - 2 - l] : nullptr;
+      bound.rest = &rest_index[l];
       bound.switch_floor = switch_floor[l + 1];
-      if (bound.limit < kInf) bound.Index();
       LayerFrontiers& cur = layers[l];
       for (const int s : active[l]) {
         acc.clear();
@@ -832,6 +820,57 @@ absl::StatusOr<StageDpSolution> SolveStageDpDense(const StageDpProblem& problem,
   solution.time = final_row[last];
   solution.memory = PlanMemory(p, solution.strategy);
   return solution;
+}
+
+// ---------------------------------------------------------------------------
+// Cache.
+
+std::string StageDpCache::Key(const StageDpProblem& p) {
+  std::string key;
+  auto append = [&key](const void* data, size_t bytes) {
+    key.append(static_cast<const char*>(data), bytes);
+  };
+  const int64_t header[] = {p.num_layers, p.num_strategies, p.budget, p.has_switch_cost() ? 1 : 0};
+  append(header, sizeof header);
+  const size_t n = static_cast<size_t>(p.num_strategies);
+  int l = 0;
+  while (l < p.num_layers) {
+    // The run of layers equal to l (layer 0's switch costs are unused, so
+    // with switch costs it stands alone).
+    int end = l + 1;
+    const bool own_switch = p.has_switch_cost() && l > 0;
+    while (end < p.num_layers && (own_switch || !p.has_switch_cost()) && SameLayer(p, l, end)) {
+      ++end;
+    }
+    const int64_t run = end - l;
+    append(&run, sizeof run);
+    append(&p.time[static_cast<size_t>(l) * n], n * sizeof(double));
+    append(&p.memory[static_cast<size_t>(l) * n], n * sizeof(int64_t));
+    if (own_switch) append(&p.switch_cost[static_cast<size_t>(l) * n * n], n * n * sizeof(double));
+    l = end;
+  }
+  return key;
+}
+
+std::optional<StageDpSolution> StageDpCache::Find(const StageDpProblem& problem) const {
+  const std::string key = Key(problem);
+  absl::MutexLock lock(&mu_);
+  const auto it = solutions_.find(key);
+  if (it == solutions_.end()) return std::nullopt;
+  return it->second;
+}
+
+void StageDpCache::Insert(const StageDpProblem& problem, const StageDpSolution& solution) {
+  std::string key = Key(problem);
+  absl::MutexLock lock(&mu_);
+  if (key_bytes_ + key.size() > max_key_bytes_) return;
+  key_bytes_ += key.size();
+  solutions_.emplace(std::move(key), solution);
+}
+
+size_t StageDpCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return solutions_.size();
 }
 
 }  // namespace galvatron::search

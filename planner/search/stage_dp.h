@@ -25,10 +25,16 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace galvatron::search {
 
@@ -149,5 +155,35 @@ struct DenseStageDpOptions {
 // equal times. Requires num_strategies < 65535 (argmin marks are 16-bit).
 absl::StatusOr<StageDpSolution> SolveStageDpDense(const StageDpProblem& problem,
                                                   const DenseStageDpOptions& options = {});
+
+// Solutions of stage DPs shared across a search's tasks, by the problem's
+// contents: a hit returns exactly what SolveStageDp(problem) with default
+// options would. Tasks that differ only in their tp/sp mode or
+// global-buffer degree, or in global batch and micro-batches of the same
+// size, often pose the same stage problems. A problem is keyed by its
+// contents with runs of identical layers stored once (a stage of a uniform
+// model costs one layer's rows and switch costs); once the keys hold
+// max_key_bytes, later solutions are not stored. Thread-safe: any number of
+// threads may call Find and Insert.
+class StageDpCache {
+ public:
+  explicit StageDpCache(size_t max_key_bytes = size_t{128} << 20)
+      : max_key_bytes_(max_key_bytes) {}
+
+  std::optional<StageDpSolution> Find(const StageDpProblem& problem) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Insert(const StageDpProblem& problem, const StageDpSolution& solution)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The key: every input of the problem, bit for bit, identical layers run-length coded.
+  static std::string Key(const StageDpProblem& problem);
+
+ private:
+  const size_t max_key_bytes_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, StageDpSolution> solutions_ ABSL_GUARDED_BY(mu_);
+  size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace galvatron::search
