@@ -9,6 +9,8 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -128,6 +130,7 @@ struct SearchContext {
   std::vector<EmbeddingStrategy> reference_embeddings;
   double usable_mb = 0;
   bool galvatron = false;
+  StageDpCache* stage_cache = nullptr;  // shared by the tasks; may be null
 };
 
 // Per stage of one partition: the DP problem without its budget, the
@@ -148,10 +151,15 @@ std::vector<StageTables> BuildStageTables(const CostModel& model, const SearchOp
   const int S = static_cast<int>(layers.size());
   const auto& type_of = model.layer_type_of();
   std::vector<StageTables> stages(task.pp);
+  // Layer() and Switch() are pure: per stage, each layer type's costs are
+  // computed once (a stage of a uniform model repeats one layer), and each
+  // type's S x S switch costs once per call.
+  std::map<int, std::vector<double>> switch_of_type;
   int start = 0;
   for (int stage = 0; stage < task.pp; ++stage) {
     const int n = division[stage];
     StageTables& t = stages[stage];
+    std::map<int, int> first_layer_of_type;  // in this stage
     t.problem.num_layers = n;
     t.problem.num_strategies = S;
     t.problem.time.resize(static_cast<size_t>(n) * S);
@@ -162,21 +170,30 @@ std::vector<StageTables> BuildStageTables(const CostModel& model, const SearchOp
     for (int l = 0; l < n; ++l) {
       if (Cancelled(options)) return stages;
       const int type = type_of[start + l];
+      const auto [first, inserted] = first_layer_of_type.emplace(type, l);
       for (int s = 0; s < S; ++s) {
-        cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
+        cost::LayerCost c =
+            inserted ? model.Layer(type, layers[s], task.global_batch, task.chunks, stage)
+                     : t.costs[first->second * S + s];
         t.costs[l * S + s] = c;
         t.problem.time[l * S + s] = c.seconds;
         t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
       }
       if (l == 0) continue;  // the first layer of a stage switches from nothing
-      for (int a = 0; a < S; ++a) {
-        for (int b = 0; b < S; ++b) {
-          if (a == b) continue;
-          double sw = model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
-          inter[(static_cast<size_t>(l) * S + a) * S + b] = sw;
-          any_switch = any_switch || sw != 0;
+      auto [sw, fresh] = switch_of_type.try_emplace(type);
+      if (fresh) {
+        sw->second.assign(static_cast<size_t>(S) * S, 0.0);
+        for (int a = 0; a < S; ++a) {
+          for (int b = 0; b < S; ++b) {
+            if (a == b) continue;
+            sw->second[static_cast<size_t>(a) * S + b] =
+                model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
+          }
         }
       }
+      std::copy(sw->second.begin(), sw->second.end(),
+                inter.begin() + static_cast<std::ptrdiff_t>(l) * S * S);
+      for (const double x : sw->second) any_switch = any_switch || x != 0;
     }
     if (any_switch) t.problem.switch_cost = std::move(inter);
     start += n;
@@ -218,6 +235,13 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     // Embedding strategies that leave a stage the same budget share its
     // solution (every middle stage holds only the runtime context).
     auto cached = tables.solutions.find(budget);
+    if (cached == tables.solutions.end() && ctx.stage_cache != nullptr) {
+      // Another task may have solved the same problem.
+      tables.problem.budget = budget;
+      if (std::optional<StageDpSolution> shared = ctx.stage_cache->Find(tables.problem)) {
+        cached = tables.solutions.emplace(budget, std::move(*shared)).first;
+      }
+    }
     if (cached == tables.solutions.end()) {
       tables.problem.budget = budget;
       StageDpOptions dp_options;
@@ -230,6 +254,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
         return false;
       }
       best->states += solved->states_explored;
+      if (ctx.stage_cache != nullptr) ctx.stage_cache->Insert(tables.problem, *solved);
       cached = tables.solutions.emplace(budget, std::move(*solved)).first;
     }
     const StageDpSolution& sol = cached->second;
@@ -655,6 +680,7 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
     // one at a time, so once cancelled the rest are skipped at once.
     std::unique_ptr<ThreadPool> pool;
     if (out.threads > 1) pool = std::make_unique<ThreadPool>(out.threads - 1);
+    StageDpCache stage_cache;
     ParallelFor(pool.get(), static_cast<int64_t>(tasks.size()), [&](int64_t i) {
       if (cancelled || Cancelled(options)) {
         cancelled = true;
@@ -666,6 +692,7 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
       }
       SearchContext task_ctx = ctx;
       task_ctx.model = &ModelFor(schedule_models, tasks[i].schedule);
+      task_ctx.stage_cache = &stage_cache;
       out.results[i] = RunTask(task_ctx, tasks[i]);
       if (absl::IsCancelled(out.results[i].error)) {
         cancelled = true;
