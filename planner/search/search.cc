@@ -235,10 +235,12 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     // Embedding strategies that leave a stage the same budget share its
     // solution (every middle stage holds only the runtime context).
     auto cached = tables.solutions.find(budget);
+    std::string key;
     if (cached == tables.solutions.end() && ctx.stage_cache != nullptr) {
       // Another task may have solved the same problem.
       tables.problem.budget = budget;
-      if (std::optional<StageDpSolution> shared = ctx.stage_cache->Find(tables.problem)) {
+      key = StageDpCache::Key(tables.problem);
+      if (std::optional<StageDpSolution> shared = ctx.stage_cache->Find(key)) {
         cached = tables.solutions.emplace(budget, std::move(*shared)).first;
       }
     }
@@ -254,7 +256,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
         return false;
       }
       best->states += solved->states_explored;
-      if (ctx.stage_cache != nullptr) ctx.stage_cache->Insert(tables.problem, *solved);
+      if (ctx.stage_cache != nullptr) ctx.stage_cache->Insert(std::move(key), *solved);
       cached = tables.solutions.emplace(budget, std::move(*solved)).first;
     }
     const StageDpSolution& sol = cached->second;

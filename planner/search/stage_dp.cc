@@ -337,10 +337,11 @@ absl::Status TooManyStates(int64_t max_states) {
 absl::StatusOr<bool> SingleFrontierPass(const StageDpProblem& p, const std::vector<int>& order,
                                         const std::vector<int64_t>& caps,
                                         const StageDpOptions& options,
+                                        const std::vector<char>& same,
                                         std::vector<LayerFrontiers>* frontiers, int64_t* explored) {
   const int64_t max_states = options.max_states;
   const std::vector<std::vector<int>> active = ActivePerLayer(
-      p, options.prune_dominated_strategies, /*with_switch=*/false, SameAsPrevious(p));
+      p, options.prune_dominated_strategies, /*with_switch=*/false, same);
   int64_t kept = 0;
   const PartialPlan root{0, 0.0, -1, -1};  // the empty plan
   std::vector<PartialPlan> acc;
@@ -557,11 +558,12 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
     caps[l] = p.budget - suffix_least[l + 1];
   }
 
+  const std::vector<char> same = SameAsPrevious(p);
   std::vector<LayerFrontiers> layers;
   if (!p.has_switch_cost()) {
     // Only (memory, time) of a prefix matters: one frontier per layer.
     absl::StatusOr<bool> ok =
-        SingleFrontierPass(p, order, caps, options, &layers, &solution.states_explored);
+        SingleFrontierPass(p, order, caps, options, same, &layers, &solution.states_explored);
     if (!ok.ok()) return ok.status();
     for (const LayerFrontiers& f : layers)
       solution.states_kept += static_cast<int64_t>(f.plans.size());
@@ -575,7 +577,6 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
     CompletionBound bound_template;
     bound_template.budget = p.budget;
     std::vector<double> switch_floor(num_layers + 1, 0.0);
-    const std::vector<char> same = SameAsPrevious(p);
     const std::vector<std::vector<int>> active =
         ActivePerLayer(p, prune, /*with_switch=*/true, same);
     if (options.bound_with_relaxation) {
@@ -589,7 +590,8 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
         back_caps[i] = p.budget - prefix_least;
       }
       absl::StatusOr<bool> ok =
-          SingleFrontierPass(p, backwards, back_caps, options, &rest, &solution.states_explored);
+          SingleFrontierPass(p, backwards, back_caps, options, same, &rest,
+                             &solution.states_explored);
       if (!ok.ok()) return ok.status();
       if (!*ok) return solution;  // nothing fits even without switch costs
       // The relaxation's best plan is a real plan: its true time bounds the
@@ -852,16 +854,14 @@ std::string StageDpCache::Key(const StageDpProblem& p) {
   return key;
 }
 
-std::optional<StageDpSolution> StageDpCache::Find(const StageDpProblem& problem) const {
-  const std::string key = Key(problem);
+std::optional<StageDpSolution> StageDpCache::Find(const std::string& key) const {
   absl::MutexLock lock(&mu_);
   const auto it = solutions_.find(key);
   if (it == solutions_.end()) return std::nullopt;
   return it->second;
 }
 
-void StageDpCache::Insert(const StageDpProblem& problem, const StageDpSolution& solution) {
-  std::string key = Key(problem);
+void StageDpCache::Insert(std::string key, const StageDpSolution& solution) {
   absl::MutexLock lock(&mu_);
   if (key_bytes_ + key.size() > max_key_bytes_) return;
   key_bytes_ += key.size();

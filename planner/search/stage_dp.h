@@ -170,14 +170,14 @@ class StageDpCache {
   explicit StageDpCache(size_t max_key_bytes = size_t{128} << 20)
       : max_key_bytes_(max_key_bytes) {}
 
-  std::optional<StageDpSolution> Find(const StageDpProblem& problem) const
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void Insert(const StageDpProblem& problem, const StageDpSolution& solution)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
-
-  // The key: every input of the problem, bit for bit, identical layers run-length coded.
+  // The key of a problem: every input, bit for bit, runs of identical
+  // layers stored once. Computed outside the lock.
   static std::string Key(const StageDpProblem& problem);
+
+  // The solution stored under Key(problem), if any.
+  std::optional<StageDpSolution> Find(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_);
+  void Insert(std::string key, const StageDpSolution& solution) ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   const size_t max_key_bytes_;
