@@ -680,9 +680,9 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
   {
     // The calling thread works too: out.threads in all. Tasks are handed out
     // one at a time, so once cancelled the rest are skipped at once.
+    StageDpCache stage_cache;  // outlives the pool
     std::unique_ptr<ThreadPool> pool;
     if (out.threads > 1) pool = std::make_unique<ThreadPool>(out.threads - 1);
-    StageDpCache stage_cache;
     ParallelFor(pool.get(), static_cast<int64_t>(tasks.size()), [&](int64_t i) {
       if (cancelled || Cancelled(options)) {
         cancelled = true;
