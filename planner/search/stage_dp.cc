@@ -340,8 +340,8 @@ absl::StatusOr<bool> SingleFrontierPass(const StageDpProblem& p, const std::vect
                                         const std::vector<char>& same,
                                         std::vector<LayerFrontiers>* frontiers, int64_t* explored) {
   const int64_t max_states = options.max_states;
-  const std::vector<std::vector<int>> active = ActivePerLayer(
-      p, options.prune_dominated_strategies, /*with_switch=*/false, same);
+  const std::vector<std::vector<int>> active =
+      ActivePerLayer(p, options.prune_dominated_strategies, /*with_switch=*/false, same);
   int64_t kept = 0;
   const PartialPlan root{0, 0.0, -1, -1};  // the empty plan
   std::vector<PartialPlan> acc;
@@ -408,8 +408,8 @@ std::vector<LayerScale> LayerScales(const StageDpProblem& p, const std::vector<c
 // layers after l). Returns the plan's time (PlanTime), +inf when
 // the beam ends with no plan.
 double BeamUpperBound(const StageDpProblem& p, const std::vector<RestIndex>& rest,
-                      const std::vector<std::vector<int>>& active,
-                      const std::vector<int64_t>& caps, int width) {
+                      const std::vector<std::vector<int>>& active, const std::vector<int64_t>& caps,
+                      int width) {
   const int num_layers = p.num_layers;
   struct Node {
     int64_t memory;
@@ -589,9 +589,8 @@ absl::StatusOr<StageDpSolution> SolveStageDp(const StageDpProblem& problem,
         prefix_least -= least[l];
         back_caps[i] = p.budget - prefix_least;
       }
-      absl::StatusOr<bool> ok =
-          SingleFrontierPass(p, backwards, back_caps, options, same, &rest,
-                             &solution.states_explored);
+      absl::StatusOr<bool> ok = SingleFrontierPass(p, backwards, back_caps, options, same, &rest,
+                                                   &solution.states_explored);
       if (!ok.ok()) return ok.status();
       if (!*ok) return solution;  // nothing fits even without switch costs
       // The relaxation's best plan is a real plan: its true time bounds the

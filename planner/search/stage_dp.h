@@ -167,8 +167,7 @@ absl::StatusOr<StageDpSolution> SolveStageDpDense(const StageDpProblem& problem,
 // threads may call Find and Insert.
 class StageDpCache {
  public:
-  explicit StageDpCache(size_t max_key_bytes = size_t{128} << 20)
-      : max_key_bytes_(max_key_bytes) {}
+  explicit StageDpCache(size_t max_key_bytes = size_t{128} << 20) : max_key_bytes_(max_key_bytes) {}
 
   // The key of a problem: every input, bit for bit, runs of identical
   // layers stored once. Computed outside the lock.

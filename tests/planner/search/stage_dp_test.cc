@@ -619,9 +619,9 @@ StageDpProblem IdenticalLayersWithClasses(uint32_t seed, int layers, int strateg
       p.TimeAt(l, s) = t[s];
       if (l == 0) continue;
       for (int a = 0; a < strategies; ++a) {
-        p.SwitchAt(l, a, s) = a == s                ? 0.0
-                              : cls[a] == cls[s]    ? 1e-10 * ((a + s) % 4)
-                                                    : 0.002 * (1 + std::max(cls[a], cls[s]));
+        p.SwitchAt(l, a, s) = a == s             ? 0.0
+                              : cls[a] == cls[s] ? 1e-10 * ((a + s) % 4)
+                                                 : 0.002 * (1 + std::max(cls[a], cls[s]));
       }
     }
   }
