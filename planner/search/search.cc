@@ -9,6 +9,8 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -145,8 +147,9 @@ struct SearchContext {
   const SearchOptions* options = nullptr;
   std::vector<CandidateSpace> spaces;
   double usable_mb = 0;
-  bool galvatron = false;  // Galvatron's formulas (galvatron and extended modes)
-  bool extended = false;   // the galvatron-extended space
+  bool galvatron = false;               // Galvatron's formulas (galvatron and extended modes)
+  bool extended = false;                // the galvatron-extended space
+  StageDpCache* stage_cache = nullptr;  // shared by the tasks; may be null
   // Galvatron's own space: its candidates, tasks and even partitions only.
   bool galvatron_space() const { return galvatron && !extended; }
   BatchRule batch_rule() const {
@@ -167,11 +170,14 @@ struct StageTables {
 bool Cancelled(const SearchOptions& options) { return options.cancelled && options.cancelled(); }
 
 // The tables of one stage (layers [start, start + n) on pipeline stage
-// `stage`). Stops early (leaving them incomplete) when the search is
-// cancelled.
+// `stage`). Layer() and Switch() are pure: each layer type's costs are
+// computed once per stage (a stage of a uniform model repeats one layer),
+// and its S x S switch costs once per task (`switch_of_type`, kept by the
+// caller across stages and partitions). Stops early (leaving the tables
+// incomplete) when the search is cancelled.
 void BuildStageTable(const CostModel& model, const SearchOptions& options, const Task& task,
                      const std::vector<LayerStrategy>& layers, int stage, int start, int n,
-                     StageTables* out) {
+                     std::map<int, std::vector<double>>* switch_of_type, StageTables* out) {
   const int S = static_cast<int>(layers.size());
   const auto& type_of = model.layer_type_of();
   StageTables& t = *out;
@@ -182,24 +188,34 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
   t.costs.resize(static_cast<size_t>(n) * S);
   bool any_switch = false;
   std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
+  std::map<int, int> first_layer_of_type;  // in this stage
   for (int l = 0; l < n; ++l) {
     if (Cancelled(options)) return;
     const int type = type_of[start + l];
+    const auto [first, inserted] = first_layer_of_type.emplace(type, l);
     for (int s = 0; s < S; ++s) {
-      cost::LayerCost c = model.Layer(type, layers[s], task.global_batch, task.chunks, stage);
+      cost::LayerCost c = inserted
+                              ? model.Layer(type, layers[s], task.global_batch, task.chunks, stage)
+                              : t.costs[first->second * S + s];
       t.costs[l * S + s] = c;
       t.problem.time[l * S + s] = c.seconds;
       t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
     }
     if (l == 0) continue;  // the first layer of a stage switches from nothing
-    for (int a = 0; a < S; ++a) {
-      for (int b = 0; b < S; ++b) {
-        if (a == b) continue;
-        double sw = model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
-        inter[(static_cast<size_t>(l) * S + a) * S + b] = sw;
-        any_switch = any_switch || sw != 0;
+    auto [sw, fresh] = switch_of_type->try_emplace(type);
+    if (fresh) {
+      sw->second.assign(static_cast<size_t>(S) * S, 0.0);
+      for (int a = 0; a < S; ++a) {
+        for (int b = 0; b < S; ++b) {
+          if (a == b) continue;
+          sw->second[static_cast<size_t>(a) * S + b] =
+              model.Switch(type, layers[a], layers[b], task.global_batch, task.chunks);
+        }
       }
     }
+    std::copy(sw->second.begin(), sw->second.end(),
+              inter.begin() + static_cast<std::ptrdiff_t>(l) * S * S);
+    for (const double x : sw->second) any_switch = any_switch || x != 0;
   }
   if (any_switch) t.problem.switch_cost = std::move(inter);
 }
@@ -225,7 +241,7 @@ class StageCache {
       if (it == tables_.end()) {
         it = tables_.emplace(key, std::make_unique<StageTables>()).first;
         BuildStageTable(model_, options_, task_, layers_, stage, start, division[stage],
-                        it->second.get());
+                        &switch_of_type_, it->second.get());
       }
       out.push_back(it->second.get());
       start += division[stage];
@@ -239,6 +255,7 @@ class StageCache {
   const Task& task_;
   const std::vector<LayerStrategy>& layers_;
   std::map<std::tuple<int, int, int>, std::unique_ptr<StageTables>> tables_;
+  std::map<int, std::vector<double>> switch_of_type_;  // by layer type
 };
 
 // One embedding strategy's pipeline: each stage's chosen strategies (indices
@@ -275,6 +292,15 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     // Embedding strategies that leave a stage the same budget share its
     // solution (every middle stage holds only the runtime context).
     auto cached = tables.solutions.find(budget);
+    std::string key;
+    if (cached == tables.solutions.end() && ctx.stage_cache != nullptr) {
+      // Another task may have solved the same problem.
+      tables.problem.budget = budget;
+      key = StageDpCache::Key(tables.problem);
+      if (std::optional<StageDpSolution> shared = ctx.stage_cache->Find(key)) {
+        cached = tables.solutions.emplace(budget, std::move(*shared)).first;
+      }
+    }
     if (cached == tables.solutions.end()) {
       tables.problem.budget = budget;
       StageDpOptions dp_options;
@@ -287,6 +313,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
         return false;
       }
       best->states += solved->states_explored;
+      if (ctx.stage_cache != nullptr) ctx.stage_cache->Insert(std::move(key), *solved);
       cached = tables.solutions.emplace(budget, std::move(*solved)).first;
     }
     const StageDpSolution& sol = cached->second;
@@ -815,6 +842,7 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
   {
     // The calling thread works too: out.threads in all. Tasks are handed out
     // one at a time, so once cancelled the rest are skipped at once.
+    StageDpCache stage_cache;  // outlives the pool
     std::unique_ptr<ThreadPool> pool;
     if (out.threads > 1) pool = std::make_unique<ThreadPool>(out.threads - 1);
     ParallelFor(pool.get(), static_cast<int64_t>(tasks.size()), [&](int64_t i) {
@@ -828,6 +856,7 @@ TaskRuns RunTasks(const SearchContext& ctx, const ScheduleModels& schedule_model
       }
       SearchContext task_ctx = ctx;
       task_ctx.model = &ModelFor(schedule_models, tasks[i].schedule);
+      task_ctx.stage_cache = &stage_cache;
       out.results[i] = RunTask(task_ctx, tasks[i]);
       if (absl::IsCancelled(out.results[i].error)) {
         cancelled = true;

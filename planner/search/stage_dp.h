@@ -25,10 +25,16 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace galvatron::search {
 
@@ -97,10 +103,11 @@ struct StageDpOptions {
   // never make a plan worse). Never changes the optimum.
   bool prune_dominated_strategies = true;
   // With switch costs: solve the switch-free relaxation first (backwards, one
-  // frontier per layer), price its best plan with its switches as an upper
-  // bound U, and drop partial plans whose time plus the relaxation's least
-  // time for the remaining layers (within the memory left) exceeds U (plus a
-  // rounding slack). Every optimal plan survives, so neither the optimum nor
+  // frontier per layer), take as an upper bound U the better of its best plan
+  // priced with its switches and the plan a beam search guided by it finds,
+  // and drop partial plans whose time plus the relaxation's least time for
+  // the remaining layers (within the memory left) exceeds U (plus a bound on
+  // the rounding error). Every optimal plan survives, so neither the optimum nor
   // the tie-breaking changes. Without switch costs there is nothing to bound.
   bool bound_with_relaxation = true;
   // RESOURCE_EXHAUSTED when the frontiers of one pass hold more partial plans
@@ -148,5 +155,34 @@ struct DenseStageDpOptions {
 // equal times. Requires num_strategies < 65535 (argmin marks are 16-bit).
 absl::StatusOr<StageDpSolution> SolveStageDpDense(const StageDpProblem& problem,
                                                   const DenseStageDpOptions& options = {});
+
+// Solutions of stage DPs shared across a search's tasks, by the problem's
+// contents: a hit returns exactly what SolveStageDp(problem) with default
+// options would. Tasks that differ only in their tp/sp mode or
+// global-buffer degree, or in global batch and micro-batches of the same
+// size, often pose the same stage problems. A problem is keyed by its
+// contents with runs of identical layers stored once (a stage of a uniform
+// model costs one layer's rows and switch costs); once the keys hold
+// max_key_bytes, later solutions are not stored. Thread-safe: any number of
+// threads may call Find and Insert.
+class StageDpCache {
+ public:
+  explicit StageDpCache(size_t max_key_bytes = size_t{128} << 20) : max_key_bytes_(max_key_bytes) {}
+
+  // The key of a problem: every input, bit for bit, runs of identical
+  // layers stored once. Computed outside the lock.
+  static std::string Key(const StageDpProblem& problem);
+
+  // The solution stored under Key(problem), if any.
+  std::optional<StageDpSolution> Find(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_);
+  void Insert(std::string key, const StageDpSolution& solution) ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const size_t max_key_bytes_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, StageDpSolution> solutions_ ABSL_GUARDED_BY(mu_);
+  size_t key_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace galvatron::search

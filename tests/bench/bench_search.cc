@@ -2,8 +2,12 @@
 //   1. LLaMA-2-7B on Galvatron's 8-GPU A100 profiles, 36 GiB, seq 2048,
 //      global batch 16..64:16, the full space, both cost-model modes;
 //   2. 80 layers on 128 x 8 GPUs, one global batch;
-//   3. scaling: search time against layers and against GPUs.
-// Usage: bench_search [FIXTURE_DIR] [--quick]
+//   3. scaling: search time against layers and against GPUs;
+//   4. 126 layers in the LLaMA-3-405B shape on 1,024 and 16,384 H100-like
+//      synthetic GPUs, analytic times, default mode.
+// Every search runs on 2 threads.
+// Usage: bench_search [FIXTURE_DIR] [--quick] [--only SUBSTRING]
+//   --only runs the cases whose name contains SUBSTRING.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -36,7 +40,9 @@ struct Run {
 
 Run Time(const search::PlanInputs& inputs) {
   auto start = std::chrono::steady_clock::now();
-  auto plan = search::BuildPlan(inputs, {});
+  search::PlanBuildOptions options;
+  options.threads = 2;
+  auto plan = search::BuildPlan(inputs, options);
   Run run;
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!plan.ok()) {
@@ -68,6 +74,46 @@ v1::ModelSpec LlamaWithLayers(int layers) {
   return spec;
 }
 
+// LLaMA-3-405B's shape (Meta 2024, Llama 3 paper Table 3): 126 layers,
+// hidden 16384, FFN 53248, 128 heads, 8 KV heads, seq 8192. The catalog has
+// no 405B entry; its 70B entry has the same vocabulary and layer kind.
+v1::ModelSpec Llama405bShape() {
+  v1::ModelSpec spec = *CatalogModel("llama3-70b");
+  spec.set_name("llama3-405b-shape");
+  v1::LayerGroup* g = spec.mutable_layers(0);
+  g->set_count(126);
+  g->set_hidden(16384);
+  g->set_ffn_hidden(53248);
+  g->set_heads(128);
+  g->set_kv_heads(8);
+  spec.set_seq_len(8192);
+  return spec;
+}
+
+// An H100-like synthetic cluster: the synthetic A100 cluster's tables with
+// 300 GB/s inside a node and 40 GB/s across (twice the A100 figures), and
+// H100 SXM's dense bf16 peak.
+v1::HardwareProfile H100Like(const std::string& name, int nodes) {
+  v1::HardwareProfile p = testing::SyntheticCluster(name, nodes, 8);
+  p.mutable_device()->set_name("synthetic-h100");
+  p.mutable_device()->set_peak_flops(989e12);
+  for (v1::CollectiveTable& t : *p.mutable_collectives()) {
+    const double gbps = 2 * t.bus_bandwidth_bytes_per_second() / 1e9;
+    t.clear_samples();
+    testing::FillTable(&t, gbps);
+  }
+  return p;
+}
+
+// Runs (and prints) the case unless --only excludes it.
+struct Runner {
+  std::string only;
+  void operator()(const std::string& name, const search::PlanInputs& inputs) const {
+    if (!only.empty() && name.find(only) == std::string::npos) return;
+    Print(name.c_str(), Time(inputs));
+  }
+};
+
 }  // namespace
 }  // namespace galvatron
 
@@ -75,7 +121,11 @@ int main(int argc, char** argv) {
   using namespace galvatron;
   const std::string fixtures = argc > 1 && argv[1][0] != '-' ? argv[1] : "tests/data/galvatron";
   bool quick = false;
-  for (int i = 1; i < argc; ++i) quick = quick || std::string(argv[i]) == "--quick";
+  Runner run;
+  for (int i = 1; i < argc; ++i) {
+    quick = quick || std::string(argv[i]) == "--quick";
+    if (std::string(argv[i]) == "--only" && i + 1 < argc) run.only = argv[++i];
+  }
 
   // 1. LLaMA-2-7B on Galvatron's own profiles.
   interop::GalvatronHardwareFiles hw_files;
@@ -113,9 +163,9 @@ int main(int argc, char** argv) {
   inputs.request.set_seq_len(2048);
   std::printf("== LLaMA-2-7B, Galvatron's 8 x A100 profiles, 36 GiB, seq 2048, gbsz 16..64:16\n");
   inputs.request.set_mode(v1::COST_MODEL_MODE_GALVATRON);
-  Print("galvatron mode (Galvatron's space, gpipe)", Time(inputs));
+  run("galvatron mode (Galvatron's space, gpipe)", inputs);
   inputs.request.set_mode(v1::COST_MODEL_MODE_DEFAULT);
-  Print("default mode (extended space, both schedules)", Time(inputs));
+  run("default mode (extended space, both schedules)", inputs);
 
   // 2. 80 layers on 128 x 8 GPUs, one global batch (analytic times).
   std::printf("\n== 80 layers (LLaMA-2-70B) on 128 x 8 synthetic GPUs, one global batch\n");
@@ -125,7 +175,7 @@ int main(int argc, char** argv) {
   big.request.set_memory_budget_bytes(int64_t{80} << 30);
   big.request.set_global_batch(1024);
   big.request.set_mode(v1::COST_MODEL_MODE_DEFAULT);
-  Print("llama2-70b, 1024 GPUs, gbsz 1024", Time(big));
+  run("llama2-70b, 1024 GPUs, gbsz 1024", big);
   if (quick) return 0;
 
   // 3. Scaling.
@@ -138,7 +188,7 @@ int main(int argc, char** argv) {
     in.hardware = testing::SyntheticCluster("s32", 4, 8);
     in.request.set_memory_budget_bytes(int64_t{40} << 30);
     in.request.set_global_batch(64);
-    Print(absl::StrFormat("%d layers", layers).c_str(), Time(in));
+    run(absl::StrFormat("%d layers", layers), in);
   }
   std::printf("\n== scaling with GPUs (llama2-7b 32 layers, analytic, gbsz 512, default mode)\n");
   for (int nodes : {1, 2, 4, 8, 16, 32, 64, 128}) {
@@ -147,7 +197,24 @@ int main(int argc, char** argv) {
     in.hardware = testing::SyntheticCluster("s", nodes, 8);
     in.request.set_memory_budget_bytes(int64_t{40} << 30);
     in.request.set_global_batch(512);
-    Print(absl::StrFormat("%d GPUs", nodes * 8).c_str(), Time(in));
+    run(absl::StrFormat("%d GPUs", nodes * 8), in);
+  }
+
+  // 4. LLaMA-3-405B's shape on H100-like clusters.
+  std::printf(
+      "\n== 126 layers, LLaMA-3-405B shape, H100-like synthetic GPUs, analytic, 80 GiB, "
+      "gbsz 2048..16384:4096, default mode\n");
+  for (int nodes : {128, 2048}) {
+    search::PlanInputs in;
+    in.model = Llama405bShape();
+    in.hardware = H100Like("h100", nodes);
+    in.request.set_memory_budget_bytes(int64_t{80} << 30);
+    in.request.mutable_global_batch_range()->set_min(2048);
+    in.request.mutable_global_batch_range()->set_max(16384);
+    in.request.mutable_global_batch_range()->set_step(4096);
+    in.request.set_seq_len(8192);
+    in.request.set_mode(v1::COST_MODEL_MODE_DEFAULT);
+    run(absl::StrFormat("405b shape, %d GPUs", nodes * 8), in);
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace galvatron::search {
@@ -590,6 +591,160 @@ TEST_CASE("a realistic stage: Pareto and dense agree") {
     CHECK(fast.time == dense.time);
     CheckSelfConsistent(p, fast);
     CHECK(fast.states_explored < dense.states_explored);
+  }
+}
+
+// A stage of identical layers with Galvatron-like switch costs: strategies
+// fall into tp_sp classes, switching inside a class costs a tie-break bias
+// (1e-10..3e-9 s), across classes a real re-layout time — so the switch-free
+// relaxation's plan mixes classes and pays for it, and the beam search's
+// upper bound matters.
+StageDpProblem IdenticalLayersWithClasses(uint32_t seed, int layers, int strategies) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  StageDpProblem p;
+  p.Resize(layers, strategies, true);
+  std::vector<int> cls(strategies);
+  std::vector<double> t(strategies);
+  std::vector<int64_t> m(strategies);
+  for (int s = 0; s < strategies; ++s) {
+    cls[s] = static_cast<int>(unit(rng) * 4);
+    const double x = unit(rng);
+    m[s] = 50 + static_cast<int64_t>(950 * x);
+    t[s] = 0.002 + 0.03 * (1 - x) * (0.6 + 0.8 * unit(rng));
+  }
+  for (int l = 0; l < layers; ++l) {
+    for (int s = 0; s < strategies; ++s) {
+      p.MemoryAt(l, s) = m[s];
+      p.TimeAt(l, s) = t[s];
+      if (l == 0) continue;
+      for (int a = 0; a < strategies; ++a) {
+        p.SwitchAt(l, a, s) = a == s             ? 0.0
+                              : cls[a] == cls[s] ? 1e-10 * ((a + s) % 4)
+                                                 : 0.002 * (1 + std::max(cls[a], cls[s]));
+      }
+    }
+  }
+  int64_t total = 0;
+  for (int s = 0; s < strategies; ++s) total += m[s];
+  p.budget = total / strategies * layers * static_cast<int64_t>(3 + seed % 8) / 10;
+  return p;
+}
+
+TEST_CASE("identical layers with class switch costs: Pareto equals dense, bound or not") {
+  int feasible = 0;
+  int mixed_plans = 0;
+  for (int i = 0; i < 40; ++i) {
+    const uint32_t seed = 70000 + i;
+    const StageDpProblem p = IdenticalLayersWithClasses(seed, 6 + i % 10, 6 + i % 9);
+    INFO("seed " << seed << "\n" << Describe(p));
+    const StageDpSolution dense = SolveDense(p);
+    const StageDpSolution bounded = Solve(p);
+    const StageDpSolution unbounded = Solve(p, Options(true, false));
+    REQUIRE(bounded.feasible == dense.feasible);
+    REQUIRE(unbounded.feasible == dense.feasible);
+    if (!dense.feasible) continue;
+    ++feasible;
+    CheckSelfConsistent(p, bounded);
+    CHECK(bounded.time == dense.time);
+    // The bound never changes the plan, only the work.
+    CHECK(bounded.strategy == unbounded.strategy);
+    CHECK(bounded.memory == unbounded.memory);
+    CHECK(bounded.states_kept <= unbounded.states_kept);
+    // Count the optima that use more than one strategy (switch costs, and
+    // the biases' tie-breaking, then matter).
+    if (std::count(bounded.strategy.begin(), bounded.strategy.end(), bounded.strategy[0]) !=
+        static_cast<long>(bounded.strategy.size())) {
+      ++mixed_plans;
+    }
+  }
+  CHECK(feasible > 25);
+  CHECK(mixed_plans > 5);
+}
+
+TEST_CASE("memories scaled by a large factor give the same plan") {
+  // Large memory values spread the relaxation's frontier over a wide range:
+  // the completion bound's bucket index then holds several memory units per
+  // bucket (and scans inside one).
+  for (int i = 0; i < 200; ++i) {
+    const uint32_t seed = 90000 + i;
+    StageDpProblem p = RandomInstance(seed);
+    INFO("seed " << seed << "\n" << Describe(p));
+    const StageDpSolution small = Solve(p);
+    for (int64_t& m : p.memory) m *= 1000003;
+    p.budget = p.budget < 0 ? p.budget : p.budget * 1000003 + 1000002;
+    const StageDpSolution large = Solve(p);
+    REQUIRE(large.feasible == small.feasible);
+    if (!small.feasible) continue;
+    CHECK(large.time == small.time);
+    CHECK(large.strategy == small.strategy);
+    CHECK(large.memory == small.memory * 1000003);
+  }
+}
+
+TEST_CASE("StageDpCache: keys are the problem's contents; hits return the stored solution") {
+  StageDpProblem p = IdenticalLayersWithClasses(5, 12, 8);
+  const std::string key = StageDpCache::Key(p);
+  SECTION("equal problems, equal keys; any change, another key") {
+    StageDpProblem q = p;
+    CHECK(StageDpCache::Key(q) == key);
+    q.budget += 1;
+    CHECK(StageDpCache::Key(q) != key);
+    q = p;
+    q.SwitchAt(7, 2, 3) += 1e-12;
+    CHECK(StageDpCache::Key(q) != key);
+    q = p;
+    q.TimeAt(11, 0) = std::nextafter(q.TimeAt(11, 0), 1.0);
+    CHECK(StageDpCache::Key(q) != key);
+    q = p;
+    q.MemoryAt(3, 4) += 1;
+    CHECK(StageDpCache::Key(q) != key);
+    // Layer 0's switch costs are never used: they do not count.
+    q = p;
+    q.SwitchAt(0, 1, 2) = 5;
+    CHECK(StageDpCache::Key(q) == key);
+  }
+  SECTION("runs of identical layers are stored once") {
+    StageDpProblem longer = IdenticalLayersWithClasses(5, 48, 8);
+    longer.budget = p.budget;
+    CHECK(StageDpCache::Key(longer).size() == key.size());
+    longer.TimeAt(20, 1) += 1e-6;  // splits the run in three
+    CHECK(StageDpCache::Key(longer).size() > key.size());
+  }
+  SECTION("find, insert, the byte limit") {
+    StageDpCache cache(/*max_key_bytes=*/key.size() + 1);
+    CHECK_FALSE(cache.Find(key).has_value());
+    const StageDpSolution solved = Solve(p);
+    cache.Insert(key, solved);
+    const std::optional<StageDpSolution> hit = cache.Find(key);
+    REQUIRE(hit.has_value());
+    CHECK(hit->time == solved.time);
+    CHECK(hit->strategy == solved.strategy);
+    StageDpProblem q = p;
+    q.budget -= 1;
+    cache.Insert(StageDpCache::Key(q), Solve(q));  // over the limit: not kept
+    CHECK(cache.size() == 1);
+    CHECK_FALSE(cache.Find(StageDpCache::Key(q)).has_value());
+  }
+  SECTION("threads share it") {
+    StageDpCache cache;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&cache, t, &p] {
+        for (int b = 0; b < 20; ++b) {
+          StageDpProblem q = p;
+          q.budget = p.budget + b;
+          const std::string k = StageDpCache::Key(q);
+          if (!cache.Find(k)) {
+            absl::StatusOr<StageDpSolution> s = SolveStageDp(q);
+            if (s.ok()) cache.Insert(k, *s);
+          }
+          (void)t;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    CHECK(cache.size() == 20);
   }
 }
 
