@@ -6,15 +6,18 @@
 //   4. 126 layers in the LLaMA-3-405B shape on 1,024 and 16,384 H100-like
 //      synthetic GPUs, analytic times, default mode.
 // Every search runs on 2 threads.
-// Usage: bench_search [FIXTURE_DIR] [--quick] [--only SUBSTRING]
+// Usage: bench_search [FIXTURE_DIR] [--quick] [--only SUBSTRING] [--dump DIR]
 //   --only runs the cases whose name contains SUBSTRING.
+//   --dump writes each case's inputs as JSON into DIR instead of running it.
 #include <sys/resource.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "interop/galvatron_hardware.h"
 #include "interop/galvatron_model.h"
@@ -105,11 +108,25 @@ v1::HardwareProfile H100Like(const std::string& name, int nodes) {
   return p;
 }
 
-// Runs (and prints) the case unless --only excludes it.
+// Runs (and prints) the case unless --only excludes it. With --dump DIR it
+// writes the case's model, hardware profile and request as JSON instead, so
+// that `galvatron-planner search` of any version can be timed on it.
 struct Runner {
   std::string only;
+  std::string dump;
   void operator()(const std::string& name, const search::PlanInputs& inputs) const {
     if (!only.empty() && name.find(only) == std::string::npos) return;
+    if (!dump.empty()) {
+      std::string file;
+      for (char c : name) file += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+      const std::string base = dump + "/" + file;
+      const bool ok = WriteTextFile(base + ".model.json", MessageToJson(inputs.model)).ok() &&
+                      WriteTextFile(base + ".hardware.json", MessageToJson(inputs.hardware)).ok() &&
+                      WriteTextFile(base + ".request.json", MessageToJson(inputs.request)).ok();
+      std::printf("%s %s.{model,hardware,request}.json\n", ok ? "wrote" : "could not write",
+                  base.c_str());
+      return;
+    }
     Print(name.c_str(), Time(inputs));
   }
 };
@@ -125,6 +142,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     quick = quick || std::string(argv[i]) == "--quick";
     if (std::string(argv[i]) == "--only" && i + 1 < argc) run.only = argv[++i];
+    if (std::string(argv[i]) == "--dump" && i + 1 < argc) run.dump = argv[++i];
   }
 
   // 1. LLaMA-2-7B on Galvatron's own profiles.
