@@ -208,6 +208,14 @@ TEST_CASE("Galvatron's coarse mode gives every layer one strategy", "[search][ga
     CHECK(layer.SerializeAsString() == coarse->layers(0).SerializeAsString());
   }
   CHECK(coarse->embedding().vocab_tp() == std::max(1, coarse->layers(0).tp()));
+  // Galvatron's own engine with fine_grained_mode 0 (its shipped settings,
+  // batch fit, 36 GB, global batch 16..64:16) picks this strategy: pp2, tp2
+  // dp2 with ZeRO-2 on every layer, global batch 48 in 16, at this score.
+  CHECK(coarse->pp() == 2);
+  CHECK(coarse->layers(0).tp() == 2);
+  CHECK(coarse->layers(0).dp_type() == v1::DATA_PARALLEL_TYPE_ZERO2);
+  CHECK(coarse->micro_batches() == 16);
+  CHECK(coarse->prediction().samples_per_second() == Approx(19.43338778214278).epsilon(1e-9));
   CHECK(coarse->prediction().samples_per_second() <= fine * (1 + 1e-12));
   // A coarse plan is another plan: its id differs.
   CHECK(coarse->id() != GalvatronPlan(LlamaInputs(1, 8)).id());
