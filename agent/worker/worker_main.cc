@@ -280,6 +280,21 @@ int GuardedMain(int argc, char** argv) {
       "--export-out", train.export_out,
       "at the end, write the trained model here as safetensors with Hugging Face's names "
       "(GPT-2, LLaMA): the ranks send their slices to rank 0, which writes the file");
+  train_cmd->add_option("--loss-scaling", train.loss_scaling,
+                        "dynamic: multiply the loss by a power-of-two scale before backward, "
+                        "divide the gradients by it after, skip a step whose gradients are not "
+                        "finite and halve the scale, double it after --loss-scale-growth-interval "
+                        "clean steps (float16 needs it; exact in float32/float64); off (default)");
+  train_cmd->add_option("--initial-loss-scale", train.initial_loss_scale, "a power of two")
+      ->capture_default_str();
+  train_cmd
+      ->add_option("--loss-scale-growth-interval", train.loss_scale_growth_interval,
+                   "clean steps before the scale doubles")
+      ->capture_default_str();
+  train_cmd->add_option("--inject-nonfinite-grad", train.inject_nonfinite_grad_steps,
+                        "tests: make this rank's gradients non-finite at these steps (1-based)");
+  train_cmd->add_option("--inject-nonfinite-grad-rank", train.inject_nonfinite_grad_rank,
+                        "tests: only on this rank (-1: every rank)");
 
   // galvatron-worker export: a checkpoint as Hugging Face safetensors.
   galvatron::runtime::ExportOptions exporting;

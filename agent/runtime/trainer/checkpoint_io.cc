@@ -42,7 +42,8 @@ bool CheckpointDue(const TrainOptions& o, int64_t step) {
 }
 
 absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, TrainerComm& comm,
-                            Stage& st, torch::optim::AdamW& optimizer) {
+                            Stage& st, torch::optim::AdamW& optimizer,
+                            const DynamicLossScaler* scaler) {
   const std::string dir = StepDir(root, step);
   std::error_code error;
   fs::create_directories(dir, error);
@@ -59,6 +60,10 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
     return absl::UnavailableError(
         absl::StrCat("cannot write the checkpoint in ", dir, ": ", e.what_without_backtrace()));
   }
+  if (scaler != nullptr) {
+    RETURN_IF_ERROR(
+        WriteTextFile(absl::StrCat(dir, "/rank-", rank, ".scaler"), scaler->Serialize() + "\n"));
+  }
   RETURN_IF_ERROR(WriteTextFile(absl::StrCat(dir, "/rank-", rank, ".done"), ""));
   comm.Barrier();  // every shard is on disk before the checkpoint counts
   if (rank == 0) {
@@ -69,7 +74,7 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
 }
 
 absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int64_t step, int rank, Stage& st,
-                                       torch::optim::AdamW& optimizer) {
+                                       torch::optim::AdamW& optimizer, DynamicLossScaler* scaler) {
   if (step <= 0) {
     ASSIGN_OR_RETURN(std::string latest, ReadTextFile((fs::path(root) / "latest").string()));
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(latest), &step) || step < 1) {
@@ -97,6 +102,16 @@ absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int64_t step, in
   } catch (const c10::Error& e) {
     return absl::DataLossError(absl::StrCat("cannot read the checkpoint of rank ", rank, " in ",
                                             dir, ": ", e.what_without_backtrace()));
+  }
+  if (scaler != nullptr) {
+    const std::string path = absl::StrCat(dir, "/rank-", rank, ".scaler");
+    absl::StatusOr<std::string> state = ReadTextFile(path);
+    if (!state.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": missing (was the checkpoint written without --loss-scaling dynamic?)"));
+    }
+    absl::Status restored = scaler->Restore(std::string(absl::StripAsciiWhitespace(*state)), path);
+    if (!restored.ok()) return absl::DataLossError(restored.message());
   }
   return step;
 }

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/runtime/trainer/loss_scaler.h"
 #include "agent/runtime/trainer/stage.h"
 #include "agent/runtime/trainer/trainer.h"
 #include "agent/runtime/trainer/trainer_comm.h"
@@ -29,16 +30,20 @@ namespace galvatron::runtime {
 // with a --checkpoint-dir).
 bool CheckpointDue(const TrainOptions& o, int64_t step);
 
-// Writes this rank's shard of step `step` under `root`, then (rank 0, after
-// a barrier) `root`/latest. UNAVAILABLE when a file cannot be written.
+// Writes this rank's shard of step `step` under `root` (with the loss
+// scaler's state in rank-R.scaler when there is one), then (rank 0, after a
+// barrier) `root`/latest. UNAVAILABLE when a file cannot be written.
 absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, TrainerComm& comm,
-                            Stage& stage, torch::optim::AdamW& optimizer);
+                            Stage& stage, torch::optim::AdamW& optimizer,
+                            const DynamicLossScaler* scaler = nullptr);
 
 // Reads this rank's shard of step `step` (0: the one `root`/latest names)
-// into `stage` and `optimizer`; returns the step. DATA_LOSS for a missing or
-// mismatched checkpoint.
+// into `stage`, `optimizer` and `scaler` (when given); returns the step.
+// DATA_LOSS for a missing or mismatched checkpoint (also one written without
+// loss scaling when `scaler` is given).
 absl::StatusOr<int64_t> LoadCheckpoint(const std::string& root, int64_t step, int rank,
-                                       Stage& stage, torch::optim::AdamW& optimizer);
+                                       Stage& stage, torch::optim::AdamW& optimizer,
+                                       DynamicLossScaler* scaler = nullptr);
 
 // One line per parameter tensor this rank holds, with its place in the full
 // tensor: "name ndim d0 d1 .. dim start count v0 v1 ..." (dim -1: whole), in

@@ -1,6 +1,7 @@
 #include "agent/runtime/trainer/clip_grads.h"
 
 #include <cmath>
+#include <limits>
 
 namespace galvatron::runtime {
 
@@ -24,6 +25,22 @@ void ClipGrads(const std::vector<torch::Tensor>& params, double clip, double nor
   torch::NoGradGuard no_grad;
   for (torch::Tensor t : params) {
     if (t.grad().defined()) t.mutable_grad().mul_(scale);
+  }
+}
+
+void ScaleGrads(const std::vector<torch::Tensor>& params, double factor) {
+  torch::NoGradGuard no_grad;
+  for (torch::Tensor t : params) {
+    if (t.grad().defined()) t.mutable_grad().mul_(factor);
+  }
+}
+
+void InjectNonFiniteGradient(Stage& stage) {
+  torch::NoGradGuard no_grad;
+  for (Param& p : stage.params) {
+    if (p.sync == Sync::kZero3 || !Updates(p) || !p.tensor.grad().defined()) continue;
+    p.tensor.mutable_grad().view({-1})[0] = std::numeric_limits<double>::infinity();
+    return;
   }
 }
 

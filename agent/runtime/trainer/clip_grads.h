@@ -26,4 +26,12 @@ double GlobalGradNorm(const Stage& stage, TrainerComm& comm);
 // by clip / (norm + 1e-6) (PyTorch's clip_grad_norm_).
 void ClipGrads(const std::vector<torch::Tensor>& params, double clip, double norm);
 
+// Multiplies every defined gradient of `params` by `factor` (unscaling a
+// scaled loss's gradients).
+void ScaleGrads(const std::vector<torch::Tensor>& params, double factor);
+
+// Tests of loss scaling: makes one element of this rank's first trainable
+// gradient infinite (a ZeRO-3 unit's shard when the stage has no other).
+void InjectNonFiniteGradient(Stage& stage);
+
 }  // namespace galvatron::runtime

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -29,6 +30,7 @@
 #include "agent/runtime/trainer/error_boundary.h"
 #include "agent/runtime/trainer/export_gather.h"
 #include "agent/runtime/trainer/grad_sync.h"
+#include "agent/runtime/trainer/loss_scaler.h"
 #include "agent/runtime/trainer/model_support.h"
 #include "agent/runtime/trainer/optimizer.h"
 #include "agent/runtime/trainer/stage.h"
@@ -56,8 +58,24 @@ absl::Status CheckOptions(const TrainOptions& o) {
   }
   if (o.dtype == "float16") {
     return absl::UnimplementedError(
-        "--dtype: float16 needs dynamic loss scaling, which the runtime does not have yet; use "
-        "bfloat16 (mixed precision with float32 master weights)");
+        "--dtype: float16 needs CUDA devices, which this runtime does not drive yet (its dynamic "
+        "loss scaling is there: --loss-scaling dynamic); use bfloat16 (mixed precision with "
+        "float32 master weights)");
+  }
+  if (!o.loss_scaling.empty() && o.loss_scaling != "dynamic" && o.loss_scaling != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--loss-scaling: \"", o.loss_scaling, "\", expected dynamic or off"));
+  }
+  if (o.loss_scaling == "dynamic" &&
+      !(o.initial_loss_scale >= 1 && std::isfinite(o.initial_loss_scale) &&
+        std::exp2(std::round(std::log2(o.initial_loss_scale))) == o.initial_loss_scale)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--initial-loss-scale: ", o.initial_loss_scale,
+                     ", expected a power of two >= 1 (scaling by it must be exact)"));
+  }
+  if (o.loss_scale_growth_interval < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--loss-scale-growth-interval: ", o.loss_scale_growth_interval, ", expected >= 1"));
   }
   if (o.dtype != "float32" && o.dtype != "float64" && o.dtype != "bfloat16") {
     return absl::InvalidArgumentError(
@@ -86,6 +104,7 @@ struct Training {
   std::unique_ptr<StepMetricsWriter> metrics;
   std::unique_ptr<GradSync> grads;
   std::unique_ptr<StageExecutor> executor;
+  std::unique_ptr<DynamicLossScaler> scaler;  // null without loss scaling
 };
 
 absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
@@ -112,9 +131,16 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
                                         static_cast<uint64_t>(o.seed)));
   ASSIGN_OR_RETURN(t->optimizer,
                    StageOptimizer::Create(t->stage, t->model.optimizer(), o, t->precision));
+  if (o.loss_scaling == "dynamic") {
+    LossScalerOptions scaling;
+    scaling.initial_scale = o.initial_loss_scale;
+    scaling.growth_interval = o.loss_scale_growth_interval;
+    t->scaler = std::make_unique<DynamicLossScaler>(scaling);
+  }
   if (o.resume) {
-    ASSIGN_OR_RETURN(t->first_step, LoadCheckpoint(o.checkpoint_dir, o.resume_step, o.rank,
-                                                   t->stage, t->optimizer->adamw()));
+    ASSIGN_OR_RETURN(t->first_step,
+                     LoadCheckpoint(o.checkpoint_dir, o.resume_step, o.rank, t->stage,
+                                    t->optimizer->adamw(), t->scaler.get()));
     spdlog::info("rank {}: resumed from step {}", o.rank, t->first_step);
   }
   ASSIGN_OR_RETURN(t->batches,
@@ -159,21 +185,46 @@ absl::Status RunTraining(const TrainOptions& o) {
           grads.ZeroGrads();
           ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
           record.loss_scale = 1.0 / counted_tokens;
-          ASSIGN_OR_RETURN(const ScheduleResult run, t->executor->Run(step, record.loss_scale));
+          // With loss scaling the backward runs on the loss times the
+          // scale; the gradients are divided by it again before clipping.
+          const double scale = t->scaler ? t->scaler->scale() : 1.0;
+          ASSIGN_OR_RETURN(const ScheduleResult run,
+                           t->executor->Run(step, record.loss_scale * scale));
           RETURN_IF_ERROR(grads.Finish());
           comm.FinishSends();
+          if ((o.inject_nonfinite_grad_rank < 0 || o.inject_nonfinite_grad_rank == o.rank) &&
+              std::count(o.inject_nonfinite_grad_steps.begin(), o.inject_nonfinite_grad_steps.end(),
+                         step + 1) > 0) {
+            InjectNonFiniteGradient(stage);
+          }
           optimizer.PrepareGrads();
           record.grad_norm = GlobalGradNorm(stage, comm);
-          ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
-          record.learning_rate = optimizer.Step(step);
-          grads.BroadcastUpdated();
+          bool update = true;
+          if (t->scaler) {
+            // The norm is a sum over the world: every rank decides alike.
+            update = t->scaler->Update(std::isfinite(record.grad_norm));
+            if (update) {
+              ScaleGrads(optimizer.params(), 1.0 / scale);
+              record.grad_norm /= scale;
+            } else if (o.rank == 0) {
+              spdlog::warn(
+                  "step {}: non-finite gradients at loss scale {}: step skipped, scale "
+                  "now {}",
+                  step + 1, scale, t->scaler->scale());
+            }
+          }
+          if (update) {
+            ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
+            record.learning_rate = optimizer.Step(step);
+            grads.BroadcastUpdated();
+          }
           record.model_state_bytes = ModelStateBytes(stage, optimizer.adamw());
           record.loss_sum = run.loss_sum;
           record.waited = run.waited;
           RETURN_IF_ERROR(t->metrics->Record(record));
           if (CheckpointDue(o, step + 1)) {
-            RETURN_IF_ERROR(
-                SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage, optimizer.adamw()));
+            RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage,
+                                           optimizer.adamw(), t->scaler.get()));
           }
           return absl::OkStatus();
         });

@@ -24,13 +24,15 @@
 // per-step metrics as JSON lines, and the trained model written as Hugging
 // Face safetensors (--export-out). Ranks meet through a c10d TCPStore at rank
 // 0 and talk over Gloo (CPU); NCCL for GPUs is not wired yet. --dtype
-// bfloat16 is mixed precision (bf16 compute, float32 masters); float16
-// (which needs loss scaling) is refused.
+// bfloat16 is mixed precision (bf16 compute, float32 masters); float16 is
+// refused until the CUDA path exists, while its dynamic loss scaling
+// (--loss-scaling dynamic, loss_scaler.h) runs, exactly, in any dtype.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -78,6 +80,16 @@ struct TrainOptions {
   // Face's names (GPT-2 and LLaMA models): the ranks' slices are gathered to
   // rank 0 over the process group, which writes the file (export_gather.h).
   std::string export_out;
+  // Dynamic loss scaling (loss_scaler.h): "dynamic" or "off"; "" = off (the
+  // float16 path, which needs it, is not built yet). In float32 and float64
+  // runs it is exact (power-of-two scales), which is how it is tested.
+  std::string loss_scaling;
+  double initial_loss_scale = 65536;
+  int64_t loss_scale_growth_interval = 2000;
+  // Tests: this rank's gradients become non-finite at these 1-based steps
+  // (after synchronisation), to check that every rank skips the step.
+  std::vector<int64_t> inject_nonfinite_grad_steps;
+  int inject_nonfinite_grad_rank = -1;  // only this rank (-1: every rank)
 };
 
 // Runs the training. Errors name this rank and, once training has started,
