@@ -717,6 +717,9 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
   for (const auto& s : ctx.spaces.front().layer_candidates) {
     max_candidate_tp[s.pp] = std::max(max_candidate_tp[s.pp], s.tp_sp());
   }
+  const int pp1_schedule = schedule_models.count(static_cast<int>(Schedule::k1F1B)) > 0
+                               ? static_cast<int>(Schedule::k1F1B)
+                               : schedule_models.begin()->first;
   std::vector<Task> tasks;
   for (const auto& [schedule_index, unused] : schedule_models) {
     const Schedule schedule = static_cast<Schedule>(schedule_index);
@@ -728,10 +731,9 @@ std::vector<Task> EnumerateTasks(const SearchContext& ctx, const CandidateOption
         for (int pp : pp_range) {
           if (pp > chunks || pp > num_layers) continue;
           // Without a pipeline the schedule changes nothing: the extended
-          // space runs those tasks under its first schedule only.
-          if (ctx.extended && pp == 1 && schedule_index != schedule_models.begin()->first) {
-            continue;
-          }
+          // space runs those tasks once, under 1F1B when it has it
+          // (Galvatron's shipped pipeline_type).
+          if (ctx.extended && pp == 1 && schedule_index != pp1_schedule) continue;
           if (!options.pipeline_degrees.empty() && options.pipeline_degrees.count(pp) == 0) {
             continue;
           }
