@@ -1,6 +1,8 @@
 #include "planner/search/fit_suggestions.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -29,6 +31,29 @@ absl::StatusOr<std::optional<v1::Plan>> TryPlan(const PlanInputs& inputs,
   return plan.status();
 }
 
+// Feasibility is monotone in the value searched: between `bad` (does not
+// fit) and `good` (fits, `*plan` its plan) — either may be the larger —
+// narrows to the value nearest `bad` that fits, to `step` (values are
+// multiples of it), and returns it with its plan in `*plan`.
+absl::StatusOr<int64_t> Bisect(
+    int64_t bad, int64_t good, int64_t step,
+    const std::function<absl::StatusOr<std::optional<v1::Plan>>(int64_t)>& attempt,
+    std::optional<v1::Plan>* plan) {
+  while (std::abs(good - bad) > step) {
+    int64_t mid = bad + (good - bad) / 2;
+    mid -= mid % step;
+    if (mid == bad) mid += good > bad ? step : -step;
+    ASSIGN_OR_RETURN(std::optional<v1::Plan> tried, attempt(mid));
+    if (tried) {
+      good = mid;
+      *plan = std::move(tried);
+    } else {
+      bad = mid;
+    }
+  }
+  return good;
+}
+
 PlanInputs WithMemory(const PlanInputs& in, int64_t bytes) {
   PlanInputs out = in;
   out.request.set_memory_budget_bytes(bytes);
@@ -49,20 +74,13 @@ absl::StatusOr<std::optional<FitSuggestion>> LeastMemory(const PlanInputs& in,
     ASSIGN_OR_RETURN(
         found, TryPlan(WithMemory(in, hi), options, absl::StrCat("memory ", FormatBytes(hi))));
   }
-  while (hi - lo > options.memory_step_bytes) {
-    int64_t mid = lo + (hi - lo) / 2;
-    mid -= mid % options.memory_step_bytes;
-    if (mid <= lo) mid = lo + options.memory_step_bytes;
-    ASSIGN_OR_RETURN(
-        std::optional<v1::Plan> plan,
-        TryPlan(WithMemory(in, mid), options, absl::StrCat("memory ", FormatBytes(mid))));
-    if (plan) {
-      hi = mid;
-      found = std::move(plan);
-    } else {
-      lo = mid;
-    }
-  }
+  ASSIGN_OR_RETURN(hi, Bisect(
+                           lo, hi, options.memory_step_bytes,
+                           [&](int64_t bytes) {
+                             return TryPlan(WithMemory(in, bytes), options,
+                                            absl::StrCat("memory ", FormatBytes(bytes)));
+                           },
+                           &found));
   FitSuggestion s;
   s.kind = "memory";
   s.extra_memory_bytes = hi - budget;
@@ -123,17 +141,15 @@ absl::StatusOr<std::optional<FitSuggestion>> LargestBatch(const PlanInputs& in,
     }
   }
   if (!found) return std::optional<FitSuggestion>();
-  while (bad - good > 1) {
-    const int mid = good + (bad - good) / 2;
-    ASSIGN_OR_RETURN(std::optional<v1::Plan> plan,
-                     TryPlan(with_batch(mid), options, absl::StrCat("global batch ", mid)));
-    if (plan) {
-      good = mid;
-      found = std::move(plan);
-    } else {
-      bad = mid;
-    }
-  }
+  ASSIGN_OR_RETURN(const int64_t largest, Bisect(
+                                              bad, good, 1,
+                                              [&](int64_t b) {
+                                                return TryPlan(with_batch(static_cast<int>(b)),
+                                                               options,
+                                                               absl::StrCat("global batch ", b));
+                                              },
+                                              &found));
+  good = static_cast<int>(largest);
   FitSuggestion s;
   s.kind = "global batch";
   s.change = absl::StrCat("global batch ", smallest, " -> ", good,
