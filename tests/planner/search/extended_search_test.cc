@@ -19,6 +19,7 @@
 #include "planner/search/partition.h"
 #include "planner/search/plan_builder.h"
 #include "planner/search/search.h"
+#include "tests/planner/search/galvatron_llama.h"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
@@ -26,27 +27,11 @@ namespace galvatron::search {
 namespace {
 
 PlanInputs LlamaInputs(int num_nodes, int gpus_per_node) {
-  const std::string data = testing::SourceDir() + "/tests/data/galvatron";
+  testing::GalvatronLlama llama = testing::LoadGalvatronLlama(num_nodes, gpus_per_node, "a100");
   PlanInputs in;
-  in.model = *CatalogModel("llama2-7b");
-  in.model.set_seq_len(2048);
-  interop::GalvatronHardwareFiles hw;
-  hw.directory = data;
-  hw.num_nodes = num_nodes;
-  hw.gpus_per_node = gpus_per_node;
-  hw.cluster = "a100";
-  auto hardware = interop::ReadGalvatronHardware(hw);
-  REQUIRE(hardware.ok());
-  in.hardware = *hardware;
-  interop::GalvatronModelFiles files;
-  files.computation_profile_path = data + "/computation_profiling_bf16_llama2-7b_all.json";
-  files.memory_profile_path = data + "/memory_profiling_bf16_llama2-7b_all.json";
-  files.spec = in.model;
-  files.cluster = "a100";
-  files.time_profile_mode = interop::GalvatronTimeProfileMode::kBatch;
-  auto compute = interop::ReadGalvatronModelProfiles(files);
-  REQUIRE(compute.ok());
-  in.compute = *compute;
+  in.model = llama.model;
+  in.hardware = llama.hardware;
+  in.compute = llama.compute;
   in.request.set_memory_budget_bytes(int64_t{36} << 30);
   in.request.set_global_batch(48);
   return in;

@@ -27,6 +27,7 @@
 #include "planner/cost/analytic_efficiency.h"
 #include "planner/search/plan_builder.h"
 #include "planner/search/search.h"
+#include "tests/planner/search/galvatron_llama.h"
 #include "tests/support/synthetic_cluster.h"
 #include "tests/support/test_support.h"
 
@@ -350,28 +351,12 @@ TEST_CASE("Megatron-LM's 36-layer GPT on 128 devices stays under peak") {
 // batch-mode time fit (4.30 ms forward per sample at micro-batch 2, backward
 // twice that). Every pipeline degree and partition method.
 TEST_CASE("Galvatron's LLaMA-2-7B profiles on 2 x 8 A100s obey the profile's own times") {
-  const std::string data = testing::SourceDir() + "/tests/data/galvatron";
   Case c;
   c.description = "llama2-7b, Galvatron's 2x8 A100 files";
-  c.model = *CatalogModel("llama2-7b");
-  c.model.set_seq_len(2048);
-  interop::GalvatronHardwareFiles hw;
-  hw.directory = data;
-  hw.num_nodes = 2;
-  hw.gpus_per_node = 8;
-  hw.cluster = "a100x16";
-  auto hardware = interop::ReadGalvatronHardware(hw);
-  REQUIRE(hardware.ok());
-  c.hardware = *hardware;
-  interop::GalvatronModelFiles files;
-  files.computation_profile_path = data + "/computation_profiling_bf16_llama2-7b_all.json";
-  files.memory_profile_path = data + "/memory_profiling_bf16_llama2-7b_all.json";
-  files.spec = c.model;
-  files.cluster = "a100x16";
-  files.time_profile_mode = interop::GalvatronTimeProfileMode::kBatch;
-  auto compute = interop::ReadGalvatronModelProfiles(files);
-  REQUIRE(compute.ok());
-  c.compute = *compute;
+  testing::GalvatronLlama llama = testing::LoadGalvatronLlama(2, 8, "a100x16");
+  c.model = llama.model;
+  c.hardware = llama.hardware;
+  c.compute = llama.compute;
   SearchOptions options;
   options.global_batch_min = options.global_batch_max = 128;
   options.memory_budget_mb = 36 * 1024;
