@@ -1,42 +1,92 @@
-# Every dependency comes from Debian packages (scripts/install-deps.sh).
+# Every dependency comes from Debian packages (scripts/install-deps.sh),
+# except, optionally, LibTorch (GALVATRON_TORCH below). A worker-only build
+# (GALVATRON_WORKER_ONLY) needs only what galvatron-worker links: Protocol
+# Buffers (messages, no services), Abseil, spdlog, CLI11, nlohmann/json and
+# LibTorch — no gRPC, SQLite, yaml-cpp, cpp-httplib or Catch2.
 find_package(Threads REQUIRED)
 find_package(Protobuf REQUIRED)
-find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
-find_package(SQLite3 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
-# Galvatron's search settings file (search_dist.yaml) for `galvatron-planner
-# search --galvatron-yaml`.
-find_package(yaml-cpp CONFIG REQUIRED)
-if(GALVATRON_BUILD_TESTS)
-  find_package(Catch2 CONFIG REQUIRED)
+if(NOT GALVATRON_WORKER_ONLY)
+  find_package(gRPC CONFIG REQUIRED)
+  find_package(SQLite3 REQUIRED)
+  # Galvatron's search settings file (search_dist.yaml) for `galvatron-planner
+  # search --galvatron-yaml`.
+  find_package(yaml-cpp CONFIG REQUIRED)
+  if(GALVATRON_BUILD_TESTS)
+    find_package(Catch2 CONFIG REQUIRED)
+  endif()
+  find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+
+  # The dashboard: cpp-httplib serves its pages (HTTP and HTTPS, with
+  # OpenSSL), Chart.js draws its charts in the browser (compiled into the
+  # binary).
+  find_package(PkgConfig REQUIRED)
+  pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+  find_package(OpenSSL REQUIRED)
+  find_package(ZLIB REQUIRED)
+  find_file(GALVATRON_CHART_JS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH)
+  if(NOT GALVATRON_CHART_JS)
+    message(FATAL_ERROR "Chart.js not found at /usr/share/javascript/chart.js/chart.min.js: "
+                        "install Debian's libjs-chart.js (scripts/install-deps.sh does)")
+  endif()
 endif()
 
-find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
-
-# The dashboard: cpp-httplib serves its pages (HTTP and HTTPS, with
-# OpenSSL), Chart.js draws its charts in the browser (compiled into the
-# binary).
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-find_package(OpenSSL REQUIRED)
-find_package(ZLIB REQUIRED)
-find_file(GALVATRON_CHART_JS chart.min.js PATHS /usr/share/javascript/chart.js NO_DEFAULT_PATH)
-if(NOT GALVATRON_CHART_JS)
-  message(FATAL_ERROR "Chart.js not found at /usr/share/javascript/chart.js/chart.min.js: "
-                      "install Debian's libjs-chart.js (scripts/install-deps.sh does)")
+# LibTorch: Debian's (CPU, with c10d and Gloo) by default. Only agent/probe,
+# agent/compute_profile, agent/runtime and agent/worker may link it.
+# GALVATRON_TORCH (a CMake variable, or the environment variable of that
+# name) picks another: the directory of an unpacked LibTorch archive (or any
+# prefix holding TorchConfig.cmake), or a Python interpreter whose PyTorch
+# to use ("python3", "/opt/venv/bin/python"): its
+# torch.utils.cmake_prefix_path, as PyTorch's C++ docs build extensions.
+# CMAKE_PREFIX_PATH works too. Such a LibTorch may be a 2.x with CUDA and
+# NCCL (agent/runtime/comm/c10d_compat.h keeps the code building on both).
+if(NOT DEFINED GALVATRON_TORCH AND DEFINED ENV{GALVATRON_TORCH})
+  set(GALVATRON_TORCH "$ENV{GALVATRON_TORCH}")
 endif()
-
-# LibTorch (CPU build with c10d and Gloo). Only agent/probe, agent/profiler and
-# agent/runtime may link it.
+set(GALVATRON_TORCH "${GALVATRON_TORCH}" CACHE STRING
+    "LibTorch to build the workers against: a LibTorch directory or a Python with PyTorch (empty: Debian's)")
 set(GALVATRON_HAVE_TORCH OFF)
+set(GALVATRON_TORCH_HAS_CUDA OFF)
 if(GALVATRON_WITH_TORCH)
-  find_package(Torch CONFIG QUIET)
+  set(torch_required QUIET)
+  if(GALVATRON_TORCH)
+    set(torch_required REQUIRED)
+    if(IS_DIRECTORY "${GALVATRON_TORCH}")
+      list(PREPEND CMAKE_PREFIX_PATH "${GALVATRON_TORCH}")
+    else()
+      execute_process(
+        COMMAND "${GALVATRON_TORCH}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+        OUTPUT_VARIABLE torch_prefix ERROR_VARIABLE torch_error RESULT_VARIABLE torch_rc
+        OUTPUT_STRIP_TRAILING_WHITESPACE)
+      if(NOT torch_rc EQUAL 0)
+        message(FATAL_ERROR "GALVATRON_TORCH=${GALVATRON_TORCH}: expected a LibTorch directory or "
+                            "a Python interpreter with PyTorch installed; running it failed: "
+                            "${torch_error}")
+      endif()
+      list(PREPEND CMAKE_PREFIX_PATH "${torch_prefix}")
+    endif()
+  endif()
+  find_package(Torch CONFIG ${torch_required})
   if(Torch_FOUND)
     set(GALVATRON_HAVE_TORCH ON)
-    message(STATUS "LibTorch: ${TORCH_INSTALL_PREFIX}")
+    # Our libraries (Abseil, Protocol Buffers, spdlog, ...) pass std::string
+    # across their interfaces with the C++11 ABI; a LibTorch built with the
+    # old ABI cannot be linked with them.
+    if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+      message(FATAL_ERROR
+        "LibTorch at ${TORCH_INSTALL_PREFIX} uses the pre-C++11 std::string ABI "
+        "(TORCH_CXX_FLAGS: ${TORCH_CXX_FLAGS}); this project and its libraries use the C++11 ABI. "
+        "Use a LibTorch with the C++11 ABI: PyTorch's Linux wheels from 2.7 on, or the "
+        "'cxx11-abi' LibTorch archive")
+    endif()
+    if(TARGET c10_cuda OR TORCH_CUDA_LIBRARIES)
+      set(GALVATRON_TORCH_HAS_CUDA ON)
+    endif()
+    message(STATUS "LibTorch ${Torch_VERSION}: ${TORCH_INSTALL_PREFIX} "
+                   "(CUDA and NCCL paths: ${GALVATRON_TORCH_HAS_CUDA})")
   else()
     message(WARNING "LibTorch not found: workers will not be built "
                     "(install libtorch-dev libgloo-dev, or -DGALVATRON_WITH_TORCH=OFF)")

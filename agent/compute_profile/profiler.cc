@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/runtime/blocks/blocks.h"
+#include "agent/runtime/device/device.h"
 #include "common/host_facts.h"
 #include "common/layer_type.h"
 #include "common/least_squares.h"
@@ -151,10 +152,6 @@ double Median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
 struct ForwardBackwardTimes {
   std::vector<std::vector<double>> forward, backward;  // per run: each repetition
 };
@@ -167,19 +164,21 @@ struct ForwardBackwardTimes {
 template <typename Run>
 ForwardBackwardTimes TimeForwardBackward(const Context& ctx, const std::vector<Run>& runs) {
   std::vector<std::vector<double>> forward(runs.size()), backward(runs.size());
+  // CUDA events on a CUDA device (the device's time, waited for), the steady
+  // clock on the CPU.
+  runtime::DeviceTimer timer(ctx.device);
   for (int i = 0; i < ctx.options.warmup + ctx.options.repeats; ++i) {
     for (size_t r = 0; r < runs.size(); ++r) {
       ctx.Sync();
-      const auto t0 = std::chrono::steady_clock::now();
+      timer.Start();
       torch::Tensor out = runs[r]();
-      ctx.Sync();
-      const auto t1 = std::chrono::steady_clock::now();
+      const double forward_seconds = timer.ElapsedSeconds();
+      timer.Start();
       out.backward(torch::ones_like(out));
-      ctx.Sync();
-      const auto t2 = std::chrono::steady_clock::now();
+      const double backward_seconds = timer.ElapsedSeconds();
       if (i >= ctx.options.warmup) {
-        forward[r].push_back(Seconds(t0, t1));
-        backward[r].push_back(Seconds(t1, t2));
+        forward[r].push_back(forward_seconds);
+        backward[r].push_back(backward_seconds);
       }
     }
   }

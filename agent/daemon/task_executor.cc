@@ -437,6 +437,10 @@ absl::StatusOr<std::vector<std::string>> TaskExecutor::WorkerArgs(const v1::Task
                  absl::StrCat(o.checkpoint_every()),
                  "--threads",
                  absl::StrCat(std::max(1, node_.cpu_cores() / std::max(1, ranks_here)))});
+    // A CUDA node's worker sees only its assigned device (CUDA_VISIBLE_DEVICES,
+    // set with the environment below), as device 0.
+    const bool cuda = node_.devices_size() > 0 && node_.devices(0).kind() == v1::DEVICE_KIND_CUDA;
+    args.insert(args.end(), {"--device", cuda ? "cuda:0" : "cpu"});
     if (o.learning_rate() > 0) args.insert(args.end(), {"--lr", absl::StrCat(o.learning_rate())});
     if (train.resume_step() > 0) {
       args.insert(args.end(), {"--resume", "--resume-step", absl::StrCat(train.resume_step())});

@@ -223,8 +223,19 @@ int GuardedMain(int argc, char** argv) {
   train_cmd
       ->add_option(
           "--dtype", train.dtype,
-          "float32, float64 (exactness checks) or bfloat16 (bf16 compute, float32 master weights)")
+          "float32, float64 (exactness checks), bfloat16 (bf16 compute, float32 master weights) "
+          "or float16 (likewise, with dynamic loss scaling; CUDA only)")
       ->capture_default_str();
+  train_cmd
+      ->add_option("--device", train.device,
+                   "cpu, cuda:N, cuda (device $LOCAL_RANK, else the rank, modulo the visible "
+                   "devices) or auto (cuda when this worker has CUDA and sees a device, else "
+                   "cpu); CUDA ranks talk over NCCL, CPU ranks over Gloo")
+      ->capture_default_str();
+  auto* train_local_rank =
+      train_cmd->add_option("--local-rank", train.local_rank,
+                            "rank within the node, for --device cuda/auto (default "
+                            "$LOCAL_RANK, else the rank)");
   train_cmd
       ->add_option("--data", train.data,
                    "synthetic; a Megatron-LM indexed dataset: PREFIX (or PREFIX.bin, PREFIX.idx) "
@@ -357,6 +368,7 @@ int GuardedMain(int argc, char** argv) {
     }
     if (train_rank->count() == 0) EnvInt("RANK", &train.rank);
     if (train_world->count() == 0) EnvInt("WORLD_SIZE", &train.world_size);
+    if (train_local_rank->count() == 0) EnvInt("LOCAL_RANK", &train.local_rank);
     if (!train_store.empty()) {
       if (!SplitHostPort(train_store, &train.store_host, &train.store_port)) {
         return Fail("train: --store: \"" + train_store + "\", expected HOST:PORT");

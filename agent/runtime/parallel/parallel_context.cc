@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/comm/gloo_peers.h"
+#include "agent/runtime/device/device.h"
 #include "common/status_macros.h"
 
 namespace galvatron::runtime {
@@ -41,10 +42,17 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
   context->plan_ = std::move(plan);
   const GroupPlan& p = context->plan_;
 
+  if (options.backend != "gloo" && options.backend != "nccl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backend: \"", options.backend, "\", expected gloo or nccl"));
+  }
+  const bool nccl = options.backend == "nccl";
   if (!p.creation_order.empty()) {
-    ASSIGN_OR_RETURN(auto device, GlooDevice(options));
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    gloo_options->devices.push_back(device);
+    if (!nccl) {
+      ASSIGN_OR_RETURN(auto device, GlooDevice(options));
+      gloo_options->devices.push_back(device);
+    }
     // In the plan's order: see group_plan.h for why that cannot deadlock.
     for (const std::vector<int>& ranks : p.creation_order) {
       auto group = std::make_unique<CommGroup>();
@@ -54,6 +62,19 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
       // Each group rendezvouses under its own key prefix of the one store.
       auto prefixed = c10::make_intrusive<c10d::PrefixStore>(
           absl::StrCat(options.store_prefix, "/", group->Describe()), store);
+      if (nccl) {
+        absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> backend =
+            MakeNcclBackend(prefixed, group->rank, group->size(), options.timeout);
+        if (!backend.ok()) {
+          return absl::Status(backend.status().code(),
+                              absl::StrCat("rank ", layout.rank, ", group ", group->Describe(),
+                                           ": ", backend.status().message()));
+        }
+        group->process_group = *std::move(backend);
+        ++context->process_group_count_;
+        context->groups_.emplace(ranks, std::move(group));
+        continue;
+      }
       c10::intrusive_ptr<GlooProcessGroup> gloo;
       try {
         gloo = c10::make_intrusive<GlooProcessGroup>(prefixed, group->rank, group->size(),

@@ -7,7 +7,8 @@
 // says which). Groups are cached by their rank list, so two layers (or a tp
 // group and a dp group) with the same ranks share one process group.
 //
-// Backends: Gloo (CPU). NCCL for GPUs is not wired yet.
+// Backends: Gloo (CPU tensors) or NCCL (CUDA tensors; a worker built
+// against a LibTorch with CUDA, agent/runtime/device/device.h).
 //
 // Immutable after Create, thread-compatible; the CommGroups it hands out live
 // as long as the context — keep it alive until every backward pass that used
@@ -31,6 +32,8 @@ struct ParallelContextOptions {
   // Keys of this context's groups in the store live under this prefix; two
   // contexts on one store need different prefixes.
   std::string store_prefix = "galvatron/parallel";
+  // "gloo" or "nccl".
+  std::string backend = "gloo";
   // The address Gloo binds to: 127.0.0.1 for one machine; empty: the
   // address of this host's name (c10d's default device).
   std::string gloo_host = "127.0.0.1";

@@ -51,7 +51,7 @@ absl::Status SaveCheckpoint(const std::string& root, int64_t step, int rank, Tra
     return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", error.message()));
   try {
     torch::serialize::OutputArchive params;
-    for (auto& [name, tensor] : CheckpointTensors(st)) params.write(name, tensor.detach());
+    for (auto& [name, tensor] : CheckpointTensors(st)) params.write(name, tensor.detach().cpu());
     params.save_to(absl::StrCat(dir, "/rank-", rank, ".pt"));
     torch::serialize::OutputArchive states;
     optimizer.save(states);
@@ -121,7 +121,8 @@ absl::Status DumpParameters(const std::string& dump_path, int world, int rank, S
   std::ofstream out(path, std::ios::trunc);
   for (auto& unit : st.units) unit->Materialize();
   for (const Param& p : st.params) {
-    torch::Tensor flat = p.tensor.detach().to(torch::kFloat64).reshape({-1}).contiguous();
+    torch::Tensor flat =
+        p.tensor.detach().to(torch::kCPU, torch::kFloat64).reshape({-1}).contiguous();
     out << p.name << ' ' << p.shard.full_shape.size();
     for (int64_t d : p.shard.full_shape) out << ' ' << d;
     out << ' ' << p.shard.dim << ' ' << p.shard.start << ' ' << flat.numel();

@@ -105,7 +105,7 @@ absl::Status ExportTrained(const std::string& path, const v1::ModelSpec& model, 
     comm.FinishSends();
   } else {
     for (const Param* p : held) {
-      status.Update(full.Add(p->name, p->shard, p->tensor.detach()));
+      status.Update(full.Add(p->name, p->shard, p->tensor.detach().cpu()));
     }
     for (int from = 1; from < comm.world() && status.ok(); ++from) {
       const int64_t length =

@@ -82,8 +82,12 @@ void GradientReducer::StartReady() {
       parts.push_back(p.grad().reshape({-1}));
     }
     b.flat = torch::cat(parts);
-    // Gloo has no bf16 kernels: bf16 gradients are summed as float32.
-    if (b.flat.scalar_type() == torch::kBFloat16) b.flat = b.flat.to(torch::kFloat32);
+    // Gloo has no bf16 kernels: bf16 gradients are summed as float32 there
+    // (NCCL sums them in bf16, as they are).
+    if (b.flat.scalar_type() == torch::kBFloat16 &&
+        b.group->process_group->getBackendName() == "gloo") {
+      b.flat = b.flat.to(torch::kFloat32);
+    }
     std::vector<torch::Tensor> tensors{b.flat};
     b.work = b.group->process_group->allreduce(tensors);
   }

@@ -24,26 +24,29 @@
 
 namespace galvatron::runtime {
 
-// The numeric types of a run. bfloat16 is mixed precision: the model
-// computes in bf16 and the optimizer updates float32 master copies
-// (Megatron's mixed precision; bf16 needs no loss scaling).
+// The numeric types of a run. bfloat16 and float16 are mixed precision: the
+// model computes in the half type and the optimizer updates float32 master
+// copies (Megatron's mixed precision; float16 also needs loss scaling).
 struct Precision {
   torch::Dtype compute = torch::kFloat32;  // parameters and activations
   torch::Dtype master = torch::kFloat32;   // what the optimizer updates
-  // Pipeline messages and reduced gradients: Gloo has no bf16 kernels.
+  // Pipeline messages and reduced gradients: float32 for bf16 over Gloo,
+  // which has no bf16 kernels; the compute type over NCCL.
   torch::Dtype wire = torch::kFloat32;
   bool mixed = false;  // compute != master
 };
 
-// "float32", "float64" or "bfloat16" (the caller has checked the name).
-inline Precision PrecisionOf(const std::string& dtype) {
+// "float32", "float64", "bfloat16" or "float16" (the caller has checked the
+// name); `native_half` when the collectives (NCCL) sum half types as they are.
+inline Precision PrecisionOf(const std::string& dtype, bool native_half = false) {
   Precision p;
   p.compute = dtype == "float64"    ? torch::kFloat64
               : dtype == "bfloat16" ? torch::kBFloat16
+              : dtype == "float16"  ? torch::kFloat16
                                     : torch::kFloat32;
-  p.mixed = p.compute == torch::kBFloat16;
+  p.mixed = p.compute == torch::kBFloat16 || p.compute == torch::kFloat16;
   p.master = p.mixed ? torch::kFloat32 : p.compute;
-  p.wire = p.mixed ? torch::kFloat32 : p.compute;
+  p.wire = p.mixed && !native_half ? torch::kFloat32 : p.compute;
   return p;
 }
 
@@ -88,6 +91,8 @@ inline bool Updates(const Param& p) {
 
 // This rank's stage of the model.
 struct Stage {
+  // Where this rank's parameters, activations and micro-batches live.
+  torch::Device device = torch::kCPU;
   int position = 0;  // in the stage
   int stage_size = 1;
   bool first = true, last = true;

@@ -229,6 +229,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   ParallelContext& ctx = comm.model();
   ParallelContext& grads = comm.grads();
   Stage st;
+  st.device = comm.device();
   st.position = ctx.stage_group().rank;
   st.stage_size = ctx.stage_group().size();
   st.first = ctx.first_stage();
@@ -299,6 +300,9 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     st.embedding = EmbeddingHead(model_spec, HeadPartOf(pp, st.first), options);
     const std::vector<ParamShard> shards = st.embedding->Shards();
     InitParameters(*st.embedding, shards, "embedding.", seed);
+    // Initialised on the CPU (the same values on any device), then moved:
+    // the parameters keep their identity.
+    if (!st.device.is_cpu()) st.embedding->to(st.device);
     ASSIGN_OR_RETURN(st.embedding_unit,
                      add_params(*st.embedding, shards, "embedding.", *gg, e.dp_type(),
                                 options.sp == v1::SEQUENCE_PARALLEL_ULYSSES, vtp));
@@ -319,6 +323,7 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
     const std::string prefix = absl::StrCat("layer", l, ".");
     const std::vector<ParamShard> shards = block->Shards();
     InitParameters(*block, shards, prefix, seed);
+    if (!st.device.is_cpu()) block->to(st.device);
     ASSIGN_OR_RETURN(const int unit,
                      add_params(*block, shards, prefix, *gg, s.dp_type(), ulysses, tp));
     st.block_unit.push_back(unit);

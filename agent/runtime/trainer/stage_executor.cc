@@ -44,14 +44,15 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
   ActivationLayout layout;
   if (st.first) {
     ASSIGN_OR_RETURN(MicroBatch batch, batches_.Get(step, c));
-    torch::Tensor tokens = batch.inputs;
+    torch::Tensor tokens = batch.inputs.to(st.device);
     x = RunUnit(st.embedding_unit, [&] { return st.embedding->EmbedParallel(tokens); });
     layout = st.embedding_layout;
   } else {
     const auto wait_start = std::chrono::steady_clock::now();
     x = comm_
             .Receive(st.previous_layout.LocalShape(m, seq, hidden_),
-                     torch::TensorOptions().dtype(precision_.wire), ctx.prev_stage_rank(), 2 * c)
+                     torch::TensorOptions().dtype(precision_.wire).device(st.device),
+                     ctx.prev_stage_rank(), 2 * c)
             .to(precision_.compute);
     result.waited += std::chrono::steady_clock::now() - wait_start;
     x.requires_grad_(true);
@@ -75,7 +76,9 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
   ASSIGN_OR_RETURN(MicroBatch batch, batches_.Get(step, c));
   torch::Tensor h = x;
   torch::Tensor loss = RunUnit(st.embedding_unit, [&] {
-    return st.embedding->LossSumParallel(h, batch.labels, batch.weights);
+    return st.embedding->LossSumParallel(
+        h, batch.labels.to(st.device),
+        batch.weights.defined() ? batch.weights.to(st.device) : batch.weights);
   });
   if (!st.loss_replicated || st.position % st.embedding_layout.tp == 0) {
     result.loss_sum += loss.item<double>();
@@ -92,15 +95,16 @@ void StageExecutor::Backward(int c, ScheduleResult& result) {
     out.backward();
   } else {
     const auto wait_start = std::chrono::steady_clock::now();
-    torch::Tensor grad = comm_.Receive(out.sizes(), torch::TensorOptions().dtype(precision_.wire),
-                                       ctx.next_stage_rank(), 2 * c + 1);
+    torch::Tensor grad = comm_.Receive(
+        out.sizes(), torch::TensorOptions().dtype(precision_.wire).device(stage_.device),
+        ctx.next_stage_rank(), 2 * c + 1, TrainerComm::Lane::kBackward);
     result.waited += std::chrono::steady_clock::now() - wait_start;
     out.backward(grad.to(precision_.compute));
   }
   if (!stage_.first) {
     torch::Tensor& in = inputs_[static_cast<size_t>(c)];
     comm_.Send((in.grad().defined() ? in.grad() : torch::zeros_like(in)).to(precision_.wire),
-               ctx.prev_stage_rank(), 2 * c + 1);
+               ctx.prev_stage_rank(), 2 * c + 1, TrainerComm::Lane::kBackward);
     in = torch::Tensor();
   }
   out = torch::Tensor();

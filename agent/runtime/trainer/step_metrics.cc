@@ -6,7 +6,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "agent/runtime/comm/collectives.h"
 #include "common/json_file.h"
 #include "galvatron/v1/job.pb.h"
 #include "spdlog/spdlog.h"
@@ -35,6 +34,10 @@ int64_t PeakMemoryBytes() {
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
+int64_t PeakMemoryBytes(const torch::Device& device) {
+  return device.is_cuda() ? DevicePeakBytes(device) : PeakMemoryBytes();
+}
+
 absl::StatusOr<std::unique_ptr<StepMetricsWriter>> StepMetricsWriter::Open(const TrainOptions& o,
                                                                            TrainerComm& comm,
                                                                            int global_batch,
@@ -56,10 +59,8 @@ absl::Status StepMetricsWriter::Record(const StepRecord& r) {
   // from its neighbours (the slowest rank of the stage counts).
   torch::Tensor stage_seconds = torch::zeros({pp}, torch::TensorOptions().dtype(torch::kFloat64));
   stage_seconds[ctx.stage()] =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - r.start - r.waited).count();
-  if (comm_.world() > 1) {
-    stage_seconds = AllReduce(stage_seconds, comm_.grads().world_group(), c10d::ReduceOp::MAX);
-  }
+      timer_.ElapsedSeconds() - std::chrono::duration<double>(r.waited).count();
+  comm_.WorldMax(stage_seconds);
   torch::Tensor total_loss =
       torch::full({1}, r.loss_sum, torch::TensorOptions().dtype(torch::kFloat64));
   comm_.WorldSum(total_loss);
@@ -74,7 +75,7 @@ absl::Status StepMetricsWriter::Record(const StepRecord& r) {
   metric.set_step_seconds(seconds);
   metric.set_samples_per_second(global_batch_ / seconds);
   metric.set_tokens_per_second(static_cast<double>(global_batch_) * seq_ / seconds);
-  metric.set_peak_memory_bytes(PeakMemoryBytes());
+  metric.set_peak_memory_bytes(PeakMemoryBytes(comm_.device()));
   metric.set_model_state_bytes(r.model_state_bytes);
   metric.set_learning_rate(r.learning_rate);
   metric.set_grad_norm(r.grad_norm);

@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/runtime/device/device.h"
 #include "agent/runtime/trainer/stage.h"
 #include "agent/runtime/trainer/trainer.h"
 #include "agent/runtime/trainer/trainer_comm.h"
@@ -29,6 +30,10 @@ int64_t ModelStateBytes(const Stage& stage, torch::optim::AdamW& optimizer);
 
 // This process's peak resident memory.
 int64_t PeakMemoryBytes();
+
+// The peak memory a step reports: the caching allocator's peak of tensors
+// on a CUDA device; the process's peak resident memory on the CPU.
+int64_t PeakMemoryBytes(const torch::Device& device);
 
 // What one step produced, for its metrics.
 struct StepRecord {
@@ -51,18 +56,22 @@ class StepMetricsWriter {
                                                                  TrainerComm& comm,
                                                                  int global_batch, int seq);
 
+  // At the start of a step: starts timing the device's work.
+  void StartStep() { timer_.Start(); }
+
   // Sums the loss and takes the slowest rank's busy time of each stage over
-  // the world; rank 0 writes and logs the step. INTERNAL when the loss is
-  // not finite.
+  // the world (timed on the device: CUDA events); rank 0 writes and logs
+  // the step. INTERNAL when the loss is not finite.
   absl::Status Record(const StepRecord& r);
 
  private:
   StepMetricsWriter(TrainerComm& comm, int global_batch, int seq)
-      : comm_(comm), global_batch_(global_batch), seq_(seq) {}
+      : comm_(comm), global_batch_(global_batch), seq_(seq), timer_(comm.device()) {}
 
   TrainerComm& comm_;
   int global_batch_;
   int seq_;
+  DeviceTimer timer_;
   std::ofstream out_;
 };
 

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/device/device.h"
 #include "agent/runtime/export/hf_export.h"
 #include "agent/runtime/trainer/batches.h"
 #include "agent/runtime/trainer/checkpoint_io.h"
@@ -56,12 +57,6 @@ absl::Status CheckOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("--rank ", o.rank, " / --world-size ",
                                                    o.world_size, ": expected 0 <= rank < world"));
   }
-  if (o.dtype == "float16") {
-    return absl::UnimplementedError(
-        "--dtype: float16 needs CUDA devices, which this runtime does not drive yet (its dynamic "
-        "loss scaling is there: --loss-scaling dynamic); use bfloat16 (mixed precision with "
-        "float32 master weights)");
-  }
   if (!o.loss_scaling.empty() && o.loss_scaling != "dynamic" && o.loss_scaling != "off") {
     return absl::InvalidArgumentError(
         absl::StrCat("--loss-scaling: \"", o.loss_scaling, "\", expected dynamic or off"));
@@ -77,9 +72,15 @@ absl::Status CheckOptions(const TrainOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--loss-scale-growth-interval: ", o.loss_scale_growth_interval, ", expected >= 1"));
   }
-  if (o.dtype != "float32" && o.dtype != "float64" && o.dtype != "bfloat16") {
+  if (o.dtype != "float32" && o.dtype != "float64" && o.dtype != "bfloat16" &&
+      o.dtype != "float16") {
     return absl::InvalidArgumentError(
-        absl::StrCat("--dtype: \"", o.dtype, "\", expected float32, float64 or bfloat16"));
+        absl::StrCat("--dtype: \"", o.dtype, "\", expected float32, float64, bfloat16 or float16"));
+  }
+  if (o.dtype == "float16" && o.loss_scaling == "off") {
+    return absl::InvalidArgumentError(
+        "--loss-scaling off with --dtype float16: float16 gradients underflow without loss "
+        "scaling; use --loss-scaling dynamic (the default for float16) or bfloat16");
   }
   if (o.stop_after > 0 && o.checkpoint_dir.empty()) {
     return absl::InvalidArgumentError("--stop-after needs --checkpoint-dir (to resume from)");
@@ -109,6 +110,14 @@ struct Training {
 
 absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   RETURN_IF_ERROR(CheckOptions(o));
+  ASSIGN_OR_RETURN(const torch::Device device,
+                   ResolveDevice(o.device, o.local_rank >= 0 ? o.local_rank : o.rank));
+  if (o.dtype == "float16" && !device.is_cuda()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dtype float16 on ", device.str(),
+        ": float16 training runs on CUDA devices only (LibTorch's CPU kernels lack or emulate "
+        "half precision); use bfloat16 on the CPU"));
+  }
   auto t = std::make_unique<Training>();
   ASSIGN_OR_RETURN(t->model, LoadModelArgument(o.model));
   RETURN_IF_ERROR(CheckModelIsTrainable(t->model));
@@ -125,13 +134,16 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
   RETURN_IF_ERROR(CheckSupported(t->plan, t->model));
 
   if (o.threads > 0) torch::set_num_threads(o.threads);
-  ASSIGN_OR_RETURN(t->comm, TrainerComm::Connect(o, LayoutOfPlan(t->plan, t->model, o.rank)));
-  t->precision = PrecisionOf(o.dtype);
+  RETURN_IF_ERROR(UseDevice(device));
+  ASSIGN_OR_RETURN(t->comm,
+                   TrainerComm::Connect(o, LayoutOfPlan(t->plan, t->model, o.rank), device));
+  // NCCL sums bf16/fp16 as they are; Gloo has no bf16 kernels.
+  t->precision = PrecisionOf(o.dtype, device.is_cuda());
   ASSIGN_OR_RETURN(t->stage, BuildStage(t->model, t->plan, *t->comm, t->precision,
                                         static_cast<uint64_t>(o.seed)));
   ASSIGN_OR_RETURN(t->optimizer,
                    StageOptimizer::Create(t->stage, t->model.optimizer(), o, t->precision));
-  if (o.loss_scaling == "dynamic") {
+  if (o.loss_scaling == "dynamic" || (o.loss_scaling.empty() && o.dtype == "float16")) {
     LossScalerOptions scaling;
     scaling.initial_scale = o.initial_loss_scale;
     scaling.growth_interval = o.loss_scale_growth_interval;
@@ -166,9 +178,9 @@ absl::Status RunTraining(const TrainOptions& o) {
   // Every rank says where it stands once it is in the group (rank 0 also
   // logs each step): a rank killed later leaves a log that says what it was.
   const int pp = std::max(1, t->plan.pp());
-  spdlog::info("rank {} of {}: pipeline stage {} of {} ({} layer(s)); steps {}..{}", o.rank,
+  spdlog::info("rank {} of {}: pipeline stage {} of {} ({} layer(s)) on {}; steps {}..{}", o.rank,
                o.world_size, o.rank / std::max(1, o.world_size / pp) + 1, pp,
-               t->stage.blocks.size(), t->first_step + 1, o.steps);
+               t->stage.blocks.size(), t->stage.device.str(), t->first_step + 1, o.steps);
   TrainerComm& comm = *t->comm;
   Stage& stage = t->stage;
   StageOptimizer& optimizer = *t->optimizer;
@@ -182,6 +194,7 @@ absl::Status RunTraining(const TrainOptions& o) {
           StepRecord record;
           record.step = step + 1;
           record.start = std::chrono::steady_clock::now();
+          t->metrics->StartStep();
           grads.ZeroGrads();
           ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
           record.loss_scale = 1.0 / counted_tokens;

@@ -23,10 +23,12 @@
 // Megatron-LM indexed datasets), sharded checkpoints that resume exactly,
 // per-step metrics as JSON lines, and the trained model written as Hugging
 // Face safetensors (--export-out). Ranks meet through a c10d TCPStore at rank
-// 0 and talk over Gloo (CPU); NCCL for GPUs is not wired yet. --dtype
-// bfloat16 is mixed precision (bf16 compute, float32 masters); float16 is
-// refused until the CUDA path exists, while its dynamic loss scaling
-// (--loss-scaling dynamic, loss_scaler.h) runs, exactly, in any dtype.
+// 0 and talk over Gloo on the CPU, or over NCCL with each rank on its CUDA
+// device (--device; a worker built against a LibTorch with CUDA,
+// docs/gpu.md). --dtype bfloat16 is mixed precision (bf16 compute, float32
+// masters); float16 too, on CUDA only, with dynamic loss scaling
+// (--loss-scaling dynamic, loss_scaler.h), which also runs, exactly, in any
+// other dtype.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +47,12 @@ struct TrainOptions {
   std::string model;  // ModelSpec JSON file or catalog name
   int64_t steps = 10;
   int64_t seed = 1234;
-  std::string dtype = "float32";   // float32, float64 (exactness checks) or bfloat16 (mixed)
+  std::string dtype = "float32";  // float32, float64 (exactness checks), bfloat16 or
+                                  // float16 (mixed; float16 on CUDA only)
+  // cpu, cuda, cuda:N or auto (device.h: ResolveDevice); `local_rank` picks
+  // the device for "cuda"/"auto" (-1: the rank).
+  std::string device = "auto";
+  int local_rank = -1;
   std::string data = "synthetic";  // "synthetic", a Megatron-LM indexed dataset
                                    // (PREFIX, PREFIX.bin or PREFIX.idx; both files
                                    // must exist) or a raw uint16 token file; see
@@ -80,9 +87,9 @@ struct TrainOptions {
   // Face's names (GPT-2 and LLaMA models): the ranks' slices are gathered to
   // rank 0 over the process group, which writes the file (export_gather.h).
   std::string export_out;
-  // Dynamic loss scaling (loss_scaler.h): "dynamic" or "off"; "" = off (the
-  // float16 path, which needs it, is not built yet). In float32 and float64
-  // runs it is exact (power-of-two scales), which is how it is tested.
+  // Dynamic loss scaling (loss_scaler.h): "dynamic" or "off"; "" = dynamic
+  // for float16 (which needs it), off otherwise. In float32 and float64 runs
+  // it is exact (power-of-two scales), which is how it is tested.
   std::string loss_scaling;
   double initial_loss_scale = 65536;
   int64_t loss_scale_growth_interval = 2000;

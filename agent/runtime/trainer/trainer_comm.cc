@@ -12,10 +12,13 @@
 namespace galvatron::runtime {
 
 absl::StatusOr<std::unique_ptr<TrainerComm>> TrainerComm::Connect(const TrainOptions& o,
-                                                                  const ParallelLayout& layout) {
+                                                                  const ParallelLayout& layout,
+                                                                  const torch::Device& device) {
   auto comm = std::make_unique<TrainerComm>();
+  comm->device_ = device;
   c10::intrusive_ptr<c10d::Store> store;
   ParallelContextOptions options;
+  options.backend = device.is_cuda() ? "nccl" : "gloo";
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
   if (o.world_size > 1) {
     runtime::RendezvousOptions rendezvous;
@@ -51,7 +54,12 @@ absl::Status TrainerComm::ReportFailure(const absl::Status& error) {
 
 void TrainerComm::WorldSum(torch::Tensor& t) {
   if (world() == 1) return;
-  t.copy_(AllReduce(t, grads_->world_group()));
+  t.copy_(AllReduce(t.to(device_), grads_->world_group()));
+}
+
+void TrainerComm::WorldMax(torch::Tensor& t) {
+  if (world() == 1) return;
+  t.copy_(AllReduce(t.to(device_), grads_->world_group(), c10d::ReduceOp::MAX));
 }
 
 void TrainerComm::Barrier() {
@@ -59,16 +67,20 @@ void TrainerComm::Barrier() {
   WorldSum(one);
 }
 
-void TrainerComm::Send(const torch::Tensor& t, int to, int tag) {
-  std::vector<torch::Tensor> tensors{t.contiguous()};
-  sends_.emplace_back(model_->world_group().process_group->send(tensors, to, tag), tensors[0]);
+const CommGroup& TrainerComm::LaneGroup(Lane lane) const {
+  return lane == Lane::kForward ? model_->world_group() : grads_->world_group();
+}
+
+void TrainerComm::Send(const torch::Tensor& t, int to, int tag, Lane lane) {
+  std::vector<torch::Tensor> tensors{t.to(device_).contiguous()};
+  sends_.emplace_back(LaneGroup(lane).process_group->send(tensors, to, tag), tensors[0]);
 }
 
 torch::Tensor TrainerComm::Receive(at::IntArrayRef shape, const torch::TensorOptions& options,
-                                   int from, int tag) {
-  std::vector<torch::Tensor> tensors{torch::empty(shape, options)};
-  model_->world_group().process_group->recv(tensors, from, tag)->wait();
-  return tensors[0];
+                                   int from, int tag, Lane lane) {
+  std::vector<torch::Tensor> tensors{torch::empty(shape, options.device(device_))};
+  LaneGroup(lane).process_group->recv(tensors, from, tag)->wait();
+  return tensors[0].to(options.device());
 }
 
 void TrainerComm::FinishSends() {

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <torch/torch.h>
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 
 #include <memory>
 #include <utility>
@@ -28,23 +27,39 @@ namespace galvatron::runtime {
 class TrainerComm {
  public:
   // Meets the other ranks (a world of one needs nobody) and creates both
-  // contexts' process groups for `layout`.
+  // contexts' process groups for `layout`: Gloo for a CPU `device`, NCCL
+  // (each context its own communicators, so its own streams) for CUDA.
   static absl::StatusOr<std::unique_ptr<TrainerComm>> Connect(const TrainOptions& o,
-                                                              const ParallelLayout& layout);
+                                                              const ParallelLayout& layout,
+                                                              const torch::Device& device);
 
   ParallelContext& model() { return *model_; }
   ParallelContext& grads() { return *grads_; }
   int rank() const { return model_->rank(); }
   int world() const { return model_->world(); }
+  // This rank's device; the process groups' tensors live there.
+  torch::Device device() const { return device_; }
 
-  // Sum over the world (blocking); a world of one does nothing.
+  // Sum (max) over the world (blocking), of a tensor on any device; a world
+  // of one does nothing.
   void WorldSum(torch::Tensor& t);
+  void WorldMax(torch::Tensor& t);
   void Barrier();
-  // Point-to-point over the model context's world group. Send does not
-  // wait: its buffer stays alive until FinishSends.
-  void Send(const torch::Tensor& t, int to, int tag);
+  // Point-to-point messages, of tensors on any device (they travel from and
+  // to device()). Send does not wait: its buffer stays alive until
+  // FinishSends. Receive answers on the device of `options`.
+  //
+  // Two lanes: pipeline activations (and anything else) travel over the
+  // model context's world group, pipeline gradients over the gradient
+  // context's. Under NCCL each lane of a pair of ranks is its own
+  // communicator and stream, in which a send completes only once the peer's
+  // receive runs; in 1F1B's steady state a stage sends an activation
+  // forward while its successor sends a gradient back, and on one stream
+  // each send would wait behind the other forever.
+  enum class Lane { kForward, kBackward };
+  void Send(const torch::Tensor& t, int to, int tag, Lane lane = Lane::kForward);
   torch::Tensor Receive(at::IntArrayRef shape, const torch::TensorOptions& options, int from,
-                        int tag);
+                        int tag, Lane lane = Lane::kForward);
   // Waits for every send of the step.
   void FinishSends();
 
@@ -58,7 +73,10 @@ class TrainerComm {
   // Shared with the caller (TrainOptions::rendezvous_holder), who leaves the
   // group after the process groups are gone.
   std::shared_ptr<runtime::TcpRendezvous> rendezvous_;
+  torch::Device device_ = torch::kCPU;
   std::unique_ptr<ParallelContext> model_, grads_;
+  const CommGroup& LaneGroup(Lane lane) const;
+
   std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, torch::Tensor>> sends_;
 };
 

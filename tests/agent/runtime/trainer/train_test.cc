@@ -540,7 +540,17 @@ TEST_CASE("Plans that do not fit the model are refused plainly", "[runtime][trai
 
   r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--dtype", "float16"});
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("float16") && Catch::Contains("loss scaling"));
+  CHECK_THAT(r.err, Catch::Contains("--dtype float16 on cpu") && Catch::Contains("CUDA"));
+  r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--dtype", "float16",
+                  "--loss-scaling", "off"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--loss-scaling off") && Catch::Contains("underflow"));
+  r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--device", "tpu"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--device: \"tpu\"") && Catch::Contains("cuda:N"));
+  r = RunCommand({Worker(), "train", "--plan", plan, "--model", "gpt-tiny", "--device", "cuda"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--device cuda") && Catch::Contains("without CUDA"));
 
   r = RunCommand({Worker(), "launch", "--nproc", "2"});
   CHECK(r.exit_code != 0);
