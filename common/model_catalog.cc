@@ -138,20 +138,20 @@ v1::ModelSpec T5(const std::string& name, const std::string& description, const 
 // seq_len = (224 / patch)^2 + 1. Adam with weight decay 0.1, beta2 0.999,
 // clip 1.0, 10k warm-up steps, lr from Table 3 (JFT-300M pre-training).
 v1::ModelSpec Vit(const std::string& name, const std::string& description, const Stack& stack,
-                  int patch_size, double learning_rate) {
-  constexpr int kImageSize = 224;
-  const int side = kImageSize / patch_size;
+                  int patch_size, double learning_rate, int image_size = 224,
+                  int num_classes = 1000) {
+  const int side = image_size / patch_size;
   v1::ModelSpec m =
       Base(name, description, v1::MODEL_FAMILY_VIT, /*vocab_size=*/0, side * side + 1,
            v1::PRECISION_BF16_MIXED,
            /*tie_embeddings=*/false, AdamW({learning_rate, 0.1, 0.9, 0.999, 1e-8, 1.0, 10000}));
   *m.add_layers() = Group(v1::LAYER_KIND_VIT_ENCODER, stack, /*bias=*/true);
   v1::VisionSpec* vision = m.mutable_vision();
-  vision->set_image_size(kImageSize);
+  vision->set_image_size(image_size);
   vision->set_patch_size(patch_size);
   vision->set_channels(3);
   vision->set_class_token(true);
-  vision->set_num_classes(1000);
+  vision->set_num_classes(num_classes);
   return m;
 }
 
@@ -201,6 +201,8 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
       T5("t5-3b", "T5-3B (Raffel et al. 2020, Sec. 3.7; HF config t5-3b)",
          {24, 1024, 32, 16384, /*kv_heads=*/0, /*head_dim=*/128}),
 
+      Vit("vit-tiny", "ViT-Ti/16, 5.7M, 224x224 (Touvron et al. 2021, DeiT, Table 1)",
+          {12, 192, 3, 768}, 16, 1e-3),
       Vit("vit-base", "ViT-B/16, 86M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
           {12, 768, 12, 3072}, 16, 8e-4),
       Vit("vit-large", "ViT-L/16, 307M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
@@ -218,6 +220,11 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
                  "Tiny Llama-style decoder with GQA for tests and CPU demos (not a published "
                  "model)",
                  {4, 64, 4, 172, /*kv_heads=*/2}, /*vocab_size=*/512, /*seq_len=*/64, 1e-3)),
+      // Tiny ViT: 16x16 images in 4x4 patches (sequence 17 with the class token).
+      Tiny(Vit("vit-test",
+               "Tiny ViT for tests and CPU demos: 16x16 images, 4x4 patches, 10 classes (not a "
+               "published model)",
+               {4, 64, 4, 256}, /*patch_size=*/4, 1e-3, /*image_size=*/16, /*num_classes=*/10)),
   };
   std::map<std::string, v1::ModelSpec> catalog;
   for (v1::ModelSpec& m : models) {

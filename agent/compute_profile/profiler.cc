@@ -374,7 +374,19 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
   block_options.dtype = ctx->dtype;
   const std::string key = profile->layer_type();
   const auto token_options = torch::TensorOptions().dtype(torch::kInt64).device(ctx->device);
+  // Language models read token ids [b, s] and predict tokens; ViT reads
+  // images [b, C, H, W] (its sequence is fixed by them) and predicts classes [b].
+  const bool vision = model.family() == v1::MODEL_FAMILY_VIT;
   auto tokens = [&](int b, int s) {
+    if (vision) {
+      const v1::VisionSpec& v = model.vision();
+      return torch::rand({b, v.channels(), v.image_size(), v.image_size()},
+                         torch::TensorOptions().dtype(torch::kFloat32).device(ctx->device));
+    }
+    return torch::randint(model.vocab_size(), {b, s}, token_options);
+  };
+  auto labels_of = [&](int b, int s) {
+    if (vision) return torch::randint(model.vision().num_classes(), {b}, token_options);
     return torch::randint(model.vocab_size(), {b, s}, token_options);
   };
   {
@@ -385,7 +397,7 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     RETURN_IF_ERROR(TimeAndFit(
         key, seqs, ctx,
         [&](int b, int s) -> std::function<torch::Tensor()> {
-          torch::Tensor ids = tokens(b, s), labels = tokens(b, s);
+          torch::Tensor ids = tokens(b, s), labels = labels_of(b, s);
           return [&all, ids, labels] { return all->Loss(all->Embed(ids), labels); };
         },
         profile));
@@ -405,7 +417,7 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
       torch::Tensor h =
           torch::randn({b, s, hidden}, torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
               .requires_grad_(true);
-      return last->Loss(h, tokens(b, s));
+      return last->Loss(h, labels_of(b, s));
     });
     const int64_t first_states = runtime::ParameterCount(*first) * kModelStateBytesPerParameter;
     const int64_t last_states = runtime::ParameterCount(*last) * kModelStateBytesPerParameter;
@@ -471,9 +483,10 @@ absl::Status ValidateProfilerOptions(const ProfilerOptions& o) {
 absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
                                                     const ProfilerOptions& options) {
   RETURN_IF_ERROR(ValidateProfilerOptions(options));
-  if (model.layers_size() == 0 || model.vocab_size() < 1) {
+  if (model.layers_size() == 0 ||
+      (model.vocab_size() < 1 && model.family() != v1::MODEL_FAMILY_VIT)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("model ", model.name(), ": expected layers and a vocabulary"));
+        absl::StrCat("model ", model.name(), ": expected layers and a vocabulary (or ViT)"));
   }
   const bool have_cuda = torch::cuda::is_available();
   if (options.device == "cuda" && !have_cuda) {

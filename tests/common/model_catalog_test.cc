@@ -66,6 +66,8 @@ const std::vector<Expected>& ExpectedModels() {
       {"vit-base", v1::MODEL_FAMILY_VIT, 1, 12, 768, 12, 0, 0, 3072, 0, 197, false, true, kBf16},
       {"vit-huge", v1::MODEL_FAMILY_VIT, 1, 32, 1280, 16, 0, 0, 5120, 0, 257, false, true, kBf16},
       {"vit-large", v1::MODEL_FAMILY_VIT, 1, 24, 1024, 16, 0, 0, 4096, 0, 197, false, true, kBf16},
+      {"vit-test", v1::MODEL_FAMILY_VIT, 1, 4, 64, 4, 0, 0, 256, 0, 17, false, true, kFp32},
+      {"vit-tiny", v1::MODEL_FAMILY_VIT, 1, 12, 192, 3, 0, 0, 768, 0, 197, false, true, kBf16},
   };
   return models;
 }
@@ -141,7 +143,7 @@ TEST_CASE("catalog head dimensions") {
 }
 
 TEST_CASE("catalog vision models: 224x224 images, class token, 1000 classes") {
-  for (const char* name : {"vit-base", "vit-large", "vit-huge"}) {
+  for (const char* name : {"vit-tiny", "vit-base", "vit-large", "vit-huge"}) {
     INFO(name);
     auto spec = CatalogModel(name);
     REQUIRE(spec.has_value());
@@ -156,6 +158,12 @@ TEST_CASE("catalog vision models: 224x224 images, class token, 1000 classes") {
   CHECK(CatalogModel("vit-base")->vision().patch_size() == 16);
   CHECK(CatalogModel("vit-large")->vision().patch_size() == 16);
   CHECK(CatalogModel("vit-huge")->vision().patch_size() == 14);
+  CHECK(CatalogModel("vit-tiny")->vision().patch_size() == 16);
+  // The test-sized ViT: 16x16 images in 4x4 patches, 10 classes.
+  const v1::VisionSpec& small = CatalogModel("vit-test")->vision();
+  CHECK(small.image_size() == 16);
+  CHECK(small.patch_size() == 4);
+  CHECK(small.num_classes() == 10);
 }
 
 TEST_CASE("catalog text models have no vision spec") {

@@ -39,10 +39,10 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   BlockShape shape;
   shape.kind = g.kind();
   if (g.kind() != v1::LAYER_KIND_GPT_DECODER && g.kind() != v1::LAYER_KIND_LLAMA_DECODER &&
-      g.kind() != v1::LAYER_KIND_BERT_ENCODER) {
+      g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER) {
     return absl::UnimplementedError(
         absl::StrCat("layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
-                     " has no block implementation yet (GPT, LLaMA and BERT blocks do)"));
+                     " has no block implementation yet (GPT, LLaMA, BERT and ViT blocks do)"));
   }
   const int heads = g.heads();
   const int kv = g.kv_heads() > 0 ? g.kv_heads() : heads;
@@ -59,7 +59,8 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   shape.head_dim = g.head_dim() > 0 ? g.head_dim() : g.hidden() / heads;
   shape.seq_len = g.seq_len() > 0 ? g.seq_len() : model.seq_len();
   shape.bias = g.bias();
-  shape.causal = g.kind() != v1::LAYER_KIND_BERT_ENCODER;
+  // ViT's encoder is GPT's pre-LN block (GELU MLP, biases) without the mask.
+  shape.causal = g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER;
   return shape;
 }
 
@@ -290,6 +291,30 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   const bool bert = family_ == v1::MODEL_FAMILY_BERT;
   const bool embed = part != HeadPart::kHead;
   const bool head = part != HeadPart::kEmbedding;
+  if (family_ == v1::MODEL_FAMILY_VIT) {
+    // ViT (Dosovitskiy et al. 2021): each patch flattened (channel, row,
+    // column) and projected (the stride-p convolution as a linear), a class
+    // token before them, learned positions; the head reads the class token
+    // after a final LayerNorm. Nothing is split over the group: with tp > 1
+    // every member computes the same embedding and head.
+    const v1::VisionSpec& v = model.vision();
+    patch_ = v.patch_size();
+    channels_ = v.channels();
+    classes_ = v.num_classes();
+    if (embed) {
+      patch_proj_ =
+          register_module("patch", MakeLinear(int64_t{channels_} * patch_ * patch_, hidden_, true));
+      class_token_ = register_parameter("class_token", torch::zeros({1, 1, hidden_}));
+      positions_ = register_module("positions", torch::nn::Embedding(model.seq_len(), hidden_));
+    }
+    if (head) {
+      final_ln_ = register_module("final_ln",
+                                  torch::nn::LayerNorm(torch::nn::LayerNormOptions({last_hidden})));
+      head_ = register_module("head", MakeLinear(last_hidden, classes_, true));
+    }
+    to(options.device, options.dtype);
+    return;
+  }
   if (embed || (head && tied_)) {
     // With tied weights the last stage keeps its own copy (as Megatron does).
     tokens_ = register_module("tokens", torch::nn::Embedding(vocab_shard_, hidden_));
@@ -324,7 +349,36 @@ torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length,
   return positions_(torch::arange(offset, offset + length, like.options())).unsqueeze(0);
 }
 
+bool EmbeddingHeadImpl::vision() const { return family_ == v1::MODEL_FAMILY_VIT; }
+
+torch::Tensor EmbeddingHeadImpl::EmbedImages(const torch::Tensor& images) {
+  // [b, C, H, W] → [b, (H/p)(W/p), C·p·p], patches in row-major order.
+  const int64_t b = images.size(0), c = images.size(1), rows = images.size(2) / patch_,
+                cols = images.size(3) / patch_;
+  torch::Tensor patches = images.to(patch_proj_->weight.scalar_type())
+                              .reshape({b, c, rows, patch_, cols, patch_})
+                              .permute({0, 2, 4, 1, 3, 5})
+                              .reshape({b, rows * cols, c * patch_ * patch_});
+  torch::Tensor x = torch::cat({class_token_.expand({b, 1, hidden_}), patch_proj_(patches)}, 1);
+  return x +
+         positions_(torch::arange(x.size(1),
+                                  torch::TensorOptions().dtype(torch::kInt64).device(x.device())))
+             .unsqueeze(0);
+}
+
+torch::Tensor EmbeddingHeadImpl::ClassLossSum(const torch::Tensor& hidden,
+                                              const torch::Tensor& labels) {
+  torch::Tensor logits = head_(final_ln_(hidden.select(1, 0)));
+  if (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf) {
+    logits = logits.to(torch::kFloat32);
+  }
+  return torch::nn::functional::cross_entropy(
+      logits, labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+}
+
 torch::Tensor EmbeddingHeadImpl::Embed(const torch::Tensor& tokens) {
+  if (vision()) return EmbedImages(tokens);
   // The vocab-parallel lookup of rank 0: ids outside its slice read row 0
   // (masked to zero before the all-reduce in the runtime).
   torch::Tensor ids = tokens.remainder(vocab_shard_);
@@ -338,6 +392,7 @@ torch::Tensor EmbeddingHeadImpl::Embed(const torch::Tensor& tokens) {
 }
 
 torch::Tensor EmbeddingHeadImpl::EmbedParallel(const torch::Tensor& tokens) {
+  if (vision()) return EmbedImages(tokens);  // the same on every member
   const int64_t s = tokens.size(1);
   int64_t offset = 0, length = s;
   torch::Tensor x;
@@ -392,6 +447,7 @@ torch::Tensor Logits(const torch::Tensor& h, torch::nn::Embedding& tokens, torch
 }  // namespace
 
 torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::Tensor& labels) {
+  if (vision()) return ClassLossSum(hidden, labels) / labels.numel();
   torch::Tensor logits = Logits(FinalNorm(hidden), tokens_, head_, head_bias_);
   return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab_shard_}),
                                               labels.reshape({-1}).remainder(vocab_shard_));
@@ -400,6 +456,7 @@ torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::
 torch::Tensor EmbeddingHeadImpl::LossSumParallel(const torch::Tensor& hidden,
                                                  const torch::Tensor& labels,
                                                  const torch::Tensor& weights) {
+  if (vision()) return ClassLossSum(hidden, labels);  // the same on every member
   torch::Tensor h = FinalNorm(hidden);
   torch::Tensor targets = labels, w = weights;
   const bool vocab_split = comm_ && tp_ > 1 && sp_ != v1::SEQUENCE_PARALLEL_ULYSSES;
@@ -433,8 +490,8 @@ std::vector<ParamShard> EmbeddingHeadImpl::Shards() const {
     shard.name = item.key();
     const torch::Tensor& p = item.value();
     shard.full_shape.assign(p.sizes().begin(), p.sizes().end());
-    const bool vocab_rows =
-        shard.name == "tokens.weight" || shard.name == "head.weight" || shard.name == "head_bias";
+    const bool vocab_rows = !vision() && (shard.name == "tokens.weight" ||
+                                          shard.name == "head.weight" || shard.name == "head_bias");
     if (vocab_rows && split) {
       shard.full_shape[0] = vocab_;
       shard.dim = 0;

@@ -159,7 +159,10 @@ enum class HeadPart { kAll, kEmbedding, kHead };
 // Token (+ position, + segment for BERT) embedding, final norm and the LM (or
 // MLM) head with its cross-entropy loss, sharded over the vocabulary by
 // `options.tp` (the vocab-parallel embedding and head of rank 0, without
-// their collectives).
+// their collectives). For ViT: the patch embedding with its class token and
+// positions, and the classification head on the class token; "tokens" are
+// then images [b, C, H, W] (float), "labels" classes [b], and nothing is
+// split over the group (a tensor-parallel group computes them alike).
 class EmbeddingHeadImpl : public torch::nn::Module {
  public:
   EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part, const BlockOptions& options);
@@ -183,9 +186,13 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   torch::Tensor LossSumParallel(const torch::Tensor& hidden, const torch::Tensor& labels,
                                 const torch::Tensor& weights = {});
   std::vector<ParamShard> Shards() const;
+  bool vision() const;
 
  private:
   torch::Tensor Positions(int64_t offset, int64_t length, const torch::Tensor& like);
+  torch::Tensor EmbedImages(const torch::Tensor& images);
+  // The summed cross-entropy of the class token's logits against `labels`.
+  torch::Tensor ClassLossSum(const torch::Tensor& hidden, const torch::Tensor& labels);
   torch::Tensor FinalNorm(const torch::Tensor& hidden);
 
   v1::ModelFamily family_;
@@ -203,6 +210,10 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   torch::nn::Linear mlm_dense_{nullptr};
   torch::nn::Linear head_{nullptr};
   torch::Tensor head_bias_;  // BERT's decoder bias with tied weights
+  // ViT.
+  int64_t patch_ = 0, channels_ = 0, classes_ = 0;
+  torch::nn::Linear patch_proj_{nullptr};
+  torch::Tensor class_token_;
 };
 TORCH_MODULE(EmbeddingHead);
 

@@ -12,15 +12,15 @@
 #include "absl/strings/str_cat.h"
 
 namespace galvatron::runtime {
-namespace {
 
-// splitmix64: a well-mixed 64-bit hash of a counter.
 uint64_t Mix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+
+namespace {
 
 class MappedTokens final : public TokenSource {
  public:

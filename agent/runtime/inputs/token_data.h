@@ -20,6 +20,10 @@
 
 namespace galvatron::runtime {
 
+// splitmix64: a well-mixed 64-bit hash of a counter (the synthetic data
+// of every kind is drawn from it).
+uint64_t Mix(uint64_t x);
+
 class TokenSource {
  public:
   virtual ~TokenSource() = default;

@@ -22,11 +22,20 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
   b->chunks_ = std::max(1, plan.micro_batches());
   b->m_ = b->global_batch_ / b->chunks_;
   b->weights_dtype_ = weights_dtype;
-  ASSIGN_OR_RETURN(b->data_,
-                   OpenTrainingData(o.data, b->seq_, model.vocab_size(),
-                                    std::max<int64_t>(4096, o.steps * b->global_batch_), b->seed_));
-  if (o.rank == 0) spdlog::info("data: {}", b->data_->Describe());
-  b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
+  const int64_t synthetic = std::max<int64_t>(4096, o.steps * b->global_batch_);
+  if (model.family() == v1::MODEL_FAMILY_VIT) {
+    const v1::VisionSpec& v = model.vision();
+    b->image_shape_ = {v.channels(), v.image_size(), v.image_size()};
+    ASSIGN_OR_RETURN(b->images_,
+                     OpenImageData(o.data, b->image_shape_, v.num_classes(), synthetic, b->seed_));
+    if (o.rank == 0) spdlog::info("data: {}", b->images_->Describe());
+    b->order_ = std::make_unique<SampleOrder>(b->images_->num_samples(), b->seed_);
+  } else {
+    ASSIGN_OR_RETURN(b->data_,
+                     OpenTrainingData(o.data, b->seq_, model.vocab_size(), synthetic, b->seed_));
+    if (o.rank == 0) spdlog::info("data: {}", b->data_->Describe());
+    b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
+  }
   // The token windows [samples, seq + 1] of this rank's embedding/head slice.
   b->slice_ = b->m_ / stage.embedding_layout.dp;
   b->slice_start_ = (stage.position / stage.embedding_layout.tp) * b->slice_;
@@ -37,6 +46,20 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
 
 absl::StatusOr<MicroBatch> BatchSource::Get(int64_t step, int c) {
   MicroBatch mb;
+  if (images_) {
+    const ImageShape& s = image_shape_;
+    torch::Tensor bytes = torch::empty({slice_, s.channels, s.height, s.width}, torch::kUInt8);
+    mb.labels = torch::empty({slice_}, torch::kInt64);
+    for (int64_t i = 0; i < slice_; ++i) {
+      const int64_t position = c * m_ + slice_start_ + i;
+      int64_t label = 0;
+      RETURN_IF_ERROR(images_->Sample(order_->At(step, global_batch_, position),
+                                      bytes[i].data_ptr<uint8_t>(), &label));
+      mb.labels[i] = label;
+    }
+    mb.inputs = bytes.to(torch::kFloat32) / 255.0;
+    return mb;
+  }
   mb.inputs = torch::empty({slice_, seq_}, torch::kInt64);
   mb.labels = torch::empty({slice_, seq_}, torch::kInt64);
   if (mlm_) mb.weights = torch::zeros({slice_, seq_}, torch::TensorOptions().dtype(weights_dtype_));
@@ -61,6 +84,7 @@ absl::StatusOr<MicroBatch> BatchSource::Get(int64_t step, int c) {
 }
 
 absl::StatusOr<double> BatchSource::CountedTokens(int64_t step) {
+  if (images_) return static_cast<double>(global_batch_);
   if (!mlm_) return static_cast<double>(global_batch_) * seq_;
   int64_t count = 0;
   for (int64_t position = 0; position < global_batch_; ++position) {

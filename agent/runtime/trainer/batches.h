@@ -5,7 +5,7 @@
 // batch; the embedding and head split it over their dp ranks, and this rank
 // reads its slice. GPT and LLaMA predict the next token; BERT's inputs are
 // masked (MaskForMlm) and its labels are the original tokens, counted where
-// `weights` is 1.
+// `weights` is 1. ViT reads labelled images (image_data.h) instead.
 //
 // Thread model: one thread (scratch buffers are reused between calls).
 #pragma once
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/runtime/inputs/image_data.h"
 #include "agent/runtime/inputs/token_data.h"
 #include "agent/runtime/trainer/stage.h"
 #include "agent/runtime/trainer/trainer.h"
@@ -25,10 +26,11 @@
 
 namespace galvatron::runtime {
 
-// This rank's slice of one micro-batch: [samples, seq] each.
+// This rank's slice of one micro-batch: [samples, seq] each (ViT: images
+// [samples, C, H, W] in [0, 1] and classes [samples]).
 struct MicroBatch {
-  torch::Tensor inputs;   // int64 token ids
-  torch::Tensor labels;   // int64 token ids
+  torch::Tensor inputs;   // int64 token ids (ViT: float32 pixels)
+  torch::Tensor labels;   // int64 token ids (ViT: int64 classes)
   torch::Tensor weights;  // BERT: 1 where the loss counts (undefined otherwise)
 };
 
@@ -50,7 +52,8 @@ class BatchSource {
   // Micro-batch `c` of step `step` (0-based), this rank's slice.
   absl::StatusOr<MicroBatch> Get(int64_t step, int c);
   // The loss is the mean over the global batch's counted tokens: all of
-  // them, or BERT's masked ones (every rank counts them for the whole batch).
+  // them, or BERT's masked ones (every rank counts them for the whole batch);
+  // ViT: over its samples.
   absl::StatusOr<double> CountedTokens(int64_t step);
 
  private:
@@ -66,6 +69,8 @@ class BatchSource {
   int64_t slice_ = 0, slice_start_ = 0;  // this rank's samples of a micro-batch
   torch::Dtype weights_dtype_ = torch::kFloat32;
   std::unique_ptr<TokenSource> data_;
+  std::unique_ptr<ImageSource> images_;  // ViT (then data_ is null)
+  ImageShape image_shape_;
   std::unique_ptr<SampleOrder> order_;
   std::vector<int64_t> window_;  // one sample's seq + 1 tokens
   std::vector<uint8_t> chosen_;  // BERT: the masked positions of one sample

@@ -43,8 +43,29 @@ absl::Status CheckModelIsTrainable(const v1::ModelSpec& model) {
   for (int g = 0; g < model.layers_size(); ++g) {
     RETURN_IF_ERROR(ResolveBlockShape(model, g, 1).status());
   }
+  if (model.family() == v1::MODEL_FAMILY_VIT) {
+    const v1::VisionSpec& v = model.vision();
+    if (v.image_size() < 1 || v.patch_size() < 1 || v.image_size() % v.patch_size() != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("vision.patch_size: ", v.patch_size(),
+                                                     ", expected a divisor of ",
+                                                     "vision.image_size (", v.image_size(), ")"));
+    }
+    if (v.channels() < 1 || v.num_classes() < 1 || !v.class_token()) {
+      return absl::InvalidArgumentError(
+          "vision: expected channels >= 1, num_classes >= 1 and class_token (the runtime's ViT "
+          "classifies from the class token)");
+    }
+    const int side = v.image_size() / v.patch_size();
+    if (model.seq_len() != side * side + 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "seq_len: ", model.seq_len(), ", expected ", side * side + 1,
+          " for ViT (the class token and one token per patch of vision.image_size / patch_size)"));
+    }
+    return absl::OkStatus();
+  }
   if (model.vocab_size() < 1) {
-    return absl::UnimplementedError("vocab_size: 0; only language models can be trained so far");
+    return absl::UnimplementedError(
+        "vocab_size: 0; only language models and ViT can be trained so far");
   }
   return absl::OkStatus();
 }

@@ -113,6 +113,31 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
     }
   }
   const v1::EmbeddingStrategy& e = plan.embedding();
+  if (model.family() == v1::MODEL_FAMILY_VIT) {
+    // The class token makes ViT's sequence 1 + patches long (197 at 224/16),
+    // which no even split divides, and the head reads that one token.
+    const char* why =
+        " is not supported for ViT: its sequence (the class token + the patches) does not split "
+        "evenly and the head reads only the class token; use tensor parallelism without "
+        "sequence parallelism";
+    if (e.vocab_tp() > 1 && e.sp() != v1::SEQUENCE_PARALLEL_NONE) {
+      return absl::UnimplementedError(
+          absl::StrCat("embedding.sp: ", v1::SequenceParallel_Name(e.sp()), why));
+    }
+    if (plan.seq_len() > 0 && plan.seq_len() != model.seq_len()) {
+      return absl::InvalidArgumentError(absl::StrCat("seq_len: ", plan.seq_len(),
+                                                     ", but a ViT's sequence is fixed by its image "
+                                                     "and patch size: ",
+                                                     model.seq_len()));
+    }
+    for (int l = 0; l < plan.layers_size(); ++l) {
+      const v1::LayerStrategy& s = plan.layers(l);
+      if (s.tp() > 1 && s.sp() != v1::SEQUENCE_PARALLEL_NONE) {
+        return absl::UnimplementedError(
+            absl::StrCat("layers[", l, "].sp: ", v1::SequenceParallel_Name(s.sp()), why));
+      }
+    }
+  }
   const bool zero = e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO1 ||
                     e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO2 ||
                     e.dp_type() == v1::DATA_PARALLEL_TYPE_ZERO3;
