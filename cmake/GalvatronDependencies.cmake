@@ -67,6 +67,11 @@ if(GALVATRON_WITH_TORCH)
                             "${torch_error}")
       endif()
       list(PREPEND CMAKE_PREFIX_PATH "${torch_prefix}")
+      # A pip install keeps NCCL's header in its own package (nvidia-nccl-cu*).
+      execute_process(
+        COMMAND "${GALVATRON_TORCH}" -c
+                "import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], 'include'))"
+        OUTPUT_VARIABLE GALVATRON_TORCH_NCCL_HINT ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
     endif()
   endif()
   find_package(Torch CONFIG ${torch_required})
@@ -100,7 +105,8 @@ if(NOT GALVATRON_WITH_CUDA STREQUAL "OFF")
     set(CUDAToolkit_ROOT /usr/local/cuda)
   endif()
   find_package(CUDAToolkit QUIET)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include /usr/include)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${GALVATRON_TORCH_NCCL_HINT} ${CUDAToolkit_INCLUDE_DIRS}
+            /usr/local/cuda/include /usr/include)
   find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu)
   if(CUDAToolkit_FOUND)
     set(GALVATRON_HAVE_CUDA ON)

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -54,9 +55,22 @@ constexpr int64_t kModelStateBytesPerParameter = 16;
 // Thread-safe: LibTorch allocates and frees from any thread (intra-op
 // workers, autograd); the map is guarded by a mutex, the live count is
 // atomic.
+//
+// LibTorch changed the interface in 2.x: allocate() lost its const and
+// copy_data() became required. Both forms are declared, without `override`,
+// so whichever the base class has is overridden and the other is unused.
 class CountingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t bytes) const override {
+  c10::DataPtr allocate(size_t bytes) const { return Allocate(bytes); }   // LibTorch 1.x
+  c10::DataPtr allocate(size_t bytes) { return Allocate(bytes); }         // LibTorch 2.x
+  void copy_data(void* dest, const void* src, std::size_t count) const {  // LibTorch 2.x
+    std::memcpy(dest, src, count);
+  }
+  c10::DeleterFnPtr raw_deleter() const { return &Free; }
+  static int64_t live() { return TheBooks().live.load(); }
+
+ private:
+  static c10::DataPtr Allocate(size_t bytes) {
     void* data = c10::alloc_cpu(bytes);
     Books& books = TheBooks();
     {
@@ -66,10 +80,6 @@ class CountingCpuAllocator final : public c10::Allocator {
     books.live += static_cast<int64_t>(bytes);
     return c10::DataPtr(data, data, &Free, c10::Device(c10::DeviceType::CPU));
   }
-  c10::DeleterFnPtr raw_deleter() const override { return &Free; }
-  static int64_t live() { return TheBooks().live.load(); }
-
- private:
   // What the allocator keeps, process-wide: the deleter is a plain function
   // (no allocator instance reaches it), and tensors may outlive any scope.
   struct Books {

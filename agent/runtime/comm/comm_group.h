@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/runtime/comm/c10d_compat.h"
+#include "agent/runtime/comm/torch_compat.h"
 
 namespace galvatron::runtime {
 
@@ -20,9 +20,9 @@ struct CommGroup {
   std::vector<int> ranks;  // global ranks, ascending
   int rank = 0;            // this process's index in `ranks`
   // Null for a group of one: every collective returns early without it.
-  // (A c10d backend: Gloo or NCCL; c10d_compat.h says why not the 2.x
+  // (A c10d backend: Gloo or NCCL; torch_compat.h says why not the 2.x
   // ProcessGroup wrapper.)
-  c10::intrusive_ptr<c10d_compat::Backend> process_group;
+  c10::intrusive_ptr<torch_compat::Backend> process_group;
 
   int size() const { return static_cast<int>(ranks.size()); }
   // "[0,2,4]": for error messages and logs.

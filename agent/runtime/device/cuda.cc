@@ -32,13 +32,13 @@ absl::Status UseDevice(const c10::Device& device) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> MakeNcclBackend(
+absl::StatusOr<c10::intrusive_ptr<torch_compat::Backend>> MakeNcclBackend(
     const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
     std::chrono::milliseconds timeout) {
   auto options = c10d::ProcessGroupNCCL::Options::create();
   options->timeout = timeout;
   try {
-    return c10::intrusive_ptr<c10d_compat::Backend>(
+    return c10::intrusive_ptr<torch_compat::Backend>(
         c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options));
   } catch (const std::exception& e) {
     return absl::UnavailableError(

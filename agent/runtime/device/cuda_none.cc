@@ -13,7 +13,7 @@ absl::Status UseDevice(const c10::Device& device) {
       absl::StrCat("device ", device.str(), ": this worker was built without CUDA"));
 }
 
-absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> MakeNcclBackend(
+absl::StatusOr<c10::intrusive_ptr<torch_compat::Backend>> MakeNcclBackend(
     const c10::intrusive_ptr<c10d::Store>&, int, int, std::chrono::milliseconds) {
   return absl::UnimplementedError(
       "NCCL process groups need a worker built against a LibTorch with CUDA (docs/gpu.md)");

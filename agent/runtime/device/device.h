@@ -20,7 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/runtime/comm/c10d_compat.h"
+#include "agent/runtime/comm/torch_compat.h"
 
 namespace galvatron::runtime {
 
@@ -48,7 +48,7 @@ absl::Status UseDevice(const c10::Device& device);
 // Its collectives run on NCCL's own streams, so two groups' work (the
 // model's, the gradients') overlaps the compute stream. UNIMPLEMENTED
 // without CUDA.
-absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> MakeNcclBackend(
+absl::StatusOr<c10::intrusive_ptr<torch_compat::Backend>> MakeNcclBackend(
     const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
     std::chrono::milliseconds timeout);
 

@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<ParallelContext>> ParallelContext::Create(
       auto prefixed = c10::make_intrusive<c10d::PrefixStore>(
           absl::StrCat(options.store_prefix, "/", group->Describe()), store);
       if (nccl) {
-        absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> backend =
+        absl::StatusOr<c10::intrusive_ptr<torch_compat::Backend>> backend =
             MakeNcclBackend(prefixed, group->rank, group->size(), options.timeout);
         if (!backend.ok()) {
           return absl::Status(backend.status().code(),

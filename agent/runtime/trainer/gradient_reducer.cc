@@ -32,8 +32,7 @@ GradientReducer::GradientReducer(const std::vector<Param*>& params) {
   if (!current.params.empty()) buckets_.push_back(std::move(current));
   for (size_t b = 0; b < buckets_.size(); ++b) {
     for (const torch::Tensor& p : buckets_[b].params) {
-      std::shared_ptr<torch::autograd::Node> accumulator =
-          torch::autograd::impl::grad_accumulator(p);
+      torch_compat::AccumulatorPtr accumulator = torch::autograd::impl::grad_accumulator(p);
       accumulator->add_post_hook(std::make_unique<Hook>(this, b));
       accumulators_.push_back(std::move(accumulator));
     }

@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/runtime/comm/comm_group.h"
+#include "agent/runtime/comm/torch_compat.h"
 #include "agent/runtime/trainer/stage.h"
 
 namespace galvatron::runtime {
@@ -67,7 +68,7 @@ class GradientReducer {
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // the first bucket not started
   // The parameters' gradient accumulators: the hooks live as long as their
   // node, and the parameters hold them only weakly. Set in the constructor.
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  std::vector<torch_compat::AccumulatorPtr> accumulators_;
 };
 
 }  // namespace galvatron::runtime

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "agent/runtime/comm/comm_group.h"
+#include "agent/runtime/comm/torch_compat.h"
 
 namespace galvatron::runtime {
 
@@ -75,7 +76,7 @@ class Zero3Unit {
     Member member;
     int64_t offset = 0;  // in the flat vector
     int64_t nbytes = 0;
-    std::shared_ptr<torch::autograd::Node> accumulator;
+    torch_compat::AccumulatorPtr accumulator;
   };
   std::string name_;
   std::vector<Slot> slots_;

@@ -43,7 +43,7 @@ TEST_CASE("ResolveDevice: without CUDA auto is the CPU and cuda is refused", "[d
   }
   CHECK(UseDevice(c10::Device(c10::kCPU)).ok());
   CHECK(DevicePeakBytes(c10::Device(c10::kCPU)) == -1);
-  absl::StatusOr<c10::intrusive_ptr<c10d_compat::Backend>> nccl =
+  absl::StatusOr<c10::intrusive_ptr<torch_compat::Backend>> nccl =
       MakeNcclBackend(c10::intrusive_ptr<c10d::Store>(), 0, 2, std::chrono::seconds(1));
   REQUIRE_FALSE(nccl.ok());
   CHECK(nccl.status().code() == absl::StatusCode::kUnimplemented);
