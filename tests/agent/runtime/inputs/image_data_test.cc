@@ -8,25 +8,14 @@
 #include <vector>
 
 #include "common/json_file.h"
+#include "tests/agent/runtime/inputs/image_file_writer.h"
 #include "tests/support/test_support.h"
 
 namespace galvatron::runtime {
 namespace {
 
-std::string Header(uint32_t count, uint32_t channels, uint32_t height, uint32_t width) {
-  std::string bytes(kImageFileMagic, 8);
-  for (uint32_t v : {count, channels, height, width}) {
-    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-  return bytes;
-}
-
-std::string Record(uint32_t label, const std::vector<uint8_t>& pixels) {
-  std::string bytes;
-  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((label >> (8 * i)) & 0xff));
-  bytes.append(pixels.begin(), pixels.end());
-  return bytes;
-}
+using testing::ImageFileHeader;
+using testing::ImageRecord;
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
@@ -63,7 +52,9 @@ TEST_CASE("An image file reads back what was written", "[runtime][data]") {
   const ImageShape shape{1, 2, 3};
   const std::vector<uint8_t> first{0, 1, 2, 3, 4, 5}, second{250, 251, 252, 253, 254, 255};
   const std::string path = dir.File("x.img");
-  REQUIRE(WriteTextFile(path, Header(2, 1, 2, 3) + Record(4, first) + Record(0, second)).ok());
+  REQUIRE(WriteTextFile(
+              path, ImageFileHeader(2, 1, 2, 3) + ImageRecord(4, first) + ImageRecord(0, second))
+              .ok());
   auto source = OpenImageData(path, shape, 5, 0, 0);
   REQUIRE(source.ok());
   CHECK((*source)->num_samples() == 2);
@@ -88,15 +79,18 @@ TEST_CASE("Bad image files are refused by field", "[runtime][data]") {
   };
   auto missing = OpenImageData(dir.File("none.img"), shape, 5, 0, 0);
   CHECK(missing.status().code() == absl::StatusCode::kNotFound);
-  auto magic = open("magic.img", "NOTIMAGE" + Header(1, 1, 2, 3).substr(8) + Record(0, pixels));
+  auto magic = open("magic.img",
+                    "NOTIMAGE" + ImageFileHeader(1, 1, 2, 3).substr(8) + ImageRecord(0, pixels));
   CHECK_THAT(Message(magic.status()), Catch::Contains("GLVIMG01"));
-  auto width = open("width.img", Header(1, 1, 2, 4) + Record(0, std::vector<uint8_t>(8, 1)));
+  auto width =
+      open("width.img", ImageFileHeader(1, 1, 2, 4) + ImageRecord(0, std::vector<uint8_t>(8, 1)));
   CHECK_THAT(Message(width.status()), Catch::Contains("width 4") && Catch::Contains("expects 3"));
-  auto channels = open("channels.img", Header(1, 3, 2, 3) + Record(0, std::vector<uint8_t>(18)));
+  auto channels =
+      open("channels.img", ImageFileHeader(1, 3, 2, 3) + ImageRecord(0, std::vector<uint8_t>(18)));
   CHECK_THAT(Message(channels.status()), Catch::Contains("channels 3"));
-  auto short_file = open("short.img", Header(3, 1, 2, 3) + Record(0, pixels));
+  auto short_file = open("short.img", ImageFileHeader(3, 1, 2, 3) + ImageRecord(0, pixels));
   CHECK_THAT(Message(short_file.status()), Catch::Contains("promises 3 images"));
-  auto label = open("label.img", Header(1, 1, 2, 3) + Record(5, pixels));
+  auto label = open("label.img", ImageFileHeader(1, 1, 2, 3) + ImageRecord(5, pixels));
   REQUIRE(label.ok());  // labels are checked as they are read
   std::vector<uint8_t> out(6);
   int64_t value = 0;

@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/runtime/inputs/image_data.h"
 #include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "galvatron/v1/job.pb.h"
 #include "galvatron/v1/plan.pb.h"
+#include "tests/agent/runtime/inputs/image_file_writer.h"
 #include "tests/agent/runtime/trainer/train_support.h"
 #include "tests/support/test_support.h"
 
@@ -578,16 +578,13 @@ namespace {
 std::string WriteImages(const testing::TempDir& dir, const std::string& name, uint32_t count,
                         uint32_t channels, uint32_t side, uint32_t classes,
                         uint32_t first_label = 0) {
-  std::string bytes(runtime::kImageFileMagic, 8);
-  auto put = [&](uint32_t v) {
-    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  };
-  for (uint32_t v : {count, channels, side, side}) put(v);
+  std::string bytes = testing::ImageFileHeader(count, channels, side, side);
   for (uint32_t n = 0; n < count; ++n) {
-    put(first_label + n % classes);
-    for (uint32_t p = 0; p < channels * side * side; ++p) {
-      bytes.push_back(static_cast<char>((n * 37 + p * 11 + (n % classes) * 60) & 0xff));
+    std::vector<uint8_t> pixels(channels * side * side);
+    for (uint32_t p = 0; p < pixels.size(); ++p) {
+      pixels[p] = static_cast<uint8_t>((n * 37 + p * 11 + (n % classes) * 60) & 0xff);
     }
+    bytes += testing::ImageRecord(first_label + n % classes, pixels);
   }
   const std::string path = dir.File(name);
   REQUIRE(WriteTextFile(path, bytes).ok());
