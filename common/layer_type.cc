@@ -74,8 +74,8 @@ int EncoderSeqLen(const v1::ModelSpec& spec, int decoder_index) {
 }  // namespace
 
 // kind:h<hidden>:f<ffn>:a<heads>:kv<kv heads>:d<head dim>:s<seq>[:x<encoder
-// seq>]:bias|nobias:<precision>, defaults (kv = heads, d = hidden / heads,
-// s = model's) resolved so that equal blocks get equal keys however written.
+// seq>][:rb<buckets>][:rd<max distance>][:geglu]:bias|nobias:<precision>, defaults (kv = heads, d =
+// hidden / heads, s = model's) resolved so that equal blocks get equal keys however written.
 std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index) {
   if (group_index < 0 || group_index >= spec.layers_size()) return "";
   const v1::LayerGroup& g = spec.layers(group_index);
@@ -88,6 +88,15 @@ std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index) {
   if (g.kind() == v1::LAYER_KIND_T5_DECODER) {
     absl::StrAppend(&key, ":x", EncoderSeqLen(spec, group_index));
   }
+  // T5 options other than v1.0's defaults (so older keys stay as they were).
+  const v1::T5LayerOptions& t5 = g.t5();
+  if (t5.relative_buckets() != 0 && t5.relative_buckets() != 32) {
+    absl::StrAppend(&key, ":rb", t5.relative_buckets());
+  }
+  if (t5.relative_max_distance() != 0 && t5.relative_max_distance() != 128) {
+    absl::StrAppend(&key, ":rd", t5.relative_max_distance());
+  }
+  if (t5.ffn() == v1::T5LayerOptions::FFN_GATED_GELU) absl::StrAppend(&key, ":geglu");
   absl::StrAppend(&key, g.bias() ? ":bias" : ":nobias", ":", PrecisionToken(spec.precision()));
   return key;
 }

@@ -120,16 +120,28 @@ v1::ModelSpec Bert(const std::string& name, const std::string& description, cons
 }
 
 // T5 v1.0 (Raffel et al. 2020, Sec. 3.7; HF configs t5-*): encoder stack then
-// decoder stack, no biases, head_dim = d_kv, SentencePiece vocabulary 32128
-// (32000 + 100 sentinels, padded), 512 input tokens, tied embeddings. T5 was
+// decoder stack, no biases, head_dim = d_kv, ReLU FFN, 32 relative-position
+// buckets up to distance 128, SentencePiece vocabulary 32128 (32000 + 100
+// sentinels, padded), tied embeddings. Pre-training's span corruption turns
+// 568 tokens into 512 input and 114 target tokens (Sec. 3.1.4: 15 % noise,
+// mean span 3): the encoder's and the decoder's sequence lengths. T5 was
 // trained with Adafactor, which OptimizerKind lacks; the AdamW setting is the
 // usual one for T5 fine-tuning (lr 1e-4, no weight decay).
-v1::ModelSpec T5(const std::string& name, const std::string& description, const Stack& stack) {
-  v1::ModelSpec m =
-      Base(name, description, v1::MODEL_FAMILY_T5, 32128, 512, v1::PRECISION_BF16_MIXED,
-           /*tie_embeddings=*/true, AdamW({1e-4, 0.0, 0.9, 0.999, 1e-8, 1.0, 10000}));
-  *m.add_layers() = Group(v1::LAYER_KIND_T5_ENCODER, stack, /*bias=*/false);
-  *m.add_layers() = Group(v1::LAYER_KIND_T5_DECODER, stack, /*bias=*/false);
+//
+// T5 v1.1 (HF configs google/t5-v1_1-*): gated-GELU FFN, untied head, no
+// dropout in pre-training; otherwise as v1.0.
+v1::ModelSpec T5(const std::string& name, const std::string& description, const Stack& stack,
+                 bool v1_1 = false, int vocab_size = 32128, int encoder_seq = 512,
+                 int decoder_seq = 114) {
+  v1::ModelSpec m = Base(
+      name, description, v1::MODEL_FAMILY_T5, vocab_size, encoder_seq, v1::PRECISION_BF16_MIXED,
+      /*tie_embeddings=*/!v1_1, AdamW({1e-4, 0.0, 0.9, 0.999, 1e-8, 1.0, 10000}));
+  for (const v1::LayerKind kind : {v1::LAYER_KIND_T5_ENCODER, v1::LAYER_KIND_T5_DECODER}) {
+    v1::LayerGroup* g = m.add_layers();
+    *g = Group(kind, stack, /*bias=*/false);
+    if (v1_1) g->mutable_t5()->set_ffn(v1::T5LayerOptions::FFN_GATED_GELU);
+  }
+  m.mutable_layers(1)->set_seq_len(decoder_seq);
   return m;
 }
 
@@ -200,6 +212,12 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
          {24, 1024, 16, 4096, /*kv_heads=*/0, /*head_dim=*/64}),
       T5("t5-3b", "T5-3B (Raffel et al. 2020, Sec. 3.7; HF config t5-3b)",
          {24, 1024, 32, 16384, /*kv_heads=*/0, /*head_dim=*/128}),
+      T5("t5-v1.1-base", "T5 v1.1 Base 250M (HF config google/t5-v1_1-base)",
+         {12, 768, 12, 2048, /*kv_heads=*/0, /*head_dim=*/64}, /*v1_1=*/true),
+      T5("t5-v1.1-large", "T5 v1.1 Large 780M (HF config google/t5-v1_1-large)",
+         {24, 1024, 16, 2816, /*kv_heads=*/0, /*head_dim=*/64}, /*v1_1=*/true),
+      T5("t5-v1.1-xl", "T5 v1.1 XL 3B (HF config google/t5-v1_1-xl)",
+         {24, 2048, 32, 5120, /*kv_heads=*/0, /*head_dim=*/64}, /*v1_1=*/true),
 
       Vit("vit-tiny", "ViT-Ti/16, 5.7M, 224x224 (Touvron et al. 2021, DeiT, Table 1)",
           {12, 192, 3, 768}, 16, 1e-3),
@@ -220,6 +238,13 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
                  "Tiny Llama-style decoder with GQA for tests and CPU demos (not a published "
                  "model)",
                  {4, 64, 4, 172, /*kv_heads=*/2}, /*vocab_size=*/512, /*seq_len=*/64, 1e-3)),
+      // Tiny T5 (v1.0 style): 2 encoder and 2 decoder blocks; 34-token windows
+      // corrupt into 32 input and 8 target tokens.
+      Tiny(T5("t5-test",
+              "Tiny T5 for tests and CPU demos: 2 encoder + 2 decoder blocks, 32 input and 8 "
+              "target tokens (not a published model)",
+              {2, 64, 4, 256}, /*v1_1=*/false, /*vocab_size=*/512, /*encoder_seq=*/32,
+              /*decoder_seq=*/8)),
       // Tiny ViT: 16x16 images in 4x4 patches (sequence 17 with the class token).
       Tiny(Vit("vit-test",
                "Tiny ViT for tests and CPU demos: 16x16 images, 4x4 patches, 10 classes (not a "

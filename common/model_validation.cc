@@ -125,6 +125,31 @@ absl::Status CheckVitSeqLen(absl::string_view path, int seq_len, const v1::Visio
                               v.class_token() ? " + 1" : "", " = ", expected));
 }
 
+// T5's options belong to T5 blocks only. The relative-position buckets are
+// split in two for the encoder's two directions, and half of those count
+// distances exactly, so the bias needs an even count of at least 4 and a
+// max_distance beyond the exact range.
+absl::Status ValidateT5Options(const std::string& p, const v1::LayerGroup& g) {
+  if (!g.has_t5()) return absl::OkStatus();
+  if (g.kind() != v1::LAYER_KIND_T5_ENCODER && g.kind() != v1::LAYER_KIND_T5_DECODER) {
+    return Invalid(p + "t5", "set", absl::StrCat("must be unset for kind ", KindName(g.kind())));
+  }
+  const v1::T5LayerOptions& t = g.t5();
+  RETURN_IF_ERROR(CheckRange(p + "t5.relative_buckets", t.relative_buckets(), 0, 4096));
+  if (t.relative_buckets() != 0 && (t.relative_buckets() < 4 || t.relative_buckets() % 2 != 0)) {
+    return Invalid(p + "t5.relative_buckets", absl::StrCat(t.relative_buckets()),
+                   "must be 0 (32) or an even number >= 4");
+  }
+  RETURN_IF_ERROR(
+      CheckRange(p + "t5.relative_max_distance", t.relative_max_distance(), 0, L::kMaxSeqLen));
+  const int buckets = t.relative_buckets() > 0 ? t.relative_buckets() : 32;
+  if (t.relative_max_distance() != 0 && t.relative_max_distance() <= buckets / 2) {
+    return Invalid(p + "t5.relative_max_distance", absl::StrCat(t.relative_max_distance()),
+                   absl::StrCat("must be 0 (128) or > relative_buckets / 2 (", buckets / 2, ")"));
+  }
+  return CheckEnum(p + "t5.ffn", v1::T5LayerOptions::Ffn_descriptor(), t.ffn(), false);
+}
+
 absl::Status ValidateGroup(const v1::ModelSpec& spec, int i) {
   const v1::LayerGroup& g = spec.layers(i);
   const std::string p = absl::StrCat("layers[", i, "].");
@@ -157,6 +182,7 @@ absl::Status ValidateGroup(const v1::ModelSpec& spec, int i) {
                                   ") for LAYER_KIND_LLAMA_DECODER (rotary embeddings)"));
     }
   }
+  RETURN_IF_ERROR(ValidateT5Options(p, g));
   RETURN_IF_ERROR(CheckRange(p + "seq_len", g.seq_len(), 0, L::kMaxSeqLen));
   if (g.seq_len() == 0 && spec.seq_len() == 0) {
     return Invalid(p + "seq_len", "0", "must be >= 1 when the model's seq_len is 0");

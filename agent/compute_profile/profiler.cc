@@ -323,20 +323,26 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
   block_options.dtype = ctx->dtype;
   ASSIGN_OR_RETURN(BlockShape full, runtime::ResolveBlockShape(model, group, 1));
   TransformerBlock block(full, block_options);
+  // A T5 block reads the whole model's activation (encoder then decoder
+  // sequence), whose lengths the spec fixes: it is measured at those.
+  const bool t5 = runtime::IsT5Kind(full.kind);
+  const std::vector<int> t5_seqs = {static_cast<int>(full.seq_len)};
+  const std::vector<int>& layer_seqs = t5 ? t5_seqs : seqs;
+  auto carried = [&](int s) { return t5 ? runtime::CarriedSeq(full) : int64_t{s}; };
   const int64_t parameters = runtime::ParameterCount(*block);
   profile->set_parameter_count(parameters);
   profile->set_parameter_bytes(parameters * 4);  // fp32 master weights, as Galvatron counts
   const auto options = torch::TensorOptions().dtype(ctx->dtype).device(ctx->device);
 
   RETURN_IF_ERROR(TimeAndFit(
-      key, seqs, ctx,
+      key, layer_seqs, ctx,
       [&](int b, int s) -> std::function<torch::Tensor()> {
-        torch::Tensor x = torch::randn({b, s, full.hidden}, options).requires_grad_(true);
+        torch::Tensor x = torch::randn({b, carried(s), full.hidden}, options).requires_grad_(true);
         return [&block, x] { return block->forward(x); };
       },
       profile));
 
-  const int s = seqs.back();
+  const int s = layer_seqs.back();
   for (int tp : ctx->options.tp_degrees) {
     for (v1::SequenceParallel sp : {v1::SEQUENCE_PARALLEL_NONE, v1::SEQUENCE_PARALLEL_MEGATRON,
                                     v1::SEQUENCE_PARALLEL_ULYSSES}) {
@@ -345,8 +351,8 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
       auto shard = runtime::ResolveBlockShape(model, group, ulysses ? 1 : tp);
       if (!shard.ok() || (ulysses && full.heads % tp != 0)) continue;  // tp does not divide it
       const bool sequence_sharded = sp != v1::SEQUENCE_PARALLEL_NONE;
-      if (sequence_sharded && s % tp != 0) continue;
-      const int local_seq = sequence_sharded ? s / tp : s;
+      if (sequence_sharded && (t5 || s % tp != 0)) continue;  // T5's sequences do not split
+      const int64_t local_seq = sequence_sharded ? s / tp : carried(s);
       const std::string what = absl::StrCat(
           key, ": activation memory ", v1::SequenceParallel_Name(sp), " degree ", tp, " s=", s);
       RETURN_IF_ERROR(ctx->Step(what));
@@ -387,17 +393,28 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
   // Language models read token ids [b, s] and predict tokens; ViT reads
   // images [b, C, H, W] (its sequence is fixed by them) and predicts classes [b].
   const bool vision = model.family() == v1::MODEL_FAMILY_VIT;
+  // T5 reads its encoder's and decoder's tokens and predicts the decoder's.
+  int64_t t5_encoder = 0, t5_decoder = 0;
+  if (model.family() == v1::MODEL_FAMILY_T5) {
+    ASSIGN_OR_RETURN(const runtime::T5Lengths lengths, runtime::T5SequenceLengths(model));
+    t5_encoder = lengths.encoder;
+    t5_decoder = lengths.decoder;
+  }
+  const std::vector<int> t5_seqs = {model.seq_len()};
+  const std::vector<int>& head_seqs = t5_decoder > 0 ? t5_seqs : seqs;
+  auto input_len = [&](int s) { return t5_decoder > 0 ? t5_encoder + t5_decoder : int64_t{s}; };
+  auto label_len = [&](int s) { return t5_decoder > 0 ? t5_decoder : int64_t{s}; };
   auto tokens = [&](int b, int s) {
     if (vision) {
       const v1::VisionSpec& v = model.vision();
       return torch::rand({b, v.channels(), v.image_size(), v.image_size()},
                          torch::TensorOptions().dtype(torch::kFloat32).device(ctx->device));
     }
-    return torch::randint(model.vocab_size(), {b, s}, token_options);
+    return torch::randint(model.vocab_size(), {b, input_len(s)}, token_options);
   };
   auto labels_of = [&](int b, int s) {
     if (vision) return torch::randint(model.vision().num_classes(), {b}, token_options);
-    return torch::randint(model.vocab_size(), {b, s}, token_options);
+    return torch::randint(model.vocab_size(), {b, label_len(s)}, token_options);
   };
   {
     EmbeddingHead all(model, HeadPart::kAll, block_options);
@@ -405,14 +422,14 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     profile->set_parameter_count(parameters);
     profile->set_parameter_bytes(parameters * 4);
     RETURN_IF_ERROR(TimeAndFit(
-        key, seqs, ctx,
+        key, head_seqs, ctx,
         [&](int b, int s) -> std::function<torch::Tensor()> {
           torch::Tensor ids = tokens(b, s), labels = labels_of(b, s);
           return [&all, ids, labels] { return all->Loss(all->Embed(ids), labels); };
         },
         profile));
   }
-  const int s = seqs.back();
+  const int s = head_seqs.back();
   const int64_t hidden = model.layers(0).hidden();
   for (int vtp : ctx->options.tp_degrees) {
     if (model.vocab_size() % vtp != 0) continue;
@@ -424,9 +441,9 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     const int64_t embed_bytes =
         BytesPerSample(*ctx, [&](int b) { return first->Embed(tokens(b, s)); });
     const int64_t head_bytes = BytesPerSample(*ctx, [&](int b) {
-      torch::Tensor h =
-          torch::randn({b, s, hidden}, torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
-              .requires_grad_(true);
+      torch::Tensor h = torch::randn({b, input_len(s), hidden},
+                                     torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
+                            .requires_grad_(true);
       return last->Loss(h, labels_of(b, s));
     });
     const int64_t first_states = runtime::ParameterCount(*first) * kModelStateBytesPerParameter;

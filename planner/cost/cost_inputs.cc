@@ -27,6 +27,20 @@ int EffectiveSeq(const v1::ModelSpec& spec, const v1::LayerGroup& g) {
   return g.seq_len() != 0 ? g.seq_len() : spec.seq_len();
 }
 
+// What a layer's activation between layers holds: T5's encoder and decoder
+// sequences (one of each group kind; the first of each), else its own.
+int CarriedSeq(const v1::ModelSpec& spec, const v1::LayerGroup& g) {
+  if (g.kind() != v1::LAYER_KIND_T5_ENCODER && g.kind() != v1::LAYER_KIND_T5_DECODER) {
+    return EffectiveSeq(spec, g);
+  }
+  int encoder = 0, decoder = 0;
+  for (const v1::LayerGroup& other : spec.layers()) {
+    int& length = other.kind() == v1::LAYER_KIND_T5_DECODER ? decoder : encoder;
+    if (length == 0) length = EffectiveSeq(spec, other);
+  }
+  return encoder + decoder;
+}
+
 // A key without its sequence-length tokens (":s2048", ":x512", ":so4096"), so
 // that a profile measured at another sequence length (e.g. with a sequence
 // fit) still matches.
@@ -300,6 +314,7 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
       t.info.key = key;
       t.info.hidden = g.hidden();
       t.info.seq_len = EffectiveSeq(model, g);
+      t.info.message_seq = CarriedSeq(model, g);
       in.types.push_back(std::move(t));
     }
     in.types[it->second].count += g.count();

@@ -65,6 +65,10 @@ struct LayerTypeInfo {
   std::string key;  // common/layer_type.h
   int hidden = 0;
   int seq_len = 0;
+  // The length of the activation a layer passes on (to the next stage, or
+  // redistributed): seq_len, except T5's, which carries the encoder's and the
+  // decoder's sequences together (agent/runtime/blocks/blocks.h).
+  int message_seq = 0;
   double parameter_mb = 0;  // fp32 MB of one layer's parameters
   bool measured = false;    // false: analytic estimate
   // The fraction of peak its analytic time assumes; 0 when its time was

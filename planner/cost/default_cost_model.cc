@@ -214,7 +214,8 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   double p2p_time = 0;
   if (s.pp > 1) {
     const bool seq_sharded = s.sp > 1 || (s.tp > 1 && s.megatron_sp);
-    const double per_rank_mb = act_mb / (seq_sharded ? tp_sp : 1);
+    const double message_mb = act_mb * t.info.message_seq / std::max(t.info.seq_len, 1);
+    const double per_rank_mb = message_mb / (seq_sharded ? tp_sp : 1);
     const double per_stage = 2 * per_rank_mb * hw_.P2pCoeMsPerMb(s.pp);
     p2p_time = per_stage * s.pp / std::max(num_layers(), 1);
   }
@@ -250,7 +251,7 @@ double DefaultCostModel::Switch(int layer_type, const LayerStrategy& from, const
   const int cur_dp = std::max(1, cluster_.world_size / std::max(from.pp, 1) / g);
   const double cur_lbsz = static_cast<double>(global_batch) / chunks / cur_dp;
   const LayerTypeData& t = in_.types[layer_type];
-  const double mb = static_cast<double>(g - 1) / g * cur_lbsz * t.info.seq_len * t.info.hidden *
+  const double mb = static_cast<double>(g - 1) / g * cur_lbsz * t.info.message_seq * t.info.hidden *
                     ElementBytes() / kMb;
   return 2 * mb * hw_.AllReduceCoeMsPerMb(g, true) * 0.001 * options_.costmodel_coe;
 }

@@ -336,6 +336,13 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   const v1::PlanRequest& request = inputs.request;
   SearchOptions options;
   RETURN_IF_ERROR(ToSearchOptions(request, &options));
+  const v1::ModelFamily family = inputs.model.family();
+  if (family == v1::MODEL_FAMILY_T5 || family == v1::MODEL_FAMILY_VIT) {
+    // The runtime splits neither sequence (ViT: the class token; T5: the
+    // activation holds the encoder's and the decoder's sequences), so no
+    // plan may: no Ulysses, no Megatron-SP, for layers or the embedding.
+    options.disabled.insert({"sp", "megatron_sp", "embedding_sp"});
+  }
   options.threads = build.threads;
   options.progress = build.progress;
   options.cancelled = build.cancelled;

@@ -33,7 +33,16 @@ TEST_CASE("layer keys of catalog models") {
   // The decoder's cross-attention cost depends on the encoder's length.
   v1::ModelSpec t5 = Catalog("t5-3b");
   CHECK(LayerTypeKey(t5, 0) == "t5_encoder:h1024:f16384:a32:kv32:d128:s512:nobias:bf16");
-  CHECK(LayerTypeKey(t5, 1) == "t5_decoder:h1024:f16384:a32:kv32:d128:s512:x512:nobias:bf16");
+  CHECK(LayerTypeKey(t5, 1) == "t5_decoder:h1024:f16384:a32:kv32:d128:s114:x512:nobias:bf16");
+  // T5 options other than v1.0's defaults are part of the key.
+  CHECK(LayerTypeKey(Catalog("t5-v1.1-base"), 0) ==
+        "t5_encoder:h768:f2048:a12:kv12:d64:s512:geglu:nobias:bf16");
+  t5.mutable_layers(0)->mutable_t5()->set_relative_buckets(64);
+  t5.mutable_layers(0)->mutable_t5()->set_relative_max_distance(256);
+  CHECK(LayerTypeKey(t5, 0) == "t5_encoder:h1024:f16384:a32:kv32:d128:s512:rb64:rd256:nobias:bf16");
+  t5.mutable_layers(0)->mutable_t5()->set_relative_buckets(32);  // the default, written out
+  t5.mutable_layers(0)->mutable_t5()->set_relative_max_distance(0);
+  CHECK(LayerTypeKey(t5, 0) == "t5_encoder:h1024:f16384:a32:kv32:d128:s512:nobias:bf16");
 }
 
 TEST_CASE("embedding keys of catalog models") {
@@ -41,7 +50,8 @@ TEST_CASE("embedding keys of catalog models") {
         "embedding_head:gpt:v50257:h768:s1024:tied:bf16");
   CHECK(EmbeddingTypeKey(Catalog("llama3-8b")) ==
         "embedding_head:llama:v128256:h4096:s8192:untied:bf16");
-  CHECK(EmbeddingTypeKey(Catalog("t5-base")) == "embedding_head:t5:v32128:h768:s512:tied:bf16");
+  CHECK(EmbeddingTypeKey(Catalog("t5-base")) ==
+        "embedding_head:t5:v32128:h768:s512:so114:tied:bf16");
   CHECK(EmbeddingTypeKey(Catalog("vit-base")) ==
         "embedding_head:vit:v0:h768:s197:i224:p16:c3:n1000:cls:untied:bf16");
 }

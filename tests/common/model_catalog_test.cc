@@ -28,6 +28,7 @@ struct Expected {
   bool tied;
   bool bias;
   v1::Precision precision;
+  int decoder_seq = 0;  // T5: the decoder groups' seq_len (0: the model's)
 };
 
 const std::vector<Expected>& ExpectedModels() {
@@ -58,11 +59,20 @@ const std::vector<Expected>& ExpectedModels() {
        false, kBf16},
       {"llama3-8b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 8, 0, 14336, 128256, 8192, false,
        false, kBf16},
-      {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false,
-       kBf16},
-      {"t5-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 3072, 32128, 512, true, false, kBf16},
+      {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false, kBf16,
+       114},
+      {"t5-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 3072, 32128, 512, true, false, kBf16,
+       114},
       {"t5-large", v1::MODEL_FAMILY_T5, 2, 24, 1024, 16, 0, 64, 4096, 32128, 512, true, false,
-       kBf16},
+       kBf16, 114},
+      {"t5-test", v1::MODEL_FAMILY_T5, 2, 2, 64, 4, 0, 0, 256, 512, 32, true, false, kFp32, 8},
+      // T5 v1.1: gated-GELU FFN (checked below), untied head.
+      {"t5-v1.1-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 2048, 32128, 512, false, false,
+       kBf16, 114},
+      {"t5-v1.1-large", v1::MODEL_FAMILY_T5, 2, 24, 1024, 16, 0, 64, 2816, 32128, 512, false, false,
+       kBf16, 114},
+      {"t5-v1.1-xl", v1::MODEL_FAMILY_T5, 2, 24, 2048, 32, 0, 64, 5120, 32128, 512, false, false,
+       kBf16, 114},
       {"vit-base", v1::MODEL_FAMILY_VIT, 1, 12, 768, 12, 0, 0, 3072, 0, 197, false, true, kBf16},
       {"vit-huge", v1::MODEL_FAMILY_VIT, 1, 32, 1280, 16, 0, 0, 5120, 0, 257, false, true, kBf16},
       {"vit-large", v1::MODEL_FAMILY_VIT, 1, 24, 1024, 16, 0, 0, 4096, 0, 197, false, true, kBf16},
@@ -116,7 +126,10 @@ TEST_CASE("catalog models carry their published hyper-parameters") {
       CHECK(g.head_dim() == e.head_dim);
       CHECK(g.ffn_hidden() == e.ffn_hidden);
       CHECK(g.bias() == e.bias);
-      CHECK(g.seq_len() == 0);  // the model's
+      const bool decoder = g.kind() == v1::LAYER_KIND_T5_DECODER;
+      CHECK(g.seq_len() == (decoder ? e.decoder_seq : 0));  // 0: the model's
+      const bool gated = e.name.rfind("t5-v1.1", 0) == 0;
+      CHECK((g.t5().ffn() == v1::T5LayerOptions::FFN_GATED_GELU) == gated);
     }
   }
 }

@@ -327,6 +327,27 @@ TEST_CASE("layer kinds must fit the family") {
   }
 }
 
+TEST_CASE("T5 options belong to T5 blocks and are checked") {
+  v1::ModelSpec spec = Catalog("t5-base");
+  CHECK(ErrorOf(ValidateModelSpec(Catalog("t5-v1.1-xl"))) == "OK");
+  v1::T5LayerOptions* t5 = spec.mutable_layers(1)->mutable_t5();
+  t5->set_relative_buckets(7);
+  CHECK(ErrorOf(ValidateModelSpec(spec)) ==
+        "layers[1].t5.relative_buckets: 7, must be 0 (32) or an even number >= 4");
+  t5->set_relative_buckets(64);
+  t5->set_relative_max_distance(32);
+  CHECK(ErrorOf(ValidateModelSpec(spec)) ==
+        "layers[1].t5.relative_max_distance: 32, must be 0 (128) or > relative_buckets / 2 (32)");
+  t5->set_relative_max_distance(33);
+  CHECK(ErrorOf(ValidateModelSpec(spec)) == "OK");
+  t5->set_ffn(static_cast<v1::T5LayerOptions::Ffn>(9));
+  CHECK(ErrorOf(ValidateModelSpec(spec)).rfind("layers[1].t5.ffn: 9, must be one of ", 0) == 0);
+  v1::ModelSpec gpt = Catalog("gpt2-small");
+  gpt.mutable_layers(0)->mutable_t5()->set_ffn(v1::T5LayerOptions::FFN_RELU);
+  CHECK(ErrorOf(ValidateModelSpec(gpt)) ==
+        "layers[0].t5: set, must be unset for kind LAYER_KIND_GPT_DECODER");
+}
+
 TEST_CASE("vision models") {
   v1::ModelSpec spec = Catalog("vit-base");
   SECTION("no vocabulary needed") {

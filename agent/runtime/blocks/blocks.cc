@@ -3,15 +3,15 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace galvatron::runtime {
-namespace {
 
-constexpr double kNormEps = 1e-5;
-
-torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + kNormEps) * weight;
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps) * weight;
 }
+
+namespace {
 
 // LLaMA's rotary embedding (the rotate-half form) on [b, heads, s, d].
 torch::Tensor Rope(const torch::Tensor& x) {
@@ -39,10 +39,11 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   BlockShape shape;
   shape.kind = g.kind();
   if (g.kind() != v1::LAYER_KIND_GPT_DECODER && g.kind() != v1::LAYER_KIND_LLAMA_DECODER &&
-      g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER) {
+      g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER &&
+      !IsT5Kind(g.kind())) {
     return absl::UnimplementedError(
         absl::StrCat("layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
-                     " has no block implementation yet (GPT, LLaMA, BERT and ViT blocks do)"));
+                     " has no block implementation yet (GPT, LLaMA, BERT, T5 and ViT blocks do)"));
   }
   const int heads = g.heads();
   const int kv = g.kv_heads() > 0 ? g.kv_heads() : heads;
@@ -60,7 +61,9 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   shape.seq_len = g.seq_len() > 0 ? g.seq_len() : model.seq_len();
   shape.bias = g.bias();
   // ViT's encoder is GPT's pre-LN block (GELU MLP, biases) without the mask.
-  shape.causal = g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER;
+  shape.causal = g.kind() != v1::LAYER_KIND_BERT_ENCODER &&
+                 g.kind() != v1::LAYER_KIND_VIT_ENCODER && g.kind() != v1::LAYER_KIND_T5_ENCODER;
+  if (IsT5Kind(g.kind())) RETURN_IF_ERROR(ResolveT5Shape(model, group_index, &shape));
   return shape;
 }
 
@@ -95,6 +98,11 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockO
       comm_(options.comm),
       tp_(std::max(1, options.tp)),
       tp_rank_(options.tp_rank) {
+  if (IsT5Kind(shape.kind)) {
+    AddT5Modules(shape);
+    to(options.device, options.dtype);
+    return;
+  }
   const int64_t h = shape.hidden, d = shape.head_dim;
   const bool llama = shape.kind == v1::LAYER_KIND_LLAMA_DECODER;
   if (llama) {
@@ -144,7 +152,7 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
       if (s.dim >= 0) s.grad = ParamShard::Grad::kOwn;
     }
   };
-  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
+  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER || IsT5Kind(shape_.kind)) {
     add_whole("rms1", {h});
     add_whole("rms2", {h});
   } else {
@@ -180,12 +188,25 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
     add_whole("o_bias", {h});
     add_whole("down_bias", {h});
   }
+  if (relative_bias_.defined()) {
+    add_split("relative_bias", {shape_.relative_buckets, shape_.heads}, 1, shape_.heads);
+  }
+  if (cq_) {
+    add_whole("rms_cross", {h});
+    add_split("cq.weight", {q, h}, 0, q);
+    add_split("ck.weight", {q, h}, 0, q);
+    add_split("cv.weight", {q, h}, 0, q);
+    add_split("co.weight", {h, q}, 1, q);
+  }
+  if (encoder_final_rms_.defined()) add_whole("encoder_final_rms", {h});
   if (sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) fix_split();
   return shards;
 }
 
 torch::Tensor TransformerBlockImpl::Norm(int which, const torch::Tensor& x) {
-  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) return RmsNorm(x, which == 1 ? rms1_ : rms2_);
+  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
+    return RmsNorm(x, which == 1 ? rms1_ : rms2_, kNormEps);
+  }
   return which == 1 ? ln1_(x) : ln2_(x);
 }
 
@@ -256,14 +277,20 @@ torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& input) {
   } else if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_NONE && tp_ > 1) {
     x = comm_->CopyToGroup(input);
   }
-  torch::Tensor inner = shape_.kind == v1::LAYER_KIND_LLAMA_DECODER
-                            ? torch::silu(gate_(x)) * up_(x)  // SwiGLU
-                            : torch::gelu(up_(x));
+  torch::Tensor inner;
+  if (shape_.kind == v1::LAYER_KIND_LLAMA_DECODER) {
+    inner = torch::silu(gate_(x)) * up_(x);  // SwiGLU
+  } else if (IsT5Kind(shape_.kind)) {
+    inner = shape_.gated_gelu ? torch::gelu(gate_(x), "tanh") * up_(x) : torch::relu(up_(x));
+  } else {
+    inner = torch::gelu(up_(x));
+  }
   torch::Tensor out = RowParallelOutput(down_(inner));
   return down_bias_.defined() ? out + down_bias_ : out;
 }
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
+  if (IsT5Kind(shape_.kind)) return T5Forward(x);
   if (shape_.kind == v1::LAYER_KIND_BERT_ENCODER) {  // post-LN
     torch::Tensor y = Norm(1, x + Attention(x));
     return Norm(2, y + Mlp(y));
@@ -289,6 +316,7 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   tied_ = model.tie_embeddings();
   const bool llama = family_ == v1::MODEL_FAMILY_LLAMA;
   const bool bert = family_ == v1::MODEL_FAMILY_BERT;
+  const bool t5 = family_ == v1::MODEL_FAMILY_T5;
   const bool embed = part != HeadPart::kHead;
   const bool head = part != HeadPart::kEmbedding;
   if (family_ == v1::MODEL_FAMILY_VIT) {
@@ -319,7 +347,7 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
     // With tied weights the last stage keeps its own copy (as Megatron does).
     tokens_ = register_module("tokens", torch::nn::Embedding(vocab_shard_, hidden_));
   }
-  if (embed && !llama) {
+  if (embed && !llama && !t5) {  // T5's positions are its blocks' relative bias
     positions_ = register_module("positions", torch::nn::Embedding(model.seq_len(), hidden_));
   }
   if (embed && bert) {
@@ -328,7 +356,7 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
         register_module("embed_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_})));
   }
   if (head) {
-    if (llama) {
+    if (llama || t5) {
       final_rms_ = register_parameter("final_rms", torch::ones({last_hidden}));
     } else if (bert) {
       mlm_dense_ = register_module("mlm_dense", MakeLinear(last_hidden, last_hidden, true));
@@ -350,6 +378,13 @@ torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length,
 }
 
 bool EmbeddingHeadImpl::vision() const { return family_ == v1::MODEL_FAMILY_VIT; }
+
+torch::Tensor EmbeddingHeadImpl::DecoderPart(const torch::Tensor& hidden,
+                                             const torch::Tensor& labels) const {
+  if (family_ != v1::MODEL_FAMILY_T5) return hidden;
+  const int64_t length = labels.size(1);
+  return hidden.narrow(1, hidden.size(1) - length, length);
+}
 
 torch::Tensor EmbeddingHeadImpl::EmbedImages(const torch::Tensor& images) {
   // [b, C, H, W] → [b, (H/p)(W/p), C·p·p], patches in row-major order.
@@ -426,7 +461,13 @@ torch::Tensor EmbeddingHeadImpl::EmbedParallel(const torch::Tensor& tokens) {
 }
 
 torch::Tensor EmbeddingHeadImpl::FinalNorm(const torch::Tensor& hidden) {
-  if (final_rms_.defined()) return RmsNorm(hidden, final_rms_);
+  if (family_ == v1::MODEL_FAMILY_T5) {
+    // T5's head reads the decoder's part of the activation (the labels' length
+    // at its end); tied to the embedding, its input is scaled by hidden^-1/2.
+    torch::Tensor h = RmsNorm(hidden, final_rms_, kT5NormEps);
+    return tied_ ? h * (1.0 / std::sqrt(static_cast<double>(hidden_))) : h;
+  }
+  if (final_rms_.defined()) return RmsNorm(hidden, final_rms_, kNormEps);
   if (mlm_dense_) return final_ln_(torch::gelu(mlm_dense_(hidden)));
   return final_ln_(hidden);
 }
@@ -448,7 +489,7 @@ torch::Tensor Logits(const torch::Tensor& h, torch::nn::Embedding& tokens, torch
 
 torch::Tensor EmbeddingHeadImpl::Loss(const torch::Tensor& hidden, const torch::Tensor& labels) {
   if (vision()) return ClassLossSum(hidden, labels) / labels.numel();
-  torch::Tensor logits = Logits(FinalNorm(hidden), tokens_, head_, head_bias_);
+  torch::Tensor logits = Logits(FinalNorm(DecoderPart(hidden, labels)), tokens_, head_, head_bias_);
   return torch::nn::functional::cross_entropy(logits.reshape({-1, vocab_shard_}),
                                               labels.reshape({-1}).remainder(vocab_shard_));
 }
@@ -457,7 +498,7 @@ torch::Tensor EmbeddingHeadImpl::LossSumParallel(const torch::Tensor& hidden,
                                                  const torch::Tensor& labels,
                                                  const torch::Tensor& weights) {
   if (vision()) return ClassLossSum(hidden, labels);  // the same on every member
-  torch::Tensor h = FinalNorm(hidden);
+  torch::Tensor h = FinalNorm(DecoderPart(hidden, labels));
   torch::Tensor targets = labels, w = weights;
   const bool vocab_split = comm_ && tp_ > 1 && sp_ != v1::SEQUENCE_PARALLEL_ULYSSES;
   if (comm_ && sp_ == v1::SEQUENCE_PARALLEL_ULYSSES) {

@@ -1,6 +1,9 @@
 // Transformer blocks and the embedding/head of a ModelSpec, as LibTorch
 // modules: GPT-2 style (pre-LN, GELU MLP, biases), LLaMA style (RMSNorm, RoPE,
-// SwiGLU, grouped-query attention, no biases) and BERT style (post-LN). A
+// SwiGLU, grouped-query attention, no biases), BERT style (post-LN), ViT
+// (GPT's block without the mask) and T5's encoder and decoder blocks
+// (RMS norms, relative-position bias, cross-attention, ReLU or gated-GELU
+// FFN, no biases). A
 // block is built for one tensor-parallel shard: with tp = d it holds what
 // Megatron's rank 0 of d holds (heads/d query heads, max(1, kv/d) KV heads,
 // ffn/d MLP columns; the row-parallel output projections without their
@@ -94,7 +97,55 @@ struct BlockShape {
   int64_t seq_len = 0;
   bool bias = false;
   bool causal = true;
+  // T5 (encoder and decoder kinds). A T5 block reads and returns the whole
+  // model's activation [b, encoder_seq + decoder_seq, h]: the encoder's
+  // sequence, then the decoder's. An encoder block updates the first part and
+  // passes the second through; a decoder block updates the second, reading
+  // the first (the encoder's output) in its cross-attention. So one tensor
+  // crosses every pipeline boundary, the encoder-decoder one included.
+  int64_t encoder_seq = 0, decoder_seq = 0;
+  // The first decoder block applies the encoder's final norm to the first
+  // part (once, for every decoder block after it).
+  bool encoder_final_norm = false;
+  int64_t relative_buckets = 0, relative_max_distance = 0;
+  bool gated_gelu = false;  // T5 v1.1's FFN; ReLU otherwise
 };
+
+// The sequence length of the activation a block reads: T5's encoder +
+// decoder sequences, else seq_len.
+inline int64_t CarriedSeq(const BlockShape& shape) {
+  return shape.encoder_seq + shape.decoder_seq > 0 ? shape.encoder_seq + shape.decoder_seq
+                                                   : shape.seq_len;
+}
+
+bool IsT5Kind(v1::LayerKind kind);
+
+// A T5 model's two sequence lengths: the encoder's (its groups' seq_len) and
+// the decoder's (its groups'). INVALID_ARGUMENT unless every encoder group
+// comes before every decoder group, there is at least one of each, and each
+// side has one length.
+struct T5Lengths {
+  int64_t encoder = 0, decoder = 0;
+  int first_decoder_layer = 0;  // the global index of the first decoder block
+};
+absl::StatusOr<T5Lengths> T5SequenceLengths(const v1::ModelSpec& model);
+
+// Fills the T5 fields of `shape` (a T5 group's): the two sequence lengths
+// and the options with their defaults. INVALID_ARGUMENT as T5SequenceLengths,
+// UNIMPLEMENTED for what the T5 blocks lack (biases, grouped-query attention).
+absl::Status ResolveT5Shape(const v1::ModelSpec& model, int group_index, BlockShape* shape);
+
+// RMS normalisation over the last dimension (LLaMA's epsilon 1e-5, T5's 1e-6).
+inline constexpr double kNormEps = 1e-5;
+inline constexpr double kT5NormEps = 1e-6;
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+// T5's relative-position buckets [query_len, key_len] (int64): the distance
+// key − query mapped to `buckets` buckets (half per direction when
+// bidirectional), exact below a quarter (bidirectional) or half of them,
+// logarithmic up to `max_distance`, as the T5 paper's code does.
+torch::Tensor RelativePositionBuckets(int64_t query_len, int64_t key_len, bool bidirectional,
+                                      int64_t buckets, int64_t max_distance);
 
 // How one parameter of a sharded module relates to the full model's and to
 // the module's group (BlockOptions::comm): the slice of the full tensor it
@@ -133,6 +184,12 @@ class TransformerBlockImpl : public torch::nn::Module {
  private:
   torch::Tensor Norm(int which, const torch::Tensor& x);
   torch::Tensor Attention(const torch::Tensor& x);
+  // T5 (blocks_t5.cc): the forward over the carried [enc; dec] activation,
+  // and self- (memory undefined) or cross-attention of `x` (tensor
+  // parallelism only; T5 plans have no sequence parallelism).
+  torch::Tensor T5Forward(const torch::Tensor& x);
+  torch::Tensor T5Attention(const torch::Tensor& x, const torch::Tensor& memory);
+  void AddT5Modules(const BlockShape& shape);
   torch::Tensor Mlp(const torch::Tensor& x);
   // A row-parallel linear's partial output, combined as the mode needs.
   torch::Tensor RowParallelOutput(const torch::Tensor& partial);
@@ -150,6 +207,11 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::nn::Linear up_{nullptr}, gate_{nullptr}, down_{nullptr};
   // The row-parallel linears' biases, added once after their partial sums are combined.
   torch::Tensor o_bias_, down_bias_;
+  // T5: the relative-position bias [buckets, this shard's heads] of the
+  // self-attention; the decoder's cross-attention (column-parallel cq, ck,
+  // cv; row-parallel co) with its norm; the encoder's final norm.
+  torch::Tensor relative_bias_, rms_cross_, encoder_final_rms_;
+  torch::nn::Linear cq_{nullptr}, ck_{nullptr}, cv_{nullptr}, co_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
 
@@ -163,6 +225,9 @@ enum class HeadPart { kAll, kEmbedding, kHead };
 // positions, and the classification head on the class token; "tokens" are
 // then images [b, C, H, W] (float), "labels" classes [b], and nothing is
 // split over the group (a tensor-parallel group computes them alike).
+// For T5: one token table for the encoder's and the decoder's inputs (the
+// tokens are both, concatenated: [b, encoder_seq + decoder_seq]), no
+// positions; the head reads the decoder's part after a final RMS norm.
 class EmbeddingHeadImpl : public torch::nn::Module {
  public:
   EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part, const BlockOptions& options);
@@ -194,6 +259,9 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   // The summed cross-entropy of the class token's logits against `labels`.
   torch::Tensor ClassLossSum(const torch::Tensor& hidden, const torch::Tensor& labels);
   torch::Tensor FinalNorm(const torch::Tensor& hidden);
+  // T5: the decoder's part of the carried activation (the last
+  // labels.size(1) positions); other models: all of it.
+  torch::Tensor DecoderPart(const torch::Tensor& hidden, const torch::Tensor& labels) const;
 
   v1::ModelFamily family_;
   HeadPart part_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "agent/runtime/inputs/training_data.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -30,6 +31,26 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
                      OpenImageData(o.data, b->image_shape_, v.num_classes(), synthetic, b->seed_));
     if (o.rank == 0) spdlog::info("data: {}", b->images_->Describe());
     b->order_ = std::make_unique<SampleOrder>(b->images_->num_samples(), b->seed_);
+  } else if (model.family() == v1::MODEL_FAMILY_T5) {
+    // The activation holds the encoder's and the decoder's sequences; the
+    // data are windows of the raw length whose corruption fits both.
+    ASSIGN_OR_RETURN(const T5Lengths lengths, T5SequenceLengths(model));
+    b->encoder_seq_ = static_cast<int>(lengths.encoder);
+    b->decoder_seq_ = static_cast<int>(lengths.decoder);
+    b->spans_ = SpanLengthsFitting(b->encoder_seq_, b->decoder_seq_);
+    if (b->spans_.raw < 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layers: T5's encoder length ", b->encoder_seq_, " and decoder length ", b->decoder_seq_,
+          " fit no span-corrupted window (the decoder needs >= 3 tokens)"));
+    }
+    b->seq_ = b->encoder_seq_ + b->decoder_seq_;
+    ASSIGN_OR_RETURN(b->data_, OpenTrainingData(o.data, b->spans_.raw - 1, model.vocab_size(),
+                                                synthetic, b->seed_));
+    if (o.rank == 0) {
+      spdlog::info("data: {}; span corruption: {} tokens -> {} input + {} target tokens",
+                   b->data_->Describe(), b->spans_.raw, b->spans_.inputs, b->spans_.targets);
+    }
+    b->order_ = std::make_unique<SampleOrder>(b->data_->num_samples(), b->seed_);
   } else {
     ASSIGN_OR_RETURN(b->data_,
                      OpenTrainingData(o.data, b->seq_, model.vocab_size(), synthetic, b->seed_));
@@ -39,7 +60,7 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
   // The token windows [samples, seq + 1] of this rank's embedding/head slice.
   b->slice_ = b->m_ / stage.embedding_layout.dp;
   b->slice_start_ = (stage.position / stage.embedding_layout.tp) * b->slice_;
-  b->window_.resize(static_cast<size_t>(b->seq_) + 1);
+  b->window_.resize(static_cast<size_t>(std::max(b->seq_, b->spans_.raw)) + 1);
   b->chosen_.resize(static_cast<size_t>(b->seq_));
   return b;
 }
@@ -60,6 +81,7 @@ absl::StatusOr<MicroBatch> BatchSource::Get(int64_t step, int c) {
     mb.inputs = bytes.to(torch::kFloat32) / 255.0;
     return mb;
   }
+  if (spans_.raw > 0) return GetT5(step, c);
   mb.inputs = torch::empty({slice_, seq_}, torch::kInt64);
   mb.labels = torch::empty({slice_, seq_}, torch::kInt64);
   if (mlm_) mb.weights = torch::zeros({slice_, seq_}, torch::TensorOptions().dtype(weights_dtype_));
@@ -83,8 +105,30 @@ absl::StatusOr<MicroBatch> BatchSource::Get(int64_t step, int c) {
   return mb;
 }
 
+absl::StatusOr<MicroBatch> BatchSource::GetT5(int64_t step, int c) {
+  MicroBatch mb;
+  mb.inputs = torch::empty({slice_, seq_}, torch::kInt64);
+  mb.labels = torch::empty({slice_, decoder_seq_}, torch::kInt64);
+  mb.weights = torch::zeros({slice_, decoder_seq_}, torch::TensorOptions().dtype(weights_dtype_));
+  for (int64_t i = 0; i < slice_; ++i) {
+    const int64_t position = c * m_ + slice_start_ + i;
+    RETURN_IF_ERROR(data_->Sample(order_->At(step, global_batch_, position), window_.data()));
+    int64_t* in = mb.inputs[i].data_ptr<int64_t>();
+    int64_t* labels = mb.labels[i].data_ptr<int64_t>();
+    const int length = CorruptSpans(seed_, step, position, spans_, vocab_size_, window_.data(),
+                                    encoder_seq_, decoder_seq_, in, labels);
+    // The decoder reads the target shifted right, after the start token.
+    int64_t* decoder_in = in + encoder_seq_;
+    decoder_in[0] = kT5PadId;
+    std::copy(labels, labels + decoder_seq_ - 1, decoder_in + 1);
+    mb.weights[i].narrow(0, 0, length).fill_(1.0);
+  }
+  return mb;
+}
+
 absl::StatusOr<double> BatchSource::CountedTokens(int64_t step) {
   if (images_) return static_cast<double>(global_batch_);
+  if (spans_.raw > 0) return static_cast<double>(global_batch_) * spans_.targets;
   if (!mlm_) return static_cast<double>(global_batch_) * seq_;
   int64_t count = 0;
   for (int64_t position = 0; position < global_batch_; ++position) {

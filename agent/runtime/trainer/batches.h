@@ -5,7 +5,11 @@
 // batch; the embedding and head split it over their dp ranks, and this rank
 // reads its slice. GPT and LLaMA predict the next token; BERT's inputs are
 // masked (MaskForMlm) and its labels are the original tokens, counted where
-// `weights` is 1. ViT reads labelled images (image_data.h) instead.
+// `weights` is 1. ViT reads labelled images (image_data.h) instead. T5's
+// inputs are its encoder's span-corrupted tokens then its decoder's
+// (the target shifted right), [samples, encoder_seq + decoder_seq]; its
+// labels and weights cover the decoder's [samples, decoder_seq] (weight 0 on
+// padding); seq() is the sum, the length of the activation between stages.
 //
 // Thread model: one thread (scratch buffers are reused between calls).
 #pragma once
@@ -18,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/runtime/inputs/image_data.h"
+#include "agent/runtime/inputs/span_corruption.h"
 #include "agent/runtime/inputs/token_data.h"
 #include "agent/runtime/trainer/stage.h"
 #include "agent/runtime/trainer/trainer.h"
@@ -58,6 +63,7 @@ class BatchSource {
 
  private:
   BatchSource() = default;
+  absl::StatusOr<MicroBatch> GetT5(int64_t step, int c);
 
   uint64_t seed_ = 0;
   int64_t vocab_size_ = 0;
@@ -72,7 +78,11 @@ class BatchSource {
   std::unique_ptr<ImageSource> images_;  // ViT (then data_ is null)
   ImageShape image_shape_;
   std::unique_ptr<SampleOrder> order_;
-  std::vector<int64_t> window_;  // one sample's seq + 1 tokens
+  // T5: the encoder's and decoder's lengths (seq_ is their sum) and the
+  // span corruption's (spans_.raw > 0 only for T5).
+  int encoder_seq_ = 0, decoder_seq_ = 0;
+  SpanLengths spans_;
+  std::vector<int64_t> window_;  // one sample's seq + 1 tokens (T5: raw + 1)
   std::vector<uint8_t> chosen_;  // BERT: the masked positions of one sample
 };
 

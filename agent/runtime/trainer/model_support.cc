@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/inputs/span_corruption.h"
 #include "common/status_macros.h"
 
 namespace galvatron::runtime {
@@ -62,6 +63,21 @@ absl::Status CheckModelIsTrainable(const v1::ModelSpec& model) {
           " for ViT (the class token and one token per patch of vision.image_size / patch_size)"));
     }
     return absl::OkStatus();
+  }
+  if (model.family() == v1::MODEL_FAMILY_T5) {
+    ASSIGN_OR_RETURN(const T5Lengths lengths, T5SequenceLengths(model));
+    const SpanLengths spans =
+        SpanLengthsFitting(static_cast<int>(lengths.encoder), static_cast<int>(lengths.decoder));
+    if (spans.raw < 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "layers: the decoder's seq_len ", lengths.decoder, " with the encoder's ",
+          lengths.encoder, " fits no span-corrupted sample (the decoder needs >= 3 tokens)"));
+    }
+    if (model.vocab_size() < spans.spans + 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vocab_size: ", model.vocab_size(), ", expected >= ", spans.spans + 2,
+                       " (pad, end of sequence and one sentinel per corrupted span)"));
+    }
   }
   if (model.vocab_size() < 1) {
     return absl::UnimplementedError(

@@ -113,22 +113,31 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
     }
   }
   const v1::EmbeddingStrategy& e = plan.embedding();
-  if (model.family() == v1::MODEL_FAMILY_VIT) {
-    // The class token makes ViT's sequence 1 + patches long (197 at 224/16),
-    // which no even split divides, and the head reads that one token.
-    const char* why =
-        " is not supported for ViT: its sequence (the class token + the patches) does not split "
-        "evenly and the head reads only the class token; use tensor parallelism without "
-        "sequence parallelism";
+  // Models whose sequence does not split: ViT's class token makes it 1 +
+  // patches long (197 at 224/16), which no even split divides, and its head
+  // reads that one token; T5's activation holds the encoder's and the
+  // decoder's sequences, which a split would mix, and its relative-position
+  // bias and cross-attention need whole sequences.
+  const char* why = model.family() == v1::MODEL_FAMILY_VIT
+                        ? " is not supported for ViT: its sequence (the class token + the patches) "
+                          "does not split evenly and the head reads only the class token; use "
+                          "tensor parallelism without sequence parallelism"
+                    : model.family() == v1::MODEL_FAMILY_T5
+                        ? " is not supported for T5: its activation holds the encoder's and the "
+                          "decoder's sequences, and relative-position bias and cross-attention "
+                          "need them whole; use tensor parallelism without sequence parallelism"
+                        : nullptr;
+  if (why != nullptr) {
     if (e.vocab_tp() > 1 && e.sp() != v1::SEQUENCE_PARALLEL_NONE) {
       return absl::UnimplementedError(
           absl::StrCat("embedding.sp: ", v1::SequenceParallel_Name(e.sp()), why));
     }
     if (plan.seq_len() > 0 && plan.seq_len() != model.seq_len()) {
-      return absl::InvalidArgumentError(absl::StrCat("seq_len: ", plan.seq_len(),
-                                                     ", but a ViT's sequence is fixed by its image "
-                                                     "and patch size: ",
-                                                     model.seq_len()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "seq_len: ", plan.seq_len(), ", but this model's sequence lengths are fixed by its spec",
+          model.family() == v1::MODEL_FAMILY_VIT ? " (image and patch size)"
+                                                 : " (seq_len and the decoder groups' seq_len)",
+          ": ", model.seq_len()));
     }
     for (int l = 0; l < plan.layers_size(); ++l) {
       const v1::LayerStrategy& s = plan.layers(l);
@@ -194,6 +203,10 @@ absl::StatusOr<LayerBlockSetup> LayerBlockOptions(const v1::ModelSpec& model, co
   setup.options.tp = ulysses ? 1 : tp;
   setup.options.tp_rank = ulysses ? 0 : position % tp;
   setup.options.sp = tp > 1 ? s.sp() : v1::SEQUENCE_PARALLEL_NONE;
+  if (IsT5Kind(setup.shape.kind)) {
+    ASSIGN_OR_RETURN(const T5Lengths lengths, T5SequenceLengths(model));
+    setup.shape.encoder_final_norm = layer == lengths.first_decoder_layer;
+  }
   return setup;
 }
 

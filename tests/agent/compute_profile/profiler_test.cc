@@ -89,6 +89,19 @@ const v1::ComputeProfile& Find(const v1::ComputeProfileList& list, const std::st
   return list.profiles(0);
 }
 
+// The plan the planner builds from `list` alone: 4 CPU devices, 4 GiB each.
+absl::StatusOr<v1::Plan> PlanFrom(const v1::ModelSpec& model, const v1::ComputeProfileList& list) {
+  search::PlanInputs inputs;
+  inputs.model = model;
+  inputs.hardware = testing::SyntheticCluster("cpu-test", 1, 4, int64_t{8} << 30);
+  inputs.compute.assign(list.profiles().begin(), list.profiles().end());
+  inputs.request.set_memory_budget_bytes(int64_t{4} << 30);
+  inputs.request.set_global_batch(8);
+  search::PlanBuildOptions build;
+  build.threads = 1;
+  return search::BuildPlan(inputs, build);
+}
+
 }  // namespace
 
 TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
@@ -167,21 +180,52 @@ TEST_CASE("Profiling the tiny GPT and LLaMA on CPU", "[profiler]") {
       CHECK(off_states[2] < off_states[1]);
 
       // The planner plans from these profiles alone.
-      search::PlanInputs inputs;
-      inputs.model = model;
-      inputs.hardware = testing::SyntheticCluster("cpu-test", 1, 4, int64_t{8} << 30);
-      inputs.compute.assign(list->profiles().begin(), list->profiles().end());
-      inputs.request.set_memory_budget_bytes(int64_t{4} << 30);
-      inputs.request.set_global_batch(8);
-      search::PlanBuildOptions build;
-      build.threads = 1;
-      auto plan = search::BuildPlan(inputs, build);
+      auto plan = PlanFrom(model, *list);
       INFO(plan.status().message());
       REQUIRE(plan.ok());
       CHECK_FALSE(plan->prediction().analytic_estimate());
       CHECK(plan->prediction().samples_per_second() > 0);
     }
   }
+}
+
+TEST_CASE("Profiling the tiny T5 measures both block types at its two lengths", "[profiler][t5]") {
+  const v1::ModelSpec model = Model("t5-test");
+  auto list = ProfileModel(model, Quick());
+  INFO(list.status().message());
+  REQUIRE(list.ok());
+  REQUIRE(list->profiles_size() == 3);  // encoder, decoder, embedding/head
+  for (const v1::ComputeProfile& p : list->profiles()) {
+    INFO(p.layer_type());
+    CHECK(ValidateComputeProfile(p).ok());
+  }
+  const int64_t h = 64, f = 256, heads = 4, buckets = 32;
+  const int64_t encoder_params = 2 * h + 4 * h * h + buckets * heads + 2 * h * f;
+  const v1::ComputeProfile& encoder = Find(*list, LayerTypeKey(model, 0));
+  const v1::ComputeProfile& decoder = Find(*list, LayerTypeKey(model, 1));
+  CHECK(encoder.parameter_count() == encoder_params);
+  CHECK(decoder.parameter_count() == encoder_params + h + 4 * h * h);  // + cross-attention
+  CHECK(Find(*list, EmbeddingTypeKey(model)).parameter_count() == 512 * h + h);  // tied
+  // Each timed at its own length: 32 encoder, 8 decoder tokens.
+  for (const auto& [profile, seq] : {std::pair{&encoder, 32}, std::pair{&decoder, 8}}) {
+    REQUIRE(profile->time_samples_size() > 0);
+    for (const auto& sample : profile->time_samples()) CHECK(sample.seq_len() == seq);
+    // No sequence parallelism for T5: plain TP rows only, one per degree.
+    REQUIRE(profile->activations_size() == 3);
+    for (const auto& a : profile->activations()) {
+      CHECK(a.sp() == v1::SEQUENCE_PARALLEL_NONE);
+      // Checkpointed, a block keeps the whole activation it returns.
+      CHECK(a.checkpoint_bytes_per_sample() == (32 + 8) * h * 4);
+    }
+  }
+  // The planner plans from these profiles alone, without splitting a sequence.
+  auto plan = PlanFrom(model, *list);
+  INFO(plan.status().message());
+  REQUIRE(plan.ok());
+  CHECK_FALSE(plan->prediction().analytic_estimate());
+  REQUIRE(plan->layers_size() == 4);
+  for (const v1::LayerStrategy& l : plan->layers()) CHECK(l.sp() == v1::SEQUENCE_PARALLEL_NONE);
+  CHECK(plan->embedding().sp() == v1::SEQUENCE_PARALLEL_NONE);
 }
 
 TEST_CASE("The profiler flags timings taken on a busy machine", "[profiler]") {

@@ -680,3 +680,85 @@ TEST_CASE("ViT reads labelled images from a file and refuses what it cannot do",
 }
 
 }  // namespace galvatron
+
+namespace galvatron {
+
+TEST_CASE("T5 trains on 4 ranks exactly like one process", "[runtime][train][t5]") {
+  // t5-test: layers 0-1 encode, 2-3 decode; the embedding is tied to the head.
+  PlanShape s;
+  s.world = 4;
+  SECTION("pp2 cut at the encoder-decoder boundary, tp2 inside, 1F1B") {
+    s.pp = 2;
+    s.layers = All({2, kNone, kDdp, false});
+    s.embedding = {2, kNone, kDdp, false};
+    Check("t5-test", "t5-pp2tp2", s);
+  }
+  SECTION("pp4 GPipe: one block per stage, the cross-attention's input crossing three stages") {
+    s.pp = 4;
+    s.schedule = v1::PIPELINE_SCHEDULE_GPIPE;
+    Check("t5-test", "t5-pp4", s);
+  }
+  SECTION("tp2 x dp2 with checkpointing and every ZeRO stage") {
+    s.layers = {{2, kNone, kZero3, true},
+                {1, kNone, kZero1, false},
+                {2, kNone, kZero2, true},
+                {4, kNone, kDdp, true}};
+    s.embedding = {2, kNone, kZero3, false};
+    Check("t5-test", "t5-tp2dp2", s);
+  }
+}
+
+TEST_CASE("T5 v1.1 (gated-GELU FFN, untied head) trains on 4 ranks exactly like one process",
+          "[runtime][train][t5]") {
+  testing::TempDir dir;
+  v1::ModelSpec spec = *CatalogModel("t5-test");
+  spec.set_name("t5-test-v11");
+  spec.set_builtin(false);
+  spec.set_tie_embeddings(false);
+  for (v1::LayerGroup& g : *spec.mutable_layers()) {
+    g.mutable_t5()->set_ffn(v1::T5LayerOptions::FFN_GATED_GELU);
+    g.mutable_t5()->set_relative_buckets(8);
+    g.mutable_t5()->set_relative_max_distance(16);
+  }
+  const std::string model = dir.File("t5-v11.json");
+  REQUIRE(WriteTextFile(model, MessageToJson(spec)).ok());
+  PlanShape one;
+  const Run single = Train(dir, "one", 1, WritePlan(dir, "one.json", one), model);
+  CHECK(std::abs(single.losses[0] - std::log(512.0)) < 0.1);
+  PlanShape s;
+  s.world = 4;
+  s.pp = 2;
+  s.layers = {{2, kNone, kZero3, true},
+              {2, kNone, kDdp, false},
+              {1, kNone, kZero2, false},
+              {2, kNone, kDdp, true}};
+  s.embedding = {2, kNone, kDdp, false};
+  CheckSame(single, Train(dir, "four", 4, WritePlan(dir, "four.json", s), model));
+}
+
+TEST_CASE("T5 under the plan the search picks from measured CPU profiles trains exactly",
+          "[runtime][train][search][t5]") {
+  testing::TempDir dir;
+  SearchPlan(dir, "t5-test");
+  v1::Plan plan;
+  REQUIRE(JsonToMessage(ReadTextFile(dir.File("plan.json")).value(), "plan", &plan).ok());
+  for (const v1::LayerStrategy& l : plan.layers()) CHECK(l.sp() == v1::SEQUENCE_PARALLEL_NONE);
+  CheckSame(Train(dir, "one", 1, dir.File("one.json"), "t5-test"),
+            Train(dir, "picked", 4, dir.File("plan.json"), "t5-test"));
+}
+
+TEST_CASE("T5 plans that split its sequence are refused with the reason", "[runtime][train][t5]") {
+  testing::TempDir dir;
+  PlanShape sp;
+  sp.world = 2;
+  sp.layers = All({2, kMegatron, kDdp, false});
+  CommandResult r =
+      RunCommand({Worker(), "launch", "--nproc", "2", "--", "train", "--plan",
+                  WritePlan(dir, "sp.json", sp), "--model", "t5-test", "--steps", "1"},
+                 std::chrono::seconds(60));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains("layers[0].sp: SEQUENCE_PARALLEL_MEGATRON") &&
+                        Catch::Contains("not supported for T5"));
+}
+
+}  // namespace galvatron
