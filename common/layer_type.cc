@@ -74,8 +74,9 @@ int EncoderSeqLen(const v1::ModelSpec& spec, int decoder_index) {
 }  // namespace
 
 // kind:h<hidden>:f<ffn>:a<heads>:kv<kv heads>:d<head dim>:s<seq>[:x<encoder
-// seq>][:rb<buckets>][:rd<max distance>][:geglu]:bias|nobias:<precision>, defaults (kv = heads, d =
-// hidden / heads, s = model's) resolved so that equal blocks get equal keys however written.
+// seq>][:rb<buckets>][:rd<max distance>][:geglu][:w<window>[:sh<shift>]]:bias|nobias:<precision>,
+// defaults (kv = heads, d = hidden / heads, s = model's) resolved so that equal blocks get equal
+// keys however written.
 std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index) {
   if (group_index < 0 || group_index >= spec.layers_size()) return "";
   const v1::LayerGroup& g = spec.layers(group_index);
@@ -97,6 +98,10 @@ std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index) {
     absl::StrAppend(&key, ":rd", t5.relative_max_distance());
   }
   if (t5.ffn() == v1::T5LayerOptions::FFN_GATED_GELU) absl::StrAppend(&key, ":geglu");
+  if (g.kind() == v1::LAYER_KIND_SWIN_BLOCK) {
+    absl::StrAppend(&key, ":w", g.swin().window() > 0 ? g.swin().window() : 7);
+    if (g.swin().shift() > 0) absl::StrAppend(&key, ":sh", g.swin().shift());
+  }
   absl::StrAppend(&key, g.bias() ? ":bias" : ":nobias", ":", PrecisionToken(spec.precision()));
   return key;
 }

@@ -167,6 +167,38 @@ v1::ModelSpec Vit(const std::string& name, const std::string& description, const
   return m;
 }
 
+// Swin Transformer (Liu et al. 2021, Sec. 3.3 and Table 1; the reference
+// code's configs swin_{tiny,small,base,large}_patch4_window7_224): 4x4
+// patches of a 224x224 RGB image (a 56x56 grid), 7x7 windows, four stages
+// whose hidden size doubles and grid halves (patch merging before stages
+// 2-4), ffn = 4h, biases, 1000 classes, no class token. One group per stage.
+// AdamW, lr 1e-3, weight decay 0.05, 20 warm-up epochs (25k steps at batch
+// 1024), gradient clipping at 5.0 (the reference config).
+v1::ModelSpec Swin(const std::string& name, const std::string& description, int embed,
+                   const std::vector<int>& depths, const std::vector<int>& heads,
+                   int image_size = 224, int patch_size = 4, int window = 7,
+                   int num_classes = 1000) {
+  const int side = image_size / patch_size;
+  v1::ModelSpec m = Base(name, description, v1::MODEL_FAMILY_SWIN, /*vocab_size=*/0, side * side,
+                         v1::PRECISION_BF16_MIXED, /*tie_embeddings=*/false,
+                         AdamW({1e-3, 0.05, 0.9, 0.999, 1e-8, 5.0, 25000}));
+  for (size_t i = 0; i < depths.size(); ++i) {
+    const int hidden = embed << i, grid = side >> i;
+    v1::LayerGroup* g = m.add_layers();
+    *g = Group(v1::LAYER_KIND_SWIN_BLOCK, {depths[i], hidden, heads[i], 4 * hidden}, /*bias=*/true);
+    g->set_seq_len(grid * grid);
+    g->mutable_swin()->set_window(window);
+    g->mutable_swin()->set_merge_patches(i > 0);
+  }
+  v1::VisionSpec* vision = m.mutable_vision();
+  vision->set_image_size(image_size);
+  vision->set_patch_size(patch_size);
+  vision->set_channels(3);
+  vision->set_class_token(false);
+  vision->set_num_classes(num_classes);
+  return m;
+}
+
 // Tiny models for tests and CPU demos train in fp32 with AdamW at lr 1e-3 and
 // no warm-up, so a few CPU steps visibly lower the loss.
 v1::ModelSpec Tiny(v1::ModelSpec m) {
@@ -228,6 +260,15 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
       Vit("vit-huge", "ViT-H/14, 632M, 224x224 (Dosovitskiy et al. 2021, Table 1)",
           {32, 1280, 16, 5120}, 14, 3e-4),
 
+      Swin("swin-tiny", "Swin-T, 28M, 224x224 (Liu et al. 2021, Table 1)", 96, {2, 2, 6, 2},
+           {3, 6, 12, 24}),
+      Swin("swin-small", "Swin-S, 50M, 224x224 (Liu et al. 2021, Table 1)", 96, {2, 2, 18, 2},
+           {3, 6, 12, 24}),
+      Swin("swin-base", "Swin-B, 88M, 224x224 (Liu et al. 2021, Table 1)", 128, {2, 2, 18, 2},
+           {4, 8, 16, 32}),
+      Swin("swin-large", "Swin-L, 197M, 224x224 (Liu et al. 2021, Table 1)", 192, {2, 2, 18, 2},
+           {6, 12, 24, 48}),
+
       // Tiny GPT: GPT-2 shape at width 64 (ffn = 4h).
       Tiny(Gpt2("gpt-tiny",
                 "Tiny GPT-2-style decoder for tests and CPU demos (not a published model)",
@@ -245,6 +286,13 @@ std::map<std::string, v1::ModelSpec> BuildCatalog() {
               "target tokens (not a published model)",
               {2, 64, 4, 256}, /*v1_1=*/false, /*vocab_size=*/512, /*encoder_seq=*/32,
               /*decoder_seq=*/8)),
+      // Tiny Swin: 16x16 images in 2x2 patches (an 8x8 grid, 4x4 windows, the
+      // odd block shifted by 2), merged into a 4x4 grid (one window) at width 128.
+      Tiny(Swin("swin-test",
+                "Tiny Swin for tests and CPU demos: 16x16 images, 2x2 patches, 4x4 windows, two "
+                "stages of 2 blocks (hidden 64 then 128), 10 classes (not a published model)",
+                64, {2, 2}, {4, 8}, /*image_size=*/16, /*patch_size=*/2, /*window=*/4,
+                /*num_classes=*/10)),
       // Tiny ViT: 16x16 images in 4x4 patches (sequence 17 with the class token).
       Tiny(Vit("vit-test",
                "Tiny ViT for tests and CPU demos: 16x16 images, 4x4 patches, 10 classes (not a "

@@ -150,6 +150,19 @@ absl::Status ValidateT5Options(const std::string& p, const v1::LayerGroup& g) {
   return CheckEnum(p + "t5.ffn", v1::T5LayerOptions::Ffn_descriptor(), t.ffn(), false);
 }
 
+// Swin's options belong to Swin blocks; the shift moves tokens within a window.
+absl::Status ValidateSwinOptions(const std::string& p, const v1::LayerGroup& g) {
+  if (!g.has_swin()) return absl::OkStatus();
+  if (g.kind() != v1::LAYER_KIND_SWIN_BLOCK) {
+    return Invalid(p + "swin", "set", absl::StrCat("must be unset for kind ", KindName(g.kind())));
+  }
+  const v1::SwinLayerOptions& o = g.swin();
+  RETURN_IF_ERROR(CheckRange(p + "swin.window", o.window(), 0, 1024));
+  const int window = o.window() > 0 ? o.window() : 7;
+  RETURN_IF_ERROR(CheckRange(p + "swin.shift", o.shift(), 0, window - 1));
+  return absl::OkStatus();
+}
+
 absl::Status ValidateGroup(const v1::ModelSpec& spec, int i) {
   const v1::LayerGroup& g = spec.layers(i);
   const std::string p = absl::StrCat("layers[", i, "].");
@@ -183,6 +196,7 @@ absl::Status ValidateGroup(const v1::ModelSpec& spec, int i) {
     }
   }
   RETURN_IF_ERROR(ValidateT5Options(p, g));
+  RETURN_IF_ERROR(ValidateSwinOptions(p, g));
   RETURN_IF_ERROR(CheckRange(p + "seq_len", g.seq_len(), 0, L::kMaxSeqLen));
   if (g.seq_len() == 0 && spec.seq_len() == 0) {
     return Invalid(p + "seq_len", "0", "must be >= 1 when the model's seq_len is 0");

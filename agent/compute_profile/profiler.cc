@@ -322,12 +322,16 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
   block_options.device = ctx->device;
   block_options.dtype = ctx->dtype;
   ASSIGN_OR_RETURN(BlockShape full, runtime::ResolveBlockShape(model, group, 1));
+  full.merge_from_hidden = 0;  // see below
   TransformerBlock block(full, block_options);
   // A T5 block reads the whole model's activation (encoder then decoder
-  // sequence), whose lengths the spec fixes: it is measured at those.
+  // sequence), whose lengths the spec fixes: it is measured at those. So is
+  // a Swin block, whose grid the image fixes (measured without the patch
+  // merging that a stage's first block also does: one small linear).
   const bool t5 = runtime::IsT5Kind(full.kind);
-  const std::vector<int> t5_seqs = {static_cast<int>(full.seq_len)};
-  const std::vector<int>& layer_seqs = t5 ? t5_seqs : seqs;
+  const bool fixed = t5 || full.kind == v1::LAYER_KIND_SWIN_BLOCK;
+  const std::vector<int> fixed_seqs = {static_cast<int>(full.seq_len)};
+  const std::vector<int>& layer_seqs = fixed ? fixed_seqs : seqs;
   auto carried = [&](int s) { return t5 ? runtime::CarriedSeq(full) : int64_t{s}; };
   const int64_t parameters = runtime::ParameterCount(*block);
   profile->set_parameter_count(parameters);
@@ -351,7 +355,7 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
       auto shard = runtime::ResolveBlockShape(model, group, ulysses ? 1 : tp);
       if (!shard.ok() || (ulysses && full.heads % tp != 0)) continue;  // tp does not divide it
       const bool sequence_sharded = sp != v1::SEQUENCE_PARALLEL_NONE;
-      if (sequence_sharded && (t5 || s % tp != 0)) continue;  // T5's sequences do not split
+      if (sequence_sharded && (fixed || s % tp != 0)) continue;  // T5's, Swin's do not split
       const int64_t local_seq = sequence_sharded ? s / tp : carried(s);
       const std::string what = absl::StrCat(
           key, ": activation memory ", v1::SequenceParallel_Name(sp), " degree ", tp, " s=", s);
@@ -359,6 +363,7 @@ absl::Status ProfileLayerType(const v1::ModelSpec& model, int group, const std::
       BlockOptions sharded_options = block_options;
       sharded_options.sp = sp;
       if (tp > 1) sharded_options.comm = std::make_shared<runtime::ShapeOnlyComm>(tp);
+      shard->merge_from_hidden = 0;
       TransformerBlock sharded(*shard, sharded_options);
       const int64_t saved = BytesPerSample(*ctx, [&](int b) {
         torch::Tensor x = torch::randn({b, local_seq, shard->hidden}, options).requires_grad_(true);
@@ -392,7 +397,8 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
   const auto token_options = torch::TensorOptions().dtype(torch::kInt64).device(ctx->device);
   // Language models read token ids [b, s] and predict tokens; ViT reads
   // images [b, C, H, W] (its sequence is fixed by them) and predicts classes [b].
-  const bool vision = model.family() == v1::MODEL_FAMILY_VIT;
+  const bool vision =
+      model.family() == v1::MODEL_FAMILY_VIT || model.family() == v1::MODEL_FAMILY_SWIN;
   // T5 reads its encoder's and decoder's tokens and predicts the decoder's.
   int64_t t5_encoder = 0, t5_decoder = 0;
   if (model.family() == v1::MODEL_FAMILY_T5) {
@@ -416,6 +422,16 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     if (vision) return torch::randint(model.vision().num_classes(), {b}, token_options);
     return torch::randint(model.vocab_size(), {b, label_len(s)}, token_options);
   };
+  // Swin's head reads its last stage's tokens, fewer and wider than the
+  // embedding's: it is timed on an activation of that shape.
+  const v1::LayerGroup& last_group = model.layers(model.layers_size() - 1);
+  const bool swin = model.family() == v1::MODEL_FAMILY_SWIN;
+  const int64_t last_seq = last_group.seq_len() > 0 ? last_group.seq_len() : model.seq_len();
+  auto head_input = [&](int b, int s) {
+    return torch::randn({b, swin ? last_seq : input_len(s), last_group.hidden()},
+                        torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
+        .requires_grad_(true);
+  };
   {
     EmbeddingHead all(model, HeadPart::kAll, block_options);
     const int64_t parameters = runtime::ParameterCount(*all);
@@ -425,7 +441,13 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
         key, head_seqs, ctx,
         [&](int b, int s) -> std::function<torch::Tensor()> {
           torch::Tensor ids = tokens(b, s), labels = labels_of(b, s);
-          return [&all, ids, labels] { return all->Loss(all->Embed(ids), labels); };
+          if (!swin) return [&all, ids, labels] { return all->Loss(all->Embed(ids), labels); };
+          torch::Tensor h = head_input(b, s);
+          // The embedding's output joins the loss (times zero) so that its
+          // backward runs too.
+          return [&all, ids, labels, h] {
+            return all->Loss(h, labels) + all->Embed(ids).mean() * 0.0;
+          };
         },
         profile));
   }
@@ -440,12 +462,8 @@ absl::Status ProfileEmbeddingHead(const v1::ModelSpec& model, const std::vector<
     EmbeddingHead last(model, HeadPart::kHead, block_options);
     const int64_t embed_bytes =
         BytesPerSample(*ctx, [&](int b) { return first->Embed(tokens(b, s)); });
-    const int64_t head_bytes = BytesPerSample(*ctx, [&](int b) {
-      torch::Tensor h = torch::randn({b, input_len(s), hidden},
-                                     torch::TensorOptions().dtype(ctx->dtype).device(ctx->device))
-                            .requires_grad_(true);
-      return last->Loss(h, labels_of(b, s));
-    });
+    const int64_t head_bytes =
+        BytesPerSample(*ctx, [&](int b) { return last->Loss(head_input(b, s), labels_of(b, s)); });
     const int64_t first_states = runtime::ParameterCount(*first) * kModelStateBytesPerParameter;
     const int64_t last_states = runtime::ParameterCount(*last) * kModelStateBytesPerParameter;
     // Tied weights: with pp = 1 the one embedding matrix serves both.
@@ -511,9 +529,10 @@ absl::StatusOr<v1::ComputeProfileList> ProfileModel(const v1::ModelSpec& model,
                                                     const ProfilerOptions& options) {
   RETURN_IF_ERROR(ValidateProfilerOptions(options));
   if (model.layers_size() == 0 ||
-      (model.vocab_size() < 1 && model.family() != v1::MODEL_FAMILY_VIT)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model ", model.name(), ": expected layers and a vocabulary (or ViT)"));
+      (model.vocab_size() < 1 && model.family() != v1::MODEL_FAMILY_VIT &&
+       model.family() != v1::MODEL_FAMILY_SWIN)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", model.name(), ": expected layers and a vocabulary (or a ViT or Swin)"));
   }
   const bool have_cuda = torch::cuda::is_available();
   if (options.device == "cuda" && !have_cuda) {

@@ -337,10 +337,12 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   SearchOptions options;
   RETURN_IF_ERROR(ToSearchOptions(request, &options));
   const v1::ModelFamily family = inputs.model.family();
-  if (family == v1::MODEL_FAMILY_T5 || family == v1::MODEL_FAMILY_VIT) {
-    // The runtime splits neither sequence (ViT: the class token; T5: the
-    // activation holds the encoder's and the decoder's sequences), so no
-    // plan may: no Ulysses, no Megatron-SP, for layers or the embedding.
+  if (family == v1::MODEL_FAMILY_T5 || family == v1::MODEL_FAMILY_VIT ||
+      family == v1::MODEL_FAMILY_SWIN) {
+    // The runtime splits none of these sequences (ViT: the class token; T5:
+    // the activation holds the encoder's and the decoder's sequences; Swin:
+    // windows of a 2-D grid), so no plan may: no Ulysses, no Megatron-SP, for
+    // layers or the embedding.
     options.disabled.insert({"sp", "megatron_sp", "embedding_sp"});
   }
   options.threads = build.threads;

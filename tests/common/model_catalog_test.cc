@@ -59,6 +59,12 @@ const std::vector<Expected>& ExpectedModels() {
        false, kBf16},
       {"llama3-8b", v1::MODEL_FAMILY_LLAMA, 1, 32, 4096, 32, 8, 0, 14336, 128256, 8192, false,
        false, kBf16},
+      // Swin: the first stage's sizes (the stages are checked below).
+      {"swin-base", v1::MODEL_FAMILY_SWIN, 4, 2, 128, 4, 0, 0, 512, 0, 3136, false, true, kBf16},
+      {"swin-large", v1::MODEL_FAMILY_SWIN, 4, 2, 192, 6, 0, 0, 768, 0, 3136, false, true, kBf16},
+      {"swin-small", v1::MODEL_FAMILY_SWIN, 4, 2, 96, 3, 0, 0, 384, 0, 3136, false, true, kBf16},
+      {"swin-test", v1::MODEL_FAMILY_SWIN, 2, 2, 64, 4, 0, 0, 256, 0, 64, false, true, kFp32},
+      {"swin-tiny", v1::MODEL_FAMILY_SWIN, 4, 2, 96, 3, 0, 0, 384, 0, 3136, false, true, kBf16},
       {"t5-3b", v1::MODEL_FAMILY_T5, 2, 24, 1024, 32, 0, 128, 16384, 32128, 512, true, false, kBf16,
        114},
       {"t5-base", v1::MODEL_FAMILY_T5, 2, 12, 768, 12, 0, 64, 3072, 32128, 512, true, false, kBf16,
@@ -103,7 +109,9 @@ TEST_CASE("every catalog model validates and is marked builtin") {
     CHECK(spec->optimizer().kind() == v1::OPTIMIZER_KIND_ADAMW);
     CHECK(spec->optimizer().learning_rate() > 0);
     CHECK(spec->optimizer().beta1() == 0.9);
-    CHECK(spec->optimizer().grad_clip_norm() == 1.0);
+    // Swin's reference config clips at 5.0; the others' published setting is 1.0.
+    const bool swin = name.rfind("swin-", 0) == 0 && name != "swin-test";
+    CHECK(spec->optimizer().grad_clip_norm() == (swin ? 5.0 : 1.0));
   }
 }
 
@@ -118,6 +126,7 @@ TEST_CASE("catalog models carry their published hyper-parameters") {
     CHECK(spec->tie_embeddings() == e.tied);
     CHECK(spec->precision() == e.precision);
     REQUIRE(spec->layers_size() == e.groups);
+    if (e.family == v1::MODEL_FAMILY_SWIN) continue;  // stages differ: below
     for (const v1::LayerGroup& g : spec->layers()) {
       CHECK(g.count() == e.layers_per_group);
       CHECK(g.hidden() == e.hidden);
@@ -132,6 +141,27 @@ TEST_CASE("catalog models carry their published hyper-parameters") {
       CHECK((g.t5().ffn() == v1::T5LayerOptions::FFN_GATED_GELU) == gated);
     }
   }
+}
+
+TEST_CASE("Swin stages double the width and halve the grid, merging patches between") {
+  // Swin-B (Liu et al. 2021, Table 1): C = 128, depths 2-2-18-2, heads 4-8-16-32.
+  const v1::ModelSpec swin = *CatalogModel("swin-base");
+  const int depths[] = {2, 2, 18, 2}, heads[] = {4, 8, 16, 32};
+  for (int i = 0; i < 4; ++i) {
+    INFO("stage " << i);
+    const v1::LayerGroup& g = swin.layers(i);
+    CHECK(g.kind() == v1::LAYER_KIND_SWIN_BLOCK);
+    CHECK(g.count() == depths[i]);
+    CHECK(g.hidden() == 128 << i);
+    CHECK(g.heads() == heads[i]);
+    CHECK(g.ffn_hidden() == 4 * g.hidden());
+    CHECK(g.seq_len() == (56 >> i) * (56 >> i));
+    CHECK(g.swin().window() == 7);
+    CHECK(g.swin().merge_patches() == (i > 0));
+  }
+  CHECK(swin.vision().patch_size() == 4);
+  CHECK_FALSE(swin.vision().class_token());
+  CHECK(swin.vision().num_classes() == 1000);
 }
 
 TEST_CASE("catalog layer kinds follow the family") {

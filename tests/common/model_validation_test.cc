@@ -348,6 +348,17 @@ TEST_CASE("T5 options belong to T5 blocks and are checked") {
         "layers[0].t5: set, must be unset for kind LAYER_KIND_GPT_DECODER");
 }
 
+TEST_CASE("Swin options belong to Swin blocks and are checked") {
+  v1::ModelSpec spec = Catalog("swin-tiny");
+  CHECK(ErrorOf(ValidateModelSpec(spec)) == "OK");
+  spec.mutable_layers(0)->mutable_swin()->set_shift(7);
+  CHECK(ErrorOf(ValidateModelSpec(spec)) == "layers[0].swin.shift: 7, must be <= 6");
+  v1::ModelSpec vit = Catalog("vit-base");
+  vit.mutable_layers(0)->mutable_swin()->set_window(7);
+  CHECK(ErrorOf(ValidateModelSpec(vit)) ==
+        "layers[0].swin: set, must be unset for kind LAYER_KIND_VIT_ENCODER");
+}
+
 TEST_CASE("vision models") {
   v1::ModelSpec spec = Catalog("vit-base");
   SECTION("no vocabulary needed") {

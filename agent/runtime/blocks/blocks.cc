@@ -40,10 +40,10 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   shape.kind = g.kind();
   if (g.kind() != v1::LAYER_KIND_GPT_DECODER && g.kind() != v1::LAYER_KIND_LLAMA_DECODER &&
       g.kind() != v1::LAYER_KIND_BERT_ENCODER && g.kind() != v1::LAYER_KIND_VIT_ENCODER &&
-      !IsT5Kind(g.kind())) {
-    return absl::UnimplementedError(
-        absl::StrCat("layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
-                     " has no block implementation yet (GPT, LLaMA, BERT, T5 and ViT blocks do)"));
+      g.kind() != v1::LAYER_KIND_SWIN_BLOCK && !IsT5Kind(g.kind())) {
+    return absl::UnimplementedError(absl::StrCat(
+        "layers[", group_index, "].kind: ", v1::LayerKind_Name(g.kind()),
+        " has no block implementation yet (GPT, LLaMA, BERT, T5, ViT and Swin blocks do)"));
   }
   const int heads = g.heads();
   const int kv = g.kv_heads() > 0 ? g.kv_heads() : heads;
@@ -62,8 +62,12 @@ absl::StatusOr<BlockShape> ResolveBlockShape(const v1::ModelSpec& model, int gro
   shape.bias = g.bias();
   // ViT's encoder is GPT's pre-LN block (GELU MLP, biases) without the mask.
   shape.causal = g.kind() != v1::LAYER_KIND_BERT_ENCODER &&
-                 g.kind() != v1::LAYER_KIND_VIT_ENCODER && g.kind() != v1::LAYER_KIND_T5_ENCODER;
+                 g.kind() != v1::LAYER_KIND_VIT_ENCODER && g.kind() != v1::LAYER_KIND_T5_ENCODER &&
+                 g.kind() != v1::LAYER_KIND_SWIN_BLOCK;
   if (IsT5Kind(g.kind())) RETURN_IF_ERROR(ResolveT5Shape(model, group_index, &shape));
+  if (g.kind() == v1::LAYER_KIND_SWIN_BLOCK) {
+    RETURN_IF_ERROR(ResolveSwinShape(model, group_index, &shape));
+  }
   return shape;
 }
 
@@ -98,8 +102,12 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockShape& shape, const BlockO
       comm_(options.comm),
       tp_(std::max(1, options.tp)),
       tp_rank_(options.tp_rank) {
-  if (IsT5Kind(shape.kind)) {
-    AddT5Modules(shape);
+  if (IsT5Kind(shape.kind) || shape.kind == v1::LAYER_KIND_SWIN_BLOCK) {
+    if (IsT5Kind(shape.kind)) {
+      AddT5Modules(shape);
+    } else {
+      AddSwinModules(shape);
+    }
     to(options.device, options.dtype);
     return;
   }
@@ -199,6 +207,13 @@ std::vector<ParamShard> TransformerBlockImpl::Shards() const {
     add_split("co.weight", {h, q}, 1, q);
   }
   if (encoder_final_rms_.defined()) add_whole("encoder_final_rms", {h});
+  if (merge_) {
+    // Every tp rank merges the same (replicated) tokens.
+    const int64_t joined = 4 * shape_.merge_from_hidden;
+    add_whole("merge_norm.weight", {joined});
+    add_whole("merge_norm.bias", {joined});
+    add_whole("merge.weight", {h, joined});
+  }
   if (sp_ == v1::SEQUENCE_PARALLEL_MEGATRON) fix_split();
   return shards;
 }
@@ -291,6 +306,7 @@ torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& input) {
 
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   if (IsT5Kind(shape_.kind)) return T5Forward(x);
+  if (shape_.kind == v1::LAYER_KIND_SWIN_BLOCK) return SwinForward(x);
   if (shape_.kind == v1::LAYER_KIND_BERT_ENCODER) {  // post-LN
     torch::Tensor y = Norm(1, x + Attention(x));
     return Norm(2, y + Mlp(y));
@@ -319,7 +335,7 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
   const bool t5 = family_ == v1::MODEL_FAMILY_T5;
   const bool embed = part != HeadPart::kHead;
   const bool head = part != HeadPart::kEmbedding;
-  if (family_ == v1::MODEL_FAMILY_VIT) {
+  if (vision()) {
     // ViT (Dosovitskiy et al. 2021): each patch flattened (channel, row,
     // column) and projected (the stride-p convolution as a linear), a class
     // token before them, learned positions; the head reads the class token
@@ -329,11 +345,19 @@ EmbeddingHeadImpl::EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part,
     patch_ = v.patch_size();
     channels_ = v.channels();
     classes_ = v.num_classes();
+    // Swin (Liu et al. 2021): the same patch projection, normalised, no
+    // class token and no positions (its blocks' relative bias); the head
+    // reads the mean of the last stage's normalised tokens.
     if (embed) {
       patch_proj_ =
           register_module("patch", MakeLinear(int64_t{channels_} * patch_ * patch_, hidden_, true));
-      class_token_ = register_parameter("class_token", torch::zeros({1, 1, hidden_}));
-      positions_ = register_module("positions", torch::nn::Embedding(model.seq_len(), hidden_));
+      if (family_ == v1::MODEL_FAMILY_SWIN) {
+        patch_norm_ = register_module("patch_norm",
+                                      torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden_})));
+      } else {
+        class_token_ = register_parameter("class_token", torch::zeros({1, 1, hidden_}));
+        positions_ = register_module("positions", torch::nn::Embedding(model.seq_len(), hidden_));
+      }
     }
     if (head) {
       final_ln_ = register_module("final_ln",
@@ -377,7 +401,9 @@ torch::Tensor EmbeddingHeadImpl::Positions(int64_t offset, int64_t length,
   return positions_(torch::arange(offset, offset + length, like.options())).unsqueeze(0);
 }
 
-bool EmbeddingHeadImpl::vision() const { return family_ == v1::MODEL_FAMILY_VIT; }
+bool EmbeddingHeadImpl::vision() const {
+  return family_ == v1::MODEL_FAMILY_VIT || family_ == v1::MODEL_FAMILY_SWIN;
+}
 
 torch::Tensor EmbeddingHeadImpl::DecoderPart(const torch::Tensor& hidden,
                                              const torch::Tensor& labels) const {
@@ -394,6 +420,7 @@ torch::Tensor EmbeddingHeadImpl::EmbedImages(const torch::Tensor& images) {
                               .reshape({b, c, rows, patch_, cols, patch_})
                               .permute({0, 2, 4, 1, 3, 5})
                               .reshape({b, rows * cols, c * patch_ * patch_});
+  if (patch_norm_) return patch_norm_(patch_proj_(patches));  // Swin
   torch::Tensor x = torch::cat({class_token_.expand({b, 1, hidden_}), patch_proj_(patches)}, 1);
   return x +
          positions_(torch::arange(x.size(1),
@@ -403,7 +430,8 @@ torch::Tensor EmbeddingHeadImpl::EmbedImages(const torch::Tensor& images) {
 
 torch::Tensor EmbeddingHeadImpl::ClassLossSum(const torch::Tensor& hidden,
                                               const torch::Tensor& labels) {
-  torch::Tensor logits = head_(final_ln_(hidden.select(1, 0)));
+  torch::Tensor logits = family_ == v1::MODEL_FAMILY_SWIN ? head_(final_ln_(hidden).mean(1))
+                                                          : head_(final_ln_(hidden.select(1, 0)));
   if (logits.scalar_type() == torch::kBFloat16 || logits.scalar_type() == torch::kHalf) {
     logits = logits.to(torch::kFloat32);
   }

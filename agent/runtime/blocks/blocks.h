@@ -3,7 +3,8 @@
 // SwiGLU, grouped-query attention, no biases), BERT style (post-LN), ViT
 // (GPT's block without the mask) and T5's encoder and decoder blocks
 // (RMS norms, relative-position bias, cross-attention, ReLU or gated-GELU
-// FFN, no biases). A
+// FFN, no biases) and Swin's (windowed attention, shifted on odd blocks,
+// patch merging into a stage's first block). A
 // block is built for one tensor-parallel shard: with tp = d it holds what
 // Megatron's rank 0 of d holds (heads/d query heads, max(1, kv/d) KV heads,
 // ffn/d MLP columns; the row-parallel output projections without their
@@ -109,6 +110,12 @@ struct BlockShape {
   bool encoder_final_norm = false;
   int64_t relative_buckets = 0, relative_max_distance = 0;
   bool gated_gelu = false;  // T5 v1.1's FFN; ReLU otherwise
+  // Swin: the token grid's side (seq_len = side²), the window's side, this
+  // block's cyclic shift (0: none), and with patch merging the previous
+  // group's hidden size (0: no merging; the block then reads
+  // [b, 4·seq_len, merge_from_hidden]). relative_buckets is then the
+  // (2·window − 1)² offsets of the bias table.
+  int64_t grid_side = 0, window = 0, shift = 0, merge_from_hidden = 0;
 };
 
 // The sequence length of the activation a block reads: T5's encoder +
@@ -134,6 +141,17 @@ absl::StatusOr<T5Lengths> T5SequenceLengths(const v1::ModelSpec& model);
 // and the options with their defaults. INVALID_ARGUMENT as T5SequenceLengths,
 // UNIMPLEMENTED for what the T5 blocks lack (biases, grouped-query attention).
 absl::Status ResolveT5Shape(const v1::ModelSpec& model, int group_index, BlockShape* shape);
+
+// Fills the Swin fields of `shape` (a Swin group's): the grid, the window
+// (no larger than the grid), and merge_from_hidden when the group merges
+// patches; the shift is the block's (SwinShift). INVALID_ARGUMENT naming the
+// field when the grid is not square, the window does not divide it, or a
+// merge does not quarter the previous group's tokens.
+absl::Status ResolveSwinShape(const v1::ModelSpec& model, int group_index, BlockShape* shape);
+
+// The shift of the block at `index_in_group` of a group: the group's shift
+// on odd blocks, none on even ones or when the grid is one window.
+int64_t SwinShift(const BlockShape& group_shape, const v1::LayerGroup& group, int index_in_group);
 
 // RMS normalisation over the last dimension (LLaMA's epsilon 1e-5, T5's 1e-6).
 inline constexpr double kNormEps = 1e-5;
@@ -190,6 +208,11 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::Tensor T5Forward(const torch::Tensor& x);
   torch::Tensor T5Attention(const torch::Tensor& x, const torch::Tensor& memory);
   void AddT5Modules(const BlockShape& shape);
+  // Swin (blocks_swin.cc): merging, windowed attention, the block.
+  void AddSwinModules(const BlockShape& shape);
+  torch::Tensor MergePatches(const torch::Tensor& x);
+  torch::Tensor WindowAttention(const torch::Tensor& x);
+  torch::Tensor SwinForward(const torch::Tensor& x);
   torch::Tensor Mlp(const torch::Tensor& x);
   // A row-parallel linear's partial output, combined as the mode needs.
   torch::Tensor RowParallelOutput(const torch::Tensor& partial);
@@ -212,6 +235,9 @@ class TransformerBlockImpl : public torch::nn::Module {
   // cv; row-parallel co) with its norm; the encoder's final norm.
   torch::Tensor relative_bias_, rms_cross_, encoder_final_rms_;
   torch::nn::Linear cq_{nullptr}, ck_{nullptr}, cv_{nullptr}, co_{nullptr};
+  // Swin: patch merging (relative_bias_ holds its window's offsets' bias).
+  torch::nn::LayerNorm merge_norm_{nullptr};
+  torch::nn::Linear merge_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
 
@@ -228,6 +254,8 @@ enum class HeadPart { kAll, kEmbedding, kHead };
 // For T5: one token table for the encoder's and the decoder's inputs (the
 // tokens are both, concatenated: [b, encoder_seq + decoder_seq]), no
 // positions; the head reads the decoder's part after a final RMS norm.
+// For Swin: the patch embedding normalised (no class token, no positions);
+// the head classifies the mean of the last stage's normalised tokens.
 class EmbeddingHeadImpl : public torch::nn::Module {
  public:
   EmbeddingHeadImpl(const v1::ModelSpec& model, HeadPart part, const BlockOptions& options);
@@ -282,6 +310,7 @@ class EmbeddingHeadImpl : public torch::nn::Module {
   int64_t patch_ = 0, channels_ = 0, classes_ = 0;
   torch::nn::Linear patch_proj_{nullptr};
   torch::Tensor class_token_;
+  torch::nn::LayerNorm patch_norm_{nullptr};  // Swin
 };
 TORCH_MODULE(EmbeddingHead);
 

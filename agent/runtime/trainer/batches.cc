@@ -24,7 +24,7 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
   b->m_ = b->global_batch_ / b->chunks_;
   b->weights_dtype_ = weights_dtype;
   const int64_t synthetic = std::max<int64_t>(4096, o.steps * b->global_batch_);
-  if (model.family() == v1::MODEL_FAMILY_VIT) {
+  if (model.family() == v1::MODEL_FAMILY_VIT || model.family() == v1::MODEL_FAMILY_SWIN) {
     const v1::VisionSpec& v = model.vision();
     b->image_shape_ = {v.channels(), v.image_size(), v.image_size()};
     ASSIGN_OR_RETURN(b->images_,

@@ -44,23 +44,30 @@ absl::Status CheckModelIsTrainable(const v1::ModelSpec& model) {
   for (int g = 0; g < model.layers_size(); ++g) {
     RETURN_IF_ERROR(ResolveBlockShape(model, g, 1).status());
   }
-  if (model.family() == v1::MODEL_FAMILY_VIT) {
+  if (model.family() == v1::MODEL_FAMILY_VIT || model.family() == v1::MODEL_FAMILY_SWIN) {
+    const bool swin = model.family() == v1::MODEL_FAMILY_SWIN;
     const v1::VisionSpec& v = model.vision();
     if (v.image_size() < 1 || v.patch_size() < 1 || v.image_size() % v.patch_size() != 0) {
       return absl::InvalidArgumentError(absl::StrCat("vision.patch_size: ", v.patch_size(),
                                                      ", expected a divisor of ",
                                                      "vision.image_size (", v.image_size(), ")"));
     }
-    if (v.channels() < 1 || v.num_classes() < 1 || !v.class_token()) {
+    if (v.channels() < 1 || v.num_classes() < 1 || v.class_token() == swin) {
       return absl::InvalidArgumentError(
-          "vision: expected channels >= 1, num_classes >= 1 and class_token (the runtime's ViT "
-          "classifies from the class token)");
+          absl::StrCat("vision: expected channels >= 1, num_classes >= 1 and ",
+                       swin ? "no class_token (Swin classifies the mean of its last stage's tokens)"
+                            : "class_token (the runtime's ViT classifies from the class token)"));
     }
     const int side = v.image_size() / v.patch_size();
-    if (model.seq_len() != side * side + 1) {
+    const int expected = side * side + (swin ? 0 : 1);
+    const v1::LayerGroup& first = model.layers(0);
+    const int seq = first.seq_len() > 0 ? first.seq_len() : model.seq_len();
+    if (seq != expected) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "seq_len: ", model.seq_len(), ", expected ", side * side + 1,
-          " for ViT (the class token and one token per patch of vision.image_size / patch_size)"));
+          swin ? "layers[0].seq_len: " : "seq_len: ", seq, ", expected ", expected,
+          swin ? " for Swin's first stage (one token per patch of vision.image_size / patch_size)"
+               : " for ViT (the class token and one token per patch of vision.image_size / "
+                 "patch_size)"));
     }
     return absl::OkStatus();
   }

@@ -105,6 +105,9 @@ struct Stage {
   std::vector<bool> checkpoint;
   std::vector<int> block_unit;
   ActivationLayout previous_layout;  // the previous stage's last layer's
+  // What that layer returns, when it differs from the run's sequence and
+  // hidden size (Swin's later stages); 0: the run's.
+  int64_t previous_seq = 0, previous_hidden = 0;
   std::vector<std::unique_ptr<Zero3Unit>> units;
   std::vector<Param> params;
 };

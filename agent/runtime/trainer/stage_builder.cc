@@ -105,7 +105,8 @@ void AssignZeroOwners(Stage& st) {
 
 // What this runtime cannot execute yet: UNIMPLEMENTED naming it.
 absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
-  for (int g = 1; g < model.layers_size(); ++g) {
+  // Swin's stages widen; every other model keeps one hidden size.
+  for (int g = 1; g < model.layers_size() && model.family() != v1::MODEL_FAMILY_SWIN; ++g) {
     if (model.layers(g).hidden() != model.layers(0).hidden()) {
       return absl::UnimplementedError(absl::StrCat(
           "layers[", g, "].hidden: ", model.layers(g).hidden(), " differs from layers[0]'s (",
@@ -118,7 +119,12 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
   // reads that one token; T5's activation holds the encoder's and the
   // decoder's sequences, which a split would mix, and its relative-position
   // bias and cross-attention need whole sequences.
-  const char* why = model.family() == v1::MODEL_FAMILY_VIT
+  const char* why = model.family() == v1::MODEL_FAMILY_SWIN
+                        ? " is not supported for Swin: its attention runs within windows of the "
+                          "2-D token grid and patch merging joins neighbouring rows, which a split "
+                          "of the sequence would cut; use tensor parallelism without sequence "
+                          "parallelism"
+                    : model.family() == v1::MODEL_FAMILY_VIT
                         ? " is not supported for ViT: its sequence (the class token + the patches) "
                           "does not split evenly and the head reads only the class token; use "
                           "tensor parallelism without sequence parallelism"
@@ -135,8 +141,8 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
     if (plan.seq_len() > 0 && plan.seq_len() != model.seq_len()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "seq_len: ", plan.seq_len(), ", but this model's sequence lengths are fixed by its spec",
-          model.family() == v1::MODEL_FAMILY_VIT ? " (image and patch size)"
-                                                 : " (seq_len and the decoder groups' seq_len)",
+          model.family() != v1::MODEL_FAMILY_T5 ? " (image and patch size)"
+                                                : " (seq_len and the decoder groups' seq_len)",
           ": ", model.seq_len()));
     }
     for (int l = 0; l < plan.layers_size(); ++l) {
@@ -206,6 +212,14 @@ absl::StatusOr<LayerBlockSetup> LayerBlockOptions(const v1::ModelSpec& model, co
   if (IsT5Kind(setup.shape.kind)) {
     ASSIGN_OR_RETURN(const T5Lengths lengths, T5SequenceLengths(model));
     setup.shape.encoder_final_norm = layer == lengths.first_decoder_layer;
+  }
+  if (setup.shape.kind == v1::LAYER_KIND_SWIN_BLOCK) {
+    // Odd blocks of a group shift; only a group's first block merges.
+    const int group = group_of[static_cast<size_t>(layer)];
+    const int index = static_cast<int>(
+        layer - (std::find(group_of.begin(), group_of.end(), group) - group_of.begin()));
+    setup.shape.shift = SwinShift(setup.shape, model.layers(group), index);
+    if (index != 0) setup.shape.merge_from_hidden = 0;
   }
   return setup;
 }
@@ -372,6 +386,12 @@ absl::StatusOr<Stage> BuildStage(const v1::ModelSpec& model_spec, const v1::Plan
   if (!st.first) {
     const v1::LayerStrategy& s = plan.layers(ctx.first_layer() - 1);
     st.previous_layout = LayoutOf(std::max(1, s.tp()), st.stage_size / std::max(1, s.tp()), s.sp());
+    if (model_spec.family() == v1::MODEL_FAMILY_SWIN) {  // its stages' sizes differ
+      ASSIGN_OR_RETURN(const LayerBlockSetup previous,
+                       LayerBlockOptions(model_spec, plan, ctx.first_layer() - 1, 0, dtype));
+      st.previous_seq = previous.shape.seq_len;
+      st.previous_hidden = previous.shape.hidden;
+    }
   }
 
   AssignZeroOwners(st);

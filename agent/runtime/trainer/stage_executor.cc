@@ -4,6 +4,15 @@
 #include "common/status_macros.h"
 
 namespace galvatron::runtime {
+namespace {
+
+// The whole sequence's length of this rank's part `x` in `layout` (a layer's
+// own: Swin's stages and T5's carried activation differ from the data's).
+int64_t FullSeq(const torch::Tensor& x, const ActivationLayout& layout) {
+  return layout.sequence_split ? x.size(1) * layout.tp : x.size(1);
+}
+
+}  // namespace
 
 StageExecutor::StageExecutor(Stage& stage, TrainerComm& comm, BatchSource& batches, GradSync& grads,
                              v1::PipelineSchedule schedule, const Precision& precision,
@@ -50,7 +59,9 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
   } else {
     const auto wait_start = std::chrono::steady_clock::now();
     x = comm_
-            .Receive(st.previous_layout.LocalShape(m, seq, hidden_),
+            .Receive(st.previous_layout.LocalShape(
+                         m, st.previous_seq > 0 ? st.previous_seq : seq,
+                         st.previous_hidden > 0 ? st.previous_hidden : hidden_),
                      torch::TensorOptions().dtype(precision_.wire).device(st.device),
                      ctx.prev_stage_rank(), 2 * c)
             .to(precision_.compute);
@@ -60,7 +71,7 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
     layout = st.previous_layout;
   }
   for (size_t i = 0; i < st.blocks.size(); ++i) {
-    x = Redistribute(x, layout, st.layouts[i], stage_group, m, seq);
+    x = Redistribute(x, layout, st.layouts[i], stage_group, m, FullSeq(x, layout));
     layout = st.layouts[i];
     TransformerBlock block = st.blocks[i];
     const bool checkpointed = st.checkpoint[i];
@@ -72,7 +83,7 @@ absl::StatusOr<torch::Tensor> StageExecutor::Forward(int64_t step, int c, double
     comm_.Send(x.detach().to(precision_.wire), ctx.next_stage_rank(), 2 * c);
     return x;
   }
-  x = Redistribute(x, layout, st.embedding_layout, stage_group, m, seq);
+  x = Redistribute(x, layout, st.embedding_layout, stage_group, m, FullSeq(x, layout));
   ASSIGN_OR_RETURN(MicroBatch batch, batches_.Get(step, c));
   torch::Tensor h = x;
   torch::Tensor loss = RunUnit(st.embedding_unit, [&] {

@@ -228,6 +228,39 @@ TEST_CASE("Profiling the tiny T5 measures both block types at its two lengths", 
   CHECK(plan->embedding().sp() == v1::SEQUENCE_PARALLEL_NONE);
 }
 
+TEST_CASE("Profiling the tiny Swin measures one block type per stage", "[profiler][swin]") {
+  const v1::ModelSpec model = Model("swin-test");
+  auto list = ProfileModel(model, Quick());
+  INFO(list.status().message());
+  REQUIRE(list.ok());
+  REQUIRE(list->profiles_size() == 3);  // two stages, embedding/head
+  for (const v1::ComputeProfile& p : list->profiles()) {
+    INFO(p.layer_type());
+    CHECK(ValidateComputeProfile(p).ok());
+  }
+  // Each stage at its own grid and width: 8x8 tokens at 64, 4x4 at 128.
+  const std::pair<int, int64_t> stages[] = {{64, 64}, {16, 128}};
+  for (int i = 0; i < 2; ++i) {
+    const v1::ComputeProfile& stage = Find(*list, LayerTypeKey(model, i));
+    const auto [tokens, h] = stages[i];
+    // The block without the patch merging (measured apart from it).
+    const int64_t window_offsets = 7 * 7, heads = i == 0 ? 4 : 8;
+    CHECK(stage.parameter_count() ==
+          4 * h + 4 * h * h + 4 * h + window_offsets * heads + 2 * h * 4 * h + 4 * h + h);
+    for (const auto& sample : stage.time_samples()) CHECK(sample.seq_len() == tokens);
+    REQUIRE(stage.activations_size() == 3);  // plain TP only
+    for (const auto& a : stage.activations()) {
+      CHECK(a.sp() == v1::SEQUENCE_PARALLEL_NONE);
+      CHECK(a.checkpoint_bytes_per_sample() == tokens * h * 4);
+    }
+  }
+  auto plan = PlanFrom(model, *list);
+  INFO(plan.status().message());
+  REQUIRE(plan.ok());
+  CHECK_FALSE(plan->prediction().analytic_estimate());
+  for (const v1::LayerStrategy& l : plan->layers()) CHECK(l.sp() == v1::SEQUENCE_PARALLEL_NONE);
+}
+
 TEST_CASE("The profiler flags timings taken on a busy machine", "[profiler]") {
   const v1::ModelSpec model = Model("gpt-tiny");
   ProfilerOptions options = Quick();

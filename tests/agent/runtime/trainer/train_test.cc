@@ -176,7 +176,7 @@ const Run& Single(const std::string& model) {
              .first;
     // The loss starts near log(vocab) (vit-test: of its 10 classes) and
     // the run moves the weights.
-    const double outcomes = model == "vit-test" ? 10.0 : 512.0;
+    const double outcomes = model == "vit-test" || model == "swin-test" ? 10.0 : 512.0;
     CHECK(std::abs(it->second.losses[0] - std::log(outcomes)) < 0.1);
   }
   return it->second;
@@ -759,6 +759,59 @@ TEST_CASE("T5 plans that split its sequence are refused with the reason", "[runt
   CHECK(r.exit_code != 0);
   CHECK_THAT(r.err, Catch::Contains("layers[0].sp: SEQUENCE_PARALLEL_MEGATRON") &&
                         Catch::Contains("not supported for T5"));
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+
+TEST_CASE("Swin trains on 4 ranks exactly like one process", "[runtime][train][swin]") {
+  // swin-test: layers 0-1 on an 8x8 grid at width 64 (layer 1 in shifted
+  // windows), layers 2-3 on a 4x4 grid at width 128 (layer 2 merges patches).
+  PlanShape s;
+  s.world = 4;
+  SECTION("tp2 x dp2 with checkpointing and every ZeRO stage, the head over tp2") {
+    s.layers = {{2, kNone, kZero3, true},
+                {2, kNone, kDdp, true},
+                {2, kNone, kZero2, true},
+                {1, kNone, kZero1, false}};
+    s.embedding = {2, kNone, kZero3, false};
+    Check("swin-test", "swin-tp2dp2", s);
+  }
+  SECTION("pp2 cut where the stage widens, tp2 inside, 1F1B") {
+    s.pp = 2;
+    s.layers = All({2, kNone, kDdp, false});
+    s.embedding = {2, kNone, kDdp, false};
+    Check("swin-test", "swin-pp2tp2", s);
+  }
+  SECTION("pp4 GPipe: one block per stage") {
+    s.pp = 4;
+    s.schedule = v1::PIPELINE_SCHEDULE_GPIPE;
+    Check("swin-test", "swin-pp4", s);
+  }
+}
+
+TEST_CASE("Swin under the plan the search picks from measured CPU profiles trains exactly",
+          "[runtime][train][search][swin]") {
+  testing::TempDir dir;
+  SearchPlan(dir, "swin-test");
+  CheckSame(Train(dir, "one", 1, dir.File("one.json"), "swin-test"),
+            Train(dir, "picked", 4, dir.File("plan.json"), "swin-test"));
+}
+
+TEST_CASE("Swin plans that split its sequence are refused with the reason",
+          "[runtime][train][swin]") {
+  testing::TempDir dir;
+  PlanShape sp;
+  sp.world = 2;
+  sp.layers = All({2, kUlysses, kDdp, false});
+  CommandResult r =
+      RunCommand({Worker(), "launch", "--nproc", "2", "--", "train", "--plan",
+                  WritePlan(dir, "sp.json", sp), "--model", "swin-test", "--steps", "1"},
+                 std::chrono::seconds(60));
+  CHECK(r.exit_code != 0);
+  CHECK_THAT(r.err, Catch::Contains("layers[0].sp: SEQUENCE_PARALLEL_ULYSSES") &&
+                        Catch::Contains("not supported for Swin"));
 }
 
 }  // namespace galvatron
