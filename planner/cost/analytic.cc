@@ -1,6 +1,7 @@
 #include "planner/cost/analytic.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace galvatron::cost::analytic {
 namespace {
@@ -19,7 +20,26 @@ Sizes SizesOf(const v1::LayerGroup& g) {
   return s;
 }
 
-bool IsSwiGlu(v1::LayerKind kind) { return kind == v1::LAYER_KIND_LLAMA_DECODER; }
+// A gated MLP (three matrices): LLaMA's SwiGLU, T5 v1.1's gated GELU.
+bool IsGated(const v1::LayerGroup& g) {
+  return g.kind() == v1::LAYER_KIND_LLAMA_DECODER ||
+         ((g.kind() == v1::LAYER_KIND_T5_ENCODER || g.kind() == v1::LAYER_KIND_T5_DECODER) &&
+          g.t5().ffn() == v1::T5LayerOptions::FFN_GATED_GELU);
+}
+
+// The learned relative-position bias each block holds (per head): T5's
+// buckets, Swin's (2·window − 1)² offsets.
+int64_t PositionBiasEntries(const v1::LayerGroup& g) {
+  if (g.kind() == v1::LAYER_KIND_T5_ENCODER || g.kind() == v1::LAYER_KIND_T5_DECODER) {
+    return g.t5().relative_buckets() > 0 ? g.t5().relative_buckets() : 32;
+  }
+  if (g.kind() != v1::LAYER_KIND_SWIN_BLOCK) return 0;
+  int64_t window = g.swin().window() > 0 ? g.swin().window() : 7;
+  if (g.seq_len() > 0) {
+    window = std::min<int64_t>(window, std::llround(std::sqrt(static_cast<double>(g.seq_len()))));
+  }
+  return (2 * window - 1) * (2 * window - 1);
+}
 
 bool UsesRmsNorm(v1::LayerKind kind) {
   return kind == v1::LAYER_KIND_LLAMA_DECODER || kind == v1::LAYER_KIND_T5_ENCODER ||
@@ -30,13 +50,22 @@ int NormsPerBlock(v1::LayerKind kind) { return kind == v1::LAYER_KIND_T5_DECODER
 
 int AttentionsPerBlock(v1::LayerKind kind) { return kind == v1::LAYER_KIND_T5_DECODER ? 2 : 1; }
 
+// The keys each query attends to: a Swin block's window (the grid's side
+// when smaller; seq is side²), otherwise the whole sequence.
+double AttentionKeys(const v1::LayerGroup& g, double s) {
+  if (g.kind() != v1::LAYER_KIND_SWIN_BLOCK) return s;
+  const double window = g.swin().window() > 0 ? g.swin().window() : 7;
+  const double w = std::min(window, std::sqrt(s));
+  return w * w;
+}
+
 // Element-count "width" of activations per token (in units of 2 bytes for
 // 16-bit), split into what Megatron TP without SP keeps replicated and what
 // it shards.
 struct ActivationWidths {
   double replicated = 0;  // per token, 16-bit bytes
   double sharded = 0;     // per token, 16-bit bytes
-  double scores = 0;      // per sample, multiplies s² (bytes)
+  double scores = 0;      // per sample, multiplies s × keys (bytes)
 };
 
 ActivationWidths WidthsOf(const v1::LayerGroup& g) {
@@ -53,7 +82,7 @@ ActivationWidths WidthsOf(const v1::LayerGroup& g) {
   // MLP: input 2h and dropout mask h replicated; GELU 2f + 2f, SwiGLU
   // gate 2f, up 2f, SiLU output 2f, product 2f.
   w.replicated += 3 * z.h;
-  w.sharded += (IsSwiGlu(g.kind()) ? 8 : 4) * z.f;
+  w.sharded += (IsGated(g) ? 8 : 4) * z.f;
   // Norm inputs, 2 bytes per element.
   w.replicated += 2 * z.h * NormsPerBlock(g.kind());
   return w;
@@ -87,36 +116,37 @@ int64_t LayerParameterCount(const v1::LayerGroup& g) {
   if (bias) attention += hq + 2 * hkv + h;
   attention *= AttentionsPerBlock(g.kind());
   int64_t mlp = 0;
-  if (IsSwiGlu(g.kind())) {
+  if (IsGated(g)) {
     mlp = 3 * h * f + (bias ? 2 * f + h : 0);
   } else {
     mlp = 2 * h * f + (bias ? f + h : 0);
   }
   const int64_t norm = UsesRmsNorm(g.kind()) ? h : 2 * h;
-  return attention + mlp + norm * NormsPerBlock(g.kind());
+  return attention + mlp + norm * NormsPerBlock(g.kind()) +
+         PositionBiasEntries(g) * static_cast<int64_t>(z.a);
 }
 
 double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq) {
   const Sizes z = SizesOf(g);
   const double s = seq;
   return 2.0 * static_cast<double>(LayerParameterCount(g)) * s +
-         4.0 * s * s * z.a * z.d * AttentionsPerBlock(g.kind());
+         4.0 * s * AttentionKeys(g, s) * z.a * z.d * AttentionsPerBlock(g.kind());
 }
 
 double LayerActivationBytesPerSample(const v1::LayerGroup& g, int seq, v1::Precision precision,
                                      int degree, ActivationSharding sharding) {
   const ActivationWidths w = WidthsOf(g);
-  const double s = seq, t = std::max(degree, 1);
+  const double s = seq, t = std::max(degree, 1), keys = AttentionKeys(g, s);
   double bytes = 0;
   switch (sharding) {
     case ActivationSharding::kNone:
-      bytes = s * (w.replicated + w.sharded) + w.scores * s * s;
+      bytes = s * (w.replicated + w.sharded) + w.scores * s * keys;
       break;
     case ActivationSharding::kMegatronTp:
-      bytes = s * (w.replicated + w.sharded / t) + w.scores * s * s / t;
+      bytes = s * (w.replicated + w.sharded / t) + w.scores * s * keys / t;
       break;
     case ActivationSharding::kShardedAll:
-      bytes = (s * (w.replicated + w.sharded) + w.scores * s * s) / t;
+      bytes = (s * (w.replicated + w.sharded) + w.scores * s * keys) / t;
       break;
   }
   return bytes * PrecisionScale(precision);

@@ -17,17 +17,22 @@ bool IsMixedPrecision(v1::Precision precision);
 
 // Exact parameter count of one block of group `g` (weights, biases, norms):
 //   attention  q: h·(a·d)  k, v: h·(kv·d) each  o: (a·d)·h  (+ a·d + 2·kv·d + h biases)
-//   MLP        GELU/ReLU: 2·h·f (+ f + h biases);  SwiGLU (LLaMA): 3·h·f (+ 2f + h)
+//   MLP        GELU/ReLU: 2·h·f (+ f + h biases);  gated (LLaMA's SwiGLU, T5 v1.1's
+//              gated GELU): 3·h·f (+ 2f + h)
 //   norms      LayerNorm 2h each (GPT, BERT, ViT, Swin: 2 per block),
 //              RMSNorm h each (LLaMA: 2, T5 encoder: 2, T5 decoder: 3)
-//   T5 decoder blocks have a second (cross-)attention.
-// Position tables inside blocks (T5's relative bias of the first block,
-// Swin's relative position table) are not counted.
+//   position   the block's relative-position bias, per head: T5's buckets (32),
+//              Swin's (2·window − 1)² offsets
+//   T5 decoder blocks have a second (cross-)attention. (The first T5 decoder
+//   block's copy of the encoder's final norm and Swin's patch merging, one
+//   block per stage, are not counted.)
 int64_t LayerParameterCount(const v1::LayerGroup& g);
 
 // Forward FLOPs of one block for one sample of `seq` tokens:
 //   2·params·seq  (every weight does one multiply-add per token)
-// + 4·seq²·(a·d)  (QKᵀ and attention·V; twice for T5 decoder blocks).
+// + 4·seq·keys·(a·d)  (QKᵀ and attention·V over `keys` keys per query: the
+//                     sequence, or a Swin block's window²; twice for T5
+//                     decoder blocks).
 double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq);
 
 // How a layer's activations are split over its tp/sp group.

@@ -49,6 +49,31 @@ TEST_CASE("Parameter counts of the tiny catalog models are exact", "[cost][analy
   CHECK(analytic::LayerParameterCount(l7.layers(0)) == 202383360);
 }
 
+TEST_CASE("T5 and Swin blocks count their bias tables and attend as they do", "[cost][analytic]") {
+  // t5-test, h = 64, f = 256, 4 heads of 16, no biases: encoder q/k/v/o
+  // 4·64² + ReLU MLP 2·64·256 + 2 RMSNorms 2·64 + 32 buckets · 4 heads.
+  const v1::ModelSpec t5 = *CatalogModel("t5-test");
+  CHECK(analytic::LayerParameterCount(t5.layers(0)) == 16384 + 32768 + 128 + 128);
+  // The decoder: a second attention and a third norm.
+  CHECK(analytic::LayerParameterCount(t5.layers(1)) == 32768 + 32768 + 192 + 128);
+  // T5 v1.1's gated GELU has three MLP matrices.
+  v1::LayerGroup gated = t5.layers(0);
+  gated.mutable_t5()->set_ffn(v1::T5LayerOptions::FFN_GATED_GELU);
+  CHECK(analytic::LayerParameterCount(gated) == 16384 + 3 * 16384 + 128 + 128);
+  // swin-test's first stage: h = 64, biases, an 8x8 grid in 4x4 windows
+  // (a 7x7 offset table per head).
+  const v1::ModelSpec swin = *CatalogModel("swin-test");
+  const v1::LayerGroup& stage = swin.layers(0);
+  CHECK(analytic::LayerParameterCount(stage) == 16640 + 33088 + 256 + 49 * 4);
+  // Attention over 16 keys per query (its window), not the 64 tokens.
+  CHECK(analytic::LayerForwardFlopsPerSample(stage, 64) ==
+        Approx(2.0 * 50180 * 64 + 4.0 * 64 * 16 * 4 * 16));
+  v1::LayerGroup one_window = stage;
+  one_window.mutable_swin()->set_window(8);
+  CHECK(analytic::LayerForwardFlopsPerSample(one_window, 64) >
+        analytic::LayerForwardFlopsPerSample(stage, 64));
+}
+
 TEST_CASE("Korthikanti activation memory", "[cost][analytic]") {
   const v1::ModelSpec gpt = *CatalogModel("gpt-tiny");  // fp32, s = h = 64, a = 4
   const v1::LayerGroup& g = gpt.layers(0);
