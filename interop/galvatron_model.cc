@@ -537,6 +537,146 @@ absl::StatusOr<std::vector<v1::ComputeProfile>> ParseGalvatronModelProfiles(
   return profiles;
 }
 
+namespace {
+
+// The profile of `key`, or NOT_FOUND naming it.
+absl::StatusOr<const v1::ComputeProfile*> ProfileOf(const std::vector<v1::ComputeProfile>& profiles,
+                                                    const std::string& key,
+                                                    const v1::ModelSpec& spec) {
+  for (const v1::ComputeProfile& p : profiles) {
+    if (p.layer_type() == key) return &p;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("model \"", spec.name(), "\": no compute profile of \"", key, "\" to write"));
+}
+
+// Forward ms per sample of `p` at `seq`: its samples there, else its fit at
+// one sample.
+std::vector<std::pair<int, double>> ForwardMsPerSample(const v1::ComputeProfile& p, int seq) {
+  std::vector<std::pair<int, double>> out;
+  for (const v1::LayerTimeSample& s : p.time_samples()) {
+    if (s.seq_len() != seq || s.micro_batch() < 1) continue;
+    out.emplace_back(s.micro_batch(), s.forward_seconds() * kMsPerSecond / s.micro_batch());
+  }
+  if (out.empty()) {
+    const v1::LayerTimeFit& f = p.forward_fit();
+    const double s2 = static_cast<double>(seq) * seq;
+    out.emplace_back(
+        1, (f.per_sample_s2() * s2 + f.per_sample_s1() * seq + f.per_sample_s0() + f.constant()) *
+               kMsPerSecond);
+  }
+  return out;
+}
+
+double BytesToMb(int64_t bytes) { return static_cast<double>(bytes) / internal::kBytesPerMb; }
+
+// layertype_i[_sp] → {seq: {parameter_size, tp_activation_per_bsz_dict}}.
+absl::StatusOr<Json> LayerMemoryTable(const v1::ComputeProfile& p, int seq,
+                                      v1::SequenceParallel sp) {
+  Json by_tp = Json::object();
+  double checkpoint_mb = -1;
+  for (const v1::ActivationMemory& a : p.activations()) {
+    if (a.sp() != sp) continue;
+    by_tp[absl::StrCat(a.tp_degree())] = BytesToMb(a.bytes_per_sample());
+    if (a.tp_degree() == 1) checkpoint_mb = BytesToMb(a.checkpoint_bytes_per_sample());
+  }
+  if (checkpoint_mb < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(p.layer_type(), ": no ", v1::SequenceParallel_Name(sp),
+                     " activation memory at tp 1 (Galvatron's tables need it)"));
+  }
+  by_tp["checkpoint"] = checkpoint_mb;
+  Json entry = Json::object();
+  entry["parameter_size"] = BytesToMb(p.parameter_bytes());
+  entry["tp_activation_per_bsz_dict"] = by_tp;
+  Json table = Json::object();
+  table[absl::StrCat(seq)] = entry;
+  return table;
+}
+
+bool HasActivationsAtTp1(const v1::ComputeProfile& p, v1::SequenceParallel sp) {
+  return std::any_of(
+      p.activations().begin(), p.activations().end(),
+      [sp](const v1::ActivationMemory& a) { return a.sp() == sp && a.tp_degree() == 1; });
+}
+
+}  // namespace
+
+absl::StatusOr<GalvatronModelJson> FormatGalvatronModelProfiles(
+    const v1::ModelSpec& spec, const std::vector<v1::ComputeProfile>& profiles) {
+  RETURN_IF_ERROR(ValidateModelSpec(spec));
+  const std::vector<LayerType> types = DistinctLayerTypes(spec);
+  std::vector<const v1::ComputeProfile*> layers;
+  std::vector<int> seqs;
+  for (const LayerType& t : types) {
+    ASSIGN_OR_RETURN(const v1::ComputeProfile* p, ProfileOf(profiles, t.key, spec));
+    layers.push_back(p);
+    seqs.push_back(t.seq);
+  }
+  ASSIGN_OR_RETURN(const v1::ComputeProfile* head,
+                   ProfileOf(profiles, EmbeddingTypeKey(spec), spec));
+  const std::string seq_key = SeqText(seqs);
+
+  Json computation = Json::object();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    for (const auto& [b, ms] : ForwardMsPerSample(*layers[i], seqs[i])) {
+      computation[absl::StrCat("layertype_", i, "_bsz", b, "_seq", seqs[i])] = ms;
+    }
+  }
+  for (const auto& [b, ms] : ForwardMsPerSample(*head, seqs.front())) {
+    computation[absl::StrCat("layertype_other_bsz", b, "_seq", seq_key)] = ms;
+  }
+
+  // The plain tables and the `_sp` ones, each where every layer type has it.
+  auto all_have = [&](v1::SequenceParallel sp) {
+    return std::all_of(layers.begin(), layers.end(),
+                       [sp](const v1::ComputeProfile* p) { return HasActivationsAtTp1(*p, sp); });
+  };
+  const bool plain = all_have(v1::SEQUENCE_PARALLEL_NONE);
+  const bool sp = all_have(v1::SEQUENCE_PARALLEL_MEGATRON);
+  if (!plain && !sp) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model \"", spec.name(),
+        "\": its layer types' activation memory at tp 1 is missing (Galvatron's tables need it, "
+        "without or with Megatron-SP)"));
+  }
+  Json memory = Json::object();
+  for (const bool sp_table : {false, true}) {
+    if (sp_table ? !sp : !plain) continue;
+    const std::string suffix = sp_table ? "_sp" : "";
+    for (size_t i = 0; i < layers.size(); ++i) {
+      ASSIGN_OR_RETURN(
+          memory[absl::StrCat("layertype_", i, suffix)],
+          LayerMemoryTable(*layers[i], seqs[i],
+                           sp_table ? v1::SEQUENCE_PARALLEL_MEGATRON : v1::SEQUENCE_PARALLEL_NONE));
+    }
+    const std::pair<const char*, v1::PipelinePosition> positions[] = {
+        {"other_memory_pp_off", v1::PIPELINE_POSITION_OFF},
+        {"other_memory_pp_on_first", v1::PIPELINE_POSITION_FIRST},
+        {"other_memory_pp_on_last", v1::PIPELINE_POSITION_LAST},
+    };
+    for (const auto& [base, position] : positions) {
+      Json states = Json::object(), activation = Json::object();
+      for (const v1::OtherLayersMemory& m : head->other_memory()) {
+        if (m.position() != position) continue;
+        states[absl::StrCat(m.vocab_tp_degree())] = BytesToMb(m.model_state_bytes());
+        activation[absl::StrCat(m.vocab_tp_degree())] = BytesToMb(m.activation_bytes_per_sample());
+      }
+      if (states.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(head->layer_type(), ": no other_memory at ",
+                         v1::PipelinePosition_Name(position), " (Galvatron's ", base, ")"));
+      }
+      Json entry = Json::object();
+      entry["model_states"] = states;
+      entry["activation"] = activation;
+      memory[base + suffix][seq_key] = entry;
+    }
+  }
+  return GalvatronModelJson{internal::DumpLikePython(computation),
+                            internal::DumpLikePython(memory)};
+}
+
 absl::StatusOr<std::vector<v1::ComputeProfile>> ReadGalvatronModelProfiles(
     const GalvatronModelFiles& files) {
   ASSIGN_OR_RETURN(std::string computation, ReadTextFile(files.computation_profile_path));

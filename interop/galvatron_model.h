@@ -94,4 +94,29 @@ absl::StatusOr<std::vector<v1::ComputeProfile>> ParseGalvatronModelProfiles(
     const std::string& computation_json, const std::string& memory_json,
     const GalvatronModelFiles& files);
 
+// The inverse: Galvatron 3.0 computation and memory profile files for `spec`
+// from our profiles of its layer types and embedding/head (matched by
+// LayerTypeKey / EmbeddingTypeKey; extra profiles are ignored), so that
+// Galvatron's own search engine can plan from what our profiler measured:
+//   layertype_{i}_bsz{b}_seq{s}        ← each time sample at the type's
+//                                        sequence length, forward ms per sample
+//   layertype_other_bsz{b}_seq{s,...}  ← the embedding/head's, keyed by every
+//                                        type's length (Galvatron's num2str)
+//   layertype_{i}[_sp].{s}             ← parameter_size (MB) and
+//                                        tp_activation_per_bsz_dict per tp
+//                                        degree (NONE, or MEGATRON for _sp),
+//                                        "checkpoint" from tp 1
+//   other_memory_pp_{off,on_first,on_last}[_sp].{s,...} ← other_memory
+// The `_sp` tables are written when every profile has Megatron-SP
+// activations (T5, ViT and Swin profiles have none). A profile without time
+// samples at its length contributes its fit at one sample (bsz1). NOT_FOUND
+// naming the key of a missing profile; FAILED_PRECONDITION naming what a
+// profile lacks (activations at tp 1, other_memory).
+struct GalvatronModelJson {
+  std::string computation;  // GalvatronComputationProfileFileName's content
+  std::string memory;       // GalvatronMemoryProfileFileName's content
+};
+absl::StatusOr<GalvatronModelJson> FormatGalvatronModelProfiles(
+    const v1::ModelSpec& spec, const std::vector<v1::ComputeProfile>& profiles);
+
 }  // namespace galvatron::interop

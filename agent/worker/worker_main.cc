@@ -41,6 +41,7 @@
 #include "common/model_validation.h"
 #include "common/profile_validation.h"
 #include "common/progress_file.h"
+#include "interop/galvatron_model.h"
 #include "spdlog/spdlog.h"
 
 namespace {
@@ -169,8 +170,8 @@ int GuardedMain(int argc, char** argv) {
   AddNoiseFlags(cmd, &probe.noise);
   // galvatron-worker profile: layer timing and memory of a model.
   galvatron::profiler::ProfilerOptions profiling;
-  std::string profile_model, profile_out, profile_progress, micro_batches = "1,2,4", seq_lens,
-                                                            tp_degrees = "1,2,4";
+  std::string profile_model, profile_out, profile_progress, profile_galvatron_dir,
+      micro_batches = "1,2,4", seq_lens, tp_degrees = "1,2,4";
   auto* profile_cmd = app.add_subcommand(
       "profile",
       "measure each layer type of a model (forward/backward time over micro-batch sizes and "
@@ -180,6 +181,10 @@ int GuardedMain(int argc, char** argv) {
       ->required();
   profile_cmd->add_option("--out", profile_out, "write the ComputeProfileList JSON here")
       ->required();
+  profile_cmd->add_option("--galvatron-dir", profile_galvatron_dir,
+                          "also write Galvatron's computation_profiling_*.json and "
+                          "memory_profiling_*.json (layertype_0 ... layertype_N) into this folder, "
+                          "for Galvatron's own search engine");
   profile_cmd->add_option("--cluster", profiling.cluster, "cluster name of the profiles")
       ->capture_default_str();
   profile_cmd->add_option("--micro-batches", micro_batches, "micro-batch sizes, comma-separated")
@@ -452,6 +457,33 @@ int GuardedMain(int argc, char** argv) {
     }
     spdlog::info("profile: {} profiles of {} written to {}", profiles->profiles_size(),
                  model->name(), profile_out);
+    if (!profile_galvatron_dir.empty()) {
+      const std::vector<galvatron::v1::ComputeProfile> list(profiles->profiles().begin(),
+                                                            profiles->profiles().end());
+      auto files = galvatron::interop::FormatGalvatronModelProfiles(*model, list);
+      if (!files.ok())
+        return Fail("profile: --galvatron-dir: " + std::string(files.status().message()));
+      const std::string precision = model->precision() == galvatron::v1::PRECISION_FP32 ? "fp32"
+                                    : model->precision() == galvatron::v1::PRECISION_FP16_MIXED
+                                        ? "fp16"
+                                    : model->precision() == galvatron::v1::PRECISION_FP64 ? "fp64"
+                                                                                          : "bf16";
+      std::error_code error;
+      std::filesystem::create_directories(profile_galvatron_dir, error);
+      const std::string computation =
+          profile_galvatron_dir + "/" +
+          galvatron::interop::GalvatronComputationProfileFileName(precision, model->name());
+      const std::string memory =
+          profile_galvatron_dir + "/" +
+          galvatron::interop::GalvatronMemoryProfileFileName(precision, model->name());
+      for (const auto& [path, text] :
+           {std::pair{computation, files->computation}, std::pair{memory, files->memory}}) {
+        if (auto written = galvatron::WriteTextFile(path, text); !written.ok()) {
+          return Fail("profile: --galvatron-dir: " + std::string(written.message()));
+        }
+      }
+      spdlog::info("profile: Galvatron's files written to {} and {}", computation, memory);
+    }
     return 0;
   }
 

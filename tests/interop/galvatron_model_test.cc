@@ -403,3 +403,124 @@ TEST_CASE("ReadGalvatronModelProfiles names the file and key of bad input", "[in
 
 }  // namespace
 }  // namespace galvatron::interop
+
+namespace galvatron::interop {
+namespace {
+
+// `again` (read back from written files) says what `first` says at the
+// profiled length: the fit, the samples there, and all memory.
+void CheckSameProfile(const v1::ComputeProfile& first, const v1::ComputeProfile& again, int seq) {
+  INFO(first.layer_type());
+  CHECK(again.layer_type() == first.layer_type());
+  CHECK(again.forward_fit().per_sample_s0() == Approx(first.forward_fit().per_sample_s0()));
+  CHECK(again.forward_fit().constant() == Approx(first.forward_fit().constant()).margin(1e-12));
+  int at_seq = 0;
+  for (const v1::LayerTimeSample& s : first.time_samples()) at_seq += s.seq_len() == seq;
+  CHECK(again.time_samples_size() == at_seq);
+  // (Galvatron's files give the embedding/head no parameter size.)
+  if (first.other_memory_size() == 0) CHECK(again.parameter_bytes() == first.parameter_bytes());
+  REQUIRE(again.activations_size() == first.activations_size());
+  for (int i = 0; i < first.activations_size(); ++i) {
+    CHECK(again.activations(i).bytes_per_sample() == first.activations(i).bytes_per_sample());
+    CHECK(again.activations(i).sp() == first.activations(i).sp());
+  }
+  REQUIRE(again.other_memory_size() == first.other_memory_size());
+  for (int i = 0; i < first.other_memory_size(); ++i) {
+    CHECK(again.other_memory(i).model_state_bytes() == first.other_memory(i).model_state_bytes());
+    CHECK(again.other_memory(i).activation_bytes_per_sample() ==
+          first.other_memory(i).activation_bytes_per_sample());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Profiles written as Galvatron's files read back the same", "[interop]") {
+  testing::TempDir dir;
+  SECTION("LLaMA-2-7B, batch mode, with the sequence-parallel tables") {
+    GalvatronModelFiles files = LlamaFiles();
+    files.time_profile_mode = GalvatronTimeProfileMode::kBatch;
+    auto first = ReadGalvatronModelProfiles(files);
+    REQUIRE(first.ok());
+    auto written = FormatGalvatronModelProfiles(files.spec, *first);
+    INFO(written.status().message());
+    REQUIRE(written.ok());
+    CHECK_THAT(written->memory, Catch::Contains("\"layertype_0_sp\""));
+    files.computation_profile_path = dir.File("computation.json");
+    files.memory_profile_path = dir.File("memory.json");
+    REQUIRE(WriteTextFile(files.computation_profile_path, written->computation).ok());
+    REQUIRE(WriteTextFile(files.memory_profile_path, written->memory).ok());
+    auto again = ReadGalvatronModelProfiles(files);
+    INFO(again.status().message());
+    REQUIRE(again.ok());
+    REQUIRE(again->size() == 2);
+    for (size_t i = 0; i < 2; ++i) CheckSameProfile((*first)[i], (*again)[i], 2048);
+  }
+  SECTION("T5: layertype_0 and layertype_1, the head keyed by both lengths") {
+    // Profiles of t5-test's two block types and head, as our profiler
+    // writes them (values chosen here).
+    const v1::ModelSpec t5 = *CatalogModel("t5-test");
+    std::vector<v1::ComputeProfile> profiles;
+    for (const std::string& key : ModelLayerTypeKeys(t5)) {
+      v1::ComputeProfile p;
+      p.set_layer_type(key);
+      const bool head = key == EmbeddingTypeKey(t5);
+      const int seq = profiles.size() == 1 ? 8 : 32;
+      for (int b : {1, 2, 4}) {
+        v1::LayerTimeSample* s = p.add_time_samples();
+        s->set_micro_batch(b);
+        s->set_seq_len(seq);
+        s->set_forward_seconds(b * 1e-3 * (profiles.size() + 1));
+        s->set_backward_seconds(2 * s->forward_seconds());
+      }
+      p.mutable_forward_fit()->set_per_sample_s0(1e-3 * (profiles.size() + 1));
+      p.set_parameter_bytes(int64_t{4} << 20);
+      if (!head) {
+        for (int tp : {1, 2, 4}) {
+          v1::ActivationMemory* a = p.add_activations();
+          a->set_tp_degree(tp);
+          a->set_seq_len(seq);
+          a->set_bytes_per_sample((int64_t{8} << 20) / tp);
+          a->set_checkpoint_bytes_per_sample(int64_t{1} << 20);
+        }
+      } else {
+        for (auto position :
+             {v1::PIPELINE_POSITION_OFF, v1::PIPELINE_POSITION_FIRST, v1::PIPELINE_POSITION_LAST}) {
+          v1::OtherLayersMemory* m = p.add_other_memory();
+          m->set_position(position);
+          m->set_vocab_tp_degree(1);
+          m->set_model_state_bytes(int64_t{16} << 20);
+          m->set_activation_bytes_per_sample(int64_t{2} << 20);
+        }
+      }
+      profiles.push_back(p);
+    }
+    auto written = FormatGalvatronModelProfiles(t5, profiles);
+    INFO(written.status().message());
+    REQUIRE(written.ok());
+    CHECK_THAT(written->computation, Catch::Contains("\"layertype_0_bsz4_seq32\"") &&
+                                         Catch::Contains("\"layertype_1_bsz4_seq8\"") &&
+                                         Catch::Contains("\"layertype_other_bsz4_seq32_8\""));
+    CHECK_THAT(written->memory, !Catch::Contains("_sp\""));  // T5 splits no sequence
+    GalvatronModelFiles files;
+    files.spec = t5;
+    files.cluster = "cpu";
+    files.computation_profile_path = dir.File("t5-computation.json");
+    files.memory_profile_path = dir.File("t5-memory.json");
+    REQUIRE(WriteTextFile(files.computation_profile_path, written->computation).ok());
+    REQUIRE(WriteTextFile(files.memory_profile_path, written->memory).ok());
+    auto again = ReadGalvatronModelProfiles(files);
+    INFO(again.status().message());
+    REQUIRE(again.ok());
+    REQUIRE(again->size() == 3);
+    CheckSameProfile(profiles[0], (*again)[0], 32);
+    CheckSameProfile(profiles[1], (*again)[1], 8);
+    CheckSameProfile(profiles[2], (*again)[2], 32);
+    // A profile missing is named.
+    profiles.erase(profiles.begin() + 1);
+    auto missing = FormatGalvatronModelProfiles(t5, profiles);
+    REQUIRE(missing.status().code() == absl::StatusCode::kNotFound);
+    CHECK_THAT(std::string(missing.status().message()), Catch::Contains("t5_decoder"));
+  }
+}
+
+}  // namespace galvatron::interop
