@@ -25,6 +25,25 @@ std::vector<const v1::LayerGroup*> Layers(const v1::ModelSpec& model) {
 
 }  // namespace
 
+const char* SequenceSplitRefusal(v1::ModelFamily family) {
+  switch (family) {
+    case v1::MODEL_FAMILY_VIT:
+      return " is not supported for ViT: its sequence (the class token + the patches) does not "
+             "split evenly and the head reads only the class token; use tensor parallelism "
+             "without sequence parallelism";
+    case v1::MODEL_FAMILY_T5:
+      return " is not supported for T5: its activation holds the encoder's and the decoder's "
+             "sequences, and relative-position bias and cross-attention need them whole; use "
+             "tensor parallelism without sequence parallelism";
+    case v1::MODEL_FAMILY_SWIN:
+      return " is not supported for Swin: its attention runs within windows of the 2-D token "
+             "grid and patch merging joins neighbouring rows, which a split of the sequence "
+             "would cut; use tensor parallelism without sequence parallelism";
+    default:
+      return nullptr;
+  }
+}
+
 absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model, int world_size) {
   const std::vector<const v1::LayerGroup*> layers = Layers(model);
   if (plan.layers_size() != static_cast<int>(layers.size())) {
@@ -69,6 +88,17 @@ absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model,
           at + ".tp", s.tp(),
           absl::StrCat("a divisor of the sequence length (", seq, ") with sequence parallelism"));
     }
+    const char* refusal = SequenceSplitRefusal(model.family());
+    if (refusal != nullptr && s.tp() > 1 && s.sp() != v1::SEQUENCE_PARALLEL_NONE) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ".sp: ", v1::SequenceParallel_Name(s.sp()), refusal));
+    }
+  }
+  const v1::EmbeddingStrategy& e = plan.embedding();
+  const char* refusal = SequenceSplitRefusal(model.family());
+  if (refusal != nullptr && e.vocab_tp() > 1 && e.sp() != v1::SEQUENCE_PARALLEL_NONE) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding.sp: ", v1::SequenceParallel_Name(e.sp()), refusal));
   }
   if (plan.pp_division_size() > 0) {
     if (plan.pp_division_size() != pp) {

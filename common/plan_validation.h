@@ -16,6 +16,13 @@ namespace galvatron {
 // global batch splitting into micro-batches and data-parallel shards, and the
 // vocabulary splitting over the embedding's tp. INVALID_ARGUMENT naming the
 // layer, the field and the value.
+// Sequence parallelism (Megatron-SP, Ulysses) for layers and the embedding of
+// models whose sequences the runtime does not split, refused with the reason.
 absl::Status CheckPlanForModel(const v1::Plan& plan, const v1::ModelSpec& model, int world_size);
+
+// Why a model family's sequence must not be split (" is not supported for
+// T5: ..."), to follow a field and its value; nullptr when it may be (GPT,
+// LLaMA, BERT, custom models).
+const char* SequenceSplitRefusal(v1::ModelFamily family);
 
 }  // namespace galvatron

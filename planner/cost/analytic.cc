@@ -126,11 +126,18 @@ int64_t LayerParameterCount(const v1::LayerGroup& g) {
          PositionBiasEntries(g) * static_cast<int64_t>(z.a);
 }
 
-double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq) {
+double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq, int memory_seq) {
   const Sizes z = SizesOf(g);
   const double s = seq;
-  return 2.0 * static_cast<double>(LayerParameterCount(g)) * s +
-         4.0 * s * AttentionKeys(g, s) * z.a * z.d * AttentionsPerBlock(g.kind());
+  double flops = 2.0 * static_cast<double>(LayerParameterCount(g)) * s +
+                 4.0 * s * AttentionKeys(g, s) * z.a * z.d * AttentionsPerBlock(g.kind());
+  if (g.kind() == v1::LAYER_KIND_T5_DECODER && memory_seq > 0) {
+    // The cross-attention's K and V run over the encoder's tokens, and its
+    // queries attend to them, instead of the decoder's s (counted above).
+    const double m = memory_seq;
+    flops += 2.0 * (2 * z.h * z.kv * z.d) * (m - s) + 4.0 * s * (m - s) * z.a * z.d;
+  }
+  return flops;
 }
 
 double LayerActivationBytesPerSample(const v1::LayerGroup& g, int seq, v1::Precision precision,

@@ -33,7 +33,10 @@ int64_t LayerParameterCount(const v1::LayerGroup& g);
 // + 4·seq·keys·(a·d)  (QKᵀ and attention·V over `keys` keys per query: the
 //                     sequence, or a Swin block's window²; twice for T5
 //                     decoder blocks).
-double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq);
+// A T5 decoder block's cross-attention reads `memory_seq` encoder tokens
+// (0: seq): its keys and values are projected from them, and each query
+// attends to them.
+double LayerForwardFlopsPerSample(const v1::LayerGroup& g, int seq, int memory_seq = 0);
 
 // How a layer's activations are split over its tp/sp group.
 enum class ActivationSharding {

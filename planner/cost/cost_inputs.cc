@@ -315,6 +315,8 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
       t.info.hidden = g.hidden();
       t.info.seq_len = EffectiveSeq(model, g);
       t.info.message_seq = CarriedSeq(model, g);
+      t.info.heads = g.heads();
+      t.info.ffn_hidden = g.ffn_hidden();
       in.types.push_back(std::move(t));
     }
     in.types[it->second].count += g.count();
@@ -324,9 +326,12 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
   for (LayerTypeData& t : in.types) {
     in.max_seq = std::max(in.max_seq, t.info.seq_len);
     const int seq = t.info.seq_len;
-    const double flops_here = analytic::LayerForwardFlopsPerSample(t.group, seq);
+    // A T5 decoder's cross-attention reads the encoder's sequence.
+    const int memory =
+        t.group.kind() == v1::LAYER_KIND_T5_DECODER ? t.info.message_seq - t.info.seq_len : 0;
+    const double flops_here = analytic::LayerForwardFlopsPerSample(t.group, seq, memory);
     const auto flops_ratio = [&](int from) {
-      return flops_here / analytic::LayerForwardFlopsPerSample(t.group, from);
+      return flops_here / analytic::LayerForwardFlopsPerSample(t.group, from, memory);
     };
     const v1::ComputeProfile* p = profiles.Find(t.info.key);
     std::optional<TimeLine> forward;

@@ -69,6 +69,8 @@ struct LayerTypeInfo {
   // redistributed): seq_len, except T5's, which carries the encoder's and the
   // decoder's sequences together (agent/runtime/blocks/blocks.h).
   int message_seq = 0;
+  int heads = 0;            // query heads: a tp or Ulysses degree must divide them
+  int ffn_hidden = 0;       // MLP width: a tp degree must divide it
   double parameter_mb = 0;  // fp32 MB of one layer's parameters
   bool measured = false;    // false: analytic estimate
   // The fraction of peak its analytic time assumes; 0 when its time was

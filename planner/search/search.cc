@@ -91,6 +91,9 @@ struct TaskResult {
   // For the infeasibility report: the least memory per device a stage of this
   // task needs beyond what fitted (MB), +inf if unknown.
   double least_needed_mb = kInf;
+  // A stage failed although its least memory fitted: some layer had no
+  // strategy its heads (or MLP) split over (Splits()).
+  bool unsplittable = false;
   absl::Status error;  // an internal error of the cost model or the DP
   double samples_per_second() const { return feasible ? task_batch / seconds : 0; }
   int task_batch = 0;
@@ -169,6 +172,14 @@ struct StageTables {
 
 bool Cancelled(const SearchOptions& options) { return options.cancelled && options.cancelled(); }
 
+// Whether a layer of this type can run strategy `s`: its tp (Megatron) or
+// Ulysses degree divides its heads, and tp its MLP width (a runtime shards
+// both that way; e.g. Swin-T's 3-head first stage takes tp 1 or 3 only).
+bool Splits(const cost::LayerTypeInfo& info, const LayerStrategy& s) {
+  if (info.heads > 0 && info.heads % s.tp_sp() != 0) return false;
+  return info.ffn_hidden <= 0 || info.ffn_hidden % s.tp == 0;
+}
+
 // The tables of one stage (layers [start, start + n) on pipeline stage
 // `stage`). Layer() and Switch() are pure: each layer type's costs are
 // computed once per stage (a stage of a uniform model repeats one layer),
@@ -193,6 +204,7 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
     if (Cancelled(options)) return;
     const int type = type_of[start + l];
     const auto [first, inserted] = first_layer_of_type.emplace(type, l);
+    const cost::LayerTypeInfo& info = model.layer_types()[static_cast<size_t>(type)];
     for (int s = 0; s < S; ++s) {
       cost::LayerCost c = inserted
                               ? model.Layer(type, layers[s], task.global_batch, task.chunks, stage)
@@ -200,6 +212,7 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
       t.costs[l * S + s] = c;
       t.problem.time[l * S + s] = c.seconds;
       t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
+      if (!Splits(info, layers[s])) t.problem.time[l * S + s] = kInf;  // unusable (stage_dp.h)
     }
     if (l == 0) continue;  // the first layer of a stage switches from nothing
     auto [sw, fresh] = switch_of_type->try_emplace(type);
@@ -318,8 +331,12 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     }
     const StageDpSolution& sol = cached->second;
     if (!sol.feasible) {
-      best->least_needed_mb = std::min(best->least_needed_mb,
-                                       static_cast<double>(sol.min_memory) + other - ctx.usable_mb);
+      const double beyond = static_cast<double>(sol.min_memory) + other - ctx.usable_mb;
+      if (beyond > 0) {
+        best->least_needed_mb = std::min(best->least_needed_mb, beyond);
+      } else {
+        best->unsplittable = true;
+      }
       return false;
     }
     out->choice[stage] = sol.strategy;
@@ -955,6 +972,7 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
     const Task* task = nullptr;
     bool feasible = false;
     bool ran = false;
+    bool unsplittable = false;
     double least_needed_mb = kInf;
   };
   std::map<std::tuple<int, int, int, int>, Group> groups;
@@ -964,8 +982,10 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
     if (g.task == nullptr) g.task = &t;
     const TaskResult& r = runs.results[i];
     g.feasible = g.feasible || r.feasible;
-    g.ran = g.ran || r.states > 0 || r.feasible || std::isfinite(r.least_needed_mb);
+    g.ran =
+        g.ran || r.states > 0 || r.feasible || std::isfinite(r.least_needed_mb) || r.unsplittable;
     g.least_needed_mb = std::min(g.least_needed_mb, r.least_needed_mb);
+    g.unsplittable = g.unsplittable || r.unsplittable;
   }
   std::vector<const Group*> infeasible;
   for (const auto& [key, g] : groups) {
@@ -987,6 +1007,10 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
       out->set_extra_bytes_needed(bytes);
       out->set_reason(absl::StrCat("its closest plan needs ", FormatBytes(bytes),
                                    " more than the budget on one pipeline stage"));
+    } else if (g.unsplittable) {
+      out->set_reason(
+          "a layer has no candidate strategy whose tensor- or sequence-parallel degree divides "
+          "its heads (and MLP width)");
     } else {
       out->set_reason("no strategy of its candidates fits the memory budget");
     }

@@ -39,6 +39,33 @@ TEST_CASE("A plan that fits the model and the world passes", "[runtime]") {
   CHECK(CheckPlanForModel(TwoStages(), Tiny(), 4).ok());
 }
 
+TEST_CASE("Sequence parallelism is refused for T5, ViT and Swin with the reason", "[runtime]") {
+  // t5-test, vit-test and swin-test have 4 layers, like TwoStages().
+  for (const std::string name : {"t5-test", "vit-test", "swin-test"}) {
+    INFO(name);
+    const v1::ModelSpec model = *CatalogModel(name);
+    v1::Plan plan = TwoStages();
+    plan.mutable_embedding()->set_vocab_tp(1);
+    CHECK(CheckPlanForModel(plan, model, 4).ok());
+    plan.mutable_layers(3)->set_sp(v1::SEQUENCE_PARALLEL_ULYSSES);
+    absl::Status status = CheckPlanForModel(plan, model, 4);
+    CHECK(absl::IsInvalidArgument(status));
+    // (vit-test's 17 tokens do not split in two at all: that is said first.)
+    CHECK_THAT(std::string(status.message()),
+               Catch::Contains(name == "vit-test" ? "(17)" : "not supported for"));
+    plan = TwoStages();
+    plan.mutable_embedding()->set_sp(v1::SEQUENCE_PARALLEL_MEGATRON);
+    if (name != "vit-test") {
+      status = CheckPlanForModel(plan, model, 4);
+      CHECK_THAT(std::string(status.message()), Catch::Contains("embedding.sp"));
+    }
+  }
+  // GPT splits its sequence.
+  v1::Plan plan = TwoStages();
+  plan.mutable_layers(3)->set_sp(v1::SEQUENCE_PARALLEL_ULYSSES);
+  CHECK(CheckPlanForModel(plan, Tiny(), 4).ok());
+}
+
 TEST_CASE("Plans that cannot run are refused with the field and value", "[runtime]") {
   v1::Plan plan = TwoStages();
   auto message = [&](int world) {

@@ -304,6 +304,16 @@ torch::Tensor TransformerBlockImpl::Mlp(const torch::Tensor& input) {
   return down_bias_.defined() ? out + down_bias_ : out;
 }
 
+const torch::Tensor& TransformerBlockImpl::PositionIndex(
+    const torch::Tensor& x, int64_t rows, int64_t columns,
+    const std::function<torch::Tensor()>& build) {
+  if (!position_index_.defined() || position_index_.size(0) != rows ||
+      position_index_.size(1) != columns || position_index_.device() != x.device()) {
+    position_index_ = build().to(x.device());
+  }
+  return position_index_;
+}
+
 torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x) {
   if (IsT5Kind(shape_.kind)) return T5Forward(x);
   if (shape_.kind == v1::LAYER_KIND_SWIN_BLOCK) return SwinForward(x);

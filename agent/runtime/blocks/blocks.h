@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -238,6 +239,12 @@ class TransformerBlockImpl : public torch::nn::Module {
   // Swin: patch merging (relative_bias_ holds its window's offsets' bias).
   torch::nn::LayerNorm merge_norm_{nullptr};
   torch::nn::Linear merge_{nullptr};
+  // Index tensors a forward needs, built on first use and kept (they depend
+  // only on the shape): T5's buckets, Swin's bias index and shift mask.
+  torch::Tensor position_index_, window_mask_;
+  // position_index_ (built on x's device when it is missing, another shape or elsewhere).
+  const torch::Tensor& PositionIndex(const torch::Tensor& x, int64_t rows, int64_t columns,
+                                     const std::function<torch::Tensor()>& build);
 };
 TORCH_MODULE(TransformerBlock);
 

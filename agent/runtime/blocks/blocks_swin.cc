@@ -67,6 +67,17 @@ absl::Status ResolveSwinShape(const v1::ModelSpec& model, int group_index, Block
     return absl::UnimplementedError(
         absl::StrCat(path, ".bias: false; Swin blocks have biases (set it true)"));
   }
+  if (!g.swin().merge_patches() && group_index > 0) {
+    // Without merging, a group continues the previous one's grid and width.
+    const v1::LayerGroup& previous = model.layers(group_index - 1);
+    const int64_t previous_seq = previous.seq_len() > 0 ? previous.seq_len() : model.seq_len();
+    if (previous_seq != shape->seq_len || previous.hidden() != g.hidden()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ".swin.merge_patches: false, but its seq_len ", shape->seq_len, " and hidden ",
+          g.hidden(), " differ from layers[", group_index - 1, "]'s (", previous_seq, ", ",
+          previous.hidden(), "); a group that changes them starts with patch merging"));
+    }
+  }
   if (g.swin().merge_patches()) {
     if (group_index == 0) {
       return absl::InvalidArgumentError(
@@ -144,30 +155,34 @@ torch::Tensor TransformerBlockImpl::WindowAttention(const torch::Tensor& input) 
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(d));
   // The relative offset (dy, dx) of two tokens of a window, both in
   // [−(w−1), w−1], indexes a (2w−1)² table.
-  torch::Tensor coords = torch::arange(t, torch::TensorOptions().dtype(torch::kInt64));
-  torch::Tensor row = coords.div(w, "floor"), column = coords.remainder(w);
-  torch::Tensor index = (row.unsqueeze(1) - row.unsqueeze(0) + (w - 1)) * (2 * w - 1) +
-                        (column.unsqueeze(1) - column.unsqueeze(0) + (w - 1));
-  scores = scores + torch::embedding(relative_bias_, index.to(x.device())).permute({2, 0, 1});
+  const torch::Tensor& index = PositionIndex(x, t, t, [&] {
+    torch::Tensor coords = torch::arange(t, torch::TensorOptions().dtype(torch::kInt64));
+    torch::Tensor row = coords.div(w, "floor"), column = coords.remainder(w);
+    return (row.unsqueeze(1) - row.unsqueeze(0) + (w - 1)) * (2 * w - 1) +
+           (column.unsqueeze(1) - column.unsqueeze(0) + (w - 1));
+  });
+  scores = scores + torch::embedding(relative_bias_, index).permute({2, 0, 1});
   if (shift > 0) {
     // Tokens the cyclic shift brought together from opposite edges of the
     // grid do not attend to each other: label the 3×3 regions the shift
     // cuts the grid into, and mask pairs from different regions.
-    std::vector<int64_t> region(static_cast<size_t>(side * side));
-    auto band = [&](int64_t i) { return i < side - w ? 0 : i < side - shift ? 1 : 2; };
-    for (int64_t i = 0; i < side; ++i) {
-      for (int64_t j = 0; j < side; ++j)
-        region[static_cast<size_t>(i * side + j)] = band(i) * 3 + band(j);
+    if (!window_mask_.defined() || window_mask_.device() != x.device()) {
+      std::vector<int64_t> region(static_cast<size_t>(side * side));
+      auto band = [&](int64_t i) { return i < side - w ? 0 : i < side - shift ? 1 : 2; };
+      for (int64_t i = 0; i < side; ++i) {
+        for (int64_t j = 0; j < side; ++j) {
+          region[static_cast<size_t>(i * side + j)] = band(i) * 3 + band(j);
+        }
+      }
+      torch::Tensor labels =
+          Partition(torch::tensor(region, torch::kInt64).view({1, side, side, 1}), w)
+              .view({count, t});
+      window_mask_ = (labels.unsqueeze(2) != labels.unsqueeze(1)).to(x.device());  // [nW, w², w²]
     }
-    torch::Tensor labels =
-        Partition(torch::tensor(region, torch::kInt64).view({1, side, side, 1}), w)
-            .view({count, t});
-    torch::Tensor mask =
-        (labels.unsqueeze(2) != labels.unsqueeze(1)).to(x.device());  // [nW, w², w²]
-    scores =
-        scores.view({b, count, heads, t, t})
-            .masked_fill(mask.unsqueeze(1).unsqueeze(0), -std::numeric_limits<double>::infinity())
-            .view({n, heads, t, t});
+    scores = scores.view({b, count, heads, t, t})
+                 .masked_fill(window_mask_.unsqueeze(1).unsqueeze(0),
+                              -std::numeric_limits<double>::infinity())
+                 .view({n, heads, t, t});
   }
   torch::Tensor context =
       torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({n, t, heads * d});

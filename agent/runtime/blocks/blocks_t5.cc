@@ -170,10 +170,10 @@ torch::Tensor TransformerBlockImpl::T5Attention(const torch::Tensor& input,
   torch::Tensor v = lv(m).view({b, sk, heads, d}).transpose(1, 2);
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1));  // T5 does not scale by 1/sqrt(d)
   if (!cross) {
-    torch::Tensor buckets =
-        RelativePositionBuckets(sq, sk, /*bidirectional=*/!shape_.causal, shape_.relative_buckets,
-                                shape_.relative_max_distance)
-            .to(x.device());
+    const torch::Tensor& buckets = PositionIndex(x, sq, sk, [&] {
+      return RelativePositionBuckets(sq, sk, /*bidirectional=*/!shape_.causal,
+                                     shape_.relative_buckets, shape_.relative_max_distance);
+    });
     // [sq, sk, heads] → [heads, sq, sk], broadcast over the batch.
     scores = scores + torch::embedding(relative_bias_, buckets).permute({2, 0, 1});
     if (shape_.causal) {

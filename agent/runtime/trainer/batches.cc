@@ -44,6 +44,13 @@ absl::StatusOr<std::unique_ptr<BatchSource>> BatchSource::Open(const TrainOption
           " fit no span-corrupted window (the decoder needs >= 3 tokens)"));
     }
     b->seq_ = b->encoder_seq_ + b->decoder_seq_;
+    if (b->spans_.inputs < b->encoder_seq_ && o.rank == 0) {
+      spdlog::warn(
+          "T5: the decoder's {} tokens limit the corrupted windows to {} input tokens; the "
+          "encoder's other {} positions are padding, which its attention does not mask (choose "
+          "lengths that fit exactly, e.g. 512 and 114)",
+          b->decoder_seq_, b->spans_.inputs, b->encoder_seq_ - b->spans_.inputs);
+    }
     ASSIGN_OR_RETURN(b->data_, OpenTrainingData(o.data, b->spans_.raw - 1, model.vocab_size(),
                                                 synthetic, b->seed_));
     if (o.rank == 0) {

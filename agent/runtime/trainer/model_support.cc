@@ -88,7 +88,7 @@ absl::Status CheckModelIsTrainable(const v1::ModelSpec& model) {
   }
   if (model.vocab_size() < 1) {
     return absl::UnimplementedError(
-        "vocab_size: 0; only language models and ViT can be trained so far");
+        "vocab_size: 0; a model without a vocabulary must be a ViT or a Swin (family)");
   }
   return absl::OkStatus();
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/layers/init.h"
+#include "common/plan_validation.h"
 #include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -114,25 +115,8 @@ absl::Status CheckSupported(const v1::Plan& plan, const v1::ModelSpec& model) {
     }
   }
   const v1::EmbeddingStrategy& e = plan.embedding();
-  // Models whose sequence does not split: ViT's class token makes it 1 +
-  // patches long (197 at 224/16), which no even split divides, and its head
-  // reads that one token; T5's activation holds the encoder's and the
-  // decoder's sequences, which a split would mix, and its relative-position
-  // bias and cross-attention need whole sequences.
-  const char* why = model.family() == v1::MODEL_FAMILY_SWIN
-                        ? " is not supported for Swin: its attention runs within windows of the "
-                          "2-D token grid and patch merging joins neighbouring rows, which a split "
-                          "of the sequence would cut; use tensor parallelism without sequence "
-                          "parallelism"
-                    : model.family() == v1::MODEL_FAMILY_VIT
-                        ? " is not supported for ViT: its sequence (the class token + the patches) "
-                          "does not split evenly and the head reads only the class token; use "
-                          "tensor parallelism without sequence parallelism"
-                    : model.family() == v1::MODEL_FAMILY_T5
-                        ? " is not supported for T5: its activation holds the encoder's and the "
-                          "decoder's sequences, and relative-position bias and cross-attention "
-                          "need them whole; use tensor parallelism without sequence parallelism"
-                        : nullptr;
+  // Models whose sequence does not split (common/plan_validation.h).
+  const char* why = SequenceSplitRefusal(model.family());
   if (why != nullptr) {
     if (e.vocab_tp() > 1 && e.sp() != v1::SEQUENCE_PARALLEL_NONE) {
       return absl::UnimplementedError(

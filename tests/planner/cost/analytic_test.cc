@@ -60,6 +60,11 @@ TEST_CASE("T5 and Swin blocks count their bias tables and attend as they do", "[
   v1::LayerGroup gated = t5.layers(0);
   gated.mutable_t5()->set_ffn(v1::T5LayerOptions::FFN_GATED_GELU);
   CHECK(analytic::LayerParameterCount(gated) == 16384 + 3 * 16384 + 128 + 128);
+  // The decoder's cross-attention over the encoder's 32 tokens, not its own
+  // 8: K and V projected from 24 more tokens, 8 queries × 24 more keys.
+  CHECK(analytic::LayerForwardFlopsPerSample(t5.layers(1), 8, 32) ==
+        Approx(analytic::LayerForwardFlopsPerSample(t5.layers(1), 8) + 2.0 * (2 * 64 * 64) * 24 +
+               4.0 * 8 * 24 * 4 * 16));
   // swin-test's first stage: h = 64, biases, an 8x8 grid in 4x4 windows
   // (a 7x7 offset table per head).
   const v1::ModelSpec swin = *CatalogModel("swin-test");

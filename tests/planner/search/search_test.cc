@@ -8,9 +8,12 @@
 
 #include <atomic>
 
+#include "common/json_file.h"
 #include "common/model_catalog.h"
+#include "common/plan_validation.h"
 #include "planner/search/plan_builder.h"
 #include "tests/support/synthetic_cluster.h"
+#include "tests/support/test_support.h"
 
 namespace galvatron::search {
 namespace {
@@ -34,6 +37,38 @@ double Throughput(const std::vector<const cost::CostModel*>& models, SearchOptio
 }
 
 }  // namespace
+
+TEST_CASE("no layer is given a tp degree that does not divide its heads") {
+  // Swin-T's stages have 3, 6, 12 and 24 heads: the first takes no tensor
+  // parallelism on 8 devices, the second at most 2; tight budgets push the
+  // rest towards it.
+  const v1::ModelSpec swin = *CatalogModel("swin-tiny");
+  bool some_tp = false;
+  // One sample per rank: the activations micro-batching cannot shrink.
+  for (int64_t mib : {1536, 2048, 3072, 36864}) {
+    PlanInputs inputs;
+    inputs.model = swin;
+    REQUIRE(ReadJsonFile(testing::SourceDir() + "/examples/a100x8.hardware.json", &inputs.hardware)
+                .ok());
+    inputs.request.set_memory_budget_bytes(mib << 20);
+    inputs.request.set_global_batch(8);
+    PlanBuildOptions build;
+    build.threads = 1;
+    auto plan = BuildPlan(inputs, build);
+    INFO(mib << " MiB: " << plan.status().message());
+    if (!plan.ok()) continue;  // nothing fits: nothing to check
+    CHECK(CheckPlanForModel(*plan, swin, 8).ok());
+    int layer = 0;
+    for (const v1::LayerGroup& g : swin.layers()) {
+      for (int i = 0; i < g.count(); ++i, ++layer) {
+        const int tp = plan->layers(layer).tp();
+        CHECK(g.heads() % tp == 0);
+        some_tp = some_tp || tp > 1;
+      }
+    }
+  }
+  CHECK(some_tp);  // the budgets did call for tensor parallelism
+}
 
 TEST_CASE("more memory never lowers the predicted throughput") {
   auto model = Model("gpt2-small", cost::Schedule::k1F1B);
@@ -218,12 +253,15 @@ TEST_CASE("a plan names the search tasks in which nothing fitted and by how much
     CHECK(m.model_state_bytes() + m.activation_bytes() + m.other_bytes() <= m.total_bytes());
     CHECK(m.model_state_bytes() + m.activation_bytes() + m.other_bytes() >= m.total_bytes() - 3);
   }
-  // With all the memory in the world, every task fits.
+  // With all the memory in the world, every task fits but those whose
+  // candidates all split gpt2-small's 12 heads 8 ways.
   options.memory_budget_mb = 1 << 20;
   auto roomy = Search({model.get()}, options);
   REQUIRE(roomy.ok());
-  CHECK(roomy->plan.search().infeasible_tasks_size() == 0);
-  CHECK(roomy->plan.search().infeasible_tasks_total() == 0);
+  for (const v1::InfeasibleTask& t : roomy->plan.search().infeasible_tasks()) {
+    CHECK(t.extra_bytes_needed() == 0);
+    CHECK_THAT(t.reason(), Catch::Contains("divides its heads"));
+  }
 }
 
 }  // namespace galvatron::search
