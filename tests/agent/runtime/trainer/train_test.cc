@@ -747,12 +747,12 @@ TEST_CASE("T5 under the plan the search picks from measured CPU profiles trains 
   CheckSame(one, Train(dir, "picked", 4, dir.File("plan.json"), "t5-test"));
   // Galvatron's search space and cost model over the two layer types, its
   // strategy file written beside our plan: trained from the file, the same.
-  CommandResult r = RunCommand(
-      {testing::BinDir() + "/galvatron-planner", "search", "--model", "t5-test", "--hardware",
-       dir.File("hardware.json"), "--compute", dir.File("compute.json"), "--memory", "2GiB",
-       "--global-batch", "8", "--mode", "galvatron", "--json", "--quiet",
-       "--galvatron-config-out", dir.File("galvatron_config.json")},
-      std::chrono::seconds(180));
+  CommandResult r =
+      RunCommand({testing::BinDir() + "/galvatron-planner", "search", "--model", "t5-test",
+                  "--hardware", dir.File("hardware.json"), "--compute", dir.File("compute.json"),
+                  "--memory", "2GiB", "--global-batch", "8", "--mode", "galvatron", "--json",
+                  "--quiet", "--galvatron-config-out", dir.File("galvatron_config.json")},
+                 std::chrono::seconds(180));
   INFO("galvatron-mode search: " << r.err);
   REQUIRE(r.exit_code == 0);
   CheckSame(one, Train(dir, "galvatron", 4, dir.File("galvatron_config.json"), "t5-test"));
