@@ -8,12 +8,13 @@
 
 namespace galvatron::interop {
 
-absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size) {
+absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size, bool megatron_sp) {
   ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   LoadedPlan loaded;
   if (SniffGalvatronConfig(text).is_config) {
     GalvatronConfigReadOptions options;
     options.world_size = world_size;
+    options.megatron_sp = megatron_sp;
     ASSIGN_OR_RETURN(GalvatronConfigImport imported, ImportGalvatronConfig(text, path, options));
     loaded.plan = std::move(imported.plan);
     loaded.notes = std::move(imported.notes);

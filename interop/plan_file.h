@@ -21,7 +21,10 @@ struct LoadedPlan {
 // Reads `path`: a Galvatron strategy file has a "pp_deg" key
 // (SniffGalvatronConfig); anything else is parsed as a Plan. `world_size` completes Galvatron files
 // without a world_size key (and must match when they have one); 0 = unknown (the file must then say
-// it).
-absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size);
+// it). `megatron_sp`: Galvatron's sequence_parallel training flag, which its strategy files do
+// not hold (on by default; off for models whose sequence does not split, as Galvatron's runtime
+// would be run for them).
+absl::StatusOr<LoadedPlan> LoadPlanFile(const std::string& path, int world_size,
+                                        bool megatron_sp = true);
 
 }  // namespace galvatron::interop

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/plan_validation.h"
 #include "common/stable_hash.h"
 #include "common/status_macros.h"
 #include "planner/cost/calibration.h"
@@ -144,7 +145,8 @@ absl::Status ToSearchOptions(const v1::PlanRequest& r, SearchOptions* o) {
 }
 
 // The cost-model options a request asks for (the schedule aside).
-absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request) {
+absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request,
+                                                 const v1::ModelSpec& model) {
   cost::CostOptions cost_options;
   cost_options.mode =
       IsGalvatronMode(request.mode()) ? cost::Mode::kGalvatron : cost::Mode::kDefault;
@@ -181,6 +183,11 @@ absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request)
     }
     cost_options.costmodel_coe = g.costmodel_coe();
   }
+  if (SequenceSplitRefusal(model.family()) != nullptr) {
+    // Galvatron's sequence_parallel makes every TP layer Megatron-SP (its
+    // space has no per-layer choice); these models' sequences do not split.
+    cost_options.sequence_parallel = false;
+  }
   return cost_options;
 }
 
@@ -188,7 +195,7 @@ absl::StatusOr<cost::CostOptions> CostOptionsFor(const v1::PlanRequest& request)
 // `calibrated`, predicts for `plan` (with the plan's schedule).
 absl::StatusOr<v1::Prediction> Predict(const PlanInputs& inputs, bool calibrated,
                                        const v1::Plan& plan) {
-  ASSIGN_OR_RETURN(cost::CostOptions options, CostOptionsFor(inputs.request));
+  ASSIGN_OR_RETURN(cost::CostOptions options, CostOptionsFor(inputs.request, inputs.model));
   options.schedule = plan.schedule() == v1::PIPELINE_SCHEDULE_GPIPE ? cost::Schedule::kGpipe
                                                                     : cost::Schedule::k1F1B;
   std::unique_ptr<cost::CostModel> model;
@@ -336,9 +343,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   const v1::PlanRequest& request = inputs.request;
   SearchOptions options;
   RETURN_IF_ERROR(ToSearchOptions(request, &options));
-  const v1::ModelFamily family = inputs.model.family();
-  if (family == v1::MODEL_FAMILY_T5 || family == v1::MODEL_FAMILY_VIT ||
-      family == v1::MODEL_FAMILY_SWIN) {
+  if (SequenceSplitRefusal(inputs.model.family()) != nullptr) {
     // The runtime splits none of these sequences (ViT: the class token; T5:
     // the activation holds the encoder's and the decoder's sequences; Swin:
     // windows of a 2-D grid), so no plan may: no Ulysses, no Megatron-SP, for
@@ -349,7 +354,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   options.progress = build.progress;
   options.cancelled = build.cancelled;
 
-  ASSIGN_OR_RETURN(cost::CostOptions cost_options, CostOptionsFor(request));
+  ASSIGN_OR_RETURN(cost::CostOptions cost_options, CostOptionsFor(request, inputs.model));
   std::vector<cost::Schedule> schedules;
   for (int i = 0; i < request.schedules_size(); ++i) {
     switch (request.schedules(i)) {

@@ -76,7 +76,9 @@ absl::Status RunExport(const ExportOptions& o) {
     return absl::NotFoundError(absl::StrCat("step ", step, ": no ", dir));
   }
   ASSIGN_OR_RETURN(const int world, RanksIn(dir));
-  ASSIGN_OR_RETURN(interop::LoadedPlan loaded, interop::LoadPlanFile(o.plan, world));
+  ASSIGN_OR_RETURN(
+      interop::LoadedPlan loaded,
+      interop::LoadPlanFile(o.plan, world, SequenceSplitRefusal(model.family()) == nullptr));
   v1::Plan& plan = loaded.plan;
   if (plan.world_size() == 0) plan.set_world_size(world);
   if (plan.world_size() != world) {

@@ -127,7 +127,9 @@ absl::StatusOr<std::unique_ptr<Training>> SetUp(const TrainOptions& o) {
       return absl::Status(exportable.code(), absl::StrCat("--export-out: ", exportable.message()));
     }
   }
-  ASSIGN_OR_RETURN(interop::LoadedPlan loaded, interop::LoadPlanFile(o.plan, o.world_size));
+  ASSIGN_OR_RETURN(interop::LoadedPlan loaded,
+                   interop::LoadPlanFile(o.plan, o.world_size,
+                                         SequenceSplitRefusal(t->model.family()) == nullptr));
   t->plan = std::move(loaded.plan);
   for (const std::string& note : loaded.notes) spdlog::warn("--plan: {}", note);
   RETURN_IF_ERROR(CheckPlanForModel(t->plan, t->model, o.world_size));
