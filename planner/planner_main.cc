@@ -223,6 +223,13 @@ int GuardedMain(int argc, char** argv) {
   cmd->add_flag("--json", search.json, "print the plan as JSON (protobuf's JSON mapping)");
   cmd->add_option("--galvatron-config-out", search.galvatron_config_out,
                   "also write the plan as Galvatron's strategy JSON (galvatron_config_*.json)");
+  cmd->add_option("--galvatron-inputs-out", search.galvatron_inputs_out,
+                  "also write what the search plans from as Galvatron's files, so that its own "
+                  "engine can plan from the same numbers: DIR/configs/ (computation and memory "
+                  "profiles, analytic estimates filled in where nothing was measured; one sample "
+                  "per layer type for --time-profile-mode static, eight for batch: its `path` "
+                  "is DIR) and DIR/hardware_configs/ (bandwidths: point its "
+                  "profiling_info.*_path settings there)");
   cmd->add_flag("--quiet", search.quiet, "no progress on stderr");
   cmd->add_flag("--explain", search.explain,
                 "why the plan won: its three nearest runners-up, by compute, bubble, exposed "

@@ -401,6 +401,68 @@ std::string Readable(const v1::Plan& plan) {
   return out;
 }
 
+// --galvatron-inputs-out: the inputs as Galvatron's engine reads them under
+// its `path`: hardware_configs/ and configs/ (its default folders).
+absl::Status WriteGalvatronInputs(const SearchCommandConfig& config,
+                                  const search::PlanInputs& inputs) {
+  int batch_sizes = 1;  // static: Galvatron takes one value per layer type
+  if (config.time_profile_mode == "batch") {
+    batch_sizes = 8;  // Galvatron's batch mode fits a line through >= 8 sizes
+  } else if (config.time_profile_mode != "static") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--time-profile-mode \"", config.time_profile_mode,
+        "\": the inputs are written for static or batch (sequence mode needs profiles at "
+        "several sequence lengths, which one search does not have)"));
+  }
+  ASSIGN_OR_RETURN(search::SearchInputProfiles profiles,
+                   search::InputProfilesFor(inputs, batch_sizes));
+  ASSIGN_OR_RETURN(interop::GalvatronModelJson files,
+                   interop::FormatGalvatronModelProfiles(profiles.model, profiles.profiles));
+  const std::filesystem::path dir(config.galvatron_inputs_out);
+  RETURN_IF_ERROR(
+      interop::WriteGalvatronHardware(inputs.hardware, (dir / "hardware_configs").string()));
+  std::error_code error;
+  std::filesystem::create_directories(dir / "configs", error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", (dir / "configs").string(), ": ", error.message()));
+  }
+  const v1::Precision precision = profiles.model.precision();
+  const std::string token = precision == v1::PRECISION_FP32         ? "fp32"
+                            : precision == v1::PRECISION_FP16_MIXED ? "fp16"
+                                                                    : "bf16";
+  RETURN_IF_ERROR(WriteTextFile(
+      (dir / "configs" / interop::GalvatronComputationProfileFileName(token, profiles.model.name()))
+          .string(),
+      files.computation));
+  RETURN_IF_ERROR(WriteTextFile(
+      (dir / "configs" / interop::GalvatronMemoryProfileFileName(token, profiles.model.name()))
+          .string(),
+      files.memory));
+  std::string layer_configs;
+  for (const auto& p : profiles.profiles) {
+    if (&p == &profiles.profiles.back()) break;  // the embedding/head
+    const int seq = p.activations_size() > 0 ? p.activations(0).seq_len() : 0;
+    absl::StrAppend(&layer_configs, layer_configs.empty() ? "" : ", ", p.layer_type(), " (seq ",
+                    seq, ")");
+  }
+  std::fprintf(stderr,
+               "galvatron-planner search: Galvatron's inputs written under %s (hardware_configs/, "
+               "configs/ for model \"%s\" in %s; layer types in Galvatron's order: %s)\n",
+               dir.string().c_str(), profiles.model.name().c_str(), token.c_str(),
+               layer_configs.c_str());
+  const std::string sp_time =
+      interop::SpTimeFileName(inputs.hardware.num_nodes(), inputs.hardware.devices_per_node());
+  if (!std::filesystem::exists(dir / "hardware_configs" / sp_time)) {
+    std::fprintf(stderr,
+                 "galvatron-planner search: note: the hardware profile has no collective times "
+                 "by message size, so there is no %s; Galvatron's engine reads one (a probe by "
+                 "`galvatron-worker probe` measures them)\n",
+                 sp_time.c_str());
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int RunSearchCommand(const SearchCommandConfig& config) {
@@ -409,6 +471,13 @@ int RunSearchCommand(const SearchCommandConfig& config) {
     std::fprintf(stderr, "galvatron-planner search: %s\n",
                  std::string(inputs.status().message()).c_str());
     return 1;
+  }
+  if (!config.galvatron_inputs_out.empty()) {
+    if (absl::Status written = WriteGalvatronInputs(config, *inputs); !written.ok()) {
+      std::fprintf(stderr, "galvatron-planner search: --galvatron-inputs-out: %s\n",
+                   std::string(written.message()).c_str());
+      return 1;
+    }
   }
   search::PlanBuildOptions build;
   build.threads = config.threads;

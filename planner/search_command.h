@@ -30,8 +30,11 @@ struct SearchCommandConfig {
   int top_k = 5;
   bool json = false;
   std::string galvatron_config_out;  // also write Galvatron's strategy JSON here
-  std::string calibration;           // a Calibration JSON file to search with ("" = none)
-  bool quiet = false;                // no progress on stderr
+  // Also write the search's inputs as Galvatron's files (configs/ and
+  // hardware_configs/ under this folder): its own engine's `path`.
+  std::string galvatron_inputs_out;
+  std::string calibration;  // a Calibration JSON file to search with ("" = none)
+  bool quiet = false;       // no progress on stderr
   // Why the plan won (its nearest runners-up by component); for a request
   // nothing fits, the smallest changes that would make it fit.
   bool explain = false;

@@ -113,6 +113,8 @@ class CostModel {
   // What analytic() estimated and on what grounds; empty when nothing.
   virtual const std::string& analytic_note() const = 0;
   virtual int seq_len() const = 0;
+  // The model as this cost model sees it: the options' seq_len applied.
+  virtual const v1::ModelSpec& model() const = 0;
 
   // Device memory in MB usable by the search for a budget of `budget_mb`
   // (Galvatron reserves 20% of budgets above 20 GB).
@@ -154,6 +156,21 @@ class CostModel {
   // hidden behind the cool-down.
   virtual double PipelineSeconds(const std::vector<double>& stage_no_sync,
                                  const std::vector<double>& stage_with_sync, int chunks) const = 0;
+
+  // The model-side inputs this cost model computes from, as compute profiles:
+  // one per layer type (in layer_types() order), then one for the
+  // embedding/head, holding what was measured and the analytic estimates
+  // where nothing was (source PROFILE_SOURCE_ANALYTIC for a profile with any
+  // estimated part), so that another engine can plan from exactly these
+  // numbers (interop::FormatGalvatronModelProfiles). Times: forward samples at
+  // micro-batches 1..batch_sizes on each type's time line (and the measured
+  // backward, where there is one); activation memory and checkpoint at every
+  // power-of-two degree up to world_size(), without Megatron-SP and, when
+  // options().sequence_parallel, with it; the embedding/head's model states
+  // and activation at every pipeline position and vocab-tp degree. `cluster`
+  // names the profiles' cluster.
+  virtual std::vector<v1::ComputeProfile> InputProfiles(const std::string& cluster,
+                                                        int batch_sizes) const = 0;
 };
 
 }  // namespace galvatron::cost

@@ -34,10 +34,15 @@ class CostModelBase : public CostModel {
   bool analytic() const override { return in_.analytic; }
   const std::string& analytic_note() const override { return in_.analytic_note; }
   int seq_len() const override { return in_.seq_len; }
+  const v1::ModelSpec& model() const override { return in_.model; }
 
   // Galvatron's reserve (DpOnModel.__init__): for budgets with
   // budget // 1024 > 20 GB, int(0.2·budget) MB stays for PyTorch's cache.
   double UsableMemoryMb(double budget_mb) const override;
+
+  // planner/cost/input_profiles.cc
+  std::vector<v1::ComputeProfile> InputProfiles(const std::string& cluster,
+                                                int batch_sizes) const override;
 
   // Each mode composes the pipeline itself (see CostModel::PipelineSeconds).
   double PipelineSeconds(const std::vector<double>& stage_no_sync,

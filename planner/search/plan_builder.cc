@@ -339,6 +339,22 @@ absl::Status CheckPredictionIsPhysical(const PlanInputs& inputs, const v1::Plan&
 
 }  // namespace
 
+absl::StatusOr<SearchInputProfiles> InputProfilesFor(const PlanInputs& inputs, int batch_sizes) {
+  if (batch_sizes < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_sizes: ", batch_sizes, ", expected >= 1"));
+  }
+  ASSIGN_OR_RETURN(cost::CostOptions options, CostOptionsFor(inputs.request, inputs.model));
+  v1::HardwareProfile hardware = inputs.hardware;
+  std::vector<v1::ComputeProfile> compute = inputs.compute;
+  if (inputs.calibration.has_value()) {
+    cost::ApplyCalibration(*inputs.calibration, options.analytic_efficiency, &hardware, &compute);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> model,
+                   cost::CostModel::Create(inputs.model, hardware, compute, options));
+  return SearchInputProfiles{model->model(), model->InputProfiles(hardware.cluster(), batch_sizes)};
+}
+
 absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOptions& build) {
   const v1::PlanRequest& request = inputs.request;
   SearchOptions options;

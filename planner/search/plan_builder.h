@@ -62,6 +62,17 @@ std::vector<std::string> NoisyProfileWarnings(const PlanInputs& inputs);
 // from the same inputs, its own prediction.
 absl::StatusOr<v1::Prediction> PredictPlanFor(const PlanInputs& inputs, const v1::Plan& plan);
 
+// The model-side inputs BuildPlan's cost model computes from (the profiles
+// scaled by inputs.calibration when set), as compute profiles with analytic
+// estimates filled in where nothing was measured
+// (cost::CostModel::InputProfiles): what `galvatron-planner search
+// --galvatron-inputs-out` hands to Galvatron's own engine.
+struct SearchInputProfiles {
+  v1::ModelSpec model;  // the request's seq_len applied: the profiles' keys are its
+  std::vector<v1::ComputeProfile> profiles;
+};
+absl::StatusOr<SearchInputProfiles> InputProfilesFor(const PlanInputs& inputs, int batch_sizes);
+
 // INVALID_ARGUMENT for a bad request (naming the field) or a calibration in
 // galvatron mode, RESOURCE_EXHAUSTED with the reason when no plan fits,
 // CANCELLED when options.cancelled stopped the search. The prediction carries

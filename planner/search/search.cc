@@ -974,6 +974,7 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
     bool ran = false;
     bool unsplittable = false;
     double least_needed_mb = kInf;
+    int least_degree = 0;  // the smallest tp/sp degree its tasks allow
   };
   std::map<std::tuple<int, int, int, int>, Group> groups;
   for (size_t i = 0; i < tasks.size(); ++i) {
@@ -986,6 +987,7 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
         g.ran || r.states > 0 || r.feasible || std::isfinite(r.least_needed_mb) || r.unsplittable;
     g.least_needed_mb = std::min(g.least_needed_mb, r.least_needed_mb);
     g.unsplittable = g.unsplittable || r.unsplittable;
+    g.least_degree = g.least_degree == 0 ? t.buffer_tp : std::min(g.least_degree, t.buffer_tp);
   }
   std::vector<const Group*> infeasible;
   for (const auto& [key, g] : groups) {
@@ -1007,6 +1009,14 @@ void AddInfeasibleTasks(const std::vector<Task>& tasks, const TaskRuns& runs,
       out->set_extra_bytes_needed(bytes);
       out->set_reason(absl::StrCat("its closest plan needs ", FormatBytes(bytes),
                                    " more than the budget on one pipeline stage"));
+    } else if (g.unsplittable && g.least_degree > 1) {
+      // Data parallelism cannot split a micro-batch finer than one sample.
+      const int samples = g.task->global_batch / g.task->chunks;
+      out->set_reason(absl::StrCat(
+          "with ", samples, samples == 1 ? " sample" : " samples",
+          " per micro-batch a stage's layers need a tensor- or sequence-parallel degree of at "
+          "least ",
+          g.least_degree, ", and no such degree divides a layer's heads (and MLP width)"));
     } else if (g.unsplittable) {
       out->set_reason(
           "a layer has no candidate strategy whose tensor- or sequence-parallel degree divides "

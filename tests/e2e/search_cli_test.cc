@@ -3,8 +3,10 @@
 // planner (with a warning when a compute profile it uses is flagged noisy).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include <functional>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/json_file.h"
 #include "common/layer_type.h"
@@ -402,6 +405,236 @@ TEST_CASE("galvatron-planner search --galvatron-yaml reproduces Galvatron's ship
   r = testing::RunCommand(args, std::chrono::seconds(60));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("debug_info.debug_costmodel_coee"));
+}
+
+}  // namespace galvatron
+
+namespace galvatron {
+namespace {
+
+std::vector<int> Csv(const nlohmann::json& config, const std::string& key) {
+  std::vector<int> out;
+  for (absl::string_view part : absl::StrSplit(config.at(key).get<std::string>(), ',')) {
+    out.push_back(std::stoi(std::string(part)));
+  }
+  return out;
+}
+
+// Our strategy file against one Galvatron's engine wrote for a model of
+// several layer types. Where layers of one type sit side by side on one
+// pipeline stage, they are interchangeable: which of them take checkpointing
+// or ZeRO-3 is a tie the two DPs may break differently (the plans' times are
+// equal), so those two keys compare as the multiset of each such run.
+void CheckSameUpToEqualLayers(const std::string& ours_text, const std::string& theirs_text,
+                              const v1::ModelSpec& spec) {
+  nlohmann::json ours = nlohmann::json::parse(ours_text);
+  nlohmann::json theirs = nlohmann::json::parse(theirs_text);
+  INFO("ours: " << ours.dump() << "\ntheirs: " << theirs.dump());
+  CHECK(ours.value("vocab_sdp", 0) == theirs.value("embed_sdp", 0));
+  // Runs of layers of one type on one stage.
+  std::vector<int> run_of;
+  int run = 0;
+  {
+    std::vector<int> type_of;
+    for (int g = 0; g < spec.layers_size(); ++g) {
+      for (int i = 0; i < spec.layers(g).count(); ++i) type_of.push_back(g);
+    }
+    std::vector<int> stage_of;
+    const std::vector<int> division = Csv(theirs, "pp_division");
+    for (size_t s = 0; s < division.size(); ++s) {
+      for (int i = 0; i < division[s]; ++i) stage_of.push_back(static_cast<int>(s));
+    }
+    REQUIRE(stage_of.size() == type_of.size());
+    for (size_t l = 0; l < type_of.size(); ++l) {
+      if (l > 0 && (type_of[l] != type_of[l - 1] || stage_of[l] != stage_of[l - 1])) ++run;
+      run_of.push_back(run);
+    }
+  }
+  for (const char* key : {"checkpoint", "dp_types_enc"}) {
+    const std::vector<int> a = Csv(ours, key), b = Csv(theirs, key);
+    REQUIRE(a.size() == run_of.size());
+    REQUIRE(b.size() == run_of.size());
+    for (int r = 0; r <= run; ++r) {
+      std::multiset<int> in_a, in_b;
+      for (size_t l = 0; l < run_of.size(); ++l) {
+        if (run_of[l] != r) continue;
+        in_a.insert(a[l]);
+        in_b.insert(b[l]);
+      }
+      INFO(key << ", run " << r);
+      CHECK(in_a == in_b);
+    }
+  }
+  for (nlohmann::json* j : {&ours, &theirs}) {
+    for (const char* key : {"world_size", "vocab_sdp", "checkpoint", "dp_types_enc"}) {
+      j->erase(key);
+    }
+  }
+  CHECK(ours == theirs);
+}
+
+}  // namespace
+
+// Galvatron's engine (cea12ff) was run on the inputs `--galvatron-inputs-out`
+// wrote for T5-3B (two layer types) and Swin-L (one per stage) on 8 x A100
+// (tests/data/galvatron/README.md says how); galvatron mode on the same files
+// finds the same plans at the same predicted throughput.
+TEST_CASE("galvatron mode finds Galvatron's plans for T5 and Swin") {
+  struct Case {
+    std::string model;
+    int memory_gb;
+    double galvatron_throughput;  // THROUGHPUT printed by Galvatron's search
+  };
+  const Case cases[] = {{"t5-3b", 16, 120.21587326342421},
+                        {"t5-3b", 8, 85.72504147405402},
+                        {"swin-large", 4, 3689.7050227532955},
+                        {"swin-large", 2, 2227.83879054468}};
+  for (const Case& c : cases) {
+    INFO(c.model << " at " << c.memory_gb << " GB");
+    testing::TempDir dir;
+    const std::string inputs = Fixtures() + "/multi_type/" + c.model;
+    testing::CommandResult r = testing::RunCommand({testing::BinDir() + "/galvatron-planner",
+                                                    "search",
+                                                    "--model",
+                                                    c.model,
+                                                    "--hardware",
+                                                    Fixtures(),
+                                                    "--num-nodes",
+                                                    "1",
+                                                    "--gpus-per-node",
+                                                    "8",
+                                                    "--compute",
+                                                    inputs,
+                                                    "--memory",
+                                                    absl::StrCat(c.memory_gb, "GiB"),
+                                                    "--global-batch",
+                                                    "64..256:64",
+                                                    "--mode",
+                                                    "galvatron",
+                                                    "--disable",
+                                                    "embedding_tp",
+                                                    "--quiet",
+                                                    "--json",
+                                                    "--galvatron-config-out",
+                                                    dir.File("ours.json")},
+                                                   std::chrono::seconds(300));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    v1::Plan plan;
+    REQUIRE(JsonToMessage(r.out, "plan", &plan).ok());
+    CHECK(std::abs(plan.prediction().samples_per_second() / c.galvatron_throughput - 1) < 1e-9);
+    auto ours = ReadTextFile(dir.File("ours.json"));
+    auto theirs =
+        ReadTextFile(absl::StrCat(inputs, "/galvatron_config_", c.model, "_1nodes_8gpus_per_node_",
+                                  c.memory_gb, "GB_bf16.json"));
+    REQUIRE(ours.ok());
+    REQUIRE(theirs.ok());
+    CheckSameUpToEqualLayers(*ours, *theirs, *CatalogModel(c.model));
+  }
+}
+
+// Two plans (JSON) with the same layers, pipeline and micro-batches, their
+// predicted throughputs within `relative` of each other.
+void CheckSamePlan(const std::string& a_json, const std::string& b_json, double relative) {
+  v1::Plan a, b;
+  REQUIRE(JsonToMessage(a_json, "plan", &a).ok());
+  REQUIRE(JsonToMessage(b_json, "plan", &b).ok());
+  const double ta = a.prediction().samples_per_second(), tb = b.prediction().samples_per_second();
+  CHECK(std::abs(tb - ta) <= relative * ta);
+  CHECK(a.pp() == b.pp());
+  CHECK(a.micro_batches() == b.micro_batches());
+  REQUIRE(a.layers_size() == b.layers_size());
+  for (int i = 0; i < a.layers_size(); ++i) {
+    CHECK(a.layers(i).DebugString() == b.layers(i).DebugString());
+  }
+}
+
+// --galvatron-inputs-out writes what the search planned from: searching the
+// written files gives the plan the analytic estimates gave, to the bit.
+TEST_CASE("galvatron-planner search --galvatron-inputs-out writes the search's own inputs") {
+  testing::TempDir dir;
+  const std::string hardware = testing::SourceDir() + "/examples/a100x8.hardware.json";
+  const auto search = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {testing::BinDir() + "/galvatron-planner",
+                                     "search",
+                                     "--model",
+                                     "t5-base",
+                                     "--memory",
+                                     "4GiB",
+                                     "--global-batch",
+                                     "64..128:64",
+                                     "--mode",
+                                     "galvatron",
+                                     "--quiet",
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCommand(args, std::chrono::seconds(300));
+  };
+  testing::CommandResult analytic =
+      search({"--hardware", hardware, "--galvatron-inputs-out", dir.File("inputs")});
+  INFO(analytic.err);
+  REQUIRE(analytic.exit_code == 0);
+  CHECK_THAT(analytic.err, Catch::Contains("t5_encoder") && Catch::Contains("t5_decoder"));
+  // The example profile has bandwidths only: Galvatron's engine also needs
+  // collective times by size, and the command says so.
+  CHECK_THAT(analytic.err, Catch::Contains("sp_time_1nodes_8gpus_per_node.json"));
+  const std::string configs = dir.File("inputs/configs");
+  auto computation = ReadTextFile(configs + "/computation_profiling_bf16_t5-base_all.json");
+  auto memory = ReadTextFile(configs + "/memory_profiling_bf16_t5-base_all.json");
+  REQUIRE(computation.ok());
+  REQUIRE(memory.ok());
+  CHECK_THAT(*computation, Catch::Contains("\"layertype_0_bsz1_seq512\"") &&
+                               Catch::Contains("\"layertype_1_bsz1_seq114\"") &&
+                               Catch::Contains("\"layertype_other_bsz1_seq512_114\""));
+  CHECK_THAT(*memory, Catch::Contains("\"other_memory_pp_on_last\"") &&
+                          !Catch::Contains("_sp\""));  // T5 splits no sequence
+
+  testing::CommandResult from_files = search({"--hardware", dir.File("inputs/hardware_configs"),
+                                              "--compute", configs, "--cluster", "a100x8"});
+  INFO(from_files.err);
+  REQUIRE(from_files.exit_code == 0);
+  CheckSamePlan(analytic.out, from_files.out, 0);
+  // Batch mode: eight batch sizes per layer type (Galvatron fits a line).
+  testing::CommandResult batch = search({"--hardware", hardware, "--galvatron-inputs-out",
+                                         dir.File("batch"), "--time-profile-mode", "batch"});
+  REQUIRE(batch.exit_code == 0);
+  auto batch_times =
+      ReadTextFile(dir.File("batch/configs/computation_profiling_bf16_t5-base_all.json"));
+  REQUIRE(batch_times.ok());
+  CHECK_THAT(*batch_times, Catch::Contains("\"layertype_1_bsz8_seq114\""));
+  // Measured profiles (Galvatron's LLaMA-2-7B files, batch time mode, with
+  // Megatron-SP tables) go through the same way.
+  std::vector<std::string> llama = SearchArgs("galvatron");
+  llama.push_back("--json");
+  testing::CommandResult measured = testing::RunCommand(
+      [&] {
+        auto args = llama;
+        args.insert(args.end(), {"--galvatron-inputs-out", dir.File("llama")});
+        return args;
+      }(),
+      std::chrono::seconds(300));
+  INFO(measured.err);
+  REQUIRE(measured.exit_code == 0);
+  CHECK_THAT(measured.err, !Catch::Contains("sp_time"));  // this hardware has the tables
+  auto llama_memory =
+      ReadTextFile(dir.File("llama/configs/memory_profiling_bf16_llama2-7b_all.json"));
+  REQUIRE(llama_memory.ok());
+  CHECK_THAT(*llama_memory, Catch::Contains("\"layertype_0_sp\""));
+  std::vector<std::string> reread = llama;
+  for (size_t i = 0; i + 1 < reread.size(); ++i) {
+    if (reread[i] == "--hardware") reread[i + 1] = dir.File("llama/hardware_configs");
+    if (reread[i] == "--compute") reread[i + 1] = dir.File("llama/configs");
+  }
+  testing::CommandResult again = testing::RunCommand(reread, std::chrono::seconds(300));
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  // Batch mode refits the line through the written samples: equal to rounding.
+  CheckSamePlan(measured.out, again.out, 1e-9);
+  // Sequence mode needs profiles at several lengths: refused, with the reason.
+  testing::CommandResult sequence = search({"--hardware", hardware, "--galvatron-inputs-out",
+                                            dir.File("seq"), "--time-profile-mode", "sequence"});
+  CHECK(sequence.exit_code == 1);
+  CHECK_THAT(sequence.err, Catch::Contains("--time-profile-mode \"sequence\""));
 }
 
 }  // namespace galvatron

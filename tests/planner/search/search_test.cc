@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "absl/strings/str_cat.h"
 #include "common/json_file.h"
 #include "common/model_catalog.h"
 #include "common/plan_validation.h"
@@ -260,7 +261,12 @@ TEST_CASE("a plan names the search tasks in which nothing fitted and by how much
   REQUIRE(roomy.ok());
   for (const v1::InfeasibleTask& t : roomy->plan.search().infeasible_tasks()) {
     CHECK(t.extra_bytes_needed() == 0);
-    CHECK_THAT(t.reason(), Catch::Contains("divides its heads"));
+    CHECK_THAT(t.reason(), Catch::Contains("divides a layer's heads"));
+    // Those are the tasks whose micro-batches are too small for data
+    // parallelism to fill a stage, and the reason says so.
+    const int samples = t.global_batch() / t.micro_batches();
+    CHECK(samples * t.pp() < 8);  // fewer samples than a stage's 8 / pp devices
+    CHECK_THAT(t.reason(), Catch::Contains(absl::StrCat("with ", samples, " sample")));
   }
 }
 

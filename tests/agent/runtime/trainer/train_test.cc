@@ -7,6 +7,7 @@
 // profiles trains exactly too.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -384,16 +385,12 @@ void SearchPlan(const testing::TempDir& dir, const std::string& model) {
   REQUIRE(WriteTextFile(dir.File("one.json"), MessageToJson(one)).ok());
 }
 
-TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
-          "[runtime][train][search]") {
-  testing::TempDir dir;
-  SearchPlan(dir, "gpt-tiny");
-  CommandResult r;
-  const Run picked = Train(dir, "picked", 4, dir.File("plan.json"), "gpt-tiny");
-  CheckSame(Train(dir, "one", 1, dir.File("one.json"), "gpt-tiny"), picked);
-  // Galvatron's own search space and cost model, its strategy file written
-  // beside our plan: trained from either file, the same run.
-  r = RunCommand({testing::BinDir() + "/galvatron-planner", "search", "--model", "gpt-tiny",
+// Galvatron mode's search over SearchPlan's profiles: its plan (JSON) to
+// galvatron_plan.json, its strategy file (layertype_0 .. layertype_N) to
+// galvatron_config.json.
+void GalvatronModeSearch(const testing::TempDir& dir, const std::string& model) {
+  CommandResult r =
+      RunCommand({testing::BinDir() + "/galvatron-planner", "search", "--model", model,
                   "--hardware", dir.File("hardware.json"), "--compute", dir.File("compute.json"),
                   "--memory", "2GiB", "--global-batch", "8", "--mode", "galvatron", "--json",
                   "--quiet", "--galvatron-config-out", dir.File("galvatron_config.json")},
@@ -401,6 +398,17 @@ TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
   UNSCOPED_INFO("galvatron-mode search: " << r.err);
   REQUIRE(r.exit_code == 0);
   REQUIRE(WriteTextFile(dir.File("galvatron_plan.json"), r.out).ok());
+}
+
+TEST_CASE("The plan the search picks from measured CPU profiles trains exactly",
+          "[runtime][train][search]") {
+  testing::TempDir dir;
+  SearchPlan(dir, "gpt-tiny");
+  const Run picked = Train(dir, "picked", 4, dir.File("plan.json"), "gpt-tiny");
+  CheckSame(Train(dir, "one", 1, dir.File("one.json"), "gpt-tiny"), picked);
+  // Galvatron's own search space and cost model, its strategy file written
+  // beside our plan: trained from either file, the same run.
+  GalvatronModeSearch(dir, "gpt-tiny");
   const Run ours = Train(dir, "ours", 4, dir.File("galvatron_plan.json"), "gpt-tiny");
   const Run galvatron = Train(dir, "galvatron", 4, dir.File("galvatron_config.json"), "gpt-tiny");
   // Galvatron's file states data-parallel types per layer and a default for
@@ -747,14 +755,7 @@ TEST_CASE("T5 under the plan the search picks from measured CPU profiles trains 
   CheckSame(one, Train(dir, "picked", 4, dir.File("plan.json"), "t5-test"));
   // Galvatron's search space and cost model over the two layer types, its
   // strategy file written beside our plan: trained from the file, the same.
-  CommandResult r =
-      RunCommand({testing::BinDir() + "/galvatron-planner", "search", "--model", "t5-test",
-                  "--hardware", dir.File("hardware.json"), "--compute", dir.File("compute.json"),
-                  "--memory", "2GiB", "--global-batch", "8", "--mode", "galvatron", "--json",
-                  "--quiet", "--galvatron-config-out", dir.File("galvatron_config.json")},
-                 std::chrono::seconds(180));
-  INFO("galvatron-mode search: " << r.err);
-  REQUIRE(r.exit_code == 0);
+  GalvatronModeSearch(dir, "t5-test");
   CheckSame(one, Train(dir, "galvatron", 4, dir.File("galvatron_config.json"), "t5-test"));
 }
 
@@ -806,8 +807,22 @@ TEST_CASE("Swin under the plan the search picks from measured CPU profiles train
           "[runtime][train][search][swin]") {
   testing::TempDir dir;
   SearchPlan(dir, "swin-test");
-  CheckSame(Train(dir, "one", 1, dir.File("one.json"), "swin-test"),
-            Train(dir, "picked", 4, dir.File("plan.json"), "swin-test"));
+  const Run one = Train(dir, "one", 1, dir.File("one.json"), "swin-test");
+  CheckSame(one, Train(dir, "picked", 4, dir.File("plan.json"), "swin-test"));
+  // Galvatron's strategy file over Swin's layer types (one per stage).
+  GalvatronModeSearch(dir, "swin-test");
+  const std::string config = ReadTextFile(dir.File("galvatron_config.json")).value();
+  INFO(config);
+  const v1::ModelSpec spec = *CatalogModel("swin-test");
+  int layers = 0;
+  for (const v1::LayerGroup& g : spec.layers()) layers += g.count();
+  CHECK(spec.layers_size() >= 2);  // two stages: two layer types
+  // One entry per layer of every stage.
+  const size_t at = config.find("\"tp_sizes_enc\": \"");
+  REQUIRE(at != std::string::npos);
+  const std::string tp = config.substr(at + 17, config.find('"', at + 17) - (at + 17));
+  CHECK(std::count(tp.begin(), tp.end(), ',') == layers - 1);
+  CheckSame(one, Train(dir, "galvatron", 4, dir.File("galvatron_config.json"), "swin-test"));
 }
 
 TEST_CASE("Swin plans that split its sequence are refused with the reason",
