@@ -282,9 +282,10 @@ std::string PlanDetails(const v1::Plan& p) {
                       pred.analytic_estimate() ? " (analytic estimate)" : ""));
   auto breakdown = [](const v1::Prediction& x) {
     const auto& b = x.breakdown();
-    return absl::StrFormat("compute %.3f s, exposed communication %.3f s, bubble %.3f s",
-                           b.compute_seconds(), b.exposed_communication_seconds(),
-                           b.bubble_seconds());
+    return absl::StrFormat(
+        "compute %.3f s, exposed communication %.3f s (gradient sync %.3f s), bubble %.3f s",
+        b.compute_seconds(), b.exposed_communication_seconds(), b.gradient_sync_seconds(),
+        b.bubble_seconds());
   };
   absl::StrAppend(&out, "              ", breakdown(pred), "\n");
   if (pred.analytic_estimate() && !pred.note().empty()) {
@@ -295,8 +296,11 @@ std::string PlanDetails(const v1::Plan& p) {
     const auto& raw = p.raw_prediction();
     absl::StrAppend(
         &out,
-        absl::StrFormat("calibrated:   by %s (compute x%.3f, communication x%.3f, %d job(s))\n",
-                        c.id(), c.compute_factor(), c.communication_factor(), c.samples_used()));
+        absl::StrFormat(
+            "calibrated:   by %s (compute x%.3f, communication x%.3f, gradient sync x%.3f, %d "
+            "job(s))\n",
+            c.id(), c.compute_factor(), c.communication_factor(),
+            c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor(), c.samples_used()));
     absl::StrAppend(
         &out, absl::StrFormat("uncalibrated: %.3f s/iteration, %.2f samples/s (%s)\n",
                               raw.iteration_seconds(), raw.samples_per_second(), breakdown(raw)));
@@ -333,22 +337,27 @@ std::string CalibrationDetails(const v1::Calibration& c) {
   std::string out;
   absl::StrAppend(&out, "calibration:  ", c.id(), " of cluster ", c.cluster(), " (version ",
                   c.version(), ")\n");
-  absl::StrAppend(&out, absl::StrFormat("factors:      compute x%.4f, communication x%.4f\n",
-                                        c.compute_factor(), c.communication_factor()));
+  absl::StrAppend(
+      &out,
+      absl::StrFormat("factors:      compute x%.4f, communication x%.4f, gradient sync x%.4f\n",
+                      c.compute_factor(), c.communication_factor(),
+                      c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor()));
   absl::StrAppend(&out, absl::StrFormat("fit:          %d of %d job(s) used; mean step-time error "
                                         "%.1f%% uncalibrated, %.1f%% by the fit's linear model\n",
                                         c.samples_used(), c.samples_size(), 100 * c.raw_error(),
                                         100 * c.fitted_error()));
   absl::StrAppend(&out, "created:      ", FormatTimestamp(c.created_at()), "\n");
   if (c.samples_size() > 0) {
-    absl::StrAppend(&out, absl::StrFormat("  %-10s %-10s %-10s %-10s %-8s %s\n", "job", "compute",
-                                          "comm", "measured", "spread", "plan"));
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-10s %-10s %-10s %-10s %-10s %-8s %s\n", "job", "compute", "comm",
+                              "of it sync", "measured", "spread", "plan"));
   }
   for (const v1::CalibrationSample& s : c.samples()) {
     absl::StrAppend(&out,
-                    absl::StrFormat("  %-10s %-10s %-10s %-10s %-8s %s%s\n", s.job_id(),
+                    absl::StrFormat("  %-10s %-10s %-10s %-10s %-10s %-8s %s%s\n", s.job_id(),
                                     absl::StrFormat("%.4f s", s.predicted_compute_seconds()),
                                     absl::StrFormat("%.4f s", s.predicted_communication_seconds()),
+                                    absl::StrFormat("%.4f s", s.predicted_sync_seconds()),
                                     absl::StrFormat("%.4f s", s.measured_seconds()),
                                     absl::StrFormat("%.3f", s.measured_spread()), s.plan_id(),
                                     s.used() ? "" : "  (not fitted: " + s.ignored_reason() + ")"));

@@ -331,6 +331,11 @@ absl::StatusOr<search::PlanInputs> Prepare(const SearchCommandConfig& config) {
                        calibration.compute_factor(), ", communicationFactor ",
                        calibration.communication_factor(), ", expected both finite and > 0"));
     }
+    if (calibration.sync_factor() != 0 && !fine(calibration.sync_factor())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--calibration ", c.calibration, ": syncFactor ", calibration.sync_factor(),
+                       ", expected a finite number > 0 (or absent: the communication factor)"));
+    }
     if (!calibration.cluster().empty() && calibration.cluster() != inputs.hardware.cluster()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--calibration ", c.calibration, ": cluster \"", calibration.cluster(),

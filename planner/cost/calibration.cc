@@ -3,7 +3,10 @@
 #include "planner/cost/analytic_efficiency.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -56,71 +59,160 @@ v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
   }
   s.set_predicted_compute_seconds(compute);
   s.set_predicted_communication_seconds(communication);
+  s.set_predicted_sync_seconds(std::clamp(b.gradient_sync_seconds(), 0.0, communication));
   s.set_measured_seconds(measured_seconds);
   s.set_measured_spread(measured_spread);
   s.set_steps_measured(steps_measured);
   return s;
 }
 
-double CalibratedSeconds(const v1::Calibration& c, const v1::CalibrationSample& s) {
-  return c.compute_factor() * s.predicted_compute_seconds() +
-         c.communication_factor() * s.predicted_communication_seconds();
+double SyncFactor(const v1::Calibration& c) {
+  return c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor();
 }
 
+double CalibratedSeconds(const v1::Calibration& c, const v1::CalibrationSample& s) {
+  const double sync =
+      std::clamp(s.predicted_sync_seconds(), 0.0, s.predicted_communication_seconds());
+  return c.compute_factor() * s.predicted_compute_seconds() +
+         c.communication_factor() * (s.predicted_communication_seconds() - sync) +
+         SyncFactor(c) * sync;
+}
+
+double GradientSyncFactor(const v1::Calibration& c) {
+  const double mf = c.communication_factor() > 0 ? c.communication_factor() : 1;
+  const double sf = SyncFactor(c) > 0 ? SyncFactor(c) : mf;
+  return sf / mf;
+}
+
+namespace {
+
+constexpr int kFactors = 3;  // compute, critical-path communication, gradient sync
+using Vec = std::array<double, kFactors>;
+using Mat = std::array<Vec, kFactors>;
+
+// Solves A f = r for the factors not in `fixed` (those keep their value in
+// f, their columns moved to the right-hand side) by Gaussian elimination
+// with partial pivoting. False when the free part is singular.
+bool SolveFree(const Mat& a, const Vec& r, const std::array<bool, kFactors>& fixed, Vec* f) {
+  std::vector<int> free;
+  for (int i = 0; i < kFactors; ++i) {
+    if (!fixed[i]) free.push_back(i);
+  }
+  const int n = static_cast<int>(free.size());
+  std::vector<std::vector<double>> m(n, std::vector<double>(n + 1));
+  for (int i = 0; i < n; ++i) {
+    double rhs = r[free[i]];
+    for (int j = 0; j < kFactors; ++j) {
+      if (fixed[j]) rhs -= a[free[i]][j] * (*f)[j];
+    }
+    for (int j = 0; j < n; ++j) m[i][j] = a[free[i]][free[j]];
+    m[i][n] = rhs;
+  }
+  for (int col = 0; col < n; ++col) {
+    int pivot = col;
+    for (int i = col + 1; i < n; ++i) {
+      if (std::abs(m[i][col]) > std::abs(m[pivot][col])) pivot = i;
+    }
+    if (!(std::abs(m[pivot][col]) > 1e-300)) return false;
+    std::swap(m[col], m[pivot]);
+    for (int i = 0; i < n; ++i) {
+      if (i == col) continue;
+      const double k = m[i][col] / m[col][col];
+      for (int j = col; j <= n; ++j) m[i][j] -= k * m[col][j];
+    }
+  }
+  for (int i = 0; i < n; ++i) (*f)[free[i]] = m[i][n] / m[i][i];
+  return true;
+}
+
+}  // namespace
+
 void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration) {
-  // In units of the measured time: x = a / T, y = b / T; a perfect model
-  // has cf·x + mf·y = 1 for every sample.
-  double sxx = 0, sxy = 0, syy = 0, sx = 0, sy = 0, spp = 0, sp = 0;
+  // In units of the measured time: x = a / T, y = b / T, z = c / T; a
+  // perfect model has cf·x + mf·y + sf·z = 1 for every sample.
+  Mat xtx{};
+  Vec xt1{};
+  double spp = 0, sp = 0;
   int n = 0;
   for (v1::CalibrationSample& s : *calibration->mutable_samples()) {
     const std::string reason = Unusable(s, options);
     s.set_used(reason.empty());
     s.set_ignored_reason(reason);
     if (!reason.empty()) continue;
-    const double x = s.predicted_compute_seconds() / s.measured_seconds();
-    const double y = s.predicted_communication_seconds() / s.measured_seconds();
-    sxx += x * x;
-    sxy += x * y;
-    syy += y * y;
-    sx += x;
-    sy += y;
-    spp += (x + y) * (x + y);
-    sp += x + y;
+    const double t = s.measured_seconds();
+    const double sync = options.separate_sync ? std::clamp(s.predicted_sync_seconds(), 0.0,
+                                                           s.predicted_communication_seconds())
+                                              : 0.0;
+    const Vec v{s.predicted_compute_seconds() / t, (s.predicted_communication_seconds() - sync) / t,
+                sync / t};
+    for (int i = 0; i < kFactors; ++i) {
+      xt1[i] += v[i];
+      for (int j = 0; j < kFactors; ++j) xtx[i][j] += v[i] * v[j];
+    }
+    const double whole = v[0] + v[1] + v[2];
+    spp += whole * whole;
+    sp += whole;
     ++n;
   }
   calibration->set_samples_used(n);
   if (n == 0) {
     calibration->set_compute_factor(1);
     calibration->set_communication_factor(1);
+    calibration->set_sync_factor(1);
     calibration->set_raw_error(0);
     calibration->set_fitted_error(0);
     calibration->set_note("no usable sample yet: the profiles are used as measured");
     return;
   }
-  // The single factor that best scales whole predictions, then two factors
-  // pulled towards it: (X'X + λI) f = X'1 + λ s.
+  // The single factor that best scales whole predictions; the fit minimises
+  //   Σ (cf·x + mf·y + sf·z − 1)² + λ[(cf − s)² + (mf − s)² + (sf − mf)²],
+  // so a factor the samples cannot pin down stays with the others (without
+  // any gradient sync in the samples, sf = mf exactly).
   const double single = Clamp(sp / spp, options);
   const double lambda = options.ridge;
-  const double a11 = sxx + lambda, a12 = sxy, a22 = syy + lambda;
-  const double r1 = sx + lambda * single, r2 = sy + lambda * single;
-  const double det = a11 * a22 - a12 * a12;
-  double cf = single, mf = single;
-  if (det > 0) {
-    cf = (r1 * a22 - r2 * a12) / det;
-    mf = (a11 * r2 - a12 * r1) / det;
+  Mat a = xtx;
+  Vec r = xt1;
+  a[0][0] += lambda;
+  r[0] += lambda * single;
+  a[1][1] += 2 * lambda;
+  a[1][2] -= lambda;
+  a[2][1] -= lambda;
+  r[1] += lambda * single;
+  a[2][2] += lambda;
+  Vec f{single, single, single};
+  std::array<bool, kFactors> fixed{false, false, false};
+  // No sample with any gradient sync: sf has no data and follows mf, and
+  // the fit is the two-factor one (its ridge term on sf drops out).
+  const bool has_sync = xtx[2][2] > 0;
+  if (!has_sync) {
+    a[1][1] -= lambda;
+    a[1][2] = a[2][1] = 0;
+    fixed[2] = true;
+    f[2] = 0;
   }
-  // A factor at its bound: the other is refitted with it fixed.
-  if (Clamp(mf, options) != mf) {
-    mf = Clamp(mf, options);
-    cf = (r1 - mf * a12) / a11;
-  } else if (Clamp(cf, options) != cf) {
-    cf = Clamp(cf, options);
-    mf = (r2 - cf * a12) / a22;
+  // A factor beyond its bounds is fixed there and the others refitted.
+  for (int round = 0; round < kFactors; ++round) {
+    if (!SolveFree(a, r, fixed, &f)) {
+      for (int i = 0; i < kFactors; ++i) {
+        if (!fixed[i]) f[i] = single;
+      }
+      break;
+    }
+    bool clamped = false;
+    for (int i = 0; i < kFactors; ++i) {
+      if (!fixed[i] && Clamp(f[i], options) != f[i]) {
+        f[i] = Clamp(f[i], options);
+        fixed[i] = true;
+        clamped = true;
+      }
+    }
+    if (!clamped) break;
   }
-  cf = Clamp(cf, options);
-  mf = Clamp(mf, options);
-  calibration->set_compute_factor(cf);
-  calibration->set_communication_factor(mf);
+  if (!has_sync) f[2] = f[1];
+  for (double& x : f) x = Clamp(x, options);
+  calibration->set_compute_factor(f[0]);
+  calibration->set_communication_factor(f[1]);
+  calibration->set_sync_factor(options.separate_sync ? f[2] : f[1]);
   double raw = 0, fitted = 0;
   for (const v1::CalibrationSample& s : calibration->samples()) {
     if (!s.used()) continue;
@@ -130,10 +222,10 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
   }
   calibration->set_raw_error(raw / n);
   calibration->set_fitted_error(fitted / n);
-  calibration->set_note(
-      absl::StrFormat("fitted on %d job(s): compute x%.3f, communication x%.3f; mean error %.1f%% "
-                      "uncalibrated, %.1f%% by the fit's linear model",
-                      n, cf, mf, 100 * raw / n, 100 * fitted / n));
+  calibration->set_note(absl::StrFormat(
+      "fitted on %d job(s): compute x%.3f, communication x%.3f, gradient sync x%.3f; mean error "
+      "%.1f%% uncalibrated, %.1f%% by the fit's linear model",
+      n, f[0], f[1], calibration->sync_factor(), 100 * raw / n, 100 * fitted / n));
 }
 
 void ApplyCalibration(const v1::Calibration& calibration, double analytic_efficiency,

@@ -5,14 +5,20 @@
 // sharing caches and memory bandwidth, the optimizer, allocator and launch
 // overheads, collectives slower under load). A finished job gives one
 // sample: the uncalibrated prediction of its plan, split into
-//   a = compute + pipeline bubble   (scales with the layers' times)
-//   b = exposed communication       (scales with the collectives' times)
-// against its measured median step time T. The fit finds the two factors
-// (cf, mf) that make cf·a + mf·b closest to T in relative terms, and the
-// planner then multiplies every compute time of the cluster's profiles by cf
-// and every communication time by mf before it searches: two factors, so a
-// cluster whose collectives are slower than probed favours plans that
-// communicate less, not only slower predictions of the same plan.
+//   a = compute + pipeline bubble         (scales with the layers' times)
+//   b = exposed critical-path communication: tensor/sequence-parallel
+//       collectives, ZeRO-3 gathers, pipeline transfers
+//   c = exposed gradient synchronisation (data-parallel all-reduce or
+//       reduce-scatter after the last backward pass)
+// against its measured median step time T. The fit finds the three factors
+// (cf, mf, sf) that make cf·a + mf·b + sf·c closest to T in relative terms,
+// and the planner then multiplies every compute time of the cluster's
+// profiles by cf, every communication time by mf, and the gradient sync by
+// sf instead, before it searches: separate factors, so a cluster whose
+// collectives are slower than probed favours plans that communicate less,
+// not only slower predictions of the same plan — and collectives every
+// micro-batch waits for (which ranks sharing a machine slow down most) are
+// told apart from the one bulk synchronisation per step.
 //
 // Pure functions; thread-compatible.
 #pragma once
@@ -43,6 +49,9 @@ struct CalibrationOptions {
   double max_factor = 20;
   // When set, only samples taken against this hardware profile are fitted.
   std::string hardware_profile_id;
+  // False: the gradient sync shares the communication factor (sf = mf), the
+  // two-factor fit.
+  bool separate_sync = true;
 };
 
 // A sample from an uncalibrated prediction and a measurement; `used` and
@@ -54,12 +63,24 @@ v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
 // Judges every sample again (an excluded_reason excludes it for good; the
 // spread, step count and hardware profile are judged by `options`), sets
 // used and ignored_reason, fits the factors on the used ones, and sets
-// compute_factor, communication_factor, raw_error, fitted_error,
-// samples_used and note. Without a usable sample both factors are 1.
+// compute_factor, communication_factor, sync_factor, raw_error,
+// fitted_error, samples_used and note. Without a usable sample the factors
+// are 1; a factor the samples say nothing about stays near the others (a
+// small ridge pulls cf and mf towards the single factor that best scales
+// whole predictions, and sf towards mf).
 void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration);
 
-// What `calibration` predicts for a sample: cf·a + mf·b, seconds.
+// The calibration's gradient-sync factor: sync_factor, or
+// communication_factor in a calibration stored before it existed.
+double SyncFactor(const v1::Calibration& calibration);
+
+// What `calibration` predicts for a sample: cf·a + mf·b + sf·c, seconds.
 double CalibratedSeconds(const v1::Calibration& calibration, const v1::CalibrationSample& sample);
+
+// CostOptions::gradient_sync_factor for a search on profiles scaled by
+// ApplyCalibration: SyncFactor / communication_factor (the collective tables
+// already carry communication_factor).
+double GradientSyncFactor(const v1::Calibration& calibration);
 
 // Scales the profiles the cost model will read: every compute time (samples
 // and fits) by compute_factor, every collective time (samples, fits, and

@@ -43,6 +43,11 @@ absl::StatusOr<std::unique_ptr<CostModel>> CostModel::Create(
         "; expected bct_fct_coe >= 0, costmodel_coe > 0, 0 <= analytic_efficiency <= 1 (0: by "
         "layer size)"));
   }
+  if (!(std::isfinite(options.gradient_sync_factor) && options.gradient_sync_factor > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("cost options: gradient_sync_factor ",
+                                                   options.gradient_sync_factor,
+                                                   ", expected a finite number > 0"));
+  }
   if (options.seq_len < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("cost options: seq_len ", options.seq_len, ", must be >= 0"));

@@ -42,6 +42,12 @@ struct CostOptions {
   // assume. 0 (the default): by layer size, from published measurements
   // (planner/cost/analytic_efficiency.h); > 0: this fraction for every layer.
   double analytic_efficiency = 0;
+  // Default mode: the gradient synchronisation's collectives (data-parallel
+  // all-reduce, ZeRO reduce-scatter, the tied embeddings' all-reduce) take
+  // this many times what the collective tables say; the rest of the
+  // communication takes the tables' times. A calibration sets it
+  // (planner/cost/calibration.h); Galvatron's formulas ignore it.
+  double gradient_sync_factor = 1;
 };
 
 // One layer of one micro-batch on one device.
@@ -57,6 +63,10 @@ struct LayerCost {
 struct EmbeddingCost {
   std::vector<double> seconds;
   std::vector<double> seconds_no_sync;
+  // Forward + backward alone, without communication (kDefault; 0 in
+  // kGalvatron, whose pipeline formula leaves the embedding's time out of
+  // the steady state).
+  std::vector<double> compute_seconds;
   std::vector<double> memory_mb;  // includes the runtime context (every stage)
 };
 
@@ -76,6 +86,12 @@ struct LayerTypeInfo {
   // The fraction of peak its analytic time assumes; 0 when its time was
   // measured (planner/cost/analytic_efficiency.h).
   double analytic_efficiency = 0;
+  // Default mode: the gradient synchronisation's collectives (data-parallel
+  // all-reduce, ZeRO reduce-scatter, the tied embeddings' all-reduce) take
+  // this many times what the collective tables say; the rest of the
+  // communication takes the tables' times. A calibration sets it
+  // (planner/cost/calibration.h); Galvatron's formulas ignore it.
+  double gradient_sync_factor = 1;
 };
 
 class CostModel {

@@ -40,6 +40,12 @@
 //     max_i c_i (Galvatron charges the steady state at the last stage's time,
 //     so an uneven split with a short last stage looked faster than its
 //     slowest stage can compute); see PipelineSeconds below.
+// 11. ZeRO-1/2 communicate as the runtime does: ZeRO-2 reduces each gradient
+//     to the rank that owns it after the last backward pass (nothing left to
+//     hide it behind), and after the optimizer step every ZeRO-1/2 owner
+//     broadcasts the parameters it updated ((d−1)/d of the weights, exposed);
+//     Galvatron gives ZeRO-2 DDP's overlapped all-reduce and ZeRO-1 does not
+//     exist there. Both count as gradient synchronisation (once per step).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -191,12 +197,17 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   const double grad_mb = fp32_mb * elem / 4, weight_mb = fp32_mb * elem / 4;
   const double coe = hw_.AllReduceCoeMsPerMb(d, /*consecutive=*/s.tp == 1);
   const double share = d > 1 ? static_cast<double>(d - 1) / d : 0;
-  const double all_reduce = 2 * share * grad_mb * coe;
+  const double sync = options_.gradient_sync_factor;
+  const double all_reduce = 2 * share * grad_mb * coe * sync;
   const double gather = share * weight_mb * coe;
-  const double scatter = share * grad_mb * coe;
+  const double scatter = share * grad_mb * coe * sync;
   const double fwd_comm = zero3 ? gather : 0;
-  const double bwd_sync = zero3 ? gather + scatter : all_reduce;
+  const bool zero2 = s.dp_type == DpType::kZero2;
+  const bool zero12 = zero2 || s.dp_type == DpType::kZero1;
+  const double bwd_sync = zero3 ? gather + scatter : zero2 ? 0 : all_reduce;
   const double bwd_no_sync = zero3 ? gather : 0;
+  // Fix 11: after the backward pass and the optimizer step, exposed.
+  const double after_step = (zero2 ? scatter : 0) + (zero12 ? gather * sync : 0);
 
   // Tensor / sequence parallel communication (fix 4), exposed.
   double tp_time = 0;
@@ -223,7 +234,7 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   const double scale = 0.001 * options_.costmodel_coe;
   const double fwd = Overlap(fwd_comm, fct);
   LayerCost out;
-  out.seconds = (fwd + Overlap(bwd_sync, bct) + tp_time + p2p_time) * scale;
+  out.seconds = (fwd + Overlap(bwd_sync, bct) + tp_time + p2p_time + after_step) * scale;
   out.seconds_no_sync = (fwd + Overlap(bwd_no_sync, bct) + tp_time + p2p_time) * scale;
   out.compute_seconds = (fct + bct) * scale;
 
@@ -270,6 +281,7 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
   EmbeddingCost out;
   out.seconds.assign(pp, 0);
   out.seconds_no_sync.assign(pp, 0);
+  out.compute_seconds.assign(pp, 0);
   out.memory_mb.assign(pp, cluster_.context_mb);
 
   const double fct_all = emb.forward.At(b);
@@ -299,20 +311,30 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     const double fp32_mb = states_ddp / 4;
     const double grad_mb = fp32_mb * elem / 4, weight_mb = fp32_mb * elem / 4;
     const double fwd_comm = zero3 ? share * weight_mb * coe : 0;
-    double bwd_sync = zero3 ? share * (weight_mb + grad_mb) * coe : 2 * share * grad_mb * coe;
+    const double sync = options_.gradient_sync_factor;
+    const bool zero2 = e.dp_type == DpType::kZero2;
+    const bool zero12 = zero2 || e.dp_type == DpType::kZero1;
+    double bwd_sync = zero3   ? share * (weight_mb + grad_mb * sync) * coe
+                      : zero2 ? 0
+                              : 2 * share * grad_mb * coe * sync;
     const double bwd_no_sync = zero3 ? share * weight_mb * coe : 0;
+    // Fix 11: ZeRO-2's reduce to the owners and ZeRO-1/2's broadcast of the
+    // updated weights, exposed after the backward pass and the step.
+    const double after_step =
+        ((zero2 ? grad_mb : 0) + (zero12 ? weight_mb : 0)) * share * coe * sync;
     if (tied_copy) {
       // fix 8: first and last stage all-reduce the tied word embeddings'
       // gradients (a 2-rank ring: one copy's worth over the p2p link).
       const double word_mb =
           static_cast<double>(in_.model.vocab_size()) * in_.hidden / std::max(e.tp, 1) * elem / kMb;
-      bwd_sync += word_mb * hw_.P2pCoeMsPerMb(pp);
+      bwd_sync += word_mb * hw_.P2pCoeMsPerMb(pp) * sync;
     }
     const double fct = fct_all * split, bct = bct_all * split;
     const double tp_time = pp == 1 ? tp_first + tp_last : (i == 0 ? tp_first : tp_last);
     const double fwd = Overlap(fwd_comm, fct);
-    out.seconds[i] = (fwd + Overlap(bwd_sync, bct) + tp_time) * scale;
+    out.seconds[i] = (fwd + Overlap(bwd_sync, bct) + tp_time + after_step) * scale;
     out.seconds_no_sync[i] = (fwd + Overlap(bwd_no_sync, bct) + tp_time) * scale;
+    out.compute_seconds[i] = (fct + bct) * scale;
 
     int in_flight = 1;
     if (pp > 1) {

@@ -267,6 +267,7 @@ EmbeddingCost GalvatronCostModel::Embedding(const EmbeddingStrategy& strategy, i
   EmbeddingCost out;
   out.seconds.assign(pp, 0);
   out.seconds_no_sync.assign(pp, 0);
+  out.compute_seconds.assign(pp, 0);
   out.memory_mb.assign(pp, 0);
   const int last = pp - 1;
 

@@ -203,6 +203,7 @@ absl::StatusOr<v1::Prediction> Predict(const PlanInputs& inputs, bool calibrated
     v1::HardwareProfile hardware = inputs.hardware;
     std::vector<v1::ComputeProfile> compute = inputs.compute;
     cost::ApplyCalibration(*inputs.calibration, options.analytic_efficiency, &hardware, &compute);
+    options.gradient_sync_factor = cost::GradientSyncFactor(*inputs.calibration);
     ASSIGN_OR_RETURN(model, cost::CostModel::Create(inputs.model, hardware, compute, options));
   } else {
     ASSIGN_OR_RETURN(
@@ -277,6 +278,11 @@ std::string PlanId(const PlanInputs& inputs) {
     const v1::Calibration& c = *inputs.calibration;
     h.Add(absl::StrFormat("calibration compute %.17g communication %.17g", c.compute_factor(),
                           c.communication_factor()));
+    // A gradient-sync factor of its own counts; one equal to communication's
+    // (as every calibration had before sync was fitted apart) keeps the id.
+    if (cost::SyncFactor(c) != c.communication_factor()) {
+      h.Add(absl::StrFormat("sync %.17g", cost::SyncFactor(c)));
+    }
   }
   return absl::StrCat("plan-", h.Hex());
 }
@@ -349,6 +355,7 @@ absl::StatusOr<SearchInputProfiles> InputProfilesFor(const PlanInputs& inputs, i
   std::vector<v1::ComputeProfile> compute = inputs.compute;
   if (inputs.calibration.has_value()) {
     cost::ApplyCalibration(*inputs.calibration, options.analytic_efficiency, &hardware, &compute);
+    options.gradient_sync_factor = cost::GradientSyncFactor(*inputs.calibration);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<cost::CostModel> model,
                    cost::CostModel::Create(inputs.model, hardware, compute, options));
@@ -408,6 +415,7 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
     }
     cost::ApplyCalibration(*inputs.calibration, cost_options.analytic_efficiency, &hardware,
                            &compute);
+    cost_options.gradient_sync_factor = cost::GradientSyncFactor(*inputs.calibration);
   }
   std::vector<std::unique_ptr<cost::CostModel>> models;
   std::vector<const cost::CostModel*> model_ptrs;

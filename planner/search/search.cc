@@ -343,7 +343,9 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
     // Default mode counts the embedding's gradient sync (its fix 8);
     // Galvatron's pipeline_costmodel leaves it out.
     double c = ec.seconds_no_sync[stage], r = ctx.galvatron ? 0 : ec.seconds[stage];
-    double compute = 0, states = 0, mem = other;
+    // The embedding/head computes too (default mode; Galvatron's formula
+    // leaves its time out of the steady state, and its bound with it).
+    double compute = ctx.galvatron ? 0 : ec.compute_seconds[stage], states = 0, mem = other;
     for (int l = 0; l < problem.num_layers; ++l) {
       const cost::LayerCost& lc = tables.costs[l * S + sol.strategy[l]];
       c += lc.seconds_no_sync;
@@ -582,6 +584,11 @@ v1::Prediction MakePrediction(const CostModel& model, const Task& task, const Ta
   b->set_bubble_seconds(std::min(r.seconds - b->compute_seconds(), slowest * (task.pp - 1)));
   b->set_exposed_communication_seconds(
       std::max(0.0, r.seconds - b->compute_seconds() - b->bubble_seconds()));
+  // The gradient sync no computation hides: what the iteration would save
+  // if every micro-batch skipped it.
+  const double without_sync = model.PipelineSeconds(r.stage_no_sync, r.stage_no_sync, task.chunks);
+  b->set_gradient_sync_seconds(
+      std::clamp(r.seconds - without_sync, 0.0, b->exposed_communication_seconds()));
   if (model.analytic()) {
     p.set_note(model.analytic_note().empty()
                    ? "no measured compute profile for some layer types: times are FLOP estimates"
@@ -1140,6 +1147,7 @@ absl::StatusOr<v1::Prediction> PredictPlan(const CostModel& model, const v1::Pla
   for (int stage = 0; stage < pp; ++stage) {
     r.stage_no_sync[stage] = ec.seconds_no_sync[stage];
     with_sync[stage] = galvatron ? 0 : ec.seconds[stage];
+    r.stage_compute[stage] = galvatron ? 0 : ec.compute_seconds[stage];
     for (int l = 0; l < division[stage]; ++l, ++layer) {
       const LayerStrategy s = cost::FromProto(plan.layers(layer), pp);
       if (s.devices_per_stage() * pp != W) {

@@ -122,102 +122,119 @@ int main(int argc, char** argv) {
     fit.insert(i);
   }
 
-  // The planner's own fit, on the chosen runs.
-  v1::Calibration calibration;
-  calibration.set_cluster(hardware.cluster());
-  calibration.set_id("cal-bench-1");
-  calibration.set_version(1);
-  for (int i : fit) {
-    v1::CalibrationSample s = cost::MakeCalibrationSample(
-        runs[i].plan.prediction(), runs[i].measured, runs[i].spread, runs[i].steps);
-    s.set_job_id(runs[i].name);
-    s.set_plan_id(runs[i].plan.id());
-    *calibration.add_samples() = s;
-  }
-  cost::RefitCalibration(cost::CalibrationOptions{}, &calibration);
-  std::printf("calibration: %s\n\n", calibration.note().c_str());
+  // The planner's own fit, on the chosen runs: three factors (compute,
+  // critical-path communication, gradient sync; the planner's), and two
+  // (the sync sharing communication's factor) side by side on the same
+  // measurements.
+  v1::Calibration planner_calibration;
+  const auto evaluate = [&](bool separate_sync) -> int {
+    cost::CalibrationOptions options;
+    options.separate_sync = separate_sync;
+    std::printf("\n### %s\n\n", separate_sync
+                                    ? "Three factors: compute, communication, gradient sync"
+                                    : "Two factors: compute, communication (sync included)");
+    v1::Calibration calibration;
+    calibration.set_cluster(hardware.cluster());
+    calibration.set_id("cal-bench-1");
+    calibration.set_version(1);
+    for (int i : fit) {
+      v1::CalibrationSample s = cost::MakeCalibrationSample(
+          runs[i].plan.prediction(), runs[i].measured, runs[i].spread, runs[i].steps);
+      s.set_job_id(runs[i].name);
+      s.set_plan_id(runs[i].plan.id());
+      *calibration.add_samples() = s;
+    }
+    cost::RefitCalibration(options, &calibration);
+    std::printf("calibration: %s\n\n", calibration.note().c_str());
+    if (separate_sync) planner_calibration = calibration;
 
-  std::printf(
-      "| # | plan | set | measured | spread | uncalibrated | error | calibrated | error |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
-  double held_raw = 0, held_cal = 0, fit_raw = 0, fit_cal = 0;
-  int held = 0;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const Run& r = runs[i];
-    auto raw = Score(*model, hardware, compute, r.plan, nullptr);
-    auto cal = Score(*model, hardware, compute, r.plan, &calibration);
-    if (!raw.ok()) return Fail(r.name + ": " + std::string(raw.status().message()));
-    if (!cal.ok()) return Fail(r.name + ": " + std::string(cal.status().message()));
-    if (std::abs(*raw - r.plan.prediction().iteration_seconds()) >
-        1e-9 * r.plan.prediction().iteration_seconds()) {
-      return Fail(r.name + ": PredictPlan does not reproduce the plan's own prediction");
-    }
-    const double e_raw = (*raw - r.measured) / r.measured;
-    const double e_cal = (*cal - r.measured) / r.measured;
-    const bool in_fit = fit.count(static_cast<int>(i)) > 0;
-    std::string set = in_fit ? "fit" : "held out";
-    if (in_fit) {
-      const int k = static_cast<int>(std::distance(fit.begin(), fit.find(static_cast<int>(i))));
-      if (!calibration.samples(k).used()) {
-        set = "fit, left out: " + calibration.samples(k).ignored_reason();
-      }
-    }
-    (in_fit ? fit_raw : held_raw) += std::abs(e_raw);
-    (in_fit ? fit_cal : held_cal) += std::abs(e_cal);
-    if (!in_fit) ++held;
-    std::printf("| %zu | %s | %s | %.4f s | %.3f | %.4f s | %+.1f %% | %.4f s | %+.1f %% |\n", i,
-                r.name.c_str(), set.c_str(), r.measured, r.spread, *raw, 100 * e_raw, *cal,
-                100 * e_cal);
-  }
-  const int nfit = static_cast<int>(fit.size());
-  std::printf("\nfitted plans:    mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
-              100 * fit_raw / std::max(nfit, 1), 100 * fit_cal / std::max(nfit, 1));
-  std::printf("held-out plans:  mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
-              100 * held_raw / std::max(held, 1), 100 * held_cal / std::max(held, 1));
-  // Every other choice of as many fitted plans: how much the held-out error
-  // depends on which plans the calibration learned from.
-  const int n = static_cast<int>(runs.size());
-  if (n > 20) return Fail("--runs: at most 20 plans (every subset of them is scored)");
-  std::vector<double> raw_seconds(n);
-  for (int i = 0; i < n; ++i) raw_seconds[i] = runs[i].plan.prediction().iteration_seconds();
-  std::vector<double> held_errors;
-  for (int mask = 0; mask < (1 << n); ++mask) {
-    if (__builtin_popcount(mask) != nfit) continue;
-    v1::Calibration c;
-    for (int i = 0; i < n; ++i) {
-      if (!(mask & (1 << i))) continue;
-      *c.add_samples() = cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured,
-                                                     runs[i].spread, runs[i].steps);
-    }
-    cost::RefitCalibration(cost::CalibrationOptions{}, &c);
-    double sum = 0;
-    int count = 0;
-    for (int i = 0; i < n; ++i) {
-      if (mask & (1 << i)) continue;
-      auto cal = Score(*model, hardware, compute, runs[i].plan, &c);
-      if (!cal.ok()) return Fail(std::string(cal.status().message()));
-      sum += std::abs(*cal - runs[i].measured) / runs[i].measured;
-      ++count;
-    }
-    held_errors.push_back(sum / std::max(count, 1));
-  }
-  std::sort(held_errors.begin(), held_errors.end());
-  if (!held_errors.empty()) {
-    double mean = 0;
-    int within = 0;
-    for (double e : held_errors) {
-      mean += e;
-      within += e <= 0.10 ? 1 : 0;
-    }
-    mean /= static_cast<double>(held_errors.size());
     std::printf(
-        "every choice of %d fitted plans (%zu): held-out mean absolute error %.1f %% on average, "
-        "%.1f %% median, %.1f %% .. %.1f %%; <= 10 %% in %d of them\n",
-        nfit, held_errors.size(), 100 * mean, 100 * held_errors[held_errors.size() / 2],
-        100 * held_errors.front(), 100 * held_errors.back(), within);
+        "| # | plan | set | measured | spread | uncalibrated | error | calibrated | error |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    double held_raw = 0, held_cal = 0, fit_raw = 0, fit_cal = 0;
+    int held = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const Run& r = runs[i];
+      auto raw = Score(*model, hardware, compute, r.plan, nullptr);
+      auto cal = Score(*model, hardware, compute, r.plan, &calibration);
+      if (!raw.ok()) return Fail(r.name + ": " + std::string(raw.status().message()));
+      if (!cal.ok()) return Fail(r.name + ": " + std::string(cal.status().message()));
+      if (std::abs(*raw - r.plan.prediction().iteration_seconds()) >
+          1e-9 * r.plan.prediction().iteration_seconds()) {
+        return Fail(r.name + ": PredictPlan does not reproduce the plan's own prediction");
+      }
+      const double e_raw = (*raw - r.measured) / r.measured;
+      const double e_cal = (*cal - r.measured) / r.measured;
+      const bool in_fit = fit.count(static_cast<int>(i)) > 0;
+      std::string set = in_fit ? "fit" : "held out";
+      if (in_fit) {
+        const int k = static_cast<int>(std::distance(fit.begin(), fit.find(static_cast<int>(i))));
+        if (!calibration.samples(k).used()) {
+          set = "fit, left out: " + calibration.samples(k).ignored_reason();
+        }
+      }
+      (in_fit ? fit_raw : held_raw) += std::abs(e_raw);
+      (in_fit ? fit_cal : held_cal) += std::abs(e_cal);
+      if (!in_fit) ++held;
+      std::printf("| %zu | %s | %s | %.4f s | %.3f | %.4f s | %+.1f %% | %.4f s | %+.1f %% |\n", i,
+                  r.name.c_str(), set.c_str(), r.measured, r.spread, *raw, 100 * e_raw, *cal,
+                  100 * e_cal);
+    }
+    const int nfit = static_cast<int>(fit.size());
+    std::printf("\nfitted plans:    mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
+                100 * fit_raw / std::max(nfit, 1), 100 * fit_cal / std::max(nfit, 1));
+    std::printf("held-out plans:  mean absolute error %.1f %% uncalibrated, %.1f %% calibrated\n",
+                100 * held_raw / std::max(held, 1), 100 * held_cal / std::max(held, 1));
+    // Every other choice of as many fitted plans: how much the held-out error
+    // depends on which plans the calibration learned from.
+    const int n = static_cast<int>(runs.size());
+    if (n > 20) return Fail("--runs: at most 20 plans (every subset of them is scored)");
+    std::vector<double> raw_seconds(n);
+    for (int i = 0; i < n; ++i) raw_seconds[i] = runs[i].plan.prediction().iteration_seconds();
+    std::vector<double> held_errors;
+    for (int mask = 0; mask < (1 << n); ++mask) {
+      if (__builtin_popcount(mask) != nfit) continue;
+      v1::Calibration c;
+      for (int i = 0; i < n; ++i) {
+        if (!(mask & (1 << i))) continue;
+        *c.add_samples() = cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured,
+                                                       runs[i].spread, runs[i].steps);
+      }
+      cost::RefitCalibration(options, &c);
+      double sum = 0;
+      int count = 0;
+      for (int i = 0; i < n; ++i) {
+        if (mask & (1 << i)) continue;
+        auto cal = Score(*model, hardware, compute, runs[i].plan, &c);
+        if (!cal.ok()) return Fail(std::string(cal.status().message()));
+        sum += std::abs(*cal - runs[i].measured) / runs[i].measured;
+        ++count;
+      }
+      held_errors.push_back(sum / std::max(count, 1));
+    }
+    std::sort(held_errors.begin(), held_errors.end());
+    if (!held_errors.empty()) {
+      double mean = 0;
+      int within = 0;
+      for (double e : held_errors) {
+        mean += e;
+        within += e <= 0.10 ? 1 : 0;
+      }
+      mean /= static_cast<double>(held_errors.size());
+      std::printf(
+          "every choice of %d fitted plans (%zu): held-out mean absolute error %.1f %% on average, "
+          "%.1f %% median, %.1f %% .. %.1f %%; <= 10 %% in %d of them\n",
+          nfit, held_errors.size(), 100 * mean, 100 * held_errors[held_errors.size() / 2],
+          100 * held_errors.front(), 100 * held_errors.back(), within);
+    }
+    return 0;
+  };
+  for (const bool separate_sync : {false, true}) {
+    if (const int failed = evaluate(separate_sync); failed != 0) return failed;
   }
+
   if (!out_path.empty()) {
-    if (auto s = WriteTextFile(out_path, MessageToJson(calibration) + "\n"); !s.ok()) {
+    if (auto s = WriteTextFile(out_path, MessageToJson(planner_calibration) + "\n"); !s.ok()) {
       return Fail(std::string(s.message()));
     }
   }

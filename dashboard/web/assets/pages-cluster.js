@@ -180,6 +180,7 @@
       ['Calibration', G.html`<span class="mono">${cal.id || ''}</span> (version ${G.num(cal.version)})`],
       ['Compute factor', G.fmtSig(cal.computeFactor, 4)],
       ['Communication factor', G.fmtSig(cal.communicationFactor, 4)],
+      ['Gradient sync factor', G.fmtSig(cal.syncFactor || cal.communicationFactor, 4)],
       ['Error before', cal.samplesUsed ? G.fmtPct(cal.rawError) : '–'],
       ['Error after', cal.samplesUsed ? G.fmtPct(cal.fittedError) : '–'],
       ['Samples used', `${G.num(cal.samplesUsed)} of ${G.list(cal.samples).length}`],

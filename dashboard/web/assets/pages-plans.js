@@ -266,7 +266,8 @@
         (String(plan.hardwareProfileId).match(/-(\d+)$/) || ['', ''])[1]}">${plan.hardwareProfileId}</a>` : '–'],
       ['Compute profiles', G.html`<span class="mono small">${G.list(plan.computeProfileIds).join(', ') || '–'}</span>`],
       ['Calibration', plan.calibration ? `${plan.calibration.id || ''}: compute × ${G.fmtSig(plan.calibration.computeFactor, 4)},` +
-        ` communication × ${G.fmtSig(plan.calibration.communicationFactor, 4)}` : 'none'],
+        ` communication × ${G.fmtSig(plan.calibration.communicationFactor, 4)},` +
+        ` gradient sync × ${G.fmtSig(plan.calibration.syncFactor || plan.calibration.communicationFactor, 4)}` : 'none'],
       ['Profiles alone', plan.rawPrediction ? G.fmtSec(plan.rawPrediction.iterationSeconds) + ' per iteration' : undefined],
       ['Created', G.timeCell(plan.createdAt)],
     ]);

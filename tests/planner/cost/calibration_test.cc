@@ -1,11 +1,12 @@
-// The calibration fit (planner/cost/calibration.h): it recovers the compute
-// and communication factors that produced the measurements, splits a single
+// The calibration fit (planner/cost/calibration.h): it recovers the compute,
+// communication and gradient-sync factors that produced the measurements, splits a single
 // sample evenly, leaves out samples too noisy or too short to learn from
 // (saying why), keeps its factors within bounds, and scales exactly the
 // profile figures it promises to.
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "planner/cost/calibration.h"
@@ -67,6 +68,76 @@ TEST_CASE("the fit recovers the factors that produced the measurements") {
   }
 }
 
+TEST_CASE("gradient sync gets its own factor when the samples tell it apart") {
+  // Collectives every micro-batch waits for run 1.8x slower than probed,
+  // the one gradient sync per step as probed: the three-factor fit finds
+  // both; the two-factor fit (sync sharing communication's factor) cannot
+  // and stays further off.
+  const double cf = 1.1, mf = 1.8, sf = 1.0;
+  struct Part {
+    double compute, communication, sync;
+  };
+  const std::vector<Part> parts = {{0.40, 0.40, 0.35}, {0.40, 0.30, 0.02}, {0.45, 0.35, 0.20},
+                                   {0.60, 0.05, 0.05}, {0.30, 0.35, 0.00}, {0.35, 0.40, 0.30}};
+  v1::Calibration three;
+  for (const Part& p : parts) {
+    v1::Prediction prediction;
+    prediction.set_iteration_seconds(p.compute + p.communication);
+    prediction.mutable_breakdown()->set_compute_seconds(p.compute);
+    prediction.mutable_breakdown()->set_exposed_communication_seconds(p.communication);
+    prediction.mutable_breakdown()->set_gradient_sync_seconds(p.sync);
+    const double measured = cf * p.compute + mf * (p.communication - p.sync) + sf * p.sync;
+    *three.add_samples() = MakeCalibrationSample(prediction, measured, 0.05, 20);
+    CHECK(three.samples().rbegin()->predicted_sync_seconds() == p.sync);
+  }
+  v1::Calibration two = three;
+  RefitCalibration(CalibrationOptions{}, &three);
+  CHECK(three.compute_factor() == Approx(cf).epsilon(0.03));
+  CHECK(three.communication_factor() == Approx(mf).epsilon(0.05));
+  CHECK(three.sync_factor() == Approx(sf).epsilon(0.05));
+  CHECK(SyncFactor(three) == three.sync_factor());
+  CHECK(GradientSyncFactor(three) == Approx(sf / mf).epsilon(0.1));
+  CHECK(three.fitted_error() < 0.02);  // the ridge's pull; exact without it (below)
+  CHECK_THAT(three.note(), Contains("gradient sync x"));
+  for (const v1::CalibrationSample& s : three.samples()) {
+    CHECK(CalibratedSeconds(three, s) == Approx(s.measured_seconds()).epsilon(0.04));
+  }
+  CalibrationOptions exact;
+  exact.ridge = 0;
+  v1::Calibration unpulled = two;
+  RefitCalibration(exact, &unpulled);
+  CHECK(unpulled.compute_factor() == Approx(cf).epsilon(1e-9));
+  CHECK(unpulled.communication_factor() == Approx(mf).epsilon(1e-9));
+  CHECK(unpulled.sync_factor() == Approx(sf).epsilon(1e-9));
+
+  CalibrationOptions shared;
+  shared.separate_sync = false;
+  RefitCalibration(shared, &two);
+  CHECK(two.sync_factor() == two.communication_factor());
+  CHECK(GradientSyncFactor(two) == 1);
+  CHECK(two.fitted_error() > 3 * three.fitted_error());
+  CHECK(two.fitted_error() > 0.05);
+
+  SECTION("a calibration stored before sync had a factor uses communication's") {
+    v1::Calibration old = two;
+    old.clear_sync_factor();
+    CHECK(SyncFactor(old) == old.communication_factor());
+    CHECK(GradientSyncFactor(old) == 1);
+    for (const v1::CalibrationSample& s : old.samples()) {
+      CHECK(CalibratedSeconds(old, s) == CalibratedSeconds(two, s));
+    }
+  }
+  SECTION("samples without any sync leave sync with communication") {
+    v1::Calibration none;
+    for (const auto& [a, b] :
+         std::vector<std::pair<double, double>>{{0.50, 0.05}, {0.30, 0.20}, {0.40, 0.40}}) {
+      *none.add_samples() = Sample(a, b, 1.3 * a + 2.2 * b);
+    }
+    RefitCalibration(CalibrationOptions{}, &none);
+    CHECK(none.sync_factor() == Approx(none.communication_factor()).epsilon(1e-9));
+  }
+}
+
 TEST_CASE("one sample scales compute and communication alike") {
   v1::Calibration c;
   *c.add_samples() = Sample(0.3, 0.1, 0.6);
@@ -74,6 +145,7 @@ TEST_CASE("one sample scales compute and communication alike") {
   CHECK(c.samples_used() == 1);
   CHECK(c.compute_factor() == Approx(1.5).epsilon(1e-9));
   CHECK(c.communication_factor() == Approx(1.5).epsilon(1e-9));
+  CHECK(c.sync_factor() == Approx(1.5).epsilon(1e-9));
   CHECK(c.fitted_error() == Approx(0).margin(1e-9));
   CHECK(c.raw_error() == Approx(1.0 / 3).epsilon(1e-9));
 }

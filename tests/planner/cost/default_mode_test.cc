@@ -2,6 +2,7 @@
 // properties and a few hand values.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -92,6 +93,59 @@ TEST_CASE("Default mode: ZeRO-3 communication", "[cost][default]") {
   // No-sync steps still gather the weights twice.
   CHECK(z3.seconds_no_sync == Approx((fwd + 9.384 + (kOv - 1) * gather) / 1000).epsilon(kEps));
   CHECK(z3.seconds_no_sync > ddp.seconds_no_sync);
+}
+
+TEST_CASE("Default mode: ZeRO-1 and ZeRO-2 communicate as the runtime does", "[cost][default]") {
+  auto m = Make();
+  const double ar = 2.0 * 7 / 8 * (kP / 2) / 154.203;
+  const double half = 7.0 / 8 * (kP / 2) / 154.203;  // reduce-scatter or all-gather volume
+  const LayerCost ddp = m->Layer(0, S(1, 1, 1, 8), 8, 1, 0);
+  const LayerCost z1 = m->Layer(0, S(1, 1, 1, 8, DpType::kZero1), 8, 1, 0);
+  const LayerCost z2 = m->Layer(0, S(1, 1, 1, 8, DpType::kZero2), 8, 1, 0);
+  // ZeRO-1: DDP's bucketed all-reduce under the backward pass, then the
+  // owners' broadcast of the updated weights after the step.
+  CHECK(z1.seconds == Approx(ddp.seconds + half / 1000).epsilon(kEps));
+  // ZeRO-2: nothing overlaps: the reduce to the owners after the backward
+  // pass, the broadcast after the step.
+  CHECK(z2.seconds == Approx((4.692 + 9.384 + 2 * half) / 1000).epsilon(kEps));
+  CHECK(z2.seconds > ddp.seconds);
+  CHECK(2 * half == Approx(ar).epsilon(kEps));
+  // Steps without sync are DDP's.
+  CHECK(z1.seconds_no_sync == ddp.seconds_no_sync);
+  CHECK(z2.seconds_no_sync == ddp.seconds_no_sync);
+}
+
+TEST_CASE("Default mode: a gradient-sync factor scales the sync alone", "[cost][default]") {
+  CostOptions slow_sync;
+  slow_sync.gradient_sync_factor = 3;
+  auto m = Make(), s = Make(slow_sync);
+  const double ar = 2.0 * 7 / 8 * (kP / 2) / 154.203;
+  // DDP: the all-reduce (overlapped with backward) triples; no-sync steps
+  // and tensor-parallel collectives do not change.
+  LayerCost ddp = s->Layer(0, S(1, 1, 1, 8), 8, 1, 0);
+  // 3·ar = 13.25 ms now outlasts the 9.384 ms backward it overlaps.
+  CHECK(ddp.seconds ==
+        Approx((4.692 + std::max(3 * ar, 9.384) + (kOv - 1) * std::min(3 * ar, 9.384)) / 1000)
+            .epsilon(kEps));
+  CHECK(ddp.seconds_no_sync == m->Layer(0, S(1, 1, 1, 8), 8, 1, 0).seconds_no_sync);
+  LayerCost tp = s->Layer(0, S(1, 8, 1, 1), 8, 1, 0);
+  CHECK(tp.seconds == m->Layer(0, S(1, 8, 1, 1), 8, 1, 0).seconds);  // no data parallelism
+  // ZeRO-3: the reduce-scatter is sync, the gathers are not.
+  const double gather = 7.0 / 8 * (kP / 2) / 154.203;
+  LayerCost z3 = s->Layer(0, S(1, 1, 1, 8, DpType::kZero3), 8, 1, 0);
+  CHECK(z3.seconds_no_sync == m->Layer(0, S(1, 1, 1, 8, DpType::kZero3), 8, 1, 0).seconds_no_sync);
+  const double fwd = 4.692 + (kOv - 1) * gather;
+  const double bwd_comm = gather + 3 * gather;
+  const double bwd = std::max(bwd_comm, 9.384) + (kOv - 1) * std::min(bwd_comm, 9.384);
+  CHECK(z3.seconds == Approx((fwd + bwd) / 1000).epsilon(1e-6));
+  // The embedding's gradient all-reduce too.
+  EmbeddingStrategy e;
+  e.dp = 8;
+  CHECK(s->Embedding(e, 8, 1).seconds[0] > m->Embedding(e, 8, 1).seconds[0]);
+  CHECK(s->Embedding(e, 8, 1).seconds_no_sync[0] == m->Embedding(e, 8, 1).seconds_no_sync[0]);
+  slow_sync.gradient_sync_factor = 0;
+  CHECK_FALSE(
+      CostModel::Create(Llama7bSpec(), A100x8(), Llama7bProfiles(Llama7bSpec()), slow_sync).ok());
 }
 
 TEST_CASE("Default mode: more tp means less activation memory", "[cost][default]") {

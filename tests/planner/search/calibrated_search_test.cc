@@ -65,6 +65,8 @@ void CheckSamePrediction(const v1::Prediction& a, const v1::Prediction& b) {
   CHECK(a.breakdown().bubble_seconds() == Approx(b.breakdown().bubble_seconds()).epsilon(1e-12));
   CHECK(a.breakdown().exposed_communication_seconds() ==
         Approx(b.breakdown().exposed_communication_seconds()).epsilon(1e-12).margin(1e-15));
+  CHECK(a.breakdown().gradient_sync_seconds() ==
+        Approx(b.breakdown().gradient_sync_seconds()).epsilon(1e-12).margin(1e-15));
   CHECK(a.warnings_size() == b.warnings_size());
 }
 
@@ -183,6 +185,60 @@ TEST_CASE("slow collectives make the calibrated search pick a plan that communic
   auto raw_winner_calibrated = PredictPlanFor(inputs, *raw);
   REQUIRE(raw_winner_calibrated.ok());
   CHECK(calibrated->prediction().iteration_seconds() < raw_winner_calibrated->iteration_seconds());
+}
+
+TEST_CASE("on one device the breakdown is all compute, the embedding and head included") {
+  // Nothing communicates: every second of the iteration is compute (the LM
+  // head's too, which once showed as exposed communication and misled the
+  // calibration's communication factor).
+  PlanInputs inputs = Inputs("gpt2-small", 1, 1, 8);
+  auto plan = BuildPlan(inputs, {});
+  REQUIRE(plan.ok());
+  const v1::Prediction& p = plan->prediction();
+  CHECK(p.breakdown().compute_seconds() == Approx(p.iteration_seconds()).epsilon(1e-12));
+  CHECK(p.breakdown().exposed_communication_seconds() ==
+        Approx(0).margin(1e-12 * p.iteration_seconds()));
+  CHECK(p.breakdown().gradient_sync_seconds() == 0);
+}
+
+TEST_CASE("the breakdown names the exposed gradient sync and a sync factor acts on it alone") {
+  PlanInputs inputs = Inputs("gpt2-small", 1, 8, 32);
+  inputs.request.add_disable("tp");
+  inputs.request.add_disable("sp");
+  inputs.request.add_disable("pp");
+  auto dp = BuildPlan(inputs, {});
+  REQUIRE(dp.ok());
+  const v1::TimeBreakdown& b = dp->prediction().breakdown();
+  CHECK(b.gradient_sync_seconds() > 0);  // data parallelism syncs after the last backward
+  CHECK(b.gradient_sync_seconds() <= b.exposed_communication_seconds());
+
+  PlanInputs tp_only = Inputs("gpt2-small", 1, 4, 32);  // tp 4 divides its 12 heads
+  for (const char* d : {"dp", "sdp", "sp", "pp"}) tp_only.request.add_disable(d);
+  auto tp = BuildPlan(tp_only, {});
+  REQUIRE(tp.ok());
+  CHECK(tp->prediction().breakdown().gradient_sync_seconds() == 0);  // nothing to sync
+  CHECK(tp->prediction().breakdown().exposed_communication_seconds() > 0);
+
+  // A gradient sync twice as slow as probed lengthens the data-parallel
+  // plan by its exposed sync (at most), not the tensor-parallel one; the
+  // factor counts in the plan's id.
+  v1::Calibration slow_sync = Calibration(1.0, 1.0);
+  slow_sync.set_sync_factor(2.0);
+  inputs.calibration = slow_sync;
+  auto dp_slow = PredictPlanFor(inputs, *dp);
+  REQUIRE(dp_slow.ok());
+  CHECK(dp_slow->iteration_seconds() > dp->prediction().iteration_seconds());
+  tp_only.calibration = slow_sync;
+  auto tp_slow = PredictPlanFor(tp_only, *tp);
+  REQUIRE(tp_slow.ok());
+  CHECK(tp_slow->iteration_seconds() ==
+        Approx(tp->prediction().iteration_seconds()).epsilon(1e-12));
+  PlanInputs same_as_communication = inputs;
+  same_as_communication.calibration->set_sync_factor(1.0);
+  PlanInputs no_sync_factor = inputs;
+  no_sync_factor.calibration->clear_sync_factor();
+  CHECK(PlanId(inputs) != PlanId(same_as_communication));
+  CHECK(PlanId(same_as_communication) == PlanId(no_sync_factor));
 }
 
 TEST_CASE("calibrated predictions obey the physical bound") {
