@@ -378,6 +378,12 @@ absl::StatusOr<v1::Plan> BuildPlan(const PlanInputs& inputs, const PlanBuildOpti
   options.cancelled = build.cancelled;
 
   ASSIGN_OR_RETURN(cost::CostOptions cost_options, CostOptionsFor(request, inputs.model));
+  if (cost_options.mode == cost::Mode::kGalvatron && !cost_options.sequence_parallel) {
+    // Galvatron prices a tensor-parallel vocabulary only with Megatron-SP
+    // (its embedding cost asserts sequence_parallel when vtp > 1), so its
+    // search cannot run such a candidate without it: neither does ours.
+    options.disabled.insert("embedding_tp");
+  }
   std::vector<cost::Schedule> schedules;
   for (int i = 0; i < request.schedules_size(); ++i) {
     switch (request.schedules(i)) {
