@@ -282,9 +282,12 @@ class ProgressPrinter {
       std::chrono::steady_clock::now() - std::chrono::seconds(10);
 };
 
-// The search's inputs from the command's flags (and its YAML file).
-absl::StatusOr<search::PlanInputs> Prepare(const SearchCommandConfig& config) {
-  SearchCommandConfig c = config;
+// The search's inputs from the command's flags (and its YAML file);
+// `effective` receives the flags with the YAML file's settings applied.
+absl::StatusOr<search::PlanInputs> Prepare(const SearchCommandConfig& config,
+                                           SearchCommandConfig* effective) {
+  SearchCommandConfig& c = *effective;
+  c = config;
   if (!c.galvatron_yaml.empty()) {
     ASSIGN_OR_RETURN(std::vector<std::string> ignored, ApplyGalvatronYaml(&c));
     for (const std::string& line : ignored) {
@@ -415,9 +418,10 @@ absl::Status WriteGalvatronInputs(const SearchCommandConfig& config,
     batch_sizes = 8;  // Galvatron's batch mode fits a line through >= 8 sizes
   } else if (config.time_profile_mode != "static") {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--time-profile-mode \"", config.time_profile_mode,
-        "\": the inputs are written for static or batch (sequence mode needs profiles at "
-        "several sequence lengths, which one search does not have)"));
+        "time profile mode \"", config.time_profile_mode,
+        "\" (--time-profile-mode, or profiling_info.time_profile_mode in --galvatron-yaml): the "
+        "inputs are written for static or batch (sequence mode needs profiles at several "
+        "sequence lengths, which one search does not have)"));
   }
   ASSIGN_OR_RETURN(search::SearchInputProfiles profiles,
                    search::InputProfilesFor(inputs, batch_sizes));
@@ -471,14 +475,16 @@ absl::Status WriteGalvatronInputs(const SearchCommandConfig& config,
 }  // namespace
 
 int RunSearchCommand(const SearchCommandConfig& config) {
-  absl::StatusOr<search::PlanInputs> inputs = Prepare(config);
+  SearchCommandConfig effective;
+  absl::StatusOr<search::PlanInputs> inputs = Prepare(config, &effective);
   if (!inputs.ok()) {
     std::fprintf(stderr, "galvatron-planner search: %s\n",
                  std::string(inputs.status().message()).c_str());
     return 1;
   }
   if (!config.galvatron_inputs_out.empty()) {
-    if (absl::Status written = WriteGalvatronInputs(config, *inputs); !written.ok()) {
+    // The time mode of the YAML file too: the files are for that search.
+    if (absl::Status written = WriteGalvatronInputs(effective, *inputs); !written.ok()) {
       std::fprintf(stderr, "galvatron-planner search: --galvatron-inputs-out: %s\n",
                    std::string(written.message()).c_str());
       return 1;
