@@ -144,8 +144,11 @@ class CostModel {
   // Cost of switching between consecutive layers' strategies (activation
   // redistribution), seconds; `layer_type` is the type of the layer switched
   // to. kGalvatron: its inter-layer cost, 1e-7 factor and tie-break biases
-  // (1e-10 .. 3e-9) included; kDefault: the transfer time, 0 for equal tp_sp.
-  // The first layer of the model (Galvatron: of every stage DP) pays none.
+  // (1e-10 .. 3e-9) included; kDefault: the runtime's redistribution (an
+  // all-reduce of the stage's micro-batch, forward and backward), 0 for equal
+  // layouts (tp/sp degree and sequence split). The first layer of the model
+  // (Galvatron: of every stage DP) pays none; in kDefault the search charges
+  // the same between the embedding/head's layout and the layers next to it.
   virtual double Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
                         int global_batch, int chunks) const = 0;
 

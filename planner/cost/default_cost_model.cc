@@ -20,9 +20,11 @@
 //     all-to-alls of the rank's own b·(s/sp)·h buffer (Galvatron: 6
 //     all-gather latencies for TP in both cases, all-to-alls of b·s·h).
 //     ×1.5 with checkpointing (the recomputed forward repeats its half).
-//  5. The layer-switch cost in real units: (g−1)/g·b·s·h bytes at the bus
-//     bandwidth, forward and backward (Galvatron multiplies bytes × ms/MB by
-//     an empirical 1e-7).
+//  5. The layer-switch cost in real units, as the runtime redistributes: an
+//     all-reduce of the stage's whole micro-batch (m·s·h) over the stage,
+//     forward and backward, also between the embedding/head and the layers
+//     next to it (Galvatron multiplies (g−1)/g·b·s·h bytes × ms/MB by an
+//     empirical 1e-7, and charges nothing at the embedding).
 //  6. Activation memory × micro-batches in flight: 1F1B min(pp − stage,
 //     chunks), GPipe chunks, pp = 1 one; Megatron TP without SP keeps the
 //     replicated part (profiled table, or the analytic ratio applied to the
@@ -257,14 +259,18 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
 // layout (sequence- or batch-sharded alike) and switch for free.
 double DefaultCostModel::Switch(int layer_type, const LayerStrategy& from, const LayerStrategy& to,
                                 int global_batch, int chunks) const {
-  if (from == to || from.tp_sp() == to.tp_sp()) return 0;
-  const int g = std::max(from.tp_sp(), to.tp_sp());
-  const int cur_dp = std::max(1, cluster_.world_size / std::max(from.pp, 1) / g);
-  const double cur_lbsz = static_cast<double>(global_batch) / chunks / cur_dp;
+  // Fix 5: the runtime's redistribution (agent/runtime/trainer/stage_comm.h).
+  // Layouts differ when the tp/sp degree does, or whether the sequence is
+  // split; then every rank of the stage puts its part of the micro-batch in
+  // a zero [m, s, h] tensor and the stage all-reduces it, forward, and the
+  // gradients the same way backward.
+  const auto split = [](const LayerStrategy& x) { return x.sp > 1 || (x.tp > 1 && x.megatron_sp); };
+  if (from.tp_sp() == to.tp_sp() && (from.tp_sp() == 1 || split(from) == split(to))) return 0;
+  const int stage = std::max(1, cluster_.world_size / std::max(from.pp, 1));
   const LayerTypeData& t = in_.types[layer_type];
-  const double mb = static_cast<double>(g - 1) / g * cur_lbsz * t.info.message_seq * t.info.hidden *
-                    ElementBytes() / kMb;
-  return 2 * mb * hw_.AllReduceCoeMsPerMb(g, true) * 0.001 * options_.costmodel_coe;
+  const double mb = static_cast<double>(global_batch) / std::max(chunks, 1) * t.info.message_seq *
+                    t.info.hidden * ElementBytes() / kMb;
+  return 2 * hw_.LatencyMs(Op::kAllReduce, stage, mb) * 0.001 * options_.costmodel_coe;
 }
 
 EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global_batch,

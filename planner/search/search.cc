@@ -364,6 +364,28 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
   return true;
 }
 
+// Default mode: the runtime redistributes the activation between the
+// embedding and the first layer and between the last layer and the head when
+// their layouts differ (what Switch() prices between layers), once per
+// micro-batch on the first and the last stage. Galvatron charges nothing.
+void AddEmbeddingSwitches(const CostModel& model, const Task& task, const EmbeddingStrategy& e,
+                          const LayerStrategy& first, const LayerStrategy& last,
+                          std::vector<double>* no_sync, std::vector<double>* with_sync) {
+  LayerStrategy as_layer;
+  as_layer.pp = e.pp;
+  as_layer.tp = e.tp;
+  as_layer.sp = e.sp;
+  as_layer.dp = e.dp;
+  as_layer.megatron_sp = e.megatron_sp;
+  const auto& type_of = model.layer_type_of();
+  const double in = model.Switch(type_of.front(), as_layer, first, task.global_batch, task.chunks);
+  const double out = model.Switch(type_of.back(), last, as_layer, task.global_batch, task.chunks);
+  (*no_sync)[0] += in;
+  (*with_sync)[0] += in;
+  no_sync->back() += out;
+  with_sync->back() += out;
+}
+
 // Runs the stage DPs of one partition for every embedding strategy and keeps
 // the fastest pipeline (in `best`, when faster than what it holds).
 void SolvePartition(const SearchContext& ctx, const Task& task,
@@ -390,6 +412,11 @@ void SolvePartition(const SearchContext& ctx, const Task& task,
     if (!SolveStages(ctx, ec, global_buffer_mb, stages, best, &plans)) {
       if (!best->error.ok()) return;  // a DP failed or was cancelled
       continue;
+    }
+    if (!ctx.galvatron) {
+      AddEmbeddingSwitches(model, task, e, cache->layers()[plans.choice.front().front()],
+                           cache->layers()[plans.choice.back().back()], &plans.no_sync,
+                           &plans.with_sync);
     }
     const double seconds = model.PipelineSeconds(plans.no_sync, plans.with_sync, task.chunks);
     if (check_bound) {
@@ -1161,6 +1188,11 @@ absl::StatusOr<v1::Prediction> PredictPlan(const CostModel& model, const v1::Pla
       with_sync[stage] += c.seconds;
       r.stage_compute[stage] += c.compute_seconds;
     }
+  }
+  if (!galvatron) {
+    AddEmbeddingSwitches(model, task, e, cost::FromProto(plan.layers(0), pp),
+                         cost::FromProto(plan.layers(plan.layers_size() - 1), pp), &r.stage_no_sync,
+                         &with_sync);
   }
   r.seconds = model.PipelineSeconds(r.stage_no_sync, with_sync, task.chunks);
   v1::Prediction p = MakePrediction(model, task, r, 0);

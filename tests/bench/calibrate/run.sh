@@ -47,7 +47,7 @@ cases=(
   "best|8GiB|"
   "ddp|8GiB|--disable tp,sp,pp,sdp,zero1,zero2,ckpt"
   "ddp-m4|8GiB|--disable tp,sp,pp,sdp,zero1,zero2,ckpt --micro-batches 4"
-  "ulysses|8GiB|--disable pp,dp,sdp,ckpt"
+  "ulysses|8GiB|--disable tp,pp,dp,sdp,ckpt"
   "megatron-tp|8GiB|--disable pp,dp,sdp,ckpt,sp"
   "zero3|1.1GiB|--disable tp,sp,pp,zero1,zero2,ckpt"
   "zero2-ckpt|1.15GiB|--disable tp,sp,pp,sdp"
