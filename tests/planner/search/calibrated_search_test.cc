@@ -4,7 +4,9 @@
 // plan, names the plan by the calibration too, can pick another plan than
 // the uncalibrated search (slow collectives favour plans that communicate
 // less), and its predictions obey the physical bound. Galvatron mode is not
-// calibrated.
+// calibrated. The breakdown names the exposed gradient sync, counts the
+// embedding/head's compute as compute, and a vocabulary-parallel head over
+// data-parallel layers pays the runtime's redistribution.
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -239,6 +241,52 @@ TEST_CASE("the breakdown names the exposed gradient sync and a sync factor acts 
   no_sync_factor.calibration->clear_sync_factor();
   CHECK(PlanId(inputs) != PlanId(same_as_communication));
   CHECK(PlanId(same_as_communication) == PlanId(no_sync_factor));
+}
+
+TEST_CASE("a vocabulary-parallel head over data-parallel layers pays the redistribution") {
+  // gpt-tiny on 2 devices, every layer DDP over both; the head either data-
+  // parallel too (no layout change) or split over the vocabulary (the
+  // runtime redistributes the micro-batch into and out of the layers).
+  PlanInputs inputs = Inputs("gpt-tiny", 1, 2, 8);
+  for (const char* d : {"tp", "sp", "pp", "embedding_tp"}) inputs.request.add_disable(d);
+  inputs.request.set_micro_batches(2);
+  auto plan = BuildPlan(inputs, {});
+  REQUIRE(plan.ok());
+  REQUIRE(plan->embedding().vocab_tp() <= 1);
+  v1::Plan split = *plan;
+  split.mutable_embedding()->set_vocab_tp(2);
+  split.mutable_embedding()->set_sp(v1::SEQUENCE_PARALLEL_NONE);
+  auto model = ModelFor(inputs, split);
+  auto predicted = PredictPlan(*model, split);
+  REQUIRE(predicted.ok());
+  // pp 1, m micro-batches: T = (m − 1)·c + r, c and r one micro-batch's time
+  // without and with the gradient sync, each with the two redistributions.
+  const int m = split.micro_batches(), gbsz = split.global_batch();
+  cost::EmbeddingStrategy e;
+  e.tp = 2;
+  e.dp = 1;
+  const cost::EmbeddingCost ec = model->Embedding(e, gbsz, m);
+  double c = ec.seconds_no_sync[0], r = ec.seconds[0];
+  for (int l = 0; l < split.layers_size(); ++l) {
+    const cost::LayerCost lc =
+        model->Layer(model->layer_type_of()[l], cost::FromProto(split.layers(l), 1), gbsz, m, 0);
+    c += lc.seconds_no_sync;
+    r += lc.seconds;
+  }
+  cost::LayerStrategy head;
+  head.tp = 2;
+  head.dp = 1;
+  const cost::LayerStrategy first = cost::FromProto(split.layers(0), 1);
+  const cost::LayerStrategy last = cost::FromProto(split.layers(split.layers_size() - 1), 1);
+  const double switches =
+      model->Switch(0, head, first, gbsz, m) + model->Switch(0, last, head, gbsz, m);
+  CHECK(switches > 0);
+  CHECK(predicted->iteration_seconds() ==
+        Approx((m - 1) * (c + switches) + r + switches).epsilon(1e-12));
+  // The data-parallel head changes no layout: nothing added.
+  auto same = PredictPlan(*model, *plan);
+  REQUIRE(same.ok());
+  CHECK(same->iteration_seconds() == Approx(plan->prediction().iteration_seconds()).epsilon(1e-12));
 }
 
 TEST_CASE("calibrated predictions obey the physical bound") {
