@@ -34,24 +34,6 @@ std::string FamilyToken(v1::ModelFamily family) {
   return EnumToken(v1::ModelFamily_descriptor(), family, "MODEL_FAMILY_");
 }
 
-// What the devices compute in. UNSPECIFIED is bf16 mixed (see
-// ValidateModelSpec), so it shares bf16's profiles.
-std::string PrecisionToken(v1::Precision precision) {
-  switch (precision) {
-    case v1::PRECISION_UNSPECIFIED:
-    case v1::PRECISION_BF16_MIXED:
-      return "bf16";
-    case v1::PRECISION_FP16_MIXED:
-      return "fp16";
-    case v1::PRECISION_FP32:
-      return "fp32";
-    case v1::PRECISION_FP64:
-      return "fp64";
-    default:
-      return absl::StrCat("precision_", static_cast<int>(precision));
-  }
-}
-
 int EffectiveSeqLen(const v1::ModelSpec& spec, const v1::LayerGroup& g) {
   return g.seq_len() != 0 ? g.seq_len() : spec.seq_len();
 }
@@ -72,6 +54,22 @@ int EncoderSeqLen(const v1::ModelSpec& spec, int decoder_index) {
 }
 
 }  // namespace
+
+std::string PrecisionToken(v1::Precision precision) {
+  switch (precision) {
+    case v1::PRECISION_UNSPECIFIED:
+    case v1::PRECISION_BF16_MIXED:
+      return "bf16";
+    case v1::PRECISION_FP16_MIXED:
+      return "fp16";
+    case v1::PRECISION_FP32:
+      return "fp32";
+    case v1::PRECISION_FP64:
+      return "fp64";
+    default:
+      return absl::StrCat("precision_", static_cast<int>(precision));
+  }
+}
 
 // kind:h<hidden>:f<ffn>:a<heads>:kv<kv heads>:d<head dim>:s<seq>[:x<encoder
 // seq>][:rb<buckets>][:rd<max distance>][:geglu][:w<window>[:sh<shift>]]:bias|nobias:<precision>,

@@ -21,6 +21,11 @@ std::string LayerTypeKey(const v1::ModelSpec& spec, int group_index);
 //   "embedding_head:gpt:v50257:h768:s1024:tied:bf16".
 std::string EmbeddingTypeKey(const v1::ModelSpec& spec);
 
+// What the devices compute in, as keys and Galvatron's file names spell it:
+// "bf16", "fp16", "fp32", "fp64". UNSPECIFIED is bf16 mixed (see
+// ValidateModelSpec), so it shares bf16's profiles.
+std::string PrecisionToken(v1::Precision precision);
+
 // Every distinct layer-type key of the spec in model order, then the
 // embedding key.
 std::vector<std::string> ModelLayerTypeKeys(const v1::ModelSpec& spec);

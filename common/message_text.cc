@@ -53,6 +53,12 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& time) {
 
 namespace {
 
+// A calibration's gradient-sync factor; one stored before it existed has
+// none and uses the communication factor (planner/cost/calibration.h).
+double SyncFactor(const v1::Calibration& c) {
+  return c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor();
+}
+
 std::string Family(v1::ModelFamily f) {
   return ShortEnumName(v1::ModelFamily_Name(f), "MODEL_FAMILY_");
 }
@@ -299,8 +305,7 @@ std::string PlanDetails(const v1::Plan& p) {
         absl::StrFormat(
             "calibrated:   by %s (compute x%.3f, communication x%.3f, gradient sync x%.3f, %d "
             "job(s))\n",
-            c.id(), c.compute_factor(), c.communication_factor(),
-            c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor(), c.samples_used()));
+            c.id(), c.compute_factor(), c.communication_factor(), SyncFactor(c), c.samples_used()));
     absl::StrAppend(
         &out, absl::StrFormat("uncalibrated: %.3f s/iteration, %.2f samples/s (%s)\n",
                               raw.iteration_seconds(), raw.samples_per_second(), breakdown(raw)));
@@ -340,8 +345,7 @@ std::string CalibrationDetails(const v1::Calibration& c) {
   absl::StrAppend(
       &out,
       absl::StrFormat("factors:      compute x%.4f, communication x%.4f, gradient sync x%.4f\n",
-                      c.compute_factor(), c.communication_factor(),
-                      c.sync_factor() > 0 ? c.sync_factor() : c.communication_factor()));
+                      c.compute_factor(), c.communication_factor(), SyncFactor(c)));
   absl::StrAppend(&out, absl::StrFormat("fit:          %d of %d job(s) used; mean step-time error "
                                         "%.1f%% uncalibrated, %.1f%% by the fit's linear model\n",
                                         c.samples_used(), c.samples_size(), 100 * c.raw_error(),

@@ -1,6 +1,7 @@
 #include "interop/galvatron_model.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -675,6 +676,27 @@ absl::StatusOr<GalvatronModelJson> FormatGalvatronModelProfiles(
   }
   return GalvatronModelJson{internal::DumpLikePython(computation),
                             internal::DumpLikePython(memory)};
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> WriteGalvatronModelProfiles(
+    const v1::ModelSpec& spec, const std::vector<v1::ComputeProfile>& profiles,
+    const std::string& dir) {
+  ASSIGN_OR_RETURN(GalvatronModelJson files, FormatGalvatronModelProfiles(spec, profiles));
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create directory ", dir, ": ", error.message()));
+  }
+  const std::string precision = PrecisionToken(spec.precision());
+  const std::filesystem::path base(dir);
+  const std::string computation =
+      (base / GalvatronComputationProfileFileName(precision, spec.name())).string();
+  const std::string memory =
+      (base / GalvatronMemoryProfileFileName(precision, spec.name())).string();
+  RETURN_IF_ERROR(WriteTextFile(computation, files.computation));
+  RETURN_IF_ERROR(WriteTextFile(memory, files.memory));
+  return std::make_pair(computation, memory);
 }
 
 absl::StatusOr<std::vector<v1::ComputeProfile>> ReadGalvatronModelProfiles(

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -118,5 +119,14 @@ struct GalvatronModelJson {
 };
 absl::StatusOr<GalvatronModelJson> FormatGalvatronModelProfiles(
     const v1::ModelSpec& spec, const std::vector<v1::ComputeProfile>& profiles);
+
+// FormatGalvatronModelProfiles written into `dir` (created if missing) under
+// Galvatron's file names for the spec's precision (bf16, fp16, fp32, fp64)
+// and name. Returns the two paths written, computation first. Errors as
+// FormatGalvatronModelProfiles', or naming the file that could not be
+// written.
+absl::StatusOr<std::pair<std::string, std::string>> WriteGalvatronModelProfiles(
+    const v1::ModelSpec& spec, const std::vector<v1::ComputeProfile>& profiles,
+    const std::string& dir);
 
 }  // namespace galvatron::interop

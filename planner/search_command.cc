@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/json_file.h"
+#include "common/layer_type.h"
 #include "common/message_text.h"
 #include "common/model_catalog.h"
 #include "common/model_validation.h"
@@ -425,29 +426,12 @@ absl::Status WriteGalvatronInputs(const SearchCommandConfig& config,
   }
   ASSIGN_OR_RETURN(search::SearchInputProfiles profiles,
                    search::InputProfilesFor(inputs, batch_sizes));
-  ASSIGN_OR_RETURN(interop::GalvatronModelJson files,
-                   interop::FormatGalvatronModelProfiles(profiles.model, profiles.profiles));
   const std::filesystem::path dir(config.galvatron_inputs_out);
   RETURN_IF_ERROR(
       interop::WriteGalvatronHardware(inputs.hardware, (dir / "hardware_configs").string()));
-  std::error_code error;
-  std::filesystem::create_directories(dir / "configs", error);
-  if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create ", (dir / "configs").string(), ": ", error.message()));
-  }
-  const v1::Precision precision = profiles.model.precision();
-  const std::string token = precision == v1::PRECISION_FP32         ? "fp32"
-                            : precision == v1::PRECISION_FP16_MIXED ? "fp16"
-                                                                    : "bf16";
-  RETURN_IF_ERROR(WriteTextFile(
-      (dir / "configs" / interop::GalvatronComputationProfileFileName(token, profiles.model.name()))
-          .string(),
-      files.computation));
-  RETURN_IF_ERROR(WriteTextFile(
-      (dir / "configs" / interop::GalvatronMemoryProfileFileName(token, profiles.model.name()))
-          .string(),
-      files.memory));
+  RETURN_IF_ERROR(interop::WriteGalvatronModelProfiles(profiles.model, profiles.profiles,
+                                                       (dir / "configs").string())
+                      .status());
   std::string layer_configs;
   for (const auto& p : profiles.profiles) {
     if (&p == &profiles.profiles.back()) break;  // the embedding/head
@@ -458,8 +442,8 @@ absl::Status WriteGalvatronInputs(const SearchCommandConfig& config,
   std::fprintf(stderr,
                "galvatron-planner search: Galvatron's inputs written under %s (hardware_configs/, "
                "configs/ for model \"%s\" in %s; layer types in Galvatron's order: %s)\n",
-               dir.string().c_str(), profiles.model.name().c_str(), token.c_str(),
-               layer_configs.c_str());
+               dir.string().c_str(), profiles.model.name().c_str(),
+               PrecisionToken(profiles.model.precision()).c_str(), layer_configs.c_str());
   const std::string sp_time =
       interop::SpTimeFileName(inputs.hardware.num_nodes(), inputs.hardware.devices_per_node());
   if (!std::filesystem::exists(dir / "hardware_configs" / sp_time)) {

@@ -460,29 +460,13 @@ int GuardedMain(int argc, char** argv) {
     if (!profile_galvatron_dir.empty()) {
       const std::vector<galvatron::v1::ComputeProfile> list(profiles->profiles().begin(),
                                                             profiles->profiles().end());
-      auto files = galvatron::interop::FormatGalvatronModelProfiles(*model, list);
-      if (!files.ok())
-        return Fail("profile: --galvatron-dir: " + std::string(files.status().message()));
-      const std::string precision = model->precision() == galvatron::v1::PRECISION_FP32 ? "fp32"
-                                    : model->precision() == galvatron::v1::PRECISION_FP16_MIXED
-                                        ? "fp16"
-                                    : model->precision() == galvatron::v1::PRECISION_FP64 ? "fp64"
-                                                                                          : "bf16";
-      std::error_code error;
-      std::filesystem::create_directories(profile_galvatron_dir, error);
-      const std::string computation =
-          profile_galvatron_dir + "/" +
-          galvatron::interop::GalvatronComputationProfileFileName(precision, model->name());
-      const std::string memory =
-          profile_galvatron_dir + "/" +
-          galvatron::interop::GalvatronMemoryProfileFileName(precision, model->name());
-      for (const auto& [path, text] :
-           {std::pair{computation, files->computation}, std::pair{memory, files->memory}}) {
-        if (auto written = galvatron::WriteTextFile(path, text); !written.ok()) {
-          return Fail("profile: --galvatron-dir: " + std::string(written.message()));
-        }
+      auto written =
+          galvatron::interop::WriteGalvatronModelProfiles(*model, list, profile_galvatron_dir);
+      if (!written.ok()) {
+        return Fail("profile: --galvatron-dir: " + std::string(written.status().message()));
       }
-      spdlog::info("profile: Galvatron's files written to {} and {}", computation, memory);
+      spdlog::info("profile: Galvatron's files written to {} and {}", written->first,
+                   written->second);
     }
     return 0;
   }

@@ -515,6 +515,16 @@ TEST_CASE("Profiles written as Galvatron's files read back the same", "[interop]
     CheckSameProfile(profiles[0], (*again)[0], 32);
     CheckSameProfile(profiles[1], (*again)[1], 8);
     CheckSameProfile(profiles[2], (*again)[2], 32);
+    // Written into a folder under Galvatron's names for the model's precision.
+    auto paths = WriteGalvatronModelProfiles(t5, profiles, dir.File("galvatron/configs"));
+    INFO(paths.status().message());
+    REQUIRE(paths.ok());
+    CHECK(paths->first == dir.File("galvatron/configs/computation_profiling_" +
+                                   PrecisionToken(t5.precision()) + "_t5-test_all.json"));
+    CHECK(paths->second == dir.File("galvatron/configs/memory_profiling_" +
+                                    PrecisionToken(t5.precision()) + "_t5-test_all.json"));
+    CHECK(ReadTextFile(paths->first).value() == written->computation);
+    CHECK(ReadTextFile(paths->second).value() == written->memory);
     // A profile missing is named.
     profiles.erase(profiles.begin() + 1);
     auto missing = FormatGalvatronModelProfiles(t5, profiles);
