@@ -87,7 +87,8 @@ PeerWatch::PeerWatch(const PeerWatchConfig& config, c10::intrusive_ptr<c10d::Sto
     : config_(config),
       store_(std::move(store)),
       own_(std::move(own)),
-      peers_(static_cast<size_t>(config.world_size)) {}
+      peers_(static_cast<size_t>(config.world_size)),
+      where_(absl::StrCat("rank ", config.rank)) {}
 
 absl::StatusOr<std::unique_ptr<PeerWatch>> PeerWatch::Start(const PeerWatchConfig& config,
                                                             c10::intrusive_ptr<c10d::Store> store) {
@@ -159,9 +160,11 @@ void PeerWatch::Run() {
     }
     if (failure) {
       bool exit_now = false;
+      std::string where;
       {
         absl::MutexLock lock(&mu_);
         if (stop_) return;
+        where = where_;
         // A main thread that is leaving reports the record itself, unless
         // the store is gone (then nothing it waits for can come).
         if (state_ == State::kRunning || store_lost) {
@@ -170,9 +173,9 @@ void PeerWatch::Run() {
         }
       }
       if (exit_now) {
-        const std::string message =
-            failure->rank == rank ? failure->message
-                                  : absl::StrCat("rank ", rank, " stopped: ", failure->message);
+        const std::string message = failure->rank == rank
+                                        ? failure->message
+                                        : absl::StrCat(where, " stopped: ", failure->message);
         if (!store_lost) {
           try {
             if (rank != 0) {
@@ -319,6 +322,11 @@ absl::Status PeerWatch::ReportFailure(const absl::Status& error) {
   absl::MutexLock lock(&mu_);
   if (!reported_) reported_ = status;
   return *reported_;
+}
+
+void PeerWatch::SetWhere(std::string where) {
+  absl::MutexLock lock(&mu_);
+  where_ = std::move(where);
 }
 
 absl::Status PeerWatch::Leave(const absl::Status& outcome) {

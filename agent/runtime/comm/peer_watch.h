@@ -77,9 +77,10 @@ class PeerWatch {
   PeerWatch(const PeerWatch&) = delete;
   PeerWatch& operator=(const PeerWatch&) = delete;
 
-  // See TcpRendezvous::ReportFailure and Leave.
+  // See TcpRendezvous::ReportFailure, Leave and SetWhere.
   absl::Status ReportFailure(const absl::Status& error);
   absl::Status Leave(const absl::Status& outcome);
+  void SetWhere(std::string where);
 
  private:
   enum class State { kRunning, kLeaving, kExiting };
@@ -121,6 +122,9 @@ class PeerWatch {
   std::set<int> silent_ ABSL_GUARDED_BY(mu_);  // rank 0: peers gone silent
   std::optional<absl::Status> reported_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> left_ ABSL_GUARDED_BY(mu_);
+  // What this rank is doing ("rank 0, step 7"), the subject of the message
+  // the watch ends the process with when a peer failed.
+  std::string where_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace galvatron::runtime

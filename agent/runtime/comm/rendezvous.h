@@ -79,6 +79,11 @@ class TcpRendezvous final : public RendezvousStore {
   // outlives their use of it. Returns `outcome` as ReportFailure words it;
   // later calls return the same.
   absl::Status Leave(const absl::Status& outcome);
+  // What this rank is doing now ("rank 0, step 7"; default "rank 0"): when
+  // the peer watch ends the process because another rank failed, its
+  // message says "<where> stopped: rank 1 failed: ...", as an error of the
+  // rank's own work would.
+  void SetWhere(std::string where);
 
   absl::Status Set(const std::string& key, const std::string& value) override;
   absl::StatusOr<std::string> Get(const std::string& key) override;

@@ -54,6 +54,10 @@ absl::Status TcpRendezvous::ReportFailure(const absl::Status& error) {
   return watch_ == nullptr ? error : watch_->ReportFailure(error);
 }
 
+void TcpRendezvous::SetWhere(std::string where) {
+  if (watch_ != nullptr) watch_->SetWhere(std::move(where));
+}
+
 absl::Status TcpRendezvous::Leave(const absl::Status& outcome) {
   return watch_ == nullptr ? outcome : watch_->Leave(outcome);
 }

@@ -191,58 +191,58 @@ absl::Status RunTraining(const TrainOptions& o) {
   for (int64_t step = t->first_step; step < o.steps; ++step) {
     // A failed step is reported to the other ranks before this rank's
     // process groups are torn down, so they stop instead of waiting for it.
-    absl::Status done =
-        RunGuarded(absl::StrCat(at_rank, ", step ", step + 1), [&]() -> absl::Status {
-          StepRecord record;
-          record.step = step + 1;
-          record.start = std::chrono::steady_clock::now();
-          t->metrics->StartStep();
-          grads.ZeroGrads();
-          ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
-          record.loss_scale = 1.0 / counted_tokens;
-          // With loss scaling the backward runs on the loss times the
-          // scale; the gradients are divided by it again before clipping.
-          const double scale = t->scaler ? t->scaler->scale() : 1.0;
-          ASSIGN_OR_RETURN(const ScheduleResult run,
-                           t->executor->Run(step, record.loss_scale * scale));
-          RETURN_IF_ERROR(grads.Finish());
-          comm.FinishSends();
-          if ((o.inject_nonfinite_grad_rank < 0 || o.inject_nonfinite_grad_rank == o.rank) &&
-              std::count(o.inject_nonfinite_grad_steps.begin(), o.inject_nonfinite_grad_steps.end(),
-                         step + 1) > 0) {
-            InjectNonFiniteGradient(stage);
-          }
-          optimizer.PrepareGrads();
-          record.grad_norm = GlobalGradNorm(stage, comm);
-          bool update = true;
-          if (t->scaler) {
-            // The norm is a sum over the world: every rank decides alike.
-            update = t->scaler->Update(std::isfinite(record.grad_norm));
-            if (update) {
-              ScaleGrads(optimizer.params(), 1.0 / scale);
-              record.grad_norm /= scale;
-            } else if (o.rank == 0) {
-              spdlog::warn(
-                  "step {}: non-finite gradients at loss scale {}: step skipped, scale "
-                  "now {}",
-                  step + 1, scale, t->scaler->scale());
-            }
-          }
-          if (update) {
-            ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
-            record.learning_rate = optimizer.Step(step);
-            grads.BroadcastUpdated();
-          }
-          record.model_state_bytes = ModelStateBytes(stage, optimizer.adamw());
-          record.loss_sum = run.loss_sum;
-          record.waited = run.waited;
-          RETURN_IF_ERROR(t->metrics->Record(record));
-          if (CheckpointDue(o, step + 1)) {
-            RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage,
-                                           optimizer.adamw(), t->scaler.get()));
-          }
-          return absl::OkStatus();
-        });
+    const std::string at_step = absl::StrCat(at_rank, ", step ", step + 1);
+    comm.SetWhere(at_step);
+    absl::Status done = RunGuarded(at_step, [&]() -> absl::Status {
+      StepRecord record;
+      record.step = step + 1;
+      record.start = std::chrono::steady_clock::now();
+      t->metrics->StartStep();
+      grads.ZeroGrads();
+      ASSIGN_OR_RETURN(const double counted_tokens, t->batches->CountedTokens(step));
+      record.loss_scale = 1.0 / counted_tokens;
+      // With loss scaling the backward runs on the loss times the
+      // scale; the gradients are divided by it again before clipping.
+      const double scale = t->scaler ? t->scaler->scale() : 1.0;
+      ASSIGN_OR_RETURN(const ScheduleResult run, t->executor->Run(step, record.loss_scale * scale));
+      RETURN_IF_ERROR(grads.Finish());
+      comm.FinishSends();
+      if ((o.inject_nonfinite_grad_rank < 0 || o.inject_nonfinite_grad_rank == o.rank) &&
+          std::count(o.inject_nonfinite_grad_steps.begin(), o.inject_nonfinite_grad_steps.end(),
+                     step + 1) > 0) {
+        InjectNonFiniteGradient(stage);
+      }
+      optimizer.PrepareGrads();
+      record.grad_norm = GlobalGradNorm(stage, comm);
+      bool update = true;
+      if (t->scaler) {
+        // The norm is a sum over the world: every rank decides alike.
+        update = t->scaler->Update(std::isfinite(record.grad_norm));
+        if (update) {
+          ScaleGrads(optimizer.params(), 1.0 / scale);
+          record.grad_norm /= scale;
+        } else if (o.rank == 0) {
+          spdlog::warn(
+              "step {}: non-finite gradients at loss scale {}: step skipped, scale "
+              "now {}",
+              step + 1, scale, t->scaler->scale());
+        }
+      }
+      if (update) {
+        ClipGrads(optimizer.params(), optimizer.clip_norm(), record.grad_norm);
+        record.learning_rate = optimizer.Step(step);
+        grads.BroadcastUpdated();
+      }
+      record.model_state_bytes = ModelStateBytes(stage, optimizer.adamw());
+      record.loss_sum = run.loss_sum;
+      record.waited = run.waited;
+      RETURN_IF_ERROR(t->metrics->Record(record));
+      if (CheckpointDue(o, step + 1)) {
+        RETURN_IF_ERROR(SaveCheckpoint(o.checkpoint_dir, step + 1, o.rank, comm, stage,
+                                       optimizer.adamw(), t->scaler.get()));
+      }
+      return absl::OkStatus();
+    });
     if (!done.ok()) return comm.ReportFailure(done);
     if (o.stop_after == step + 1) {
       spdlog::info("rank {}: stopped after step {} as asked (--stop-after)", o.rank, step + 1);

@@ -52,6 +52,10 @@ absl::Status TrainerComm::ReportFailure(const absl::Status& error) {
   return rendezvous_ == nullptr ? error : rendezvous_->ReportFailure(error);
 }
 
+void TrainerComm::SetWhere(std::string where) {
+  if (rendezvous_ != nullptr) rendezvous_->SetWhere(std::move(where));
+}
+
 void TrainerComm::WorldSum(torch::Tensor& t) {
   if (world() == 1) return;
   t.copy_(AllReduce(t.to(device_), grads_->world_group()));

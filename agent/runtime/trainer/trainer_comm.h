@@ -68,6 +68,9 @@ class TrainerComm {
   // groups are torn down (which can wait for the peers). Returns the error
   // as the other ranks will see it; a world of one returns `error`.
   absl::Status ReportFailure(const absl::Status& error);
+  // What this rank is doing ("rank 0, step 7"), named when the peer watch
+  // stops the process because another rank failed.
+  void SetWhere(std::string where);
 
  private:
   // Shared with the caller (TrainOptions::rendezvous_holder), who leaves the

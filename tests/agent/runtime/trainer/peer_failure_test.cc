@@ -4,8 +4,11 @@
 // other nodes would be. Rank 2 killed mid-step (the others blocked in
 // collectives with it or waiting on ranks that are), rank 2 killed while
 // the group is still forming (only the heartbeat can tell), and rank 0 (the
-// store's host) killed mid-step. A rank that ends by a signal (an abort, a
-// segfault) or does not end in time fails the test.
+// store's host) killed mid-step; and rank 2 frozen (SIGSTOP: its
+// connections stay open, so only the heartbeat can tell), where the others
+// are stopped by the peer watch and still say which step they were in. A
+// rank that ends by a signal (an abort, a segfault) or does not end in time
+// fails the test.
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -83,7 +86,7 @@ class Run {
       INFO("rank " << r << " exit " << code << " after " << seconds << " s; its log:\n" << Log(r));
       CHECK(code == 1);  // -1: still running after 60 s; 128 + n: ended by signal n
       CHECK_THAT(Log(r), Catch::Contains("rank " + std::to_string(dead) + " failed"));
-      WARN("rank " << r << " stopped " << seconds << " s after rank " << dead << " was killed");
+      WARN("rank " << r << " stopped " << seconds << " s after rank " << dead << " failed");
     }
   }
 
@@ -132,6 +135,23 @@ TEST_CASE("A rank that dies while the group forms stops the others (default time
   run.rank(2).Signal(SIGKILL);
   const auto killed_at = Clock::now();
   run.CheckStopped({0, 1}, 2, killed_at);
+}
+
+TEST_CASE("A frozen rank stops the others through its heartbeat; each names its step",
+          "[runtime][train]") {
+  TempDir dir;
+  Run run(dir, "5");
+  run.StartRank0();
+  for (int r = 1; r < 4; ++r) run.StartRank(r);
+  REQUIRE(WaitFor([&] { return run.StepsDone() >= 1; }, std::chrono::seconds(120)));
+  run.rank(2).Signal(SIGSTOP);
+  const auto frozen_at = Clock::now();
+  run.CheckStopped({0, 1, 3}, 2, frozen_at);
+  for (int r : {0, 1, 3}) {
+    INFO("rank " << r << "'s log:\n" << run.Log(r));
+    CHECK_THAT(run.Log(r), Catch::Contains("rank " + std::to_string(r) + ", step "));
+    CHECK_THAT(run.Log(r), Catch::Contains("no heartbeat"));
+  }
 }
 
 TEST_CASE("Rank 0, the store's host, killed mid-step stops every other rank", "[runtime][train]") {
