@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/runtime/comm/wait_clock.h"
 
 namespace galvatron::runtime {
 namespace {
@@ -27,7 +28,7 @@ int64_t PartSize(const at::Tensor& x, const CommGroup& group, int64_t dim) {
   return extent / group.size();
 }
 
-void Wait(const c10::intrusive_ptr<c10d::Work>& work) { work->wait(); }
+void Wait(const c10::intrusive_ptr<c10d::Work>& work) { WaitFor(work, WaitKind::kModel); }
 
 // Gloo in LibTorch 1.13 answers reduce_scatter with an error.
 bool HasReduceScatter(const CommGroup& group) {

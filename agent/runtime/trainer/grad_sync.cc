@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "agent/runtime/comm/collectives.h"
+#include "agent/runtime/comm/wait_clock.h"
 
 namespace galvatron::runtime {
 namespace {
@@ -83,7 +84,7 @@ void GradSync::ReduceZero2ToOwners() {
     b.work = b.group->process_group->reduce(b.flat, options);
   }
   for (Batch& b : batches) {
-    b.work->wait();
+    WaitFor(b.work, WaitKind::kGradientSync);
     const bool mine = b.owner == b.group->rank;
     int64_t at = 0;
     for (Param* p : b.params) {
@@ -122,7 +123,7 @@ void GradSync::BroadcastUpdated() {
       std::vector<torch::Tensor> flat{torch::cat(parts).to(wire_)};
       c10d::BroadcastOptions options;
       options.rootRank = owner;
-      group->process_group->broadcast(flat, options)->wait();
+      WaitFor(group->process_group->broadcast(flat, options), WaitKind::kGradientSync);
       int64_t at = 0;
       for (torch::Tensor& t : mine) {
         t.copy_(flat[0].narrow(0, at, t.numel()).view_as(t));

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "agent/runtime/comm/wait_clock.h"
+
 namespace galvatron::runtime {
 
 struct GradientReducer::Hook : torch::autograd::FunctionPostHook {
@@ -56,7 +58,7 @@ void GradientReducer::Finish() {
   armed_ = false;
   for (Bucket& b : buckets_) {
     if (!b.work) continue;
-    b.work->wait();
+    WaitFor(b.work, WaitKind::kGradientSync);
     int64_t at = 0;
     for (torch::Tensor& p : b.params) {
       p.mutable_grad().copy_(b.flat.narrow(0, at, p.numel()).view_as(p));

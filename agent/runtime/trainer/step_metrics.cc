@@ -53,6 +53,8 @@ absl::StatusOr<std::unique_ptr<StepMetricsWriter>> StepMetricsWriter::Open(const
 }
 
 absl::Status StepMetricsWriter::Record(const StepRecord& r) {
+  // Before the collectives below, which are the metrics', not the step's.
+  const WaitTotals waits = ReadWaitTotals() - waits_at_start_;
   ParallelContext& ctx = comm_.model();
   const int pp = ctx.pp();
   // Each stage's busy time: its schedule without the waits for messages
@@ -80,6 +82,9 @@ absl::Status StepMetricsWriter::Record(const StepRecord& r) {
   metric.set_learning_rate(r.learning_rate);
   metric.set_grad_norm(r.grad_norm);
   for (int k = 0; k < pp; ++k) metric.add_stage_seconds(stage_seconds[k].item<double>());
+  metric.set_communication_wait_seconds(waits.model_seconds);
+  metric.set_communication_waits(waits.model_waits);
+  metric.set_gradient_sync_wait_seconds(waits.sync_seconds);
   JsonPrintOptions compact;
   compact.pretty = false;
   compact.always_print_defaults = true;

@@ -1,7 +1,9 @@
 // Per-step metrics of a training run: the step's loss (the sum over every
 // rank's counted tokens, scaled to the global batch's mean), time and
-// throughput, each pipeline stage's busy time, peak memory, the model-state
-// bytes this rank holds, the learning rate and the gradient norm. Rank 0
+// throughput, each pipeline stage's busy time, rank 0's time blocked waiting
+// for communication (in the passes, and for the gradient sync), peak
+// memory, the model-state bytes this rank holds, the learning rate and the
+// gradient norm. Rank 0
 // writes them as one JSON object per line (v1::StepMetrics) to --metrics-out
 // and logs them.
 //
@@ -18,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/runtime/comm/wait_clock.h"
 #include "agent/runtime/device/device.h"
 #include "agent/runtime/trainer/stage.h"
 #include "agent/runtime/trainer/trainer.h"
@@ -56,8 +59,12 @@ class StepMetricsWriter {
                                                                  TrainerComm& comm,
                                                                  int global_batch, int seq);
 
-  // At the start of a step: starts timing the device's work.
-  void StartStep() { timer_.Start(); }
+  // At the start of a step: starts timing the device's work and the waits
+  // for communication.
+  void StartStep() {
+    timer_.Start();
+    waits_at_start_ = ReadWaitTotals();
+  }
 
   // Sums the loss and takes the slowest rank's busy time of each stage over
   // the world (timed on the device: CUDA events); rank 0 writes and logs
@@ -72,6 +79,7 @@ class StepMetricsWriter {
   int global_batch_;
   int seq_;
   DeviceTimer timer_;
+  WaitTotals waits_at_start_;
   std::ofstream out_;
 };
 

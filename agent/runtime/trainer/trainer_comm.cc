@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/runtime/comm/c10d_store.h"
 #include "agent/runtime/comm/collectives.h"
+#include "agent/runtime/comm/wait_clock.h"
 #include "common/json_file.h"
 #include "common/status_macros.h"
 
@@ -83,12 +84,12 @@ void TrainerComm::Send(const torch::Tensor& t, int to, int tag, Lane lane) {
 torch::Tensor TrainerComm::Receive(at::IntArrayRef shape, const torch::TensorOptions& options,
                                    int from, int tag, Lane lane) {
   std::vector<torch::Tensor> tensors{torch::empty(shape, options.device(device_))};
-  LaneGroup(lane).process_group->recv(tensors, from, tag)->wait();
+  WaitFor(LaneGroup(lane).process_group->recv(tensors, from, tag), WaitKind::kModel);
   return tensors[0].to(options.device());
 }
 
 void TrainerComm::FinishSends() {
-  for (auto& [work, tensor] : sends_) work->wait();
+  for (auto& [work, tensor] : sends_) WaitFor(work, WaitKind::kModel);
   sends_.clear();
 }
 

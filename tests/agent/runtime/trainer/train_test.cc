@@ -55,6 +55,7 @@ struct Piece {
 struct Run {
   std::vector<double> losses;
   std::vector<double> grad_norms;
+  std::vector<v1::StepMetrics> metrics;
   std::multimap<std::string, Piece> pieces;
 };
 
@@ -97,6 +98,7 @@ Run Train(const testing::TempDir& dir, const std::string& tag, int nproc, const 
     CHECK(m.model_state_bytes() > 0);
     run.losses.push_back(m.loss());
     run.grad_norms.push_back(m.grad_norm());
+    run.metrics.push_back(m);
   }
   if (nproc == 1) {
     ReadDump(dir.File(tag + ".txt"), &run);
@@ -246,6 +248,38 @@ TEST_CASE("Tensor and sequence parallelism equal single-process training", "[run
     s.layers = All({2, kUlysses, kDdp, false});
     s.embedding = {2, kUlysses, kDdp, false};
     Check("llama-tiny", "ulysses2", s);
+  }
+}
+
+TEST_CASE("Step metrics say how long rank 0 waited for communication", "[runtime][train]") {
+  testing::TempDir dir;
+  PlanShape s;
+  s.world = 2;
+  const Run ddp = Train(dir, "waits-ddp", 2, WritePlan(dir, "waits-ddp.json", s), "gpt-tiny");
+  s.layers = All({2, kNone, kDdp, false});
+  s.embedding = {2, kNone, kDdp, false};
+  const Run tp = Train(dir, "waits-tp", 2, WritePlan(dir, "waits-tp.json", s), "gpt-tiny");
+  REQUIRE(ddp.metrics.size() == 5);
+  REQUIRE(tp.metrics.size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    const v1::StepMetrics& d = ddp.metrics[i];
+    const v1::StepMetrics& t = tp.metrics[i];
+    INFO("step " << i + 1 << ": ddp " << d.ShortDebugString() << "; tp " << t.ShortDebugString());
+    // DDP: the bucketed gradient all-reduce, waited for after the backward
+    // pass; in the passes only the gradient norm's all-reduce.
+    CHECK(d.gradient_sync_wait_seconds() > 0);
+    CHECK(d.communication_waits() == 1);
+    // Megatron TP over every layer and a vocabulary-parallel embedding/head,
+    // in each of the 2 micro-batches: four all-reduces per layer (two
+    // forward, two backward), the embedding's and the head's (one each) and
+    // the cross-entropy's three; then the gradient norm's. No data
+    // parallelism, so no gradient sync.
+    CHECK(t.communication_waits() == 2 * (4 * 4 + 2 + 3) + 1);
+    CHECK(t.communication_wait_seconds() > 0);
+    CHECK(t.gradient_sync_wait_seconds() == 0);
+    for (const v1::StepMetrics* m : {&d, &t}) {
+      CHECK(m->communication_wait_seconds() + m->gradient_sync_wait_seconds() < m->step_seconds());
+    }
   }
 }
 
