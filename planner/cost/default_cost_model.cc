@@ -11,15 +11,17 @@
 //     mixed-precision Adam: 2 weights + 2 grads + 12 fp32 master, m, v):
 //     DDP 16, ZeRO-1 4 + 12/d, ZeRO-2 2 + 14/d, ZeRO-3 16/d (Galvatron:
 //     (1/d + 0.003) with 7/8, 6/8, 5/4 variants per chunks/async).
-//     ZeRO-3 communication: forward all-gather of weights (overlapped with
-//     the forward pass), backward all-gather + gradient reduce-scatter
-//     (overlapped with backward) = 1.5 × the DDP volume; no-sync steps keep
-//     both all-gathers (Galvatron: one forward all-gather only).
-//  4. Megatron TP without SP: 4 all-reduces of b·s·h per layer (2 forward,
-//     2 backward); with SP: 4 all-gathers + 4 reduce-scatters; Ulysses: 4
-//     all-to-alls of the rank's own b·(s/sp)·h buffer (Galvatron: 6
-//     all-gather latencies for TP in both cases, all-to-alls of b·s·h).
-//     ×1.5 with checkpointing (the recomputed forward repeats its half).
+//     ZeRO-3 communication: see fix 12.
+//  4. Tensor/sequence-parallel collectives as the runtime issues them, each
+//     at its own measured time: Megatron TP without SP, one all-reduce of
+//     b·s·h per attention block and per MLP in each direction (4 per GPT
+//     layer, 6 per T5 decoder layer with its cross-attention); with SP an
+//     all-gather and a reduce-scatter in their place; Ulysses, per attention
+//     block and direction, four all-to-alls of the rank's own b·(s/sp)
+//     tokens — the queries and the output at h, the keys and values at
+//     kv/heads of it (8 per GPT layer; Galvatron: 6 all-gather latencies for
+//     TP in both cases, 4 all-to-alls of b·s·h for Ulysses). ×1.5 with
+//     checkpointing (the recomputed forward repeats its half).
 //  5. The layer-switch cost in real units, as the runtime redistributes: an
 //     all-reduce of the stage's whole micro-batch (m·s·h) over the stage,
 //     forward and backward, also between the embedding/head and the layers
@@ -34,7 +36,11 @@
 //     activations are sequence-sharded, forward and backward per stage,
 //     spread over the layers of a stage (num_layers / pp); Galvatron spreads
 //     pp·2·b·s·h over the layers of one layer type.
-//  8. The embedding's gradient all-reduce at the ring volume 2(d−1)/d (Galvatron:
+//  8. Vocabulary-parallel ends as the runtime runs them: the embedding's
+//     all-reduce of its b·s·h output (forward) and the head's of its input
+//     gradient (backward), plus the cross-entropy's three all-reduces of one
+//     value per token (Galvatron: none for the cross-entropy).
+//     The embedding's gradient all-reduce at the ring volume 2(d−1)/d (Galvatron:
 //     (d−1)/d × 0.5), plus, for tied embeddings with pp > 1, the all-reduce of
 //     the word-embedding gradients between the first and the last stage.
 //  9. Micro-batch size ceil(gbsz / chunks / dp) (Galvatron floors).
@@ -48,6 +54,13 @@
 //     broadcasts the parameters it updated ((d−1)/d of the weights, exposed);
 //     Galvatron gives ZeRO-2 DDP's overlapped all-reduce and ZeRO-1 does not
 //     exist there. Both count as gradient synchronisation (once per step).
+// 12. ZeRO-3 communicates as the runtime does: before each forward and each
+//     backward pass of a layer (and of the embedding/head) its weights are
+//     all-gathered, and once its gradients are complete they are
+//     reduce-scattered — every micro-batch, with nothing prefetched, so the
+//     pass waits for each: all exposed, critical-path communication (not
+//     gradient synchronisation). Galvatron overlaps the three with the
+//     passes and reduce-scatters only once per step.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -203,23 +216,33 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   const double all_reduce = 2 * share * grad_mb * coe * sync;
   const double gather = share * weight_mb * coe;
   const double scatter = share * grad_mb * coe * sync;
-  const double fwd_comm = zero3 ? gather : 0;
   const bool zero2 = s.dp_type == DpType::kZero2;
   const bool zero12 = zero2 || s.dp_type == DpType::kZero1;
-  const double bwd_sync = zero3 ? gather + scatter : zero2 ? 0 : all_reduce;
-  const double bwd_no_sync = zero3 ? gather : 0;
+  const double bwd_sync = zero3 || zero2 ? 0 : all_reduce;
   // Fix 11: after the backward pass and the optimizer step, exposed.
   const double after_step = (zero2 ? scatter : 0) + (zero12 ? gather * sync : 0);
+  // Fix 12: ZeRO-3's blocking gathers and reduce-scatter, every micro-batch.
+  const double zero3_time = zero3 && d > 1 ? 2 * hw_.LatencyMs(Op::kAllGather, d, weight_mb) +
+                                                 hw_.LatencyMs(Op::kReduceScatter, d, grad_mb)
+                                           : 0;
 
   // Tensor / sequence parallel communication (fix 4), exposed.
   double tp_time = 0;
   const double act_mb = static_cast<double>(lbsz) * t.info.seq_len * t.info.hidden * elem / kMb;
+  const int attentions = t.group.kind() == v1::LAYER_KIND_T5_DECODER ? 2 : 1;
   if (s.tp > 1) {
-    tp_time = s.megatron_sp ? 4 * (hw_.LatencyMs(Op::kAllGather, s.tp, act_mb) +
-                                   hw_.LatencyMs(Op::kReduceScatter, s.tp, act_mb))
-                            : 4 * hw_.LatencyMs(Op::kAllReduce, s.tp, act_mb);
+    const int per_direction = attentions + 1;  // each attention block and the MLP
+    tp_time = 2 * per_direction *
+              (s.megatron_sp ? hw_.LatencyMs(Op::kAllGather, s.tp, act_mb) +
+                                   hw_.LatencyMs(Op::kReduceScatter, s.tp, act_mb)
+                             : hw_.LatencyMs(Op::kAllReduce, s.tp, act_mb));
   } else if (s.sp > 1) {
-    tp_time = 4 * hw_.LatencyMs(Op::kAllToAll, s.sp, act_mb / s.sp);
+    const double heads = std::max(t.group.heads(), 1);
+    const double kv = t.group.kv_heads() > 0 ? t.group.kv_heads() : heads;
+    const double own_mb = act_mb / s.sp;
+    tp_time = 2 * attentions *
+              (2 * hw_.LatencyMs(Op::kAllToAll, s.sp, own_mb) +
+               2 * hw_.LatencyMs(Op::kAllToAll, s.sp, own_mb * kv / heads));
   }
   if (s.checkpoint) tp_time *= 1.5;
 
@@ -234,10 +257,10 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   }
 
   const double scale = 0.001 * options_.costmodel_coe;
-  const double fwd = Overlap(fwd_comm, fct);
   LayerCost out;
-  out.seconds = (fwd + Overlap(bwd_sync, bct) + tp_time + p2p_time + after_step) * scale;
-  out.seconds_no_sync = (fwd + Overlap(bwd_no_sync, bct) + tp_time + p2p_time) * scale;
+  out.seconds =
+      (fct + Overlap(bwd_sync, bct) + zero3_time + tp_time + p2p_time + after_step) * scale;
+  out.seconds_no_sync = (fct + bct + zero3_time + tp_time + p2p_time) * scale;
   out.compute_seconds = (fct + bct) * scale;
 
   // Memory (fixes 3 and 6).
@@ -305,7 +328,15 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     return hw_.LatencyMs(Op::kAllReduce, e.tp, mb);
   };
   const double tp_first = tp_end(in_.types.front().info.seq_len);
-  const double tp_last = tp_end(in_.types.back().info.seq_len);
+  // The vocabulary-parallel cross-entropy adds three all-reduces of one
+  // value per token (the logits' maximum, the target's logit, the sum of
+  // exponentials), small enough that their latency is their cost.
+  const auto cross_entropy = [&]() {
+    if (e.tp <= 1) return 0.0;
+    const double mb = static_cast<double>(lbsz) * in_.types.back().info.seq_len * elem / kMb;
+    return 3 * hw_.LatencyMs(Op::kAllReduce, e.tp, mb);
+  };
+  const double tp_last = tp_end(in_.types.back().info.seq_len) + cross_entropy();
   const bool tied_copy = pp > 1 && in_.model.tie_embeddings() && in_.model.vocab_size() > 0;
 
   const double scale = 0.001 * options_.costmodel_coe;
@@ -316,14 +347,14 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     // Model states are 16 bytes per parameter under DDP (4 × fp32 MB).
     const double fp32_mb = states_ddp / 4;
     const double grad_mb = fp32_mb * elem / 4, weight_mb = fp32_mb * elem / 4;
-    const double fwd_comm = zero3 ? share * weight_mb * coe : 0;
     const double sync = options_.gradient_sync_factor;
     const bool zero2 = e.dp_type == DpType::kZero2;
     const bool zero12 = zero2 || e.dp_type == DpType::kZero1;
-    double bwd_sync = zero3   ? share * (weight_mb + grad_mb * sync) * coe
-                      : zero2 ? 0
-                              : 2 * share * grad_mb * coe * sync;
-    const double bwd_no_sync = zero3 ? share * weight_mb * coe : 0;
+    double bwd_sync = zero3 || zero2 ? 0 : 2 * share * grad_mb * coe * sync;
+    // Fix 12: ZeRO-3's blocking gathers and reduce-scatter, every micro-batch.
+    const double zero3_time = zero3 && d > 1 ? 2 * hw_.LatencyMs(Op::kAllGather, d, weight_mb) +
+                                                   hw_.LatencyMs(Op::kReduceScatter, d, grad_mb)
+                                             : 0;
     // Fix 11: ZeRO-2's reduce to the owners and ZeRO-1/2's broadcast of the
     // updated weights, exposed after the backward pass and the step.
     const double after_step =
@@ -337,9 +368,8 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     }
     const double fct = fct_all * split, bct = bct_all * split;
     const double tp_time = pp == 1 ? tp_first + tp_last : (i == 0 ? tp_first : tp_last);
-    const double fwd = Overlap(fwd_comm, fct);
-    out.seconds[i] = (fwd + Overlap(bwd_sync, bct) + tp_time + after_step) * scale;
-    out.seconds_no_sync[i] = (fwd + Overlap(bwd_no_sync, bct) + tp_time) * scale;
+    out.seconds[i] = (fct + Overlap(bwd_sync, bct) + zero3_time + tp_time + after_step) * scale;
+    out.seconds_no_sync[i] = (fct + bct + zero3_time + tp_time) * scale;
     out.compute_seconds[i] = (fct + bct) * scale;
 
     int in_flight = 1;

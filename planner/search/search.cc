@@ -166,7 +166,11 @@ struct SearchContext {
 // per-layer costs for the pipeline formula, and the solutions found so far.
 struct StageTables {
   StageDpProblem problem;
-  std::vector<cost::LayerCost> costs;            // [l * S + s]
+  std::vector<cost::LayerCost> costs;  // [l * S + s]
+  // Default mode: Switch() of one micro-batch into layer l, [(l * S + from)
+  // * S + to] (empty when no layout changes anywhere); the pipeline formula
+  // adds it to the stage's time. Galvatron's formulas leave it out.
+  std::vector<double> switch_seconds;
   std::map<int64_t, StageDpSolution> solutions;  // by budget
 };
 
@@ -181,7 +185,12 @@ bool Splits(const cost::LayerTypeInfo& info, const LayerStrategy& s) {
 }
 
 // The tables of one stage (layers [start, start + n) on pipeline stage
-// `stage`). Layer() and Switch() are pure: each layer type's costs are
+// `stage`). The DP's time of a layer: Galvatron's, the layer's time with
+// gradient sync, switches as Switch() prices one; default mode: what the
+// layer adds to the iteration of a one-stage pipeline, (chunks − 1) micro-
+// batches without sync, one with it, and a switch every micro-batch — the
+// iteration time itself for pp = 1 (PipelineSeconds), and for pp > 1 a
+// stage's own part of it. Layer() and Switch() are pure: each layer type's costs are
 // computed once per stage (a stage of a uniform model repeats one layer),
 // and its S x S switch costs once per task (`switch_of_type`, kept by the
 // caller across stages and partitions). Stops early (leaving the tables
@@ -197,6 +206,8 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
   t.problem.time.resize(static_cast<size_t>(n) * S);
   t.problem.memory.resize(static_cast<size_t>(n) * S);
   t.costs.resize(static_cast<size_t>(n) * S);
+  const bool galvatron = model.options().mode == cost::Mode::kGalvatron;
+  const int chunks = std::max(task.chunks, 1);
   bool any_switch = false;
   std::vector<double> inter(static_cast<size_t>(n) * S * S, 0.0);
   std::map<int, int> first_layer_of_type;  // in this stage
@@ -210,7 +221,8 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
                               ? model.Layer(type, layers[s], task.global_batch, task.chunks, stage)
                               : t.costs[first->second * S + s];
       t.costs[l * S + s] = c;
-      t.problem.time[l * S + s] = c.seconds;
+      t.problem.time[l * S + s] =
+          galvatron ? c.seconds : (chunks - 1) * c.seconds_no_sync + c.seconds;
       t.problem.memory[l * S + s] = static_cast<int64_t>(std::ceil(c.memory_mb - 1e-9));
       if (!Splits(info, layers[s])) t.problem.time[l * S + s] = kInf;  // unusable (stage_dp.h)
     }
@@ -230,7 +242,12 @@ void BuildStageTable(const CostModel& model, const SearchOptions& options, const
               inter.begin() + static_cast<std::ptrdiff_t>(l) * S * S);
     for (const double x : sw->second) any_switch = any_switch || x != 0;
   }
-  if (any_switch) t.problem.switch_cost = std::move(inter);
+  if (!any_switch) return;
+  if (!galvatron) {
+    t.switch_seconds = inter;
+    for (double& x : inter) x *= chunks;
+  }
+  t.problem.switch_cost = std::move(inter);
 }
 
 // The stage tables of one task's candidate list by (stage, first layer,
@@ -350,6 +367,13 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
       const cost::LayerCost& lc = tables.costs[l * S + sol.strategy[l]];
       c += lc.seconds_no_sync;
       r += lc.seconds;
+      if (l > 0 && !tables.switch_seconds.empty()) {
+        const double sw =
+            tables.switch_seconds[(static_cast<size_t>(l) * S + sol.strategy[l - 1]) * S +
+                                  sol.strategy[l]];
+        c += sw;
+        r += sw;
+      }
       compute += lc.compute_seconds;
       states += lc.states_mb;
       mem += static_cast<double>(problem.memory[l * S + sol.strategy[l]]);
@@ -1186,6 +1210,14 @@ absl::StatusOr<v1::Prediction> PredictPlan(const CostModel& model, const v1::Pla
           model.Layer(type_of[layer], s, task.global_batch, task.chunks, stage);
       r.stage_no_sync[stage] += c.seconds_no_sync;
       with_sync[stage] += c.seconds;
+      if (!galvatron && l > 0) {
+        // Default mode: the redistribution between layouts within a stage
+        // (the search's StageTables::switch_seconds).
+        const double sw = model.Switch(type_of[layer], cost::FromProto(plan.layers(layer - 1), pp),
+                                       s, task.global_batch, task.chunks);
+        r.stage_no_sync[stage] += sw;
+        with_sync[stage] += sw;
+      }
       r.stage_compute[stage] += c.compute_seconds;
     }
   }

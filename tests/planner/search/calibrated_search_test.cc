@@ -289,6 +289,61 @@ TEST_CASE("a vocabulary-parallel head over data-parallel layers pays the redistr
   CHECK(same->iteration_seconds() == Approx(plan->prediction().iteration_seconds()).epsilon(1e-12));
 }
 
+TEST_CASE("layers that change layout within a stage pay the redistribution") {
+  // gpt-tiny on 2 devices: the first two layers tensor-parallel, the other
+  // two data-parallel (and the head data-parallel): the runtime
+  // redistributes between layers 1 and 2 and from the head's layout
+  // into layer 0, each priced by Switch(); leaving layer 3 for the head
+  // changes nothing.
+  PlanInputs inputs = Inputs("gpt-tiny", 1, 2, 8);
+  for (const char* d : {"tp", "sp", "pp", "embedding_tp"}) inputs.request.add_disable(d);
+  inputs.request.set_micro_batches(2);
+  auto plan = BuildPlan(inputs, {});
+  REQUIRE(plan.ok());
+  REQUIRE(plan->layers_size() == 4);
+  v1::Plan mixed = *plan;
+  for (int l : {0, 1}) {
+    mixed.mutable_layers(l)->set_tp(2);
+    mixed.mutable_layers(l)->set_dp(1);
+  }
+  auto model = ModelFor(inputs, mixed);
+  auto predicted = PredictPlan(*model, mixed);
+  REQUIRE(predicted.ok());
+  const int m = mixed.micro_batches(), gbsz = mixed.global_batch();
+  cost::EmbeddingStrategy e;
+  e.dp = 2;
+  e.dp_type = cost::FromProto(mixed.embedding().dp_type());
+  const cost::EmbeddingCost ec = model->Embedding(e, gbsz, m);
+  double c = ec.seconds_no_sync[0], r = ec.seconds[0];
+  for (int l = 0; l < 4; ++l) {
+    const cost::LayerCost lc =
+        model->Layer(model->layer_type_of()[l], cost::FromProto(mixed.layers(l), 1), gbsz, m, 0);
+    c += lc.seconds_no_sync;
+    r += lc.seconds;
+  }
+  cost::LayerStrategy head;
+  head.dp = 2;
+  const cost::LayerStrategy tp = cost::FromProto(mixed.layers(0), 1);
+  const cost::LayerStrategy dp = cost::FromProto(mixed.layers(3), 1);
+  const double between = model->Switch(0, tp, dp, gbsz, m);
+  const double into = model->Switch(0, head, tp, gbsz, m);
+  CHECK(between > 0);
+  CHECK(model->Switch(0, dp, head, gbsz, m) == 0);
+  const double switches = between + into;
+  CHECK(predicted->iteration_seconds() ==
+        Approx((m - 1) * (c + switches) + r + switches).epsilon(1e-12));
+  // The search prices its own plans the same way: what it predicts for the
+  // plan it picks is what PredictPlan says of it.
+  inputs.request.clear_disable();
+  inputs.request.add_disable("pp");
+  auto picked = BuildPlan(inputs, {});
+  REQUIRE(picked.ok());
+  auto again = PredictPlan(*ModelFor(inputs, *picked), *picked);
+  REQUIRE(again.ok());
+  CHECK(again->iteration_seconds() ==
+        Approx(picked->prediction().iteration_seconds()).epsilon(1e-12));
+}
+
 TEST_CASE("calibrated predictions obey the physical bound") {
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> factor(0.2, 8.0);
