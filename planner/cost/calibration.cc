@@ -49,7 +49,8 @@ std::string Unusable(const v1::CalibrationSample& s, const CalibrationOptions& o
 
 v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
                                             double measured_seconds, double measured_spread,
-                                            int64_t steps_measured) {
+                                            int64_t steps_measured,
+                                            std::optional<MeasuredWaits> waits) {
   v1::CalibrationSample s;
   const v1::TimeBreakdown& b = uncalibrated.breakdown();
   double compute = b.compute_seconds() + b.bubble_seconds();
@@ -60,6 +61,12 @@ v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
   s.set_predicted_compute_seconds(compute);
   s.set_predicted_communication_seconds(communication);
   s.set_predicted_sync_seconds(std::clamp(b.gradient_sync_seconds(), 0.0, communication));
+  s.set_predicted_bubble_seconds(std::clamp(b.bubble_seconds(), 0.0, compute));
+  if (waits) {
+    s.set_waits_measured(true);
+    s.set_measured_communication_seconds(std::max(0.0, waits->communication_seconds));
+    s.set_measured_sync_seconds(std::max(0.0, waits->sync_seconds));
+  }
   s.set_measured_seconds(measured_seconds);
   s.set_measured_spread(measured_spread);
   s.set_steps_measured(steps_measured);
@@ -125,13 +132,31 @@ bool SolveFree(const Mat& a, const Vec& r, const std::array<bool, kFactors>& fix
   return true;
 }
 
+// Whether a sample's parts can be fitted apart: its run measured its waits
+// and its plan has one pipeline stage (rank 0's waits then stand for every
+// rank's; in a pipeline they also hold the first stage's share of the
+// bubble, which the breakdown does not give per stage).
+bool FitsParts(const v1::CalibrationSample& s) {
+  return s.waits_measured() && s.predicted_bubble_seconds() <= 0 &&
+         s.measured_communication_seconds() + s.measured_sync_seconds() < s.measured_seconds();
+}
+
 }  // namespace
 
 void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration) {
   // In units of the measured time: x = a / T, y = b / T, z = c / T; a
-  // perfect model has cf·x + mf·y + sf·z = 1 for every sample.
+  // perfect model has cf·x + mf·y + sf·z = 1 for every sample. A sample
+  // whose parts were measured (FitsParts) adds one row per part: cf·x =
+  // (T − waits) / T, mf·y = communication wait / T, sf·z = sync wait / T
+  // (with two factors, mf·(y + z) = all waits / T).
   Mat xtx{};
   Vec xt1{};
+  const auto add_row = [&](const Vec& v, double target) {
+    for (int i = 0; i < kFactors; ++i) {
+      xt1[i] += v[i] * target;
+      for (int j = 0; j < kFactors; ++j) xtx[i][j] += v[i] * v[j];
+    }
+  };
   double spp = 0, sp = 0;
   int n = 0;
   for (v1::CalibrationSample& s : *calibration->mutable_samples()) {
@@ -145,9 +170,26 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
                                               : 0.0;
     const Vec v{s.predicted_compute_seconds() / t, (s.predicted_communication_seconds() - sync) / t,
                 sync / t};
-    for (int i = 0; i < kFactors; ++i) {
-      xt1[i] += v[i];
-      for (int j = 0; j < kFactors; ++j) xtx[i][j] += v[i] * v[j];
+    add_row(v, 1);
+    if (FitsParts(s)) {
+      const double wm = s.measured_communication_seconds() / t;
+      const double ws = s.measured_sync_seconds() / t;
+      // Each part in relative terms: predicted p against measured m, both
+      // divided by max(p, m, 1/20 of the step), so that a part too small to
+      // matter cannot pull its factor around.
+      const auto part = [&](int factor, double predicted, double measured) {
+        const double scale = std::max({predicted, measured, 0.05});
+        Vec row{0, 0, 0};
+        row[factor] = predicted / scale;
+        add_row(row, measured / scale);
+      };
+      part(0, v[0], 1 - wm - ws);
+      if (options.separate_sync) {
+        part(1, v[1], wm);
+        part(2, v[2], ws);
+      } else {
+        part(1, v[1], wm + ws);  // v[2] is 0: the sync is in v[1]
+      }
     }
     const double whole = v[0] + v[1] + v[2];
     spp += whole * whole;

@@ -11,7 +11,9 @@
 //   c = exposed gradient synchronisation (data-parallel all-reduce or
 //       reduce-scatter after the last backward pass)
 // against its measured median step time T. The fit finds the three factors
-// (cf, mf, sf) that make cf·a + mf·b + sf·c closest to T in relative terms,
+// (cf, mf, sf) that make cf·a + mf·b + sf·c closest to T in relative terms
+// (and, where the job measured its waits for communication, each part
+// closest to its measured counterpart: docs/calibration.md),
 // and the planner then multiplies every compute time of the cluster's
 // profiles by cf, every communication time by mf, and the gradient sync by
 // sf instead, before it searches: separate factors, so a cluster whose
@@ -24,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,11 +57,19 @@ struct CalibrationOptions {
   bool separate_sync = true;
 };
 
+// What a run measured of its waits for communication (rank 0's medians,
+// v1::StepTimeComparison).
+struct MeasuredWaits {
+  double communication_seconds = 0;  // in the forward and backward passes
+  double sync_seconds = 0;           // for the gradient sync after them
+};
+
 // A sample from an uncalibrated prediction and a measurement; `used` and
 // `ignored_reason` are left for Refit.
 v1::CalibrationSample MakeCalibrationSample(const v1::Prediction& uncalibrated,
                                             double measured_seconds, double measured_spread,
-                                            int64_t steps_measured);
+                                            int64_t steps_measured,
+                                            std::optional<MeasuredWaits> waits = std::nullopt);
 
 // Judges every sample again (an excluded_reason excludes it for good; the
 // spread, step count and hardware profile are judged by `options`), sets

@@ -76,9 +76,14 @@ absl::StatusOr<v1::Calibration> CalibrationManager::Record(const v1::Job& job,
   const v1::StepTimeComparison& measured = job.step_time();
   const v1::Prediction& uncalibrated =
       plan.has_raw_prediction() ? plan.raw_prediction() : plan.prediction();
+  std::optional<cost::MeasuredWaits> waits;
+  if (measured.waits_measured()) {
+    waits = cost::MeasuredWaits{measured.measured_communication_wait_seconds(),
+                                measured.measured_sync_wait_seconds()};
+  }
   v1::CalibrationSample sample =
       cost::MakeCalibrationSample(uncalibrated, measured.measured_seconds(),
-                                  measured.measured_spread(), measured.steps_measured());
+                                  measured.measured_spread(), measured.steps_measured(), waits);
   sample.set_job_id(job.id());
   sample.set_plan_id(plan.id());
   sample.set_hardware_profile_id(hardware_id);

@@ -51,6 +51,15 @@ bool KilledBySignal(const v1::JobFailure& failure) {
   return absl::StartsWith(failure.exit_status(), "killed by signal");
 }
 
+// Whether a step's metrics carry its waits for communication: a worker that
+// measures them waits for something in every step of a multi-rank run (the
+// gradient sync of data parallelism, the collectives of tensor, sequence or
+// ZeRO-3 parallelism, a pipeline's messages); one rank, or an older worker,
+// reports nothing.
+bool ReportsWaits(const v1::StepMetrics& m) {
+  return m.communication_waits() > 0 || m.gradient_sync_wait_seconds() > 0;
+}
+
 // "job-3/000000000017": metrics rows sort by step within a job.
 std::string MetricsKey(const std::string& job_id, int64_t step) {
   char digits[32];
@@ -318,6 +327,9 @@ absl::Status JobManager::ReloadMetrics(int64_t number, const std::string& job_id
         e.step_seconds[m.step()] = m.step_seconds();
         e.stage_seconds[m.step()] =
             std::vector<double>(m.stage_seconds().begin(), m.stage_seconds().end());
+        if (ReportsWaits(m)) {
+          e.waits[m.step()] = {m.communication_wait_seconds(), m.gradient_sync_wait_seconds()};
+        }
       }
       if (m.step() >= e.job.last_metrics().step()) *e.job.mutable_last_metrics() = m;
     }
@@ -647,6 +659,10 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
           entry.step_seconds[m.step()] = m.step_seconds();
           entry.stage_seconds[m.step()] =
               std::vector<double>(m.stage_seconds().begin(), m.stage_seconds().end());
+          if (ReportsWaits(m)) {
+            entry.waits[m.step()] = {m.communication_wait_seconds(),
+                                     m.gradient_sync_wait_seconds()};
+          }
         }
         if (m.step() >= entry.job.last_metrics().step()) *entry.job.mutable_last_metrics() = m;
       }
@@ -668,6 +684,16 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
         }
         cmp->add_measured_stage_seconds(Median(values));
       }
+      // The waits are medians over the steps that report them; a run whose
+      // workers report none (one rank, or an older worker) has no measure.
+      std::vector<double> comm, sync;
+      for (const auto& [step, w] : entry.waits) {
+        comm.push_back(w.first);
+        sync.push_back(w.second);
+      }
+      cmp->set_waits_measured(!entry.waits.empty() && entry.waits.size() == times.size());
+      cmp->set_measured_communication_wait_seconds(cmp->waits_measured() ? Median(comm) : 0);
+      cmp->set_measured_sync_wait_seconds(cmp->waits_measured() ? Median(sync) : 0);
       const double pace = cmp->measured_seconds() > 0 ? cmp->measured_seconds()
                                                       : entry.job.last_metrics().step_seconds();
       entry.job.set_eta_seconds(pace * static_cast<double>(steps - entry.job.steps_done()));
@@ -1076,6 +1102,7 @@ absl::Status JobManager::Launch(int64_t number, const Entry& entry) {
         e.stored_through = spec.resume_step();
         e.step_seconds.clear();
         e.stage_seconds.clear();
+        e.waits.clear();
         e.failure.reset();
         e.job.clear_failure();
       });

@@ -159,6 +159,9 @@ class JobManager final : public v1::JobService::Service,
     int64_t stored_through = 0;
     std::map<int64_t, double> step_seconds;
     std::map<int64_t, std::vector<double>> stage_seconds;
+    // Rank 0's waits for communication in the passes and for the gradient
+    // sync (StepMetrics), by step; only steps whose workers reported waits.
+    std::map<int64_t, std::pair<double, double>> waits;
     // Checkpoint shards reported: step -> ranks.
     std::map<int64_t, std::set<int>> shards;
     std::optional<v1::JobFailure> failure;  // of the current attempt's task

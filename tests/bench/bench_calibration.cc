@@ -6,17 +6,21 @@
 // (planner/cost/calibration.h, search::PredictPlan).
 //
 //   bench_calibration --model M --hardware H.json --compute C.json
-//       --runs runs.tsv --fit 0,2,4 [--out calibration.json]
+//       --runs runs.tsv --fit 0,2,4 [--out calibration.json] [--waits use|ignore]
 //
 // runs.tsv: one plan per line, tab-separated: name, plan JSON file (as
 // `galvatron-planner search --json` writes it, uncalibrated), measured
-// median step time (s), its relative spread, steps measured.
+// median step time (s), its relative spread, steps measured, and
+// optionally rank 0's median waits for communication in the passes and for
+// the gradient sync (s; StepMetrics), which the fit then uses as a job's
+// sample does.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -39,6 +43,7 @@ struct Run {
   v1::Plan plan;
   double measured = 0, spread = 0;
   int64_t steps = 0;
+  std::optional<cost::MeasuredWaits> waits;
 };
 
 int Fail(const std::string& message) {
@@ -73,6 +78,7 @@ absl::StatusOr<double> Score(const v1::ModelSpec& model, const v1::HardwareProfi
 
 int main(int argc, char** argv) {
   std::string model_arg, hardware_path, compute_path, runs_path, fit_arg, out_path;
+  bool no_waits = false;  // --waits ignore: fit step times only
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--model")
@@ -87,6 +93,8 @@ int main(int argc, char** argv) {
       fit_arg = value;
     else if (flag == "--out")
       out_path = value;
+    else if (flag == "--waits")
+      no_waits = value == "ignore";
     else
       return Fail("unknown flag " + flag);
   }
@@ -94,7 +102,7 @@ int main(int argc, char** argv) {
       fit_arg.empty()) {
     return Fail(
         "usage: --model M --hardware H.json --compute C.json --runs runs.tsv --fit 0,2,4 "
-        "[--out calibration.json]");
+        "[--out calibration.json] [--waits use|ignore]");
   }
   auto model = LoadModelArgument(model_arg);
   if (!model.ok()) return Fail(std::string(model.status().message()));
@@ -112,9 +120,17 @@ int main(int argc, char** argv) {
     if (line.empty()) continue;
     std::vector<std::string> f = absl::StrSplit(line, '\t');
     Run r;
-    if (f.size() != 5 || !absl::SimpleAtod(f[2], &r.measured) ||
+    if ((f.size() != 5 && f.size() != 7) || !absl::SimpleAtod(f[2], &r.measured) ||
         !absl::SimpleAtod(f[3], &r.spread) || !absl::SimpleAtoi(f[4], &r.steps)) {
       return Fail("--runs: bad line: " + line);
+    }
+    if (f.size() == 7) {
+      cost::MeasuredWaits w;
+      if (!absl::SimpleAtod(f[5], &w.communication_seconds) ||
+          !absl::SimpleAtod(f[6], &w.sync_seconds)) {
+        return Fail("--runs: bad waits: " + line);
+      }
+      if (!no_waits) r.waits = w;
     }
     r.name = f[0];
     if (auto s = ReadJsonFile(f[1], &r.plan); !s.ok()) return Fail(std::string(s.message()));
@@ -158,8 +174,9 @@ int main(int argc, char** argv) {
     calibration.set_id("cal-bench-1");
     calibration.set_version(1);
     for (int i : fit) {
-      v1::CalibrationSample s = cost::MakeCalibrationSample(
-          runs[i].plan.prediction(), runs[i].measured, runs[i].spread, runs[i].steps);
+      v1::CalibrationSample s =
+          cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured, runs[i].spread,
+                                      runs[i].steps, runs[i].waits);
       s.set_job_id(runs[i].name);
       s.set_plan_id(runs[i].plan.id());
       *calibration.add_samples() = s;
@@ -213,8 +230,9 @@ int main(int argc, char** argv) {
       v1::Calibration c;
       for (int i = 0; i < n; ++i) {
         if (!(mask & (1 << i))) continue;
-        *c.add_samples() = cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured,
-                                                       runs[i].spread, runs[i].steps);
+        *c.add_samples() =
+            cost::MakeCalibrationSample(runs[i].plan.prediction(), runs[i].measured, runs[i].spread,
+                                        runs[i].steps, runs[i].waits);
       }
       cost::RefitCalibration(options, &c);
       double sum = 0;

@@ -12,9 +12,19 @@ struct Counter {
 };
 
 Counter& CounterFor(WaitKind kind) {
-  static Counter model, sync;
-  return kind == WaitKind::kModel ? model : sync;
+  static Counter model, sync, other;
+  switch (kind) {
+    case WaitKind::kModel:
+      return model;
+    case WaitKind::kGradientSync:
+      return sync;
+    case WaitKind::kOther:
+      break;
+  }
+  return other;
 }
+
+thread_local const WaitKind* scope_kind = nullptr;
 
 class Timed {
  public:
@@ -37,9 +47,15 @@ class Timed {
 }  // namespace
 
 void WaitFor(const c10::intrusive_ptr<c10d::Work>& work, WaitKind kind) {
-  Timed timed(kind);
+  Timed timed(scope_kind != nullptr ? *scope_kind : kind);
   work->wait();
 }
+
+WaitKindScope::WaitKindScope(WaitKind kind) : previous_(scope_kind), kind_(kind) {
+  scope_kind = &kind_;
+}
+
+WaitKindScope::~WaitKindScope() { scope_kind = previous_; }
 
 WaitTotals ReadWaitTotals() {
   WaitTotals t;

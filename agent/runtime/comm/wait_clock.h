@@ -22,6 +22,11 @@ enum class WaitKind {
   // the data-parallel reduction not already done) and the ZeRO-1/2
   // parameter broadcast after the optimizer step.
   kGradientSync,
+  // Timed apart and not reported: collectives no cost model prices whose
+  // wait is mostly the slowest rank finishing its step (the gradient norm's
+  // all-reduce); counting them as communication would charge that rank's
+  // lateness to the network.
+  kOther,
 };
 
 struct WaitTotals {
@@ -31,9 +36,25 @@ struct WaitTotals {
   double sync_seconds = 0;
 };
 
-// Blocks until `work` is done and adds the time to `kind`'s totals;
-// rethrows what work->wait() throws (the time still counts).
+// Blocks until `work` is done and adds the time to `kind`'s totals (or to
+// the kind of an enclosing WaitKindScope on this thread); rethrows what
+// work->wait() throws (the time still counts).
 void WaitFor(const c10::intrusive_ptr<c10d::Work>& work, WaitKind kind);
+
+// While it lives, every wait of this thread counts as `kind`, whatever its
+// call site says (e.g. the gradient norm's all-reduce, made through the
+// collectives that count as kModel elsewhere). Scopes nest.
+class WaitKindScope {
+ public:
+  explicit WaitKindScope(WaitKind kind);
+  ~WaitKindScope();
+  WaitKindScope(const WaitKindScope&) = delete;
+  WaitKindScope& operator=(const WaitKindScope&) = delete;
+
+ private:
+  const WaitKind* previous_;
+  const WaitKind kind_;
+};
 
 // The totals since the process started.
 WaitTotals ReadWaitTotals();

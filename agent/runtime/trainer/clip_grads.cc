@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "agent/runtime/comm/wait_clock.h"
+
 namespace galvatron::runtime {
 
 double GlobalGradNorm(const Stage& stage, TrainerComm& comm) {
@@ -15,6 +17,9 @@ double GlobalGradNorm(const Stage& stage, TrainerComm& comm) {
   }
   for (const auto& unit : stage.units) local += unit->GradSquareSum();
   torch::Tensor norm_sq = torch::full({1}, local, torch::TensorOptions().dtype(torch::kFloat64));
+  // Its wait is mostly the slowest rank finishing its step: not reported
+  // as communication (wait_clock.h).
+  WaitKindScope untracked(WaitKind::kOther);
   comm.WorldSum(norm_sq);
   return std::sqrt(norm_sq.item<double>());
 }

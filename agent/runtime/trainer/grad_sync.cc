@@ -31,6 +31,9 @@ void GradSync::ZeroGrads() {
 }
 
 absl::Status GradSync::Finish() {
+  // Every wait below is the step's gradient synchronisation, also the
+  // all-reduces made through the model's collectives.
+  WaitKindScope sync(WaitKind::kGradientSync);
   for (auto& unit : stage_.units) unit->Flush();
   for (Param& p : stage_.params) {
     if (p.sync != Sync::kZero3 && !p.tensor.grad().defined()) {

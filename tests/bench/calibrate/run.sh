@@ -11,7 +11,8 @@
 # plan), trains each ROUNDS times for STEPS steps (interleaved, so a busy
 # spell of the machine hits several plans, not all rounds of one), and takes
 # each round's median step time after the warm-up the planner uses for jobs
-# (the first step, or the first tenth). bench_calibration fits the planner's
+# (the first step, or the first tenth), and rank 0's median waits for
+# communication (StepMetrics). bench_calibration fits the planner's
 # calibration on the plans listed in FIT (default: one plan per dimension —
 # ddp, megatron-tp, zero3, pp2-1f1b-m4 — four of the nine), reports every
 # other choice of four too, and
@@ -27,6 +28,11 @@ mkdir -p "$work"
 model=tests/bench/train/gpt-bench.json
 bin=build/bin
 threads=$(( $(nproc) / nproc )); (( threads >= 1 )) || threads=1
+# Every micro-batch size the plans below run (global batch 16 over 1..2
+# ranks' batch shares and 1..8 micro-batches), so that no plan's time is an
+# extrapolation; 11 timed runs each, against the default 5, because the
+# profile is taken under load.
+micro_batches=1,2,4,8,16
 
 echo "probing $nproc CPU ranks and profiling the model ..." >&2
 $bin/galvatron-worker launch --nproc "$nproc" -- probe --out "$work/hardware.json" --log-level warn \
@@ -34,11 +40,11 @@ $bin/galvatron-worker launch --nproc "$nproc" -- probe --out "$work/hardware.jso
 loaders=()
 for ((i = 1; i < nproc; i++)); do
   $bin/galvatron-worker profile --model "$model" --out "$work/load-$i.json" --threads "$threads" \
-    --repeats 50 --log-level warn --accept-noisy &
+    --micro-batches "$micro_batches" --repeats 200 --log-level warn --accept-noisy &
   loaders+=($!)
 done
 $bin/galvatron-worker profile --model "$model" --out "$work/compute.json" --threads "$threads" \
-  --log-level warn --accept-noisy
+  --micro-batches "$micro_batches" --repeats 11 --log-level warn --accept-noisy
 for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 
 # name | memory per device | extra search flags. Each restriction leaves a
@@ -67,7 +73,7 @@ for c in "${cases[@]}"; do
   search "$name" "$memory" $flags
 done
 
-median_of() {  # metrics.jsonl -> "median spread steps"
+median_of() {  # metrics.jsonl -> "median spread steps comm-wait sync-wait"
   python3 - "$1" "$steps" <<'PY'
 import json, statistics, sys
 times = [float(json.loads(l)["stepSeconds"]) for l in open(sys.argv[1])]
@@ -79,10 +85,13 @@ def q(p):
     k = (len(t) - 1) * p
     lo = int(k); hi = min(lo + 1, len(t) - 1)
     return t[lo] + (t[hi] - t[lo]) * (k - lo)
-print(f"{med:.6f} {(q(0.9) - q(0.1)) / med:.4f} {len(t)}")
+rows = [json.loads(l) for l in open(sys.argv[1])][warm:]
+comm = statistics.median(float(r.get("communicationWaitSeconds", 0)) for r in rows)
+sync = statistics.median(float(r.get("gradientSyncWaitSeconds", 0)) for r in rows)
+print(f"{med:.6f} {(q(0.9) - q(0.1)) / med:.4f} {len(t)} {comm:.6f} {sync:.6f}")
 PY
 }
-train() {  # name round -> prints "median spread steps"
+train() {  # name round -> prints "median spread steps comm-wait sync-wait"
   $bin/galvatron-worker launch --nproc "$nproc" -- train --plan "$work/plan-$1.json" --model "$model" \
     --steps "$steps" --threads "$threads" --log-level warn --metrics-out "$work/m-$1-$2.jsonl" >&2
   median_of "$work/m-$1-$2.jsonl"
@@ -101,22 +110,25 @@ done
 : > "$work/runs.tsv"
 spread_report=""
 for n in "${names[@]}"; do
-  meds=(); spreads=(); steps_total=0
+  meds=(); spreads=(); comms=(); syncs=(); steps_total=0
   for ((r = 1; r <= rounds; r++)); do
-    read -r m s k <<< "${result[$n,$r]}"
-    meds+=("$m"); spreads+=("$s"); steps_total=$((steps_total + k))
+    read -r m s k c w <<< "${result[$n,$r]}"
+    meds+=("$m"); spreads+=("$s"); comms+=("$c"); syncs+=("$w"); steps_total=$((steps_total + k))
   done
-  line=$(python3 - "${meds[*]}" "${spreads[*]}" <<'PY'
+  line=$(python3 - "${meds[*]}" "${spreads[*]}" "${comms[*]}" "${syncs[*]}" <<'PY'
 import statistics, sys
 m = [float(x) for x in sys.argv[1].split()]
 s = [float(x) for x in sys.argv[2].split()]
+c = [float(x) for x in sys.argv[3].split()]
+w = [float(x) for x in sys.argv[4].split()]
 rr = (max(m) - min(m)) / min(m)
-print(f"{statistics.median(m):.6f} {max(s):.4f} {rr:.4f}")
+print(f"{statistics.median(m):.6f} {max(s):.4f} {rr:.4f} {statistics.median(c):.6f} "
+      f"{statistics.median(w):.6f}")
 PY
 )
-  read -r med spread rr <<< "$line"
-  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$work/plan-$n.json" "$med" "$spread" "$steps_total" \
-    >> "$work/runs.tsv"
+  read -r med spread rr comm sync <<< "$line"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$work/plan-$n.json" "$med" "$spread" \
+    "$steps_total" "$comm" "$sync" >> "$work/runs.tsv"
   spread_report+="$n: rounds ${meds[*]} s, run-to-run $rr"$'\n'
 done
 echo
@@ -124,6 +136,11 @@ echo "run-to-run (largest relative difference between rounds of one plan):"
 printf '%s' "$spread_report"
 echo
 fit=${FIT:-1,4,5,7}
+echo "## Fitted on step times alone"
+build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" \
+  --compute "$work/compute.json" --runs "$work/runs.tsv" --fit "$fit" --waits ignore
+echo
+echo "## Fitted on step times and the measured waits (what the planner does)"
 build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" \
   --compute "$work/compute.json" --runs "$work/runs.tsv" --fit "$fit" --out "$work/calibration.json"
 

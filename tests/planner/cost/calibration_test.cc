@@ -5,6 +5,7 @@
 // profile figures it promises to.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -148,6 +149,68 @@ TEST_CASE("one sample scales compute and communication alike") {
   CHECK(c.sync_factor() == Approx(1.5).epsilon(1e-9));
   CHECK(c.fitted_error() == Approx(0).margin(1e-9));
   CHECK(c.raw_error() == Approx(1.0 / 3).epsilon(1e-9));
+}
+
+TEST_CASE("measured waits tell the factors apart where step times cannot") {
+  // One-stage plans: compute a, critical-path communication b, sync c; the
+  // machine runs compute ×1.2, communication ×2.5, sync ×0.8, and the jobs
+  // measured their waits accordingly.
+  struct Job {
+    double a, b, c;
+  };
+  const auto sample = [](const Job& j, bool waits) {
+    v1::Prediction p;
+    p.set_iteration_seconds(j.a + j.b + j.c);
+    p.mutable_breakdown()->set_compute_seconds(j.a);
+    p.mutable_breakdown()->set_exposed_communication_seconds(j.b + j.c);
+    p.mutable_breakdown()->set_gradient_sync_seconds(j.c);
+    const double wm = 2.5 * j.b, ws = 0.8 * j.c;
+    std::optional<MeasuredWaits> measured;
+    if (waits) measured = MeasuredWaits{wm, ws};
+    return MakeCalibrationSample(p, 1.2 * j.a + wm + ws, 0.05, 20, measured);
+  };
+  // A single job: step times alone scale everything alike (the previous
+  // test); its waits give each part its own factor.
+  const Job one{0.3, 0.05, 0.02};
+  v1::Calibration alike, apart;
+  *alike.add_samples() = sample(one, false);
+  *apart.add_samples() = sample(one, true);
+  RefitCalibration(CalibrationOptions{}, &alike);
+  RefitCalibration(CalibrationOptions{}, &apart);
+  CHECK(apart.samples(0).waits_measured());
+  CHECK(apart.samples(0).measured_communication_seconds() == Approx(0.125));
+  CHECK(alike.compute_factor() == Approx(alike.communication_factor()).epsilon(1e-9));
+  CHECK(alike.communication_factor() < 1.5);
+  // Near the truth; the ridge's weak pull towards one factor for all keeps
+  // communication a little below it.
+  CHECK(apart.compute_factor() == Approx(1.2).epsilon(0.01));
+  CHECK(apart.communication_factor() == Approx(2.5).epsilon(0.08));
+  CHECK(apart.sync_factor() == Approx(0.8).epsilon(0.1));
+  CHECK(apart.fitted_error() < 0.01);
+  // Jobs whose parts differ: closer still.
+  v1::Calibration many;
+  for (const Job& j : {Job{0.3, 0.05, 0.02}, Job{0.2, 0.2, 0}, Job{0.4, 0, 0.1}}) {
+    *many.add_samples() = sample(j, true);
+  }
+  RefitCalibration(CalibrationOptions{}, &many);
+  CHECK(many.compute_factor() == Approx(1.2).epsilon(0.01));
+  CHECK(many.communication_factor() == Approx(2.5).epsilon(0.04));
+  CHECK(many.sync_factor() == Approx(0.8).epsilon(0.02));
+  // A pipeline's sample (a bubble in its prediction) fits its step time
+  // only: rank 0's waits hold its share of the bubble.
+  v1::Prediction piped;
+  piped.set_iteration_seconds(0.5);
+  piped.mutable_breakdown()->set_compute_seconds(0.3);
+  piped.mutable_breakdown()->set_bubble_seconds(0.1);
+  piped.mutable_breakdown()->set_exposed_communication_seconds(0.1);
+  v1::Calibration pipeline, pipeline_no_waits;
+  *pipeline.add_samples() = MakeCalibrationSample(piped, 0.6, 0.05, 20, MeasuredWaits{0.3, 0});
+  *pipeline_no_waits.add_samples() = MakeCalibrationSample(piped, 0.6, 0.05, 20);
+  RefitCalibration(CalibrationOptions{}, &pipeline);
+  RefitCalibration(CalibrationOptions{}, &pipeline_no_waits);
+  CHECK(pipeline.samples(0).predicted_bubble_seconds() == Approx(0.1));
+  CHECK(pipeline.compute_factor() == pipeline_no_waits.compute_factor());
+  CHECK(pipeline.communication_factor() == pipeline_no_waits.communication_factor());
 }
 
 TEST_CASE("noisy short and unpredicted jobs are kept but not fitted") {
