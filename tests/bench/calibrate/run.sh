@@ -28,11 +28,11 @@ mkdir -p "$work"
 model=tests/bench/train/gpt-bench.json
 bin=build/bin
 threads=$(( $(nproc) / nproc )); (( threads >= 1 )) || threads=1
-# Every micro-batch size the plans below run (global batch 16 over 1..2
-# ranks' batch shares and 1..8 micro-batches), so that no plan's time is an
-# extrapolation; 11 timed runs each, against the default 5, because the
-# profile is taken under load.
-micro_batches=1,2,4,8,16
+# Every per-rank micro-batch the plans below run (global batch 16 on 2
+# ranks: 1 to 8 samples, also for a layer split over tp = 2), so that no
+# plan's time is an extrapolation; 11 timed runs each, against the default
+# 5, because the profile is taken under load.
+micro_batches=1,2,4,8
 
 echo "probing $nproc CPU ranks and profiling the model ..." >&2
 $bin/galvatron-worker launch --nproc "$nproc" -- probe --out "$work/hardware.json" --log-level warn \
