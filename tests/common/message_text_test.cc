@@ -78,6 +78,10 @@ v1::Job FullJob() {
   st->set_measured_seconds(0.25);
   st->add_measured_stage_seconds(0.21);
   st->add_measured_stage_seconds(0.24);
+  st->mutable_predicted_breakdown()->set_gradient_sync_seconds(0.01);
+  st->set_waits_measured(true);
+  st->set_measured_communication_wait_seconds(0.04);
+  st->set_measured_sync_wait_seconds(0.012);
   st->set_steps_measured(35);
   st->set_measured_spread(0.042);
   job.mutable_checkpoint()->set_step(40);
@@ -123,6 +127,9 @@ TEST_CASE("Job details show every field `jobs show` promises") {
   CHECK_THAT(text, Catch::Contains("measured  250.000 ms: median of 35 steps, spread 4.2%; 1.25x "
                                    "the prediction\n"));
   CHECK_THAT(text, Catch::Contains("per stage stage 0 210.000 ms, stage 1 240.000 ms (slowest)\n"));
+  CHECK_THAT(text, Catch::Contains("waited    40.000 ms for communication (predicted 20.000 ms), "
+                                   "12.000 ms for the gradient sync (predicted 10.000 ms); rank 0, "
+                                   "medians\n"));
   CHECK_THAT(text, Catch::Contains("  checkpoint    step 40, complete (ranks 0-3)\n"));
   CHECK_THAT(text, Catch::Contains("  failure       rank 2 on node n2: killed by signal 9 "
                                    "(SIGKILL)\n"));
@@ -218,6 +225,12 @@ TEST_CASE("Job list rows, transition lines and step lines") {
   CHECK(StepMetricsLine(m, 100) ==
         "step 45/100  loss 2.3457  250.000 ms/step  1536 tokens/s  24.00 samples/s  lr 0.00025  "
         "grad norm 0.8125  peak 1.50 GiB");
+  v1::StepMetrics waited = m;
+  waited.set_communication_wait_seconds(0.05);
+  waited.set_communication_waits(42);
+  waited.set_gradient_sync_wait_seconds(0.01);
+  CHECK_THAT(StepMetricsLine(waited),
+             Catch::EndsWith("  waited 50.000 ms (42 waits) + sync 10.000 ms"));
   m.add_stage_seconds(0.2);
   m.add_stage_seconds(0.24);
   CHECK_THAT(StepMetricsLine(m), Catch::StartsWith("step 45  loss") &&

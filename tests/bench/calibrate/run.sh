@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Calibration benchmark: predicted vs measured step time of several plans,
 # before and after a calibration fitted on some of them and judged on the
-# others; then the plan the calibrated search picks, trained and compared
-# with the fastest plan measured.
+# others; then the plan the calibrated search picks, trained side by side
+# with the fastest plan measured (alternate rounds of each).
 #   tests/bench/calibrate/run.sh [NPROC] [STEPS] [ROUNDS]
 # Measures this machine as NPROC CPU devices (galvatron-worker probe) and
 # gpt-bench's layers (galvatron-worker profile, with NPROC-1 copies of the
@@ -108,6 +108,7 @@ done
 
 # One line per plan: the median over rounds of the round medians.
 : > "$work/runs.tsv"
+: > "$work/spread.tsv"
 spread_report=""
 for n in "${names[@]}"; do
   meds=(); spreads=(); comms=(); syncs=(); steps_total=0
@@ -130,6 +131,7 @@ PY
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$work/plan-$n.json" "$med" "$spread" \
     "$steps_total" "$comm" "$sync" >> "$work/runs.tsv"
   spread_report+="$n: rounds ${meds[*]} s, run-to-run $rr"$'\n'
+  echo "$n $rr" >> "$work/spread.tsv"
 done
 echo
 echo "run-to-run (largest relative difference between rounds of one plan):"
@@ -147,29 +149,48 @@ build/tests/bench_calibration --model "$model" --hardware "$work/hardware.json" 
 # The calibrated search over the whole space, trained and compared with the
 # fastest plan measured.
 search calibrated 8GiB --calibration "$work/calibration.json"
-for ((r = 1; r <= rounds; r++)); do result[calibrated,$r]=$(train calibrated "$r"); done
-python3 - "$work" "$rounds" "${names[*]}" <<PY
+# The pick against the fastest plan measured above, side by side: trained
+# alternately, round after round, so that whatever the machine does by now
+# (it drifts by a few percent over the benchmark) hits both alike.
+fastest=$(sort -t$'\t' -k3,3g "$work/runs.tsv" | head -1 | cut -f1)
+cp "$work/plan-$fastest.json" "$work/plan-fastest.json"
+for ((r = 1; r <= rounds; r++)); do
+  echo "training the calibrated pick and $fastest side by side (round $r) ..." >&2
+  result[calibrated,$r]=$(train calibrated "$r")
+  result[fastest,$r]=$(train fastest "$r")
+done
+python3 - "$work" "$rounds" "${names[*]}" "$fastest" <<PY
 import json, statistics, sys
-work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
-runs = {l.split("\t")[0]: float(l.split("\t")[2]) for l in open(f"{work}/runs.tsv")}
+work, rounds, names, fastest = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
+spreads = {l.split()[0]: float(l.split()[1]) for l in open(f"{work}/spread.tsv")}
 pick = json.load(open(f"{work}/plan-calibrated.json"))
-meds = []
-for r in range(1, rounds + 1):
-    t = [float(json.loads(l)["stepSeconds"]) for l in open(f"{work}/m-calibrated-{r}.jsonl")]
-    warm = len(t) // 10 if len(t) > 10 else 1
-    meds.append(statistics.median(t[warm:]))
-same = [n for n in names
-        if json.load(open(f"{work}/plan-{n}.json"))["layers"] == pick["layers"]
-        and json.load(open(f"{work}/plan-{n}.json")).get("pp", 1) == pick.get("pp", 1)
-        and json.load(open(f"{work}/plan-{n}.json")).get("microBatches") == pick.get("microBatches")]
-fastest = min(runs, key=runs.get)
-m = statistics.median(meds)
+
+def shape(plan):
+    return (plan["layers"], plan.get("embedding"), plan.get("pp", 1), plan.get("microBatches"))
+
+def medians(name):
+    out = []
+    for r in range(1, rounds + 1):
+        t = [float(json.loads(l)["stepSeconds"]) for l in open(f"{work}/m-{name}-{r}.jsonl")]
+        warm = len(t) // 10 if len(t) > 10 else 1
+        out.append(statistics.median(t[warm:]))
+    return out
+
+same = [n for n in names if shape(json.load(open(f"{work}/plan-{n}.json"))) == shape(pick)]
+mine, theirs = medians("calibrated"), medians("fastest")
+ratio = [a / b - 1 for a, b in zip(mine, theirs)]
+m = statistics.median(ratio)
 print()
 print(f"calibrated pick: predicted {pick['prediction']['iterationSeconds']:.4f} s "
-      f"(uncalibrated {pick['rawPrediction']['iterationSeconds']:.4f} s), measured {m:.4f} s "
-      f"(rounds {', '.join(f'{x:.4f}' for x in meds)})"
-      + (f"; the same plan as '{same[0]}'" if same else ""))
-print(f"fastest measured plan: {fastest} {runs[fastest]:.4f} s; "
-      f"the pick is {100 * (m - runs[fastest]) / runs[fastest]:+.1f} % from it")
+      f"(uncalibrated {pick['rawPrediction']['iterationSeconds']:.4f} s)"
+      + (f"; the same plan as {', '.join(same)}" if same else "; a plan not measured above"))
+print(f"side by side with the fastest plan measured above ({fastest}), {rounds} rounds: "
+      f"pick {', '.join(f'{x:.4f}' for x in mine)} s, {fastest} "
+      f"{', '.join(f'{x:.4f}' for x in theirs)} s")
+s = sorted(spreads.values())
+print(f"the pick is {100 * m:+.1f} % from it (median of the rounds; each round "
+      f"{', '.join(f'{100 * x:+.1f} %' for x in ratio)}); run-to-run spread of the plans above "
+      f"{100 * s[0]:.1f} .. {100 * s[-1]:.1f} %, median {100 * statistics.median(s):.1f} %, "
+      f"{fastest}'s own {100 * spreads[fastest]:.1f} %")
 PY
 echo "work dir: $work" >&2
