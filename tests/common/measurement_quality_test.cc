@@ -259,7 +259,7 @@ TEST_CASE("Noise options are checked, naming the worker flag", "[noise]") {
   CHECK_THAT(std::string(ValidateNoiseOptions(o).message()), Contains("--max-remeasure: -1"));
 }
 
-TEST_CASE("A profile's record gathers its measurements; ranks merge theirs", "[noise]") {
+TEST_CASE("A profile's record gathers its measurements, ranks merge theirs", "[noise]") {
   NoiseOptions options;
   QualityRecorder recorder(options);
   MeasurementOutcome quiet{0, 1, 0.03, 0.1, false};

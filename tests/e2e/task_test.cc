@@ -145,7 +145,7 @@ TEST_CASE("Two agents probe a 4-rank cluster through the planner", "[e2e][tasks]
   CHECK(n2->Wait(std::chrono::seconds(20)) == 0);
 }
 
-TEST_CASE("A task that cannot start fails with the reason; the agent keeps serving",
+TEST_CASE("A task that cannot start fails with the reason, the agent keeps serving",
           "[e2e][tasks]") {
   testing::TempDir dir;
   testing::PlannerProcess planner(dir.File("planner.db"), dir.path(),

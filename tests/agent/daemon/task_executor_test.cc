@@ -137,7 +137,7 @@ TEST_CASE("A training task that exports gives rank 0 --export-out and reports th
   CHECK_FALSE(run.reports.back().has_exported_model());
 }
 
-TEST_CASE("A task's noise settings reach the worker; a noisy result is named", "[agent]") {
+TEST_CASE("A task's noise settings reach the worker, a noisy result is named", "[agent]") {
   v1::Task task = ProfileTask();
   v1::ProfileTaskSpec* spec = task.mutable_profile();
   spec->set_noise_threshold(0.5);

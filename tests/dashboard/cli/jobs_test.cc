@@ -617,7 +617,7 @@ TEST_CASE("jobs submit --follow: state changes and steps, then exits like wait")
   CheckLongPolls(fake);
 }
 
-TEST_CASE("jobs metrics: every step, a line each; --follow waits without spinning") {
+TEST_CASE("jobs metrics: every step, a line each, --follow waits without spinning") {
   FakeJobPlanner fake;
   fake.PutJob(JobIn("job-1", v1::JOB_STATE_RUNNING));
   fake.AddSteps("job-1", 1, 2500);
@@ -753,7 +753,7 @@ TEST_CASE("following survives a planner that is unavailable for a while") {
   }
 }
 
-TEST_CASE("jobs logs: one rank or all; --follow prints each new line once") {
+TEST_CASE("jobs logs: one rank or all, --follow prints each new line once") {
   FakeJobPlanner fake;
   fake.PutJob(JobIn("job-1", v1::JOB_STATE_RUNNING));
   auto log = [](int rank, const std::string& node, const std::string& text) {

@@ -123,7 +123,7 @@ TEST_CASE("a plan from a noisy hardware profile warns, naming it") {
              Contains("compute profile (without an id) of layer type"));
 }
 
-TEST_CASE("a quiet quality record keeps the plan id; the noisy flag changes it") {
+TEST_CASE("a quiet quality record keeps the plan id, the noisy flag changes it") {
   // The golden ids of search_test.cc hold for inputs without records; a
   // quiet record (what every measured profile now carries) hashes as none.
   PlanInputs inputs = Inputs();

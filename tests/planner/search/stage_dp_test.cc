@@ -682,7 +682,7 @@ TEST_CASE("memories scaled by a large factor give the same plan") {
   }
 }
 
-TEST_CASE("StageDpCache: keys are the problem's contents; hits return the stored solution") {
+TEST_CASE("StageDpCache: keys are the problem's contents, hits return the stored solution") {
   StageDpProblem p = IdenticalLayersWithClasses(5, 12, 8);
   const std::string key = StageDpCache::Key(p);
   SECTION("equal problems, equal keys; any change, another key") {

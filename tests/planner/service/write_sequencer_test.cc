@@ -69,7 +69,7 @@ TEST_CASE("Turns of one key follow the order of the tickets", "[service][sequenc
   CHECK(sequencer.PendingKeys() == 0);
 }
 
-TEST_CASE("Keys do not wait for each other; abandoned tickets are skipped",
+TEST_CASE("Keys do not wait for each other, abandoned tickets are skipped",
           "[service][sequencer]") {
   WriteSequencer sequencer;
   std::optional<WriteSequencer::Ticket> first(sequencer.Take("a"));

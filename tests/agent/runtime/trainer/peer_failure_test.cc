@@ -137,7 +137,7 @@ TEST_CASE("A rank that dies while the group forms stops the others (default time
   run.CheckStopped({0, 1}, 2, killed_at);
 }
 
-TEST_CASE("A frozen rank stops the others through its heartbeat; each names its step",
+TEST_CASE("A frozen rank stops the others through its heartbeat, each naming its step",
           "[runtime][train]") {
   TempDir dir;
   Run run(dir, "5");
