@@ -92,4 +92,19 @@ v1::EmbeddingStrategy ToProto(const EmbeddingStrategy& e) {
   return out;
 }
 
+EmbeddingStrategy AsEmbedding(const LayerStrategy& s) {
+  return EmbeddingStrategy{s.pp, s.tp, s.sp, s.dp, s.dp_type, s.megatron_sp};
+}
+
+LayerStrategy AsLayer(const EmbeddingStrategy& e) {
+  LayerStrategy s;
+  s.pp = e.pp;
+  s.tp = e.tp;
+  s.sp = e.sp;
+  s.dp = e.dp;
+  s.dp_type = e.dp_type;
+  s.megatron_sp = e.megatron_sp;
+  return s;
+}
+
 }  // namespace galvatron::cost

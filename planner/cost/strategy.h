@@ -62,6 +62,13 @@ struct EmbeddingStrategy {
   std::string ShortName() const;
 };
 
+// The embedding/head run as a layer would be (no checkpointing), and the
+// layout a layer's strategy gives the embedding/head (its checkpointing
+// dropped): the search prices the switches between the two and derives
+// embedding candidates from layer ones.
+EmbeddingStrategy AsEmbedding(const LayerStrategy& s);
+LayerStrategy AsLayer(const EmbeddingStrategy& e);
+
 // Conversions to and from the API's messages.
 v1::LayerStrategy ToProto(const LayerStrategy& s);
 LayerStrategy FromProto(const v1::LayerStrategy& s, int pp);

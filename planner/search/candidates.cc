@@ -117,13 +117,7 @@ std::vector<LayerStrategy> GenerateLayerStrategies(const CandidateOptions& optio
 std::vector<EmbeddingStrategy> GenerateEmbeddingStrategies(const CandidateOptions& options) {
   std::vector<EmbeddingStrategy> out;
   for (const LayerStrategy& s : GenerateUnfiltered(options)) {
-    EmbeddingStrategy e;
-    e.pp = s.pp;
-    e.tp = s.tp;
-    e.sp = s.sp;
-    e.dp = s.dp;
-    e.dp_type = s.dp_type;
-    e.megatron_sp = s.megatron_sp;
+    const EmbeddingStrategy e = cost::AsEmbedding(s);
     if (!PassesCommonFilters(e, options)) continue;
     if (options.disable_embedding_lmhead_tp && e.tp != 1) continue;
     if (options.disable_embedding_lmhead_sp && e.sp != 1) continue;

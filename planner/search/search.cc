@@ -395,12 +395,7 @@ bool SolveStages(const SearchContext& ctx, const cost::EmbeddingCost& ec, double
 void AddEmbeddingSwitches(const CostModel& model, const Task& task, const EmbeddingStrategy& e,
                           const LayerStrategy& first, const LayerStrategy& last,
                           std::vector<double>* no_sync, std::vector<double>* with_sync) {
-  LayerStrategy as_layer;
-  as_layer.pp = e.pp;
-  as_layer.tp = e.tp;
-  as_layer.sp = e.sp;
-  as_layer.dp = e.dp;
-  as_layer.megatron_sp = e.megatron_sp;
+  const LayerStrategy as_layer = cost::AsLayer(e);
   const auto& type_of = model.layer_type_of();
   const double in = model.Switch(type_of.front(), as_layer, first, task.global_batch, task.chunks);
   const double out = model.Switch(type_of.back(), last, as_layer, task.global_batch, task.chunks);
@@ -554,7 +549,7 @@ TaskResult RunTask(const SearchContext& ctx, const Task& task) {
     // the same without checkpointing, and the global buffer is rounded up
     // (Galvatron's ceil there, where its per-layer DP floors).
     for (const LayerStrategy& s : layers) {
-      const EmbeddingStrategy e{s.pp, s.tp, s.sp, s.dp, s.dp_type, s.megatron_sp};
+      const EmbeddingStrategy e = cost::AsEmbedding(s);
       const std::vector<LayerStrategy> one = {s};
       StageCache cache(model, *ctx.options, task, one);
       for (const auto& [division, method] : partitions) {
