@@ -247,6 +247,25 @@ double EmbeddingForwardFlopsPerSample(const v1::ModelSpec& spec) {
   return 2 * static_cast<double>(SeqOf(spec, last)) * last.hidden() * spec.vocab_size();
 }
 
+double EmbeddingComputeShare(const v1::ModelSpec& spec, EmbeddingPart part) {
+  if (part == EmbeddingPart::kAll || spec.layers().empty()) return 1;
+  const v1::LayerGroup& first = spec.layers(0);
+  const v1::LayerGroup& last = spec.layers(spec.layers_size() - 1);
+  double first_flops = 0, last_flops = 0;
+  if (IsVision(spec)) {
+    const v1::VisionSpec& vis = spec.vision();
+    const double p = vis.patch_size(), c = vis.channels() != 0 ? vis.channels() : 3;
+    first_flops = 2 * static_cast<double>(SeqOf(spec, first)) * p * p * c * first.hidden();
+    last_flops = 2.0 * last.hidden() * vis.num_classes();
+  } else {
+    first_flops = 2 * static_cast<double>(SeqOf(spec, first)) * first.hidden();
+    last_flops = 2 * static_cast<double>(SeqOf(spec, last)) * last.hidden() * spec.vocab_size();
+  }
+  const double total = first_flops + last_flops;
+  if (!(total > 0)) return 0.5;
+  return (part == EmbeddingPart::kFirst ? first_flops : last_flops) / total;
+}
+
 double EmbeddingActivationBytesPerSample(const v1::ModelSpec& spec, EmbeddingPart part, int vtp) {
   if (spec.layers().empty()) return 0;
   const v1::LayerGroup& first = spec.layers(0);

@@ -89,6 +89,13 @@ double EmbeddingParameterCount(const v1::ModelSpec& spec, EmbeddingPart part, in
 // 2·h·n for the class head.
 double EmbeddingForwardFlopsPerSample(const v1::ModelSpec& spec);
 
+// The share of the embedding/head's compute that `part` does, by the FLOPs
+// above: language models' lookup counted as one multiply-add per element it
+// moves (2·s·h) against the head's 2·s·h·v, so the last stage does nearly
+// all of it; vision models' patch projection on the first stage, the class
+// head on the last. kAll: 1.
+double EmbeddingComputeShare(const v1::ModelSpec& spec, EmbeddingPart part);
+
 // Activation bytes per sample of the embedding/head part (rough, 16-bit; fp32
 // doubles): first stage s·h·3 (embedding output + dropout mask); last stage
 // s·h·4 (final norm and head inputs) + s·v·10/vtp (bf16 logits, their fp32

@@ -18,6 +18,20 @@
 #include "planner/cost/analytic_efficiency.h"
 
 namespace galvatron::cost {
+double TimeLine::At(double b) const {
+  if (measured.size() >= 2 && b >= measured.front().first && b <= measured.back().first) {
+    auto hi =
+        std::lower_bound(measured.begin(), measured.end(), b,
+                         [](const std::pair<double, double>& p, double x) { return p.first < x; });
+    if (hi->first == b) return hi->second;
+    const auto lo = hi - 1;
+    const double w = (b - lo->first) / (hi->first - lo->first);
+    return lo->second + w * (hi->second - lo->second);
+  }
+  if (measured.size() == 1 && b == measured.front().first) return measured.front().second;
+  return per_sample_ms * b + constant_ms;
+}
+
 namespace {
 
 constexpr double kBytesPerMb = 1048576.0;
@@ -81,6 +95,25 @@ class ProfileIndex {
  private:
   std::map<std::string, const v1::ComputeProfile*> exact_, loose_;
 };
+
+// The profile's samples at exactly `seq` ((micro-batch, ms), sorted; the
+// median where one size appears twice).
+std::vector<std::pair<double, double>> MeasuredAt(const v1::ComputeProfile& p, bool backward,
+                                                  int seq) {
+  std::map<int, std::vector<double>> by_batch;
+  for (const v1::LayerTimeSample& s : p.time_samples()) {
+    const double secs = backward ? s.backward_seconds() : s.forward_seconds();
+    if (s.seq_len() != seq || !(secs > 0) || !std::isfinite(secs) || s.micro_batch() < 1) continue;
+    by_batch[s.micro_batch()].push_back(secs * kMsPerSecond);
+  }
+  std::vector<std::pair<double, double>> out;
+  for (auto& [b, ms] : by_batch) {
+    std::sort(ms.begin(), ms.end());
+    const size_t n = ms.size();
+    out.emplace_back(b, n % 2 == 1 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
+  }
+  return out;
+}
 
 bool IsZero(const v1::LayerTimeFit& f) {
   return f.per_sample_s2() == 0 && f.per_sample_s1() == 0 && f.per_sample_s0() == 0 &&
@@ -258,6 +291,9 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
   CostInputs in;
   in.model = model_in;
   v1::ModelSpec& model = in.model;
+  // Default mode reads measured sizes as measured (TimeLine::measured);
+  // Galvatron's formulas read the fitted line only.
+  const bool interpolate = options.mode == Mode::kDefault;
   if (model.layers().empty()) {
     return absl::InvalidArgumentError("model.layers: empty, the cost model needs >= 1 layer");
   }
@@ -338,6 +374,10 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     if (p != nullptr) {
       forward = TimeFromProfile(p->forward_fit(), *p, false, seq, flops_ratio);
       t.backward = TimeFromProfile(p->backward_fit(), *p, true, seq, flops_ratio);
+      if (interpolate) {
+        if (forward) forward->measured = MeasuredAt(*p, false, seq);
+        if (t.backward) t.backward->measured = MeasuredAt(*p, true, seq);
+      }
       if (forward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "forward", seq, *forward));
       if (t.backward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "backward", seq, *t.backward));
       FillActivations(*p, seq, &t);
@@ -376,6 +416,10 @@ absl::StatusOr<CostInputs> CostInputs::Build(const v1::ModelSpec& model_in,
     const auto seq_ratio = [&](int from) { return static_cast<double>(in.seq_len) / from; };
     forward = TimeFromProfile(p->forward_fit(), *p, false, in.seq_len, seq_ratio);
     e.backward = TimeFromProfile(p->backward_fit(), *p, true, in.seq_len, seq_ratio);
+    if (interpolate) {
+      if (forward) forward->measured = MeasuredAt(*p, false, in.seq_len);
+      if (e.backward) e.backward->measured = MeasuredAt(*p, true, in.seq_len);
+    }
     if (forward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "forward", in.seq_len, *forward));
     if (e.backward) RETURN_IF_ERROR(CheckMeasuredTime(*p, "backward", in.seq_len, *e.backward));
     std::vector<int> seq_of_position(4, in.seq_len);

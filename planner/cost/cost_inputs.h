@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -24,7 +25,13 @@ namespace galvatron::cost {
 struct TimeLine {
   double per_sample_ms = 0;
   double constant_ms = 0;
-  double At(double b) const { return per_sample_ms * b + constant_ms; }
+  // Default mode: the profile's own (micro-batch, ms) samples at this
+  // sequence length, sorted by micro-batch. Between the smallest and the
+  // largest, At() interpolates them — a size that was measured costs what it
+  // measured, where the line (least squares over all sizes) can miss the
+  // batch sizes a CPU or GPU runs best at; outside them, the line.
+  std::vector<std::pair<double, double>> measured;
+  double At(double b) const;
 };
 
 // Measured MB per local sample by tp/sp degree, at the model's sequence

@@ -90,6 +90,8 @@ TEST_CASE("galvatron-planner search on Galvatron's LLaMA-2-7B profiles") {
     args.push_back("--json");
     args.push_back("--galvatron-config-out");
     args.push_back(dir.File("config-" + mode + ".json"));
+    // Galvatron's config has no ZeRO-1, which default mode may pick.
+    if (mode == "default") args.insert(args.end(), {"--disable", "zero1"});
     testing::CommandResult r = testing::RunCommand(args, std::chrono::seconds(300));
     INFO(mode << " stderr: " << r.err);
     REQUIRE(r.exit_code == 0);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -249,6 +250,41 @@ TEST_CASE("Default mode: profiled backward time", "[cost][default]") {
         Approx((3.859 * 2 + 0.833 + 5.0 * 2 + 2.0) / 1000).epsilon(1e-9));
 }
 
+TEST_CASE("Default mode: measured micro-batch sizes cost what they measured", "[cost][default]") {
+  // Samples a line cannot follow: 4 samples run cheaper per sample than 2
+  // or 8 (a cache-friendly size).
+  const v1::ModelSpec spec = Llama7bSpec();
+  std::vector<v1::ComputeProfile> profiles = Llama7bProfiles(spec);
+  const std::map<int, std::pair<double, double>> ms = {
+      {1, {5.0, 9.0}}, {2, {8.0, 15.0}}, {4, {12.0, 22.0}}, {8, {34.0, 62.0}}};
+  for (const auto& [b, t] : ms) {
+    v1::LayerTimeSample* s = profiles[0].add_time_samples();
+    s->set_micro_batch(b);
+    s->set_seq_len(2048);
+    s->set_forward_seconds(t.first / 1000);
+    s->set_backward_seconds(t.second / 1000);
+  }
+  auto m = Make({}, profiles);
+  const auto compute_ms = [&](const CostModel& model, int b) {
+    return 1000 * model.Layer(0, S(1, 1, 1, 8), 8 * b, 1, 0).compute_seconds;
+  };
+  for (const auto& [b, t] : ms) {
+    INFO("micro-batch " << b);
+    CHECK(compute_ms(*m, b) == Approx(t.first + t.second).epsilon(1e-12));
+  }
+  // Between two measured sizes, on the straight line between them.
+  CHECK(compute_ms(*m, 3) == Approx((8.0 + 15.0 + 12.0 + 22.0) / 2).epsilon(1e-12));
+  CHECK(2 * compute_ms(*m, 4) < compute_ms(*m, 8));
+  // Beyond them, the profile's line (here its forward fit, 3.859 ms per
+  // sample + 0.833 ms, and the backward's least-squares line).
+  const double forward_16 = 3.859 * 16 + 0.833;
+  CHECK(compute_ms(*m, 16) > forward_16);
+  // Galvatron's formulas read the fitted line everywhere (2 × forward).
+  CostOptions g;
+  g.mode = Mode::kGalvatron;
+  CHECK(compute_ms(*Make(g, profiles), 4) == Approx(3 * (3.859 * 4 + 0.833)).epsilon(1e-12));
+}
+
 TEST_CASE("Default mode: in-flight micro-batches", "[cost][default]") {
   auto m = Make();
   // 4-1-2, gbsz 16, chunks 2: lbsz 4; 1F1B stage 0 holds min(4 − 0, 2) = 2
@@ -292,6 +328,26 @@ TEST_CASE("Default mode: embedding", "[cost][default]") {
   e.dp_type = DpType::kZero3;
   CHECK(m->Embedding(e, 8, 1).memory_mb[0] ==
         Approx(4130.34765625 / 8 + 841.58203125 + 1024).epsilon(kEps));
+}
+
+TEST_CASE("Default mode: a pipeline's last stage computes the head", "[cost][default]") {
+  // Fix 13: LLaMA-7B's lookup moves s·h elements, its head multiplies them
+  // by h·v: with pp 2 the last stage computes all but 1/(1 + v) of the
+  // embedding/head's 15.105 ms (at b = 1) and the first stage the rest.
+  auto m = Make();
+  EmbeddingStrategy e;
+  e.pp = 2;
+  e.dp = 4;
+  const EmbeddingCost c = m->Embedding(e, 4, 1);
+  const double v = Llama7bSpec().vocab_size();
+  CHECK(c.compute_seconds[0] == Approx(15.105 / 1000 / (1 + v)).epsilon(1e-9));
+  CHECK(c.compute_seconds[1] == Approx(15.105 / 1000 * v / (1 + v)).epsilon(1e-9));
+  CHECK(c.seconds_no_sync[1] > 100 * c.seconds_no_sync[0]);
+  // Galvatron's formula splits it in half.
+  CostOptions galvatron;
+  galvatron.mode = Mode::kGalvatron;
+  const EmbeddingCost g = Make(galvatron)->Embedding(e, 4, 1);
+  CHECK(g.seconds_no_sync[0] == Approx(g.seconds_no_sync[1]).epsilon(0.2));
 }
 
 TEST_CASE("Default mode: global buffer is not halved in fp32", "[cost][default]") {
