@@ -133,12 +133,22 @@
     const st = job.stepTime || {};
     const pred = G.num(st.predictedSeconds);
     const meas = G.num(st.measuredSeconds);
+    // Rank 0's waits for communication against the prediction's exposed
+    // communication (without the gradient sync) and its gradient sync.
+    const b = st.predictedBreakdown || {};
+    const predSync = G.num(b.gradientSyncSeconds);
+    const predComm = Math.max(0, G.num(b.exposedCommunicationSeconds) - predSync);
+    const waited = (measured, predicted) => st.waitsMeasured
+      ? G.fmtSec(G.num(measured)) + ' (predicted ' + G.fmtSec(predicted) + ')'
+      : '–';
     return G.kv([
       ['Predicted', pred ? G.fmtSec(pred) : '–'],
       ['Measured (median)', meas ? G.fmtSec(meas) : 'not yet'],
       ['Measured / predicted', pred && meas ? '× ' + G.fmtSig(meas / pred) : '–'],
       ['Spread', meas ? G.fmtSig(st.measuredSpread) + ' (p90 − p10) / median' : '–'],
       ['Steps measured', G.fmtInt(st.stepsMeasured)],
+      ['Waited for communication', waited(st.measuredCommunicationWaitSeconds, predComm)],
+      ['Waited for the gradient sync', waited(st.measuredSyncWaitSeconds, predSync)],
     ], 'compact');
   }
 

@@ -422,6 +422,11 @@ def check_job(driver, r, label, size, args, facts):
     for chart in ('#job-loss-chart', '#job-throughput-chart'):
         drawn, info = wait_canvas(driver, chart, args.timeout)
         r.check(f'{label}: {chart} canvas is drawn', drawn, str(info))
+    # The step-time panel puts rank 0's waits next to the predicted ones.
+    text = driver.execute_script('return document.body.innerText;') or ''
+    r.check(f'{label}: the step time panel shows the waits for communication',
+            'Waited for communication' in text and 'Waited for the gradient sync' in text,
+            repr(text[:200]))
 
 
 def check_jobs(driver, r, label, size, args, facts):
