@@ -672,13 +672,15 @@ std::string JobDetails(const v1::Job& j, const v1::Plan* plan) {
       // Rank 0's waits against the prediction's exposed communication: the
       // part in the passes and the gradient sync after them.
       const double predicted_sync = b.gradient_sync_seconds();
+      // Nothing waited for is "0 s" here (Seconds() says "-" for no value).
+      const auto time = [](double s) { return s > 0 ? Seconds(s) : std::string("0 s"); };
       absl::StrAppend(
           &out, kIndent,
-          absl::StrCat("waited    ", Seconds(st.measured_communication_wait_seconds()),
+          absl::StrCat("waited    ", time(st.measured_communication_wait_seconds()),
                        " for communication (predicted ",
-                       Seconds(std::max(0.0, b.exposed_communication_seconds() - predicted_sync)),
-                       "), ", Seconds(st.measured_sync_wait_seconds()),
-                       " for the gradient sync (predicted ", Seconds(predicted_sync),
+                       time(std::max(0.0, b.exposed_communication_seconds() - predicted_sync)),
+                       "), ", time(st.measured_sync_wait_seconds()),
+                       " for the gradient sync (predicted ", time(predicted_sync),
                        "); rank 0, medians\n"));
     }
   }
@@ -747,10 +749,13 @@ std::string StepMetricsLine(const v1::StepMetrics& m, int64_t total_steps) {
                   absl::StrFormat("  lr %.3g  grad norm %.4g", m.learning_rate(), m.grad_norm()));
   if (m.peak_memory_bytes() > 0)
     absl::StrAppend(&line, "  peak ", FormatBytes(m.peak_memory_bytes()));
-  if (m.communication_waits() > 0 || m.gradient_sync_wait_seconds() > 0) {
-    absl::StrAppend(&line, "  waited ", Seconds(m.communication_wait_seconds()), " (",
-                    m.communication_waits(), " waits) + sync ",
-                    Seconds(m.gradient_sync_wait_seconds()));
+  // Rank 0's waits, each where there was one.
+  if (m.communication_waits() > 0) {
+    absl::StrAppend(&line, "  comm wait ", Seconds(m.communication_wait_seconds()), " (",
+                    m.communication_waits(), ")");
+  }
+  if (m.gradient_sync_wait_seconds() > 0) {
+    absl::StrAppend(&line, "  sync wait ", Seconds(m.gradient_sync_wait_seconds()));
   }
   if (m.stage_seconds_size() > 1) {
     std::vector<std::string> stages;

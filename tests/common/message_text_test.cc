@@ -230,7 +230,10 @@ TEST_CASE("Job list rows, transition lines and step lines") {
   waited.set_communication_waits(42);
   waited.set_gradient_sync_wait_seconds(0.01);
   CHECK_THAT(StepMetricsLine(waited),
-             Catch::EndsWith("  waited 50.000 ms (42 waits) + sync 10.000 ms"));
+             Catch::EndsWith("  comm wait 50.000 ms (42)  sync wait 10.000 ms"));
+  waited.set_communication_waits(0);
+  waited.set_communication_wait_seconds(0);
+  CHECK_THAT(StepMetricsLine(waited), Catch::EndsWith("peak 1.50 GiB  sync wait 10.000 ms"));
   m.add_stage_seconds(0.2);
   m.add_stage_seconds(0.24);
   CHECK_THAT(StepMetricsLine(m), Catch::StartsWith("step 45  loss") &&
