@@ -114,6 +114,13 @@ class DefaultCostModel final : public CostModelBase {
     const long denom = static_cast<long>(std::max(chunks, 1)) * std::max(dp, 1);
     return static_cast<int>((global_batch + denom - 1) / denom);  // fix 9
   }
+  // Fix 12: a ZeRO-3 unit's blocking all-gathers (before the forward and
+  // the backward pass) and gradient reduce-scatter over d ranks, ms.
+  double Zero3Ms(int d, double weight_mb, double grad_mb) const {
+    if (d <= 1) return 0;
+    return 2 * hw_.LatencyMs(Op::kAllGather, d, weight_mb) +
+           hw_.LatencyMs(Op::kReduceScatter, d, grad_mb);
+  }
   double Backward(const std::optional<TimeLine>& measured, double b, double fct) const {
     return measured ? measured->At(b) : fct * options_.bct_fct_coe;  // fix 1
   }
@@ -228,9 +235,7 @@ LayerCost DefaultCostModel::Layer(int layer_type, const LayerStrategy& s, int gl
   // Fix 11: after the backward pass and the optimizer step, exposed.
   const double after_step = (zero2 ? scatter : 0) + (zero12 ? gather * sync : 0);
   // Fix 12: ZeRO-3's blocking gathers and reduce-scatter, every micro-batch.
-  const double zero3_time = zero3 && d > 1 ? 2 * hw_.LatencyMs(Op::kAllGather, d, weight_mb) +
-                                                 hw_.LatencyMs(Op::kReduceScatter, d, grad_mb)
-                                           : 0;
+  const double zero3_time = zero3 ? Zero3Ms(d, weight_mb, grad_mb) : 0;
 
   // Tensor / sequence parallel communication (fix 4), exposed.
   double tp_time = 0;
@@ -357,9 +362,7 @@ EmbeddingCost DefaultCostModel::Embedding(const EmbeddingStrategy& e, int global
     const bool zero12 = zero2 || e.dp_type == DpType::kZero1;
     double bwd_sync = zero3 || zero2 ? 0 : 2 * share * grad_mb * coe * sync;
     // Fix 12: ZeRO-3's blocking gathers and reduce-scatter, every micro-batch.
-    const double zero3_time = zero3 && d > 1 ? 2 * hw_.LatencyMs(Op::kAllGather, d, weight_mb) +
-                                                   hw_.LatencyMs(Op::kReduceScatter, d, grad_mb)
-                                             : 0;
+    const double zero3_time = zero3 ? Zero3Ms(d, weight_mb, grad_mb) : 0;
     // Fix 11: ZeRO-2's reduce to the owners and ZeRO-1/2's broadcast of the
     // updated weights, exposed after the backward pass and the step.
     const double after_step =

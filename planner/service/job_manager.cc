@@ -113,6 +113,13 @@ std::string PlanSummaryText(const v1::Plan& plan) {
 
 }  // namespace
 
+void JobManager::Entry::KeepMeasured(const v1::StepMetrics& m) {
+  step_seconds[m.step()] = m.step_seconds();
+  stage_seconds[m.step()] = std::vector<double>(m.stage_seconds().begin(), m.stage_seconds().end());
+  if (ReportsWaits(m))
+    waits[m.step()] = {m.communication_wait_seconds(), m.gradient_sync_wait_seconds()};
+}
+
 JobManager::JobManager(store::Store* store, NodeManager* nodes, ModelManager* models,
                        HardwareProfileManager* hardware, PlanManager* plans, TaskManager* tasks,
                        const JobManagerOptions& options, CalibrationManager* calibrations)
@@ -323,14 +330,7 @@ absl::Status JobManager::ReloadMetrics(int64_t number, const std::string& job_id
     for (const v1::StepMetrics& m : metrics) {
       e.stored_through = std::max(e.stored_through, m.step());
       e.job.set_steps_done(std::max(e.job.steps_done(), m.step()));
-      if (m.step() > WarmupSteps(steps)) {
-        e.step_seconds[m.step()] = m.step_seconds();
-        e.stage_seconds[m.step()] =
-            std::vector<double>(m.stage_seconds().begin(), m.stage_seconds().end());
-        if (ReportsWaits(m)) {
-          e.waits[m.step()] = {m.communication_wait_seconds(), m.gradient_sync_wait_seconds()};
-        }
-      }
+      if (m.step() > WarmupSteps(steps)) e.KeepMeasured(m);
       if (m.step() >= e.job.last_metrics().step()) *e.job.mutable_last_metrics() = m;
     }
     return true;
@@ -655,15 +655,7 @@ absl::Status JobManager::OnTrainReport(const v1::Task& task, const v1::ReportTas
       for (const v1::StepMetrics& m : fresh) {
         if (m.step() > steps) continue;
         entry.job.set_steps_done(std::max(entry.job.steps_done(), m.step()));
-        if (m.step() > WarmupSteps(steps)) {
-          entry.step_seconds[m.step()] = m.step_seconds();
-          entry.stage_seconds[m.step()] =
-              std::vector<double>(m.stage_seconds().begin(), m.stage_seconds().end());
-          if (ReportsWaits(m)) {
-            entry.waits[m.step()] = {m.communication_wait_seconds(),
-                                     m.gradient_sync_wait_seconds()};
-          }
-        }
+        if (m.step() > WarmupSteps(steps)) entry.KeepMeasured(m);
         if (m.step() >= entry.job.last_metrics().step()) *entry.job.mutable_last_metrics() = m;
       }
       std::vector<double> times;

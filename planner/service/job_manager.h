@@ -162,6 +162,8 @@ class JobManager final : public v1::JobService::Service,
     // Rank 0's waits for communication in the passes and for the gradient
     // sync (StepMetrics), by step; only steps whose workers reported waits.
     std::map<int64_t, std::pair<double, double>> waits;
+    // Keeps a measured step's times and waits (a step after the warm-up).
+    void KeepMeasured(const v1::StepMetrics& m);
     // Checkpoint shards reported: step -> ranks.
     std::map<int64_t, std::set<int>> shards;
     std::optional<v1::JobFailure> failure;  // of the current attempt's task

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/model_catalog.h"
@@ -70,6 +71,23 @@ void CheckSamePrediction(const v1::Prediction& a, const v1::Prediction& b) {
   CHECK(a.breakdown().gradient_sync_seconds() ==
         Approx(b.breakdown().gradient_sync_seconds()).epsilon(1e-12).margin(1e-15));
   CHECK(a.warnings_size() == b.warnings_size());
+}
+
+// One micro-batch of a one-stage `plan` with embedding strategy `e`, by the
+// cost model's own pieces: (without the gradient sync, with it), no
+// redistribution between layouts.
+std::pair<double, double> OneStageSums(const cost::CostModel& model, const v1::Plan& plan,
+                                       const cost::EmbeddingStrategy& e) {
+  const int m = plan.micro_batches(), gbsz = plan.global_batch();
+  const cost::EmbeddingCost ec = model.Embedding(e, gbsz, m);
+  double c = ec.seconds_no_sync[0], r = ec.seconds[0];
+  for (int l = 0; l < plan.layers_size(); ++l) {
+    const cost::LayerCost lc =
+        model.Layer(model.layer_type_of()[l], cost::FromProto(plan.layers(l), 1), gbsz, m, 0);
+    c += lc.seconds_no_sync;
+    r += lc.seconds;
+  }
+  return {c, r};
 }
 
 }  // namespace
@@ -265,14 +283,7 @@ TEST_CASE("a vocabulary-parallel head over data-parallel layers pays the redistr
   cost::EmbeddingStrategy e;
   e.tp = 2;
   e.dp = 1;
-  const cost::EmbeddingCost ec = model->Embedding(e, gbsz, m);
-  double c = ec.seconds_no_sync[0], r = ec.seconds[0];
-  for (int l = 0; l < split.layers_size(); ++l) {
-    const cost::LayerCost lc =
-        model->Layer(model->layer_type_of()[l], cost::FromProto(split.layers(l), 1), gbsz, m, 0);
-    c += lc.seconds_no_sync;
-    r += lc.seconds;
-  }
+  const auto [c, r] = OneStageSums(*model, split, e);
   cost::LayerStrategy head;
   head.tp = 2;
   head.dp = 1;
@@ -313,14 +324,7 @@ TEST_CASE("layers that change layout within a stage pay the redistribution") {
   cost::EmbeddingStrategy e;
   e.dp = 2;
   e.dp_type = cost::FromProto(mixed.embedding().dp_type());
-  const cost::EmbeddingCost ec = model->Embedding(e, gbsz, m);
-  double c = ec.seconds_no_sync[0], r = ec.seconds[0];
-  for (int l = 0; l < 4; ++l) {
-    const cost::LayerCost lc =
-        model->Layer(model->layer_type_of()[l], cost::FromProto(mixed.layers(l), 1), gbsz, m, 0);
-    c += lc.seconds_no_sync;
-    r += lc.seconds;
-  }
+  const auto [c, r] = OneStageSums(*model, mixed, e);
   cost::LayerStrategy head;
   head.dp = 2;
   const cost::LayerStrategy tp = cost::FromProto(mixed.layers(0), 1);
