@@ -4,11 +4,61 @@
 # Buffers (messages, no services), Abseil, spdlog, CLI11, nlohmann/json and
 # LibTorch — no gRPC, SQLite, yaml-cpp, cpp-httplib or Catch2.
 find_package(Threads REQUIRED)
-find_package(Protobuf REQUIRED)
-find_package(absl CONFIG REQUIRED)
-find_package(spdlog CONFIG REQUIRED)
-find_package(CLI11 CONFIG REQUIRED)
-find_package(nlohmann_json CONFIG REQUIRED)
+
+# LibTorch: Debian's (CPU, with c10d and Gloo) by default. Only agent/probe,
+# agent/compute_profile, agent/runtime and agent/worker may link it.
+# GALVATRON_TORCH (a CMake variable, or the environment variable of that
+# name) picks another: the directory of an unpacked LibTorch archive (or any
+# prefix holding TorchConfig.cmake), or a Python interpreter whose PyTorch
+# to use ("python3", "/opt/venv/bin/python"): its
+# torch.utils.cmake_prefix_path, as PyTorch's C++ docs build extensions.
+# CMAKE_PREFIX_PATH works too. Such a LibTorch may be a 2.x with CUDA and
+# NCCL (agent/runtime/comm/torch_compat.h keeps the code building on both).
+if(NOT DEFINED GALVATRON_TORCH AND DEFINED ENV{GALVATRON_TORCH})
+  set(GALVATRON_TORCH "$ENV{GALVATRON_TORCH}")
+endif()
+set(GALVATRON_TORCH "${GALVATRON_TORCH}" CACHE STRING
+    "LibTorch to build the workers against: a LibTorch directory or a Python with PyTorch (empty: Debian's)")
+set(torch_required QUIET)
+if(GALVATRON_WITH_TORCH)
+  if(GALVATRON_TORCH)
+    set(torch_required REQUIRED)
+    if(IS_DIRECTORY "${GALVATRON_TORCH}")
+      list(PREPEND CMAKE_PREFIX_PATH "${GALVATRON_TORCH}")
+    else()
+      execute_process(
+        COMMAND "${GALVATRON_TORCH}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
+        OUTPUT_VARIABLE torch_prefix ERROR_VARIABLE torch_error RESULT_VARIABLE torch_rc
+        OUTPUT_STRIP_TRAILING_WHITESPACE)
+      if(NOT torch_rc EQUAL 0)
+        message(FATAL_ERROR "GALVATRON_TORCH=${GALVATRON_TORCH}: expected a LibTorch directory or "
+                            "a Python interpreter with PyTorch installed; running it failed: "
+                            "${torch_error}")
+      endif()
+      list(PREPEND CMAKE_PREFIX_PATH "${torch_prefix}")
+      # A pip install keeps NCCL's header in its own package (nvidia-nccl-cu*).
+      execute_process(
+        COMMAND "${GALVATRON_TORCH}" -c
+                "import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], 'include'))"
+        OUTPUT_VARIABLE GALVATRON_TORCH_NCCL_HINT ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+    endif()
+  endif()
+endif()
+
+# GALVATRON_WORKER_SOURCES: a worker-only build compiles these from source
+# instead (cmake/GalvatronWorkerSources.cmake says when and why).
+set(GALVATRON_WORKER_SOURCES "" CACHE PATH
+    "Folder from scripts/fetch-worker-sources.sh: build the worker's libraries from it (worker-only builds)")
+set(GALVATRON_PROTOC_IMPORT_DIRS)
+if(GALVATRON_WORKER_SOURCES)
+  include(GalvatronWorkerSources)
+else()
+  find_package(Protobuf REQUIRED)
+  find_package(absl CONFIG REQUIRED)
+  find_package(spdlog CONFIG REQUIRED)
+  find_package(CLI11 CONFIG REQUIRED)
+  find_package(nlohmann_json CONFIG REQUIRED)
+endif()
 if(NOT GALVATRON_WORKER_ONLY)
   find_package(gRPC CONFIG REQUIRED)
   find_package(SQLite3 REQUIRED)
@@ -34,64 +84,53 @@ if(NOT GALVATRON_WORKER_ONLY)
   endif()
 endif()
 
-# LibTorch: Debian's (CPU, with c10d and Gloo) by default. Only agent/probe,
-# agent/compute_profile, agent/runtime and agent/worker may link it.
-# GALVATRON_TORCH (a CMake variable, or the environment variable of that
-# name) picks another: the directory of an unpacked LibTorch archive (or any
-# prefix holding TorchConfig.cmake), or a Python interpreter whose PyTorch
-# to use ("python3", "/opt/venv/bin/python"): its
-# torch.utils.cmake_prefix_path, as PyTorch's C++ docs build extensions.
-# CMAKE_PREFIX_PATH works too. Such a LibTorch may be a 2.x with CUDA and
-# NCCL (agent/runtime/comm/c10d_compat.h keeps the code building on both).
-if(NOT DEFINED GALVATRON_TORCH AND DEFINED ENV{GALVATRON_TORCH})
-  set(GALVATRON_TORCH "$ENV{GALVATRON_TORCH}")
-endif()
-set(GALVATRON_TORCH "${GALVATRON_TORCH}" CACHE STRING
-    "LibTorch to build the workers against: a LibTorch directory or a Python with PyTorch (empty: Debian's)")
+# Found after the libraries: with GALVATRON_WORKER_SOURCES, LibTorch's config
+# must see the Protocol Buffers built from source.
 set(GALVATRON_HAVE_TORCH OFF)
 set(GALVATRON_TORCH_HAS_CUDA OFF)
 if(GALVATRON_WITH_TORCH)
-  set(torch_required QUIET)
-  if(GALVATRON_TORCH)
-    set(torch_required REQUIRED)
-    if(IS_DIRECTORY "${GALVATRON_TORCH}")
-      list(PREPEND CMAKE_PREFIX_PATH "${GALVATRON_TORCH}")
-    else()
-      execute_process(
-        COMMAND "${GALVATRON_TORCH}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
-        OUTPUT_VARIABLE torch_prefix ERROR_VARIABLE torch_error RESULT_VARIABLE torch_rc
-        OUTPUT_STRIP_TRAILING_WHITESPACE)
-      if(NOT torch_rc EQUAL 0)
-        message(FATAL_ERROR "GALVATRON_TORCH=${GALVATRON_TORCH}: expected a LibTorch directory or "
-                            "a Python interpreter with PyTorch installed; running it failed: "
-                            "${torch_error}")
-      endif()
-      list(PREPEND CMAKE_PREFIX_PATH "${torch_prefix}")
-      # A pip install keeps NCCL's header in its own package (nvidia-nccl-cu*).
-      execute_process(
-        COMMAND "${GALVATRON_TORCH}" -c
-                "import os, nvidia.nccl; print(os.path.join(list(nvidia.nccl.__path__)[0], 'include'))"
-        OUTPUT_VARIABLE GALVATRON_TORCH_NCCL_HINT ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
-    endif()
-  endif()
   find_package(Torch CONFIG ${torch_required})
   if(Torch_FOUND)
     set(GALVATRON_HAVE_TORCH ON)
-    # Our libraries (Abseil, Protocol Buffers, spdlog, ...) pass std::string
-    # across their interfaces with the C++11 ABI; a LibTorch built with the
-    # old ABI cannot be linked with them.
+    # The libraries (Abseil, Protocol Buffers, spdlog, ...) pass std::string
+    # across their interfaces: they must use the LibTorch's std::string ABI.
+    # The system's packages use the C++11 ABI; built from source
+    # (GALVATRON_WORKER_SOURCES) they use the ABI read from the LibTorch.
+    set(torch_abi 1)
     if(TORCH_CXX_FLAGS MATCHES "_GLIBCXX_USE_CXX11_ABI=0")
+      set(torch_abi 0)
+    endif()
+    if(GALVATRON_WORKER_SOURCES AND NOT torch_abi EQUAL GALVATRON_CXX11_ABI)
+      message(FATAL_ERROR
+        "LibTorch at ${TORCH_INSTALL_PREFIX} uses std::string ABI ${torch_abi} (TORCH_CXX_FLAGS: "
+        "${TORCH_CXX_FLAGS}), but the libraries were configured for ABI ${GALVATRON_CXX11_ABI} from "
+        "${GALVATRON_TORCH_CONFIG_FILE}: a different LibTorch; name it with GALVATRON_TORCH")
+    elseif(NOT GALVATRON_WORKER_SOURCES AND torch_abi EQUAL 0)
       message(FATAL_ERROR
         "LibTorch at ${TORCH_INSTALL_PREFIX} uses the pre-C++11 std::string ABI "
-        "(TORCH_CXX_FLAGS: ${TORCH_CXX_FLAGS}); this project and its libraries use the C++11 ABI. "
-        "Use a LibTorch with the C++11 ABI: PyTorch's Linux wheels from 2.7 on, or the "
-        "'cxx11-abi' LibTorch archive")
+        "(TORCH_CXX_FLAGS: ${TORCH_CXX_FLAGS}); the system's Abseil, Protocol Buffers and spdlog use "
+        "the C++11 ABI and cannot be linked with it. Build the worker's libraries from source with "
+        "that ABI: scripts/fetch-worker-sources.sh, then -DGALVATRON_WORKER_ONLY=ON "
+        "-DGALVATRON_WORKER_SOURCES=worker-sources (docs/gpu.md); or use a LibTorch with the C++11 "
+        "ABI (PyTorch's Linux wheels from 2.7 on, the 'cxx11-abi' LibTorch archives)")
+    endif()
+    # The C++ standard the LibTorch's headers need (2.14 on: C++20), which
+    # its config records on the torch target.
+    get_target_property(torch_cxx_standard torch CXX_STANDARD)
+    if(torch_cxx_standard AND torch_cxx_standard GREATER CMAKE_CXX_STANDARD)
+      if(GALVATRON_WORKER_SOURCES)
+        message(FATAL_ERROR "LibTorch at ${TORCH_INSTALL_PREFIX} needs C++${torch_cxx_standard}, but "
+                            "the libraries were configured for C++${CMAKE_CXX_STANDARD} from "
+                            "${GALVATRON_TORCH_ATEN_HEADER}")
+      endif()
+      set(CMAKE_CXX_STANDARD ${torch_cxx_standard})
     endif()
     if(TARGET c10_cuda OR TORCH_CUDA_LIBRARIES)
       set(GALVATRON_TORCH_HAS_CUDA ON)
     endif()
     message(STATUS "LibTorch ${Torch_VERSION}: ${TORCH_INSTALL_PREFIX} "
-                   "(CUDA and NCCL paths: ${GALVATRON_TORCH_HAS_CUDA})")
+                   "(C++${CMAKE_CXX_STANDARD}, std::string ABI ${torch_abi}; "
+                   "CUDA and NCCL paths: ${GALVATRON_TORCH_HAS_CUDA})")
   else()
     message(WARNING "LibTorch not found: workers will not be built "
                     "(install libtorch-dev libgloo-dev, or -DGALVATRON_WITH_TORCH=OFF)")

@@ -44,7 +44,11 @@ fi
 include=$work/root/usr/include
 version=$(cat "$include/torch/csrc/api/include/torch/version.h" "$include/torch/headeronly/version.h" \
   2>/dev/null | awk '/define TORCH_VERSION_(MAJOR|MINOR|PATCH) [0-9]/ {v = v (v ? "." : "") $3} END {print v}')
-echo "check-libtorch2: $package from $suite (LibTorch $version)"
+# The C++ standard this LibTorch asks for (2.14 on: C++20), as CMake picks
+# it from the torch target's CXX_STANDARD; never below the project's C++17.
+std=c++17
+if grep -q 'C++20 or later' "$include/ATen/ATen.h"; then std=c++20; fi
+echo "check-libtorch2: $package from $suite (LibTorch $version, -std=$std)"
 
 defines=(-DUSE_C10D_GLOO)
 if [[ $package == *cuda* ]]; then
@@ -57,12 +61,12 @@ if [[ $package != *cuda* ]]; then
   mapfile -t units < <(printf '%s\n' "${units[@]}" | grep -v 'agent/runtime/device/cuda.cc')
 fi
 
-export GALVATRON_CHECK_DEFINES="${defines[*]}" work build include
+export GALVATRON_CHECK_DEFINES="${defines[*]}" work build include std
 check_one() {
   local unit=$1 log
   log=$work/$(echo "$unit" | tr / _).log
   # shellcheck disable=SC2086  # the defines are words
-  if g++ -std=c++17 -fsyntax-only -D_GLIBCXX_USE_CXX11_ABI=1 $GALVATRON_CHECK_DEFINES \
+  if g++ -std="$std" -fsyntax-only -D_GLIBCXX_USE_CXX11_ABI=1 $GALVATRON_CHECK_DEFINES \
     -isystem "$include" -isystem "$include/torch/csrc/api/include" \
     -isystem /usr/local/cuda/include -I. -I"$build/proto/gen" "$unit" >"$log" 2>&1; then
     echo "ok    $unit"

@@ -20,9 +20,14 @@
 #                    checks this script, proves nothing about GPUs.
 # Environment:
 #   GALVATRON_PYTHON   the Python whose PyTorch to build against (python3)
-#   GALVATRON_DEBS     a folder of .deb files to install first (dpkg -i) on a
-#                      machine without network: the worker's few other
-#                      dependencies (docs/gpu.md lists them)
+#   GALVATRON_WORKER_SOURCES
+#                      the folder scripts/fetch-worker-sources.sh wrote
+#                      (default: worker-sources, when it is there): build the
+#                      worker's own libraries from it, with the LibTorch's
+#                      std::string ABI — for a machine without them or
+#                      without network, and for pre-C++11-ABI LibTorches
+#   GALVATRON_DEBS     or a folder of .deb files to install first (dpkg -i):
+#                      those libraries as packages (docs/gpu.md lists them)
 #   GALVATRON_GPU_OUT  where logs, metrics and summary.txt go (build-gpu/check)
 #   GALVATRON_WORKER   use this worker binary instead of building one
 set -uo pipefail
@@ -90,13 +95,18 @@ if [[ -n ${GALVATRON_WORKER:-} ]]; then
   report INFO build "using $worker"
 else
   cmake_args=(-DGALVATRON_WORKER_ONLY=ON -DCMAKE_BUILD_TYPE=Release)
+  sources=${GALVATRON_WORKER_SOURCES:-}
+  if [[ -z $sources && -f worker-sources/SOURCES ]]; then sources="worker-sources"; fi
+  [[ -n $sources ]] && cmake_args+=(-DGALVATRON_WORKER_SOURCES="$sources")
   [[ $rehearsal -eq 0 ]] && cmake_args+=(-DGALVATRON_TORCH="$python")
   command -v ninja >/dev/null && cmake_args+=(-G Ninja)
   build_start=$SECONDS
   if [[ -f $build/CMakeCache.txt ]]; then cmake_args=(); fi
   if cmake -S . -B "$build" "${cmake_args[@]}" >"$out/build.log" 2>&1 &&
     cmake --build "$build" -j "$(nproc)" --target galvatron-worker >>"$out/build.log" 2>&1; then
-    report PASS build "galvatron-worker in $((SECONDS - build_start)) s ($(grep -m1 -o 'LibTorch [0-9][0-9a-z.+]*' "$out/build.log" || echo LibTorch))"
+    torch_found=$(grep -m1 -o 'LibTorch [0-9][0-9a-z.+]*' "$out/build.log" || echo LibTorch)
+    torch_flags=$(grep -m1 -o 'C++[0-9]*, std::string ABI [01]' "$out/build.log" || true)
+    report PASS build "galvatron-worker in $((SECONDS - build_start)) s: $torch_found${torch_flags:+ ($torch_flags)}${sources:+; libraries from $sources}"
   else
     report FAIL build "see $out/build.log: $(grep -m1 -E 'error|Error' "$out/build.log")"
     finish
