@@ -47,8 +47,8 @@ endif()
 
 # GALVATRON_WORKER_SOURCES: a worker-only build compiles these from source
 # instead (cmake/GalvatronWorkerSources.cmake says when and why).
-set(GALVATRON_WORKER_SOURCES "" CACHE PATH
-    "Folder from scripts/fetch-worker-sources.sh: build the worker's libraries from it (worker-only builds)")
+set(GALVATRON_WORKER_SOURCES "" CACHE STRING
+    "Folder from scripts/fetch-worker-sources.sh (relative: to the source tree): build the worker's libraries from it (worker-only builds)")
 set(GALVATRON_PROTOC_IMPORT_DIRS)
 if(GALVATRON_WORKER_SOURCES)
   include(GalvatronWorkerSources)
@@ -109,10 +109,12 @@ if(GALVATRON_WITH_TORCH)
       message(FATAL_ERROR
         "LibTorch at ${TORCH_INSTALL_PREFIX} uses the pre-C++11 std::string ABI "
         "(TORCH_CXX_FLAGS: ${TORCH_CXX_FLAGS}); the system's Abseil, Protocol Buffers and spdlog use "
-        "the C++11 ABI and cannot be linked with it. Build the worker's libraries from source with "
-        "that ABI: scripts/fetch-worker-sources.sh, then -DGALVATRON_WORKER_ONLY=ON "
-        "-DGALVATRON_WORKER_SOURCES=worker-sources (docs/gpu.md); or use a LibTorch with the C++11 "
-        "ABI (PyTorch's Linux wheels from 2.7 on, the 'cxx11-abi' LibTorch archives)")
+        "the C++11 ABI and cannot be linked with it. Build the worker alone, with its libraries "
+        "built from source with that ABI: scripts/fetch-worker-sources.sh, then "
+        "-DGALVATRON_WORKER_ONLY=ON -DGALVATRON_WORKER_SOURCES=worker-sources (docs/gpu.md), and "
+        "start the agent (built with the system's LibTorch) with --worker pointing at it; or use a "
+        "LibTorch with the C++11 ABI (PyTorch's Linux wheels from 2.7 on, the 'cxx11-abi' LibTorch "
+        "archives)")
     endif()
     # The C++ standard the LibTorch's headers need (2.14 on: C++20), which
     # its config records on the torch target.
@@ -121,7 +123,8 @@ if(GALVATRON_WITH_TORCH)
       if(GALVATRON_WORKER_SOURCES)
         message(FATAL_ERROR "LibTorch at ${TORCH_INSTALL_PREFIX} needs C++${torch_cxx_standard}, but "
                             "the libraries were configured for C++${CMAKE_CXX_STANDARD} from "
-                            "${GALVATRON_TORCH_ATEN_HEADER}")
+                            "${GALVATRON_TORCH_CONFIG_FILE}: a different LibTorch; name it with "
+                            "GALVATRON_TORCH")
       endif()
       set(CMAKE_CXX_STANDARD ${torch_cxx_standard})
     endif()

@@ -11,8 +11,12 @@
 # Usage: scripts/check-worker-sources.sh [DIR]   (DIR: worker-sources)
 # Environment: GALVATRON_BUILD_DIR (build-old-abi), GALVATRON_JOBS (nproc).
 set -euo pipefail
+if [[ $# -eq 1 ]]; then
+  mkdir -p "$1"
+  sources=$(cd "$1" && pwd)
+fi
 cd "$(dirname "$0")/.."
-sources=${1:-worker-sources}
+sources=${sources:-$PWD/worker-sources}
 build=${GALVATRON_BUILD_DIR:-build-old-abi}
 jobs=${GALVATRON_JOBS:-$(nproc)}
 
@@ -38,7 +42,8 @@ g++ -std=c++17 -O1 -D_GLIBCXX_USE_CXX11_ABI=0 -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT
   "$build/common/libgalvatron_common.a" "$build/proto/libgalvatron_proto.a" \
   -Wl,--start-group "${libraries[@]}" -Wl,--end-group -lpthread
 "$build/old_abi_smoke"
-cxx11=$(nm "$build/old_abi_smoke" | grep -c __cxx11 || true)
+nm "$build/old_abi_smoke" >"$build/old_abi_smoke.symbols"
+cxx11=$(grep -c __cxx11 "$build/old_abi_smoke.symbols" || true)
 if [[ $cxx11 -ne 0 ]]; then
   echo "check-worker-sources: $cxx11 C++11-ABI symbols in $build/old_abi_smoke" >&2
   exit 1

@@ -99,9 +99,10 @@ else
   if [[ -z $sources && -f worker-sources/SOURCES ]]; then sources="worker-sources"; fi
   [[ -n $sources ]] && cmake_args+=(-DGALVATRON_WORKER_SOURCES="$sources")
   [[ $rehearsal -eq 0 ]] && cmake_args+=(-DGALVATRON_TORCH="$python")
-  command -v ninja >/dev/null && cmake_args+=(-G Ninja)
+  # The generator only for a new build folder; the settings every time, so a
+  # rerun with other settings (say GALVATRON_WORKER_SOURCES) takes them.
+  if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then cmake_args+=(-G Ninja); fi
   build_start=$SECONDS
-  if [[ -f $build/CMakeCache.txt ]]; then cmake_args=(); fi
   if cmake -S . -B "$build" "${cmake_args[@]}" >"$out/build.log" 2>&1 &&
     cmake --build "$build" -j "$(nproc)" --target galvatron-worker >>"$out/build.log" 2>&1; then
     torch_found=$(grep -m1 -o 'LibTorch [0-9][0-9a-z.+]*' "$out/build.log" || echo LibTorch)
