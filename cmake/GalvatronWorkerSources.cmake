@@ -115,11 +115,6 @@ set(CMAKE_POLICY_DEFAULT_CMP0077 NEW)
 set(CMAKE_POLICY_VERSION_MINIMUM 3.5)
 set(BUILD_SHARED_LIBS OFF)
 set(BUILD_TESTING OFF)
-# These releases (2022) predate GCC 13, whose standard headers stopped
-# including <cstdint> on the way, and some of their headers relied on it; as
-# those headers are included by this project's code too, the whole worker
-# build (C++ only) includes <cstdint> first.
-add_compile_options($<$<COMPILE_LANGUAGE:CXX>:-includecstdint>)
 
 set(ABSL_PROPAGATE_CXX_STD ON)
 set(ABSL_ENABLE_INSTALL OFF)
