@@ -141,14 +141,16 @@ bool FitsParts(const v1::CalibrationSample& s) {
          s.measured_communication_seconds() + s.measured_sync_seconds() < s.measured_seconds();
 }
 
-}  // namespace
-
-void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration) {
-  // In units of the measured time: x = a / T, y = b / T, z = c / T; a
-  // perfect model has cf·x + mf·y + sf·z = 1 for every sample. A sample
-  // whose parts were measured (FitsParts) adds one row per part: cf·x =
-  // (T − waits) / T, mf·y = communication wait / T, sf·z = sync wait / T
-  // (with two factors, mf·(y + z) = all waits / T).
+// The least-squares fit of the factors over the used samples (their `used`
+// already set). With `with_parts`, a sample whose parts were measured
+// (FitsParts) adds one row per part besides its step time.
+//
+// In units of the measured time: x = a / T, y = b / T, z = c / T; a perfect
+// model has cf·x + mf·y + sf·z = 1 for every sample. The part rows: cf·x =
+// (T − waits) / T, mf·y = communication wait / T, sf·z = sync wait / T (with
+// two factors, mf·(y + z) = all waits / T).
+Vec FitFactors(const CalibrationOptions& options, const v1::Calibration& calibration,
+               bool with_parts) {
   Mat xtx{};
   Vec xt1{};
   const auto add_row = [&](const Vec& v, double target) {
@@ -158,12 +160,8 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
     }
   };
   double spp = 0, sp = 0;
-  int n = 0;
-  for (v1::CalibrationSample& s : *calibration->mutable_samples()) {
-    const std::string reason = Unusable(s, options);
-    s.set_used(reason.empty());
-    s.set_ignored_reason(reason);
-    if (!reason.empty()) continue;
+  for (const v1::CalibrationSample& s : calibration.samples()) {
+    if (!s.used()) continue;
     const double t = s.measured_seconds();
     const double sync = options.separate_sync ? std::clamp(s.predicted_sync_seconds(), 0.0,
                                                            s.predicted_communication_seconds())
@@ -171,7 +169,7 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
     const Vec v{s.predicted_compute_seconds() / t, (s.predicted_communication_seconds() - sync) / t,
                 sync / t};
     add_row(v, 1);
-    if (FitsParts(s)) {
+    if (with_parts && FitsParts(s)) {
       const double wm = s.measured_communication_seconds() / t;
       const double ws = s.measured_sync_seconds() / t;
       // Each part in relative terms: predicted p against measured m, both
@@ -194,17 +192,6 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
     const double whole = v[0] + v[1] + v[2];
     spp += whole * whole;
     sp += whole;
-    ++n;
-  }
-  calibration->set_samples_used(n);
-  if (n == 0) {
-    calibration->set_compute_factor(1);
-    calibration->set_communication_factor(1);
-    calibration->set_sync_factor(1);
-    calibration->set_raw_error(0);
-    calibration->set_fitted_error(0);
-    calibration->set_note("no usable sample yet: the profiles are used as measured");
-    return;
   }
   // The single factor that best scales whole predictions; the fit minimises
   //   Σ (cf·x + mf·y + sf·z − 1)² + λ[(cf − s)² + (mf − s)² + (sf − mf)²],
@@ -252,22 +239,80 @@ void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibr
   }
   if (!has_sync) f[2] = f[1];
   for (double& x : f) x = Clamp(x, options);
-  calibration->set_compute_factor(f[0]);
-  calibration->set_communication_factor(f[1]);
-  calibration->set_sync_factor(options.separate_sync ? f[2] : f[1]);
-  double raw = 0, fitted = 0;
-  for (const v1::CalibrationSample& s : calibration->samples()) {
+  if (!options.separate_sync) f[2] = f[1];
+  return f;
+}
+
+// The mean relative error of the used samples' step times under factors f.
+double MeanFittedError(const v1::Calibration& calibration, const Vec& f) {
+  v1::Calibration c = calibration;
+  c.set_compute_factor(f[0]);
+  c.set_communication_factor(f[1]);
+  c.set_sync_factor(f[2]);
+  double sum = 0;
+  int n = 0;
+  for (const v1::CalibrationSample& s : c.samples()) {
     if (!s.used()) continue;
+    sum += std::abs(CalibratedSeconds(c, s) - s.measured_seconds()) / s.measured_seconds();
+    ++n;
+  }
+  return n > 0 ? sum / n : 0;
+}
+
+}  // namespace
+
+void RefitCalibration(const CalibrationOptions& options, v1::Calibration* calibration) {
+  int n = 0, with_waits = 0;
+  double raw = 0;
+  for (v1::CalibrationSample& s : *calibration->mutable_samples()) {
+    const std::string reason = Unusable(s, options);
+    s.set_used(reason.empty());
+    s.set_ignored_reason(reason);
+    if (!reason.empty()) continue;
     const double t = s.measured_seconds();
     raw += std::abs(s.predicted_compute_seconds() + s.predicted_communication_seconds() - t) / t;
-    fitted += std::abs(CalibratedSeconds(*calibration, s) - t) / t;
+    if (FitsParts(s)) ++with_waits;
+    ++n;
   }
-  calibration->set_raw_error(raw / n);
-  calibration->set_fitted_error(fitted / n);
+  calibration->set_samples_used(n);
+  if (n == 0) {
+    calibration->set_compute_factor(1);
+    calibration->set_communication_factor(1);
+    calibration->set_sync_factor(1);
+    calibration->set_raw_error(0);
+    calibration->set_fitted_error(0);
+    calibration->set_note("no usable sample yet: the profiles are used as measured");
+    return;
+  }
+  raw /= n;
+  Vec f = FitFactors(options, *calibration, /*with_parts=*/true);
+  double fitted = MeanFittedError(*calibration, f);
+  // The waits split a step's time into its parts, but they also hold time
+  // that is no communication (a rank waiting for a slower one); when fitting
+  // the parts costs the step times more than it gains — worse than no
+  // calibration at all — the step times alone decide.
+  std::string waits_note;
+  if (with_waits > 0 && fitted > raw) {
+    const Vec whole = FitFactors(options, *calibration, /*with_parts=*/false);
+    const double whole_error = MeanFittedError(*calibration, whole);
+    if (whole_error < fitted) {
+      waits_note = absl::StrFormat(
+          "; the measured waits were left out (fitting them reproduced the step times worse: "
+          "%.1f%%)",
+          100 * fitted);
+      f = whole;
+      fitted = whole_error;
+    }
+  }
+  calibration->set_compute_factor(f[0]);
+  calibration->set_communication_factor(f[1]);
+  calibration->set_sync_factor(f[2]);
+  calibration->set_raw_error(raw);
+  calibration->set_fitted_error(fitted);
   calibration->set_note(absl::StrFormat(
       "fitted on %d job(s): compute x%.3f, communication x%.3f, gradient sync x%.3f; mean error "
-      "%.1f%% uncalibrated, %.1f%% by the fit's linear model",
-      n, f[0], f[1], calibration->sync_factor(), 100 * raw / n, 100 * fitted / n));
+      "%.1f%% uncalibrated, %.1f%% by the fit's linear model%s",
+      n, f[0], f[1], f[2], 100 * raw, 100 * fitted, waits_note));
 }
 
 void ApplyCalibration(const v1::Calibration& calibration, double analytic_efficiency,

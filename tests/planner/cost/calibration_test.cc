@@ -213,6 +213,34 @@ TEST_CASE("measured waits tell the factors apart where step times cannot") {
   CHECK(pipeline.communication_factor() == pipeline_no_waits.communication_factor());
 }
 
+TEST_CASE("waits that would fit the step times worse than no calibration are left out") {
+  // A job on an oversubscribed machine: its step time was predicted within
+  // 3 %, but its ranks waited ten times the predicted communication (mostly
+  // for each other, not for the network). Fitting those waits pushes compute
+  // down and communication up against their bounds, and the step time off
+  // by far more than the profiles were: the step time alone decides then.
+  v1::Prediction p;
+  p.set_iteration_seconds(0.0787);
+  p.mutable_breakdown()->set_compute_seconds(0.0751);
+  p.mutable_breakdown()->set_exposed_communication_seconds(0.0036);
+  p.mutable_breakdown()->set_gradient_sync_seconds(0.0010);
+  v1::Calibration c;
+  *c.add_samples() = MakeCalibrationSample(p, 0.0810, 0.05, 20, MeasuredWaits{0.0390, 0.0030});
+  RefitCalibration(CalibrationOptions{}, &c);
+  REQUIRE(c.samples(0).used());
+  CHECK(c.raw_error() == Approx(0.0229 / 0.81).epsilon(0.01));
+  CHECK(c.fitted_error() <= c.raw_error());
+  CHECK(c.fitted_error() < 0.01);
+  CHECK_THAT(c.note(), Contains("the measured waits were left out"));
+  // Waits that agree with the step time are still fitted (the test above).
+  v1::Calibration agreeing;
+  *agreeing.add_samples() =
+      MakeCalibrationSample(p, 0.0810, 0.05, 20, MeasuredWaits{0.0050, 0.0012});
+  RefitCalibration(CalibrationOptions{}, &agreeing);
+  CHECK(agreeing.fitted_error() < agreeing.raw_error());
+  CHECK_THAT(agreeing.note(), !Contains("left out"));
+}
+
 TEST_CASE("noisy short and unpredicted jobs are kept but not fitted") {
   v1::Calibration c;
   *c.add_samples() = Sample(0.3, 0.1, 0.6);
