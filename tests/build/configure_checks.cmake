@@ -22,34 +22,26 @@ macro(configure name)
   string(REGEX REPLACE "[ \t\r\n]+" " " text "${out} ${err}")
 endmacro()
 
-# expect_refusal(NAME EXPECTED_REGEX ARGS...): the configure must fail and its
-# output match EXPECTED_REGEX.
-function(expect_refusal name expected)
-  configure(${name} ${ARGN})
-  if(rc EQUAL 0)
-    message(SEND_ERROR "${name}: configured, expected a refusal matching '${expected}'")
-    math(EXPR failures "${failures} + 1")
-  elseif(NOT text MATCHES "${expected}")
-    message(SEND_ERROR "${name}: refused, but the message does not match '${expected}':\n${err}")
-    math(EXPR failures "${failures} + 1")
-  else()
-    message(STATUS "${name}: refused as expected")
-  endif()
-  set(failures ${failures} PARENT_SCOPE)
-endfunction()
+# fail(MESSAGE...): reports a failed check and counts it (in the caller's scope).
+macro(fail)
+  message(SEND_ERROR ${ARGN})
+  math(EXPR failures "${failures} + 1")
+endmacro()
 
-# expect_configured(NAME EXPECTED_REGEX ARGS...): the configure must succeed
-# and its output match EXPECTED_REGEX.
-function(expect_configured name expected)
+# expect(NAME OUTCOME EXPECTED_REGEX ARGS...): the configure must end in
+# OUTCOME (refused or configured) and its output match EXPECTED_REGEX.
+function(expect name outcome expected)
   configure(${name} ${ARGN})
+  set(got configured)
   if(NOT rc EQUAL 0)
-    message(SEND_ERROR "${name}: refused, expected to configure:\n${err}")
-    math(EXPR failures "${failures} + 1")
+    set(got refused)
+  endif()
+  if(NOT got STREQUAL outcome)
+    fail("${name}: ${got}, expected it ${outcome} (output matching '${expected}'):\n${err}")
   elseif(NOT text MATCHES "${expected}")
-    message(SEND_ERROR "${name}: configured, but the output does not match '${expected}':\n${out}")
-    math(EXPR failures "${failures} + 1")
+    fail("${name}: ${got}, but the output does not match '${expected}':\n${out}\n${err}")
   else()
-    message(STATUS "${name}: configured as expected")
+    message(STATUS "${name}: ${got} as expected")
   endif()
   set(failures ${failures} PARENT_SCOPE)
 endfunction()
@@ -70,17 +62,17 @@ set(Torch_FOUND TRUE)
 
 # With the system's libraries (C++11 ABI) it cannot link: refused, naming the
 # way out (the libraries from source).
-expect_refusal(old_abi_with_system_libraries
+expect(old_abi_with_system_libraries refused
   "pre-C\\+\\+11 std::string ABI.*scripts/fetch-worker-sources.sh.*GALVATRON_WORKER_SOURCES"
   -DGALVATRON_WORKER_ONLY=ON -DGALVATRON_TORCH=${old_abi_torch} -DGALVATRON_WITH_CUDA=OFF)
 
 # Libraries from source are for the worker alone.
-expect_refusal(sources_without_worker_only
+expect(sources_without_worker_only refused
   "GALVATRON_WORKER_SOURCES=.*-DGALVATRON_WORKER_ONLY=ON"
   -DGALVATRON_WORKER_SOURCES=${WORK_DIR}/no-such-folder -DGALVATRON_WITH_CUDA=OFF)
 
 # A folder that is not what scripts/fetch-worker-sources.sh writes.
-expect_refusal(sources_folder_missing
+expect(sources_folder_missing refused
   "no-such-folder/abseil/CMakeLists.txt not found.*scripts/fetch-worker-sources.sh"
   -DGALVATRON_WORKER_ONLY=ON -DGALVATRON_WORKER_SOURCES=${WORK_DIR}/no-such-folder
   -DGALVATRON_WITH_CUDA=OFF)
@@ -124,7 +116,7 @@ file(MAKE_DIRECTORY "${cxx20_torch}/share/cmake/Torch")
 file(READ "${old_abi_torch}/share/cmake/Torch/TorchConfig.cmake" config)
 file(WRITE "${cxx20_torch}/share/cmake/Torch/TorchConfig.cmake"
      "${config}set_target_properties(torch PROPERTIES CXX_STANDARD 20)\n")
-expect_configured(sources_follow_old_abi_cxx20_libtorch
+expect(sources_follow_old_abi_cxx20_libtorch configured
   "Worker libraries from source in [^ ]*stand-in-sources: std::string ABI 0, C\\+\\+20.*LibTorch [^(]*\\(C\\+\\+20, std::string ABI 0"
   -DGALVATRON_WORKER_ONLY=ON -DGALVATRON_WORKER_SOURCES=${stand_in_sources}
   -DGALVATRON_TORCH=${cxx20_torch} -DGALVATRON_WITH_CUDA=OFF)
@@ -138,23 +130,21 @@ if(EXISTS "${commands_file}")
   list(FILTER commands EXCLUDE REGEX "-D_GLIBCXX_USE_CXX11_ABI=0 .*-std=c\\+\\+20 ")
   list(LENGTH commands off)
   if(total EQUAL 0 OR off GREATER 0)
-    message(SEND_ERROR "sources_follow_old_abi_cxx20_libtorch: ${off} of ${total} compile commands "
-                       "lack -D_GLIBCXX_USE_CXX11_ABI=0 or -std=c++20")
-    math(EXPR failures "${failures} + 1")
+    fail("sources_follow_old_abi_cxx20_libtorch: ${off} of ${total} compile commands lack "
+         "-D_GLIBCXX_USE_CXX11_ABI=0 or -std=c++20")
   else()
     message(STATUS "sources_follow_old_abi_cxx20_libtorch: all ${total} compile commands use ABI 0, C++20")
   endif()
 else()
-  message(SEND_ERROR "sources_follow_old_abi_cxx20_libtorch: no ${commands_file}")
-  math(EXPR failures "${failures} + 1")
+  fail("sources_follow_old_abi_cxx20_libtorch: no ${commands_file}")
 endif()
 
 # An ABI given by hand must be 0 or 1 (ON would silently mean the old one).
-expect_refusal(sources_abi_not_a_number
+expect(sources_abi_not_a_number refused
   "GALVATRON_CXX11_ABI=ON: expected 0 .* or 1"
   -DGALVATRON_WORKER_ONLY=ON -DGALVATRON_WORKER_SOURCES=${stand_in_sources}
   -DGALVATRON_WITH_TORCH=OFF -DGALVATRON_CXX11_ABI=ON -DGALVATRON_WITH_CUDA=OFF)
 
 if(failures GREATER 0)
-  message(FATAL_ERROR "${failures} configuration(s) not refused as expected")
+  message(FATAL_ERROR "${failures} configure check(s) failed")
 endif()
